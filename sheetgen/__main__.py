@@ -1,0 +1,5 @@
+"""Allow ``python -m sheetgen``."""
+
+from sheetgen.cli import main
+
+main()

@@ -1,0 +1,110 @@
+"""The error hierarchy and the exit codes of the public contract (contract.md §3).
+
+Every failure a user can cause or meet is a :class:`SheetgenError` subclass that carries its
+process exit code; the CLI has one handler that turns them into ``sheetgen: error: …`` on
+stderr and that exit code. Library callers catch ``SheetgenError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; stable, scripts depend on them."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    INVALID_DATA = 3
+    DOES_NOT_FIT = 4
+    TEMPLATE_OR_FONT = 5
+    BATCH_PARTIAL = 6
+    INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reported problem of a record: where (JSON path), what (stable code), and why.
+
+    ``message`` is bilingual (Chinese / English) and never contains secrets; personal
+    values in it are masked by whoever builds it.
+    """
+
+    path: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "code": self.code, "message": self.message}
+
+
+class SheetgenError(Exception):
+    """Base of every error sheetgen reports to a user."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+    code: str = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None,
+                 problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.problems: list[Problem] = list(problems or [])
+
+    def as_dict(self) -> dict[str, Any]:
+        """The error as JSON-ready data (for ``--json`` and batch manifests)."""
+        problems = self.problems or [Problem("", self.code, self.message)]
+        return {"code": self.code, "exit_code": int(self.exit_code),
+                "message": self.message, "errors": [p.as_dict() for p in problems]}
+
+
+class UsageError(SheetgenError):
+    """The command line or its files are wrong (missing file, bad option value)."""
+
+    exit_code = ExitCode.USAGE
+    code = "usage"
+
+
+class InvalidDataError(SheetgenError):
+    """The applicant data is not valid; ``problems`` lists every error with its JSON path."""
+
+    exit_code = ExitCode.INVALID_DATA
+    code = "invalid_data"
+
+
+class DoesNotFitError(SheetgenError):
+    """A value does not fit its box on one A4 page even at its minimum size."""
+
+    exit_code = ExitCode.DOES_NOT_FIT
+    code = "does_not_fit"
+
+
+class TemplateError(SheetgenError):
+    """A template is missing, malformed, or uses an unknown variable."""
+
+    exit_code = ExitCode.TEMPLATE_OR_FONT
+    code = "template"
+
+
+class FontError(SheetgenError):
+    """A font is missing or lacks a character of the data (the message names both)."""
+
+    exit_code = ExitCode.TEMPLATE_OR_FONT
+    code = "font"
+
+
+class RulesError(SheetgenError):
+    """The rules data file (built-in or ``--rules FILE``) is unreadable or inconsistent."""
+
+    exit_code = ExitCode.USAGE
+    code = "rules"
+
+
+class BatchPartialError(SheetgenError):
+    """A batch finished but some records failed; the report lists each."""
+
+    exit_code = ExitCode.BATCH_PARTIAL
+    code = "batch_partial"
