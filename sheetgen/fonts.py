@@ -1,0 +1,417 @@
+"""The bundled fonts: what they cover, and how the two PDF engines load them.
+
+This module owns
+- the coverage questions asked before rendering (:func:`coverage`, :func:`role_for`,
+  :func:`missing_characters`, :func:`check_text`, :func:`split_by_font`): every character of the
+  data must be in the body font or in the supplement (characters above U+FFFF), else the record
+  is refused with a :class:`~sheetgen.errors.FontError` naming the field and the character;
+- reportlab registration (:func:`register_reportlab`), including the fix of reportlab's
+  ToUnicode CMap for characters above U+FFFF;
+- the ``@font-face`` rules for WeasyPrint (:func:`font_face_css`);
+- the environment check behind ``sheetgen doctor`` (:func:`self_check`).
+
+Files are located through :mod:`sheetgen.resources` only; where they come from and how they are
+built is in ``fonts/README.md``. Importing this module imports neither reportlab nor WeasyPrint
+nor fontTools: coverage is read straight from the fonts' ``cmap`` tables (a few milliseconds,
+where fontTools needs about 0.3 s for the body font), the engines are imported when used.
+"""
+
+from __future__ import annotations
+
+import array
+import struct
+import sys
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sheetgen.errors import FontError, Problem
+from sheetgen.resources import FONT_FILES, REQUIRED_FONTS, font_path, fonts_dir
+
+#: Font names under which :func:`register_reportlab` registers each role with reportlab.
+REPORTLAB_NAMES: dict[str, str] = {
+    "body": "SheetgenSerif",
+    "supplement": "SheetgenSerifSupplement",
+    "heading": "SheetgenSans",
+}
+
+#: CSS family names that :func:`font_face_css` declares for each role.
+CSS_FAMILIES: dict[str, str] = {
+    "body": "Sheetgen Serif",
+    "supplement": "Sheetgen Serif Supplement",
+    "heading": "Sheetgen Sans",
+}
+_CSS_WEIGHTS = {"body": 400, "supplement": 400, "heading": 700}
+
+#: ``font-family`` values for the HTML templates: the supplement follows as the fallback for
+#: characters above U+FFFF.
+BODY_FONT_STACK = '"Sheetgen Serif", "Sheetgen Serif Supplement"'
+HEADING_FONT_STACK = '"Sheetgen Sans", "Sheetgen Serif Supplement"'
+
+#: A character the supplement must map (a common rare-name character, 𠮷).
+SUPPLEMENT_PROBE = 0x20BB7
+
+
+# --- reading the fonts -----------------------------------------------------------------------
+
+_TRUETYPE_VERSIONS = (b"\x00\x01\x00\x00", b"true")
+_REQUIRED_TABLES = (b"cmap", b"glyf", b"head", b"hhea", b"hmtx", b"loca", b"maxp", b"name",
+                    b"post")
+_UNICODE_ENCODINGS = {(0, encoding) for encoding in range(7)} | {(3, 1), (3, 10)}
+_SFNT_CHECKSUM = 0xB1B0AFBA  # what a whole font file sums to, by head.checkSumAdjustment
+
+
+def _table_directory(stream: BinaryIO, size: int) -> dict[bytes, tuple[int, int]]:
+    """The sfnt table directory (tag -> offset, length) of a TrueType-outline font file.
+
+    Raises ValueError for anything else (CFF fonts, collections, truncated files).
+    """
+    header = stream.read(12)
+    if len(header) < 12 or header[:4] not in _TRUETYPE_VERSIONS:
+        raise ValueError("not a TrueType-outline font")
+    (count,) = struct.unpack_from(">H", header, 4)
+    records = stream.read(16 * count)
+    if len(records) < 16 * count:
+        raise ValueError("table directory truncated")
+    tables = {}
+    for tag, _checksum, offset, length in struct.iter_unpack(">4sLLL", records):
+        if offset + length > size:
+            raise ValueError(f"table {tag.decode('latin-1')!r} runs past the end of the "
+                             "file (truncated?)")
+        tables[tag] = (offset, length)
+    return tables
+
+
+def _parse_cmap(cmap: bytes) -> frozenset[int]:
+    """The code points a ``cmap`` table maps to a glyph other than .notdef.
+
+    Uses a Unicode subtable of format 12 (full repertoire) if there is one, else format 4
+    (BMP only), as fontTools' ``getBestCmap`` does; the bundled fonts all have format 12.
+    """
+    (count,) = struct.unpack_from(">H", cmap, 2)
+    found: dict[int, int] = {}
+    for platform, encoding, offset in struct.iter_unpack(">HHL", cmap[4:4 + 8 * count]):
+        if (platform, encoding) in _UNICODE_ENCODINGS:
+            (fmt,) = struct.unpack_from(">H", cmap, offset)
+            found.setdefault(fmt, offset)
+    if 12 in found:
+        return _parse_format12(cmap, found[12])
+    if 4 in found:
+        return _parse_format4(cmap, found[4])
+    raise ValueError("no Unicode cmap subtable of format 4 or 12")
+
+
+def _parse_format12(cmap: bytes, offset: int) -> frozenset[int]:
+    (groups,) = struct.unpack_from(">L", cmap, offset + 12)
+    start_of_groups = offset + 16
+    if start_of_groups + 12 * groups > len(cmap):
+        raise ValueError("cmap format 12 subtable truncated")
+    code_points: set[int] = set()
+    for start, end, glyph in struct.iter_unpack(
+            ">LLL", cmap[start_of_groups:start_of_groups + 12 * groups]):
+        # Glyph ids run up from `glyph` over the group; only its first code point can be 0.
+        code_points.update(range(start + (glyph == 0), end + 1))
+    return frozenset(code_points)
+
+
+def _parse_format4(cmap: bytes, offset: int) -> frozenset[int]:
+    (seg_x2,) = struct.unpack_from(">H", cmap, offset + 6)
+    segments = seg_x2 // 2
+    ends = struct.unpack_from(f">{segments}H", cmap, offset + 14)
+    starts = struct.unpack_from(f">{segments}H", cmap, offset + 16 + seg_x2)
+    deltas = struct.unpack_from(f">{segments}H", cmap, offset + 16 + 2 * seg_x2)
+    range_offsets_at = offset + 16 + 3 * seg_x2
+    range_offsets = struct.unpack_from(f">{segments}H", cmap, range_offsets_at)
+    code_points: set[int] = set()
+    for i, (start, end, delta, range_offset) in enumerate(
+            zip(starts, ends, deltas, range_offsets, strict=True)):
+        if range_offset == 0:  # glyph = code + delta (mod 65536)
+            code_points.update(c for c in range(start, end + 1) if (c + delta) & 0xFFFF)
+            continue
+        for c in range(start, end + 1):  # glyph ids from glyphIdArray, 0 meaning unmapped
+            at = range_offsets_at + 2 * i + range_offset + 2 * (c - start)
+            (glyph,) = struct.unpack_from(">H", cmap, at)
+            if glyph and (glyph + delta) & 0xFFFF:
+                code_points.add(c)
+    return frozenset(code_points)
+
+
+def _read_code_points(path: Path) -> frozenset[int]:
+    """Read only the table directory and the ``cmap`` table of the font at ``path``."""
+    with path.open("rb") as stream:
+        size = path.stat().st_size
+        tables = _table_directory(stream, size)
+        if b"cmap" not in tables:
+            raise ValueError("no cmap table")
+        offset, length = tables[b"cmap"]
+        stream.seek(offset)
+        return _parse_cmap(stream.read(length))
+
+
+def _check_font_file(path: Path) -> None:
+    """Raise ValueError unless ``path`` is a whole, undamaged TrueType-outline font."""
+    data = path.read_bytes()
+    with path.open("rb") as stream:
+        tables = _table_directory(stream, len(data))
+    missing = [tag.decode() for tag in _REQUIRED_TABLES if tag not in tables]
+    if missing:
+        raise ValueError(f"tables missing: {', '.join(missing)}")
+    words = array.array("I")  # the whole-file checksum catches damage anywhere in the file
+    words.frombytes(data + b"\0" * (-len(data) % 4))
+    if sys.byteorder == "little":
+        words.byteswap()
+    if sum(words) & 0xFFFFFFFF != _SFNT_CHECKSUM:
+        raise ValueError("checksum mismatch (damaged file)")
+
+
+# --- coverage --------------------------------------------------------------------------------
+
+@cache
+def coverage(role: str) -> frozenset[int]:
+    """The code points the font of ``role`` (a key of ``FONT_FILES``) maps; cached per process.
+
+    Raises FontError if the file is missing or unreadable.
+    """
+    if role not in FONT_FILES:
+        raise ValueError(f"unknown font role {role!r}; expected one of {sorted(FONT_FILES)}")
+    path = font_path(role)
+    try:
+        return _read_code_points(path)
+    except (OSError, ValueError, struct.error) as exc:
+        raise FontError(f"bundled font {path.name} is unreadable: {exc}",
+                        hint="run `sheetgen doctor`; reinstall sheetgen") from exc
+
+
+def role_for(codepoint: int) -> str | None:
+    """``"body"`` if the body font maps ``codepoint``, else ``"supplement"`` if the supplement
+    does, else None: the font a data character is drawn with."""
+    if codepoint in coverage("body"):
+        return "body"
+    if codepoint in coverage("supplement"):
+        return "supplement"
+    return None
+
+
+def missing_characters(text: str) -> list[str]:
+    """The characters of ``text`` that no data font (body, supplement) maps, in order of first
+    appearance, each once. Line feeds are ignored (they break lines, they are not drawn)."""
+    seen: set[str] = set()
+    missing = []
+    for char in text:
+        if char == "\n" or char in seen:
+            continue
+        seen.add(char)
+        if role_for(ord(char)) is None:
+            missing.append(char)
+    return missing
+
+
+def check_text(fields: Iterable[tuple[str, str]]) -> None:
+    """Raise FontError listing every character of every field that the fonts cannot print.
+
+    ``fields`` are (JSON path, value) pairs; each missing character of each field becomes one
+    :class:`~sheetgen.errors.Problem` with code ``font_missing_char``.
+    """
+    missing = [(path, char) for path, value in fields for char in missing_characters(value)]
+    if not missing:
+        return
+    problems = [Problem(path, "font_missing_char",
+                        f"字体缺少字符 “{char}” (U+{ord(char):04X}) / "
+                        f"the bundled fonts lack character “{char}” (U+{ord(char):04X})")
+                for path, char in missing]
+    shown = ", ".join(f"{path} U+{ord(char):04X}" for path, char in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    raise FontError(
+        f"the bundled fonts lack {len(missing)} character(s) of the data: {shown}{more}",
+        hint="replace the character with a common equivalent, or report it to the "
+             "sheetgen maintainers",
+        problems=problems)
+
+
+def split_by_font(text: str) -> list[tuple[str, str]]:
+    """``text`` cut into runs of (role, text) to draw with one font each, in order.
+
+    reportlab has no font fallback (a character missing from the font silently becomes a
+    blank .notdef box), so characters above U+FFFF must be drawn with the supplement
+    explicitly. Characters no font maps stay with the body run (:func:`check_text` refuses
+    them before rendering); line feeds stay with the run they are in.
+    """
+    runs: list[tuple[str, str]] = []
+    for char in text:
+        role = (role_for(ord(char)) or "body") if char != "\n" else None
+        if runs and role in (None, runs[-1][0]):
+            runs[-1] = (runs[-1][0], runs[-1][1] + char)
+        else:
+            runs.append((role or "body", char))
+    return runs
+
+
+# --- reportlab -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReportlabFonts:
+    """The reportlab font names of the bundled fonts (see :data:`REPORTLAB_NAMES`)."""
+
+    body: str
+    supplement: str
+    heading: str
+
+
+def _utf16_hex(codepoint: int) -> str:
+    """``codepoint`` as the hex of its UTF-16BE code units: 4 digits in the BMP, else the 8
+    digits of its surrogate pair (``D842DFB7`` for U+20BB7)."""
+    if codepoint <= 0xFFFF:
+        return f"{codepoint:04X}"
+    offset = codepoint - 0x10000
+    return f"{0xD800 + (offset >> 10):04X}{0xDC00 + (offset & 0x3FF):04X}"
+
+
+def _to_unicode_cmap(fontname: str, subset: Sequence[int]) -> str:
+    """reportlab's ``makeToUnicodeCMap`` with correct destinations above U+FFFF.
+
+    A line-for-line copy of reportlab 5.1's function except for the bfchar destination, which
+    is the UTF-16BE hex of the character as ISO 32000 (9.10.3) requires. For BMP characters
+    the output is unchanged (``%04X`` of the code point is its UTF-16BE hex).
+    """
+    cmap = [
+        "/CIDInit /ProcSet findresource begin",
+        "12 dict begin",
+        "begincmap",
+        "/CIDSystemInfo",
+        f"<< /Registry ({fontname})",
+        f"/Ordering ({fontname})",
+        "/Supplement 0",
+        ">> def",
+        f"/CMapName /{fontname} def",
+        "/CMapType 2 def",
+        "1 begincodespacerange",
+        f"<00> <{len(subset) - 1:02X}>",
+        "endcodespacerange",
+        f"{len(subset)} beginbfchar",
+        *(f"<{i:02X}> <{_utf16_hex(v)}>" for i, v in enumerate(subset)),
+        "endbfchar",
+        "endcmap",
+        "CMapName currentdict /CMap defineresource pop",
+        "end",
+        "end",
+    ]
+    return "\n".join(cmap)
+
+
+def _install_to_unicode_fix(ttfonts: Any) -> None:  # the reportlab.pdfbase.ttfonts module
+    # reportlab 5.1's makeToUnicodeCMap writes each code point with "%04X", so U+20BB7 becomes
+    # the five digits <20BB7> instead of the surrogate pair <D842DFB7>: PDF readers then cannot
+    # extract or copy the character (pypdf: "Odd-length string"), and every character a sheet
+    # prints must extract back. Its only caller, TTFont.addObjects in the same module, looks
+    # the name up in the module's globals at call time, so replacing the module attribute is
+    # enough (no other reportlab module imports it by name).
+    ttfonts.makeToUnicodeCMap = _to_unicode_cmap
+
+
+_register_lock = threading.Lock()
+_registered: ReportlabFonts | None = None
+
+
+def register_reportlab() -> ReportlabFonts:
+    """Register the bundled fonts with reportlab (once per process) and return their names.
+
+    Also installs the ToUnicode fix (see ``_install_to_unicode_fix``). Without the optional
+    heading font, ``heading`` is the body font. Safe to call from several threads.
+    Raises FontError if a required font is missing or reportlab cannot read it.
+    """
+    global _registered
+    if _registered is not None:
+        return _registered
+    with _register_lock:
+        if _registered is None:
+            from reportlab.pdfbase import pdfmetrics, ttfonts
+
+            _install_to_unicode_fix(ttfonts)
+            for role, name in REPORTLAB_NAMES.items():
+                if role not in REQUIRED_FONTS and not _present(role):
+                    continue
+                path = font_path(role)
+                try:
+                    pdfmetrics.registerFont(ttfonts.TTFont(name, str(path)))
+                except Exception as exc:  # reportlab raises TTFError, struct.error, OSError…
+                    raise FontError(f"reportlab cannot load {path.name}: {exc}",
+                                    hint="run `sheetgen doctor`; reinstall sheetgen") from exc
+            heading = REPORTLAB_NAMES["heading" if _present("heading") else "body"]
+            _registered = ReportlabFonts(REPORTLAB_NAMES["body"],
+                                         REPORTLAB_NAMES["supplement"], heading)
+    return _registered
+
+
+def _present(role: str) -> bool:
+    return (fonts_dir() / FONT_FILES[role]).is_file()
+
+
+# --- WeasyPrint ------------------------------------------------------------------------------
+
+def font_face_css() -> str:
+    """``@font-face`` rules for WeasyPrint, one per role, pointing at the bundled files.
+
+    Families: ``"Sheetgen Serif"`` (body, weight 400), ``"Sheetgen Serif Supplement"``
+    (characters above U+FFFF, weight 400) and ``"Sheetgen Sans"`` (headings, weight 700; the
+    body file when the optional heading font is missing). Templates use
+    :data:`BODY_FONT_STACK` and :data:`HEADING_FONT_STACK`. WeasyPrint uses these rules only
+    when the same ``FontConfiguration`` is passed to ``CSS()`` and to ``render()``.
+    """
+    rules = []
+    for role, family in CSS_FAMILIES.items():
+        path = font_path(role if role in REQUIRED_FONTS or _present(role) else "body")
+        rules.append(f'@font-face {{ font-family: "{family}"; '
+                     f'src: url("{path.resolve().as_uri()}") format("truetype"); '
+                     f"font-weight: {_CSS_WEIGHTS[role]}; font-style: normal; }}")
+    return "\n".join(rules) + "\n"
+
+
+# --- sheetgen doctor -------------------------------------------------------------------------
+
+@cache
+def gb2312_hanzi() -> frozenset[int]:
+    """The 6763 hanzi of GB2312 (rows 16–87), from Python's ``gb2312`` codec."""
+    hanzi = set()
+    for row in range(0xB0, 0xF8):
+        for cell in range(0xA1, 0xFF):
+            try:
+                hanzi.add(ord(bytes((row, cell)).decode("gb2312")))
+            except UnicodeDecodeError:  # the five unassigned cells at the end of row 55
+                continue
+    return frozenset(hanzi)
+
+
+def self_check() -> str:
+    """Check the bundled fonts for ``sheetgen doctor``; return a one-line summary.
+
+    Every required font is present, a whole TrueType-outline font (table directory, required
+    tables, file checksum) with a readable cmap; the body covers all GB2312 hanzi; the
+    supplement covers 𠮷 U+20BB7. Raises FontError naming the first failure.
+    """
+    present = []
+    for role, filename in FONT_FILES.items():
+        path = fonts_dir() / filename
+        if not path.is_file():
+            if role in REQUIRED_FONTS:
+                raise FontError(f"bundled font {filename} ({role}) is missing")
+            continue
+        try:
+            _check_font_file(path)
+        except (OSError, ValueError) as exc:
+            raise FontError(f"bundled font {filename} ({role}) is unusable: {exc}") from exc
+        present.append(role)
+
+    body, supplement = coverage("body"), coverage("supplement")
+    lacking = sorted(gb2312_hanzi() - body)
+    if lacking:
+        raise FontError(f"body font {FONT_FILES['body']} lacks {len(lacking)} GB2312 hanzi, "
+                        f"e.g. {chr(lacking[0])} U+{lacking[0]:04X}")
+    if SUPPLEMENT_PROBE not in supplement:
+        raise FontError(f"supplement font {FONT_FILES['supplement']} lacks "
+                        f"{chr(SUPPLEMENT_PROBE)} U+{SUPPLEMENT_PROBE:04X}")
+    heading = "" if "heading" in present else "; heading font missing, headings use the body font"
+    return (f"{len(present)} fonts, body {len(body)} code points (GB2312 hanzi complete), "
+            f"supplement {len(supplement)} code points{heading}")
