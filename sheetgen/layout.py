@@ -1,0 +1,264 @@
+"""Compile a page layout once: WeasyPrint lays out a template with blank values, giving the
+background pages (PDF) and the field map: where each value goes, at what size.
+
+This is the "compile" half of compile-once/stamp-many (design.md §2). Elements of a template
+marked ``data-field="host.name"`` become :class:`FieldBox` es, elements marked
+``data-region="remarks"`` become :class:`Region` s (blank space a long value may continue in).
+Field attributes a template may set:
+
+``data-field``            context path of the value (``website.domains``)
+``data-kind``             ``text`` (default) or ``qr`` (a QR code of the value, drawn square)
+``data-min-size``         smallest font size in pt the value may shrink to (default 7)
+``data-overflow``         name of a region the value may continue in when it does not fit
+``data-overflow-caption`` text printed before the continuation (``网站域名（续）：``)
+
+The font size and alignment come from the element's computed CSS.
+
+Geometry is read from WeasyPrint's layout tree (``Page._page_box`` and its descendants),
+which is internal API: WeasyPrint is pinned to one major version in pyproject.toml and the
+extraction is covered by tests. Compiled layouts are cached per process by their key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sheetgen import __version__, fonts, resources
+from sheetgen.errors import TemplateError
+from sheetgen.templating import TemplateSet, blank_context
+
+#: CSS px to PDF points.
+PX = 0.75
+DEFAULT_MIN_SIZE = 7.0
+#: Context keys whose values are the same for every record of a layout (not blanked).
+STATIC_KEYS = frozenset({"flags", "rules"})
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle on a page in PDF points, origin bottom-left (reportlab's convention)."""
+
+    page: int
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class FieldBox:
+    """Where one value is drawn, and how."""
+
+    path: str
+    box: Box
+    kind: str = "text"
+    font_size: float = 10.5
+    min_size: float = DEFAULT_MIN_SIZE
+    align: str = "left"
+    overflow: str | None = None
+    overflow_caption: str = ""
+
+
+@dataclass(frozen=True)
+class Region:
+    """Blank space of a page that long values may continue in."""
+
+    name: str
+    box: Box
+    font_size: float
+
+
+@dataclass(frozen=True)
+class CompiledLayout:
+    """One layout: background pages and the boxes values are stamped into."""
+
+    key: str
+    template: str
+    background: bytes
+    page_sizes: tuple[tuple[float, float], ...]
+    fields: tuple[FieldBox, ...]
+    regions: Mapping[str, Region] = field(default_factory=dict)
+
+    @property
+    def page_count(self) -> int:
+        return len(self.page_sizes)
+
+
+def layout_key(templates: TemplateSet, template: str, context: Mapping[str, Any]) -> str:
+    """Identify a layout: the template set's content, the template, and the static context."""
+    static = {k: context.get(k) for k in sorted(STATIC_KEYS)}
+    payload = json.dumps([__version__, templates.digest, template, static],
+                         sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+_cache: dict[str, CompiledLayout] = {}
+_lock = threading.Lock()
+
+
+def get_layout(templates: TemplateSet, template: str, context: Mapping[str, Any],
+               *, max_pages: int = 1) -> CompiledLayout:
+    """The compiled layout of ``template`` for this context's flags, compiled on first use."""
+    key = layout_key(templates, template, context)
+    with _lock:
+        cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    compiled = compile_layout(templates, template, context, key=key, max_pages=max_pages)
+    with _lock:
+        _cache.setdefault(key, compiled)
+    return compiled
+
+
+def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, Any], *,
+                   key: str, max_pages: int = 1) -> CompiledLayout:
+    """Lay ``template`` out with blank values; return its background PDF and field map."""
+    html = templates.render(template, blank_context(context, STATIC_KEYS))
+    document = _weasyprint_render(html, templates.root, template)
+    if len(document.pages) > max_pages:
+        raise TemplateError(
+            f"template {template} lays out on {len(document.pages)} pages before any value is "
+            f"added; it must fit on {max_pages}",
+            hint="reduce fixed heights or margins in the template's CSS")
+    fields: list[FieldBox] = []
+    regions: dict[str, Region] = {}
+    sizes = []
+    for number, page in enumerate(document.pages):
+        page_height = page.height * PX
+        sizes.append((page.width * PX, page_height))
+        for box, element in _marked_boxes(page._page_box):
+            rect = Box(number, box.content_box_x() * PX,
+                       page_height - (box.content_box_y() + box.height) * PX,
+                       box.width * PX, box.height * PX)
+            font_size = float(box.style["font_size"]) * PX
+            if element.get("data-region"):
+                regions[element.get("data-region")] = Region(
+                    element.get("data-region"), rect, font_size)
+                continue
+            if "".join(element.itertext()).strip():
+                raise TemplateError(
+                    f"template {template}: the box of {element.get('data-field')} holds "
+                    "text of its own; a data-field element may contain only its value")
+            fields.append(FieldBox(
+                path=element.get("data-field"), box=rect,
+                kind=element.get("data-kind", "text"), font_size=font_size,
+                min_size=_min_size(element, template),
+                align=_align(box.style["text_align_all"]),
+                overflow=element.get("data-overflow"),
+                overflow_caption=element.get("data-overflow-caption", "")))
+    for f in fields:
+        if f.overflow and f.overflow not in regions:
+            raise TemplateError(f"template {template}: field {f.path} continues in region "
+                                f"{f.overflow!r}, which the template does not define")
+    background = document.write_pdf()
+    return CompiledLayout(key, template, background, tuple(sizes), tuple(fields), regions)
+
+
+def _marked_boxes(root: Any) -> Iterator[tuple[Any, Any]]:
+    """Boxes generated by elements with data-field or data-region, the principal box once."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        box = stack.pop()
+        element = getattr(box, "element", None)
+        if (element is not None and id(element) not in seen
+                and (element.get("data-field") or element.get("data-region"))):
+            seen.add(id(element))
+            yield box, element
+        stack.extend(reversed(getattr(box, "children", ()) or ()))
+
+
+def _min_size(element: Any, template: str) -> float:
+    raw = element.get("data-min-size")
+    if raw is None:
+        return DEFAULT_MIN_SIZE
+    try:
+        return float(raw)
+    except ValueError:
+        raise TemplateError(f"template {template}: data-min-size={raw!r} is not a number "
+                            f"(field {element.get('data-field')})") from None
+
+
+def _align(text_align: str) -> str:
+    return {"center": "center", "right": "right", "end": "right"}.get(text_align, "left")
+
+
+class _WeasyLog(logging.Handler):
+    """Collects WeasyPrint's warnings during a compile: in a template they are errors."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _weasyprint_render(html: str, base: Path, template: str) -> Any:
+    from weasyprint import CSS, HTML
+
+    fetcher = _bundled_only_fetcher(base)
+    font_config = _font_config()
+    logger = logging.getLogger("weasyprint")
+    handler = _WeasyLog()
+    logger.addHandler(handler)
+    previous_propagate = logger.propagate
+    logger.propagate = False  # reported below as a TemplateError instead
+    try:
+        with _weasy_lock:
+            document = HTML(string=html, base_url=str(base) + "/", url_fetcher=fetcher).render(
+                stylesheets=[CSS(string=fonts.font_face_css(), font_config=font_config,
+                                 url_fetcher=fetcher)],
+                font_config=font_config)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = previous_propagate
+    if handler.messages:
+        raise TemplateError(f"template {template}: " + "; ".join(handler.messages[:5]))
+    return document
+
+
+# WeasyPrint is not documented as thread-safe; one layout at a time per process.
+_weasy_lock = threading.Lock()
+_font_configs: list[Any] = []
+
+
+def _font_config() -> Any:
+    """One FontConfiguration per process: it must be passed to both CSS() and render()."""
+    if not _font_configs:
+        from weasyprint.text.fonts import FontConfiguration
+
+        _font_configs.append(FontConfiguration())
+    return _font_configs[0]
+
+
+def _bundled_only_fetcher(base: Path) -> Any:
+    """A URL fetcher serving only files of the template set and the bundled fonts.
+
+    Values never reach WeasyPrint (they are blank when a layout is compiled), so this guards
+    against templates, not data: a template cannot make sheetgen read other files or go online.
+    """
+    from weasyprint.urls import URLFetcher
+
+    allowed = [base.resolve(), resources.fonts_dir().resolve()]
+
+    class BundledOnlyFetcher(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
+            if url.startswith("file://"):
+                from urllib.parse import unquote, urlsplit
+
+                path = Path(unquote(urlsplit(url).path)).resolve()
+                if any(path.is_relative_to(root) for root in allowed):
+                    return super().fetch(url, headers)
+            raise ValueError(f"sheetgen templates may only load bundled files, not {url}")
+
+    return BundledOnlyFetcher(allowed_protocols=("file", "data"))

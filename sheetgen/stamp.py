@@ -1,0 +1,287 @@
+"""Stamp values into compiled layouts: the per-record half of compile-once/stamp-many.
+
+A :class:`Stamper` draws the values of any number of pages into one reportlab document, so a
+whole bundle shares one font subset. Each text value is wrapped (CJK line breaking with
+reportlab's ``wordSplit``, which keeps closing punctuation off the start of a line) and shrunk
+step by step from its box's font size down to its minimum size; a value that still does not
+fit may continue in a region of blank space (``data-overflow``), else it is refused with
+:class:`~sheetgen.errors.DoesNotFitError`. Nothing is ever clipped and nothing adds a page:
+the background decides the page count. Every field gets a :class:`FieldFit` for the fit report.
+
+Characters above U+FFFF are drawn with the supplementary font (reportlab has no font fallback).
+Both fonts give CJK ideographs and .notdef the same 1000-unit advance, so text is measured with
+the body font alone.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sheetgen import fonts
+from sheetgen.errors import DoesNotFitError, Problem
+from sheetgen.layout import Box, CompiledLayout, FieldBox, Region
+
+#: Line height as a multiple of the font size.
+LEADING = 1.2
+#: Font sizes are tried from the box's size downwards in this step (pt).
+STEP = 0.5
+#: Where an ideograph's visual centre sits above the baseline, in em (ideographic em box
+#: from -0.12 to 0.88): used to centre lines vertically in their boxes.
+CENTRE = 0.38
+
+
+@dataclass(frozen=True)
+class FieldFit:
+    """How one value fitted: at its size, shrunk, continued in blank space, or empty."""
+
+    path: str
+    field: str
+    status: str
+    size: float
+    lines: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "field": self.field, "status": self.status,
+                "size": self.size, "lines": self.lines}
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    size: float
+    lines: list[str]
+    rest: list[str]  # lines continued in the overflow region
+
+
+Measure = Callable[[str, float], float]
+
+
+def wrap(text: str, width: float, size: float, font: str, measure: Measure) -> list[str]:
+    """``text`` broken into lines no wider than ``width`` at ``size``; ``\\n`` breaks a line."""
+    from reportlab.lib.textsplit import wordSplit
+
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        if not paragraph:
+            lines.append("")
+            continue
+        split = wordSplit(paragraph, [width], font, size)
+        if all(extra >= -0.01 for extra, _ in split):
+            lines.extend(line for _, line in split)
+        else:
+            # wordSplit keeps a closing mark on a full line even when that overflows it
+            # (e.g. the dots of a long domain); break such a paragraph by characters instead.
+            lines.extend(_split_characters(paragraph, width, size, measure))
+    return lines
+
+
+def _split_characters(text: str, width: float, size: float, measure: Measure) -> list[str]:
+    lines, current = [], ""
+    for char in text:
+        if current and measure(current + char, size) > width:
+            lines.append(current)
+            current = char
+        else:
+            current += char
+    lines.append(current)
+    return lines
+
+
+def sizes(start: float, minimum: float) -> list[float]:
+    """Candidate font sizes, largest first: ``start``, then down in STEP to ``minimum``."""
+    out, size = [], start
+    while size > minimum + 1e-6:
+        out.append(round(size, 2))
+        size -= STEP
+    out.append(minimum)
+    return out
+
+
+def fit(text: str, field: FieldBox, region: Region | None, region_used: float, font: str,
+        measure: Measure) -> _Fitted | None:
+    """The largest size at which ``text`` fits its box, or box + region; None if none does."""
+    box = field.box
+    candidates = sizes(field.font_size, min(field.min_size, field.font_size))
+    for size in candidates:
+        lines = wrap(text, box.width, size, font, measure)
+        if len(lines) * size * LEADING <= box.height + 0.01:
+            return _Fitted(size, lines, [])
+    if region is None:
+        return None
+    # Continue in the region: whole paragraphs (one domain each) stay in the box while they
+    # fit; the caption and the rest are wrapped to the region's width below what it holds.
+    paragraphs = text.split("\n")
+    for size in candidates:
+        capacity = int((box.height + 0.01) // (size * LEADING))
+        head: list[str] = []
+        taken = 0
+        while taken < len(paragraphs):
+            more = wrap(paragraphs[taken], box.width, size, font, measure)
+            if len(head) + len(more) > capacity:
+                break
+            head.extend(more)
+            taken += 1
+        if not head:
+            continue
+        rest = wrap(field.overflow_caption + "\n".join(paragraphs[taken:]), region.box.width,
+                    size, font, measure)
+        if len(rest) * size * LEADING <= region.box.height - region_used + 0.01:
+            return _Fitted(size, head, rest)
+    return None
+
+
+@dataclass(frozen=True)
+class _Draw:
+    """One thing to draw: lines of text at a size in a box, or a QR code."""
+
+    box: Box
+    kind: str
+    size: float
+    lines: Sequence[str]
+    align: str = "left"
+    centre: bool = True
+    offset: float = 0.0
+
+
+@dataclass(frozen=True)
+class PagePlan:
+    """A page's values, fitted and ready to draw; computing it draws nothing."""
+
+    size: tuple[float, float]
+    draws: tuple[_Draw, ...]
+    fits: tuple[FieldFit, ...]
+
+
+def plan_page(layout: CompiledLayout, page: int, values: Mapping[str, str],
+              paths: Mapping[str, str], measure: Measure, font: str) -> PagePlan:
+    """Fit every value of one page of ``layout``.
+
+    ``values`` are by context path; ``paths`` maps a context path to the JSON path of its
+    data, for errors and reports. Raises DoesNotFitError listing every value that does not fit.
+    """
+    draws: list[_Draw] = []
+    fits: list[FieldFit] = []
+    problems: list[Problem] = []
+    used: dict[str, float] = {}  # how much of each region continuations already fill
+    for field in layout.fields:
+        if field.box.page != page:
+            continue
+        value = values.get(field.path, "")
+        json_path = paths.get(field.path, field.path)
+        if not value:
+            fits.append(FieldFit(json_path, field.path, "empty", field.font_size, 0))
+            continue
+        if field.kind == "qr":
+            draws.append(_Draw(field.box, "qr", field.font_size, (value,)))
+            fits.append(FieldFit(json_path, field.path, "fitted", field.font_size, 1))
+            continue
+        region = layout.regions.get(field.overflow) if field.overflow else None
+        fitted = fit(value, field, region, used.get(field.overflow or "", 0.0), font, measure)
+        if fitted is None:
+            problems.append(Problem(
+                json_path, "does_not_fit",
+                f"内容过长，缩小到 {field.min_size:g} 磅仍放不下 / too long to fit its box on "
+                f"one A4 page, even at {field.min_size:g} pt"))
+            continue
+        draws.append(_Draw(field.box, "text", fitted.size, fitted.lines, field.align))
+        status = "fitted" if fitted.size >= field.font_size else "shrunk"
+        if fitted.rest and region is not None and field.overflow:
+            top = used.get(field.overflow, 0.0)
+            draws.append(_Draw(region.box, "text", fitted.size, fitted.rest, "left",
+                               centre=False, offset=top))
+            used[field.overflow] = top + len(fitted.rest) * fitted.size * LEADING
+            status = "continued"
+        fits.append(FieldFit(json_path, field.path, status, fitted.size,
+                             len(fitted.lines) + len(fitted.rest)))
+    if problems:
+        raise DoesNotFitError("some values do not fit on one A4 page", problems=problems,
+                              hint="shorten the values listed, or spread the domains over "
+                                   "several websites")
+    return PagePlan(layout.page_sizes[page], tuple(draws), tuple(fits))
+
+
+class Stamper:
+    """Draws planned pages into one reportlab document (one font subset for all of them)."""
+
+    def __init__(self) -> None:
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+        from reportlab.pdfgen.canvas import Canvas
+
+        self._fonts = fonts.register_reportlab()
+        self._buffer = io.BytesIO()
+        # invariant=1: no creation date or random ID, so the same input stamps the same bytes.
+        self._canvas = Canvas(self._buffer, invariant=1, pageCompression=1)
+        body = self._fonts.body
+        self.measure: Measure = lambda text, size: float(stringWidth(text, body, size))
+        self.pages = 0
+
+    def plan(self, layout: CompiledLayout, page: int, values: Mapping[str, str],
+             paths: Mapping[str, str]) -> PagePlan:
+        """Fit one page's values (see :func:`plan_page`); nothing is drawn yet."""
+        return plan_page(layout, page, values, paths, self.measure, self._fonts.body)
+
+    def draw(self, plan: PagePlan) -> None:
+        """Draw a planned page as the document's next page."""
+        canvas = self._canvas
+        canvas.setPageSize(plan.size)
+        for item in plan.draws:
+            if item.kind == "qr":
+                self._draw_qr(item.lines[0], item.box)
+            else:
+                self._draw_lines(item)
+        canvas.showPage()
+        self.pages += 1
+
+    def finish(self) -> bytes:
+        """The stamp document: one page per :meth:`draw`, in order."""
+        self._canvas.save()
+        return self._buffer.getvalue()
+
+    def _draw_lines(self, item: _Draw) -> None:
+        box, size = item.box, item.size
+        leading = size * LEADING
+        block = len(item.lines) * leading
+        top = (box.y + box.height / 2 + block / 2) if item.centre else (
+            box.y + box.height - item.offset)
+        canvas = self._canvas
+        for number, line in enumerate(item.lines):
+            if not line:
+                continue
+            baseline = top - number * leading - leading / 2 - CENTRE * size
+            width = self.measure(line, size)
+            x = box.x
+            if item.align == "center":
+                x += (box.width - width) / 2
+            elif item.align == "right":
+                x += box.width - width
+            text = canvas.beginText(x, baseline)
+            for role, run in fonts.split_by_font(line):
+                text.setFont(getattr(self._fonts, role), size)
+                text.textOut(run)
+            canvas.drawText(text)
+
+    def _draw_qr(self, value: str, box: Box) -> None:
+        """A QR code of ``value`` filling the top-right square of ``box``, as one vector path.
+
+        segno encodes (reportlab's own QR widget builds a shape per module, ~70 ms a code);
+        each row's runs of dark modules become one rectangle.
+        """
+        import segno
+
+        matrix = segno.make_qr(value, error="m").matrix
+        side = min(box.width, box.height)
+        module = side / len(matrix)
+        left, top = box.x + box.width - side, box.y + box.height
+        path = self._canvas.beginPath()
+        for row, cells in enumerate(matrix):
+            start = None
+            for col, dark in enumerate([*cells, 0]):
+                if dark and start is None:
+                    start = col
+                elif not dark and start is not None:
+                    path.rect(left + start * module, top - (row + 1) * module,
+                              (col - start) * module, module)
+                    start = None
+        self._canvas.drawPath(path, stroke=0, fill=1)
