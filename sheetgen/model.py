@@ -1,0 +1,742 @@
+"""The applicant data model (contract.md §1) and its validation.
+
+This module owns what a valid applicant is: pydantic v2 models (frozen, unknown keys are
+errors) of exactly the contract's JSON, and :func:`parse_applicant`, which validates a parsed
+JSON value against them and the rules data and reports **every** problem of the record at once,
+each as a :class:`~sheetgen.errors.Problem` with its JSON path, a stable code and a bilingual
+message (``中文 / English``). Formats and checksums are in :mod:`sheetgen.identifiers`.
+
+Strings
+    Every string is NFC-normalised and trimmed; an empty (or whitespace-only) string or
+    ``null`` counts as missing. Strings are single-line: control characters (including line
+    breaks and tabs inside the text), format characters (bidi overrides U+202A–U+202E and
+    isolates U+2066–U+2069, zero-width U+200B–U+200D, U+2060, U+FEFF, soft hyphen …), line and
+    paragraph separators, lone surrogates and code points unassigned in Python's Unicode
+    database are refused with the field's path (``unsafe_character``). Full-width ASCII
+    (U+FF01–U+FF5E) and the ideographic space U+3000 are folded to ASCII in identifiers —
+    ``ref``, certificate numbers, mobiles and landlines, e-mails, domains, homepage, IPs,
+    filing numbers, the access username — and kept as written in names, addresses, website
+    names, the provider and registrars, where Chinese text uses them legitimately.
+
+Secrets
+    ``access.filing_password`` is a :class:`pydantic.SecretStr`: hidden in ``repr``, excluded
+    from every dump, never checked in a way that could echo it; the models set
+    ``hide_input_in_errors`` and problems are built from error codes and context only, never
+    from pydantic's input echo. Personal values in messages are masked (ID and credit code
+    numbers keep their last 4 characters, mobiles show 138****0000); e-mails are not echoed.
+
+Cross-field rules (principal for units, filing number and IPs for ``new_access``/``change``,
+registrar in Beijing, certificate type matching the nature, personal manager = host) are field
+validators that read what they need from a validation context filled before the fields are
+validated. So a rule is checked even when an unrelated field of the same record is wrong, and
+one run reports all problems.
+
+Problem codes (stable; scripts may depend on them):
+
+==============================  ===============================================================
+``required``                    a required value is missing, null or empty
+``unknown_key``                 a key the contract does not define (typo?)
+``wrong_type``                  a value of the wrong JSON type
+``too_long``                    a string longer than its field allows
+``too_few`` / ``too_many``      a list with too few / too many items
+``unsafe_character``            a control, invisible, bidi or unassigned character
+``province_unknown``            not one of the 31 provinces in any accepted form
+``filing_type_unknown``         not a filing type code or name
+``nature_unknown``              not a nature code or name
+``certificate_type_unknown``    not a known certificate type
+``certificate_type_mismatch``   certificate type does not fit the nature or the person
+``certificate_number_format``   a certificate number of implausible shape
+``ric_format``                  resident ID not 17 digits + digit/X
+``ric_checksum``                resident ID check digit wrong
+``ric_birth_date``              resident ID birth date not a real past date
+``ric_region``                  resident ID region code does not exist (or wrong permit region)
+``uscc_format``                 social credit code malformed
+``uscc_checksum``               social credit code check character wrong
+``mobile_format``               not a valid mainland mobile number
+``landline_format``             not a valid mainland landline (0791-88888888)
+``phone_format``                emergency phone neither a mobile nor a landline
+``emergency_same_as_mobile``    emergency phone equal to the mobile
+``email_format``                e-mail malformed
+``domain_invalid``              not a valid domain (or has scheme, path, port)
+``domain_www``                  domain written with ``www.``
+``domain_duplicate``            the same domain twice in one applicant
+``registrar_required``          registrar missing where the province asks for it (Beijing)
+``homepage_format``             homepage not an http(s) URL
+``homepage_domain``             homepage not on one of the website's domains
+``ip_format``                   not an IPv4/IPv6 address
+``ip_not_public``               private, loopback, link-local, multicast or reserved address
+``filing_number_format``        ICP filing number malformed
+``filing_number_suffix``        website filing number without its ``-n``
+``filing_number_province``      filing number abbreviation not the filing province's
+``filing_number_required``      no filing number for ``new_access`` or ``change``
+``ips_required``                no IPs for ``new_access``
+``username_required``           no ``access.username`` for ``new_access``
+``principal_required``          a unit without ``principal``
+``principal_not_host``          a personal filing whose principal is another person
+``manager_not_host``            a personal filing whose website manager is another person
+``website_name_short``          website name under 3 characters
+``website_name_domain``         website name that is a domain or URL
+``ref_format``                  ``ref`` not 1–64 of ``A-Za-z0-9._-``
+``too_many_errors``             the list was cut; more problems exist
+``invalid``                     any other malformed value
+==============================  ===============================================================
+
+Document-level codes from :mod:`sheetgen.sources`: ``too_large``, ``not_utf8``, ``not_json``,
+``too_deep``, ``duplicate_key``, ``not_an_object``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal, NoReturn
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from sheetgen import identifiers as ids
+from sheetgen.errors import InvalidDataError, Problem
+from sheetgen.rules import Province, Rules, load_rules
+from sheetgen.sources import json_path, json_type, printable
+from sheetgen.vocabulary import FilingType, Nature
+
+__all__ = ["Access", "Applicant", "Certificate", "Domain", "FilingType", "Host",
+           "HostCertificate", "Nature", "Person", "PersonCertificate", "Website",
+           "json_schema", "parse_applicant"]
+
+#: At most this many problems are listed per record; a last ``too_many_errors`` says how many
+#: more there were. A hostile record cannot make a report of millions of lines.
+MAX_PROBLEMS = 100
+MAX_WEBSITES = 10
+MAX_DOMAINS = 10
+MAX_IPS = 20
+
+
+# --- problems ------------------------------------------------------------------------------
+
+def _fail(code: str, zh: str, en: str) -> NoReturn:
+    """Raise a problem from inside a validator (pydantic collects it with its location)."""
+    raise PydanticCustomError(code, "{message}", {"message": f"{zh} / {en}"})
+
+
+def _fail_identifier(err: ids.IdentifierError) -> NoReturn:
+    raise PydanticCustomError(err.code, "{message}", {"message": err.message})
+
+
+# --- validation context: what cross-field rules need, read before the fields ----------------
+
+_STATE = "sheetgen.model.state"
+
+
+@dataclass
+class _State:
+    """Facts of the record being validated, peeked from the raw data before the fields."""
+
+    rules: Rules
+    province: Province | None = None
+    filing_type: FilingType | None = None
+    nature: Nature | None = None
+    host_name: str | None = None
+    host_number: str | None = None
+
+
+def _state(info: ValidationInfo) -> _State:
+    context = info.context
+    state = context.get(_STATE) if isinstance(context, dict) else None
+    if isinstance(state, _State):
+        return state
+    return _State(load_rules())  # validated without parse_applicant: built-in rules only
+
+
+# --- strings -------------------------------------------------------------------------------
+
+def _unsafe(ch: str) -> bool:
+    """Characters refused in every string (see the module docstring)."""
+    return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Cn", "Zl", "Zp")
+
+
+def _clean(value: object, *, fold: bool) -> str:
+    """A JSON string made canonical: NFC, full-width folded if ``fold``, trimmed, safe."""
+    if not isinstance(value, str):
+        zh, en = json_type(value)
+        _fail("wrong_type", f"应为字符串，实际为{zh}", f"must be a string, got {en}")
+    text = unicodedata.normalize("NFC", value)
+    if fold:
+        text = ids.fold_fullwidth(text)
+    text = text.strip()
+    for i, ch in enumerate(text):
+        if _unsafe(ch):
+            name = unicodedata.name(ch, "control or unassigned character")
+            _fail("unsafe_character",
+                  f"第 {i + 1} 个字符 U+{ord(ch):04X} 是控制字符、不可见字符或未分配字符，不能使用",
+                  f"character {i + 1} is U+{ord(ch):04X} ({name}), a control, invisible or "
+                  "unassigned character; remove it")
+    return text
+
+
+def _text(value: object) -> str:
+    return _clean(value, fold=False)
+
+
+def _identifier(check: Callable[[str], str]) -> Callable[[object], str]:
+    """A before-validator: clean (folding full-width forms), then ``check`` the identifier."""
+    def validate(value: object) -> str:
+        try:
+            return check(_clean(value, fold=True))
+        except ids.IdentifierError as err:
+            _fail_identifier(err)
+    return validate
+
+
+def _plain_identifier(value: object) -> str:
+    return _clean(value, fold=True)
+
+
+def _phone(text: str) -> str:
+    """An emergency phone: a mobile or a landline."""
+    for check in (ids.check_mobile, ids.check_landline):
+        try:
+            return check(text)
+        except ids.IdentifierError:
+            pass
+    raise ids.IdentifierError("phone_format", "电话号码无效（应为手机号码或 区号-号码）",
+                              "phone number is not valid (a mobile or area code-number)")
+
+
+def _ref(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text):
+        raise ids.IdentifierError("ref_format", "ref 只能由 1–64 个字母、数字和 . _ - 组成",
+                                  "ref must be 1–64 characters of A-Z a-z 0-9 . _ -")
+    return text
+
+
+def _website_name(value: object) -> str:
+    name = _text(value)
+    if len(name) < 3:
+        _fail("website_name_short", "网站名称至少 3 个字符",
+              "website name needs at least 3 characters")
+    if ids.is_domain_like(name):
+        _fail("website_name_domain", "网站名称不能是域名或网址",
+              "website name must not be a domain or URL")
+    return name
+
+
+Str = Annotated[str, BeforeValidator(_text)]
+Identifier = Annotated[str, BeforeValidator(_plain_identifier)]
+Mobile = Annotated[str, BeforeValidator(_identifier(ids.check_mobile)),
+                   Field(examples=["13800000000"], description="1[3-9] and 9 digits")]
+Landline = Annotated[str, BeforeValidator(_identifier(ids.check_landline)),
+                     Field(examples=["0791-88888888"], description="area code-number")]
+Phone = Annotated[str, BeforeValidator(_identifier(_phone)),
+                  Field(description="a mobile or a landline")]
+Email = Annotated[str, BeforeValidator(_identifier(ids.check_email)), Field(max_length=254)]
+DomainName = Annotated[str, BeforeValidator(_identifier(ids.check_domain)),
+                       Field(description="without www., scheme, path or port; IDN allowed")]
+IpAddress = Annotated[str, BeforeValidator(_identifier(ids.check_ip)),
+                      Field(description="public IPv4 or IPv6 address")]
+Ref = Annotated[str, BeforeValidator(_identifier(_ref)),
+                Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+WebsiteName = Annotated[str, BeforeValidator(_website_name), Field(min_length=3, max_length=64)]
+
+
+def _coded(enum: type[Nature] | type[FilingType], code: str, zh: str,
+           en: str) -> BeforeValidator:
+    """A before-validator accepting an enum's English code or Chinese label."""
+    def validate(value: object) -> Nature | FilingType:
+        text = _text(value)
+        member = enum.parse(text)
+        if member is None:
+            shown = printable(text, 20)
+            _fail(code, f"未知的{zh} {shown}", f"unknown {en} {shown}")
+        return member
+    return BeforeValidator(validate)
+
+
+NatureField = Annotated[Nature, _coded(Nature, "nature_unknown", "主办单位性质", "nature"),
+                        WithJsonSchema({"type": "string", "enum": Nature.accepted()})]
+FilingTypeField = Annotated[
+    FilingType, _coded(FilingType, "filing_type_unknown", "备案类型", "filing type"),
+    WithJsonSchema({"type": "string", "enum": FilingType.accepted()})]
+
+
+def _province(value: object, info: ValidationInfo) -> str:
+    province = _state(info).rules.find_province(_text(value))
+    if province is None:
+        shown = printable(_text(value), 20)
+        _fail("province_unknown", f"未知的省份 {shown}（可写 江西、江西省、赣 或 jiangxi）",
+              f"unknown province {shown} (write 江西, 江西省, 赣 or jiangxi)")
+    return province.key
+
+
+ProvinceKey = Annotated[str, BeforeValidator(_province),
+                        Field(description="one of the 31 provinces; validated to its key")]
+
+
+def _limit(maximum: int, *, minimum: int = 1) -> BeforeValidator:
+    """Length limits checked before the items, so a huge list is refused without validating
+    each item, and a list whose items are all wrong does not also report "too few"."""
+    def validate(value: object) -> object:
+        if isinstance(value, list) and len(value) > maximum:
+            _fail("too_many", f"最多 {maximum} 项，实际 {len(value)} 项",
+                  f"at most {maximum} items, got {len(value)}")
+        if isinstance(value, list) and len(value) < minimum:
+            _fail("too_few", f"至少 {minimum} 项", f"at least {minimum} item(s) needed")
+        return value
+    return BeforeValidator(validate)
+
+
+def _bounds(minimum: int, maximum: int) -> Any:
+    return Field(json_schema_extra={"minItems": minimum, "maxItems": maximum})
+
+
+def _same_person(name_a: str, number_a: str, name_b: str, number_b: str) -> bool:
+    """Same name (ignoring spacing) and same certificate number (ignoring its spelling)."""
+    def key(name: str, number: str) -> tuple[str, str]:
+        return re.sub(r"\s+", "", name), ids.compact(number).replace("-", "")
+    return key(name_a, number_a) == key(name_b, number_b)
+
+
+def _domain_item(value: object) -> object:
+    """A domain is a bare string (its name) or a ``{name, registrar}`` object."""
+    if isinstance(value, str):
+        return {"name": value}
+    if not isinstance(value, dict):
+        zh, en = json_type(value)
+        _fail("wrong_type", f"应为域名字符串或 {{name, registrar}} 对象，实际为{zh}",
+              f"must be a domain string or a {{name, registrar}} object, got {en}")
+    return value
+
+
+# --- models --------------------------------------------------------------------------------
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _missing(cls, data: Any) -> Any:
+        """null and empty strings are missing (contract §1): drop them before the fields."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items()
+                    if v is not None and not (isinstance(v, str) and not v.strip())}
+        return data
+
+
+class Certificate(_Model):
+    """证件: a type from the rules' certificate list and its number, checked by that type."""
+
+    holder: ClassVar[Literal["person", "host"]] = "person"
+
+    type: Str = Field(max_length=40, description="certificate type: name, code or alias")
+    number: Identifier = Field(max_length=40)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str, info: ValidationInfo) -> str:
+        state = _state(info)
+        cert = state.rules.certificate(value)
+        if cert is None:
+            shown = printable(value, 20)
+            _fail("certificate_type_unknown", f"未知的证件类型 {shown}",
+                  f"unknown certificate type {shown}")
+        if cls.holder == "person" and cert.holder != "person":
+            _fail("certificate_type_mismatch", f"个人须使用个人证件，{cert.name} 是单位证件",
+                  f"a person needs a person's certificate; {cert.name} is a unit's")
+        nature = state.nature
+        if cls.holder == "host" and nature is not None and not cert.fits(nature):
+            _fail("certificate_type_mismatch",
+                  f"证件类型 {cert.name} 与主办单位性质“{nature.label}”不符",
+                  f"certificate type {cert.name} does not fit the nature {nature.code}")
+        return cert.name
+
+    @field_validator("number")
+    @classmethod
+    def _valid_number(cls, value: str, info: ValidationInfo) -> str:
+        cert = _state(info).rules.certificate(info.data["type"]) if "type" in info.data else None
+        try:
+            match cert.number if cert else "other":
+                case "ric":
+                    return ids.check_ric(value)
+                case "ric_hk_mo":
+                    return ids.check_ric(value, kind="hk_mo")
+                case "ric_tw":
+                    return ids.check_ric(value, kind="tw")
+                case "uscc":
+                    return ids.check_uscc(value)
+                case _:
+                    return ids.check_other_certificate(value)
+        except ids.IdentifierError as err:
+            _fail_identifier(err)
+
+
+class PersonCertificate(Certificate):
+    """A person's certificate (居民身份证, 护照 …)."""
+
+
+class HostCertificate(Certificate):
+    """The host's certificate: a person's for ``personal``, else one fitting the nature."""
+
+    holder: ClassVar[Literal["person", "host"]] = "host"
+
+
+class Person(_Model):
+    """A responsible person: the principal (主体负责人) or a website's manager (网站负责人)."""
+
+    name: Str = Field(max_length=50)
+    certificate: PersonCertificate
+    mobile: Mobile
+    office_phone: Landline | None = None
+    email: Email
+    emergency_phone: Phone | None = None
+
+    @field_validator("emergency_phone")
+    @classmethod
+    def _not_the_mobile(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and value == info.data.get("mobile"):
+            _fail("emergency_same_as_mobile", "应急电话不能与手机号码相同",
+                  "emergency phone must differ from the mobile")
+        return value
+
+
+class Host(_Model):
+    """网站主办者: the unit or person the filing is for."""
+
+    nature: NatureField
+    name: Str = Field(max_length=100)
+    certificate: HostCertificate
+    address: Str = Field(max_length=200)
+    has_seal: bool = Field(True, strict=True,
+                           description="units only; false prints 个体工商户无公章")
+    principal: Person | None = Field(None, validate_default=True)
+
+    @field_validator("principal")
+    @classmethod
+    def _principal_rule(cls, value: Person | None, info: ValidationInfo) -> Person | None:
+        nature = info.data.get("nature")
+        if nature is None:
+            return value
+        if nature.unit and value is None:
+            _fail("principal_required", "单位备案须填写主体负责人（principal）",
+                  "a unit filing needs its principal (主体负责人)")
+        cert = info.data.get("certificate")
+        if (not nature.unit and value is not None and cert is not None and "name" in info.data
+                and not _same_person(info.data["name"], cert.number, value.name,
+                                     value.certificate.number)):
+            _fail("principal_not_host", "个人备案的主体负责人须是本人（或省略）",
+                  "in a personal filing the principal must be the applicant (or be left out)")
+        return value
+
+
+class Domain(_Model):
+    """A domain of a website and, where the province asks for it, its registrar."""
+
+    name: DomainName
+    registrar: Str | None = Field(None, max_length=100, validate_default=True)
+
+    @field_validator("registrar")
+    @classmethod
+    def _registrar_rule(cls, value: str | None, info: ValidationInfo) -> str | None:
+        state = _state(info)
+        if value is None and state.province and state.rules.registrar_required(state.province):
+            _fail("registrar_required", f"{state.province.name}备案须注明每个域名的注册商",
+                  f"filings in {state.province.pinyin} need the registrar of each domain: "
+                  "{\"name\": …, \"registrar\": …}")
+        return value
+
+
+class Website(_Model):
+    """One website: one check sheet."""
+
+    name: WebsiteName
+    domains: Annotated[
+        tuple[Annotated[Domain, BeforeValidator(_domain_item,
+                                                json_schema_input_type=str | Domain)], ...],
+        _limit(MAX_DOMAINS), _bounds(1, MAX_DOMAINS)]
+    homepage: Annotated[str, BeforeValidator(_plain_identifier)] | None = Field(
+        None, max_length=2000, description="http(s) URL on one of the domains")
+    filing_number: Annotated[str, BeforeValidator(_plain_identifier)] | None = Field(
+        None, validate_default=True, description="赣ICP备2024012345号-1")
+    ips: Annotated[tuple[IpAddress, ...], _limit(MAX_IPS), _bounds(1, MAX_IPS)] | None = Field(
+        None, validate_default=True)
+    manager: Person
+
+    @field_validator("domains")
+    @classmethod
+    def _distinct_domains(cls, value: tuple[Domain, ...]) -> tuple[Domain, ...]:
+        names = [d.name for d in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            _fail("domain_duplicate", f"域名 {twice[0]} 重复", f"domain {twice[0]} is listed twice")
+        return value
+
+    @field_validator("homepage")
+    @classmethod
+    def _homepage_rule(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        domains = tuple(d.name for d in info.data.get("domains", ()))
+        try:
+            return ids.check_homepage(value, domains)
+        except ids.IdentifierError as err:
+            _fail_identifier(err)
+
+    @field_validator("filing_number")
+    @classmethod
+    def _filing_number_rule(cls, value: str | None, info: ValidationInfo) -> str | None:
+        state = _state(info)
+        if value is None:
+            if state.filing_type in (FilingType.NEW_ACCESS, FilingType.CHANGE):
+                _fail("filing_number_required",
+                      f"{state.filing_type.label}须填写网站备案号（filing_number）",
+                      f"{state.filing_type.code} needs the website's filing number")
+            return None
+        try:
+            number = ids.parse_filing_number(value, website=True)
+        except ids.IdentifierError as err:
+            _fail_identifier(err)
+        owner = state.rules.province_of_abbreviation(number.abbreviation)
+        shown = printable(str(number), 30)
+        if owner is None:
+            _fail("filing_number_province",
+                  f"备案号 {shown} 的省份简称“{number.abbreviation}”不存在",
+                  f"filing number {shown}: “{number.abbreviation}” is no province's abbreviation")
+        if state.province is not None and owner.key != state.province.key:
+            expected = "或".join(state.province.abbreviations)
+            _fail("filing_number_province",
+                  f"备案号 {shown} 属于{owner.name}，"
+                  f"与备案省份{state.province.name}（{expected}）不符",
+                  f"filing number {shown} belongs to {owner.pinyin}, not to the filing "
+                  f"province {state.province.pinyin} ({expected})")
+        return str(number)
+
+    @field_validator("ips")
+    @classmethod
+    def _ips_rule(cls, value: tuple[str, ...] | None,
+                  info: ValidationInfo) -> tuple[str, ...] | None:
+        if value is None and _state(info).filing_type is FilingType.NEW_ACCESS:
+            _fail("ips_required", "新增接入须填写网站的 IP 地址（ips）",
+                  "new_access needs the website's IP addresses (ips)")
+        return value
+
+    @field_validator("manager")
+    @classmethod
+    def _manager_rule(cls, value: Person, info: ValidationInfo) -> Person:
+        state = _state(info)
+        if (state.nature is Nature.PERSONAL and state.host_name and state.host_number
+                and not _same_person(state.host_name, state.host_number, value.name,
+                                     value.certificate.number)):
+            _fail("manager_not_host", "个人备案的网站负责人须是申请人本人（姓名和证件号码一致）",
+                  "in a personal filing the website manager must be the applicant "
+                  "(same name and certificate number)")
+        return value
+
+
+class Access(_Model):
+    """接入信息: the provider and the applicant's account in its filing system."""
+
+    provider: Str | None = Field(None, max_length=100, description="接入服务单位")
+    username: Identifier | None = Field(None, max_length=64, validate_default=True)
+    filing_password: SecretStr | None = Field(
+        None, exclude=True, repr=False, max_length=128,
+        description="备案密码: accepted, never printed, logged or echoed")
+
+    @field_validator("username")
+    @classmethod
+    def _username_rule(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and _state(info).filing_type is FilingType.NEW_ACCESS:
+            _fail("username_required", "新增接入须填写接入商备案系统的用户名（access.username）",
+                  "new_access needs the username in the provider's filing system")
+        return value
+
+
+class Applicant(_Model):
+    """One applicant: one JSON object, one check sheet per website."""
+
+    ref: Ref | None = None
+    province: ProvinceKey
+    filing_type: FilingTypeField
+    host: Host
+    websites: Annotated[tuple[Website, ...], _limit(MAX_WEBSITES), _bounds(1, MAX_WEBSITES)]
+    access: Access = Field(default_factory=dict, validate_default=True)
+    special_site: bool = Field(False, strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _peek(cls, data: Any, info: ValidationInfo) -> Any:
+        """Fill the validation context with the facts cross-field rules need.
+
+        Uses the same parsers as the fields; a value that does not parse stays unknown here
+        (its own field reports it) and the rules that need it are skipped.
+        """
+        if not isinstance(data, dict) or not isinstance(info.context, dict):
+            return data
+        state = info.context.get(_STATE)
+        if not isinstance(state, _State):
+            return data
+
+        def peek(parse: Callable[[str], Any], value: object) -> Any:
+            return parse(value.strip()) if isinstance(value, str) and value.strip() else None
+
+        state.province = peek(state.rules.find_province, data.get("province"))
+        state.filing_type = peek(FilingType.parse, data.get("filing_type"))
+        host = data.get("host")
+        if isinstance(host, dict):
+            state.nature = peek(Nature.parse, host.get("nature"))
+            state.host_name = peek(lambda s: unicodedata.normalize("NFC", s), host.get("name"))
+            cert = host.get("certificate")
+            if isinstance(cert, dict):
+                state.host_number = peek(str, cert.get("number"))
+        return data
+
+    @field_validator("websites")
+    @classmethod
+    def _domains_once(cls, value: tuple[Website, ...]) -> tuple[Website, ...]:
+        seen: dict[str, int] = {}
+        for i, website in enumerate(value):
+            for domain in website.domains:
+                first = seen.setdefault(domain.name, i)
+                if first != i:
+                    _fail("domain_duplicate",
+                          f"域名 {domain.name} 同时出现在 websites[{first}] 和 websites[{i}]",
+                          f"domain {domain.name} is in websites[{first}] and websites[{i}]; "
+                          "a domain belongs to one website")
+        return value
+
+    @property
+    def unit(self) -> bool:
+        """A unit (non-personal) filing."""
+        return self.host.nature.unit
+
+
+# --- entry points --------------------------------------------------------------------------
+
+def parse_applicant(data: object, rules: Rules | None = None) -> Applicant:
+    """Validate one parsed JSON value as an applicant; raise with **all** its problems.
+
+    ``rules`` defaults to the built-in rules. Raises :class:`InvalidDataError` whose
+    ``problems`` list every problem (path, code, message), at most :data:`MAX_PROBLEMS`.
+    """
+    state = _State(rules or load_rules())
+    try:
+        return Applicant.model_validate(data, context={_STATE: state})
+    except ValidationError as exc:
+        problems = _problems(exc, data)
+    raise InvalidDataError(
+        f"invalid applicant data: {len(problems)} problem{'s' if len(problems) != 1 else ''}",
+        problems=problems)
+
+
+def _problems(exc: ValidationError, data: object) -> list[Problem]:
+    errors = exc.errors(include_url=False, include_input=False, include_context=True)
+    problems = [_problem(err["type"], err["loc"], err.get("ctx") or {}, data)
+                for err in errors[:MAX_PROBLEMS]]
+    if len(errors) > MAX_PROBLEMS:
+        more = len(errors) - MAX_PROBLEMS
+        problems.append(Problem("", "too_many_errors",
+                                f"另有 {more} 个问题未列出，请先修正以上问题 / "
+                                f"{more} more problems not listed; fix these first"))
+    return problems
+
+
+_EXPECTED = {
+    "string_type": ("字符串", "a string"),
+    "bool_type": ("true 或 false", "true or false"),
+    "tuple_type": ("数组", "an array"),
+    "list_type": ("数组", "an array"),
+    "model_type": ("对象", "an object"),
+    "dict_type": ("对象", "an object"),
+    "model_attributes_type": ("对象", "an object"),
+}
+
+
+def _problem(kind: str, loc: tuple[int | str, ...], ctx: dict[str, Any],
+             data: object) -> Problem:
+    """One pydantic error as a Problem, built from its type and context only (never input)."""
+    parts, value = _locate(loc, data)
+    path = json_path(parts)
+    if "message" in ctx and isinstance(ctx["message"], str):
+        return Problem(path, kind, ctx["message"])
+    if kind == "missing":
+        return Problem(path, "required", "缺少必填项 / required value is missing")
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        hint = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
+        shown = printable(key, 40)
+        zh = f"未知的键 {shown}" + (f"，是否应为 “{hint[0]}”？" if hint else "")
+        en = f"unknown key {shown}" + (f" (did you mean “{hint[0]}”?)" if hint else "")
+        return Problem(path, "unknown_key", f"{zh} / {en}")
+    if kind in _EXPECTED:
+        want_zh, want_en = _EXPECTED[kind]
+        got_zh, got_en = json_type(value)
+        return Problem(path, "wrong_type", f"应为{want_zh}，实际为{got_zh} / must be {want_en}, "
+                                           f"got {got_en}")
+    if kind == "string_too_long":
+        most = ctx.get("max_length")
+        return Problem(path, "too_long", f"过长，最多 {most} 个字符 / too long: at most {most} "
+                                         "characters")
+    return Problem(path, "invalid", f"值无效 / invalid value ({kind})")
+
+
+def _locate(loc: tuple[int | str, ...], data: object) -> tuple[list[int | str], object]:
+    """The user's path of ``loc`` and the raw value there.
+
+    The path stops where the raw data stops being a container: a domain given as a bare
+    string reports at ``domains[1]``, not at a ``registrar`` key the user never wrote.
+    """
+    parts: list[int | str] = []
+    current: object = data
+    for part in loc:
+        if isinstance(current, dict) and isinstance(part, str):
+            current = current.get(part)
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+        elif isinstance(current, str | int | float | bool):
+            break
+        else:
+            current = None
+        parts.append(part)
+    return parts, current
+
+
+def _model_keys(*models: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(sorted({key for model in models for key in model.model_fields}))
+
+
+#: Every key the contract defines, for "did you mean" hints on unknown keys.
+_KNOWN_KEYS = _model_keys(Applicant, Host, Certificate, Person, Website, Domain, Access)
+
+
+def json_schema(rules: Rules | None = None) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one applicant, with the rules' accepted names."""
+    rules = rules or load_rules()
+    schema = Applicant.model_json_schema(mode="validation")
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+              "title": "sheetgen applicant", **schema}
+    schema["description"] = (
+        "One applicant for ICP filing check sheets (网站备案信息真实性核验单); see "
+        "contract.md §1. Checksums and cross-field rules (principal for units, filing "
+        "numbers for new_access/change, registrar in Beijing …) are checked by "
+        "`sheetgen check`.")
+    province = schema["properties"]["province"]
+    province["enum"] = sorted({name for p in rules.provinces for name in p.names})
+    defs = schema["$defs"]
+    cert_names = {holder: sorted({n for c in rules.certificates if holder in ("any", c.holder)
+                                  for n in (c.name, c.code, *c.aliases)})
+                  for holder in ("person", "any")}
+    defs["PersonCertificate"]["properties"]["type"]["enum"] = cert_names["person"]
+    defs["HostCertificate"]["properties"]["type"]["enum"] = cert_names["any"]
+    return schema
