@@ -16,14 +16,24 @@ The font size and alignment come from the element's computed CSS.
 
 Geometry is read from WeasyPrint's layout tree (``Page._page_box`` and its descendants),
 which is internal API: WeasyPrint is pinned to one major version in pyproject.toml and the
-extraction is covered by tests. Compiled layouts are cached per process by their key.
+extraction is covered by tests.
+
+Compiled layouts are cached per process, and on disk (``$SHEETGEN_CACHE_DIR``, else
+``$XDG_CACHE_HOME/sheetgen``, else ``~/.cache/sheetgen``; ``SHEETGEN_CACHE_DIR=off`` disables
+it) under a key covering sheetgen's and WeasyPrint's versions, every file of the template set
+and the static context. A process whose layouts are all cached never imports WeasyPrint, which
+is most of a cold ``sheetgen fill``'s time. A cache entry that is missing, unreadable or
+malformed is simply compiled again.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -31,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from sheetgen import __version__, fonts, resources
-from sheetgen.errors import TemplateError
+from sheetgen.errors import SheetgenError, TemplateError
 from sheetgen.templating import TemplateSet, blank_context
 
 #: CSS px to PDF points.
@@ -92,11 +102,20 @@ class CompiledLayout:
 
 
 def layout_key(templates: TemplateSet, template: str, context: Mapping[str, Any]) -> str:
-    """Identify a layout: the template set's content, the template, and the static context."""
+    """Identify a layout: versions, the template set's content, the template, the static context."""
     static = {k: context.get(k) for k in sorted(STATIC_KEYS)}
-    payload = json.dumps([__version__, templates.digest, template, static],
+    payload = json.dumps([__version__, _weasyprint_version(), templates.digest, template, static],
                          sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+@functools.cache
+def _weasyprint_version() -> str:
+    # From the installed metadata: importing WeasyPrint just to read its version would cost
+    # what the disk cache saves.
+    from importlib.metadata import version
+
+    return version("weasyprint")
 
 
 _cache: dict[str, CompiledLayout] = {}
@@ -109,12 +128,63 @@ def get_layout(templates: TemplateSet, template: str, context: Mapping[str, Any]
     key = layout_key(templates, template, context)
     with _lock:
         cached = _cache.get(key)
-    if cached is not None:
-        return cached
-    compiled = compile_layout(templates, template, context, key=key, max_pages=max_pages)
-    with _lock:
-        _cache.setdefault(key, compiled)
-    return compiled
+    if cached is None:
+        cached = _load(key, template)
+        if cached is None or cached.page_count > max_pages:
+            cached = compile_layout(templates, template, context, key=key, max_pages=max_pages)
+            _store(cached)
+        with _lock:
+            cached = _cache.setdefault(key, cached)
+    return cached
+
+
+def cache_dir() -> Path | None:
+    """The on-disk layout cache directory, or None when disabled."""
+    configured = os.environ.get("SHEETGEN_CACHE_DIR")
+    if configured is not None:
+        return None if configured.lower() in ("", "0", "off", "no") else Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sheetgen" / "layouts"
+
+
+def _load(key: str, template: str) -> CompiledLayout | None:
+    directory = cache_dir()
+    if directory is None:
+        return None
+    try:
+        meta = json.loads((directory / f"{key}.json").read_text("utf-8"))
+        background = (directory / f"{key}.pdf").read_bytes()
+        if meta["key"] != key or hashlib.sha256(background).hexdigest() != meta["sha256"]:
+            return None
+        return CompiledLayout(
+            key, template, background,
+            tuple((float(w), float(h)) for w, h in meta["page_sizes"]),
+            tuple(FieldBox(**{**f, "box": Box(**f["box"])}) for f in meta["fields"]),
+            {r["name"]: Region(r["name"], Box(**r["box"]), r["font_size"])
+             for r in meta["regions"]})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _store(layout: CompiledLayout) -> None:
+    directory = cache_dir()
+    if directory is None:
+        return
+    from sheetgen.output import write_atomic
+
+    meta = {"key": layout.key, "template": layout.template,
+            "sha256": hashlib.sha256(layout.background).hexdigest(),
+            "page_sizes": layout.page_sizes,
+            "fields": [dataclasses.asdict(f) for f in layout.fields],
+            "regions": [dataclasses.asdict(r) for r in layout.regions.values()]}
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The background first: a meta file never points at a missing or partial PDF.
+        write_atomic(directory / f"{layout.key}.pdf", layout.background)
+        write_atomic(directory / f"{layout.key}.json",
+                     json.dumps(meta, ensure_ascii=False).encode())
+    except (OSError, SheetgenError):
+        pass  # a cache that cannot be written only costs time
 
 
 def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, Any], *,

@@ -1,0 +1,156 @@
+"""The template context of a check sheet: what a sheet template receives (contract.md §4).
+
+One flat-enough mapping per sheet, shared by the PDF (HTML) and DOCX templates so both print
+the same text. Every value is a display string; structure is steered only by ``flags`` (and the
+static ``rules`` texts), which is what lets a layout be compiled once and stamped per record.
+The keys are documented for template authors in ``templates/README.md``; a test keeps the two
+in agreement.
+
+Alongside the context, :class:`SheetContext` carries ``paths``: for each value, the JSON path
+of the data it came from, so that a value that does not fit (or a character no font has) is
+reported against the applicant's own field (``websites[1].domains``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sheetgen.model import Applicant, Person, Website
+from sheetgen.plan import FilingPlan, SheetPlan
+
+#: The flags a sheet template may branch on (all booleans, plus ``variant``).
+SHEET_FLAGS = ("unit", "personal", "fingerprint", "seal", "no_seal", "landline", "commitment",
+               "registrar", "qr")
+PERSON_KEYS = ("name", "certificate_type", "certificate_number", "mobile", "office_phone",
+               "email", "emergency_phone")
+
+
+@dataclass(frozen=True)
+class SheetContext:
+    """One sheet: its template, its context, and where each value came from."""
+
+    template: str
+    context: dict[str, Any]
+    paths: dict[str, str]
+
+    def values(self) -> dict[str, str]:
+        """Every string value by its dotted context path (``manager.mobile``)."""
+        return dict(flatten(self.context))
+
+
+def flatten(context: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(dotted path, value) for every string leaf of ``context``."""
+    for key, value in context.items():
+        if isinstance(value, Mapping):
+            yield from flatten(value, f"{prefix}{key}.")
+        elif isinstance(value, str):
+            yield f"{prefix}{key}", value
+
+
+def reference(applicant: Applicant) -> str:
+    """The sheet's reference: ``ref`` when given, else a hash of the applicant's content.
+
+    The hash leaves out the filing password (never printed, never hashed into anything
+    printed) and is stable across runs, so a reprint carries the same reference.
+    """
+    if applicant.ref:
+        return applicant.ref
+    data = applicant.model_dump(mode="json", exclude={"access": {"filing_password"}})
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode())
+    return "SG-" + digest.hexdigest()[:12].upper()
+
+
+def sheet_context(plan: FilingPlan, sheet: SheetPlan, *, provider: str | None = None,
+                  qr: bool = True) -> SheetContext:
+    """The context of one website's check sheet."""
+    applicant = plan.applicant
+    host = applicant.host
+    website = sheet.website
+    site = f"websites[{sheet.index}]"
+    principal = host.principal or website.manager
+    access_provider = applicant.access.provider if applicant.access else None
+    count = len(plan.sheets)
+    context: dict[str, Any] = {
+        "sheet": {
+            "ref": reference(applicant),
+            "filing_type": applicant.filing_type.label,
+            "province": plan.province.name,
+            "position": f"网站 {sheet.index + 1} / {count}",
+        },
+        "host": {
+            "name": host.name,
+            "type": f"单位（{host.nature.label}）" if sheet.unit else "个人",
+            "nature": host.nature.label,
+            "certificate_type": host.certificate.type,
+            "certificate_number": host.certificate.number,
+            "address": host.address,
+        },
+        "principal": _person(principal),
+        "website": {
+            "name": website.name,
+            "domains": domain_lines(website),
+            "homepage": website.homepage or "",
+            "filing_number": website.filing_number or "",
+            "ips": "，".join(website.ips or ()),
+        },
+        "manager": _person(website.manager),
+        "provider": {"name": access_provider or provider or ""},
+        "flags": {
+            "variant": sheet.variant,
+            "unit": sheet.unit,
+            "personal": not sheet.unit,
+            "fingerprint": sheet.fingerprint,
+            "seal": sheet.seal == "seal",
+            "no_seal": sheet.seal == "no_seal",
+            "landline": sheet.landline,
+            "commitment": sheet.commitment,
+            "registrar": sheet.registrar,
+            "qr": qr,
+        },
+        "rules": {"seal_label": sheet.seal_label, "no_seal_text": sheet.no_seal_text or ""},
+    }
+    principal_path = "host.principal" if host.principal else f"{site}.manager"
+    paths = {
+        "sheet.ref": "ref",
+        "sheet.filing_type": "filing_type",
+        "sheet.province": "province",
+        "host.name": "host.name",
+        "host.type": "host.nature",
+        "host.nature": "host.nature",
+        "host.certificate_type": "host.certificate.type",
+        "host.certificate_number": "host.certificate.number",
+        "host.address": "host.address",
+        "website.name": f"{site}.name",
+        "website.domains": f"{site}.domains",
+        "website.homepage": f"{site}.homepage",
+        "website.filing_number": f"{site}.filing_number",
+        "website.ips": f"{site}.ips",
+        "provider.name": "access.provider" if access_provider else "--provider",
+    }
+    for key in PERSON_KEYS:
+        json_key = key.replace("certificate_", "certificate.")
+        paths[f"manager.{key}"] = f"{site}.manager.{json_key}"
+        paths[f"principal.{key}"] = f"{principal_path}.{json_key}"
+    return SheetContext(f"{sheet.template}.html", context, paths)
+
+
+def domain_lines(website: Website) -> str:
+    """The website's domains, one per line, each with its registrar when one is given."""
+    return "\n".join(f"{d.name}（注册商：{d.registrar}）" if d.registrar else d.name
+                     for d in website.domains)
+
+
+def _person(person: Person) -> dict[str, str]:
+    return {
+        "name": person.name,
+        "certificate_type": person.certificate.type,
+        "certificate_number": person.certificate.number,
+        "mobile": person.mobile,
+        "office_phone": person.office_phone or "",
+        "email": person.email,
+        "emergency_phone": person.emergency_phone or "",
+    }

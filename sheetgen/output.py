@@ -1,0 +1,73 @@
+"""Writing results: atomic files, safe file names, and stdout for ``-o -``.
+
+Every file sheetgen writes appears whole or not at all: it is written to a temporary file in
+the target directory, flushed to disk, then renamed over the target (``os.replace`` is atomic
+on one filesystem). An interrupted run therefore never leaves a partial PDF behind, and a
+re-run can trust any output that exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+import unicodedata
+from pathlib import Path
+
+from sheetgen.errors import UsageError
+
+#: New files get the usual permissions (0666 less the umask), as a shell redirection would.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+#: Longest file-name stem produced from data (in characters; CJK names stay well under the
+#: usual 255-byte limit in UTF-8).
+MAX_STEM = 60
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file + rename)."""
+    directory = path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), 0o666 & ~_UMASK)
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
+
+
+def write_stdout(data: bytes, *, what: str = "PDF") -> None:
+    """Write binary ``data`` to stdout, refusing a terminal (it would only print garbage)."""
+    if sys.stdout.isatty():
+        raise UsageError(f"refusing to write a {what} to a terminal",
+                         hint="redirect stdout to a file, or give -o FILE")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def safe_stem(text: str, fallback: str = "sheetgen") -> str:
+    """A file-name stem from arbitrary text: letters (any script), digits, ``._-`` only.
+
+    Path separators, ``..``, control and invisible characters cannot survive, so a name
+    built from data never leaves the output directory.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    cleaned = "".join(ch if (ch.isalnum() or ch in "._-") else "_" for ch in text)
+    cleaned = re.sub(r"_+", "_", cleaned).strip("._-")[:MAX_STEM].strip("._-")
+    return cleaned or fallback
