@@ -32,10 +32,11 @@ from sheetgen.errors import FontError, Problem
 from sheetgen.resources import FONT_FILES, REQUIRED_FONTS, font_path, fonts_dir
 
 #: Font names under which :func:`register_reportlab` registers each role with reportlab.
+#: Only the text fonts: reportlab draws values, never headings, and loading the 10 MB heading
+#: face would cost every process about 0.1 s for nothing.
 REPORTLAB_NAMES: dict[str, str] = {
     "body": "SheetgenSerif",
     "supplement": "SheetgenSerifSupplement",
-    "heading": "SheetgenSans",
 }
 
 #: CSS family names that :func:`font_face_css` declares for each role.
@@ -257,7 +258,6 @@ class ReportlabFonts:
 
     body: str
     supplement: str
-    heading: str
 
 
 def _utf16_hex(codepoint: int) -> str:
@@ -318,8 +318,8 @@ _registered: ReportlabFonts | None = None
 def register_reportlab() -> ReportlabFonts:
     """Register the bundled fonts with reportlab (once per process) and return their names.
 
-    Also installs the ToUnicode fix (see ``_install_to_unicode_fix``). Without the optional
-    heading font, ``heading`` is the body font. Safe to call from several threads.
+    Also installs the ToUnicode fix (see ``_install_to_unicode_fix``). Safe to call from
+    several threads.
     Raises FontError if a required font is missing or reportlab cannot read it.
     """
     global _registered
@@ -331,17 +331,13 @@ def register_reportlab() -> ReportlabFonts:
 
             _install_to_unicode_fix(ttfonts)
             for role, name in REPORTLAB_NAMES.items():
-                if role not in REQUIRED_FONTS and not _present(role):
-                    continue
                 path = font_path(role)
                 try:
                     pdfmetrics.registerFont(ttfonts.TTFont(name, str(path)))
                 except Exception as exc:  # reportlab raises TTFError, struct.error, OSError…
                     raise FontError(f"reportlab cannot load {path.name}: {exc}",
                                     hint="run `sheetgen doctor`; reinstall sheetgen") from exc
-            heading = REPORTLAB_NAMES["heading" if _present("heading") else "body"]
-            _registered = ReportlabFonts(REPORTLAB_NAMES["body"],
-                                         REPORTLAB_NAMES["supplement"], heading)
+            _registered = ReportlabFonts(REPORTLAB_NAMES["body"], REPORTLAB_NAMES["supplement"])
     return _registered
 
 

@@ -185,9 +185,8 @@ def test_register_reportlab_is_idempotent_and_thread_safe() -> None:
     for thread in threads:
         thread.join()
     assert len(results) == 4 and all(r is results[0] for r in results)
-    assert results[0] == fonts.ReportlabFonts(
-        "SheetgenSerif", "SheetgenSerifSupplement", "SheetgenSans")
-    for name in (results[0].body, results[0].supplement, results[0].heading):
+    assert results[0] == fonts.ReportlabFonts("SheetgenSerif", "SheetgenSerifSupplement")
+    for name in (results[0].body, results[0].supplement):
         assert pdfmetrics.getFont(name).fontName == name
 
 
