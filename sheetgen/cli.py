@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -78,6 +79,143 @@ def doctor(
                 print(f"       fix: {c.fix}")
     if failed:
         raise typer.Exit(int(ExitCode.TEMPLATE_OR_FONT))
+
+
+# --- data commands: check, schema, example, rules ---------------------------------------------
+
+RulesOption = Annotated[Path | None, typer.Option(
+    "--rules", metavar="FILE", help="Rules data (TOML) replacing the built-in rules.")]
+
+
+@app.command()
+def check(
+    input_path: Annotated[str, typer.Argument(
+        metavar="INPUT", help="Applicant JSON file (an object, or an array of them); - reads "
+                              "stdin.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    rules_file: RulesOption = None,
+) -> None:
+    """Validate applicant data; list every problem with its JSON path (exit 3 if invalid)."""
+    from sheetgen.errors import InvalidDataError
+    from sheetgen.model import check_document
+    from sheetgen.rules import load_rules
+    from sheetgen.sources import open_input
+
+    rules = load_rules(rules_file)
+    source = "<stdin>" if input_path == "-" else input_path
+    results = check_document(open_input(input_path), source=source, rules=rules)
+    failed = [r for r in results if not r.ok]
+    if as_json:
+        if len(results) == 1 and results[0].index is None:
+            record = results[0].as_dict(rules)
+            payload = {"ok": record["ok"], "source": source, **record}
+        else:
+            payload = {"ok": not failed, "source": source, "records": [
+                {"index": r.index, **r.as_dict(rules)} for r in results]}
+        emit_json(payload)
+        if failed:
+            raise typer.Exit(int(ExitCode.INVALID_DATA))
+        return
+    if failed:
+        problems = [p for r in failed for p in r.located()]
+        records = f"{len(failed)} of {len(results)} records, " if len(results) > 1 else ""
+        raise InvalidDataError(
+            f"{source}: invalid applicant data ({records}{len(problems)} "
+            f"problem{'s' if len(problems) != 1 else ''})", problems=problems)
+    websites = sum(len(r.applicant.websites) for r in results if r.applicant)
+    records = f"{len(results)} records, " if len(results) > 1 else ""
+    say(f"ok: {source}: valid ({records}{websites} website{'s' if websites != 1 else ''})")
+
+
+@app.command()
+def schema(rules_file: RulesOption = None) -> None:
+    """Print the JSON Schema (draft 2020-12) of the applicant input."""
+    from sheetgen.model import json_schema
+    from sheetgen.rules import load_rules
+
+    emit_json(json_schema(load_rules(rules_file)))
+
+
+@app.command()
+def example(
+    province: Annotated[str, typer.Option(
+        help="Province by short name, full name, abbreviation or pinyin.")] = "江西",
+    nature: Annotated[str, typer.Option(
+        help="Host nature: personal 个人, enterprise 企业, … (code or Chinese name).")
+    ] = "personal",
+    rules_file: RulesOption = None,
+) -> None:
+    """Print a valid, fictitious sample applicant (JSON) for a province and nature."""
+    from sheetgen.example import make_example
+    from sheetgen.rules import load_rules
+
+    emit_json(make_example(load_rules(rules_file), province, nature))
+
+
+@app.command("rules")
+def rules_command(
+    province: Annotated[str | None, typer.Argument(
+        metavar="[PROVINCE]", help="江西, 江西省, 赣 or jiangxi; without it, list all provinces."
+    )] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the facts as JSON.")] = False,
+    rules_file: RulesOption = None,
+) -> None:
+    """Show the rules for a province: variant, fingerprint, seal, SMS verification, portal."""
+    from sheetgen.rules import load_rules
+
+    rules = load_rules(rules_file)
+    if province is None:
+        summary = [rules.facts(p) for p in rules.provinces]
+        if as_json:
+            emit_json({"origin": rules.origin, "rules_version": rules.version,
+                       "provinces": summary})
+            return
+        for f in summary:
+            # U+3000 pads the Chinese columns: it is as wide as a hanzi in a terminal.
+            names = (f"{f['name']:\u3000<4} {f['full_name']:\u3000<9} "
+                     f"{''.join(f['abbreviations']):\u3000<2} {f['pinyin']:<13}")
+            print(f"{names}variant {f['variant']['name']:<10}"
+                  f"fingerprint {'yes' if f['fingerprint']['personal'] else 'no ':<4}"
+                  f"sms pilot {'yes' if f['sms']['pilot'] else 'no ':<4} {f['sms']['portal']}")
+        return
+    facts = rules.facts(rules.resolve_province(province))
+    if as_json:
+        emit_json(facts)
+        return
+    for label, value in _describe(facts):
+        print(f"{label + ':':<13}{value}")
+
+
+def _describe(f: dict[str, Any]) -> list[tuple[str, str]]:
+    """The human lines of ``sheetgen rules PROVINCE``."""
+    variant, sms, seal = f["variant"], f["sms"], f["seal"]
+    templates = variant["templates"]
+    lines = [
+        ("province", f"{f['name']} ({f['full_name']}; {'/'.join(f['abbreviations'])}; "
+                     f"{f['pinyin']}; GB/T 2260 {f['code']})"),
+        ("variant", f"{variant['name']} {variant['label']} (templates: unit {templates['unit']},"
+                    f" personal {templates['personal']})"),
+        ("fingerprint", "personal filings press a fingerprint at 按手印处" if
+         f["fingerprint"]["personal"] else "not required"),
+        ("seal", f"units seal with {seal['official_seal']} at {seal['label']} "
+                 f"({'/'.join(seal['not_accepted'])} not accepted); without a seal write "
+                 f"{seal['no_seal_text']}; personal filings have no seal"),
+        ("registrar", "write each domain's registrar after it" if f["registrar_required"]
+         else "not required"),
+        ("sms", (f"pilot province since {sms['pilot_since']}; " if sms["pilot"] else "")
+                + f"mandatory since {sms['mandatory_since']}; {sms['code_digits']}-digit code, "
+                  f"valid {sms['valid_hours']} h"),
+        ("senders", ", ".join(f"{c['name']} {c['number']}" for c in sms["carriers"])),
+        ("portal", sms["portal"]),
+    ]
+    if sms["portal_note"]:
+        lines.append(("note", sms["portal_note"]))
+    if f["commitment"]:
+        lines.append(("commitment", "Guangdong personal sheets: the applicant handwrites the "
+                                    "commitment (text on the cover)"))
+    lines.append(("source", f"{f['source']} (as of {f['as_of']})"))
+    lines.append(("rules", f"{f['origin']} {f['rules_version']}"))
+    return lines
 
 
 # --- the one error handler ------------------------------------------------------------------

@@ -78,6 +78,7 @@ Problem codes (stable; scripts may depend on them):
 ``website_name_domain``         website name that is a domain or URL
 ``ref_format``                  ``ref`` not 1–64 of ``A-Za-z0-9._-``
 ``too_many_errors``             the list was cut; more problems exist
+``no_records``                  an empty array: no applicant to check
 ``invalid``                     any other malformed value
 ==============================  ===============================================================
 
@@ -111,12 +112,12 @@ from pydantic_core import PydanticCustomError
 from sheetgen import identifiers as ids
 from sheetgen.errors import InvalidDataError, Problem
 from sheetgen.rules import Province, Rules, load_rules
-from sheetgen.sources import json_path, json_type, printable
+from sheetgen.sources import json_path, json_type, object_expected, parse_json, printable
 from sheetgen.vocabulary import FilingType, Nature
 
-__all__ = ["Access", "Applicant", "Certificate", "Domain", "FilingType", "Host",
+__all__ = ["Access", "Applicant", "Certificate", "CheckResult", "Domain", "FilingType", "Host",
            "HostCertificate", "Nature", "Person", "PersonCertificate", "Website",
-           "json_schema", "parse_applicant"]
+           "check_document", "json_schema", "parse_applicant"]
 
 #: At most this many problems are listed per record; a last ``too_many_errors`` says how many
 #: more there were. A hostile record cannot make a report of millions of lines.
@@ -630,6 +631,9 @@ def parse_applicant(data: object, rules: Rules | None = None) -> Applicant:
     ``rules`` defaults to the built-in rules. Raises :class:`InvalidDataError` whose
     ``problems`` list every problem (path, code, message), at most :data:`MAX_PROBLEMS`.
     """
+    if not isinstance(data, dict):
+        raise InvalidDataError("invalid applicant data: not an object",
+                               problems=[object_expected(data)])
     state = _State(rules or load_rules())
     try:
         return Applicant.model_validate(data, context={_STATE: state})
@@ -638,6 +642,60 @@ def parse_applicant(data: object, rules: Rules | None = None) -> Applicant:
     raise InvalidDataError(
         f"invalid applicant data: {len(problems)} problem{'s' if len(problems) != 1 else ''}",
         problems=problems)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The validation of one record of a document (``index`` None: the document is one object)."""
+
+    index: int | None
+    applicant: Applicant | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.applicant is not None
+
+    def as_dict(self, rules: Rules) -> dict[str, Any]:
+        """The record's part of ``sheetgen check --json``."""
+        applicant = self.applicant
+        return {"ok": self.ok, "errors": [p.as_dict() for p in self.problems],
+                "websites": len(applicant.websites) if applicant else 0,
+                "variant": rules.province(applicant.province).variant if applicant else None}
+
+    def located(self) -> tuple[Problem, ...]:
+        """The problems with paths prefixed by the record's index in an array (``[2].host``)."""
+        if self.index is None:
+            return self.problems
+        prefix = f"[{self.index}]"
+        return tuple(Problem(prefix + ("" if not p.path or p.path.startswith("[") else ".")
+                             + p.path, p.code, p.message) for p in self.problems)
+
+
+def check_document(data: bytes, *, source: str, rules: Rules | None = None) -> list[CheckResult]:
+    """Validate a document of one applicant (an object) or many (an array), record by record.
+
+    A document that cannot be read (not JSON, too large …) is one failed result; an empty
+    array is one failed result (``no_records``). Never raises InvalidDataError.
+    """
+    rules = rules or load_rules()
+    try:
+        value = parse_json(data, source=source)
+    except InvalidDataError as err:
+        return [CheckResult(None, None, tuple(err.problems))]
+    if not isinstance(value, list):
+        return [_check(None, value, rules)]
+    if not value:
+        return [CheckResult(None, None, (Problem("", "no_records", "空数组，没有申请人 / "
+                                                             "empty array: no applicants"),))]
+    return [_check(i, record, rules) for i, record in enumerate(value)]
+
+
+def _check(index: int | None, record: object, rules: Rules) -> CheckResult:
+    try:
+        return CheckResult(index, parse_applicant(record, rules), ())
+    except InvalidDataError as err:
+        return CheckResult(index, None, tuple(err.problems))
 
 
 def _problems(exc: ValidationError, data: object) -> list[Problem]:

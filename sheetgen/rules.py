@@ -279,6 +279,35 @@ class Rules(_Data):
     def sms_pilot(self, province: Province) -> bool:
         return province.key in self.sms.pilot_provinces
 
+    def facts(self, province: Province) -> dict[str, Any]:
+        """What the rules say about ``province``, JSON-ready (``sheetgen rules --json``)."""
+        variant = self.variants[province.variant]
+        sms = self.sms
+        return {
+            "key": province.key, "name": province.name, "full_name": province.full_name,
+            "abbreviations": list(province.abbreviations), "pinyin": province.pinyin,
+            "aliases": list(province.aliases), "code": province.code,
+            "variant": {"name": province.variant, "label": variant.label,
+                        "templates": variant.templates.model_dump()},
+            "fingerprint": {"personal": self.needs_fingerprint(province, Nature.PERSONAL),
+                            "label": self.fingerprint.label},
+            "seal": {"label": self.seal.label, "official_seal": self.seal.official_seal,
+                     "not_accepted": list(self.seal.not_accepted),
+                     "no_seal_text": self.seal.no_seal_text},
+            "registrar_required": self.registrar_required(province),
+            "commitment": variant.personal_commitment,
+            "sms": {"pilot": self.sms_pilot(province),
+                    "pilot_since": (sms.pilot_since.strftime("%Y-%m-%d %H:%M")
+                                    if self.sms_pilot(province) else None),
+                    "mandatory_since": sms.mandatory_since, "notice": sms.notice,
+                    "code_digits": sms.code_digits, "valid_hours": sms.valid_hours,
+                    "portal": province.portal, "portal_code": province.portal_code,
+                    "portal_note": province.portal_note,
+                    "carriers": [c.model_dump() for c in sms.carriers]},
+            "source": province.source, "as_of": province.as_of.isoformat(),
+            "origin": self.origin, "rules_version": self.version,
+        }
+
     # --- certificates -----------------------------------------------------------------------
 
     def certificate(self, name: str) -> CertificateType | None:

@@ -63,7 +63,12 @@ def printable(text: str, limit: int) -> str:
 
 
 def _fail(source: str, code: str, zh: str, en: str) -> InvalidDataError:
-    return InvalidDataError(f"{source}: {en}", problems=[Problem("", code, f"{zh} / {en}")])
+    return _error(source, Problem("", code, f"{zh} / {en}"))
+
+
+def _error(source: str, problem: Problem) -> InvalidDataError:
+    return InvalidDataError(f"{source}: {problem.message.partition(' / ')[2]}",
+                            problems=[problem])
 
 
 def _reject_constant(name: str) -> Any:
@@ -107,8 +112,8 @@ def parse_json(data: bytes, *, source: str) -> object:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise _fail(source, "not_utf8", f"输入不是 UTF-8 编码（第 {exc.start} 字节）",
-                    f"input is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        raise _fail(source, "not_utf8", f"输入不是 UTF-8 编码（第 {exc.start + 1} 个字节）",
+                    f"input is not UTF-8 text (byte {exc.start + 1}); save it as UTF-8") from None
     deep = f"nesting deeper than {MAX_DEPTH} levels"
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates,
@@ -135,7 +140,7 @@ def read_document(data: bytes, *, source: str) -> dict[str, Any]:
     """One applicant document: a JSON object."""
     value = parse_json(data, source=source)
     if not isinstance(value, dict):
-        raise _not_an_object(source, value)
+        raise _error(source, object_expected(value))
     return value
 
 
@@ -146,7 +151,7 @@ def read_records(data: bytes, *, source: str) -> list[object]:
         return [value]
     if isinstance(value, list):
         return value
-    raise _not_an_object(source, value)
+    raise _error(source, object_expected(value))
 
 
 def json_type(value: object) -> tuple[str, str]:
@@ -164,10 +169,11 @@ def json_type(value: object) -> tuple[str, str]:
     return "对象", "an object"
 
 
-def _not_an_object(source: str, value: object) -> InvalidDataError:
+def object_expected(value: object) -> Problem:
+    """The ``not_an_object`` problem of a record that is not a JSON object."""
     zh, en = json_type(value)
-    return _fail(source, "not_an_object", f"应为 JSON 对象（一个申请人）或对象数组，实际为{zh}",
-                 f"expected a JSON object (one applicant) or an array of them, got {en}")
+    return Problem("", "not_an_object", f"应为 JSON 对象（一个申请人），实际为{zh} / "
+                                        f"expected a JSON object (one applicant), got {en}")
 
 
 def open_input(arg: str, *, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
