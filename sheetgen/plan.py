@@ -83,6 +83,7 @@ class FilingPlan:
     applicant: Applicant
     province: Province
     variant: str
+    variant_label: str    # 公共版本 / 广东版本
     unit: bool
     needs_fingerprint: bool
     needs_seal: bool      # unit with a seal
@@ -160,6 +161,7 @@ def make_plan(applicant: Applicant, rules: Rules, *, variant: str = "auto") -> F
         applicant=applicant,
         province=province,
         variant=chosen,
+        variant_label=spec.label,
         unit=unit,
         needs_fingerprint=fingerprint,
         needs_seal=seal == "seal",

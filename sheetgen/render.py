@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sheetgen import fonts
+from sheetgen.checklist import MAX_PAGES as COVER_PAGES
+from sheetgen.checklist import cover_context
 from sheetgen.compose import Composer, OutlineEntry, stamp_pages
 from sheetgen.context import SheetContext, reference, sheet_context
 from sheetgen.layout import CompiledLayout, get_layout
@@ -148,12 +150,15 @@ def sheet_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
 
 
 def applicant_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
-    """Every page job of one applicant, in print order."""
-    return sheet_jobs(plan, options)
+    """Every page job of one applicant, in print order: the cover, then the sheets."""
+    jobs = sheet_jobs(plan, options)
+    if options.cover:
+        jobs.insert(0, PageJob("备案材料清单", cover_context(plan), max_pages=COVER_PAGES))
+    return jobs
 
 
 def render_pdf(plan: FilingPlan, options: RenderOptions | None = None) -> Rendered:
-    """One applicant's PDF: one check sheet per website."""
+    """One applicant's PDF: the cover checklist, then one check sheet per website."""
     options = options or RenderOptions()
     builder = PdfBuilder(options.templates)
     jobs = builder.add_record(applicant_jobs(plan, options))

@@ -1,0 +1,73 @@
+"""The cover checklist (备案材料清单): its template context, made for one applicant.
+
+The cover tells the applicant and the counter staff what this filing needs: the materials for
+this case, how to sign these sheets, the Guangdong commitment to copy by hand, the backdrop
+photo rules and the SMS verification facts of the province. Every text comes from the plan
+(that is, from the rules data); the lists are static per layout (``rules.*``, part of the
+layout key), the applicant's own facts are values stamped into boxes (``cover.*``, ``sms.*``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sheetgen.context import SheetContext, reference
+from sheetgen.plan import FilingPlan
+from sheetgen.rules import FLAGS
+
+TEMPLATE = "common/cover.html"
+#: A cover may take this many pages (the sheets stay one page each).
+MAX_PAGES = 2
+
+
+def cover_context(plan: FilingPlan) -> SheetContext:
+    """The context of the cover checklist of ``plan``'s applicant."""
+    applicant = plan.applicant
+    host = applicant.host
+    sms = plan.sms
+    variant = plan.variant_label + (
+        ("（单位）" if plan.unit else "（个人）") if plan.variant == "guangdong" else "")
+    context: dict[str, Any] = {
+        "cover": {
+            "ref": reference(applicant),
+            "host_name": host.name,
+            "host_kind": f"单位（{host.nature.label}）" if plan.unit else "个人",
+            "province": f"{plan.province.full_name}（{plan.province.abbreviations[0]}）",
+            "filing_type": applicant.filing_type.label,
+            "variant": variant,
+            "websites": "\n".join(
+                f"{n}. {site.name}：{'、'.join(d.name for d in site.domains)}"
+                for n, site in enumerate(applicant.websites, start=1)),
+        },
+        "sms": {
+            "codes": str(sms.codes_expected),
+            "mobiles": "、".join(sms.mobiles),
+            "portal": sms.portal_url,
+            "portal_note": sms.portal_note or "",
+        },
+        # Every flag the rules know, true or false, so a template may test any of them.
+        "flags": {name: name in plan.flags for name in FLAGS} | {"sms_pilot": sms.pilot},
+        "rules": {
+            "materials": [{"text": m.text, "note": m.note or ""} for m in plan.materials],
+            "signing": list(plan.signing),
+            "notices": list(plan.notices),
+            "commitment": plan.commitment_text or "",
+            "backdrop": list(plan.backdrop),
+            "sms": {
+                "notice": sms.notice, "pilot_since": sms.pilot_since or "",
+                "mandatory_since": sms.mandatory_since, "code_digits": sms.code_digits,
+                "valid_hours": sms.valid_hours, "arrival": sms.arrival, "resend": sms.resend,
+                "verify": sms.verify, "expired": sms.expired, "same_person": sms.same_person,
+                "recipient": sms.recipient, "carriers": [list(c) for c in sms.carriers],
+                "virtual_operators": sms.virtual_operators,
+                "troubleshooting": list(sms.troubleshooting),
+            },
+        },
+    }
+    paths = {
+        "cover.ref": "ref", "cover.host_name": "host.name", "cover.host_kind": "host.nature",
+        "cover.province": "province", "cover.filing_type": "filing_type",
+        "cover.websites": "websites", "sms.mobiles": "websites",
+        "sms.portal": "province", "sms.portal_note": "province",
+    }
+    return SheetContext(TEMPLATE, context, paths)
