@@ -742,10 +742,12 @@ def _problem(kind: str, loc: tuple[int | str, ...], ctx: dict[str, Any],
         got_zh, got_en = json_type(value)
         return Problem(path, "wrong_type", f"应为{want_zh}，实际为{got_zh} / must be {want_en}, "
                                            f"got {got_en}")
-    if kind == "string_too_long":
-        most = ctx.get("max_length")
+    most = ctx.get("max_length")
+    if kind == "string_too_long" or (kind == "too_long" and isinstance(value, str)):
         return Problem(path, "too_long", f"过长，最多 {most} 个字符 / too long: at most {most} "
                                          "characters")
+    if kind == "too_long":
+        return Problem(path, "too_many", f"最多 {most} 项 / at most {most} items")
     return Problem(path, "invalid", f"值无效 / invalid value ({kind})")
 
 

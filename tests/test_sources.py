@@ -1,0 +1,137 @@
+"""Reading input documents safely (sheetgen.sources): every bad input is a clear problem."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pytest
+
+from sheetgen.errors import InvalidDataError, UsageError
+from sheetgen.sources import (
+    MAX_DEPTH,
+    MAX_DOCUMENT_BYTES,
+    json_path,
+    open_input,
+    parse_json,
+    read_document,
+    read_records,
+)
+
+
+def _code(data: bytes) -> tuple[str, str]:
+    with pytest.raises(InvalidDataError) as info:
+        parse_json(data, source="in.json")
+    [problem] = info.value.problems
+    assert problem.path == ""
+    assert " / " in problem.message
+    assert info.value.message.startswith("in.json: ")
+    return problem.code, problem.message
+
+
+@pytest.mark.parametrize(("data", "value"), [
+    (b'{"a": 1}', {"a": 1}),
+    (b'\xef\xbb\xbf{"a": 1}', {"a": 1}),                # UTF-8 BOM
+    ('{"省": "江西"}'.encode(), {"省": "江西"}),
+    (b"[1, 2]", [1, 2]),
+    (b'"x"', "x"),
+])
+def test_parse_json_accepts(data: bytes, value: object) -> None:
+    assert parse_json(data, source="in.json") == value
+
+
+def test_parse_json_accepts_the_deepest_nesting_allowed() -> None:
+    assert parse_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH, source="in.json")
+
+
+@pytest.mark.parametrize(("data", "code", "fragment"), [
+    (b"\xff\xfe{}", "not_utf8", "byte 1"),
+    ('{"a": "江西"}'.encode("gb18030"), "not_utf8", "UTF-8"),
+    (b"", "not_json", "line 1, column 1"),
+    (b'{"a": 1,\n "b": }', "not_json", "line 2, column 7"),
+    (b"{'a': 1}", "not_json", "line 1"),
+    (b'{"a": NaN}', "not_json", "NaN"),
+    (b'{"a": Infinity}', "not_json", "Infinity"),
+    (b"[-Infinity]", "not_json", "Infinity"),
+    (b'{"a": 1, "a": 2}', "duplicate_key", '"a"'),
+    (b'{"x": {"b": 1, "b": 1}}', "duplicate_key", '"b"'),
+    (b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), "too_deep", str(MAX_DEPTH)),
+    (b'{"a":' * (MAX_DEPTH + 1) + b"1" + b"}" * (MAX_DEPTH + 1), "too_deep", "nesting"),
+    (b"[" * 200_000, "too_deep", "nesting"),     # beyond the parser's recursion limit
+    (b" " * (MAX_DOCUMENT_BYTES + 1), "too_large", "MiB"),
+])
+def test_parse_json_refuses(data: bytes, code: str, fragment: str) -> None:
+    got, message = _code(data)
+    assert got == code
+    assert fragment in message
+
+
+def test_duplicate_key_with_invisible_characters_is_escaped() -> None:
+    _, message = _code('{"a\u202e": 1, "a\u202e": 2}'.encode())
+    assert "\u202e" not in message and "\\u202e" in message
+
+
+@pytest.mark.parametrize(("data", "ok"), [
+    (b"{}", True), (b"[]", False), (b'"x"', False), (b"3", False), (b"null", False)])
+def test_read_document(data: bytes, ok: bool) -> None:
+    if ok:
+        assert read_document(data, source="s") == {}
+    else:
+        with pytest.raises(InvalidDataError) as info:
+            read_document(data, source="s")
+        assert info.value.problems[0].code == "not_an_object"
+
+
+@pytest.mark.parametrize(("data", "records"), [
+    (b'{"a": 1}', [{"a": 1}]), (b'[{"a": 1}, 2]', [{"a": 1}, 2]), (b"[]", [])])
+def test_read_records(data: bytes, records: list[object]) -> None:
+    assert read_records(data, source="s") == records
+
+
+def test_read_records_refuses_scalars() -> None:
+    with pytest.raises(InvalidDataError) as info:
+        read_records(b"true", source="s")
+    assert info.value.problems[0].code == "not_an_object"
+    assert "boolean" in info.value.problems[0].message
+
+
+@pytest.mark.parametrize(("parts", "path"), [
+    (("websites", 1, "manager", "mobile"), "websites[1].manager.mobile"),
+    (("host", "certificate", "number"), "host.certificate.number"),
+    (("websites", 0, "domains", 2), "websites[0].domains[2]"),
+    ((2, "host"), "[2].host"),
+    ((), ""),
+    (("a b",), '["a b"]'),
+    (("网站",), '["网站"]'),
+    (("x\u202ey",), '["x\\u202ey"]'),
+    (("k" * 40,), "k" * 40),
+    (("k" * 50,), '["' + "k" * 40 + '…"]'),
+    (("k-" * 30,), '["' + ("k-" * 30)[:40] + '…"]'),
+])
+def test_json_path(parts: tuple[str | int, ...], path: str) -> None:
+    assert json_path(parts) == path
+
+
+def test_open_input_reads_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_bytes(b"{}")
+    assert open_input(str(path)) == b"{}"
+
+
+def test_open_input_reads_at_most_one_byte_over_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_bytes(b"x" * 100)
+    assert len(open_input(str(path), limit=10)) == 11
+
+
+def test_open_input_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b'{"a": 1}')))
+    assert open_input("-") == b'{"a": 1}'
+
+
+@pytest.mark.parametrize(("name", "fragment"), [
+    ("missing.json", "no such file"), (".", "is a directory")])
+def test_open_input_usage_errors(tmp_path: Path, name: str, fragment: str) -> None:
+    with pytest.raises(UsageError, match=fragment):
+        open_input(str(tmp_path / name))
