@@ -38,6 +38,11 @@ def cover_context(plan: FilingPlan) -> SheetContext:
             "websites": "\n".join(
                 f"{n}. {site.name}：{'、'.join(d.name for d in site.domains)}"
                 for n, site in enumerate(applicant.websites, start=1)),
+            # When every domain does not fit, the cover names the websites and counts their
+            # domains; each sheet lists them all anyway.
+            "websites_short": "；".join(
+                f"{n}. {site.name}（{len(site.domains)} 个域名）"
+                for n, site in enumerate(applicant.websites, start=1)),
         },
         "sms": {
             "codes": str(sms.codes_expected),
@@ -67,7 +72,8 @@ def cover_context(plan: FilingPlan) -> SheetContext:
     paths = {
         "cover.ref": "ref", "cover.host_name": "host.name", "cover.host_kind": "host.nature",
         "cover.province": "province", "cover.filing_type": "filing_type",
-        "cover.websites": "websites", "sms.mobiles": "websites",
+        "cover.websites": "websites", "cover.websites_short": "websites",
+        "sms.mobiles": "websites",
         "sms.portal": "province", "sms.portal_note": "province",
     }
     return SheetContext(TEMPLATE, context, paths)

@@ -17,7 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from sheetgen import __version__
-from sheetgen.errors import ExitCode, SheetgenError
+from sheetgen.errors import ExitCode, SheetgenError, UsageError
 
 app = typer.Typer(
     name="sheetgen",
@@ -218,6 +218,115 @@ def _describe(f: dict[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
+# --- rendering commands ---------------------------------------------------------------------
+
+InputArgument = Annotated[str, typer.Argument(
+    metavar="INPUT", help="Applicant JSON file, or - for stdin.")]
+VariantOption = Annotated[str, typer.Option(
+    "--variant", help="Template variant: auto (by province), guangdong or public.")]
+NoCoverOption = Annotated[bool, typer.Option("--no-cover", help="Leave out the cover checklist.")]
+ProviderOption = Annotated[str | None, typer.Option(
+    "--provider", help="接入服务单位: the provider's name, when the data has none.")]
+CopiesOption = Annotated[int, typer.Option(
+    "--copies", min=1, max=10, help="Print each sheet N times.")]
+NoQrOption = Annotated[bool, typer.Option("--no-qr", help="No QR code of the reference.")]
+TemplatesOption = Annotated[Path | None, typer.Option(
+    "--templates", metavar="DIR",
+    help="A directory of your own templates (same layout as the bundled ones).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON report on stdout.")]
+
+
+def input_name(path: str) -> str:
+    """How an INPUT argument is named in messages and reports."""
+    return "<stdin>" if path == "-" else path
+
+
+def render_options(*, provider: str | None, no_qr: bool, no_cover: bool, copies: int,
+                   templates: Path | None) -> Any:
+    """The RenderOptions of the shared rendering options."""
+    from sheetgen.render import RenderOptions
+    from sheetgen.templating import TemplateSet
+
+    return RenderOptions(provider=provider, qr=not no_qr, cover=not no_cover, copies=copies,
+                         templates=TemplateSet(templates) if templates else None)
+
+
+def check_variant(variant: str) -> str:
+    from sheetgen.plan import VARIANT_CHOICES
+
+    if variant not in VARIANT_CHOICES:
+        raise UsageError(f"unknown variant {variant!r}",
+                         hint="use one of: " + ", ".join(VARIANT_CHOICES))
+    return variant
+
+
+@app.command()
+def fill(
+    input_path: InputArgument,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", help="Output PDF, or - for stdout. Default: <ref>.pdf here.")] = None,
+    variant: VariantOption = "auto",
+    no_cover: NoCoverOption = False,
+    provider: ProviderOption = None,
+    copies: CopiesOption = 1,
+    no_qr: NoQrOption = False,
+    rules_file: RulesOption = None,
+    templates: TemplatesOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fill the check sheets of one applicant into one print-ready PDF."""
+    from sheetgen.fill import fill as run_fill
+    from sheetgen.rules import load_rules
+    from sheetgen.sources import open_input
+
+    source = input_name(input_path)
+    try:
+        if as_json and output == "-":
+            raise UsageError("--json and -o - both want stdout", hint="give -o FILE with --json")
+        result = run_fill(
+            open_input(input_path), source=source, output=output,
+            rules=load_rules(rules_file), variant=check_variant(variant),
+            options=render_options(provider=provider, no_qr=no_qr, no_cover=no_cover,
+                                   copies=copies, templates=templates))
+    except SheetgenError as err:
+        if as_json:
+            emit_json({"ok": False, "source": source, **err.as_dict()})
+        raise
+    if as_json:
+        emit_json(result.as_dict())
+    elif output != "-":
+        print(result.outputs[0])
+
+
+@app.command()
+def preview(
+    input_path: InputArgument,
+    output: Annotated[Path, typer.Option(
+        "-o", "--output", metavar="PNG",
+        help="PNG to write; with several pages, NAME-1.png, NAME-2.png …")],
+    variant: VariantOption = "auto",
+    no_cover: NoCoverOption = False,
+    provider: ProviderOption = None,
+    no_qr: NoQrOption = False,
+    rules_file: RulesOption = None,
+    templates: TemplatesOption = None,
+) -> None:
+    """Render one applicant's pages to PNG images, to look at before printing."""
+    from sheetgen.fill import plan_input
+    from sheetgen.preview import write_previews
+    from sheetgen.render import render_pdf
+    from sheetgen.rules import load_rules
+    from sheetgen.sources import open_input
+
+    plan = plan_input(open_input(input_path), source=input_name(input_path),
+                      rules=load_rules(rules_file), variant=check_variant(variant))
+    rendered = render_pdf(plan, render_options(provider=provider, no_qr=no_qr,
+                                               no_cover=no_cover, copies=1,
+                                               templates=templates))
+    for path in write_previews(rendered.pdf, output):
+        print(path)
+
+
 # --- the one error handler ------------------------------------------------------------------
 
 def report_error(err: SheetgenError) -> None:
@@ -245,7 +354,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
             show()
         else:
             say(f"error: {exc.message}")
-        code = ExitCode(exc.exit_code) if exc.exit_code in iter(ExitCode) else ExitCode.USAGE
+        code = ExitCode.USAGE if exc.exit_code != ExitCode.INTERNAL else ExitCode.INTERNAL
     except SheetgenError as exc:
         if debug:
             raise

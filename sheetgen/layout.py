@@ -11,6 +11,7 @@ Field attributes a template may set:
 ``data-min-size``         smallest font size in pt the value may shrink to (default 7)
 ``data-overflow``         name of a region the value may continue in when it does not fit
 ``data-overflow-caption`` text printed before the continuation (``网站域名（续）：``)
+``data-fallback``         context path of a shorter value to print when this one cannot fit
 
 The font size and alignment come from the element's computed CSS.
 
@@ -74,6 +75,7 @@ class FieldBox:
     align: str = "left"
     overflow: str | None = None
     overflow_caption: str = ""
+    fallback: str | None = None
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,8 @@ def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, 
                 min_size=_min_size(element, template),
                 align=_align(box.style["text_align_all"]),
                 overflow=element.get("data-overflow"),
-                overflow_caption=element.get("data-overflow-caption", "")))
+                overflow_caption=element.get("data-overflow-caption", ""),
+                fallback=element.get("data-fallback")))
     for f in fields:
         if f.overflow and f.overflow not in regions:
             raise TemplateError(f"template {template}: field {f.path} continues in region "

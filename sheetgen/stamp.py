@@ -179,6 +179,8 @@ def plan_page(layout: CompiledLayout, page: int, values: Mapping[str, str],
             continue
         region = layout.regions.get(field.overflow) if field.overflow else None
         fitted = fit(value, field, region, used.get(field.overflow or "", 0.0), font, measure)
+        if fitted is None and field.fallback and values.get(field.fallback):
+            fitted = fit(values[field.fallback], field, None, 0.0, font, measure)
         if fitted is None:
             problems.append(Problem(
                 json_path, "does_not_fit",
