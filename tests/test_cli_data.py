@@ -1,0 +1,267 @@
+"""The data commands as a user runs them: check, schema, example, rules (exit codes, streams).
+
+Most cases run the CLI in-process (``cli``: same entry point, same streams, much faster); a
+representative few run it as a subprocess (``run_cli``), exactly as a user or script would.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sheetgen.cli import main
+from sheetgen.resources import rules_file
+from tests.applicants import DELETE, SECRET, edit, personal, unit
+from tests.conftest import EXAMPLES, REPO, CliResult, run_cli
+
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
+
+
+def cli(*args: str, stdin: bytes = b"") -> CliResult:
+    """Run ``sheetgen ARGS`` in this process through :func:`sheetgen.cli.main`."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdin
+    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            main(list(args))
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    finally:
+        sys.stdin = saved
+    return CliResult(code, out.getvalue().encode(), err.getvalue())
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def test_there_are_examples() -> None:
+    assert len(EXAMPLE_FILES) >= 5
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
+def test_check_examples(path: Path) -> None:
+    result = run_cli("check", str(path))
+    assert result.code == 0, result.stderr
+    assert result.stdout == b""
+    assert f"sheetgen: ok: {path}: valid (" in result.stderr
+
+
+def test_check_stdin_and_json() -> None:
+    result = cli("check", "-", "--json", stdin=_json(unit()))
+    assert result.code == 0
+    assert json.loads(result.text) == {"ok": True, "source": "<stdin>", "errors": [],
+                                       "websites": 1, "variant": "public"}
+
+
+FIVE_MISTAKES = [
+    ("host.certificate.number", "360426199101010072", "ric_checksum"),
+    ("websites[0].manager.mobile", "12345", "mobile_format"),
+    ("websites[0].domains[0]", "www.example.cn", "domain_www"),
+    ("websites[0].filing_number", "粤ICP备2024012345号-1", "filing_number_province"),
+    ("websites[0].manager.emial", "zs@example.cn", "unknown_key"),
+]
+
+
+def _five_mistakes() -> dict[str, Any]:
+    data = personal()
+    for path, value, _ in FIVE_MISTAKES:
+        data = edit(data, path, value)
+    return data
+
+
+def test_check_reports_all_five_mistakes_with_paths() -> None:
+    result = run_cli("check", "-", stdin=_json(_five_mistakes()))
+    assert result.code == 3
+    assert result.stdout == b""
+    assert "sheetgen: error: <stdin>: invalid applicant data (5 problems)" in result.stderr
+    for path, _, code in FIVE_MISTAKES:
+        assert f"  {path}: " in result.stderr and f"[{code}]" in result.stderr, path
+    assert "**************0072" in result.stderr and "360426199101010072" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_json_reports_all_five() -> None:
+    result = cli("check", "-", "--json", stdin=_json(_five_mistakes()))
+    assert result.code == 3
+    report = json.loads(result.text)
+    assert report["ok"] is False and report["websites"] == 0 and report["variant"] is None
+    assert sorted((e["path"], e["code"]) for e in report["errors"]) == sorted(
+        (path, code) for path, _, code in FIVE_MISTAKES)
+    assert all(set(e) == {"path", "code", "message"} for e in report["errors"])
+
+
+def test_check_array_reports_per_record(tmp_path: Path) -> None:
+    path = tmp_path / "batch.json"
+    path.write_bytes(_json([personal(), edit(unit(), "host.principal", DELETE), 7]))
+    human = cli("check", str(path))
+    assert human.code == 3
+    assert "2 of 3 records" in human.stderr
+    assert "[1].host.principal:" in human.stderr and "[2]: " in human.stderr
+    report = json.loads(cli("check", str(path), "--json").text)
+    assert report["ok"] is False
+    assert [(r["index"], r["ok"]) for r in report["records"]] == [(0, True), (1, False),
+                                                                  (2, False)]
+    good = cli("check", "-", stdin=_json([personal(), unit()]))
+    assert good.code == 0 and "valid (2 records, 2 websites)" in good.stderr
+
+
+BAD_INPUTS = [
+    ("garbage", bytes(range(256)) * 4, "not_utf8"),
+    ("empty", b"", "not_json"),
+    ("empty array", b"[]", "no_records"),
+    ("string", b'"x"', "not_an_object"),
+    ("number", b"42", "not_an_object"),
+    ("deep", b"[" * 100_000, "too_deep"),
+    ("truncated", b'{"province": "\xe6\xb1\x9f', "not_json"),
+    ("duplicate", b'{"province": "a", "province": "b"}', "duplicate_key"),
+    ("nan", b'{"x": NaN}', "not_json"),
+    ("utf-16", '{"province": "江西"}'.encode("utf-16"), "not_utf8"),
+]
+
+
+@pytest.mark.parametrize(("case", "data", "code"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_check_bad_input(case: str, data: bytes, code: str) -> None:
+    result = cli("check", "-", stdin=data)
+    assert result.code == 3
+    assert result.stderr.startswith("sheetgen: error: <stdin>: ")
+    assert f"[{code}]" in result.stderr
+    assert "Traceback" not in result.stderr
+    as_json = cli("check", "-", "--json", stdin=data)
+    assert as_json.code == 3
+    assert json.loads(as_json.text)["errors"][0]["code"] == code
+
+
+def test_check_too_large_file(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    with path.open("wb") as stream:
+        stream.write(b'{"host": "')
+        stream.write(b"x" * 50 * 1024 * 1024)
+        stream.write(b'"}')
+    result = run_cli("check", str(path))
+    assert result.code == 3 and "[too_large]" in result.stderr and "5 MiB" in result.stderr
+
+
+@pytest.mark.parametrize(("arg", "fragment"), [("missing.json", "no such file"),
+                                               (".", "is a directory")])
+def test_check_usage_errors(tmp_path: Path, arg: str, fragment: str) -> None:
+    result = cli("check", str(tmp_path / arg))
+    assert result.code == 2 and fragment in result.stderr
+
+
+@pytest.mark.parametrize("password", [SECRET, {"nested": SECRET}, [SECRET, SECRET], 5, None])
+@pytest.mark.parametrize("valid", [True, False])
+def test_check_never_prints_the_password(password: Any, valid: bool) -> None:
+    data = edit(personal(), "access.filing_password", password)
+    if not valid:
+        data = edit(data, "websites[0].manager.mobile", "12")
+    for args in (("check", "-"), ("check", "-", "--json")):
+        result = cli(*args, stdin=_json(data))
+        assert SECRET not in result.text and SECRET not in result.stderr
+        assert result.code in (0, 3)
+
+
+def test_check_with_rules_file(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(rules_file().read_text("utf-8").replace('name = "江西"', 'name = "江西'),
+                    "utf-8")
+    result = cli("check", "-", "--rules", str(path), stdin=_json(personal()))
+    assert result.code == 2
+    assert f"rules file {path}: TOML syntax error" in result.stderr and "line" in result.stderr
+    missing = cli("check", "-", "--rules", str(tmp_path / "none.toml"), stdin=b"{}")
+    assert missing.code == 2 and "not found" in missing.stderr
+
+
+def test_schema() -> None:
+    result = cli("schema")
+    assert result.code == 0
+    schema = json.loads(result.text)
+    assert schema["$schema"].endswith("2020-12/schema")
+    assert schema["properties"]["province"]["enum"]
+
+
+@pytest.mark.parametrize(("province", "nature"), [
+    ("江西", "personal"), ("粤", "企业"), ("beijing", "enterprise"), ("新疆维吾尔自治区", "个人"),
+    ("四川", "institution"), ("黔", "law_firm"), ("Tibet", "foundation")])
+def test_example_passes_check(province: str, nature: str) -> None:
+    made = run_cli("example", "--province", province, "--nature", nature)
+    assert made.code == 0, made.stderr
+    data = json.loads(made.text)
+    assert run_cli("check", "-", stdin=made.stdout).code == 0
+    assert data["host"]["nature"] in (nature, {"企业": "enterprise", "个人": "personal"}[nature]
+                                      if nature in ("企业", "个人") else nature)
+
+
+def test_example_default_is_jiangxi_personal() -> None:
+    data = json.loads(cli("example").text)
+    assert data["province"] == "江西" and data["host"]["nature"] == "personal"
+
+
+@pytest.mark.parametrize("args", [("--province", "火星"), ("--nature", "alien")])
+def test_example_usage_errors(args: tuple[str, str]) -> None:
+    result = cli("example", *args)
+    assert result.code == 2 and "sheetgen: error: unknown" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["江西", "江西省", "赣", "jiangxi", "JIANGXI"])
+def test_rules_province_any_form(name: str) -> None:
+    result = cli("rules", name)
+    assert result.code == 0
+    assert "江西" in result.text and "按手印处" in result.text
+    assert "jx.beian.miit.gov.cn" in result.text
+
+
+@pytest.mark.parametrize(("name", "facts"), [
+    ("粤", {"key": "guangdong", "variant.name": "guangdong", "commitment": True,
+           "fingerprint.personal": False}),
+    ("蜀", {"key": "sichuan", "sms.pilot": True, "sms.pilot_since": "2017-12-18 09:00"}),
+    ("北京市", {"key": "beijing", "registrar_required": True, "sms.pilot": False,
+             "sms.pilot_since": None}),
+    ("hainan", {"key": "hainan", "sms.portal_code": "hn"}),
+    ("内蒙古自治区", {"key": "neimenggu",
+                "sms.portal": "nm.beian.miit.gov.cn/state/outPortal/loginPortal.action"}),
+])
+def test_rules_json(name: str, facts: dict[str, Any]) -> None:
+    result = cli("rules", name, "--json")
+    assert result.code == 0
+    data = json.loads(result.text)
+    for dotted, expected in facts.items():
+        value = data
+        for key in dotted.split("."):
+            value = value[key]
+        assert value == expected, dotted
+    assert data["seal"]["no_seal_text"] == "个体工商户无公章"
+
+
+def test_rules_lists_every_province() -> None:
+    result = cli("rules")
+    assert result.code == 0 and len(result.text.splitlines()) == 31
+    listing = json.loads(cli("rules", "--json").text)
+    assert len(listing["provinces"]) == 31 and listing["origin"] == "built-in"
+
+
+def test_rules_unknown_province() -> None:
+    result = cli("rules", "火星")
+    assert result.code == 2 and "unknown province" in result.stderr and result.stdout == b""
+
+
+def test_commands_are_documented_in_help() -> None:
+    text = cli("--help").text
+    for command in ("check", "schema", "example", "rules"):
+        assert command in text
+    assert (REPO / "examples" / "README.md").is_file()
+
+
+@pytest.mark.parametrize("data", [bytes(range(256)), b"[" * 100_000, b"[]", b"\xef\xbb\xbf"],
+                         ids=["garbage", "deep", "empty-array", "bom-only"])
+def test_bad_input_in_a_real_process(data: bytes) -> None:
+    result = run_cli("check", "-", stdin=data)
+    assert result.code == 3 and result.stderr.startswith("sheetgen: error: <stdin>: ")
+    assert "Traceback" not in result.stderr
