@@ -165,9 +165,13 @@ def _state(info: ValidationInfo) -> _State:
 
 # --- strings -------------------------------------------------------------------------------
 
-def _unsafe(ch: str) -> bool:
-    """Characters refused in every string (see the module docstring)."""
-    return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Cn", "Zl", "Zp")
+#: Characters refused in every string, by Unicode category (see the module docstring).
+_UNSAFE = {"Cc": ("控制字符", "a control character"),
+           "Cf": ("不可见的格式字符", "an invisible formatting character"),
+           "Cs": ("代理字符", "a lone surrogate"),
+           "Cn": ("未分配的字符", "an unassigned code point"),
+           "Zl": ("换行符", "a line separator"),
+           "Zp": ("换段符", "a paragraph separator")}
 
 
 def _clean(value: object, *, fold: bool) -> str:
@@ -180,12 +184,14 @@ def _clean(value: object, *, fold: bool) -> str:
         text = ids.fold_fullwidth(text)
     text = text.strip()
     for i, ch in enumerate(text):
-        if _unsafe(ch):
-            name = unicodedata.name(ch, "control or unassigned character")
+        kind = _UNSAFE.get(unicodedata.category(ch))
+        if kind:
+            name = unicodedata.name(ch, "")
+            shown = f"U+{ord(ch):04X}" + (f" {name}" if name else "")
             _fail("unsafe_character",
-                  f"第 {i + 1} 个字符 U+{ord(ch):04X} 是控制字符、不可见字符或未分配字符，不能使用",
-                  f"character {i + 1} is U+{ord(ch):04X} ({name}), a control, invisible or "
-                  "unassigned character; remove it")
+                  f"第 {i + 1} 个字符 {shown} 是{kind[0]}，不能使用（只能是单行文字）",
+                  f"character {i + 1} is {shown}, {kind[1]}; remove it (values are one line "
+                  "of visible text)")
     return text
 
 
@@ -589,18 +595,22 @@ class Applicant(_Model):
         if not isinstance(state, _State):
             return data
 
-        def peek(parse: Callable[[str], Any], value: object) -> Any:
-            return parse(value.strip()) if isinstance(value, str) and value.strip() else None
+        def peek(parse: Callable[[str], Any], value: object, *, fold: bool = False) -> Any:
+            try:
+                text = _clean(value, fold=fold)
+            except PydanticCustomError:
+                return None
+            return parse(text) if text else None
 
         state.province = peek(state.rules.find_province, data.get("province"))
         state.filing_type = peek(FilingType.parse, data.get("filing_type"))
         host = data.get("host")
         if isinstance(host, dict):
             state.nature = peek(Nature.parse, host.get("nature"))
-            state.host_name = peek(lambda s: unicodedata.normalize("NFC", s), host.get("name"))
+            state.host_name = peek(str, host.get("name"))
             cert = host.get("certificate")
             if isinstance(cert, dict):
-                state.host_number = peek(str, cert.get("number"))
+                state.host_number = peek(str, cert.get("number"), fold=True)
         return data
 
     @field_validator("websites")

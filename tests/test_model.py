@@ -190,6 +190,13 @@ def test_unsafe_characters(char: str, path: str) -> None:
     assert char not in report and f"U+{ord(char):04X}" in report
 
 
+@pytest.mark.parametrize(("path", "value"), [
+    ("host.name", "张\u202e三"), ("host.name", 5), ("host.certificate.number", ["x"]),
+    ("host.nature", "alien"), ("province", "火星"), ("filing_type", 1)])
+def test_a_bad_value_is_one_problem_not_a_cascade(path: str, value: Any) -> None:
+    assert [p for p, _ in problems(edit(personal(), path, value))] == [path]
+
+
 def _get(data: Any, path: str) -> Any:
     import re
 
