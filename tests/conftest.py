@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
+
+# Compiled layouts are cached on disk; the tests (and the CLI subprocesses they start, which
+# inherit the environment) use a cache of their own, never the user's.
+os.environ["SHEETGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="sheetgen-test-cache-")
 
 
 @dataclass
