@@ -93,7 +93,7 @@ def region_exists(code: str) -> bool:
     return len(parts) == 2 and "county" in parts[1][1]
 
 
-def check_ric(text: str, *, kind: RicKind = "mainland", today: date | None = None) -> str:
+def check_ric(text: str, *, kind: RicKind = "mainland") -> str:
     """A resident ID number (or residence permit number of the same format), canonical."""
     number = compact(text).replace("-", "")
     shown = mask(number)
@@ -108,7 +108,7 @@ def check_ric(text: str, *, kind: RicKind = "mainland", today: date | None = Non
         birth = ric.get_birth_date(number)
     except ValidationError:
         birth = None
-    if birth is None or birth.year < 1900 or birth > (today or date.today()):
+    if birth is None or birth.year < 1900 or birth > date.today():
         raise IdentifierError("ric_birth_date", f"身份证号码 {shown} 中的出生日期无效",
                               f"resident ID {shown}: the birth date in it is not a real date")
     region = number[:6]

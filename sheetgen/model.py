@@ -256,7 +256,7 @@ DomainName = Annotated[str, BeforeValidator(_identifier(ids.check_domain)),
 IpAddress = Annotated[str, BeforeValidator(_identifier(ids.check_ip)),
                       Field(description="public IPv4 or IPv6 address")]
 Ref = Annotated[str, BeforeValidator(_identifier(_ref)),
-                Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+                WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z0-9._-]{1,64}$"})]
 WebsiteName = Annotated[str, BeforeValidator(_website_name), Field(min_length=3, max_length=64)]
 
 
@@ -281,9 +281,10 @@ FilingTypeField = Annotated[
 
 
 def _province(value: object, info: ValidationInfo) -> str:
-    province = _state(info).rules.find_province(_text(value))
+    text = _text(value)
+    province = _state(info).rules.find_province(text)
     if province is None:
-        shown = printable(_text(value), 20)
+        shown = printable(text, 20)
         _fail("province_unknown", f"未知的省份 {shown}（可写 江西、江西省、赣 或 jiangxi）",
               f"unknown province {shown} (write 江西, 江西省, 赣 or jiangxi)")
     return province.key
@@ -473,9 +474,9 @@ class Website(_Model):
         tuple[Annotated[Domain, BeforeValidator(_domain_item,
                                                 json_schema_input_type=str | Domain)], ...],
         _limit(MAX_DOMAINS), _bounds(1, MAX_DOMAINS)]
-    homepage: Annotated[str, BeforeValidator(_plain_identifier)] | None = Field(
+    homepage: Identifier | None = Field(
         None, max_length=2000, description="http(s) URL on one of the domains")
-    filing_number: Annotated[str, BeforeValidator(_plain_identifier)] | None = Field(
+    filing_number: Identifier | None = Field(
         None, validate_default=True, description="赣ICP备2024012345号-1")
     ips: Annotated[tuple[IpAddress, ...], _limit(MAX_IPS), _bounds(1, MAX_IPS)] | None = Field(
         None, validate_default=True)

@@ -534,6 +534,7 @@ def test_json_schema() -> None:
         schema["$defs"]["Host"]["properties"]["nature"]["enum"])
     assert {"new_access", "新增接入"} <= set(props["filing_type"]["enum"])
     assert (props["websites"]["minItems"], props["websites"]["maxItems"]) == (1, 10)
+    assert props["ref"]["anyOf"][0]["pattern"] == "^[A-Za-z0-9._-]{1,64}$"
     domains = schema["$defs"]["Website"]["properties"]["domains"]
     assert domains["items"]["anyOf"][0] == {"type": "string"}
     assert "居民身份证" in schema["$defs"]["PersonCertificate"]["properties"]["type"]["enum"]
