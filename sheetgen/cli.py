@@ -102,7 +102,7 @@ def check(
     from sheetgen.sources import open_input
 
     rules = load_rules(rules_file)
-    source = "<stdin>" if input_path == "-" else input_path
+    source = input_name(input_path)
     results = check_document(open_input(input_path), source=source, rules=rules)
     failed = [r for r in results if not r.ok]
     if as_json:
