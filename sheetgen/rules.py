@@ -33,7 +33,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from sheetgen.errors import Problem, RulesError, UsageError
 from sheetgen.resources import rules_file
-from sheetgen.sources import json_path
+from sheetgen.sources import json_path, read_file
 from sheetgen.vocabulary import Nature
 
 #: The conditions that ``when`` lists may name; :mod:`sheetgen.plan` computes them per filing.
@@ -421,12 +421,4 @@ def load_rules(path: Path | None = None) -> Rules:
     """The built-in rules (parsed once per process), or those of ``path`` (``--rules FILE``)."""
     if path is None:
         return _builtin()
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise RulesError(f"rules file {path} not found") from None
-    except IsADirectoryError:
-        raise RulesError(f"rules file {path} is a directory") from None
-    except OSError as exc:
-        raise RulesError(f"rules file {path} cannot be read ({exc.strerror})") from None
-    return parse_rules(data, origin=str(path))
+    return parse_rules(read_file(path, what="rules file", error=RulesError), origin=str(path))

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sheetgen.errors import InvalidDataError, Problem, UsageError
+from sheetgen.errors import InvalidDataError, Problem, SheetgenError, UsageError
 
 #: Largest input document read, in bytes. An applicant is a few KB; 5 MiB holds an array of
 #: a thousand or more and keeps a mistaken or hostile input from exhausting memory.
@@ -184,16 +184,25 @@ def open_input(arg: str, *, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
     """
     if arg == "-":
         return sys.stdin.buffer.read(limit + 1)
-    path = Path(arg)
+    return read_file(Path(arg), limit=limit, hint="check the path; use - to read stdin")
+
+
+def read_file(path: Path, *, limit: int | None = None, what: str = "",
+              error: type[SheetgenError] = UsageError, hint: str | None = None) -> bytes:
+    """The bytes of the file ``path`` (at most ``limit + 1`` of them when ``limit`` is given).
+
+    A missing, unreadable or directory path raises ``error`` (a usage error by default) named
+    ``what path`` (e.g. ``rules file x.toml``); ``hint`` is the next step for a missing file.
+    """
+    name = f"{what} {path}".strip()
     try:
         with path.open("rb") as stream:
-            return stream.read(limit + 1)
+            return stream.read(-1 if limit is None else limit + 1)
     except FileNotFoundError:
-        raise UsageError(f"{arg}: no such file", hint="check the path; use - to read stdin") \
-            from None
+        raise error(f"{name}: no such file", hint=hint) from None
     except IsADirectoryError:
-        raise UsageError(f"{arg}: is a directory, expected a JSON file") from None
+        raise error(f"{name}: is a directory, expected a file") from None
     except PermissionError:
-        raise UsageError(f"{arg}: permission denied") from None
+        raise error(f"{name}: permission denied") from None
     except OSError as exc:
-        raise UsageError(f"{arg}: cannot be read ({exc.strerror})") from None
+        raise error(f"{name}: cannot be read ({exc.strerror})") from None

@@ -176,7 +176,7 @@ def test_check_with_rules_file(tmp_path: Path) -> None:
     assert result.code == 2
     assert f"rules file {path}: TOML syntax error" in result.stderr and "line" in result.stderr
     missing = cli("check", "-", "--rules", str(tmp_path / "none.toml"), stdin=b"{}")
-    assert missing.code == 2 and "not found" in missing.stderr
+    assert missing.code == 2 and "no such file" in missing.stderr
 
 
 def test_schema() -> None:

@@ -244,7 +244,7 @@ def test_broken_rules_file(tmp_path: Path, case: str, text: str, fragment: str) 
 
 
 @pytest.mark.parametrize(("content", "fragment"), [
-    (None, "not found"), (b"\xff\xfe", "not UTF-8"), (b"", "invalid")])
+    (None, "no such file"), (b"\xff\xfe", "not UTF-8"), (b"", "invalid")])
 def test_unreadable_rules_file(tmp_path: Path, content: bytes | None, fragment: str) -> None:
     path = tmp_path / "rules.toml"
     if content is not None:
