@@ -283,11 +283,13 @@ def fill(
     try:
         if as_json and output == "-":
             raise UsageError("--json and -o - both want stdout", hint="give -o FILE with --json")
-        result = run_fill(
-            open_input(input_path), source=source, output=output,
-            rules=load_rules(rules_file), variant=check_variant(variant),
-            options=render_options(provider=provider, no_qr=no_qr, no_cover=no_cover,
-                                   copies=copies, templates=templates))
+        # Options first: a usage error must not wait for (or consume) stdin.
+        variant = check_variant(variant)
+        options = render_options(provider=provider, no_qr=no_qr, no_cover=no_cover,
+                                 copies=copies, templates=templates)
+        rules = load_rules(rules_file)
+        result = run_fill(open_input(input_path), source=source, output=output, rules=rules,
+                          variant=variant, options=options)
     except SheetgenError as err:
         if as_json:
             emit_json({"ok": False, "source": source, **err.as_dict()})
@@ -318,11 +320,13 @@ def preview(
     from sheetgen.rules import load_rules
     from sheetgen.sources import open_input
 
-    plan = plan_input(open_input(input_path), source=input_name(input_path),
-                      rules=load_rules(rules_file), variant=check_variant(variant))
-    rendered = render_pdf(plan, render_options(provider=provider, no_qr=no_qr,
-                                               no_cover=no_cover, copies=1,
-                                               templates=templates))
+    variant = check_variant(variant)
+    options = render_options(provider=provider, no_qr=no_qr, no_cover=no_cover, copies=1,
+                             templates=templates)
+    rules = load_rules(rules_file)
+    plan = plan_input(open_input(input_path), source=input_name(input_path), rules=rules,
+                      variant=variant)
+    rendered = render_pdf(plan, options)
     for path in write_previews(rendered.pdf, output):
         print(path)
 
@@ -345,6 +349,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
     try:
         result = app(args=argv, prog_name="sheetgen", standalone_mode=False)
         code = result if isinstance(result, int) else 0
+        if code == ExitCode.INTERRUPTED:  # Typer turns Ctrl-C into exit code 130 itself
+            say("interrupted")
     except (typer.Abort, KeyboardInterrupt):
         say("interrupted")
         code = ExitCode.INTERRUPTED
