@@ -549,3 +549,16 @@ def test_json_schema() -> None:
 
 def test_applicant_is_importable_without_heavy_modules() -> None:
     assert Applicant.__module__ == "sheetgen.model"
+
+
+@pytest.mark.parametrize("province", RULES.provinces, ids=lambda p: p.key)
+def test_make_example_is_valid_for_every_province_and_nature(province: Any) -> None:
+    from sheetgen.example import make_example
+
+    for nature in Nature:
+        data = make_example(RULES, province.full_name, nature.label)
+        applicant = parse_applicant(data, RULES)
+        assert applicant.province == province.key and applicant.host.nature is nature
+        number = applicant.websites[0].manager.certificate.number
+        assert number.startswith(province.sample_region)
+        assert make_example(RULES, province.pinyin, nature.code) == data  # deterministic
