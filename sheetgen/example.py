@@ -17,9 +17,12 @@ from sheetgen.errors import UsageError
 from sheetgen.rules import Province, Rules
 from sheetgen.vocabulary import Nature
 
-# Common given and family names; fictitious people.
-_NAMES = ("王静怡", "李明轩", "张晓燕", "刘建国", "陈思远", "杨丽华", "赵宇航", "黄佳琪",
-          "周文博", "吴雨桐", "徐志强", "孙梦洁", "胡海涛", "朱婷婷", "高俊杰", "林晓东")
+# Common family and given names of fictitious people, with their sex: the ID number's 17th digit
+# is odd for men and even for women (GB 11643).
+_NAMES = (("王静怡", True), ("李明轩", False), ("张晓燕", True), ("刘建国", False),
+          ("陈思远", False), ("杨丽华", True), ("赵宇航", False), ("黄佳琪", True),
+          ("周文博", False), ("吴雨桐", True), ("徐志强", False), ("孙梦洁", True),
+          ("胡海涛", False), ("朱婷婷", True), ("高俊杰", False), ("林晓东", False))
 # First two characters of a USCC by nature (GB 32100: registering authority, entity type).
 _USCC_PREFIX = {Nature.ENTERPRISE: "91", Nature.GOVERNMENT: "11", Nature.INSTITUTION: "12",
                 Nature.SOCIAL_GROUP: "51", Nature.PRIVATE_NON_ENTERPRISE: "52",
@@ -54,10 +57,12 @@ def _person(province: Province, index: int) -> dict[str, Any]:
     """A fictitious person of the province: valid resident ID, mobile and e-mail."""
     n = int(province.code)
     birth = f"{1980 + (n + 7 * index) % 15}{1 + (n + index) % 12:02d}{1 + (3 * n + index) % 28:02d}"
+    name, female = _NAMES[(n + index) % len(_NAMES)]
+    sequence = 100 + 2 * index + (0 if female else 1)
     return {
-        "name": _NAMES[(n + index) % len(_NAMES)],
+        "name": name,
         "certificate": {"type": "居民身份证",
-                        "number": _resident_id(province.sample_region, birth, 100 + index)},
+                        "number": _resident_id(province.sample_region, birth, sequence)},
         "mobile": f"13{8 + index}{province.code}00{n:02d}{index}{index}",
         "email": f"{'webmaster' if index else 'admin'}@example-{province.key}.cn",
     }
