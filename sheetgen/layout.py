@@ -275,10 +275,10 @@ class _WeasyLog(logging.Handler):
 
 
 def _weasyprint_render(html: str, base: Path, template: str) -> Any:
-    from weasyprint import CSS, HTML
+    from weasyprint import HTML
 
     fetcher = _bundled_only_fetcher(base)
-    font_config = _font_config()
+    font_config, fonts_css = _fonts()
     logger = logging.getLogger("weasyprint")
     handler = _WeasyLog()
     logger.addHandler(handler)
@@ -287,9 +287,7 @@ def _weasyprint_render(html: str, base: Path, template: str) -> Any:
     try:
         with _weasy_lock:
             document = HTML(string=html, base_url=str(base) + "/", url_fetcher=fetcher).render(
-                stylesheets=[CSS(string=fonts.font_face_css(), font_config=font_config,
-                                 url_fetcher=fetcher)],
-                font_config=font_config)
+                stylesheets=[fonts_css], font_config=font_config)
     finally:
         logger.removeHandler(handler)
         logger.propagate = previous_propagate
@@ -300,16 +298,23 @@ def _weasyprint_render(html: str, base: Path, template: str) -> Any:
 
 # WeasyPrint is not documented as thread-safe; one layout at a time per process.
 _weasy_lock = threading.Lock()
-_font_configs: list[Any] = []
 
 
-def _font_config() -> Any:
-    """One FontConfiguration per process: it must be passed to both CSS() and render()."""
-    if not _font_configs:
-        from weasyprint.text.fonts import FontConfiguration
+@functools.cache
+def _fonts() -> tuple[Any, Any]:
+    """The process's FontConfiguration and the parsed @font-face stylesheet, made once.
 
-        _font_configs.append(FontConfiguration())
-    return _font_configs[0]
+    WeasyPrint uses @font-face fonts only when the same FontConfiguration goes to CSS() and
+    render(); and parsing the rules copies each font file (26 MB in all) into a temporary
+    directory for fontconfig, so the stylesheet is parsed once per process, not per render.
+    """
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
+    font_config = FontConfiguration()
+    css = CSS(string=fonts.font_face_css(), font_config=font_config,
+              url_fetcher=_bundled_only_fetcher(resources.fonts_dir()))
+    return font_config, css
 
 
 def _bundled_only_fetcher(base: Path) -> Any:
