@@ -29,6 +29,7 @@ malformed is simply compiled again.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import functools
 import hashlib
@@ -314,6 +315,9 @@ def _fonts() -> tuple[Any, Any]:
     font_config = FontConfiguration()
     css = CSS(string=fonts.font_face_css(), font_config=font_config,
               url_fetcher=_bundled_only_fetcher(resources.fonts_dir()))
+    # Let the configuration delete its font copies while the interpreter is still whole;
+    # left to the end of shutdown, its __del__ finds its helpers already torn down.
+    atexit.register(_fonts.cache_clear)
     return font_config, css
 
 

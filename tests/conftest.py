@@ -1,4 +1,4 @@
-"""Shared test fixtures: paths of the repository, a CLI runner that returns (code, stdout, stderr)."""
+"""Shared test fixtures: repository paths, a CLI runner returning (code, stdout, stderr)."""
 
 from __future__ import annotations
 
