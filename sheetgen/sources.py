@@ -12,19 +12,22 @@ traceback; each failure is an :class:`~sheetgen.errors.InvalidDataError` with on
 It also owns how places in a document are written (:func:`json_path`:
 ``websites[1].manager.mobile``), so every error of every layer names places the same way.
 
-Batch input (JSON Lines, folders) will be added here as ``iter_records``; a record is always
-the pair (where it came from, its JSON value), so one broken record is a result, not a crash.
+Batch input (:func:`iter_records`: arrays, JSON Lines, folders, stdin) is streamed record by
+record; a :class:`Record` is always where it came from plus its JSON value or its error, so
+one broken record is a result, not a crash.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sheetgen.errors import InvalidDataError, Problem, SheetgenError, UsageError
 
@@ -206,3 +209,354 @@ def read_file(path: Path, *, limit: int | None = None, what: str = "",
         raise error(f"{name}: permission denied") from None
     except OSError as exc:
         raise error(f"{name}: cannot be read ({exc.strerror})") from None
+
+
+# --- batch input: records streamed one at a time ---------------------------------------------
+#
+# ``sheetgen batch`` reads inputs of any size (a JSON array of ten thousand applicants, a JSON
+# Lines export, a folder of both) without holding them: only one record's bytes are kept at a
+# time. Each record's bytes then go through :func:`parse_json`, so a record obeys exactly the
+# rules of a single document (size limit per record, UTF-8, no duplicate keys, no NaN, nesting
+# limit) and its errors have the same codes.
+#
+# Arrays are streamed by a small structural scanner over bytes, not by an incremental JSON
+# parser: it only tracks strings and bracket depth to find where each element ends (the
+# structural characters are ASCII, which UTF-8 never uses inside a multi-byte sequence, so
+# bytes need no decoding), then hands the element to parse_json. json.JSONDecoder.raw_decode
+# would need the text decoded and re-tried from the element's start whenever a chunk boundary
+# cuts it, and its errors cannot tell "cut off here" from "broken here"; ijson is not
+# installed and would apply its own rules (duplicates, NaN) instead of parse_json's. Knowing an
+# element's extent also keeps one broken element one failed record: the scan goes on after it.
+
+#: How a file is read, by the ending of its name; other names (and stdin) are sniffed.
+DOCUMENT_SUFFIXES = frozenset({".json"})
+LINES_SUFFIXES = frozenset({".jsonl"})
+STDIN_NAME = "<stdin>"
+_CHUNK = 64 * 1024
+_WHITESPACE = b" \t\r\n"
+_BOM = b"\xef\xbb\xbf"
+_STRUCTURAL = re.compile(rb'["\[\]{},]')
+_STRING_BODY = re.compile(rb'(?:[^"\\]|\\.)*', re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record of a batch input: where it is, and its JSON value or why it has none.
+
+    ``line`` is the 1-based line where the record starts (JSON Lines, and array elements);
+    ``index`` its 0-based position in a JSON array (as in a JSON path, ``[2]``). A failed
+    record (``error`` set) that is a whole file has neither.
+    """
+
+    source: str
+    line: int | None = None
+    index: int | None = None
+    value: object = None
+    error: InvalidDataError | None = None
+
+    @property
+    def locator(self) -> dict[str, int] | None:
+        """Where the record is within its source: ``{"line": 3}``, ``{"index": 2, "line": 9}``."""
+        place = {key: value for key, value in (("index", self.index), ("line", self.line))
+                 if value is not None}
+        return place or None
+
+    @property
+    def where(self) -> str:
+        """``a.jsonl line 3``, ``b.json [2] (line 9)``: the record's place in a message."""
+        if self.index is not None:
+            return f"{self.source} [{self.index}]" + (
+                f" (line {self.line})" if self.line is not None else "")
+        return self.source + (f" line {self.line}" if self.line is not None else "")
+
+
+class _Reader:
+    """A binary stream read in chunks; offsets are absolute (from the start of the stream)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.buf = b""
+        self.base = 0        # offset of buf[0]
+        self.base_line = 1   # line number at buf[0]
+        self.eof = False
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.buf)
+
+    def fill(self, keep: int) -> bool:
+        """Read another chunk, forgetting the bytes before offset ``keep``; False at the end."""
+        if self.eof:
+            return False
+        chunk = self.stream.read(_CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        drop = keep - self.base
+        if drop > 0:
+            self.base_line += self.buf.count(b"\n", 0, drop)
+            self.buf = self.buf[drop:]
+            self.base = keep
+        self.buf += chunk
+        return True
+
+    def line_at(self, offset: int) -> int:
+        return self.base_line + self.buf.count(b"\n", 0, offset - self.base)
+
+    def skip_space(self, offset: int) -> tuple[int, int | None]:
+        """The offset and value of the first byte at or after ``offset`` that is not blank."""
+        while True:
+            at = offset - self.base
+            while at < len(self.buf) and self.buf[at] in _WHITESPACE:
+                at += 1
+            offset = self.base + at
+            if at < len(self.buf):
+                return offset, self.buf[at]
+            if not self.fill(offset):
+                return offset, None
+
+    def take(self, start: int, end: int) -> bytes:
+        return self.buf[start - self.base:end - self.base]
+
+
+def iter_records(inputs: Sequence[str], *, exclude: Iterable[Path] = (),
+                 stdin: BinaryIO | None = None) -> Iterator[Record]:
+    """Every record of ``inputs``, in order, one at a time (contract.md §1, batch input).
+
+    An input is a JSON file (an object, or an array of them), a JSON Lines file (``.jsonl``:
+    one record per line; blank lines are skipped), a directory (its ``.json`` and ``.jsonl``
+    files, walked recursively in sorted order; hidden entries, symbolic links to directories
+    and the paths in ``exclude`` are passed over), or ``-`` for stdin. Stdin and files with
+    other names are sniffed: ``[`` starts an array; a first line that is a whole JSON value
+    makes JSON Lines; anything else is read as one document.
+
+    Every failure of the data is a record with ``error`` set, never an exception: a JSON Lines
+    line that is not JSON is one failed record, an unreadable file or a document that is
+    neither an object nor an array one failed record with the file's name. An input that does
+    not exist is a UsageError, raised before any record is yielded.
+    """
+    if list(inputs).count("-") > 1:
+        raise UsageError("stdin (-) is given more than once")
+    for arg in inputs:
+        if arg != "-" and not Path(arg).exists():
+            raise UsageError(f"{arg}: no such file or directory",
+                             hint="check the path; use - to read stdin")
+    skip = {path.resolve() for path in exclude}
+    for arg in inputs:
+        if arg == "-":
+            yield from _stream_records(stdin or sys.stdin.buffer, STDIN_NAME, "sniff")
+        elif Path(arg).is_dir():
+            for path in _walk(Path(arg), skip):
+                yield from _file_records(path)
+        else:
+            yield from _file_records(Path(arg))
+
+
+def _walk(root: Path, skip: set[Path]) -> Iterator[Path]:
+    """The record files below ``root``, sorted by name at each level (files before folders)."""
+    for directory, folders, files in os.walk(root, followlinks=False):
+        folders[:] = sorted(f for f in folders if not f.startswith("."))
+        for name in sorted(files):
+            path = Path(directory) / name
+            if (not name.startswith(".") and path.suffix.lower() in
+                    DOCUMENT_SUFFIXES | LINES_SUFFIXES and path.resolve() not in skip):
+                yield path
+
+
+def _file_records(path: Path) -> Iterator[Record]:
+    source = str(path)
+    suffix = path.suffix.lower()
+    mode = "lines" if suffix in LINES_SUFFIXES else (
+        "document" if suffix in DOCUMENT_SUFFIXES else "sniff")
+    try:
+        stream = path.open("rb")
+    except OSError as exc:
+        reason = "is a directory" if isinstance(exc, IsADirectoryError) else (
+            exc.strerror or type(exc).__name__)
+        yield Record(source, error=_error(source, Problem(
+            "", "unreadable", f"文件无法读取（{reason}）/ the file cannot be read ({reason})")))
+        return
+    with stream:
+        yield from _stream_records(stream, source, mode)
+
+
+def _stream_records(stream: BinaryIO, source: str, mode: str) -> Iterator[Record]:
+    reader = _Reader(stream)
+    try:
+        reader.fill(0)
+        if reader.buf.startswith(_BOM):
+            reader.buf, reader.base = reader.buf[len(_BOM):], len(_BOM)
+        start, first = reader.skip_space(reader.base)
+        if mode == "lines":
+            yield from _line_records(reader, source, reader.base)
+        elif first == ord("["):
+            yield from _array_records(reader, source, start)
+        elif mode == "document":
+            yield _document_record(reader, source)
+        elif first is None:
+            return  # empty stdin (or an empty file of another name): no records
+        else:  # sniff: JSON Lines when the first line is a whole JSON value, else one document
+            newline = reader.buf.find(b"\n", start - reader.base)
+            while newline < 0 and len(reader.buf) <= MAX_DOCUMENT_BYTES and reader.fill(0):
+                newline = reader.buf.find(b"\n", start - reader.base)
+            try:
+                parse_json(reader.buf[:newline] if newline >= 0 else reader.buf, source=source)
+                lines = True
+            except InvalidDataError:
+                lines = False
+            if lines:
+                yield from _line_records(reader, source, reader.base)
+            else:
+                yield _document_record(reader, source)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        yield Record(source, error=_error(source, Problem(
+            "", "unreadable", f"读取中断（{reason}）/ reading failed ({reason})")))
+
+
+def _document_record(reader: _Reader, source: str) -> Record:
+    """The whole input as one document: an object is one record (at most the size limit)."""
+    while len(reader.buf) <= MAX_DOCUMENT_BYTES and reader.fill(reader.base):
+        pass
+    try:
+        value = parse_json(reader.buf, source=source)
+    except InvalidDataError as err:
+        return Record(source, error=err)
+    if not isinstance(value, dict):
+        return Record(source, error=_error(source, object_expected(value)))
+    return Record(source, value=value)
+
+
+def _parsed(data: bytes, source: str, *, line: int, index: int | None = None) -> Record:
+    place = f"{source} [{index}]" if index is not None else f"{source} line {line}"
+    try:
+        return Record(source, line, index, value=parse_json(data, source=place))
+    except InvalidDataError as err:
+        return Record(source, line, index, error=err)
+
+
+def _too_large(source: str, line: int, index: int | None = None) -> Record:
+    limit = f"{MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB"
+    place = f"{source} [{index}]" if index is not None else f"{source} line {line}"
+    return Record(source, line, index, error=_fail(
+        place, "too_large", f"记录超过 {limit} 的上限", f"record is larger than {limit}"))
+
+
+def _line_records(reader: _Reader, source: str, offset: int) -> Iterator[Record]:
+    """JSON Lines: each non-blank line is one record (a line over the limit is skipped over)."""
+    while True:
+        line = reader.line_at(offset)
+        newline = reader.buf.find(b"\n", offset - reader.base)
+        too_large = False
+        while newline < 0:
+            if reader.end - offset > MAX_DOCUMENT_BYTES + 1:
+                too_large = True
+                offset = reader.end  # forget the line's bytes read so far; find its end
+            if not reader.fill(offset):
+                break
+            newline = reader.buf.find(b"\n", offset - reader.base)
+        end = reader.base + newline if newline >= 0 else reader.end
+        if too_large or end - offset > MAX_DOCUMENT_BYTES + 1:
+            yield _too_large(source, line)
+        else:
+            data = reader.take(offset, end)
+            if data.strip():
+                yield _parsed(data, source, line=line)
+        if newline < 0:
+            return
+        offset = end + 1
+
+
+def _array_records(reader: _Reader, source: str, start: int) -> Iterator[Record]:
+    """The elements of a JSON array starting at offset ``start`` (its ``[``), one at a time."""
+    offset, byte = reader.skip_space(start + 1)
+    index = 0
+    if byte == ord("]"):
+        yield from _after_array(reader, source, offset + 1)
+        return
+    while True:
+        line = reader.line_at(offset)
+        end, complete = _element_end(reader, offset)
+        if complete:
+            yield _parsed(reader.take(offset, end), source, line=line, index=index)
+        else:
+            yield _too_large(source, line, index)
+        last_ok = complete
+        index += 1
+        offset, byte = reader.skip_space(end)
+        if byte == ord(","):
+            offset, byte = reader.skip_space(offset + 1)
+            continue
+        if byte == ord("]"):
+            yield from _after_array(reader, source, offset + 1)
+            return
+        if byte is None:
+            if last_ok:  # a whole element, then the end: the file was cut short
+                yield Record(source, reader.line_at(offset), error=_fail(
+                    f"{source} line {reader.line_at(offset)}", "not_json",
+                    "数组没有结束（缺少 ]，文件被截断？）",
+                    "the array is not closed (no ]; is the file cut short?)"))
+            return
+        line = reader.line_at(offset)
+        yield Record(source, line, error=_fail(
+            f"{source} line {line}", "not_json", f"不是有效的 JSON（第 {line} 行：应为 , 或 ]）",
+            f"not valid JSON (line {line}: expected , or ] after element [{index - 1}]); "
+            "the rest of the file is not read"))
+        return
+
+
+def _after_array(reader: _Reader, source: str, offset: int) -> Iterator[Record]:
+    offset, byte = reader.skip_space(offset)
+    if byte is not None:
+        line = reader.line_at(offset)
+        yield Record(source, line, error=_fail(
+            f"{source} line {line}", "not_json", f"不是有效的 JSON（第 {line} 行：数组后还有内容）",
+            f"not valid JSON (line {line}: more data after the array)"))
+
+
+def _element_end(reader: _Reader, start: int) -> tuple[int, bool]:
+    """Where the array element at ``start`` ends (exclusive), and whether it is within the size
+    limit (an oversized element is scanned past without keeping its bytes).
+
+    The element ends at a ``,`` or ``]`` outside strings and brackets, or just after the
+    bracket that closes it. A malformed element ends somewhere; parse_json then says why.
+    """
+    depth = 0
+    in_string = False
+    keep = start
+    pos = start
+    while True:
+        buf, base = reader.buf, reader.base
+        at = pos - base
+        while at < len(buf):
+            if in_string:
+                body = _STRING_BODY.match(buf, at)
+                at = body.end() if body else at
+                if at < len(buf) and buf[at] == ord('"'):
+                    in_string = False
+                    at += 1
+                    continue
+                break  # the string goes on past the buffer (maybe after a backslash)
+            match = _STRUCTURAL.search(buf, at)
+            if match is None:
+                at = len(buf)
+                break
+            at = match.end()
+            char = buf[match.start()]
+            if char == ord('"'):
+                in_string = True
+            elif char in b"[{":
+                depth += 1
+            elif char == ord(",") and depth == 0:
+                return base + match.start(), keep == start
+            elif char in b"]}":
+                if depth == 0:
+                    return base + match.start(), keep == start
+                depth -= 1
+                if depth == 0:
+                    return base + at, keep == start
+        pos = base + at
+        if pos - start > MAX_DOCUMENT_BYTES:
+            keep = pos  # too large: forget what was scanned, only find the element's end
+        if not reader.fill(keep):
+            return reader.end, keep == start
