@@ -6,6 +6,11 @@ are fitted and stamped (:mod:`sheetgen.stamp`), and the pages are composed over 
 backgrounds (:mod:`sheetgen.compose`). A record is added atomically: all of its pages are
 fitted before any is drawn, so a record that does not fit leaves nothing behind in a bundle.
 
+Fitting and drawing are two steps: :meth:`PdfBuilder.plan_record` fits a record's values into
+:class:`PlannedJob` s (plain, picklable data: the layout and each page's :class:`PagePlan`),
+:meth:`PdfBuilder.add_planned` draws them. ``sheetgen batch`` fits each record once in a
+worker process and sends the plans to the parent, which only draws them into the bundle.
+
 :func:`render_pdf` is the one-applicant entry point behind ``sheetgen fill``;
 :func:`render_naive` renders the same pages the obvious way (Jinja2 → WeasyPrint per record),
 for the benchmark's comparison.
@@ -13,7 +18,7 @@ for the benchmark's comparison.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +69,21 @@ class JobResult:
                 "pages": self.pages, "fit": [f.as_dict() for f in self.fits]}
 
 
+@dataclass(frozen=True)
+class PlannedJob:
+    """A page job with its values fitted, ready to draw: plain data that pickles."""
+
+    title: str
+    template: str
+    copies: int
+    layout: CompiledLayout
+    pages: tuple[PagePlan, ...]  # one per page of the layout
+
+    @property
+    def fits(self) -> list[FieldFit]:
+        return [fit for plan in self.pages for fit in plan.fits]
+
+
 class PdfBuilder:
     """Collects records (lists of page jobs) into one PDF; the bundle and the single file alike."""
 
@@ -77,46 +97,59 @@ class PdfBuilder:
     def page_count(self) -> int:
         return len(self._pages)
 
-    def add_record(self, jobs: Sequence[PageJob], *, outline: str | None = None
-                   ) -> list[JobResult]:
-        """Add one record's pages; raises (adding nothing) if any value fails to fit.
+    def plan_record(self, jobs: Sequence[PageJob]) -> list[PlannedJob]:
+        """Fit every value of one record's pages, drawing nothing.
 
-        With ``outline``, the record gets a top-level bookmark and its jobs nest below it.
+        Raises FontError (a character no font has) or DoesNotFitError (a value too long even
+        at its minimum size) for the whole record.
         """
-        planned: list[tuple[PageJob, CompiledLayout, list[PagePlan]]] = []
+        planned = []
         for job in jobs:
             check_fonts(job.sheet)
             layout = get_layout(self.templates, job.sheet.template, job.sheet.context,
                                 max_pages=job.max_pages)
             values = job.sheet.values()
-            planned.append((job, layout, [
+            planned.append(PlannedJob(job.title, job.sheet.template, job.copies, layout, tuple(
                 self._stamper.plan(layout, page, values, job.sheet.paths)
-                for page in range(layout.page_count)]))
+                for page in range(layout.page_count))))
+        return planned
+
+    def add_planned(self, planned: Sequence[PlannedJob], *, outline: str | None = None
+                    ) -> list[JobResult]:
+        """Draw one record's planned pages (each job ``copies`` times) after those added so far.
+
+        With ``outline``, the record gets a top-level bookmark and its jobs nest below it.
+        """
         parent = None
         if outline is not None:
             parent = len(self._outline)
             self._outline.append(OutlineEntry(outline, self.page_count))
         results = []
-        for job, layout, plans in planned:
+        for job in planned:
             first = self.page_count
             for _ in range(job.copies):
-                for page, plan in enumerate(plans):
+                for page, plan in enumerate(job.pages):
                     self._stamper.draw(plan)
-                    self._pages.append((layout, page, self._stamper.pages - 1))
+                    self._pages.append((job.layout, page, self._stamper.pages - 1))
             self._outline.append(OutlineEntry(job.title, first, parent))
-            results.append(JobResult(job.title, job.sheet.template, first,
-                                     self.page_count - first,
-                                     [fit for plan in plans for fit in plan.fits]))
+            results.append(JobResult(job.title, job.template, first, self.page_count - first,
+                                     job.fits))
         return results
 
-    def finish(self, *, title: str, subject: str, identity: bytes = b"") -> bytes:
+    def add_record(self, jobs: Sequence[PageJob], *, outline: str | None = None
+                   ) -> list[JobResult]:
+        """Add one record's pages; raises (adding nothing) if any value fails to fit."""
+        return self.add_planned(self.plan_record(jobs), outline=outline)
+
+    def finish(self, *, title: str, subject: str, identity: bytes = b"",
+               metadata: Mapping[str, str] | None = None) -> bytes:
         """The PDF of everything added, in order."""
         stamped = stamp_pages(self._stamper.finish())
         composer = Composer()
         for layout, page, index in self._pages:
             composer.add(layout, page, stamped[index])
         return composer.finish(title=title, subject=subject, outline=self._outline,
-                               identity=identity)
+                               metadata=metadata, identity=identity)
 
 
 def check_fonts(sheet: SheetContext) -> None:
@@ -161,7 +194,14 @@ def render_pdf(plan: FilingPlan, options: RenderOptions | None = None) -> Render
     """One applicant's PDF: the cover checklist, then one check sheet per website."""
     options = options or RenderOptions()
     builder = PdfBuilder(options.templates)
-    jobs = builder.add_record(applicant_jobs(plan, options))
+    return render_planned(plan, builder.plan_record(applicant_jobs(plan, options)), builder)
+
+
+def render_planned(plan: FilingPlan, planned: Sequence[PlannedJob],
+                   builder: PdfBuilder | None = None) -> Rendered:
+    """One applicant's PDF from its already fitted pages (see :meth:`PdfBuilder.plan_record`)."""
+    builder = builder or PdfBuilder()
+    jobs = builder.add_planned(planned)
     pdf = builder.finish(title=document_title(plan), subject=SUBJECT,
                          identity=reference(plan.applicant).encode())
     return Rendered(pdf, builder.page_count, plan.variant, jobs)
