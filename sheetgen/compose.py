@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from sheetgen.errors import UsageError
 from sheetgen.layout import CompiledLayout
 
 
@@ -70,6 +73,9 @@ class Composer:
                 title=entry.title, page_number=entry.page, parent=parent))
         info = {"/Title": title, "/Subject": subject, "/Creator": f"sheetgen {__version__}",
                 "/Producer": f"sheetgen {__version__} (WeasyPrint, reportlab, pypdf)"}
+        created = source_date()
+        if created is not None:
+            info["/CreationDate"] = info["/ModDate"] = created.strftime("D:%Y%m%d%H%M%SZ")
         info.update(metadata or {})
         self.writer.add_metadata(info)
         self.writer.page_mode = "/UseOutlines" if outline else "/UseNone"
@@ -105,6 +111,21 @@ class Composer:
             stream.set_data(f"q {name} Do Q\n".encode())
             call = self._draw_calls[name] = self.writer._add_object(stream)
         return call
+
+
+def source_date() -> datetime | None:
+    """The documents' date: ``SOURCE_DATE_EPOCH`` (reproducible-builds.org), else none at all.
+
+    Without it a PDF carries no date, so the same input always gives the same bytes.
+    """
+    raw = os.environ.get("SOURCE_DATE_EPOCH")
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return datetime.fromtimestamp(int(raw), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise UsageError(f"SOURCE_DATE_EPOCH={raw[:20]!r} is not a whole number of seconds "
+                         "since 1970") from None
 
 
 _readers: dict[str, Any] = {}

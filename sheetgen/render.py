@@ -25,7 +25,7 @@ from typing import Any
 from sheetgen import fonts
 from sheetgen.checklist import MAX_PAGES as COVER_PAGES
 from sheetgen.checklist import cover_context
-from sheetgen.compose import Composer, OutlineEntry, stamp_pages
+from sheetgen.compose import Composer, OutlineEntry, source_date, stamp_pages
 from sheetgen.context import SheetContext, reference, sheet_context
 from sheetgen.layout import CompiledLayout, get_layout
 from sheetgen.plan import FilingPlan
@@ -88,6 +88,7 @@ class PdfBuilder:
     """Collects records (lists of page jobs) into one PDF; the bundle and the single file alike."""
 
     def __init__(self, templates: TemplateSet | None = None) -> None:
+        source_date()  # a malformed SOURCE_DATE_EPOCH is a usage error, before reportlab trips
         self.templates = templates or bundled()
         self._stamper = Stamper()
         self._pages: list[tuple[CompiledLayout, int, int]] = []  # layout, page, stamp index
