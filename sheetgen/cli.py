@@ -234,6 +234,7 @@ TemplatesOption = Annotated[Path | None, typer.Option(
     "--templates", metavar="DIR",
     help="A directory of your own templates (same layout as the bundled ones).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON report on stdout.")]
+PdfaOption = Annotated[bool, typer.Option("--pdfa", help="Write archival PDF/A-2b.")]
 
 
 def input_name(path: str) -> str:
@@ -242,13 +243,13 @@ def input_name(path: str) -> str:
 
 
 def render_options(*, provider: str | None, no_qr: bool, no_cover: bool, copies: int,
-                   templates: Path | None) -> Any:
+                   templates: Path | None, pdfa: bool = False) -> Any:
     """The RenderOptions of the shared rendering options."""
     from sheetgen.render import RenderOptions
     from sheetgen.templating import TemplateSet
 
     return RenderOptions(provider=provider, qr=not no_qr, cover=not no_cover, copies=copies,
-                         templates=TemplateSet(templates) if templates else None)
+                         templates=TemplateSet(templates) if templates else None, pdfa=pdfa)
 
 
 def check_variant(variant: str) -> str:
@@ -272,6 +273,7 @@ def fill(
     no_qr: NoQrOption = False,
     rules_file: RulesOption = None,
     templates: TemplatesOption = None,
+    pdfa: PdfaOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Fill the check sheets of one applicant into one print-ready PDF."""
@@ -286,7 +288,7 @@ def fill(
         # Options first: a usage error must not wait for (or consume) stdin.
         variant = check_variant(variant)
         options = render_options(provider=provider, no_qr=no_qr, no_cover=no_cover,
-                                 copies=copies, templates=templates)
+                                 copies=copies, templates=templates, pdfa=pdfa)
         rules = load_rules(rules_file)
         result = run_fill(open_input(input_path), source=source, output=output, rules=rules,
                           variant=variant, options=options)

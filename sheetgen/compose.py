@@ -60,8 +60,12 @@ class Composer:
         return self.pages - 1
 
     def finish(self, *, title: str, subject: str, outline: list[OutlineEntry],
-               metadata: Mapping[str, str] | None = None, identity: bytes = b"") -> bytes:
-        """The finished PDF; ``identity`` seeds the document ID (same input, same bytes)."""
+               metadata: Mapping[str, str] | None = None, identity: bytes = b"",
+               pdfa: bool = False) -> bytes:
+        """The finished PDF; ``identity`` seeds the document ID (same input, same bytes).
+
+        With ``pdfa`` the document is marked PDF/A-2b (see :meth:`_archival`).
+        """
         from pypdf.generic import ArrayObject, ByteStringObject
 
         from sheetgen import __version__
@@ -78,12 +82,52 @@ class Composer:
             info["/CreationDate"] = info["/ModDate"] = created.strftime("D:%Y%m%d%H%M%SZ")
         info.update(metadata or {})
         self.writer.add_metadata(info)
+        if pdfa:
+            self._archival(info)
         self.writer.page_mode = "/UseOutlines" if outline else "/UseNone"
         digest = hashlib.md5(identity + title.encode(), usedforsecurity=False).digest()
         self.writer._ID = ArrayObject([ByteStringObject(digest), ByteStringObject(digest)])
         out = io.BytesIO()
         self.writer.write(out)
         return out.getvalue()
+
+    def _archival(self, info: Mapping[str, str]) -> None:
+        """What PDF/A-2b asks of the document beyond its pages.
+
+        The pages already qualify: every font is embedded, nothing is transparent, there are
+        no annotations, actions or attachments. The document gets an sRGB output intent, an
+        unfiltered XMP packet that mirrors the Info dictionary, a PDF 1.7 header and its ID
+        (set by :meth:`finish`). WeasyPrint's own PDF/A variant is not used for the
+        backgrounds: its pages are the same, and WeasyPrint 70 leaves the profile file open.
+        """
+        from pypdf.generic import (
+            ArrayObject,
+            DecodedStreamObject,
+            DictionaryObject,
+            NameObject,
+            NumberObject,
+            TextStringObject,
+        )
+
+        profile = DecodedStreamObject()
+        profile.set_data(srgb_profile())
+        profile[NameObject("/N")] = NumberObject(3)
+        condition = TextStringObject("sRGB IEC61966-2.1")
+        intent = DictionaryObject({
+            NameObject("/Type"): NameObject("/OutputIntent"),
+            NameObject("/S"): NameObject("/GTS_PDFA1"),
+            NameObject("/OutputConditionIdentifier"): condition,
+            NameObject("/Info"): condition,
+            NameObject("/DestOutputProfile"): self.writer._add_object(profile.flate_encode()),
+        })
+        metadata = DecodedStreamObject()  # unfiltered and typed, as PDF/A wants it
+        metadata.set_data(xmp_packet(info))
+        metadata[NameObject("/Type")] = NameObject("/Metadata")
+        metadata[NameObject("/Subtype")] = NameObject("/XML")
+        root = self.writer._root_object
+        root[NameObject("/OutputIntents")] = ArrayObject([self.writer._add_object(intent)])
+        root[NameObject("/Metadata")] = self.writer._add_object(metadata)
+        self.writer.pdf_header = "%PDF-1.7"
 
     def _form(self, layout: CompiledLayout, page: int) -> tuple[str, Any]:
         key = (layout.key, page)
@@ -126,6 +170,56 @@ def source_date() -> datetime | None:
     except (ValueError, OverflowError, OSError):
         raise UsageError(f"SOURCE_DATE_EPOCH={raw[:20]!r} is not a whole number of seconds "
                          "since 1970") from None
+
+
+def srgb_profile() -> bytes:
+    """An sRGB ICC profile (Pillow's LittleCMS built-in one), for the PDF/A output intent."""
+    from PIL import ImageCms
+
+    profile: bytes = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    return profile
+
+
+def xmp_packet(info: Mapping[str, str]) -> bytes:
+    """The XMP metadata of a PDF/A-2b document whose Info dictionary is ``info``.
+
+    PDF/A requires the two to agree, so every entry present in one is written in the other.
+    """
+    from xml.sax.saxutils import escape
+
+    def alt(value: str) -> str:
+        return f'<rdf:Alt><rdf:li xml:lang="x-default">{escape(value)}</rdf:li></rdf:Alt>'
+
+    def date(pdf_date: str) -> str:  # D:20260101000000Z -> 2026-01-01T00:00:00Z
+        d = pdf_date.removeprefix("D:")
+        return f"{d[0:4]}-{d[4:6]}-{d[6:8]}T{d[8:10]}:{d[10:12]}:{d[12:14]}Z"
+
+    fields = ["<pdfaid:part>2</pdfaid:part>", "<pdfaid:conformance>B</pdfaid:conformance>"]
+    if "/Title" in info:
+        fields.append(f"<dc:title>{alt(info['/Title'])}</dc:title>")
+    if "/Subject" in info:
+        fields.append(f"<dc:description>{alt(info['/Subject'])}</dc:description>")
+    if "/Creator" in info:
+        fields.append(f"<xmp:CreatorTool>{escape(info['/Creator'])}</xmp:CreatorTool>")
+    if "/Producer" in info:
+        fields.append(f"<pdf:Producer>{escape(info['/Producer'])}</pdf:Producer>")
+    if "/CreationDate" in info:
+        fields.append(f"<xmp:CreateDate>{date(info['/CreationDate'])}</xmp:CreateDate>")
+    if "/ModDate" in info:
+        fields.append(f"<xmp:ModifyDate>{date(info['/ModDate'])}</xmp:ModifyDate>")
+    body = "\n   ".join(fields)
+    packet = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/" xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:pdf="http://ns.adobe.com/pdf/1.3/">
+   {body}
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="r"?>"""
+    return packet.encode("utf-8")
 
 
 _readers: dict[str, Any] = {}

@@ -49,6 +49,8 @@ from sheetgen.templating import TemplateSet, blank_context
 #: CSS px to PDF points.
 PX = 0.75
 DEFAULT_MIN_SIZE = 7.0
+#: Changes whenever what a compiled layout holds changes, so older cache entries are ignored.
+FORMAT = 1
 #: Context keys whose values are the same for every record of a layout (not blanked).
 STATIC_KEYS = frozenset({"flags", "rules"})
 
@@ -107,7 +109,8 @@ class CompiledLayout:
 def layout_key(templates: TemplateSet, template: str, context: Mapping[str, Any]) -> str:
     """Identify a layout: versions, the template set's content, the template, the static context."""
     static = {k: context.get(k) for k in sorted(STATIC_KEYS)}
-    payload = json.dumps([__version__, _weasyprint_version(), templates.digest, template, static],
+    payload = json.dumps([FORMAT, __version__, _weasyprint_version(), templates.digest, template,
+                          static],
                          sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 

@@ -42,6 +42,7 @@ class RenderOptions:
     cover: bool = True
     copies: int = 1
     templates: TemplateSet | None = None
+    pdfa: bool = False  # mark the PDF as PDF/A-2b (archival)
 
 
 @dataclass(frozen=True)
@@ -143,14 +144,14 @@ class PdfBuilder:
         return self.add_planned(self.plan_record(jobs), outline=outline)
 
     def finish(self, *, title: str, subject: str, identity: bytes = b"",
-               metadata: Mapping[str, str] | None = None) -> bytes:
-        """The PDF of everything added, in order."""
+               metadata: Mapping[str, str] | None = None, pdfa: bool = False) -> bytes:
+        """The PDF of everything added, in order (PDF/A-2b with ``pdfa``)."""
         stamped = stamp_pages(self._stamper.finish())
         composer = Composer()
         for layout, page, index in self._pages:
             composer.add(layout, page, stamped[index])
         return composer.finish(title=title, subject=subject, outline=self._outline,
-                               metadata=metadata, identity=identity)
+                               metadata=metadata, identity=identity, pdfa=pdfa)
 
 
 def check_fonts(sheet: SheetContext) -> None:
@@ -195,16 +196,17 @@ def render_pdf(plan: FilingPlan, options: RenderOptions | None = None) -> Render
     """One applicant's PDF: the cover checklist, then one check sheet per website."""
     options = options or RenderOptions()
     builder = PdfBuilder(options.templates)
-    return render_planned(plan, builder.plan_record(applicant_jobs(plan, options)), builder)
+    return render_planned(plan, builder.plan_record(applicant_jobs(plan, options)), builder,
+                          pdfa=options.pdfa)
 
 
 def render_planned(plan: FilingPlan, planned: Sequence[PlannedJob],
-                   builder: PdfBuilder | None = None) -> Rendered:
+                   builder: PdfBuilder | None = None, *, pdfa: bool = False) -> Rendered:
     """One applicant's PDF from its already fitted pages (see :meth:`PdfBuilder.plan_record`)."""
     builder = builder or PdfBuilder()
     jobs = builder.add_planned(planned)
     pdf = builder.finish(title=document_title(plan), subject=SUBJECT,
-                         identity=reference(plan.applicant).encode())
+                         identity=reference(plan.applicant).encode(), pdfa=pdfa)
     return Rendered(pdf, builder.page_count, plan.variant, jobs)
 
 

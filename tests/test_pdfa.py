@@ -1,0 +1,112 @@
+"""--pdfa: the structures PDF/A-2b requires, checked with pypdf (and qpdf where installed).
+
+No PDF/A validator (veraPDF) can be installed from the registries this project uses, so this
+checks what a validator would check at the document level. A full validator would add the
+font-program rules (glyph widths against the font, symbolic TrueType cmaps), the colour
+spaces used inside content streams, and XMP schema conformance.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sheetgen.fill import plan_input
+from sheetgen.render import RenderOptions, render_pdf
+from tests.applicants import example
+from tests.pdfs import embedded_font_names, reader
+
+NS = {"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+      "pdfaid": "http://www.aiim.org/pdfa/ns/id/", "dc": "http://purl.org/dc/elements/1.1/",
+      "xmp": "http://ns.adobe.com/xap/1.0/", "pdf": "http://ns.adobe.com/pdf/1.3/"}
+
+
+@pytest.fixture(scope="module", params=["beijing-unit-two-websites", "guangdong-personal"])
+def archival(request: pytest.FixtureRequest) -> bytes:
+    data = json.dumps(example(request.param), ensure_ascii=False).encode()
+    return render_pdf(plan_input(data, source="t"), RenderOptions(pdfa=True)).pdf
+
+
+def test_header_and_file_identifier(archival: bytes) -> None:
+    assert archival.startswith(b"%PDF-1.7\n%")
+    assert all(byte > 127 for byte in archival.split(b"\n")[1][1:5])  # binary comment
+    ids = reader(archival).trailer["/ID"]
+    assert len(ids) == 2 and len(ids[0]) == 16 and ids[0] == ids[1]
+
+
+def test_xmp_metadata_declares_pdfa_2b_and_mirrors_the_info(archival: bytes,
+                                                           monkeypatch: Any) -> None:
+    pdf = reader(archival)
+    stream = pdf.trailer["/Root"]["/Metadata"].get_object()
+    assert stream["/Type"] == "/Metadata" and stream["/Subtype"] == "/XML"
+    assert "/Filter" not in stream
+    xmp = ET.fromstring(stream.get_data().split(b"?>", 1)[1].rsplit(b"<?xpacket", 1)[0])
+    assert xmp.findtext(".//pdfaid:part", namespaces=NS) == "2"
+    assert xmp.findtext(".//pdfaid:conformance", namespaces=NS) == "B"
+    info = pdf.metadata
+    assert info is not None
+    assert xmp.findtext(".//dc:title/rdf:Alt/rdf:li", namespaces=NS) == info.title
+    assert xmp.findtext(".//xmp:CreatorTool", namespaces=NS) == info.creator
+    assert xmp.findtext(".//pdf:Producer", namespaces=NS) == info.producer
+
+
+def test_dates_agree_between_info_and_xmp(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    data = json.dumps(example("zhejiang-personal"), ensure_ascii=False).encode()
+    pdf = reader(render_pdf(plan_input(data, source="t"), RenderOptions(pdfa=True)).pdf)
+    xmp = pdf.trailer["/Root"]["/Metadata"].get_object().get_data()
+    assert pdf.metadata is not None and pdf.metadata["/CreationDate"] == "D:20260101000000Z"
+    assert b"<xmp:CreateDate>2026-01-01T00:00:00Z</xmp:CreateDate>" in xmp
+
+
+def test_srgb_output_intent(archival: bytes) -> None:
+    (intent,) = reader(archival).trailer["/Root"]["/OutputIntents"]
+    intent = intent.get_object()
+    assert intent["/S"] == "/GTS_PDFA1"
+    profile = intent["/DestOutputProfile"].get_object()
+    assert profile["/N"] == 3 and profile.get_data()[36:40] == b"acsp"  # an ICC profile
+
+
+def test_fonts_embedded_no_encryption_scripts_or_transparency(archival: bytes) -> None:
+    pdf = reader(archival)
+    assert embedded_font_names(archival)
+    assert "/Encrypt" not in pdf.trailer
+    raw = archival
+    for forbidden in (b"/JavaScript", b"/JS ", b"/AA ", b"/Launch", b"/EmbeddedFile",
+                      b"/SMask /Luminosity", b"/Transparency"):
+        assert forbidden not in raw
+    for page in pdf.pages:
+        assert "/Annots" not in page
+        stack = [page["/Resources"]]
+        while stack:
+            resources = stack.pop().get_object()
+            for state in (resources.get("/ExtGState") or {}).values():
+                state = state.get_object()
+                assert state.get("/CA", 1) == 1 and state.get("/ca", 1) == 1
+                assert state.get("/SMask", "/None") == "/None"
+            for xobject in (resources.get("/XObject") or {}).values():
+                xobject = xobject.get_object()
+                assert xobject.get("/Subtype") in ("/Form", "/Image")
+                if "/Resources" in xobject:
+                    stack.append(xobject["/Resources"])
+
+
+def test_without_pdfa_there_is_no_pdfa_claim() -> None:
+    data = json.dumps(example("zhejiang-personal"), ensure_ascii=False).encode()
+    pdf = render_pdf(plan_input(data, source="t")).pdf
+    assert b"pdfaid" not in pdf and "/OutputIntents" not in reader(pdf).trailer["/Root"]
+
+
+@pytest.mark.skipif(shutil.which("qpdf") is None, reason="qpdf not installed (apt qpdf)")
+def test_qpdf_finds_no_structural_errors(archival: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "a.pdf"
+    path.write_bytes(archival)
+    result = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
