@@ -16,7 +16,7 @@ OUT ?= out
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
 	libreoffice-writer-nogui qpdf
 
-.PHONY: setup system demo test lint typecheck pytest bench fonts clean
+.PHONY: setup system demo test lint typecheck pytest bench fonts docx-templates clean
 
 setup: system $(STAMP)
 
@@ -50,6 +50,10 @@ bench: setup
 # Rebuild the supplementary font from Debian's fonts-noto-cjk (see fonts/README.md).
 fonts: setup
 	$(PY) tools/build_fonts.py
+
+# Rebuild the DOCX templates from their source (see templates/README.md); commit both.
+docx-templates: setup
+	$(PY) tools/build_docx_templates.py
 
 clean:
 	rm -rf $(VENV) $(OUT) build dist .pytest_cache .mypy_cache .ruff_cache

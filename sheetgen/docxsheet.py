@@ -1,0 +1,858 @@
+"""Editable Word output: the check sheets and the cover as DOCX files, rendered with docxtpl.
+
+Providers and applicants sometimes need to adjust a sheet in Word before printing, so every
+page job of the PDF (:func:`sheetgen.render.applicant_jobs`) can also become a DOCX file: one
+per website sheet, and the cover checklist in a file of its own (a Word file cannot share the
+PDF's pages, and a cover of up to two pages in front of a one-page form would make every sheet
+file two or three pages long). The templates are ``templates/<variant>/*.docx`` beside the
+HTML ones, built and checked by ``tools/build_docx_templates.py``; their contract is in
+``templates/README.md``.
+
+Same text as the PDF
+    A DOCX template receives the very context of the PDF (:func:`sheetgen.context.sheet_context`,
+    :func:`sheetgen.checklist.cover_context`) and is rendered by docxtpl through the template
+    set's strict Jinja2 environment (``StrictUndefined``, autoescape on), so an unknown variable
+    is a :class:`~sheetgen.errors.TemplateError` naming it, and data can never inject
+    WordprocessingML.
+
+Long values: fitted like the PDF, from the template's own geometry
+    A value is printed in a table cell of its own whose row has an exact height (Word:
+    行高 固定值), so a value can never make the page grow. The cell's size is read from the
+    DOCX itself (grid columns, spans, cell margins, row heights), not from a side file, so a
+    provider's own template needs nothing but ``{{ host.name }}`` in such a cell. Each value is
+    fitted with the PDF's code (:func:`sheetgen.stamp.fit`, reportlab metrics of the bundled
+    font): shrunk step by step to its minimum size, continued in a region of blank space
+    (the 备注 cell) when the template allows it, else refused with
+    :class:`~sheetgen.errors.DoesNotFitError` naming the JSON path. The fitted lines are
+    printed with hard line breaks and an exact line height, so Word and LibreOffice cannot
+    wrap a value onto a line the fitting did not count (and clip it).
+
+How: compile once, render many
+    A template is compiled once per process (:func:`compile_docx`): each field paragraph is
+    rewritten so that its text, font size and line height come from ``_fit.<id>``, an object
+    that fits a value when the template first prints it. Fields in rows a flag removes
+    (``{%tr if flags.landline %}``) are therefore never fitted, exactly like the PDF, whose
+    compiled layout only has the boxes its flags keep.
+
+Everything docxtpl and python-docx need is imported inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import re
+import shlex
+import threading
+import weakref
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from sheetgen import fonts
+from sheetgen.checklist import TEMPLATE as COVER_TEMPLATE
+from sheetgen.context import SheetContext
+from sheetgen.errors import DoesNotFitError, Problem, TemplateError
+from sheetgen.layout import DEFAULT_MIN_SIZE, STATIC_KEYS, Box, FieldBox, Region
+from sheetgen.plan import FilingPlan
+from sheetgen.render import RenderOptions, applicant_jobs, check_fonts, document_title
+from sheetgen.stamp import LEADING, FieldFit, fit
+from sheetgen.templating import TemplateSet, bundled
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+W = f"{{{W_NS}}}"
+XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+#: The context key under which fitted values reach a compiled template.
+FIT_KEY = "_fit"
+
+#: Widths of measured text are compared with the cell width less this share, and heights with
+#: the cell height less ``HEIGHT_SAFETY`` points: Word and LibreOffice round glyph positions
+#: and row heights to their own units, which must never add a line to a fitted value.
+WIDTH_SAFETY = 0.02
+HEIGHT_SAFETY = 1.0
+#: The family name of the supplement font (fonts/NotoSerifSC-Supplement.ttf): characters
+#: above U+FFFF (𠮷) get a run of their own in it, as the PDF draws them; word processors
+#: otherwise pick any font that has them (LibreOffice took a sans face, out of text order).
+SUPPLEMENT_FAMILY = "Noto Serif SC Supplement"
+#: Word's defaults where a document says nothing: cell margins (twips) and font size (pt).
+DEFAULT_CELL_MARGINS = {"top": 0, "left": 108, "bottom": 0, "right": 108}
+DEFAULT_FONT_SIZE = 10.0
+
+
+# --- packages --------------------------------------------------------------------------------
+
+#: Every zip entry gets this timestamp, so the same parts always make the same bytes.
+PACKAGE_DATE = (1980, 1, 1, 0, 0, 0)
+CONTENT_TYPES = "[Content_Types].xml"
+
+
+def read_package(data: bytes) -> dict[str, bytes]:
+    """The parts of a DOCX (OPC zip) package by name, in the package's order."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            return {name: package.read(name) for name in package.namelist()}
+    except (zipfile.BadZipFile, OSError, KeyError) as exc:
+        raise TemplateError(f"not a DOCX file: {exc}") from None
+
+
+def write_package(parts: Mapping[str, bytes]) -> bytes:
+    """A DOCX package of ``parts``, byte for byte the same for the same parts.
+
+    Entries are ordered (``[Content_Types].xml`` first, as Office writes it, then by name)
+    and carry a fixed timestamp and no host-specific attributes; python-docx would stamp the
+    current time on every entry, so a rebuilt template or a re-rendered sheet would differ
+    from the last one for no reason.
+    """
+    out = io.BytesIO()
+    names = sorted(parts, key=lambda name: (name != CONTENT_TYPES, name))
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as package:
+        for name in names:
+            info = zipfile.ZipInfo(name, PACKAGE_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 0
+            info.external_attr = 0
+            package.writestr(info, parts[name])
+    return out.getvalue()
+
+
+def docx_template_name(template: str) -> str:
+    """The DOCX template beside an HTML one: ``public/sheet.html`` → ``public/sheet.docx``."""
+    return str(PurePosixPath(template).with_suffix(".docx"))
+
+
+# --- compiling a template --------------------------------------------------------------------
+
+#: A field paragraph: one context path, optionally followed by its options in a comment,
+#: ``{{ website.domains }}{# min-size=7 overflow=remarks overflow-caption=网站域名（续）： #}``.
+_FIELD = re.compile(r"\s*\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*\}\}\s*(?:\{#(.*?)#\})?\s*",
+                    re.DOTALL)
+#: A region: blank space a long value may continue in, ``{# region=remarks #}``.
+_REGION = re.compile(r"\s*\{#\s*region=(\w+)\s*#\}\s*")
+_EXPRESSION = re.compile(r"\{\{-?(.*?)-?\}\}", re.DOTALL)
+_FIELD_OPTIONS = ("min-size", "overflow", "overflow-caption", "fallback")
+
+# Schema order of the children of w:pPr and w:rPr (ECMA-376 CT_PPrBase, CT_RPr): Word refuses
+# a document whose property elements are out of order, so new ones are inserted in place.
+_PPR_ORDER = ("pStyle", "keepNext", "keepLines", "pageBreakBefore", "framePr", "widowControl",
+              "numPr", "suppressLineNumbers", "pBdr", "shd", "tabs", "suppressAutoHyphens",
+              "kinsoku", "wordWrap", "overflowPunct", "topLinePunct", "autoSpaceDE",
+              "autoSpaceDN", "bidi", "adjustRightInd", "snapToGrid", "spacing", "ind",
+              "contextualSpacing", "mirrorIndents", "suppressOverlap", "jc", "textDirection",
+              "textAlignment", "textboxTightWrap", "outlineLvl", "divId", "cnfStyle", "rPr",
+              "sectPr", "pPrChange")
+_RPR_ORDER = ("rStyle", "rFonts", "b", "bCs", "i", "iCs", "caps", "smallCaps", "strike",
+              "dstrike", "outline", "shadow", "emboss", "imprint", "noProof", "snapToGrid",
+              "vanish", "webHidden", "color", "spacing", "w", "kern", "position", "sz", "szCs",
+              "highlight", "u", "effect", "bdr", "shd", "fitText", "vertAlign", "rtl", "cs",
+              "em", "lang", "eastAsianLayout", "specVanish", "oMath")
+#: Paragraph properties every field gets, whatever the document's defaults: no snapping to a
+#: document grid, no East Asian line-breaking rules or automatic spacing between Chinese and
+#: Latin text. Each would change line widths or heights behind the fitting's back.
+_FIELD_PPR = (("kinsoku", "0"), ("autoSpaceDE", "0"), ("autoSpaceDN", "0"), ("snapToGrid", "0"))
+
+
+@dataclass(frozen=True)
+class DocxField:
+    """One value's cell in a compiled template: ``_fit.<ident>`` prints it."""
+
+    ident: str
+    box: FieldBox
+
+
+@dataclass(frozen=True)
+class RunStyle:
+    """A field's run properties as WordprocessingML, with ``placeholder`` where the fitted
+    size goes: what a run split off the field's text (for the supplement font) carries."""
+
+    body: str
+    supplement: str
+    placeholder: str
+
+    def runs(self, text: str, size: int) -> Markup:
+        """``text`` escaped, characters above U+FFFF in runs of the supplement font."""
+        parts = []
+        for role, part in fonts.split_by_font(text):
+            escaped = _escape(part)
+            if role == "supplement":
+                parts.append(f'</w:t></w:r><w:r>{self._at(self.supplement, size)}'
+                             f'<w:t xml:space="preserve">{escaped}</w:t></w:r>'
+                             f'<w:r>{self._at(self.body, size)}<w:t xml:space="preserve">')
+            else:
+                parts.append(escaped)
+        return Markup("".join(parts))  # every piece of data escaped above
+
+    def _at(self, properties: str, size: int) -> str:
+        return properties.replace(self.placeholder, str(size))
+
+
+@dataclass(frozen=True)
+class LooseValue:
+    """A ``{{ … }}`` outside a field cell, and the context names it uses."""
+
+    expression: str
+    names: frozenset[str]
+    reason: str
+
+
+@dataclass(frozen=True)
+class CompiledDocx:
+    """A DOCX template ready to render: the rewritten package and its fields and regions."""
+
+    name: str
+    data: bytes
+    fields: tuple[DocxField, ...]
+    regions: Mapping[str, Region]  # by ident (``r_remarks``)
+    loose: tuple[LooseValue, ...]
+    references: frozenset[tuple[str, ...]]  # every context path the Jinja source uses
+    styles: Mapping[str, RunStyle]  # by field or region ident
+
+
+_compiled: dict[tuple[str, str], CompiledDocx] = {}
+_compiled_lock = threading.Lock()
+
+
+def compile_docx(templates: TemplateSet, name: str) -> CompiledDocx:
+    """The compiled DOCX template ``name`` of ``templates`` (cached per content)."""
+    path = templates.root / name
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise TemplateError(f"DOCX template not found: {name} (in {templates.root})",
+                            hint="each HTML template needs a DOCX template beside it for "
+                                 "--format docx; see templates/README.md") from None
+    key = (str(path), hashlib.sha256(data).hexdigest())
+    with _compiled_lock:
+        cached = _compiled.get(key)
+    if cached is None:
+        cached = _compile(name, data, templates.env)
+        with _compiled_lock:
+            _compiled[key] = cached
+    return cached
+
+
+def _compile(name: str, data: bytes, env: Any) -> CompiledDocx:
+    from lxml import etree
+
+    parts = read_package(data)
+    try:
+        document = etree.fromstring(parts["word/document.xml"])
+        styles = _Styles(etree.fromstring(parts["word/styles.xml"])
+                         if "word/styles.xml" in parts else None)
+    except (KeyError, etree.XMLSyntaxError) as exc:
+        raise TemplateError(f"template {name} is not a readable DOCX document: {exc}") from None
+    fields: list[DocxField] = []
+    regions: dict[str, Region] = {}
+    region_order: dict[str, int] = {}
+    loose: list[LooseValue] = []
+    run_styles: dict[str, RunStyle] = {}
+    order: dict[str, int] = {}
+    for number, paragraph in enumerate(list(document.iter(W + "p"))):
+        text = "".join(t.text or "" for t in paragraph.iter(W + "t"))
+        if "{" not in text:
+            continue
+        found = _FIELD.fullmatch(text)
+        if found and found.group(1).split(".")[0] not in STATIC_KEYS:
+            path = found.group(1)
+            where = _cell_geometry(paragraph, styles)
+            if isinstance(where, str):  # not in a cell of its own with a fixed height
+                loose.append(LooseValue(path, frozenset({path.split(".")[0]}), where))
+                continue
+            options = _field_options(found.group(2) or "", name, path)
+            ident = f"f{len(fields)}"
+            width, height, size = where
+            fields.append(DocxField(ident, FieldBox(
+                path=path, box=Box(0, 0.0, 0.0, width, height), font_size=size,
+                min_size=float(options.get("min-size", DEFAULT_MIN_SIZE)),
+                overflow=options.get("overflow"),
+                overflow_caption=options.get("overflow-caption", ""),
+                fallback=options.get("fallback"))))
+            order[ident] = number
+            run_styles[ident] = _make_slot(paragraph, ident)
+            continue
+        region = _REGION.fullmatch(text)
+        if region:
+            where = _cell_geometry(paragraph, styles)
+            if isinstance(where, str):
+                raise TemplateError(f"template {name}: region {region.group(1)!r} {where}")
+            ident = f"r_{region.group(1)}"
+            width, height, size = where
+            previous = regions.get(ident)
+            if previous is not None:  # drawn in alternative rows: the smallest counts
+                width = min(width, previous.box.width)
+                height = min(height, previous.box.height)
+                size = min(size, previous.font_size)
+            regions[ident] = Region(region.group(1), Box(0, 0.0, 0.0, width, height), size)
+            region_order.setdefault(ident, number)
+            run_styles[ident] = _make_slot(paragraph, ident)
+            continue
+        for expression in _EXPRESSION.findall(text):
+            loose.append(LooseValue(expression.strip(), _names(env, expression),
+                                    "is printed outside a cell of its own"))
+    for item in fields:
+        overflow = item.box.overflow
+        if overflow is None:
+            continue
+        ident = f"r_{overflow}"
+        if ident not in regions:
+            raise TemplateError(f"template {name}: field {item.box.path} continues in region "
+                                f"{overflow!r}, which the template does not define")
+        if region_order[ident] < order[item.ident]:
+            raise TemplateError(f"template {name}: region {overflow!r} comes before field "
+                                f"{item.box.path}, which continues in it; put it after")
+    parts["word/document.xml"] = etree.tostring(document, xml_declaration=True,
+                                                encoding="UTF-8", standalone=True)
+    data = write_package(parts)
+    references = _references(name, data, env) | {
+        tuple(path.split(".")) for item in fields
+        for path in (item.box.path, item.box.fallback) if path}
+    return CompiledDocx(name, data, tuple(fields), regions, tuple(loose), references,
+                        run_styles)
+
+
+#: Names a template may use that are not context keys: Jinja's globals and docxtpl's loop.
+_JINJA_NAMES = frozenset({"loop", "range", "dict", "lipsum", "cycler", "joiner", "namespace",
+                          FIT_KEY})
+
+
+def _references(name: str, data: bytes, env: Any) -> frozenset[tuple[str, ...]]:
+    """Every dotted context path (``flags.landline``) the template's Jinja source uses.
+
+    Jinja, and so docxtpl, only notices an unknown variable in a branch it takes; checking
+    these paths against the context instead catches a misspelt flag in any branch.
+    """
+    import jinja2
+    from docxtpl import DocxTemplate
+    from jinja2 import nodes
+
+    template = DocxTemplate(io.BytesIO(data))
+    try:
+        source = template.patch_xml(template.get_docx().element.body.xml)
+        tree = env.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error in {name}: {exc.message}") from None
+    bound = {target.name for node in tree.find_all((nodes.For, nodes.Assign))
+             for target in (node.target, *node.target.find_all(nodes.Name))
+             if isinstance(target, nodes.Name)}
+    found: set[tuple[str, ...]] = set()
+
+    def walk(node: Any) -> None:
+        chain: list[str] = []
+        while isinstance(node, nodes.Getattr):
+            chain.append(node.attr)
+            node = node.node
+        if isinstance(node, nodes.Name):
+            if node.ctx == "load" and node.name not in bound | _JINJA_NAMES:
+                found.add((node.name, *reversed(chain)))
+            return
+        for child in node.iter_child_nodes():
+            walk(child)
+
+    walk(tree)
+    return frozenset(found)
+
+
+def check_references(compiled: CompiledDocx, context: Mapping[str, Any]) -> None:
+    """Raise TemplateError naming the first path of ``compiled`` that ``context`` lacks."""
+    for path in sorted(compiled.references):
+        node: Any = context
+        for depth, key in enumerate(path):
+            if not isinstance(node, Mapping):
+                break  # a value's own attributes (a string's, a list's) are Jinja's business
+            if key not in node:
+                raise TemplateError(
+                    f"template {compiled.name} uses an unknown variable: "
+                    f"{'.'.join(path[:depth + 1])}",
+                    hint="see templates/README.md for the variables a template receives")
+            node = node[key]
+
+
+def _names(env: Any, expression: str) -> frozenset[str]:
+    """The context names an expression uses (docxtpl's ``{{r x }}`` prefix removed)."""
+    from jinja2 import TemplateSyntaxError, meta
+
+    source = re.sub(r"^\s*[prc]\s", "", expression)
+    try:
+        return frozenset(meta.find_undeclared_variables(env.parse("{{ " + source + " }}")))
+    except TemplateSyntaxError:
+        return frozenset()  # docxtpl reports it, with its line, when rendering
+
+
+def _field_options(comment: str, name: str, path: str) -> dict[str, str]:
+    options: dict[str, str] = {}
+    try:
+        words = shlex.split(comment)
+    except ValueError as exc:
+        raise TemplateError(f"template {name}: options of field {path}: {exc}") from None
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep or key not in _FIELD_OPTIONS:
+            raise TemplateError(f"template {name}: field {path} has an unknown option "
+                                f"{word!r}; known: {', '.join(_FIELD_OPTIONS)}")
+        options[key] = value
+    if "min-size" in options:
+        try:
+            float(options["min-size"])
+        except ValueError:
+            raise TemplateError(f"template {name}: min-size={options['min-size']!r} is not a "
+                                f"number (field {path})") from None
+    return options
+
+
+class _Styles:
+    """What a template's styles say about font sizes and cell margins."""
+
+    def __init__(self, root: Any | None) -> None:
+        self._by_id: dict[str, Any] = {}
+        self.default_size: float | None = None
+        self.default_paragraph: str | None = None
+        self.table_margins: dict[str, int] = dict(DEFAULT_CELL_MARGINS)
+        if root is None:
+            return
+        for style in root.iter(W + "style"):
+            self._by_id[style.get(W + "styleId", "")] = style
+            if style.get(W + "default") not in ("1", "true"):
+                continue
+            if style.get(W + "type") == "table":
+                self.table_margins.update(_margins(style.find(f"{W}tblPr/{W}tblCellMar")))
+            elif style.get(W + "type") == "paragraph":
+                self.default_paragraph = style.get(W + "styleId")
+        size = root.find(f"{W}docDefaults/{W}rPrDefault/{W}rPr/{W}sz")
+        if size is not None:
+            self.default_size = int(size.get(W + "val")) / 2
+
+    def size(self, style_id: str | None) -> float | None:
+        """The font size a style (or the styles it is based on) sets, if any."""
+        seen: set[str] = set()
+        while style_id and style_id not in seen:
+            seen.add(style_id)
+            style = self._by_id.get(style_id)
+            if style is None:
+                return None
+            size = style.find(f"{W}rPr/{W}sz")
+            if size is not None:
+                return int(size.get(W + "val")) / 2
+            based = style.find(W + "basedOn")
+            style_id = based.get(W + "val") if based is not None else None
+        return None
+
+
+def _margins(element: Any | None) -> dict[str, int]:
+    """Cell margins (twips) given by a w:tcMar or w:tblCellMar element."""
+    found: dict[str, int] = {}
+    if element is None:
+        return found
+    for side, names in (("top", ("top",)), ("bottom", ("bottom",)),
+                        ("left", ("left", "start")), ("right", ("right", "end"))):
+        for tag in names:
+            margin = element.find(W + tag)
+            if margin is not None and margin.get(W + "type", "dxa") == "dxa":
+                found[side] = int(margin.get(W + "w", "0"))
+                break
+    return found
+
+
+def _cell_geometry(paragraph: Any, styles: _Styles) -> tuple[float, float, float] | str:
+    """(width, height, font size) in points of a field paragraph's box, or why it has none."""
+    cell = paragraph.getparent()
+    if cell is None or cell.tag != W + "tc":
+        return "is not in a table cell"
+    if len(cell.findall(W + "p")) != 1 or cell.find(W + "tbl") is not None:
+        return "shares its table cell with other content"
+    row = cell.getparent()
+    table = row.getparent() if row is not None else None
+    if row is None or row.tag != W + "tr" or table is None or table.tag != W + "tbl":
+        return "is not in a plain table row"
+    grid = [int(col.get(W + "w", "0")) for col in table.iterfind(f"{W}tblGrid/{W}gridCol")]
+    start, span = _grid_position(row, cell)
+    width = sum(grid[start:start + span])
+    height = _row_height(row)
+    if height is None:
+        return "is in a row without an exact height (行高 固定值)"
+    merge = cell.find(f"{W}tcPr/{W}vMerge")
+    if merge is not None and merge.get(W + "val") == "restart":
+        below = row.getnext()
+        while below is not None and below.tag == W + "tr":
+            cells = {_grid_position(below, c)[0]: c for c in below.iterfind(W + "tc")}
+            continued = cells.get(start)
+            more = continued.find(f"{W}tcPr/{W}vMerge") if continued is not None else None
+            extra = _row_height(below)
+            if more is None or more.get(W + "val") not in (None, "continue") or extra is None:
+                break
+            height += extra
+            below = below.getnext()
+    margins = dict(styles.table_margins)
+    margins.update(_margins(table.find(f"{W}tblPr/{W}tblCellMar")))
+    margins.update(_margins(cell.find(f"{W}tcPr/{W}tcMar")))
+    width_pt = (width - margins["left"] - margins["right"]) / 20
+    height_pt = (height - margins["top"] - margins["bottom"]) / 20
+    return (width_pt * (1 - WIDTH_SAFETY), height_pt - HEIGHT_SAFETY,
+            _font_size(paragraph, styles))
+
+
+def _grid_position(row: Any, cell: Any) -> tuple[int, int]:
+    """(first grid column, columns spanned) of ``cell`` in ``row``."""
+    before = row.find(f"{W}trPr/{W}gridBefore")
+    column = int(before.get(W + "val")) if before is not None else 0
+    for each in row.iterfind(W + "tc"):
+        span_element = each.find(f"{W}tcPr/{W}gridSpan")
+        span = int(span_element.get(W + "val")) if span_element is not None else 1
+        if each is cell:
+            return column, span
+        column += span
+    raise ValueError("cell not in row")
+
+
+def _row_height(row: Any) -> int | None:
+    """The exact height of ``row`` in twips, or None if it may grow."""
+    height = row.find(f"{W}trPr/{W}trHeight")
+    if height is None or height.get(W + "hRule") != "exact":
+        return None
+    return int(height.get(W + "val", "0"))
+
+
+def _font_size(paragraph: Any, styles: _Styles) -> float:
+    """The font size of a field's text: its run, else the run's, the paragraph's and the
+    document's default styles, else Word's default."""
+    run = _text_run(paragraph)
+    if run is not None:
+        size = run.find(f"{W}rPr/{W}sz")
+        if size is not None:
+            return int(size.get(W + "val")) / 2
+        run_style = run.find(f"{W}rPr/{W}rStyle")
+        found = styles.size(run_style.get(W + "val")) if run_style is not None else None
+        if found is not None:
+            return found
+    paragraph_style = paragraph.find(f"{W}pPr/{W}pStyle")
+    found = styles.size(paragraph_style.get(W + "val") if paragraph_style is not None
+                        else styles.default_paragraph)
+    return found or styles.default_size or DEFAULT_FONT_SIZE
+
+
+def _text_run(paragraph: Any) -> Any | None:
+    """The first run of ``paragraph`` with visible text (the one a field's look comes from)."""
+    return next((r for r in paragraph.iter(W + "r") if "".join(r.itertext()).strip()), None)
+
+
+def _make_slot(paragraph: Any, ident: str) -> RunStyle:
+    """Rewrite a field or region paragraph to print ``_fit.<ident>``: one run whose text,
+    size and line height the fitting decides, keeping the paragraph's alignment and the run's
+    other properties (font, colour)."""
+    from lxml import etree
+
+    run = _text_run(paragraph)
+    run_properties = run.find(W + "rPr") if run is not None else None
+    properties = paragraph.find(W + "pPr")
+    for child in list(paragraph):
+        if child is not properties:
+            paragraph.remove(child)
+    if properties is None:
+        properties = etree.SubElement(paragraph, W + "pPr")
+    for child in properties.findall(W + "ind") + properties.findall(W + "spacing"):
+        properties.remove(child)  # the fitting owns the box: no indents, exact lines
+    spacing = etree.Element(W + "spacing")
+    for attribute, value in (("before", "0"), ("after", "0"),
+                             ("line", f"{{{{ {FIT_KEY}.{ident}.line }}}}"),
+                             ("lineRule", "exact")):
+        spacing.set(W + attribute, value)
+    _insert(properties, spacing, _PPR_ORDER)
+    for tag, value in _FIELD_PPR:
+        for old in properties.findall(W + tag):
+            properties.remove(old)
+        element = etree.Element(W + tag)
+        element.set(W + "val", value)
+        _insert(properties, element, _PPR_ORDER)
+    new_run = etree.SubElement(paragraph, W + "r")
+    run_properties = (etree.fromstring(etree.tostring(run_properties))
+                      if run_properties is not None else etree.Element(W + "rPr"))
+    new_run.append(run_properties)
+    placeholder = f"{{{{ {FIT_KEY}.{ident}.sz }}}}"
+    for tag in ("sz", "szCs"):
+        for old in run_properties.findall(W + tag):
+            run_properties.remove(old)
+        size = etree.Element(W + tag)
+        size.set(W + "val", placeholder)
+        _insert(run_properties, size, _RPR_ORDER)
+    text = etree.SubElement(new_run, W + "t")
+    text.set(XML_SPACE, "preserve")
+    text.text = f"{{{{ {FIT_KEY}.{ident}.text }}}}"
+    supplement = etree.fromstring(etree.tostring(run_properties))
+    for old in supplement.findall(W + "rFonts"):
+        supplement.remove(old)
+    family = etree.Element(W + "rFonts")
+    for attribute in ("ascii", "hAnsi", "eastAsia", "cs"):
+        family.set(W + attribute, SUPPLEMENT_FAMILY)
+    _insert(supplement, family, _RPR_ORDER)
+    return RunStyle(_fragment(run_properties), _fragment(supplement), placeholder)
+
+
+def _fragment(element: Any) -> str:
+    """``element`` as XML to splice into the document, without namespace declarations (the
+    document root declares ``w:``)."""
+    from lxml import etree
+
+    return re.sub(r' xmlns:\w+="[^"]*"', "", etree.tostring(element, encoding="unicode"))
+
+
+def _insert(parent: Any, child: Any, order: tuple[str, ...]) -> None:
+    """Insert ``child`` into ``parent`` at its place in the schema ``order``."""
+    rank = order.index(child.tag[len(W):])
+    for index, sibling in enumerate(parent):
+        tag = sibling.tag[len(W):] if isinstance(sibling.tag, str) else ""
+        if tag in order and order.index(tag) > rank:
+            parent.insert(index, child)
+            return
+    parent.append(child)
+
+
+# --- fitting values while rendering ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Slot:
+    """What ``_fit.<ident>`` gives a compiled template: text, size (half-points) and line
+    height (twips)."""
+
+    text: Markup
+    sz: int
+    line: int
+
+
+def _slot(lines: Iterable[str], size: float, style: RunStyle) -> Slot:
+    half_points = round(size * 2)
+    return Slot(style.runs("\n".join(lines), half_points), half_points,
+                round(size * LEADING * 20))
+
+
+def _escape(text: str) -> str:
+    """``text`` escaped for a w:t element.
+
+    Beyond the XML escape, braces become character references: docxtpl replaces ``{_{``,
+    ``}_}``, ``{_%`` and ``%_}`` in its rendered XML (its own escape for literal Jinja
+    delimiters), which would otherwise alter data that happens to contain them. Line feeds
+    stay: docxtpl turns them into line breaks (w:br).
+    """
+    return str(escape(text)).replace("{", "&#123;").replace("}", "&#125;")
+
+
+class _Fitter:
+    """Fits each value the first time the template prints it (see the module docstring)."""
+
+    def __init__(self, compiled: CompiledDocx, values: Mapping[str, str],
+                 paths: Mapping[str, str]) -> None:
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+
+        self._font = fonts.register_reportlab().body
+        font = self._font
+        self._measure: Callable[[str, float], float] = (
+            lambda text, size: float(stringWidth(text, font, size)))
+        self._fields = {item.ident: item.box for item in compiled.fields}
+        self._regions = compiled.regions
+        self._styles = compiled.styles
+        self._values = values
+        self._paths = paths
+        self._slots: dict[str, Slot] = {}
+        self._continued: dict[str, list[tuple[float, list[str]]]] = {}
+        self._used: dict[str, float] = {}
+        self.fits: list[FieldFit] = []
+        self.problems: list[Problem] = []
+
+    def __getitem__(self, ident: str) -> Slot:
+        slot = self._slots.get(ident)
+        if slot is None:
+            if ident in self._regions:
+                slot = self._region(self._regions[ident], self._styles[ident])
+            else:  # KeyError: Jinja's undefined
+                slot = self._field(self._fields[ident], self._styles[ident])
+            self._slots[ident] = slot
+        return slot
+
+    def _field(self, box: FieldBox, style: RunStyle) -> Slot:
+        value = self._values.get(box.path, "")
+        json_path = self._paths.get(box.path, box.path)
+        if not value:
+            self.fits.append(FieldFit(json_path, box.path, "empty", box.font_size, 0))
+            return _slot((), box.font_size, style)
+        region = self._regions.get(f"r_{box.overflow}") if box.overflow else None
+        fitted = fit(value, box, region, self._used.get(box.overflow or "", 0.0), self._font,
+                     self._measure)
+        if fitted is None and box.fallback and self._values.get(box.fallback):
+            fitted = fit(self._values[box.fallback], box, None, 0.0, self._font, self._measure)
+        if fitted is None:
+            self.problems.append(Problem(
+                json_path, "does_not_fit",
+                f"内容过长，缩小到 {box.min_size:g} 磅仍放不下 / too long to fit its cell on "
+                f"one A4 page, even at {box.min_size:g} pt"))
+            return _slot((), box.font_size, style)
+        status = "fitted" if fitted.size >= box.font_size else "shrunk"
+        if fitted.rest and box.overflow:
+            self._continued.setdefault(box.overflow, []).append((fitted.size, fitted.rest))
+            self._used[box.overflow] = (self._used.get(box.overflow, 0.0)
+                                        + len(fitted.rest) * fitted.size * LEADING)
+            status = "continued"
+        self.fits.append(FieldFit(json_path, box.path, status, fitted.size,
+                                  len(fitted.lines) + len(fitted.rest)))
+        return _slot(fitted.lines, fitted.size, style)
+
+    def _region(self, region: Region, style: RunStyle) -> Slot:
+        continued = self._continued.get(region.name, [])
+        if not continued:
+            return _slot((), region.font_size, style)
+        # One paragraph, one size: the smallest of the values continued here, which the
+        # fitting of each of them allowed for.
+        return _slot([line for _, lines in continued for line in lines],
+                     min(size for size, _ in continued), style)
+
+    def finish(self) -> None:
+        """Raise DoesNotFitError listing every value that did not fit."""
+        if self.problems:
+            raise DoesNotFitError("some values do not fit on one A4 page",
+                                  problems=self.problems,
+                                  hint="shorten the values listed, or spread the domains over "
+                                       "several websites")
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+# docxtpl turns a template's XML into Jinja source with some sixty regular expressions and
+# compiles that source on every render: about 130 ms of a 150 ms sheet. Both depend on the
+# template only, so they are done once per template and reused (the cache keys are the XML
+# and the source themselves, so a different template can never hit a stale entry).
+_patched: dict[str, str] = {}
+_sources: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+_cache_lock = threading.Lock()
+
+
+@functools.cache
+def _docxtpl_class() -> Any:
+    """docxtpl's DocxTemplate, remembering its XML-to-Jinja rewriting per template."""
+    from docxtpl import DocxTemplate
+
+    class CachedDocxTemplate(DocxTemplate):  # type: ignore[misc]
+        def patch_xml(self, src_xml: str) -> str:
+            patched = _patched.get(src_xml)
+            if patched is None:
+                patched = super().patch_xml(src_xml)
+                with _cache_lock:
+                    if len(_patched) > 64:  # templates are few; never grow without bound
+                        _patched.clear()
+                    _patched[src_xml] = patched
+            return patched
+
+    return CachedDocxTemplate
+
+
+class _CachingEnvironment:
+    """A template set's Jinja environment that compiles each distinct source once.
+
+    docxtpl calls only ``from_string`` (for the document and its core properties); anything
+    else is the wrapped environment's, so strictness and autoescape are unchanged.
+    """
+
+    def __init__(self, env: Any) -> None:
+        self._env = env
+        with _cache_lock:
+            self._compiled = _sources.setdefault(env, {})
+
+    def from_string(self, source: str) -> Any:
+        template = self._compiled.get(source)
+        if template is None:
+            template = self._env.from_string(source)
+            with _cache_lock:
+                if len(self._compiled) > 256:
+                    self._compiled.clear()
+                self._compiled[source] = template
+        return template
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._env, name)
+
+
+@dataclass(frozen=True)
+class DocxFile:
+    """One rendered Word file: ``cover`` or ``sheetN``, its title, bytes and fit report."""
+
+    name: str
+    title: str
+    template: str
+    data: bytes
+    fits: list[FieldFit] = field(default_factory=list)
+
+    def report(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "template": self.template,
+                "fit": [f.as_dict() for f in self.fits]}
+
+
+def render_document(sheet: SheetContext, templates: TemplateSet | None = None, *, name: str,
+                    title: str, one_page: bool = True) -> DocxFile:
+    """Render one page job's context with its DOCX template.
+
+    ``one_page`` (the check sheets) requires every value to be printed in a field cell, where
+    it is fitted; the cover may also print values in running text, which flows.
+    """
+    import jinja2
+    from lxml import etree
+
+    templates = templates or bundled()
+    template = docx_template_name(sheet.template)
+    compiled = compile_docx(templates, template)
+    values = sheet.values()
+    check_references(compiled, sheet.context)
+    if one_page:
+        data_keys = set(sheet.context) - STATIC_KEYS
+        for loose in compiled.loose:
+            if loose.names & data_keys:
+                raise TemplateError(
+                    f"template {template}: {{{{ {loose.expression} }}}} {loose.reason}",
+                    hint="print each value alone in a table cell whose row has an exact "
+                         "height, so it can be fitted to one A4 page")
+    if FIT_KEY in sheet.context:
+        raise TemplateError(f"the context key {FIT_KEY} is reserved for fitted values")
+    fitter = _Fitter(compiled, values, sheet.paths)
+    document = _docxtpl_class()(io.BytesIO(compiled.data))
+    try:
+        document.render({**sheet.context, FIT_KEY: fitter},
+                        _CachingEnvironment(templates.env))
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"template {template} uses an unknown variable: {exc.message}",
+                            hint="see templates/README.md for the variables a template "
+                                 "receives") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error in {template}: {exc.message}") from None
+    except (jinja2.TemplateError, etree.XMLSyntaxError) as exc:
+        raise TemplateError(f"template {template} cannot be rendered: {exc}") from None
+    fitter.finish()
+    document.docx.core_properties.title = title
+    out = io.BytesIO()
+    document.save(out)
+    return DocxFile(name, title, template, write_package(read_package(out.getvalue())),
+                    fitter.fits)
+
+
+def render_docx(plan: FilingPlan, options: RenderOptions | None = None) -> list[DocxFile]:
+    """One applicant's Word files: the cover (unless ``options.cover`` is false), then one
+    check sheet per website, in print order. ``options.copies`` does not apply (print copies
+    from Word); nothing is written.
+    """
+    options = options or RenderOptions()
+    files = []
+    sheets = 0
+    for job in applicant_jobs(plan, options):
+        check_fonts(job.sheet)
+        if job.sheet.template == COVER_TEMPLATE:
+            name = "cover"
+        else:
+            sheets += 1
+            name = f"sheet{sheets}"
+        files.append(render_document(job.sheet, options.templates, name=name,
+                                     title=f"{document_title(plan)} {job.title}",
+                                     one_page=job.max_pages == 1))
+    return files
+
+
+def docx_path(base: Path, name: str) -> Path:
+    """Where a Word file goes beside the output ``base``: ``out.pdf`` → ``out-sheet1.docx``."""
+    return base.with_name(f"{base.stem}-{name}.docx")

@@ -1,0 +1,813 @@
+"""Build the DOCX templates of the check sheets and the cover: their one source of truth.
+
+    python tools/build_docx_templates.py            # write templates/*/*.docx
+    python tools/build_docx_templates.py --check    # rebuild in a temporary directory and
+                                                    # compare with the committed files
+
+The committed ``.docx`` files are generated, never edited by hand: change this file, run it,
+commit both (a test runs ``--check``). They mirror the HTML templates block for block
+(``templates/common/sheet.html``, ``cover.html``): the same sections, labels, □ boxes, seal,
+no-seal and fingerprint boxes, the Guangdong commitment area, empty verifier boxes and dates,
+and the same page margins, so a Word user gets the same form as the PDF.
+
+The WordprocessingML is written directly (lxml) rather than through python-docx's default
+document: that template brings 800 KB of styles, a theme, a thumbnail and custom XML that a
+form does not need, and it belongs to python-docx's release, so the generated files would
+change with it. Written here, every part is small, readable in a diff, and the same bytes for
+the same source (:func:`sheetgen.docxsheet.write_package`: fixed zip timestamps and order,
+no dates in the core properties).
+
+How sheetgen reads these files (templates/README.md, "DOCX templates"): a value is printed
+alone in a table cell whose row has an exact height; sheetgen fits it to that cell with the
+PDF's fitting code. Every row of a sheet has an exact height, so the page cannot grow; this
+tool adds up the heights of each sheet (with the tallest alternative of each flag) and refuses
+a layout that would not leave a safety margin on one A4 page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import itertools
+import re
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sheetgen.docxsheet import W_NS, XML_SPACE, W, read_package, write_package  # noqa: E402
+
+TEMPLATES = REPO / "templates"
+
+# --- page geometry: the PDF's (templates/common/sheet.css) -----------------------------------
+
+PAGE_W, PAGE_H = 210.0, 297.0  # A4, mm
+MARGIN_TOP, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_LEFT = 11.0, 14.0, 8.0, 14.0
+CONTENT_W = PAGE_W - MARGIN_LEFT - MARGIN_RIGHT  # 182 mm
+CONTENT_H = PAGE_H - MARGIN_TOP - MARGIN_BOTTOM
+#: Room a sheet leaves unused at the bottom of its page, for renderers' rounding.
+SLACK = 8.0
+
+BODY_FONT = "Noto Serif SC"  # the family names of fonts/NotoSerifSC-Regular.ttf …
+HEADING_FONT = "Noto Sans SC"  # … and fonts/NotoSansSC-Bold.ttf (a bold face)
+LINE = 1.25  # line height of static text, as the CSS's line-height
+RULE = 6  # border width in eighths of a point: 0.75 pt, as the CSS
+CELL_MARGIN = 1.6  # mm, left and right, as the CSS's td padding
+
+SECTION = 11.0  # pt: section headings
+LABEL = 9.5
+VALUE = 10.5
+
+
+def twips(mm: float) -> int:
+    return round(mm * 1440 / 25.4)
+
+
+# --- WordprocessingML elements ---------------------------------------------------------------
+
+def w(tag: str, *children: etree._Element | None, **attributes: object) -> etree._Element:
+    """A ``w:`` element with ``w:`` attributes and children (None children are skipped)."""
+    element = etree.Element(W + tag)
+    for name, value in attributes.items():
+        element.set(W + name, str(value))
+    for child in children:
+        if child is not None:
+            element.append(child)
+    return element
+
+
+def run(text: str, size: float, *, heading: bool = False, spacing: float | None = None,
+        underline: bool = False) -> etree._Element:
+    """A run of ``text`` at ``size`` pt; headings in the bold sans face."""
+    properties = w("rPr",
+                   w("rFonts", ascii=HEADING_FONT, hAnsi=HEADING_FONT, eastAsia=HEADING_FONT,
+                     cs=HEADING_FONT) if heading else None,
+                   w("b") if heading else None,
+                   w("bCs") if heading else None,
+                   w("spacing", val=round(spacing * 20)) if spacing else None,
+                   w("sz", val=round(size * 2)),
+                   w("szCs", val=round(size * 2)),
+                   w("u", val="single") if underline else None)
+    element = w("t")
+    element.text = text
+    element.set(XML_SPACE, "preserve")
+    return w("r", properties, element)
+
+
+def paragraph(*runs: etree._Element, size: float, align: str = "left",
+              line: float | None = None, before: float = 0.0, indent: float = 0.0,
+              bottom_rule: str | None = None) -> etree._Element:
+    """A paragraph with an exact line height (``line`` pt, default LINE × ``size``)."""
+    height = line if line is not None else size * LINE
+    return w("p",
+             w("pPr",
+               w("pBdr", w("bottom", val=bottom_rule, sz=RULE if bottom_rule == "single" else 4,
+                           space=1, color="000000"))
+               if bottom_rule else None,
+               w("spacing", before=twips(before), after=0, line=round(height * 20),
+                 lineRule="exact"),
+               w("ind", firstLine=round(indent * size * 20)) if indent else None,
+               w("jc", val=align),
+               w("rPr", w("sz", val=round(size * 2)), w("szCs", val=round(size * 2)))),
+             *runs)
+
+
+def text(content: str, size: float, align: str = "left", **options: Any) -> etree._Element:
+    return paragraph(run(content, size), size=size, align=align, **options)
+
+
+def tiny() -> etree._Element:
+    """An empty paragraph of 1 pt: Word ends every cell and separates tables with one."""
+    return paragraph(size=1, line=1)
+
+
+def value(path: str, size: float = VALUE, align: str = "left", *,
+          min_size: float | None = None, overflow: str | None = None,
+          overflow_caption: str | None = None, fallback: str | None = None) -> etree._Element:
+    """A value's paragraph: ``{{ path }}`` and its options (templates/README.md)."""
+    options = {"min-size": min_size, "overflow": overflow,
+               "overflow-caption": overflow_caption, "fallback": fallback}
+    comment = " ".join(f"{key}={option:g}" if isinstance(option, float) else f"{key}={option}"
+                       for key, option in options.items() if option is not None)
+    return paragraph(run(f"{{{{ {path} }}}}" + (f"{{# {comment} #}}" if comment else ""),
+                         size), size=size, align=align)
+
+
+def section(title: str) -> etree._Element:
+    return paragraph(run(title, SECTION, heading=True, spacing=2), size=SECTION, align="center")
+
+
+def label(content: str) -> etree._Element:
+    return text(content, LABEL, "center")
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+Sides = frozenset[str]
+ALL: Sides = frozenset({"top", "left", "bottom", "right"})
+
+
+@dataclass
+class Cell:
+    """A cell from ``start`` to ``end`` mm across the table; its grid span is computed."""
+
+    start: float
+    end: float
+    content: list[etree._Element]
+    merge: str | None = None  # vMerge: "restart" or "continue"
+    valign: str = "center"
+    ruled: Sides = ALL  # sides with a rule; the others are left open
+    rule: str = "single"
+
+
+@dataclass
+class Row:
+    height: float | None  # mm, exact; None for docxtpl's tag rows, which rendering removes
+    cells: list[Cell]
+
+
+def tag_row(tag: str, width: float = CONTENT_W) -> Row:
+    """A row holding only a docxtpl row tag (``{%tr if flags.unit %}``)."""
+    return Row(None, [Cell(0, width, [text(tag, 7)])])
+
+
+@dataclass
+class Rows:
+    """Rows of a table, and the height they take at most whichever flags are set."""
+
+    rows: list[Row] = field(default_factory=list)
+    height: float = 0.0
+    known: dict[str, bool] = field(default_factory=dict)  # flags fixed for this template
+
+    def add(self, *rows: Row) -> None:
+        for row in rows:
+            self.rows.append(row)
+            self.height += row.height or 0.0
+
+    def add_if(self, condition: str, *rows: Row, otherwise: Sequence[Row] = ()) -> None:
+        """Rows printed only when ``condition`` holds (else the ``otherwise`` rows)."""
+        self.rows.append(tag_row(f"{{%tr if {condition} %}}"))
+        self.rows.extend(rows)
+        if otherwise:
+            self.rows.append(tag_row("{%tr else %}"))
+            self.rows.extend(otherwise)
+        self.rows.append(tag_row("{%tr endif %}"))
+        heights = (sum(r.height or 0.0 for r in rows), sum(r.height or 0.0 for r in otherwise))
+        if condition in self.known:
+            self.height += heights[0] if self.known[condition] else heights[1]
+        else:
+            self.height += max(heights)
+
+
+def borders(tag: str, sides: Iterable[str], rule: str, size: int = RULE,
+            color: str = "000000") -> etree._Element:
+    element = w(tag)
+    for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
+        if side in sides:
+            element.append(w(side, val=rule, sz=size, space=0, color=color))
+    return element
+
+
+def table(rows: Sequence[Row], *, width: float = CONTENT_W, ruled: bool = True,
+          align: str = "left", margin: float = CELL_MARGIN) -> etree._Element:
+    """A fixed-layout table; its grid is every cell boundary of every row."""
+    edges = sorted({round(x, 3) for row in rows for cell in row.cells
+                    for x in (cell.start, cell.end)} | {0.0, round(width, 3)})
+    positions = [twips(x) for x in edges]
+    grid = w("tblGrid", *(w("gridCol", w=b - a) for a, b in itertools.pairwise(positions)))
+    element = w("tbl",
+                w("tblPr",
+                  w("tblW", w=twips(width), type="dxa"),
+                  w("jc", val=align),
+                  w("tblInd", w=0, type="dxa"),
+                  borders("tblBorders", (), "nil"),
+                  w("tblLayout", type="fixed"),
+                  w("tblCellMar", w("top", w=0, type="dxa"), w("left", w=twips(margin),
+                                                                  type="dxa"),
+                    w("bottom", w=0, type="dxa"), w("right", w=twips(margin), type="dxa")),
+                  w("tblLook", val="0000", firstRow=0, lastRow=0, firstColumn=0,
+                    lastColumn=0, noHBand=1, noVBand=1)),
+                grid)
+    for row in rows:
+        properties = w("trPr", w("cantSplit"),
+                       w("trHeight", val=twips(row.height), hRule="exact")
+                       if row.height is not None else None)
+        cells = []
+        for cell in row.cells:
+            first = edges.index(round(cell.start, 3))
+            span = edges.index(round(cell.end, 3)) - first
+            ruled_sides = cell.ruled if ruled else frozenset()
+            open_sides = ALL - ruled_sides
+            cell_borders = w("tcBorders")
+            for side in ("top", "left", "bottom", "right"):
+                if side in ruled_sides:
+                    cell_borders.append(w(side, val=cell.rule, sz=RULE, space=0,
+                                          color="000000"))
+                elif side in open_sides:
+                    cell_borders.append(w(side, val="nil"))
+            # An lxml element has one parent: content shared between cells (a merged cell's
+            # continuation) is copied, not moved.
+            content = [copy.deepcopy(e) if e.getparent() is not None else e
+                       for e in cell.content]
+            if not content or content[-1].tag != W + "p":
+                content.append(tiny())  # a cell must end with a paragraph
+            cells.append(w("tc",
+                           w("tcPr",
+                             w("tcW", w=positions[first + span] - positions[first],
+                               type="dxa"),
+                             w("gridSpan", val=span) if span > 1 else None,
+                             w("vMerge", val=cell.merge) if cell.merge == "restart" else
+                             (w("vMerge") if cell.merge else None),
+                             cell_borders,
+                             w("vAlign", val=cell.valign)),
+                           *content))
+        element.append(w("tr", properties, *cells))
+    return element
+
+
+def box(content: etree._Element | list[etree._Element], width: float, height: float, *,
+        rule: str = "dashed", color: str = "444444") -> list[etree._Element]:
+    """A box drawn as a one-cell table (the seal, no-seal and fingerprint boxes)."""
+    paragraphs = content if isinstance(content, list) else [content]
+    nested = table([Row(height, [Cell(0, width, paragraphs, rule=rule)])], width=width,
+                   align="center", margin=0.5)
+    # Boxes are drawn in grey dashes, like the PDF's.
+    for border in nested.iter(W + "top", W + "left", W + "bottom", W + "right"):
+        if border.getparent().tag == W + "tcBorders" and border.get(W + "val") != "nil":
+            border.set(W + "color", color)
+            border.set(W + "sz", "4")
+    return [nested]
+
+
+def when(condition: str, *content: etree._Element) -> list[etree._Element]:
+    """Content printed only when ``condition`` holds (docxtpl paragraph tags)."""
+    return [text(f"{{%p if {condition} %}}", 7), *content, text("{%p endif %}", 7)]
+
+
+# --- the check sheet -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SheetLayout:
+    """One sheet template: its title and the heights (mm) that differ between variants,
+    like the CSS variables of templates/common/sheet.css."""
+
+    path: str
+    heading: str
+    domains: float
+    promise_text: float
+    provider: float
+    remarks: float
+    commitment: bool = False
+    row: float = 7.2
+    personal: bool = False  # only ever used for personal filings (flags.unit is false)
+
+
+SHEETS = (
+    SheetLayout("public/sheet.docx", "网站备案信息真实性核验单", domains=30, promise_text=15,
+                provider=12, remarks=24),
+    SheetLayout("guangdong/unit.docx", "广东省网站备案信息真实性核验单", domains=30,
+                promise_text=15, provider=12, remarks=24),
+    SheetLayout("guangdong/personal.docx", "广东省网站备案信息真实性核验单", domains=26,
+                promise_text=13, provider=10, remarks=12, commitment=True, row=7.0,
+                personal=True),
+)
+
+# Column boundaries (mm) of each block, as the CSS colgroups.
+INFO = (0, 28, 104, 126, CONTENT_W)
+VERIFY = (0, 20, 79, 101, 160, CONTENT_W)
+HALF = CONTENT_W / 2
+PROMISE = (0, 56, HALF, HALF + 56, CONTENT_W)
+
+CHECK = "□是　□否"
+
+
+def result(content: str = CHECK) -> list[etree._Element]:
+    """A verifier's result: □ boxes at the body size, words at the item size."""
+    runs = [run(part, VALUE if part == "□" else LABEL)
+            for part in re.split("(□)", content) if part]
+    return [paragraph(*runs, size=LABEL)]
+
+
+def info_rows(layout: SheetLayout, rows: Rows) -> None:
+    a, b, c, d, e = INFO
+    h = layout.row
+
+    def pair(left: str, left_path: str, right: str, right_path: str) -> Row:
+        return Row(h, [Cell(a, b, [label(left)]), Cell(b, c, [value(left_path, min_size=7)]),
+                       Cell(c, d, [label(right)]), Cell(d, e, [value(right_path, min_size=7)])])
+
+    def wide(name: str, path: str, height: float = h, **options: Any) -> Row:
+        return Row(height, [Cell(a, b, [label(name)]), Cell(b, e, [value(path, **options)])])
+
+    rows.add(Row(7, [Cell(a, e, [section("网站主办者基本信息")])]),
+             wide("网站主办者名称", "host.name", min_size=7),
+             pair("网站类型", "host.type", "证件类型", "host.certificate_type"),
+             wide("证件号码", "host.certificate_number"))
+    rows.add_if("flags.unit", pair("主体负责人", "principal.name", "负责人手机",
+                                   "principal.mobile"))
+    rows.add(pair("网站名称", "website.name", "网站备案号", "website.filing_number"),
+             wide("网站域名", "website.domains", layout.domains, min_size=6,
+                  overflow="remarks", overflow_caption="网站域名（续）："),
+             pair("网站负责人", "manager.name", "证件类型", "manager.certificate_type"),
+             wide("证件号码", "manager.certificate_number"))
+    rows.add_if("flags.landline",
+                pair("手机号码", "manager.mobile", "座机号码", "manager.office_phone"),
+                otherwise=[wide("手机号码", "manager.mobile")])
+    rows.add(wide("电子邮箱", "manager.email", min_size=7),
+             wide("通信地址", "host.address", 12, min_size=7))
+
+
+def verify_rows(rows: Rows) -> None:
+    g, i1, r1, i2, r2, end = VERIFY
+    h = 6.0
+
+    def group(name: str, merge: str | None = "restart") -> Cell:
+        first, second = name[:4], name[4:]
+        return Cell(g, i1, [text(first, 10, "center"), text(second, 10, "center")]
+                    if merge != "continue" else [tiny()], merge=merge)
+
+    def checks(first: str, second: str = "") -> list[Cell]:
+        return [Cell(i1, r1, [text(first, LABEL)]), Cell(r1, i2, result() if first else []),
+                Cell(i2, r2, [text(second, LABEL)] if second else []),
+                Cell(r2, end, result() if second else [])]
+
+    continued = group("", "continue")
+    rows.add(Row(7, [Cell(g, end, [section("网站备案信息核验内容")])]),
+             Row(h, [group("主体信息核验内容"),
+                     Cell(i1, i2, [text("核验网站主办者、网站负责人证件资质", LABEL)]),
+                     Cell(i2, end, result("{% if flags.unit %}□单位证件资质　　{% endif %}"
+                                          "□个人证件资质"))]),
+             Row(h, [continued, *checks("证件号码报备信息是否正确", "证件复印件是否留存")]),
+             Row(h, [continued, *checks("网站负责人照片是否留存")]))
+    rows.add_if("flags.landline",
+                Row(h, [group("联系方式核验内容"),
+                        *checks("手机号码报备信息是否正确", "座机号码报备信息是否正确")]),
+                Row(h, [continued,
+                        *checks("电子邮箱报备信息是否正确", "通信地址报备信息是否正确")]),
+                otherwise=[
+                    Row(h, [group("联系方式核验内容"),
+                            *checks("手机号码报备信息是否正确", "电子邮箱报备信息是否正确")]),
+                    Row(h, [continued, *checks("通信地址报备信息是否正确")])])
+    rows.add(Row(9, [group("网站信息核验内容", None), *checks("网站名称报备信息是否规范")]))
+
+
+def promise_rows(layout: SheetLayout, rows: Rows) -> None:
+    a, b, c, d, e = PROMISE
+    top, inner, bottom = frozenset({"top", "left", "right"}), frozenset({"left", "right"}), \
+        frozenset({"bottom", "left", "right"})
+    signature = "\u00a0" * 26  # underlined no-break spaces: a line to sign on
+
+    def side(start: float, end: float, content: list[etree._Element], ruled: frozenset[str],
+             merge: str | None = None, valign: str = "center") -> Cell:
+        # Each half of the promise is one open area: rules only around the halves.
+        keep = {s for s in ruled if (s != "left" or start in (a, c))
+                and (s != "right" or end in (c, e))}
+        return Cell(start, end, content, merge=merge, valign=valign, ruled=frozenset(keep))
+
+    provider_text = ("本接入服务单位已对网站主办者及网站负责人进行当面核验，核验结果如上，"
+                     "并已留存相关证件复印件及网站负责人照片。")
+    applicant_text = ("{% if flags.unit %}本单位{% else %}本人{% endif %}承诺所填报的网站备案"
+                      "信息真实、准确、有效，已知悉并遵守互联网信息服务管理的有关规定；如有虚假，"
+                      "愿承担由此产生的一切后果。")
+    applicant_boxes = [
+        *when("flags.fingerprint", *box(text("按手印处", 8, "center"), 20, 23)),
+        *when("flags.seal", *box(text("{{ rules.seal_label }}", 8, "center"), 27, 23)),
+        # Without a seal the box keeps its label, with the statement written in it.
+        *when("flags.no_seal", *box([text("{{ rules.seal_label }}", 8, "center"),
+                                     text("{{ rules.no_seal_text }}", 10, "center")], 33, 16,
+                                    rule="single", color="000000")),
+        tiny()]
+    provider_box = [*box(text("接入服务单位盖章", 8, "center"), 27, 23), tiny()]
+    rows.add(Row(7, [Cell(a, e, [section("网站备案信息核验承诺")])]),
+             Row(layout.promise_text, [
+                 side(a, c, [text(provider_text, LABEL, indent=2)], top, valign="top"),
+                 side(c, e, [text(applicant_text, LABEL, indent=2)], top, valign="top")]),
+             Row(7, [side(a, b, [paragraph(run("核验人员签字：", 10),
+                                           run(signature, 10, underline=True), size=10)],
+                          inner),
+                     side(b, c, provider_box, inner, merge="restart"),
+                     side(c, d, [paragraph(run("网站负责人签字：", 10),
+                                           run(signature, 10, underline=True), size=10)],
+                          inner),
+                     side(d, e, applicant_boxes, inner, merge="restart")]),
+             Row(6.5, [side(a, b, [text("接入服务单位：", 10)], inner),
+                       side(b, c, [tiny()], inner, merge="continue"),
+                       side(c, d, [], inner), side(d, e, [tiny()], inner, merge="continue")]),
+             Row(layout.provider, [side(a, b, [value("provider.name", 10, min_size=6.5)],
+                                        inner),
+                                   side(b, c, [tiny()], inner, merge="continue"),
+                                   side(c, d, [], inner),
+                                   side(d, e, [tiny()], inner, merge="continue")]),
+             Row(9, [side(a, c, [text("日期：　　　　年　　月　　日", 10)], bottom),
+                     side(c, e, [text("日期：　　　　年　　月　　日", 10)], bottom)]))
+
+
+def commitment_rows(rows: Rows) -> None:
+    caption = ("网站负责人手写承诺：请将《备案材料清单》所载承诺内容用蓝色或黑色笔完整抄写于"
+               "虚线下方。")
+    rows.add_if("flags.commitment", Row(34, [Cell(0, CONTENT_W, [
+        text(caption, 9, bottom_rule="dashed", before=1.5)], valign="top")]))
+
+
+def remarks_rows(layout: SheetLayout, rows: Rows) -> None:
+    rows.add(Row(layout.remarks, [
+        Cell(0, INFO[1], [text("备　　注", LABEL, "center")], valign="top"),
+        Cell(INFO[1], CONTENT_W, [text("{# region=remarks #}", VALUE)], valign="top")]))
+
+
+def header(heading: str) -> tuple[etree._Element, float]:
+    """The title and the line under it: filing type, position and reference."""
+    title = paragraph(run(heading, 19, heading=True, spacing=0.5), size=19, align="center",
+                      line=23)
+    cells = [Cell(0, 18, [text("备案类型：", 9)]),
+             Cell(18, 42, [value("sheet.filing_type", 9)]),
+             Cell(42, 82, [value("sheet.position", 9)]),
+             Cell(82, 127, []),
+             Cell(127, 137, [text("编号：", 8, "right")]),
+             Cell(137, CONTENT_W, [value("sheet.ref", 8, min_size=5)])]
+    rows = [Row(10.5, [Cell(0, CONTENT_W, [title])]), Row(5, cells)]
+    return table(rows, ruled=False, margin=0.5), 15.5
+
+
+def sheet_body(layout: SheetLayout) -> tuple[list[etree._Element], float]:
+    head, height = header(layout.heading)
+    rows = Rows(known={"flags.unit": False, "flags.commitment": True} if layout.personal
+                else {"flags.commitment": False})
+    info_rows(layout, rows)
+    verify_rows(rows)
+    promise_rows(layout, rows)
+    if layout.commitment:
+        commitment_rows(rows)
+    remarks_rows(layout, rows)
+    foot = text("填表说明：网站负责人在“网站负责人签字”处亲笔签字，日期留空，不得涂改；"
+                "{% if flags.unit %}单位须加盖公章；{% endif %}本核验单须打印在一张 A4 纸上，"
+                "一式两份。", 8, before=1)
+    spacer = paragraph(size=1, line=4)  # 1.4 mm between the header and the form
+    height += rows.height + 4 / 72 * 25.4 + 1 + 8 * LINE / 72 * 25.4
+    return [head, spacer, table(rows.rows), foot], height
+
+
+# --- the cover checklist ---------------------------------------------------------------------
+
+def cover_body() -> list[etree._Element]:
+    """The cover (templates/common/cover.html): facts, materials, signing, commitment,
+    backdrop photo and SMS verification. It flows over one or two pages; its values in the
+    facts table are fitted like the sheets'."""
+    width = COVER_PAGE.width
+    a, b, c, d, e = 0, 24, width - 74, width - 50, width
+    h = 7.0
+
+    def heading(content: str) -> etree._Element:
+        return paragraph(run(content, 11, heading=True), size=11, before=3,
+                         bottom_rule="single")
+
+    def item(content: str, size: float = 9.5) -> etree._Element:
+        return text(content, size, line=size * 1.45)
+
+    facts = [
+        Row(10, [Cell(a, b, [label("网站主办者")]),
+                 Cell(b, e, [value("cover.host_name", 9.5, min_size=7)])]),
+        Row(h, [Cell(a, b, [label("主办者性质")]),
+                Cell(b, c, [value("cover.host_kind", 9.5, min_size=7)]),
+                Cell(c, d, [label("备案省份")]), Cell(d, e, [value("cover.province", 9.5)])]),
+        Row(h, [Cell(a, b, [label("核验单版本")]),
+                Cell(b, c, [value("cover.variant", 9.5, min_size=7)]),
+                Cell(c, d, [label("备案类型")]), Cell(d, e, [value("cover.filing_type", 9.5)])]),
+        Row(h, [Cell(a, b, [label("编号")]), Cell(b, e, [value("cover.ref", 9.5, min_size=6)])]),
+        Row(16, [Cell(a, b, [label("网站及域名")]),
+                 Cell(b, e, [value("cover.websites", 9.5, min_size=6,
+                                   fallback="cover.websites_short")])]),
+    ]
+    sms = [
+        Row(None, [Cell(a, b, [label("本次验证码")]), Cell(b, e, [item(
+            "预计收到 {{ sms.codes }} 条 {{ rules.sms.code_digits }} 位数字验证码，"
+            "{{ rules.sms.valid_hours }} 小时内有效，发送至：{{ sms.mobiles }}")])]),
+        Row(None, [Cell(a, b, [label("核验网址")]), Cell(b, e, [
+            item("{{ sms.portal }}"),
+            *when("sms.portal_note", item("{{ sms.portal_note }}", 8.5))])]),
+        Row(None, [Cell(a, b, [label("如何核验")]), Cell(b, e, [item(
+            "{{ rules.sms.arrival }}{{ rules.sms.verify }}{{ rules.sms.expired }}", 8.5)])]),
+        Row(None, [Cell(a, b, [label("重发")]), Cell(b, e, [item("{{ rules.sms.resend }}",
+                                                              8.5)])]),
+        Row(None, [Cell(a, b, [label("几条验证码")]), Cell(b, e, [item(
+            "{{ rules.sms.same_person }}{{ rules.sms.recipient }}", 8.5)])]),
+        Row(None, [Cell(a, b, [label("发送号码")]), Cell(b, e, [item(
+            "{% for name, number in rules.sms.carriers %}{{ name }} {{ number }}"
+            "{% if not loop.last %}；{% endif %}{% endfor %}。{{ rules.sms.virtual_operators }}",
+            8.5)])]),
+        Row(None, [Cell(a, b, [label("收不到时")]), Cell(b, e, [
+            item("{%p for line in rules.sms.troubleshooting %}", 8.5),
+            item("· {{ line }}", 8.5), item("{%p endfor %}", 8.5)])]),
+    ]
+    commitment = table([Row(None, [Cell(0, width, [
+        text("{{ rules.commitment }}", 10.5, line=10.5 * 1.8, indent=2)])])], width=width,
+        margin=3)
+    return [
+        paragraph(run("网站备案材料清单", 19, heading=True, spacing=0.5), size=19,
+                  align="center", line=26),
+        text("请按本清单准备材料、签署核验单；本清单无需提交。", 9, "center", before=1),
+        tiny(),
+        table(facts, width=width),
+        heading("一、需要准备的材料"),
+        item("{%p for m in rules.materials %}"),
+        item("□ {{ m.text }}{% if m.note %}（{{ m.note }}）{% endif %}"),
+        item("{%p endfor %}"),
+        heading("二、核验单签署要求"),
+        item("{%p for line in rules.signing %}"),
+        item("{{ loop.index }}. {{ line }}", 9),
+        item("{%p endfor %}"),
+        item("{%p for line in rules.notices %}"),
+        item("□ {{ line }}"),
+        item("{%p endfor %}"),
+        *when("flags.commitment", heading("三、手写承诺（抄写在核验单虚线下方）"), commitment),
+        heading("{{ '四' if flags.commitment else '三' }}、幕布拍照要求"),
+        item("{%p for line in rules.backdrop %}"),
+        item("{{ loop.index }}. {{ line }}", 9),
+        item("{%p endfor %}"),
+        heading("{{ '五' if flags.commitment else '四' }}、短信核验"),
+        item("{% if flags.sms_pilot %}本省自 {{ rules.sms.pilot_since }} 起为短信核验试点省份；"
+             "{% endif %}自 {{ rules.sms.mandatory_since }} 起全国各省备案均须短信核验"
+             "（{{ rules.sms.notice }}）。", 9),
+        table(sms, width=width),
+        tiny(),
+    ]
+
+
+# --- the package -----------------------------------------------------------------------------
+
+def xml(element: etree._Element) -> bytes:
+    return bytes(etree.tostring(element, xml_declaration=True, encoding="UTF-8",
+                                standalone=True))
+
+
+@dataclass(frozen=True)
+class Page:
+    """A4 with the margins (mm) of the PDF's @page rule; ``footer``: a page-number footer."""
+
+    top: float
+    right: float
+    bottom: float
+    left: float
+    footer: bool = False
+
+    @property
+    def width(self) -> float:
+        return PAGE_W - self.left - self.right
+
+
+SHEET_PAGE = Page(MARGIN_TOP, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_LEFT)
+COVER_PAGE = Page(13, 15, 12, 15, footer=True)  # templates/common/cover.css
+
+
+def document_part(body: list[etree._Element], page: Page) -> bytes:
+    footer = etree.Element(W + "footerReference", nsmap={"r": OFFICE})
+    footer.set(W + "type", "default")
+    footer.set(f"{{{OFFICE}}}id", "rIdFooter")
+    section_properties = w("sectPr",
+                           footer if page.footer else None,
+                           w("pgSz", w=twips(PAGE_W), h=twips(PAGE_H)),
+                           w("pgMar", top=twips(page.top), right=twips(page.right),
+                             bottom=twips(page.bottom), left=twips(page.left), header=0,
+                             footer=twips(5), gutter=0),
+                           w("cols", space=425),
+                           w("docGrid", linePitch=312))
+    root = etree.Element(W + "document", nsmap={"w": W_NS, "r": OFFICE})
+    root.append(w("body", *body, section_properties))
+    return xml(root)
+
+
+def footer_part() -> bytes:
+    """第 N 页，共 M 页, as the PDF cover's @bottom-center."""
+    root = etree.Element(W + "ftr", nsmap={"w": W_NS})
+    runs: list[etree._Element] = [run("第 ", 8)]
+    for instruction, after in ((" PAGE ", " 页，共 "), (" NUMPAGES ", " 页")):
+        runs.append(w("fldSimple", run("1", 8), instr=instruction))
+        runs.append(run(after, 8))
+    root.append(paragraph(*runs, size=8, align="center"))
+    return xml(root)
+
+
+def styles_part() -> bytes:
+    """Document defaults (the body font, Chinese language, no grid or autospace) and the
+    built-in styles Word expects."""
+    fonts = w("rFonts", ascii=BODY_FONT, hAnsi=BODY_FONT, eastAsia=BODY_FONT, cs=BODY_FONT)
+    root = etree.Element(W + "styles", nsmap={"w": W_NS})
+    root.append(w("docDefaults",
+                  w("rPrDefault", w("rPr", fonts, w("kern", val=0), w("sz", val=21),
+                                    w("szCs", val=21),
+                                    w("lang", val="en-US", eastAsia="zh-CN", bidi="ar-SA"))),
+                  w("pPrDefault", w("pPr", w("autoSpaceDE", val=0), w("autoSpaceDN", val=0),
+                                    w("snapToGrid", val=0),
+                                    w("spacing", before=0, after=0, line=240,
+                                      lineRule="auto")))))
+    root.append(w("style", w("name", val="Normal"), w("qFormat"),
+                  type="paragraph", default=1, styleId="Normal"))
+    root.append(w("style", w("name", val="Default Paragraph Font"), w("uiPriority", val=1),
+                  w("semiHidden"), w("unhideWhenUsed"),
+                  type="character", default=1, styleId="DefaultParagraphFont"))
+    root.append(w("style", w("name", val="Normal Table"), w("uiPriority", val=99),
+                  w("semiHidden"), w("unhideWhenUsed"),
+                  w("tblPr", w("tblInd", w=0, type="dxa"),
+                    w("tblCellMar", w("top", w=0, type="dxa"), w("left", w=108, type="dxa"),
+                      w("bottom", w=0, type="dxa"), w("right", w=108, type="dxa"))),
+                  type="table", default=1, styleId="TableNormal"))
+    return xml(root)
+
+
+def settings_part() -> bytes:
+    root = etree.Element(W + "settings", nsmap={"w": W_NS})
+    for element in (w("zoom", percent=100), w("defaultTabStop", val=420),
+                    w("characterSpacingControl", val="doNotCompress"),
+                    w("compat", w("useFELayout"),
+                      w("compatSetting", name="compatibilityMode",
+                        uri="http://schemas.microsoft.com/office/word", val=15)),
+                    w("themeFontLang", val="en-US", eastAsia="zh-CN"),
+                    w("decimalSymbol", val="."), w("listSeparator", val=",")):
+        root.append(element)
+    return xml(root)
+
+
+def font_table_part() -> bytes:
+    """The fonts, with what Word needs to pick a substitute where they are not installed: a
+    Chinese character set and the generic family (宋体-like serif, 黑体-like sans)."""
+    root = etree.Element(W + "fonts", nsmap={"w": W_NS})
+    for name, alternative, family in ((BODY_FONT, "宋体", "roman"),
+                                      (HEADING_FONT, "黑体", "swiss")):
+        root.append(w("font", w("altName", val=alternative), w("charset", val="86"),
+                      w("family", val=family), w("pitch", val="variable"), name=name))
+    return xml(root)
+
+
+RELATIONSHIPS = "http://schemas.openxmlformats.org/package/2006/relationships"
+OFFICE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+CORE = "http://schemas.openxmlformats.org/package/2006/metadata/core-properties"
+CORE_RELATIONSHIP = ("http://schemas.openxmlformats.org/package/2006/relationships/metadata/"
+                     "core-properties")
+
+
+def relationships(*targets: tuple[str, str, str]) -> bytes:
+    root = etree.Element(f"{{{RELATIONSHIPS}}}Relationships", nsmap={None: RELATIONSHIPS})
+    for ident, kind, target in targets:
+        etree.SubElement(root, f"{{{RELATIONSHIPS}}}Relationship", Id=ident, Type=kind,
+                         Target=target)
+    return xml(root)
+
+
+def content_types(footer: bool) -> bytes:
+    ns = "http://schemas.openxmlformats.org/package/2006/content-types"
+    root = etree.Element(f"{{{ns}}}Types", nsmap={None: ns})
+    etree.SubElement(root, f"{{{ns}}}Default", Extension="rels",
+                     ContentType="application/vnd.openxmlformats-package.relationships+xml")
+    etree.SubElement(root, f"{{{ns}}}Default", Extension="xml", ContentType="application/xml")
+    main = "application/vnd.openxmlformats-officedocument.wordprocessingml"
+    for part, kind in (("/word/document.xml", f"{main}.document.main+xml"),
+                       ("/word/styles.xml", f"{main}.styles+xml"),
+                       ("/word/settings.xml", f"{main}.settings+xml"),
+                       ("/word/fontTable.xml", f"{main}.fontTable+xml"),
+                       ("/docProps/core.xml",
+                        "application/vnd.openxmlformats-package.core-properties+xml"),
+                       *((("/word/footer1.xml", f"{main}.footer+xml"),) if footer else ())):
+        etree.SubElement(root, f"{{{ns}}}Override", PartName=part, ContentType=kind)
+    return xml(root)
+
+
+def core_part(title: str) -> bytes:
+    """Core properties without dates, so rebuilding changes nothing (Word adds its own)."""
+    dc = "http://purl.org/dc/elements/1.1/"
+    root = etree.Element(f"{{{CORE}}}coreProperties", nsmap={"cp": CORE, "dc": dc})
+    etree.SubElement(root, f"{{{dc}}}title").text = title
+    etree.SubElement(root, f"{{{dc}}}creator").text = "sheetgen"
+    etree.SubElement(root, f"{{{CORE}}}revision").text = "1"
+    return xml(root)
+
+
+def package(body: list[etree._Element], title: str, page: Page) -> bytes:
+    parts = {
+        "[Content_Types].xml": content_types(page.footer),
+        "_rels/.rels": relationships(("rId1", f"{OFFICE}/officeDocument", "word/document.xml"),
+                                     ("rId2", CORE_RELATIONSHIP, "docProps/core.xml")),
+        "docProps/core.xml": core_part(title),
+        "word/document.xml": document_part(body, page),
+        "word/_rels/document.xml.rels": relationships(
+            ("rId1", f"{OFFICE}/styles", "styles.xml"),
+            ("rId2", f"{OFFICE}/settings", "settings.xml"),
+            ("rId3", f"{OFFICE}/fontTable", "fontTable.xml"),
+            *((("rIdFooter", f"{OFFICE}/footer", "footer1.xml"),) if page.footer else ())),
+        "word/styles.xml": styles_part(),
+        "word/settings.xml": settings_part(),
+        "word/fontTable.xml": font_table_part(),
+    }
+    if page.footer:
+        parts["word/footer1.xml"] = footer_part()
+    return write_package(parts)
+
+
+def build() -> dict[str, bytes]:
+    """Every template by its path under templates/."""
+    built = {}
+    for layout in SHEETS:
+        body, height = sheet_body(layout)
+        if height > CONTENT_H - SLACK:
+            raise SystemExit(f"{layout.path}: the sheet is {height:.1f} mm tall; one A4 page "
+                             f"holds {CONTENT_H - SLACK:.1f} mm with the safety margin")
+        built[layout.path] = package(body, layout.heading, SHEET_PAGE)
+    built["common/cover.docx"] = package(cover_body(), "网站备案材料清单", COVER_PAGE)
+    return built
+
+
+def differences(built: dict[str, bytes], root: Path) -> list[str]:
+    """What differs between freshly built templates and the files under ``root``.
+
+    Compared part by part (the XML), not as zip bytes: deflate output may differ between zlib
+    builds while the documents are the same.
+    """
+    found = []
+    for name, data in built.items():
+        path = root / name
+        if not path.is_file():
+            found.append(f"{name}: missing")
+            continue
+        want, have = read_package(data), read_package(path.read_bytes())
+        for part in sorted(set(want) | set(have)):
+            if want.get(part) != have.get(part):
+                found.append(f"{name}: {part} differs")
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="rebuild in a temporary directory and compare with templates/")
+    args = parser.parse_args(argv)
+    built = build()
+    if args.check:
+        with tempfile.TemporaryDirectory() as scratch:
+            for name, data in built.items():
+                (Path(scratch) / name).parent.mkdir(parents=True, exist_ok=True)
+                (Path(scratch) / name).write_bytes(data)
+            found = differences(
+                {n: (Path(scratch) / n).read_bytes() for n in built}, TEMPLATES)
+        for line in found:
+            print(f"build_docx_templates: {line}", file=sys.stderr)
+        if found:
+            print("build_docx_templates: the DOCX templates are not what this tool builds; "
+                  "run `python tools/build_docx_templates.py` and commit the result",
+                  file=sys.stderr)
+            return 1
+        print(f"build_docx_templates: {len(built)} templates up to date")
+        return 0
+    for name, data in built.items():
+        (TEMPLATES / name).write_bytes(data)
+        print(f"wrote templates/{name} ({len(data)} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
