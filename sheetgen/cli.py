@@ -266,6 +266,10 @@ def fill(
     input_path: InputArgument,
     output: Annotated[str | None, typer.Option(
         "-o", "--output", help="Output PDF, or - for stdout. Default: <ref>.pdf here.")] = None,
+    output_format: Annotated[str, typer.Option(
+        "--format", metavar="pdf|docx|pdf,docx",
+        help="What to write: the PDF, editable Word files (OUTPUT-cover.docx, "
+             "OUTPUT-sheet1.docx … beside OUTPUT), or both.")] = "pdf",
     variant: VariantOption = "auto",
     no_cover: NoCoverOption = False,
     provider: ProviderOption = None,
@@ -276,7 +280,8 @@ def fill(
     pdfa: PdfaOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Fill the check sheets of one applicant into one print-ready PDF."""
+    """Fill the check sheets of one applicant into one print-ready PDF (or Word files)."""
+    from sheetgen.fill import check_formats, parse_formats
     from sheetgen.fill import fill as run_fill
     from sheetgen.rules import load_rules
     from sheetgen.sources import open_input
@@ -287,11 +292,13 @@ def fill(
             raise UsageError("--json and -o - both want stdout", hint="give -o FILE with --json")
         # Options first: a usage error must not wait for (or consume) stdin.
         variant = check_variant(variant)
+        formats = parse_formats(output_format)
+        check_formats(formats, output)
         options = render_options(provider=provider, no_qr=no_qr, no_cover=no_cover,
                                  copies=copies, templates=templates, pdfa=pdfa)
         rules = load_rules(rules_file)
         result = run_fill(open_input(input_path), source=source, output=output, rules=rules,
-                          variant=variant, options=options)
+                          variant=variant, options=options, formats=formats)
     except SheetgenError as err:
         if as_json:
             emit_json({"ok": False, "source": source, **err.as_dict()})
@@ -299,7 +306,7 @@ def fill(
     if as_json:
         emit_json(result.as_dict())
     elif output != "-":
-        print(result.outputs[0])
+        print("\n".join(result.outputs))
 
 
 @app.command()

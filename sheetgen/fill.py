@@ -1,18 +1,22 @@
 """One applicant from input bytes to output files: the library function behind ``sheetgen fill``.
 
 Reads and validates the applicant (:mod:`sheetgen.sources`, :mod:`sheetgen.model`), plans it
-under the rules (:mod:`sheetgen.plan`), renders it (:mod:`sheetgen.render`) and writes the
-result atomically (:mod:`sheetgen.output`). Every failure is a
-:class:`~sheetgen.errors.SheetgenError` with its exit code.
+under the rules (:mod:`sheetgen.plan`), renders it (:mod:`sheetgen.render` for the PDF,
+:mod:`sheetgen.docxsheet` for Word files) and writes the results atomically
+(:mod:`sheetgen.output`), only once every format has rendered, so a failure writes nothing.
+Every failure is a :class:`~sheetgen.errors.SheetgenError` with its exit code.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sheetgen.context import reference
+from sheetgen.docxsheet import DocxFile, docx_path, render_docx
+from sheetgen.errors import UsageError
 from sheetgen.model import Applicant, parse_applicant
 from sheetgen.output import safe_stem, write_atomic, write_stdout
 from sheetgen.plan import FilingPlan, make_plan
@@ -27,11 +31,40 @@ class FillResult:
 
     source: str
     outputs: list[str]
-    rendered: Rendered
+    rendered: Rendered | None  # the PDF, unless only Word files were asked for
+    docx: list[DocxFile] = field(default_factory=list)
+    variant: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": True, "source": self.source, "outputs": self.outputs,
-                **self.rendered.report(), "errors": []}
+        report: dict[str, Any] = (self.rendered.report() if self.rendered
+                                  else {"variant": self.variant})
+        if self.docx:
+            report["docx"] = [d.report() for d in self.docx]
+        return {"ok": True, "source": self.source, "outputs": self.outputs, **report,
+                "errors": []}
+
+
+#: Output formats, as ``--format`` names them.
+FORMATS = ("pdf", "docx")
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """``pdf``, ``docx`` or ``pdf,docx`` (``--format``) as a tuple of formats."""
+    formats = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",")))
+    check_formats(formats)
+    return formats
+
+
+def check_formats(formats: Collection[str], output: str | None = None) -> None:
+    """Raise UsageError unless ``formats`` is a non-empty selection of :data:`FORMATS` that
+    can be written to ``output`` (stdout takes one PDF, not several Word files)."""
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise UsageError(f"unknown output format: {', '.join(unknown) or '(none)'}",
+                         hint="use pdf, docx or pdf,docx")
+    if output == "-" and "docx" in formats:
+        raise UsageError("-o - writes one PDF to stdout; Word output is several files",
+                         hint="give -o FILE: the Word files are written beside it")
 
 
 def plan_input(data: bytes, *, source: str, rules: Rules | None = None,
@@ -50,13 +83,27 @@ def default_name(applicant: Applicant) -> str:
 
 
 def fill(data: bytes, *, source: str, output: str | None = None, rules: Rules | None = None,
-         variant: str = "auto", options: RenderOptions | None = None) -> FillResult:
-    """Render one applicant to ``output`` (a path, ``-`` for stdout, None for the default name)."""
+         variant: str = "auto", options: RenderOptions | None = None,
+         formats: Collection[str] = ("pdf",)) -> FillResult:
+    """Render one applicant to ``output`` (a path, ``-`` for stdout, None for the default name).
+
+    ``formats``: ``pdf`` writes the PDF at ``output``; ``docx`` writes one Word file per
+    website sheet and one for the cover beside it (``out-sheet1.docx``, ``out-cover.docx``).
+    """
+    check_formats(formats, output)
     plan = plan_input(data, source=source, rules=rules, variant=variant)
-    rendered = render_pdf(plan, options)
-    if output == "-":
+    rendered = render_pdf(plan, options) if "pdf" in formats else None
+    documents = render_docx(plan, options) if "docx" in formats else []
+    if output == "-" and rendered is not None:
         write_stdout(rendered.pdf)
-        return FillResult(source, ["-"], rendered)
+        return FillResult(source, ["-"], rendered, variant=plan.variant)
     path = Path(output) if output else Path(default_name(plan.applicant))
-    write_atomic(path, rendered.pdf)
-    return FillResult(source, [str(path)], rendered)
+    outputs = []
+    if rendered is not None:
+        write_atomic(path, rendered.pdf)
+        outputs.append(str(path))
+    for document in documents:
+        target = docx_path(path, document.name)
+        write_atomic(target, document.data)
+        outputs.append(str(target))
+    return FillResult(source, outputs, rendered, documents, plan.variant)

@@ -33,7 +33,7 @@ from sheetgen.render import RenderOptions, render_pdf
 from sheetgen.resources import fonts_dir, templates_dir
 from sheetgen.templating import TemplateSet
 from tests.applicants import edit, example, personal, unit
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO, run_cli
 from tests.pdfs import page_sizes, page_texts
 from tests.test_sheets import LONG_DOMAINS, STRESS
 
@@ -249,6 +249,15 @@ def test_an_unknown_variable_is_an_error_naming_it(tmp_path: Path, old: str, new
     assert caught.value.exit_code == ExitCode.TEMPLATE_OR_FONT
 
 
+def test_unknown_variable_through_the_cli(tmp_path: Path) -> None:
+    copy_templates(tmp_path, "public/sheet.docx", "{{ host.name }}", "{{ host.nme }}")
+    result = run_cli("fill", str(EXAMPLES / "zhejiang-personal.json"), "--format", "docx",
+                     "--templates", str(tmp_path / "templates"), "-o", str(tmp_path / "o.pdf"))
+    assert result.code == ExitCode.TEMPLATE_OR_FONT, result.stderr
+    assert "host.nme" in result.stderr
+    assert not list(tmp_path.glob("o*"))
+
+
 def test_a_sheet_value_outside_a_fitted_cell_is_refused(tmp_path: Path) -> None:
     templates = copy_templates(tmp_path, "public/sheet.docx", "网站主办者基本信息",
                                "网站主办者基本信息{{ host.name }}")
@@ -319,7 +328,47 @@ def test_fitted_sizes_are_written_into_the_document() -> None:
     assert "_fit" not in xml
 
 
-# --- imports ------------------------------------------------------------------------------------
+# --- the command line ---------------------------------------------------------------------------
+
+def test_fill_writes_pdf_and_word_files_and_lists_them(tmp_path: Path) -> None:
+    out = tmp_path / "out.pdf"
+    result = run_cli("fill", str(EXAMPLES / "beijing-unit-two-websites.json"), "--format",
+                     "pdf,docx", "-o", str(out), "--json")
+    assert result.code == 0, result.stderr
+    report = json.loads(result.text)
+    expected = [out, *(tmp_path / f"out-{n}.docx" for n in ("cover", "sheet1", "sheet2"))]
+    assert report["outputs"] == [str(p) for p in expected]
+    assert all(p.is_file() for p in expected)
+    assert [d["name"] for d in report["docx"]] == ["cover", "sheet1", "sheet2"]
+    assert report["variant"] == "public" and len(report["sheets"]) == 3  # the PDF's jobs
+    assert not list(tmp_path.glob(".*.part"))
+
+
+def test_fill_docx_only_prints_each_path(tmp_path: Path) -> None:
+    result = run_cli("fill", str(EXAMPLES / "jiangxi-personal.json"), "--format", "docx",
+                     "--no-cover", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert result.text.split() == ["JX-2026-0005-sheet1.docx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["JX-2026-0005-sheet1.docx"]
+
+
+@pytest.mark.parametrize("args", [["--format", "docx", "-o", "-"],
+                                  ["--format", "odt"], ["--format", ""]])
+def test_format_usage_errors(tmp_path: Path, args: list[str]) -> None:
+    result = run_cli("fill", str(EXAMPLES / "jiangxi-personal.json"), *args, cwd=tmp_path)
+    assert result.code == ExitCode.USAGE, result.stderr
+    assert "sheetgen: error:" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_does_not_fit_through_the_cli(tmp_path: Path) -> None:
+    source = tmp_path / "long.json"
+    source.write_text(json.dumps(long_registrars("某某" * 40), ensure_ascii=False), "utf-8")
+    result = run_cli("fill", str(source), "--format", "docx", "-o", str(tmp_path / "o.pdf"))
+    assert result.code == ExitCode.DOES_NOT_FIT
+    assert "websites[0].domains" in result.stderr
+    assert not list(tmp_path.glob("o*"))
+
 
 def test_importing_sheetgen_does_not_import_docxtpl() -> None:
     code = ("import sys, sheetgen, sheetgen.cli, sheetgen.fill, sheetgen.docxsheet; "
