@@ -340,6 +340,126 @@ def preview(
         print(path)
 
 
+# --- batch -----------------------------------------------------------------------------------
+
+#: Failed records listed on stderr; the manifest (--report, --json) has all of them.
+SHOWN_FAILURES = 20
+
+
+class BatchProgress:
+    """A progress display on stderr (rich) while a batch runs: records done, failed, elapsed.
+
+    The number of records is not known in advance (inputs are streamed), so the bar pulses.
+    """
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("sheetgen batch"), BarColumn(),
+            TextColumn("{task.completed} records, {task.fields[failed]} failed"),
+            TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+        self.task = self.progress.add_task("batch", total=None, failed=0)
+        self.failed = 0
+
+    def __enter__(self) -> BatchProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, result: Any) -> None:
+        self.failed += not result.ok
+        self.progress.update(self.task, advance=1, failed=self.failed)
+
+
+@app.command()
+def batch(
+    inputs: Annotated[list[str], typer.Argument(
+        metavar="INPUT...",
+        help="JSON files (an object or an array of them), JSON Lines files (.jsonl), folders "
+             "of them, or - for stdin.")],
+    outdir: Annotated[Path, typer.Option(
+        "-o", "--outdir", metavar="OUTDIR",
+        help="Folder for the output files (created if missing).")],
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, help="Worker processes. Default: the number of CPUs.")] = None,
+    bundle: Annotated[Path | None, typer.Option(
+        "--bundle", metavar="FILE",
+        help="Also put every successful record's pages into this one print-ready PDF.")
+    ] = None,
+    copies: CopiesOption = 1,
+    formats: Annotated[str, typer.Option(
+        "--format", metavar="pdf,docx", help="Output formats, comma-separated.")] = "pdf",
+    variant: VariantOption = "auto",
+    no_cover: NoCoverOption = False,
+    provider: ProviderOption = None,
+    no_qr: NoQrOption = False,
+    rules_file: RulesOption = None,
+    templates: TemplatesOption = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Redo every record, also those whose output is up to date.")] = False,
+    report: Annotated[Path | None, typer.Option(
+        "--report", metavar="FILE", help="Write the manifest (JSON) to FILE.")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the manifest (JSON) on stdout.")] = False,
+) -> int:
+    """Fill the check sheets of many applicants: one PDF per record, in parallel.
+
+    Exit 0 when every record succeeded (or was already up to date), 6 when some failed; the
+    manifest (--report, --json) lists every record with its source, hashes and errors.
+    """
+    from sheetgen.batch import BatchOptions, manifest_json, run_batch
+    from sheetgen.errors import BatchPartialError
+
+    options = BatchOptions(
+        outdir=outdir, jobs=jobs, bundle=bundle, copies=copies,
+        formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),
+        variant=check_variant(variant), provider=provider, qr=not no_qr, cover=not no_cover,
+        templates=templates, rules=rules_file, report=report, force=force)
+    if sys.stderr.isatty():
+        with BatchProgress() as progress:
+            result = run_batch(inputs, options, on_record=progress.update)
+    else:
+        result = run_batch(inputs, options)
+    if as_json:
+        sys.stdout.write(manifest_json(result))
+        sys.stdout.flush()
+    summary = result.summary()
+    for failure in result.failed[:SHOWN_FAILURES]:
+        if not any(p.code == "interrupted" for p in failure.errors):
+            where = f"{failure.source}" + (
+                "".join(f" {k} {v}" for k, v in failure.locator.items())
+                if failure.locator else "")
+            say(f"record {failure.index} ({where}) failed:")
+            for problem in failure.errors:
+                path = f"{problem.path}: " if problem.path else ""
+                print(f"  {path}{problem.message} [{problem.code}]", file=sys.stderr)
+    done = (f"{summary['total']} records: {summary['ok']} ok ({summary['skipped']} up to date), "
+            f"{summary['failed']} failed")
+    if result.bundle and result.bundle.get("written"):
+        done += f"; bundle {result.bundle['path']} ({result.bundle['pages']} pages)"
+    if result.interrupted:
+        say(f"interrupted: {done}, {summary['interrupted']} not done; run the same command "
+            "again to finish")
+        return int(ExitCode.INTERRUPTED)
+    if result.failed:
+        more = len(result.failed) - SHOWN_FAILURES
+        raise BatchPartialError(
+            f"{done}" + (f" ({more} more failures not shown)" if more > 0 else ""),
+            hint="the manifest (--report FILE or --json) lists every record with its errors")
+    say(f"ok: {done}; output in {outdir}")
+    return 0
+
+
 # --- the one error handler ------------------------------------------------------------------
 
 def report_error(err: SheetgenError) -> None:

@@ -1,0 +1,877 @@
+"""Batch generation: many applicants in one run, one result per record (``sheetgen batch``).
+
+:func:`run_batch` is the library function behind the command; the CLI only parses options,
+calls it and prints. It owns the run: reading records as a stream, handing them to worker
+processes, collecting one :class:`RecordResult` per record *in input order*, the manifest, the
+optional bundle, and what happens when a worker dies or the user presses Ctrl-C.
+
+Streaming
+    Records come one at a time from :func:`sheetgen.sources.iter_records` (arrays, JSON Lines,
+    folders, stdin). At most ``4 × jobs`` records are in flight (read, not yet reported), so a
+    run of 10 000 records keeps as little in memory as a run of 10. A record that is not even
+    JSON is a failed result at once, without a worker.
+
+Workers
+    A :class:`~concurrent.futures.ProcessPoolExecutor`; its initializer warms each worker once
+    (rules, templates, reportlab fonts) and compiled layouts stay in the worker's cache
+    (:mod:`sheetgen.layout`), so each worker compiles each layout at most once (and not at all
+    when the on-disk layout cache has it). A worker validates, plans, fits, renders and writes
+    its record's files itself (atomically) and sends back only a small result: paths, hashes,
+    pages, variant, fit summary or the errors. Workers ignore SIGINT (the parent decides how a
+    run stops) and exit by themselves when the parent disappears (``kill -9``), so no orphan
+    keeps running. The default start method is ``forkserver`` (``spawn`` where there is none):
+    workers are forked from a clean server process that has imported sheetgen once, which is
+    fast and safe although the parent runs threads (the progress display, the pool's manager);
+    plain ``fork`` would copy those threads' locks. ``mp_context`` chooses another.
+
+Crash isolation
+    A worker that dies (a segfault in a C library, ``os._exit``, the OOM killer) breaks the
+    whole pool, and every record in flight fails with it, the culprit among them. Results that
+    had already arrived are kept. The suspects are then run again one at a time, each in a
+    fresh single-worker pool: a record that crashes its worker alone is the culprit and fails
+    with ``worker_crashed``; the others succeed. Then a new pool takes over the rest. The
+    suspects are few (the in-flight bound), so the serial retry costs little. Tests inject a
+    crash without any hook in this module: with the ``fork`` start method, they replace
+    :func:`sheetgen.render.render_planned` as seen by this module in the test process before
+    the pool starts, with a function that calls ``os._exit`` for one record.
+
+Output names
+    ``<ref>.pdf`` (the ref through :func:`sheetgen.output.safe_stem`), else
+    ``<index>-<host name>.pdf``, with ``index`` the record's 1-based position in the batch.
+    Names are decided by the parent in input order from the raw JSON (``safe_stem`` applies
+    the same NFKC folding and trimming as validation, so raw and validated refs give the same
+    name). Two records that map to one name (a duplicated ref, or names equal but for case):
+    the first in input order keeps it, later ones get ``~2``, ``~3`` … (``~`` cannot occur in
+    a ref or a safe stem). Every record claims its name even if it then fails, so fixing a bad
+    record never renames another record's file. Every path is checked to be directly inside
+    OUTDIR; the bundle and report files, when inside OUTDIR, are reserved names.
+
+Up to date
+    Next to its outputs a record leaves a small state file, ``OUTDIR/.sheetgen/<stem>.json``:
+    a key (SHA-256 of the record's input, the render options, the rules, the template set and
+    the versions of sheetgen and its engines) and the SHA-256 of each output. It is written
+    after the outputs, atomically, and holds no personal data. A re-run skips a record whose
+    state has the same key and whose outputs still exist with those hashes; ``--force`` redoes
+    it. A state file rather than metadata inside the PDF: it works the same for DOCX, is
+    checked without parsing any PDF, and a half-finished record (outputs written, state not)
+    is simply redone. The key and ``input_sha256`` leave out ``access.filing_password``: it
+    changes nothing that is printed, and a hash of it would allow guessing it offline.
+
+Interruption
+    Ctrl-C (SIGINT) and SIGTERM stop reading input and submitting; queued records are
+    cancelled, records being rendered finish (tens of milliseconds), their results are kept,
+    and the manifest lists every record read, those not done as ``interrupted``. The bundle is
+    not written. Every file is written atomically (a ``.*.part`` temporary file, then a
+    rename); a worker killed mid-write can leave a ``.part`` file, which the next run removes
+    (a lock file makes sure no other run is writing to the same OUTDIR) before it redoes what
+    is missing and skips what is done.
+
+Bundle
+    With ``bundle``, the workers also send each record's fitted pages (:class:`PlannedJob`:
+    picklable :class:`~sheetgen.stamp.PagePlan` s, a few KB) and, the first time a worker
+    uses a layout, the compiled layout itself. The parent only draws them, in input order as
+    results arrive, into one reportlab document (one font subset for the whole bundle) and
+    composes every page over one shared background per layout page (:mod:`sheetgen.compose`).
+    Measured against the alternatives: re-fitting every record in the parent doubles its work
+    and makes the parent the bottleneck; partial bundles per worker merged at the end duplicate
+    the fonts per part and cost a second pypdf pass over every page.
+
+Exit codes (contract.md §3)
+    0 every record succeeded (or was up to date); 6 (:class:`~sheetgen.errors.BatchPartialError`,
+    raised by the CLI) some failed, each failure is in the manifest with its errors. Failures
+    of the run itself stop it before any record is processed: an input that does not exist,
+    an OUTDIR that cannot be written or is in use by another run, bad options, an unreadable
+    rules file (2); a template directory that is missing or has a template with a syntax error,
+    bundled fonts that cannot be loaded (5). A template or font error met while rendering a
+    record (a layout only some records use, a character no font has) is that record's error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
+from pathlib import Path
+from typing import Any
+
+from sheetgen import __version__, fonts
+from sheetgen.context import reference
+from sheetgen.errors import Problem, RulesError, SheetgenError, TemplateError, UsageError
+from sheetgen.layout import CompiledLayout
+from sheetgen.model import parse_applicant
+from sheetgen.output import safe_stem, write_atomic
+from sheetgen.plan import FilingPlan, make_plan
+from sheetgen.render import (
+    SUBJECT,
+    PdfBuilder,
+    PlannedJob,
+    RenderOptions,
+    applicant_jobs,
+    render_planned,
+)
+from sheetgen.rules import Rules, load_rules, parse_rules
+from sheetgen.sources import Record, iter_records, read_file
+from sheetgen.stamp import PagePlan
+from sheetgen.templating import TemplateSet, bundled
+
+__all__ = ["FORMATS", "BatchOptions", "BatchResult", "Output", "RecordResult", "output_stem",
+           "run_batch"]
+
+#: Output formats ``--format`` accepts.
+FORMATS = ("pdf", "docx")
+#: Hidden folder of OUTDIR with the per-record state files and the lock.
+STATE_DIR = ".sheetgen"
+#: Records read but not yet reported, per worker: enough to keep every worker busy while the
+#: parent waits for the oldest record, small enough that memory does not grow with the input.
+IN_FLIGHT_PER_JOB = 4
+#: Isolated retries that crash in a row before the run gives up: a worker that cannot process
+#: anything is a broken installation, not a bad record.
+MAX_CONSECUTIVE_CRASHES = 8
+
+
+# --- options and results ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What ``sheetgen batch`` was asked to do (everything but the inputs)."""
+
+    outdir: Path
+    jobs: int | None = None                  # worker processes; None: the CPUs available
+    formats: tuple[str, ...] = ("pdf",)
+    variant: str = "auto"
+    provider: str | None = None
+    qr: bool = True
+    cover: bool = True
+    copies: int = 1
+    templates: Path | None = None            # None: the bundled templates
+    rules: Path | None = None                # None: the built-in rules
+    bundle: Path | None = None
+    report: Path | None = None
+    force: bool = False
+
+    def render_options(self, templates: TemplateSet | None) -> RenderOptions:
+        return RenderOptions(provider=self.provider, qr=self.qr, cover=self.cover,
+                             copies=self.copies, templates=templates)
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file written for a record: its path relative to OUTDIR, format and SHA-256."""
+
+    path: str
+    format: str
+    sha256: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "format": self.format, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """The result of one input record: a manifest entry."""
+
+    index: int                      # 1-based position in the batch (input order)
+    source: str
+    locator: dict[str, int] | None  # {"line": n} (JSON Lines), {"index": i, "line": n} (arrays)
+    input_sha256: str | None        # of the canonical JSON, without the filing password
+    ok: bool
+    skipped: bool = False           # up to date: nothing was rewritten
+    reference: str | None = None    # the reference printed on the sheets
+    outputs: tuple[Output, ...] = ()
+    pages: int | None = None
+    variant: str | None = None
+    fit: dict[str, Any] | None = None
+    errors: tuple[Problem, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "source": self.source, "locator": self.locator,
+                "input_sha256": self.input_sha256, "ok": self.ok, "skipped": self.skipped,
+                "reference": self.reference, "outputs": [o.as_dict() for o in self.outputs],
+                "pages": self.pages, "variant": self.variant, "fit": self.fit,
+                "errors": [p.as_dict() for p in self.errors]}
+
+
+@dataclass
+class BatchResult:
+    """A finished (or interrupted) batch: every record read, in input order."""
+
+    outdir: Path
+    records: list[RecordResult]
+    bundle: dict[str, Any] | None = None
+    interrupted: bool = False
+    elapsed: float = 0.0
+
+    @property
+    def failed(self) -> list[RecordResult]:
+        return [r for r in self.records if not r.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and not self.failed
+
+    def summary(self) -> dict[str, int]:
+        interrupted = sum(1 for r in self.records if _interrupted(r))
+        return {"total": len(self.records), "ok": sum(1 for r in self.records if r.ok),
+                "failed": len(self.failed) - interrupted, "interrupted": interrupted,
+                "skipped": sum(1 for r in self.records if r.skipped)}
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest (``--report`` and ``--json``): the summary, then every record."""
+        return {"ok": self.ok, "sheetgen": __version__, "outdir": str(self.outdir),
+                "interrupted": self.interrupted, "summary": self.summary(),
+                "elapsed_seconds": round(self.elapsed, 3), "bundle": self.bundle,
+                "records": [r.as_dict() for r in self.records]}
+
+
+def _interrupted(result: RecordResult) -> bool:
+    return any(p.code == "interrupted" for p in result.errors)
+
+
+# --- what the parent sends a worker, and what comes back ------------------------------------
+
+@dataclass(frozen=True)
+class _Setup:
+    """Everything a worker needs, sent once to its initializer."""
+
+    options: BatchOptions
+    rules_data: bytes | None        # the --rules file as the parent read it; None: built-in
+    digest: str                     # of the options, rules, templates and versions
+    close_fd: int | None            # the parent's lock file, to close in *forked* workers
+
+
+@dataclass(frozen=True)
+class _Task:
+    position: int
+    value: object
+    stem: str
+    key: str
+
+
+@dataclass(frozen=True)
+class _WireJob:
+    """A :class:`PlannedJob` on its way to the parent, its layout by key."""
+
+    title: str
+    template: str
+    copies: int
+    layout: str
+    pages: tuple[PagePlan, ...]
+
+
+@dataclass
+class _Outcome:
+    """What a worker sends back for one record (small: no PDF bytes)."""
+
+    ok: bool
+    skipped: bool = False
+    reference: str | None = None
+    outputs: tuple[Output, ...] = ()
+    pages: int | None = None
+    variant: str | None = None
+    fit: dict[str, Any] | None = None
+    errors: tuple[Problem, ...] = ()
+    outline: str | None = None                      # the bundle's bookmark for the record
+    bundle: tuple[_WireJob, ...] = ()
+    layouts: dict[str, CompiledLayout] = field(default_factory=dict)  # new to the parent
+
+
+def _failure(err: SheetgenError) -> _Outcome:
+    return _Outcome(False, errors=tuple(err.problems or [Problem("", err.code, err.message)]))
+
+
+# --- the worker side ---------------------------------------------------------------------
+
+class _Worker:
+    """One worker process's long-lived state: rules, templates, fonts, layouts sent."""
+
+    def __init__(self, setup: _Setup) -> None:
+        options = setup.options
+        self.options = options
+        self.digest = setup.digest
+        self.rules = (parse_rules(setup.rules_data, origin=str(options.rules))
+                      if setup.rules_data is not None else load_rules())
+        self.templates = TemplateSet(options.templates) if options.templates else bundled()
+        self.render = options.render_options(self.templates)
+        self.sent: set[str] = set()  # layouts this process has sent to the parent
+        fonts.register_reportlab()
+
+    def run(self, task: _Task) -> _Outcome:
+        options = self.options
+        state_path = options.outdir / STATE_DIR / f"{task.stem}.json"
+        done = None if options.force else _up_to_date(state_path, task.key, options)
+        if done is not None and options.bundle is None:
+            return done
+        applicant = parse_applicant(task.value, self.rules)
+        plan = make_plan(applicant, self.rules, variant=options.variant)
+        builder = PdfBuilder(self.templates)
+        planned = builder.plan_record(applicant_jobs(plan, self.render))
+        outcome = done or self._write(task, plan, planned, builder, state_path)
+        if options.bundle is not None:
+            outcome.outline = f"{applicant.host.name}（{reference(applicant)}）"
+            outcome.bundle = tuple(_WireJob(j.title, j.template, j.copies, j.layout.key, j.pages)
+                                   for j in planned)
+            outcome.layouts = {j.layout.key: j.layout for j in planned
+                               if j.layout.key not in self.sent}
+            self.sent.update(outcome.layouts)
+        return outcome
+
+    def _write(self, task: _Task, plan: FilingPlan, planned: list[PlannedJob],
+               builder: PdfBuilder, state_path: Path) -> _Outcome:
+        outdir = self.options.outdir
+        outputs = []
+        pages = sum(len(job.pages) * job.copies for job in planned)
+        for fmt in self.options.formats:
+            if fmt == "pdf":
+                rendered = render_planned(plan, planned, builder)
+                files = [(f"{task.stem}.pdf", rendered.pdf)]
+                pages = rendered.pages
+            else:
+                files = _render_docx(plan, self.render, task.stem)
+            for name, data in files:
+                _check_name(outdir, name)
+                write_atomic(outdir / name, data)
+                outputs.append(Output(name, fmt, hashlib.sha256(data).hexdigest()))
+        outcome = _Outcome(True, reference=reference(plan.applicant), outputs=tuple(outputs),
+                           pages=pages, variant=plan.variant, fit=_fit_summary(planned))
+        state = {"key": task.key, "reference": outcome.reference,
+                 "outputs": [o.as_dict() for o in outputs], "pages": pages,
+                 "variant": outcome.variant, "fit": outcome.fit}
+        write_atomic(state_path, json.dumps(state, ensure_ascii=False).encode())
+        return outcome
+
+
+def _render_docx(plan: FilingPlan, options: RenderOptions, stem: str) -> list[tuple[str, bytes]]:
+    """The record's Word files (:mod:`sheetgen.docxsheet`): ``<stem>-cover.docx``,
+    ``<stem>-sheet1.docx`` …, named as ``sheetgen fill --format docx`` names them."""
+    docx = importlib.import_module("sheetgen.docxsheet")  # checked to exist by run_batch
+    base = Path(f"{stem}.pdf")
+    return [(docx.docx_path(base, file.name).name, file.data)
+            for file in docx.render_docx(plan, options)]
+
+
+def _fit_summary(planned: Sequence[PlannedJob]) -> dict[str, Any]:
+    """How the values fitted: the count, and each value that had to shrink or continue."""
+    fits = [fit for job in planned for fit in job.fits]
+    return {"fields": len(fits),
+            "shrunk": [f.as_dict() for f in fits if f.status == "shrunk"],
+            "continued": [f.as_dict() for f in fits if f.status == "continued"]}
+
+
+def _sha256_file(path: Path) -> str | None:
+    try:
+        with path.open("rb") as stream:
+            return hashlib.file_digest(stream, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def _up_to_date(state_path: Path, key: str, options: BatchOptions) -> _Outcome | None:
+    """The record's previous outcome if its state matches ``key`` and its outputs are intact."""
+    try:
+        state = json.loads(state_path.read_bytes())
+        if state["key"] != key:
+            return None
+        outputs = tuple(Output(str(o["path"]), str(o["format"]), str(o["sha256"]))
+                        for o in state["outputs"])
+        if {o.format for o in outputs} != set(options.formats):
+            return None
+        for output in outputs:
+            _check_name(options.outdir, output.path)
+            if _sha256_file(options.outdir / output.path) != output.sha256:
+                return None
+        return _Outcome(True, skipped=True, reference=str(state["reference"]), outputs=outputs,
+                        pages=int(state["pages"]), variant=str(state["variant"]),
+                        fit=dict(state["fit"]))
+    except (OSError, ValueError, KeyError, TypeError, SheetgenError):
+        return None
+
+
+_worker: _Worker | None = None
+_setup_error: SheetgenError | None = None
+
+
+def _init_worker(setup: _Setup) -> None:
+    """Pool initializer: runs once in each worker process."""
+    global _worker, _setup_error
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group
+    # SIGTERM kills a worker (the pool terminates workers so); a forked worker would otherwise
+    # inherit the parent's handler that turns SIGTERM into KeyboardInterrupt.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if setup.close_fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(setup.close_fd)  # a forked worker must not keep OUTDIR locked
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.sentinel is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True).start()
+    try:
+        _worker = _Worker(setup)
+    except SheetgenError as err:  # every record then fails with it, not as a crash
+        _setup_error = err
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    """Exit as soon as the parent is gone (``kill -9``): an orphaned worker would wait for work
+    forever, holding the parent's stdout and stderr open. The sentinel is a pipe the parent
+    holds open (not ``os.getppid()``: a forkserver worker's parent is the server, which itself
+    outlives the parent as long as the workers live)."""
+    from multiprocessing.connection import wait
+
+    wait([sentinel])
+    os._exit(1)
+
+
+def _process(task: _Task) -> _Outcome:
+    """One record in a worker: never raises for the record's own problems."""
+    if _worker is None:
+        return _failure(_setup_error or SheetgenError("worker not initialised"))
+    try:
+        return _worker.run(task)
+    except SheetgenError as err:
+        return _failure(err)
+    except Exception as exc:  # a bug: this record fails, the batch goes on
+        return _Outcome(False, errors=(Problem(
+            "", "internal", f"内部错误 / internal error ({type(exc).__name__}); this is a bug in "
+                            "sheetgen, please report it"),))
+
+
+# --- the parent side ----------------------------------------------------------------------
+
+def output_stem(value: object, position: int) -> str:
+    """A record's output file stem: its ``ref``, else ``<position>-<host name>``."""
+    record = value if isinstance(value, dict) else {}
+    ref = record.get("ref")
+    if isinstance(ref, str) and ref.strip():
+        return safe_stem(ref, fallback=str(position))
+    host = record.get("host")
+    name = host.get("name") if isinstance(host, dict) else None
+    return f"{position}-{safe_stem(name if isinstance(name, str) else '', 'applicant')}"
+
+
+def input_digest(value: object) -> str:
+    """SHA-256 of a record's canonical JSON, without ``access.filing_password``."""
+    if isinstance(value, dict) and isinstance(value.get("access"), dict):
+        value = {**value, "access": {k: v for k, v in value["access"].items()
+                                     if k != "filing_password"}}
+    canonical = json.dumps(value, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def default_jobs() -> int:
+    """Worker processes by default: the CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class _Pending:
+    """A record read and not yet reported."""
+
+    record: Record
+    position: int
+    task: _Task | None = None
+    digest: str | None = None
+    future: Future[_Outcome] | None = None
+    outcome: _Outcome | None = None
+
+
+class _Names:
+    """Output stems, unique in the batch (case-insensitively), decided in input order."""
+
+    def __init__(self, reserved: Sequence[str]) -> None:
+        self._taken = {name.casefold() for name in reserved}
+
+    def claim(self, stem: str, extensions: Sequence[str]) -> str:
+        candidate, n = stem, 1
+        while any(f"{candidate}.{ext}".casefold() in self._taken for ext in extensions):
+            n += 1
+            candidate = f"{stem}~{n}"
+        self._taken.update(f"{candidate}.{ext}".casefold() for ext in extensions)
+        return candidate
+
+
+class _Run:
+    """One batch run in the parent: the pool, the in-flight window, results in order."""
+
+    def __init__(self, options: BatchOptions, setup: _Setup, jobs: int, context: BaseContext,
+                 on_record: Callable[[RecordResult], None] | None) -> None:
+        self.options = options
+        self.setup = setup
+        self.jobs = jobs
+        self.context = context
+        self.on_record = on_record
+        self.results: list[RecordResult] = []
+        self.read = 0
+        self.window: deque[_Pending] = deque()
+        self.pool: ProcessPoolExecutor | None = None
+        self.layouts: dict[str, CompiledLayout] = {}
+        self.bundle = PdfBuilder() if options.bundle is not None else None
+        self.crashes_in_a_row = 0
+        outdir = options.outdir.resolve()
+        reserved = [path.name for path in (options.bundle, options.report)
+                    if path is not None and path.resolve().parent == outdir]
+        self.names = _Names(reserved)
+
+    # pool
+
+    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=self.context,
+                                   initializer=_init_worker, initargs=(self.setup,))
+
+    def _submit(self, pending: _Pending) -> None:
+        assert pending.task is not None
+        if self.pool is None:
+            self.pool = self._new_pool(self.jobs)
+        pending.future = self.pool.submit(_process, pending.task)
+
+    def close(self, *, cancel: bool = False) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=cancel)
+            self.pool = None
+
+    # the main loop
+
+    def run(self, records: Iterator[Record]) -> None:
+        exhausted = False
+        limit = max(2, self.jobs * IN_FLIGHT_PER_JOB)
+        while True:
+            while not exhausted and len(self.window) < limit:
+                record = next(records, None)
+                if record is None:
+                    exhausted = True
+                    break
+                self._admit(record)
+            if not self.window:
+                break
+            head = self.window[0]
+            outcome = self._wait(head)
+            self.window.popleft()
+            self._report(head, outcome)
+
+    def _admit(self, record: Record) -> None:
+        self.read += 1
+        pending = _Pending(record, self.read)
+        self.window.append(pending)
+        if record.error is not None:
+            pending.outcome = _failure(record.error)
+            return
+        pending.digest = input_digest(record.value)
+        stem = self.names.claim(output_stem(record.value, self.read), self.options.formats)
+        for fmt in self.options.formats:
+            _check_name(self.options.outdir, f"{stem}.{fmt}")
+        key = hashlib.sha256(f"{self.setup.digest}:{pending.digest}".encode()).hexdigest()
+        pending.task = _Task(self.read, record.value, stem, key)
+        try:
+            self._submit(pending)
+        except BrokenProcessPool:
+            self._recover()
+
+    def _wait(self, head: _Pending) -> _Outcome:
+        while head.outcome is None:
+            assert head.future is not None
+            try:
+                head.outcome = head.future.result()
+            except BrokenProcessPool:
+                self._recover()
+        return head.outcome
+
+    def _recover(self) -> None:
+        """The pool broke: keep what arrived, rerun the rest one by one, then a new pool."""
+        suspects = []
+        for pending in self.window:
+            if pending.outcome is not None or pending.task is None:
+                continue
+            future = pending.future
+            if future is not None and future.done() and not future.cancelled() \
+                    and future.exception() is None:
+                pending.outcome = future.result()
+            else:
+                suspects.append(pending)
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+        isolation: ProcessPoolExecutor | None = None
+        try:
+            for pending in suspects:
+                assert pending.task is not None
+                if isolation is None:
+                    isolation = self._new_pool(1)
+                try:
+                    pending.outcome = isolation.submit(_process, pending.task).result()
+                    self.crashes_in_a_row = 0
+                except BrokenProcessPool:
+                    isolation.shutdown(wait=True)
+                    isolation = None
+                    pending.outcome = _Outcome(False, errors=(Problem(
+                        "", "worker_crashed",
+                        "处理该记录时工作进程崩溃 / the worker process crashed while rendering "
+                        "this record (alone, on a retry too); it is skipped, the others go on"),))
+                    self.crashes_in_a_row += 1
+                    if self.crashes_in_a_row >= MAX_CONSECUTIVE_CRASHES:
+                        raise SheetgenError(
+                            f"worker processes crashed on {self.crashes_in_a_row} records in a "
+                            "row; stopping the batch",
+                            hint="run `sheetgen doctor`; run again with --jobs 1 to narrow "
+                                 "it down") from None
+        finally:
+            if isolation is not None:
+                isolation.shutdown(wait=True)
+
+    def _report(self, pending: _Pending, outcome: _Outcome) -> None:
+        record = pending.record
+        if outcome.ok and self.bundle is not None:
+            self.layouts.update(outcome.layouts)
+            self.bundle.add_planned(
+                [PlannedJob(job.title, job.template, job.copies, self.layouts[job.layout],
+                            job.pages) for job in outcome.bundle], outline=outcome.outline)
+        result = RecordResult(
+            index=pending.position, source=record.source, locator=record.locator,
+            input_sha256=pending.digest, ok=outcome.ok, skipped=outcome.skipped,
+            reference=outcome.reference, outputs=outcome.outputs, pages=outcome.pages,
+            variant=outcome.variant, fit=outcome.fit, errors=outcome.errors)
+        self.results.append(result)
+        if self.on_record is not None:
+            self.on_record(result)
+
+    def interrupt(self) -> None:
+        """Stop: cancel what is queued, let running records finish, report what is read."""
+        for pending in self.window:
+            if pending.future is not None and pending.outcome is None:
+                pending.future.cancel()
+        with contextlib.suppress(BrokenProcessPool):
+            self.close(cancel=True)
+        stopped = _Outcome(False, errors=(Problem(
+            "", "interrupted", "批处理被中断，该记录未处理 / the batch was interrupted before "
+                               "this record was done; run the same command again"),))
+        while self.window:
+            pending = self.window.popleft()
+            outcome = pending.outcome
+            future = pending.future
+            if outcome is None and future is not None and future.done() \
+                    and not future.cancelled() and future.exception() is None:
+                outcome = future.result()
+            self._report(pending, outcome or stopped)
+
+
+def _check_name(outdir: Path, name: str) -> None:
+    """Refuse any output file name that is not a plain visible name directly inside OUTDIR.
+
+    Names are built by :func:`safe_stem`, which cannot produce such a name; this check is the
+    second line of defence, whatever the data says (a failure here is a bug, exit 1).
+    """
+    root = outdir.resolve()
+    if (not name or name.startswith(".") or "/" in name or "\\" in name or "\0" in name
+            or (root / name).parent != root):
+        raise SheetgenError(f"internal error: output name {name!r} would not be inside {outdir}")
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops the run like Ctrl-C (only the main thread can install the handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _locked(outdir: Path) -> Iterator[int | None]:
+    """Hold OUTDIR's lock for the run: two runs writing one OUTDIR would trip each other up."""
+    state = outdir / STATE_DIR
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        fd = os.open(state / "lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise UsageError(f"cannot write to {outdir}: {exc.strerror or exc}",
+                         hint="choose an OUTDIR you can write to") from None
+    try:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            yield fd
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise UsageError(f"another sheetgen batch is writing to {outdir}",
+                             hint="wait for it to finish, or choose another OUTDIR") from None
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _remove_partial_files(outdir: Path) -> None:
+    """Delete the ``.*.part`` files of writes that never finished (a killed run or worker)."""
+    for folder in (outdir, outdir / STATE_DIR):
+        for path in folder.glob(".*.part"):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def _check_templates(templates: TemplateSet) -> None:
+    """Fail the run early (exit 5) on a template with a syntax error: every record would."""
+    import jinja2
+
+    for name in templates.env.list_templates(extensions=["html"]):
+        try:
+            templates.env.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"template syntax error in {exc.name or name} line "
+                                f"{exc.lineno}: {exc.message}") from None
+
+
+def _options_digest(options: BatchOptions, rules: Rules, templates: TemplateSet) -> str:
+    """What, besides the record, decides its outputs' bytes: part of the up-to-date key."""
+    from importlib.metadata import version
+
+    payload = {"sheetgen": __version__, "rules": rules.version, "templates": templates.digest,
+               "engines": [version(name) for name in ("weasyprint", "reportlab", "pypdf")],
+               "formats": sorted(options.formats), "variant": options.variant,
+               "provider": options.provider, "qr": options.qr, "cover": options.cover,
+               "copies": options.copies}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _default_context() -> BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        # Imported once in the server, so each worker starts with them loaded.
+        context.set_forkserver_preload(["sheetgen.batch", "pypdf", "reportlab.pdfgen.canvas"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _check_options(options: BatchOptions, rules: Rules) -> int:
+    jobs = default_jobs() if options.jobs is None else options.jobs
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {jobs}")
+    if not options.formats or any(fmt not in FORMATS for fmt in options.formats) or len(
+            set(options.formats)) != len(options.formats):
+        raise UsageError(f"unknown --format {','.join(options.formats)!r}",
+                         hint="use pdf, docx or pdf,docx")
+    if "docx" in options.formats:
+        import importlib.util
+
+        # The DOCX renderer is being written alongside; until it lands, say so plainly.
+        if importlib.util.find_spec("sheetgen.docxsheet") is None:
+            raise UsageError("DOCX output is not available in this version of sheetgen",
+                             hint="use --format pdf")
+    if options.variant != "auto" and options.variant not in rules.variants:
+        raise UsageError(f"unknown variant {options.variant!r}",
+                         hint="use one of: auto, " + ", ".join(rules.variants))
+    if options.copies < 1:
+        raise UsageError("--copies must be at least 1")
+    if options.outdir.exists() and not options.outdir.is_dir():
+        raise UsageError(f"{options.outdir} exists and is not a directory",
+                         hint="-o names the output folder")
+    return jobs
+
+
+def run_batch(inputs: Sequence[str], options: BatchOptions, *,
+              on_record: Callable[[RecordResult], None] | None = None,
+              stdin: Any = None, mp_context: BaseContext | None = None) -> BatchResult:
+    """Generate the sheets of every record of ``inputs`` into ``options.outdir``.
+
+    ``inputs`` are paths of JSON/JSON Lines files or folders, ``-`` for ``stdin`` (a binary
+    stream; default ``sys.stdin.buffer``). ``on_record`` is called with each record's result
+    in input order, as it is known (for progress). Returns every record's result; raises
+    :class:`SheetgenError` only for failures of the run itself (see the module docstring). On
+    Ctrl-C or SIGTERM it returns with ``interrupted`` set, having written the report.
+    """
+    started = time.perf_counter()
+    # The rules file is read once; workers get these bytes, so all of them use the same rules.
+    rules_data = (None if options.rules is None else
+                  read_file(options.rules, what="rules file", error=RulesError))
+    rules = (load_rules() if rules_data is None else
+             parse_rules(rules_data, origin=str(options.rules)))
+    jobs = _check_options(options, rules)
+    templates = TemplateSet(options.templates) if options.templates else bundled()
+    _check_templates(templates)
+    fonts.register_reportlab()  # a broken font installation fails the run here (exit 5)
+    records = iter_records(inputs, stdin=stdin,
+                           exclude=[options.report] if options.report is not None else [])
+    first = next(records, None)  # missing inputs are usage errors before anything is written
+    outdir = options.outdir
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {outdir}: {exc.strerror or exc}") from None
+    with _locked(outdir) as lock_fd, _sigterm_interrupts():
+        _remove_partial_files(outdir)
+        context = mp_context or _default_context()
+        # Only a forked worker has the parent's file descriptors (under the same numbers).
+        inherited = lock_fd if context.get_start_method() == "fork" else None
+        setup = _Setup(options, rules_data, _options_digest(options, rules, templates),
+                       inherited)
+        run = _Run(options, setup, jobs, context, on_record)
+        interrupted = False
+        try:
+            try:
+                run.run(_chain(first, records))
+            finally:
+                run.close()
+        except KeyboardInterrupt:
+            interrupted = True
+            run.interrupt()
+        if len(run.results) != run.read:  # count in = count out, always
+            raise SheetgenError(f"internal error: {run.read} records read, "
+                                f"{len(run.results)} reported")
+        result = BatchResult(outdir, run.results, interrupted=interrupted)
+        if run.bundle is not None and options.bundle is not None and not interrupted:
+            result.bundle = _write_bundle(run.bundle, options.bundle, result)
+        _remove_partial_files(outdir)  # left by workers that crashed mid-write
+    result.elapsed = time.perf_counter() - started
+    if options.report is not None:
+        write_atomic(options.report, _manifest_bytes(result))
+    return result
+
+
+def _chain(first: Record | None, rest: Iterator[Record]) -> Iterator[Record]:
+    if first is not None:
+        yield first
+        yield from rest
+
+
+def _write_bundle(builder: PdfBuilder, path: Path, result: BatchResult) -> dict[str, Any]:
+    """Write the bundle of every successful record; its manifest entry."""
+    records = sum(1 for r in result.records if r.ok)
+    if not records:
+        return {"path": str(path), "written": False, "records": 0, "pages": 0, "sha256": None}
+    identity = "\n".join(r.input_sha256 or "" for r in result.records if r.ok).encode()
+    pdf = builder.finish(title=f"{SUBJECT}（{records} 份）", subject=SUBJECT, identity=identity)
+    write_atomic(path, pdf)
+    return {"path": str(path), "written": True, "records": records,
+            "pages": builder.page_count, "bytes": len(pdf),
+            "sha256": hashlib.sha256(pdf).hexdigest()}
+
+
+def _manifest_bytes(result: BatchResult) -> bytes:
+    return (json.dumps(result.manifest(), ensure_ascii=False, indent=2) + "\n").encode()
+
+
+def manifest_json(result: BatchResult) -> str:
+    """The manifest as the JSON text ``--json`` prints and ``--report`` writes."""
+    return _manifest_bytes(result).decode()
+
