@@ -155,6 +155,7 @@ class BatchOptions:
     qr: bool = True
     cover: bool = True
     copies: int = 1
+    pdfa: bool = False                       # PDF/A-2b outputs and bundle
     templates: Path | None = None            # None: the bundled templates
     rules: Path | None = None                # None: the built-in rules
     bundle: Path | None = None
@@ -163,7 +164,7 @@ class BatchOptions:
 
     def render_options(self, templates: TemplateSet | None) -> RenderOptions:
         return RenderOptions(provider=self.provider, qr=self.qr, cover=self.cover,
-                             copies=self.copies, templates=templates)
+                             copies=self.copies, templates=templates, pdfa=self.pdfa)
 
 
 @dataclass(frozen=True)
@@ -334,7 +335,7 @@ class _Worker:
         pages = sum(len(job.pages) * job.copies for job in planned)
         for fmt in self.options.formats:
             if fmt == "pdf":
-                rendered = render_planned(plan, planned, builder)
+                rendered = render_planned(plan, planned, builder, pdfa=self.options.pdfa)
                 files = [(f"{task.stem}.pdf", rendered.pdf)]
                 pages = rendered.pages
             else:
@@ -749,7 +750,9 @@ def _options_digest(options: BatchOptions, rules: Rules, templates: TemplateSet)
                "engines": [version(name) for name in ("weasyprint", "reportlab", "pypdf")],
                "formats": sorted(options.formats), "variant": options.variant,
                "provider": options.provider, "qr": options.qr, "cover": options.cover,
-               "copies": options.copies}
+               "copies": options.copies, "pdfa": options.pdfa,
+               # PDF dates (sheetgen.compose.source_date); workers inherit the environment.
+               "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH")}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -840,7 +843,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
                                 f"{len(run.results)} reported")
         result = BatchResult(outdir, run.results, interrupted=interrupted)
         if run.bundle is not None and options.bundle is not None and not interrupted:
-            result.bundle = _write_bundle(run.bundle, options.bundle, result)
+            result.bundle = _write_bundle(run.bundle, options.bundle, result, pdfa=options.pdfa)
         _remove_partial_files(outdir)  # left by workers that crashed mid-write
     result.elapsed = time.perf_counter() - started
     if options.report is not None:
@@ -854,13 +857,15 @@ def _chain(first: Record | None, rest: Iterator[Record]) -> Iterator[Record]:
         yield from rest
 
 
-def _write_bundle(builder: PdfBuilder, path: Path, result: BatchResult) -> dict[str, Any]:
+def _write_bundle(builder: PdfBuilder, path: Path, result: BatchResult, *,
+                  pdfa: bool) -> dict[str, Any]:
     """Write the bundle of every successful record; its manifest entry."""
     records = sum(1 for r in result.records if r.ok)
     if not records:
         return {"path": str(path), "written": False, "records": 0, "pages": 0, "sha256": None}
     identity = "\n".join(r.input_sha256 or "" for r in result.records if r.ok).encode()
-    pdf = builder.finish(title=f"{SUBJECT}（{records} 份）", subject=SUBJECT, identity=identity)
+    pdf = builder.finish(title=f"{SUBJECT}（{records} 份）", subject=SUBJECT, identity=identity,
+                         pdfa=pdfa)
     write_atomic(path, pdf)
     return {"path": str(path), "written": True, "records": records,
             "pages": builder.page_count, "bytes": len(pdf),

@@ -399,6 +399,7 @@ def batch(
     copies: CopiesOption = 1,
     formats: Annotated[str, typer.Option(
         "--format", metavar="pdf,docx", help="Output formats, comma-separated.")] = "pdf",
+    pdfa: PdfaOption = False,
     variant: VariantOption = "auto",
     no_cover: NoCoverOption = False,
     provider: ProviderOption = None,
@@ -421,7 +422,7 @@ def batch(
     from sheetgen.errors import BatchPartialError
 
     options = BatchOptions(
-        outdir=outdir, jobs=jobs, bundle=bundle, copies=copies,
+        outdir=outdir, jobs=jobs, bundle=bundle, copies=copies, pdfa=pdfa,
         formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),
         variant=check_variant(variant), provider=provider, qr=not no_qr, cover=not no_cover,
         templates=templates, rules=rules_file, report=report, force=force)

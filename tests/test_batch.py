@@ -461,3 +461,20 @@ def test_empty_input_is_an_empty_successful_batch(tmp_path: Path) -> None:
     result = run_cli("batch", "-", "-o", str(tmp_path / "out"), "--json", stdin=b"")
     assert result.code == 0
     assert json.loads(result.text)["summary"]["total"] == 0
+
+
+def test_docx_and_pdf_outputs_are_listed_hashed_and_kept_up_to_date(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(applicants(2)))
+    out = tmp_path / "out"
+    first = run([str(source)], out, formats=("pdf", "docx"))
+    assert [[(o.path, o.format) for o in r.outputs] for r in first.records] == [
+        [(f"T-00{n}.pdf", "pdf"), (f"T-00{n}-cover.docx", "docx"),
+         (f"T-00{n}-sheet1.docx", "docx")] for n in (0, 1)]
+    for output in first.records[1].outputs:
+        assert batch.hashlib.sha256((out / output.path).read_bytes()).hexdigest() == \
+            output.sha256
+    (out / "T-001-sheet1.docx").unlink()
+    again = run([str(source)], out, formats=("pdf", "docx"))
+    assert [r.skipped for r in again.records] == [True, False]
+    assert (out / "T-001-sheet1.docx").exists()
