@@ -46,6 +46,7 @@ pytest:
 
 bench: setup
 	$(PY) bench/bench.py
+	$(PY) bench/batch.py
 
 # Rebuild the supplementary font from Debian's fonts-noto-cjk (see fonts/README.md).
 fonts: setup

@@ -831,13 +831,12 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
         run = _Run(options, setup, jobs, context, on_record)
         interrupted = False
         try:
-            try:
-                run.run(_chain(first, records))
-            finally:
-                run.close()
+            run.run(_chain(first, records))
         except KeyboardInterrupt:
             interrupted = True
             run.interrupt()
+        finally:
+            run.close()
         if len(run.results) != run.read:  # count in = count out, always
             raise SheetgenError(f"internal error: {run.read} records read, "
                                 f"{len(run.results)} reported")

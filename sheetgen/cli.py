@@ -449,8 +449,9 @@ def batch(
     if result.bundle and result.bundle.get("written"):
         done += f"; bundle {result.bundle['path']} ({result.bundle['pages']} pages)"
     if result.interrupted:
-        say(f"interrupted: {done}, {summary['interrupted']} not done; run the same command "
-            "again to finish")
+        # main() adds "sheetgen: interrupted" for the exit code.
+        say(f"stopped: {done}, {summary['interrupted']} not done; run the same command again "
+            "to finish")
         return int(ExitCode.INTERRUPTED)
     if result.failed:
         more = len(result.failed) - SHOWN_FAILURES

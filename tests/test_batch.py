@@ -253,10 +253,10 @@ def test_worker_crash_fails_only_that_record(tmp_path: Path,
     pool; the records in flight are retried alone and only the culprit fails."""
     real = batch.render_planned
 
-    def crashing(plan: Any, planned: Any, builder: Any = None) -> Any:
+    def crashing(plan: Any, *args: Any, **kwargs: Any) -> Any:
         if plan.applicant.ref == "T-003":
             os._exit(70)
-        return real(plan, planned, builder)
+        return real(plan, *args, **kwargs)
 
     monkeypatch.setattr(batch, "render_planned", crashing)
     source = tmp_path / "in.jsonl"
