@@ -27,9 +27,10 @@ Workers
 Crash isolation
     A worker that dies (a segfault in a C library, ``os._exit``, the OOM killer) breaks the
     whole pool, and every record in flight fails with it, the culprit among them. Results that
-    had already arrived are kept. The suspects are then run again one at a time, each in a
-    fresh single-worker pool: a record that crashes its worker alone is the culprit and fails
-    with ``worker_crashed``; the others succeed. Then a new pool takes over the rest. The
+    had already arrived are kept. The suspects are then run again one at a time in a
+    single-worker pool (a new one after each crash): a record that crashes its worker alone is
+    the culprit and fails with ``worker_crashed``; the others succeed (those whose files were
+    written before the crash are found up to date). Then a new pool takes over the rest. The
     suspects are few (the in-flight bound), so the serial retry costs little. Tests inject a
     crash without any hook in this module: with the ``fork`` start method, they replace
     :func:`sheetgen.render.render_planned` as seen by this module in the test process before
@@ -72,9 +73,14 @@ Bundle
     uses a layout, the compiled layout itself. The parent only draws them, in input order as
     results arrive, into one reportlab document (one font subset for the whole bundle) and
     composes every page over one shared background per layout page (:mod:`sheetgen.compose`).
-    Measured against the alternatives: re-fitting every record in the parent doubles its work
-    and makes the parent the bottleneck; partial bundles per worker merged at the end duplicate
-    the fonts per part and cost a second pypdf pass over every page.
+    Drawing is the one step the bundle cannot share with the record's own PDF: the bundle
+    needs one font subset for all its pages, a record's PDF its own. Measured per page (warm):
+    fitting 1.5 ms, drawing 1.9 ms (a QR code 1.7 ms of it, once per sheet), composing and
+    writing 0.5 ms. Re-fitting in the parent would redo work the workers have done; partial
+    bundles per worker would move the drawing into the workers without removing any (on two
+    cores the total CPU is what counts), store the fonts once per part, and need a second
+    pypdf pass over every page to merge them. For 1000 records the parent spends about 7 ms a
+    record drawing while the workers run, then about 2 s composing (bench/batch.py).
 
 Exit codes (contract.md §3)
     0 every record succeeded (or was up to date); 6 (:class:`~sheetgen.errors.BatchPartialError`,
@@ -514,7 +520,8 @@ class _Run:
         self.jobs = jobs
         self.context = context
         self.on_record = on_record
-        self.results: list[RecordResult] = []
+        self.results: dict[int, RecordResult] = {}  # by position
+        self.stop = _Stop()
         self.read = 0
         self.window: deque[_Pending] = deque()
         self.pool: ProcessPoolExecutor | None = None
@@ -549,8 +556,10 @@ class _Run:
         exhausted = False
         limit = max(2, self.jobs * IN_FLIGHT_PER_JOB)
         while True:
+            self.stop.check()
             while not exhausted and len(self.window) < limit:
-                record = next(records, None)
+                with self.stop.waiting():  # reading stdin may block
+                    record = next(records, None)
                 if record is None:
                     exhausted = True
                     break
@@ -559,8 +568,8 @@ class _Run:
                 break
             head = self.window[0]
             outcome = self._wait(head)
-            self.window.popleft()
             self._report(head, outcome)
+            self.window.popleft()
 
     def _admit(self, record: Record) -> None:
         self.read += 1
@@ -584,7 +593,9 @@ class _Run:
         while head.outcome is None:
             assert head.future is not None
             try:
-                head.outcome = head.future.result()
+                with self.stop.waiting():
+                    outcome = head.future.result()
+                head.outcome = outcome
             except BrokenProcessPool:
                 self._recover()
         return head.outcome
@@ -611,7 +622,9 @@ class _Run:
                 if isolation is None:
                     isolation = self._new_pool(1)
                 try:
-                    pending.outcome = isolation.submit(_process, pending.task).result()
+                    with self.stop.waiting():
+                        outcome = isolation.submit(_process, pending.task).result()
+                    pending.outcome = outcome
                     self.crashes_in_a_row = 0
                 except BrokenProcessPool:
                     isolation.shutdown(wait=True)
@@ -631,9 +644,9 @@ class _Run:
             if isolation is not None:
                 isolation.shutdown(wait=True)
 
-    def _report(self, pending: _Pending, outcome: _Outcome) -> None:
+    def _report(self, pending: _Pending, outcome: _Outcome, *, bundle: bool = True) -> None:
         record = pending.record
-        if outcome.ok and self.bundle is not None:
+        if bundle and outcome.ok and self.bundle is not None:
             self.layouts.update(outcome.layouts)
             self.bundle.add_planned(
                 [PlannedJob(job.title, job.template, job.copies, self.layouts[job.layout],
@@ -643,12 +656,16 @@ class _Run:
             input_sha256=pending.digest, ok=outcome.ok, skipped=outcome.skipped,
             reference=outcome.reference, outputs=outcome.outputs, pages=outcome.pages,
             variant=outcome.variant, fit=outcome.fit, errors=outcome.errors)
-        self.results.append(result)
+        self.results[pending.position] = result  # by position: reporting twice is harmless
         if self.on_record is not None:
             self.on_record(result)
 
     def interrupt(self) -> None:
-        """Stop: cancel what is queued, let running records finish, report what is read."""
+        """Stop: cancel what is queued, let running records finish, report what is read.
+
+        The bundle is not drawn any more: an interrupted run does not write it.
+        """
+        self.stop.quiet()
         for pending in self.window:
             if pending.future is not None and pending.outcome is None:
                 pending.future.cancel()
@@ -657,14 +674,67 @@ class _Run:
         stopped = _Outcome(False, errors=(Problem(
             "", "interrupted", "批处理被中断，该记录未处理 / the batch was interrupted before "
                                "this record was done; run the same command again"),))
-        while self.window:
-            pending = self.window.popleft()
+        for pending in self.window:
+            if pending.position in self.results:
+                continue
             outcome = pending.outcome
             future = pending.future
             if outcome is None and future is not None and future.done() \
                     and not future.cancelled() and future.exception() is None:
                 outcome = future.result()
-            self._report(pending, outcome or stopped)
+            self._report(pending, outcome or stopped, bundle=False)
+        self.window.clear()
+
+
+class _Stop:
+    """Ctrl-C and SIGTERM during a run: noted at once, acted on only where it is safe.
+
+    The signal handler raises KeyboardInterrupt only while the parent waits (for a worker's
+    result, for input); anywhere else it only sets ``requested``, which the main loop checks
+    between records. So an interruption never falls between two steps of the bookkeeping
+    (a record taken out of the window but not yet in the results), and every record read is
+    reported, done or ``interrupted``.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._waiting = False
+
+    def handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+        if self._waiting:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        self.check()
+        self._waiting = True
+        try:
+            yield
+        finally:
+            self._waiting = False
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def quiet(self) -> None:
+        """While stopping, a second signal is only noted."""
+        self._waiting = False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Route SIGINT and SIGTERM here for the run (only the main thread can)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _check_name(outdir: Path, name: str) -> None:
@@ -677,23 +747,6 @@ def _check_name(outdir: Path, name: str) -> None:
     if (not name or name.startswith(".") or "/" in name or "\\" in name or "\0" in name
             or (root / name).parent != root):
         raise SheetgenError(f"internal error: output name {name!r} would not be inside {outdir}")
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM stops the run like Ctrl-C (only the main thread can install the handler)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
@@ -821,7 +874,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create {outdir}: {exc.strerror or exc}") from None
-    with _locked(outdir) as lock_fd, _sigterm_interrupts():
+    with _locked(outdir) as lock_fd:
         _remove_partial_files(outdir)
         context = mp_context or _default_context()
         # Only a forked worker has the parent's file descriptors (under the same numbers).
@@ -830,19 +883,27 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
                        inherited)
         run = _Run(options, setup, jobs, context, on_record)
         interrupted = False
-        try:
-            run.run(_chain(first, records))
-        except KeyboardInterrupt:
-            interrupted = True
-            run.interrupt()
-        finally:
-            run.close()
-        if len(run.results) != run.read:  # count in = count out, always
-            raise SheetgenError(f"internal error: {run.read} records read, "
-                                f"{len(run.results)} reported")
-        result = BatchResult(outdir, run.results, interrupted=interrupted)
-        if run.bundle is not None and options.bundle is not None and not interrupted:
-            result.bundle = _write_bundle(run.bundle, options.bundle, result, pdfa=options.pdfa)
+        with run.stop.installed():
+            try:
+                run.run(_chain(first, records))
+            except KeyboardInterrupt:
+                interrupted = True
+                run.interrupt()
+            finally:
+                run.close()
+            # Count in = count out, always: every record read has exactly one result.
+            if sorted(run.results) != list(range(1, run.read + 1)):
+                raise SheetgenError(f"internal error: {run.read} records read, "
+                                    f"{len(run.results)} reported")
+            result = BatchResult(outdir, [run.results[n] for n in sorted(run.results)],
+                                 interrupted=interrupted or run.stop.requested)
+            if run.bundle is not None and options.bundle is not None and not result.interrupted:
+                try:
+                    with run.stop.waiting():  # a few seconds for thousands of pages
+                        result.bundle = _write_bundle(run.bundle, options.bundle, result,
+                                                      pdfa=options.pdfa)
+                except KeyboardInterrupt:
+                    result.interrupted = True  # every record is done; the bundle is not
         _remove_partial_files(outdir)  # left by workers that crashed mid-write
     result.elapsed = time.perf_counter() - started
     if options.report is not None:
