@@ -194,19 +194,12 @@ def xmp_packet(info: Mapping[str, str]) -> bytes:
         d = pdf_date.removeprefix("D:")
         return f"{d[0:4]}-{d[4:6]}-{d[6:8]}T{d[8:10]}:{d[10:12]}:{d[12:14]}Z"
 
+    mirrors = (("/Title", "dc:title", alt), ("/Subject", "dc:description", alt),
+               ("/Creator", "xmp:CreatorTool", escape), ("/Producer", "pdf:Producer", escape),
+               ("/CreationDate", "xmp:CreateDate", date), ("/ModDate", "xmp:ModifyDate", date))
     fields = ["<pdfaid:part>2</pdfaid:part>", "<pdfaid:conformance>B</pdfaid:conformance>"]
-    if "/Title" in info:
-        fields.append(f"<dc:title>{alt(info['/Title'])}</dc:title>")
-    if "/Subject" in info:
-        fields.append(f"<dc:description>{alt(info['/Subject'])}</dc:description>")
-    if "/Creator" in info:
-        fields.append(f"<xmp:CreatorTool>{escape(info['/Creator'])}</xmp:CreatorTool>")
-    if "/Producer" in info:
-        fields.append(f"<pdf:Producer>{escape(info['/Producer'])}</pdf:Producer>")
-    if "/CreationDate" in info:
-        fields.append(f"<xmp:CreateDate>{date(info['/CreationDate'])}</xmp:CreateDate>")
-    if "/ModDate" in info:
-        fields.append(f"<xmp:ModifyDate>{date(info['/ModDate'])}</xmp:ModifyDate>")
+    fields += [f"<{element}>{write(info[key])}</{element}>"
+               for key, element, write in mirrors if key in info]
     body = "\n   ".join(fields)
     packet = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
