@@ -7,6 +7,7 @@ fonts once, and each page adds only its values (design.md §2).
 
 pypdf has no public call to add a free-standing object to a writer, so this module uses
 ``PdfWriter._add_object``; pypdf is pinned to one major version and the tests cover it.
+pypdf is imported at module level here: this module is loaded only to render.
 """
 
 from __future__ import annotations
@@ -18,6 +19,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import (
+    ArrayObject,
+    ByteStringObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    FloatObject,
+    IndirectObject,
+    NameObject,
+    NumberObject,
+    TextStringObject,
+)
 
 from sheetgen.errors import UsageError
 from sheetgen.layout import CompiledLayout
@@ -34,7 +48,6 @@ class Composer:
     """Collects pages (background + stamp) into one PDF document."""
 
     def __init__(self) -> None:
-        from pypdf import PdfWriter
 
         self.writer = PdfWriter()
         self._forms: dict[tuple[str, int], tuple[str, Any]] = {}
@@ -43,7 +56,6 @@ class Composer:
 
     def add(self, layout: CompiledLayout, page: int, stamp_page: Any) -> int:
         """Append ``stamp_page`` drawn over page ``page`` of ``layout``; returns its index."""
-        from pypdf.generic import ArrayObject, DictionaryObject, NameObject
 
         name, form = self._form(layout, page)
         new_page = self.writer.add_page(stamp_page)
@@ -66,7 +78,6 @@ class Composer:
 
         With ``pdfa`` the document is marked PDF/A-2b (see :meth:`_archival`).
         """
-        from pypdf.generic import ArrayObject, ByteStringObject
 
         from sheetgen import __version__
 
@@ -100,14 +111,6 @@ class Composer:
         (set by :meth:`finish`). WeasyPrint's own PDF/A variant is not used for the
         backgrounds: its pages are the same, and WeasyPrint 70 leaves the profile file open.
         """
-        from pypdf.generic import (
-            ArrayObject,
-            DecodedStreamObject,
-            DictionaryObject,
-            NameObject,
-            NumberObject,
-            TextStringObject,
-        )
 
         profile = DecodedStreamObject()
         profile.set_data(srgb_profile())
@@ -132,7 +135,6 @@ class Composer:
     def _form(self, layout: CompiledLayout, page: int) -> tuple[str, Any]:
         key = (layout.key, page)
         if key not in self._forms:
-            from pypdf.generic import ArrayObject, DecodedStreamObject, NameObject
 
             source = _background_reader(layout).pages[page]
             form = DecodedStreamObject()
@@ -149,7 +151,6 @@ class Composer:
     def _draw_call(self, name: str) -> Any:
         call = self._draw_calls.get(name)
         if call is None:
-            from pypdf.generic import DecodedStreamObject
 
             stream = DecodedStreamObject()
             stream.set_data(f"q {name} Do Q\n".encode())
@@ -222,18 +223,73 @@ def _background_reader(layout: CompiledLayout) -> Any:
     """A parsed reader of the layout's background, kept for the process like the layout.
 
     Parsing a background (its fonts' width arrays above all) costs more than stamping a
-    page, so it is done once per layout, not once per output document.
+    page, so it is done once per layout, not once per output document; and its plain arrays
+    are serialized once too (see :func:`_serialize_plain_arrays`).
     """
     reader = _readers.get(layout.key)
     if reader is None:
-        from pypdf import PdfReader
 
-        reader = _readers[layout.key] = PdfReader(io.BytesIO(layout.background))
+        reader = PdfReader(io.BytesIO(layout.background))
+        for page in reader.pages:
+            _serialize_plain_arrays(page["/Resources"], set())
+        _readers[layout.key] = reader
     return reader
+
+
+#: Arrays shorter than this are cloned as they are: not worth the indirection.
+_SERIALIZE_FROM = 16
+
+
+def _serialize_plain_arrays(node: Any, seen: set[int]) -> None:
+    """Replace, below ``node``, each long array of plain values by its serialized form.
+
+    A CID font's width array (/W) holds hundreds of small arrays; pypdf would clone it number
+    by number into every output document, which was most of the cost of composing one. An
+    array with no references in it is the same bytes in every document, so it is written
+    once here and copied as bytes ever after.
+    """
+
+    node = node.get_object() if isinstance(node, IndirectObject) else node
+    if id(node) in seen or not isinstance(node, DictionaryObject | ArrayObject):
+        return
+    seen.add(id(node))
+    slots = node.items() if isinstance(node, DictionaryObject) else enumerate(node)
+    for slot, value in list(slots):
+        if isinstance(value, ArrayObject) and len(value) >= _SERIALIZE_FROM and _plain(value):
+            node[slot] = _serialized_array(value)
+        else:
+            _serialize_plain_arrays(value, seen)
+
+
+def _plain(value: Any) -> bool:
+
+    if isinstance(value, ArrayObject):
+        return all(_plain(item) for item in value)
+    return isinstance(value, NumberObject | FloatObject | NameObject)
+
+
+class _SerializedArray(ArrayObject):
+    """A plain array as its bytes: cloned by reference (it is immutable), written as is."""
+
+    def __init__(self, raw: bytes) -> None:
+        super().__init__()
+        self.raw = raw
+
+    def clone(self, pdf_dest: Any, force_duplicate: bool = False,
+              ignore_fields: Any = ()) -> Any:
+        return self
+
+    def write_to_stream(self, stream: Any, encryption_key: Any = None) -> None:
+        stream.write(self.raw)
+
+
+def _serialized_array(array: ArrayObject) -> _SerializedArray:
+    buffer = io.BytesIO()
+    array.write_to_stream(buffer)
+    return _SerializedArray(buffer.getvalue())
 
 
 def stamp_pages(stamp_pdf: bytes) -> list[Any]:
     """The pages of a stamp document, ready to be handed to :meth:`Composer.add`."""
-    from pypdf import PdfReader
 
     return list(PdfReader(io.BytesIO(stamp_pdf)).pages)
