@@ -137,12 +137,37 @@ class _Draw:
     """One thing to draw: lines of text at a size in a box, or a QR code."""
 
     box: Box
-    kind: str
     size: float
-    lines: Sequence[str]
+    lines: Sequence[str] = ()
     align: str = "left"
     centre: bool = True
     offset: float = 0.0
+    qr: QrModules | None = None
+
+
+@dataclass(frozen=True)
+class QrModules:
+    """A QR code as the runs of dark modules of each row: (row, first column, length)."""
+
+    size: int
+    runs: tuple[tuple[int, int, int], ...]
+
+
+def encode_qr(value: str) -> QrModules:
+    """Encode ``value`` (segno, level M) when a page is planned, so drawing only draws."""
+    import segno
+
+    matrix = segno.make_qr(value, error="m").matrix
+    runs = []
+    for row, cells in enumerate(matrix):
+        start = None
+        for col, dark in enumerate([*cells, 0]):
+            if dark and start is None:
+                start = col
+            elif not dark and start is not None:
+                runs.append((row, start, col - start))
+                start = None
+    return QrModules(len(matrix), tuple(runs))
 
 
 @dataclass(frozen=True)
@@ -174,7 +199,7 @@ def plan_page(layout: CompiledLayout, page: int, values: Mapping[str, str],
             fits.append(FieldFit(json_path, field.path, "empty", field.font_size, 0))
             continue
         if field.kind == "qr":
-            draws.append(_Draw(field.box, "qr", field.font_size, (value,)))
+            draws.append(_Draw(field.box, field.font_size, qr=encode_qr(value)))
             fits.append(FieldFit(json_path, field.path, "fitted", field.font_size, 1))
             continue
         region = layout.regions.get(field.overflow) if field.overflow else None
@@ -187,12 +212,12 @@ def plan_page(layout: CompiledLayout, page: int, values: Mapping[str, str],
                 f"内容过长，缩小到 {field.min_size:g} 磅仍放不下 / too long to fit its box on "
                 f"one A4 page, even at {field.min_size:g} pt"))
             continue
-        draws.append(_Draw(field.box, "text", fitted.size, fitted.lines, field.align))
+        draws.append(_Draw(field.box, fitted.size, fitted.lines, field.align))
         status = "fitted" if fitted.size >= field.font_size else "shrunk"
         if fitted.rest and region is not None and field.overflow:
             top = used.get(field.overflow, 0.0)
-            draws.append(_Draw(region.box, "text", fitted.size, fitted.rest, "left",
-                               centre=False, offset=top))
+            draws.append(_Draw(region.box, fitted.size, fitted.rest, "left", centre=False,
+                               offset=top))
             used[field.overflow] = top + len(fitted.rest) * fitted.size * LEADING
             status = "continued"
         fits.append(FieldFit(json_path, field.path, status, fitted.size,
@@ -229,8 +254,8 @@ class Stamper:
         canvas = self._canvas
         canvas.setPageSize(plan.size)
         for item in plan.draws:
-            if item.kind == "qr":
-                self._draw_qr(item.lines[0], item.box)
+            if item.qr is not None:
+                self._draw_qr(item.qr, item.box)
             else:
                 self._draw_lines(item)
         canvas.showPage()
@@ -264,26 +289,15 @@ class Stamper:
                 text.textOut(run)
             canvas.drawText(text)
 
-    def _draw_qr(self, value: str, box: Box) -> None:
-        """A QR code of ``value`` filling the top-right square of ``box``, as one vector path.
+    def _draw_qr(self, code: QrModules, box: Box) -> None:
+        """A QR code filling the top-right square of ``box``, as one vector path.
 
-        segno encodes (reportlab's own QR widget builds a shape per module, ~70 ms a code);
-        each row's runs of dark modules become one rectangle.
+        (reportlab's own QR widget builds a shape per module, about 70 ms a code.)
         """
-        import segno
-
-        matrix = segno.make_qr(value, error="m").matrix
         side = min(box.width, box.height)
-        module = side / len(matrix)
+        module = side / code.size
         left, top = box.x + box.width - side, box.y + box.height
         path = self._canvas.beginPath()
-        for row, cells in enumerate(matrix):
-            start = None
-            for col, dark in enumerate([*cells, 0]):
-                if dark and start is None:
-                    start = col
-                elif not dark and start is not None:
-                    path.rect(left + start * module, top - (row + 1) * module,
-                              (col - start) * module, module)
-                    start = None
+        for row, first, length in code.runs:
+            path.rect(left + first * module, top - (row + 1) * module, length * module, module)
         self._canvas.drawPath(path, stroke=0, fill=1)
