@@ -145,6 +145,9 @@ IN_FLIGHT_PER_JOB = 4
 #: Isolated retries that crash in a row before the run gives up: a worker that cannot process
 #: anything is a broken installation, not a bad record.
 MAX_CONSECUTIVE_CRASHES = 8
+#: The bundle composes its pages every this many records, while the workers go on, instead of
+#: all at the end (see PdfBuilder.flush); each part adds its own font subset to the bundle.
+BUNDLE_CHUNK = 250
 
 
 # --- options and results ------------------------------------------------------------------
@@ -527,6 +530,7 @@ class _Run:
         self.pool: ProcessPoolExecutor | None = None
         self.layouts: dict[str, CompiledLayout] = {}
         self.bundle = PdfBuilder() if options.bundle is not None else None
+        self.bundled = 0  # records added to the bundle
         self.crashes_in_a_row = 0
         outdir = options.outdir.resolve()
         reserved = [path.name for path in (options.bundle, options.report)
@@ -651,6 +655,9 @@ class _Run:
             self.bundle.add_planned(
                 [PlannedJob(job.title, job.template, job.copies, self.layouts[job.layout],
                             job.pages) for job in outcome.bundle], outline=outcome.outline)
+            self.bundled += 1
+            if self.bundled % BUNDLE_CHUNK == 0:
+                self.bundle.flush()
         result = RecordResult(
             index=pending.position, source=record.source, locator=record.locator,
             input_sha256=pending.digest, ok=outcome.ok, skipped=outcome.skipped,

@@ -92,12 +92,14 @@ class PdfBuilder:
         source_date()  # a malformed SOURCE_DATE_EPOCH is a usage error, before reportlab trips
         self.templates = templates or bundled()
         self._stamper = Stamper()
-        self._pages: list[tuple[CompiledLayout, int, int]] = []  # layout, page, stamp index
+        self._composer = Composer()
+        # Drawn into the current stamp document, not yet composed: layout, page, stamp index.
+        self._pending: list[tuple[CompiledLayout, int, int]] = []
         self._outline: list[OutlineEntry] = []
 
     @property
     def page_count(self) -> int:
-        return len(self._pages)
+        return self._composer.pages + len(self._pending)
 
     def plan_record(self, jobs: Sequence[PageJob]) -> list[PlannedJob]:
         """Fit every value of one record's pages, drawing nothing.
@@ -132,7 +134,7 @@ class PdfBuilder:
             for _ in range(job.copies):
                 for page, plan in enumerate(job.pages):
                     self._stamper.draw(plan)
-                    self._pages.append((job.layout, page, self._stamper.pages - 1))
+                    self._pending.append((job.layout, page, self._stamper.pages - 1))
             self._outline.append(OutlineEntry(job.title, first, parent))
             results.append(JobResult(job.title, job.template, first, self.page_count - first,
                                      job.fits))
@@ -146,12 +148,24 @@ class PdfBuilder:
     def finish(self, *, title: str, subject: str, identity: bytes = b"",
                metadata: Mapping[str, str] | None = None, pdfa: bool = False) -> bytes:
         """The PDF of everything added, in order (PDF/A-2b with ``pdfa``)."""
+        self.flush()
+        return self._composer.finish(title=title, subject=subject, outline=self._outline,
+                                     metadata=metadata, identity=identity, pdfa=pdfa)
+
+    def flush(self) -> None:
+        """Compose the pages drawn so far; later pages go into a new stamp document.
+
+        A long bundle flushes every few hundred records, so that composing overlaps the
+        rendering of the rest instead of all coming at the end; each stamp document brings its
+        own font subset, which is the price.
+        """
+        if not self._pending:
+            return
         stamped = stamp_pages(self._stamper.finish())
-        composer = Composer()
-        for layout, page, index in self._pages:
-            composer.add(layout, page, stamped[index])
-        return composer.finish(title=title, subject=subject, outline=self._outline,
-                               metadata=metadata, identity=identity, pdfa=pdfa)
+        for layout, page, index in self._pending:
+            self._composer.add(layout, page, stamped[index])
+        self._pending.clear()
+        self._stamper = Stamper()
 
 
 def check_fonts(sheet: SheetContext) -> None:
