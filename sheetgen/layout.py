@@ -30,6 +30,7 @@ malformed is simply compiled again.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -135,13 +136,40 @@ def get_layout(templates: TemplateSet, template: str, context: Mapping[str, Any]
     with _lock:
         cached = _cache.get(key)
     if cached is None:
-        cached = _load(key, template)
-        if cached is None or cached.page_count > max_pages:
-            cached = compile_layout(templates, template, context, key=key, max_pages=max_pages)
-            _store(cached)
+        with _compiling(key):
+            cached = _load(key, template)
+            if cached is None or cached.page_count > max_pages:
+                cached = compile_layout(templates, template, context, key=key,
+                                        max_pages=max_pages)
+                _store(cached)
         with _lock:
             cached = _cache.setdefault(key, cached)
     return cached
+
+
+@contextlib.contextmanager
+def _compiling(key: str) -> Iterator[None]:
+    """Hold the cache entry's lock file while looking for it and compiling it.
+
+    The workers of a batch often need the same new layout at the same moment; with the lock,
+    one compiles it and the others wait and load it from disk instead of compiling it too.
+    Without a disk cache (or on a system without ``flock``) there is nothing to share.
+    """
+    directory = cache_dir()
+    if directory is None or os.name != "posix":
+        yield
+        return
+    import fcntl
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle = (directory / f"{key}.lock").open("a")
+    except OSError:
+        yield  # an unwritable cache only costs time
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def cache_dir() -> Path | None:

@@ -95,7 +95,7 @@ def test_layouts_are_cached_in_process_and_on_disk(tmp_path: Path,
     first = get_layout(templates, "t.html", CONTEXT)
     assert get_layout(templates, "t.html", CONTEXT) is first  # in-process
     stored = sorted(p.suffix for p in (tmp_path / "cache").iterdir())
-    assert stored == [".json", ".pdf"]
+    assert stored == [".json", ".lock", ".pdf"]  # the lock lets processes share a compile
     layout._cache.clear()
     compiled: list[str] = []
     real = layout.compile_layout
