@@ -71,16 +71,16 @@ Bundle
     With ``bundle``, the workers also send each record's fitted pages (:class:`PlannedJob`:
     picklable :class:`~sheetgen.stamp.PagePlan` s, a few KB) and, the first time a worker
     uses a layout, the compiled layout itself. The parent only draws them, in input order as
-    results arrive, into one reportlab document (one font subset for the whole bundle) and
-    composes every page over one shared background per layout page (:mod:`sheetgen.compose`).
-    Drawing is the one step the bundle cannot share with the record's own PDF: the bundle
-    needs one font subset for all its pages, a record's PDF its own. Measured per page (warm):
-    fitting 1.5 ms, drawing 1.9 ms (a QR code 1.7 ms of it, once per sheet), composing and
-    writing 0.5 ms. Re-fitting in the parent would redo work the workers have done; partial
-    bundles per worker would move the drawing into the workers without removing any (on two
-    cores the total CPU is what counts), store the fonts once per part, and need a second
-    pypdf pass over every page to merge them. For 1000 records the parent spends about 7 ms a
-    record drawing while the workers run, then about 2 s composing (bench/batch.py).
+    results arrive, into reportlab documents of :data:`BUNDLE_CHUNK` records each (one font
+    subset each) and composes every page over one shared background per layout page
+    (:mod:`sheetgen.compose`). Drawing is the one step the bundle cannot share with the
+    record's own PDF: the bundle shares font subsets across records, a record's PDF has its
+    own. Re-fitting in the parent would redo work the workers have done; partial bundles per
+    worker would move the drawing into the workers without removing any (on two cores the
+    total CPU is what counts). Every
+    :data:`BUNDLE_CHUNK` records the parent composes what it has drawn
+    (:meth:`~sheetgen.render.PdfBuilder.flush`), so composing overlaps the workers instead of
+    all coming at the end.
 
 Exit codes (contract.md §3)
     0 every record succeeded (or was up to date); 6 (:class:`~sheetgen.errors.BatchPartialError`,
