@@ -117,7 +117,7 @@ from sheetgen.context import reference
 from sheetgen.errors import Problem, RulesError, SheetgenError, TemplateError, UsageError
 from sheetgen.layout import CompiledLayout
 from sheetgen.model import parse_applicant
-from sheetgen.output import safe_stem, write_atomic
+from sheetgen.output import check_formats, safe_stem, write_atomic
 from sheetgen.plan import FilingPlan, make_plan
 from sheetgen.render import (
     SUBJECT,
@@ -132,11 +132,9 @@ from sheetgen.sources import Record, iter_records, read_file
 from sheetgen.stamp import PagePlan
 from sheetgen.templating import TemplateSet, bundled
 
-__all__ = ["FORMATS", "BatchOptions", "BatchResult", "Output", "RecordResult", "output_stem",
+__all__ = ["BatchOptions", "BatchResult", "Output", "RecordResult", "output_stem",
            "run_batch"]
 
-#: Output formats ``--format`` accepts.
-FORMATS = ("pdf", "docx")
 #: Hidden folder of OUTDIR with the per-record state files and the lock.
 STATE_DIR = ".sheetgen"
 #: Records read but not yet reported, per worker: enough to keep every worker busy while the
@@ -830,17 +828,7 @@ def _check_options(options: BatchOptions, rules: Rules) -> int:
     jobs = default_jobs() if options.jobs is None else options.jobs
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
-    if not options.formats or any(fmt not in FORMATS for fmt in options.formats) or len(
-            set(options.formats)) != len(options.formats):
-        raise UsageError(f"unknown --format {','.join(options.formats)!r}",
-                         hint="use pdf, docx or pdf,docx")
-    if "docx" in options.formats:
-        import importlib.util
-
-        # The DOCX renderer is being written alongside; until it lands, say so plainly.
-        if importlib.util.find_spec("sheetgen.docxsheet") is None:
-            raise UsageError("DOCX output is not available in this version of sheetgen",
-                             hint="use --format pdf")
+    check_formats(options.formats)
     if options.variant != "auto" and options.variant not in rules.variants:
         raise UsageError(f"unknown variant {options.variant!r}",
                          hint="use one of: auto, " + ", ".join(rules.variants))

@@ -281,8 +281,8 @@ def fill(
     as_json: JsonOption = False,
 ) -> None:
     """Fill the check sheets of one applicant into one print-ready PDF (or Word files)."""
-    from sheetgen.fill import check_formats, parse_formats
     from sheetgen.fill import fill as run_fill
+    from sheetgen.output import check_formats, parse_formats
     from sheetgen.rules import load_rules
     from sheetgen.sources import open_input
 
@@ -420,10 +420,11 @@ def batch(
     """
     from sheetgen.batch import BatchOptions, manifest_json, run_batch
     from sheetgen.errors import BatchPartialError
+    from sheetgen.output import parse_formats
 
     options = BatchOptions(
         outdir=outdir, jobs=jobs, bundle=bundle, copies=copies, pdfa=pdfa,
-        formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),
+        formats=parse_formats(formats),
         variant=check_variant(variant), provider=provider, qr=not no_qr, cover=not no_cover,
         templates=templates, rules=rules_file, report=report, force=force)
     if sys.stderr.isatty():

@@ -16,9 +16,8 @@ from typing import Any
 
 from sheetgen.context import reference
 from sheetgen.docxsheet import DocxFile, docx_path, render_docx
-from sheetgen.errors import UsageError
 from sheetgen.model import Applicant, parse_applicant
-from sheetgen.output import safe_stem, write_atomic, write_stdout
+from sheetgen.output import check_formats, safe_stem, write_atomic, write_stdout
 from sheetgen.plan import FilingPlan, make_plan
 from sheetgen.render import Rendered, RenderOptions, render_pdf
 from sheetgen.rules import Rules, load_rules
@@ -42,29 +41,6 @@ class FillResult:
             report["docx"] = [d.report() for d in self.docx]
         return {"ok": True, "source": self.source, "outputs": self.outputs, **report,
                 "errors": []}
-
-
-#: Output formats, as ``--format`` names them.
-FORMATS = ("pdf", "docx")
-
-
-def parse_formats(text: str) -> tuple[str, ...]:
-    """``pdf``, ``docx`` or ``pdf,docx`` (``--format``) as a tuple of formats."""
-    formats = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",")))
-    check_formats(formats)
-    return formats
-
-
-def check_formats(formats: Collection[str], output: str | None = None) -> None:
-    """Raise UsageError unless ``formats`` is a non-empty selection of :data:`FORMATS` that
-    can be written to ``output`` (stdout takes one PDF, not several Word files)."""
-    unknown = sorted(set(formats) - set(FORMATS))
-    if unknown or not formats:
-        raise UsageError(f"unknown output format: {', '.join(unknown) or '(none)'}",
-                         hint="use pdf, docx or pdf,docx")
-    if output == "-" and "docx" in formats:
-        raise UsageError("-o - writes one PDF to stdout; Word output is several files",
-                         hint="give -o FILE: the Word files are written beside it")
 
 
 def plan_input(data: bytes, *, source: str, rules: Rules | None = None,

@@ -1,4 +1,4 @@
-"""Writing results: atomic files, safe file names, and stdout for ``-o -``.
+"""Writing results: atomic files, safe file names, stdout for ``-o -``, output formats.
 
 Every file sheetgen writes appears whole or not at all: it is written to a temporary file in
 the target directory, flushed to disk, then renamed over the target (``os.replace`` is atomic
@@ -14,6 +14,7 @@ import re
 import sys
 import tempfile
 import unicodedata
+from collections.abc import Collection
 from pathlib import Path
 
 from sheetgen.errors import UsageError
@@ -71,3 +72,26 @@ def safe_stem(text: str, fallback: str = "sheetgen") -> str:
     cleaned = "".join(ch if (ch.isalnum() or ch in "._-") else "_" for ch in text)
     cleaned = re.sub(r"_+", "_", cleaned).strip("._-")[:MAX_STEM].strip("._-")
     return cleaned or fallback
+
+
+#: Output formats, as ``--format`` names them.
+FORMATS = ("pdf", "docx")
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """``pdf``, ``docx`` or ``pdf,docx`` (``--format``) as a tuple of formats."""
+    formats = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",")))
+    check_formats(formats)
+    return formats
+
+
+def check_formats(formats: Collection[str], output: str | None = None) -> None:
+    """Raise UsageError unless ``formats`` is a non-empty selection of :data:`FORMATS` that
+    can be written to ``output`` (stdout takes one PDF, not several Word files)."""
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        raise UsageError(f"unknown output format: {', '.join(unknown) or '(none)'}",
+                         hint="use pdf, docx or pdf,docx")
+    if output == "-" and "docx" in formats:
+        raise UsageError("-o - writes one PDF to stdout; Word output is several files",
+                         hint="give -o FILE: the Word files are written beside it")

@@ -353,7 +353,7 @@ def test_cli_examples_folder_then_stdin_with_exit_codes_0_and_6(tmp_path: Path) 
 
 @pytest.mark.parametrize(("args", "code", "fragment"), [
     (["no-such-input.json"], ExitCode.USAGE, "no such file"),
-    ([str(EXAMPLES), "--format", "pdf,rtf"], ExitCode.USAGE, "unknown --format"),
+    ([str(EXAMPLES), "--format", "pdf,rtf"], ExitCode.USAGE, "unknown output format"),
     ([str(EXAMPLES), "--variant", "hainan"], ExitCode.USAGE, "unknown variant"),
     ([str(EXAMPLES), "--templates", "no-such-dir"], ExitCode.TEMPLATE_OR_FONT, "not found"),
     ([str(EXAMPLES), "--rules", "no-such.toml"], ExitCode.USAGE, "rules file"),
