@@ -58,7 +58,7 @@ def json_path(parts: Iterable[str | int]) -> str:
 
 
 def printable(text: str, limit: int) -> str:
-    """``text`` quoted for a message: cut to ``limit``, anything invisible escaped as \\uXXXX."""
+    """``text`` quoted for a message: cut to ``limit``, anything invisible as a ``\\u`` escape."""
     cut = text if len(text) <= limit else text[:limit] + "…"
     escaped = "".join(f"\\u{ord(ch):04x}" if unicodedata.category(ch)[0] in "CZ" and ch != " "
                       else ch for ch in cut)
