@@ -113,6 +113,7 @@ from pathlib import Path
 from typing import Any
 
 from sheetgen import __version__, fonts
+from sheetgen.compose import source_date
 from sheetgen.context import reference
 from sheetgen.errors import Problem, RulesError, SheetgenError, TemplateError, UsageError
 from sheetgen.layout import CompiledLayout
@@ -834,6 +835,8 @@ def _check_options(options: BatchOptions, rules: Rules) -> int:
                          hint="use one of: auto, " + ", ".join(rules.variants))
     if options.copies < 1:
         raise UsageError("--copies must be at least 1")
+    if "pdf" in options.formats or options.bundle is not None:
+        source_date()  # a malformed SOURCE_DATE_EPOCH would fail every record alike
     if options.outdir.exists() and not options.outdir.is_dir():
         raise UsageError(f"{options.outdir} exists and is not a directory",
                          hint="-o names the output folder")

@@ -366,6 +366,16 @@ def test_failures_of_the_run_itself(args: list[str], code: ExitCode, fragment: s
     assert not list((tmp_path / "out").glob("*.pdf")) if (tmp_path / "out").exists() else True
 
 
+def test_malformed_source_date_epoch_stops_the_run_before_any_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every record would fail alike: a failure of the run (exit 2), as for `sheetgen fill`.
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(SheetgenError) as info:
+        run([str(EXAMPLES)], tmp_path / "out")
+    assert info.value.exit_code == ExitCode.USAGE and "SOURCE_DATE_EPOCH" in info.value.message
+    assert not (tmp_path / "out").exists()
+
+
 def test_outdir_that_is_a_file_or_in_use_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     assert run_cli("batch", str(EXAMPLES), "-o", str(tmp_path / "file")).code == ExitCode.USAGE
