@@ -86,10 +86,12 @@ Exit codes (contract.md §3)
     0 every record succeeded (or was up to date); 6 (:class:`~sheetgen.errors.BatchPartialError`,
     raised by the CLI) some failed, each failure is in the manifest with its errors. Failures
     of the run itself stop it before any record is processed: an input that does not exist,
-    an OUTDIR that cannot be written or is in use by another run, bad options, an unreadable
-    rules file (2); a template directory that is missing or has a template with a syntax error,
-    bundled fonts that cannot be loaded (5). A template or font error met while rendering a
-    record (a layout only some records use, a character no font has) is that record's error.
+    an OUTDIR, bundle or report that cannot be written, an OUTDIR in use by another run, bad
+    options, an unreadable rules file (2); a template directory that is missing or has a
+    template with a syntax error, bundled fonts that cannot be loaded (5). A template or font
+    error met while rendering a record (a layout only some records use, a character no font
+    has) is that record's error. A bundle that cannot be written at the end (a full disk) is
+    raised after the report is written, which lists it.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ from sheetgen.context import reference
 from sheetgen.errors import Problem, RulesError, SheetgenError, TemplateError, UsageError
 from sheetgen.layout import CompiledLayout
 from sheetgen.model import parse_applicant
-from sheetgen.output import check_formats, safe_stem, write_atomic
+from sheetgen.output import check_formats, check_writable, safe_stem, write_atomic
 from sheetgen.plan import FilingPlan, make_plan
 from sheetgen.render import (
     SUBJECT,
@@ -228,7 +230,8 @@ class BatchResult:
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and not self.failed
+        bundle_failed = self.bundle is not None and "error" in self.bundle
+        return not self.interrupted and not self.failed and not bundle_failed
 
     def summary(self) -> dict[str, int]:
         interrupted = sum(1 for r in self.records if _interrupted(r))
@@ -867,6 +870,9 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
     records = iter_records(inputs, stdin=stdin,
                            exclude=[options.report] if options.report is not None else [])
     first = next(records, None)  # missing inputs are usage errors before anything is written
+    for path in (options.bundle, options.report):
+        if path is not None:
+            check_writable(path)  # written at the end: a wrong path must not cost the run
     outdir = options.outdir
     try:
         outdir.mkdir(parents=True, exist_ok=True)
@@ -881,6 +887,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
                        inherited)
         run = _Run(options, setup, jobs, context, on_record)
         interrupted = False
+        bundle_error: SheetgenError | None = None
         with run.stop.installed():
             try:
                 run.run(_chain(first, records))
@@ -902,10 +909,16 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
                                                       pdfa=options.pdfa)
                 except KeyboardInterrupt:
                     result.interrupted = True  # every record is done; the bundle is not
+                except SheetgenError as err:  # a full disk: the report still lists every record
+                    bundle_error = err
+                    result.bundle = {"path": str(options.bundle), "written": False,
+                                     "error": err.message}
         _remove_partial_files(outdir)  # left by workers that crashed mid-write
     result.elapsed = time.perf_counter() - started
     if options.report is not None:
         write_atomic(options.report, _manifest_bytes(result))
+    if bundle_error is not None:
+        raise bundle_error
     return result
 
 

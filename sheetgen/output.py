@@ -28,15 +28,33 @@ os.umask(_UMASK)
 MAX_STEM = 60
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file + rename)."""
-    directory = path.parent
+def _temporary(path: Path) -> tuple[int, Path]:
+    """A new hidden ``.part`` file beside ``path`` (its folder created): descriptor and path."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".part")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    tmp = Path(name)
+    return fd, Path(name)
+
+
+def check_writable(path: Path) -> None:
+    """Raise UsageError unless :func:`write_atomic` could write ``path`` now.
+
+    For files written only at the end of a long run (a batch's bundle and report), so that
+    a wrong path fails the run before it starts, not after all its work.
+    """
+    if path.is_dir():
+        raise UsageError(f"cannot write {path}: it is a directory")
+    fd, tmp = _temporary(path)
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        tmp.unlink()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file + rename)."""
+    fd, tmp = _temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

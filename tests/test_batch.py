@@ -376,6 +376,36 @@ def test_malformed_source_date_epoch_stops_the_run_before_any_record(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("option", ["bundle", "report"])
+def test_unwritable_bundle_or_report_stops_the_run_before_any_record(
+        option: str, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SheetgenError) as info:  # written at the end: checked at the start
+        run([str(EXAMPLES)], tmp_path / "out", **{option: tmp_path / "file" / "x.pdf"})
+    assert info.value.exit_code == ExitCode.USAGE and "cannot write" in info.value.message
+    assert not (tmp_path / "out").exists()
+
+
+def test_bundle_that_fails_at_the_end_still_leaves_the_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = tmp_path / "all.pdf"
+    real = batch.write_atomic
+
+    def disk_full(path: Path, data: bytes) -> None:
+        if path == bundle:
+            raise batch.UsageError(f"cannot write {path}: No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(batch, "write_atomic", disk_full)
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(applicants(2)))
+    with pytest.raises(SheetgenError, match="No space left"):
+        run([str(source)], tmp_path / "out", bundle=bundle, report=tmp_path / "r.json")
+    manifest = json.loads((tmp_path / "r.json").read_text())
+    assert [r["ok"] for r in manifest["records"]] == [True, True] and not manifest["ok"]
+    assert manifest["bundle"]["written"] is False and "No space" in manifest["bundle"]["error"]
+
+
 def test_outdir_that_is_a_file_or_in_use_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     assert run_cli("batch", str(EXAMPLES), "-o", str(tmp_path / "file")).code == ExitCode.USAGE
