@@ -342,19 +342,22 @@ class _Worker:
     def _write(self, task: _Task, plan: FilingPlan, planned: list[PlannedJob],
                builder: PdfBuilder, state_path: Path) -> _Outcome:
         outdir = self.options.outdir
-        outputs = []
-        pages = sum(len(job.pages) * job.copies for job in planned)
+        files: list[tuple[str, str, bytes]] = []  # name, format, bytes
         for fmt in self.options.formats:
             if fmt == "pdf":
                 rendered = render_planned(plan, planned, builder, pdfa=self.options.pdfa)
-                files = [(f"{task.stem}.pdf", rendered.pdf)]
-                pages = rendered.pages
+                files.append((f"{task.stem}.pdf", fmt, rendered.pdf))
             else:
-                files = _render_docx(plan, self.render, task.stem)
-            for name, data in files:
-                _check_name(outdir, name)
-                write_atomic(outdir / name, data)
-                outputs.append(Output(name, fmt, hashlib.sha256(data).hexdigest()))
+                files += [(name, fmt, data)
+                          for name, data in _render_docx(plan, self.render, task.stem)]
+        # Written only once every format has rendered (as fill does): a record that fails
+        # leaves no new file behind that would look like its output.
+        outputs = []
+        for name, fmt, data in files:
+            _check_name(outdir, name)
+            write_atomic(outdir / name, data)
+            outputs.append(Output(name, fmt, hashlib.sha256(data).hexdigest()))
+        pages = sum(len(job.pages) * job.copies for job in planned)
         outcome = _Outcome(True, reference=reference(plan.applicant), outputs=tuple(outputs),
                            pages=pages, variant=plan.variant, fit=_fit_summary(planned))
         state = {"key": task.key, "reference": outcome.reference,

@@ -503,6 +503,20 @@ def test_empty_input_is_an_empty_successful_batch(tmp_path: Path) -> None:
     assert json.loads(result.text)["summary"]["total"] == 0
 
 
+def test_a_record_that_fails_in_one_format_writes_no_file(tmp_path: Path) -> None:
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    (templates / "public" / "sheet.docx").unlink()  # the PDF renders, the Word file cannot
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(applicants(2, places=[("江西", "personal")])))
+    out = tmp_path / "out"
+    result = run([str(source)], out, formats=("pdf", "docx"), templates=templates)
+    assert [[p.code for p in r.errors] for r in result.records] == [["template"]] * 2
+    assert files(out) == [".sheetgen/lock"]
+
+
 def test_docx_and_pdf_outputs_are_listed_hashed_and_kept_up_to_date(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text(jsonl(applicants(2)))
