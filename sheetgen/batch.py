@@ -836,9 +836,7 @@ def _check_options(options: BatchOptions, rules: Rules) -> int:
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
     check_formats(options.formats)
-    if options.variant != "auto" and options.variant not in rules.variants:
-        raise UsageError(f"unknown variant {options.variant!r}",
-                         hint="use one of: auto, " + ", ".join(rules.variants))
+    rules.check_variant(options.variant)
     if options.copies < 1:
         raise UsageError("--copies must be at least 1")
     if "pdf" in options.formats or options.bundle is not None:

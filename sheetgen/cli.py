@@ -223,7 +223,8 @@ def _describe(f: dict[str, Any]) -> list[tuple[str, str]]:
 InputArgument = Annotated[str, typer.Argument(
     metavar="INPUT", help="Applicant JSON file, or - for stdin.")]
 VariantOption = Annotated[str, typer.Option(
-    "--variant", help="Template variant: auto (by province), guangdong or public.")]
+    "--variant", help="Template variant: auto (by province), public, guangdong, or another "
+                      "variant of the --rules file.")]
 NoCoverOption = Annotated[bool, typer.Option("--no-cover", help="Leave out the cover checklist.")]
 ProviderOption = Annotated[str | None, typer.Option(
     "--provider", help="接入服务单位: the provider's name, when the data has none.")]
@@ -250,15 +251,6 @@ def render_options(*, provider: str | None, no_qr: bool, no_cover: bool, copies:
 
     return RenderOptions(provider=provider, qr=not no_qr, cover=not no_cover, copies=copies,
                          templates=TemplateSet(templates) if templates else None, pdfa=pdfa)
-
-
-def check_variant(variant: str) -> str:
-    from sheetgen.plan import VARIANT_CHOICES
-
-    if variant not in VARIANT_CHOICES:
-        raise UsageError(f"unknown variant {variant!r}",
-                         hint="use one of: " + ", ".join(VARIANT_CHOICES))
-    return variant
 
 
 @app.command()
@@ -291,12 +283,12 @@ def fill(
         if as_json and output == "-":
             raise UsageError("--json and -o - both want stdout", hint="give -o FILE with --json")
         # Options first: a usage error must not wait for (or consume) stdin.
-        variant = check_variant(variant)
         formats = parse_formats(output_format)
         check_formats(formats, output)
         options = render_options(provider=provider, no_qr=no_qr, no_cover=no_cover,
                                  copies=copies, templates=templates, pdfa=pdfa)
         rules = load_rules(rules_file)
+        variant = rules.check_variant(variant)
         result = run_fill(open_input(input_path), source=source, output=output, rules=rules,
                           variant=variant, options=options, formats=formats)
     except SheetgenError as err:
@@ -329,12 +321,11 @@ def preview(
     from sheetgen.rules import load_rules
     from sheetgen.sources import open_input
 
-    variant = check_variant(variant)
     options = render_options(provider=provider, no_qr=no_qr, no_cover=no_cover, copies=1,
                              templates=templates)
     rules = load_rules(rules_file)
     plan = plan_input(open_input(input_path), source=input_name(input_path), rules=rules,
-                      variant=variant)
+                      variant=rules.check_variant(variant))
     rendered = render_pdf(plan, options)
     for path in write_previews(rendered.pdf, output):
         print(path)
@@ -425,7 +416,7 @@ def batch(
     options = BatchOptions(
         outdir=outdir, jobs=jobs, bundle=bundle, copies=copies, pdfa=pdfa,
         formats=parse_formats(formats),
-        variant=check_variant(variant), provider=provider, qr=not no_qr, cover=not no_cover,
+        variant=variant, provider=provider, qr=not no_qr, cover=not no_cover,
         templates=templates, rules=rules_file, report=report, force=force)
     if sys.stderr.isatty():
         with BatchProgress() as progress:

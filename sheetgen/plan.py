@@ -17,13 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sheetgen.errors import UsageError
 from sheetgen.model import Applicant, Website
 from sheetgen.rules import Material, Province, Rules
 
-__all__ = ["VARIANT_CHOICES", "FilingPlan", "Material", "SheetPlan", "SmsPlan", "make_plan"]
+__all__ = ["FilingPlan", "Material", "SheetPlan", "SmsPlan", "make_plan"]
 
-VARIANT_CHOICES = ("auto", "public", "guangdong")
 Seal = Literal["seal", "no_seal", "none"]
 
 
@@ -131,9 +129,7 @@ def _sms(applicant: Applicant, province: Province, rules: Rules) -> SmsPlan:
 
 def make_plan(applicant: Applicant, rules: Rules, *, variant: str = "auto") -> FilingPlan:
     """The plan for a valid ``applicant``; ``variant`` is ``auto`` or a forced variant name."""
-    if variant != "auto" and variant not in rules.variants:
-        raise UsageError(f"unknown variant {variant!r}",
-                         hint="use one of: auto, " + ", ".join(rules.variants))
+    rules.check_variant(variant)
     province = rules.province(applicant.province)
     chosen = province.variant if variant == "auto" else variant
     spec = rules.variants[chosen]

@@ -267,6 +267,14 @@ class Rules(_Data):
         """The province an ICP abbreviation (赣, 蜀 or 川 …) stands for."""
         return self._by_abbreviation.get(abbreviation)
 
+    def check_variant(self, name: str) -> str:
+        """``name`` if it is ``auto`` or a variant of these rules (``--variant``); else a
+        UsageError listing the choices."""
+        if name != "auto" and name not in self.variants:
+            raise UsageError(f"unknown variant {name!r}",
+                             hint="use one of: auto, " + ", ".join(self.variants))
+        return name
+
     # --- per-province rules -----------------------------------------------------------------
 
     def needs_fingerprint(self, province: Province, nature: Nature) -> bool:

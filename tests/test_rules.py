@@ -272,3 +272,31 @@ def test_parse_rules_from_bytes() -> None:
     rules = parse_rules(TEXT.encode(), origin="memory")
     assert isinstance(rules, Rules) and rules.origin == "memory"
     assert rules.version == RULES.version
+
+
+def test_a_variant_of_a_rules_file_can_be_chosen(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--variant takes the variants of the rules in use, not a fixed list (fill and batch)."""
+    import json
+
+    from sheetgen.cli import main
+    from tests.conftest import EXAMPLES
+
+    path = tmp_path / "rules.toml"
+    path.write_text(_variant("[variants.guangdong]", (
+        '[variants.island]\nlabel = "海岛版本"\npersonal_commitment = false\n'
+        'templates = { unit = "public/sheet", personal = "public/sheet" }\n'
+        'source = "seed: a test variant"\nas_of = 2026-01-01\n\n[variants.guangdong]')), "utf-8")
+    assert load_rules(path).check_variant("island") == "island"
+    with pytest.raises(UsageError) as info:
+        RULES.check_variant("island")
+    assert info.value.hint == "use one of: auto, public, guangdong"
+    example = str(EXAMPLES / "jiangxi-personal.json")
+    for args in (["fill", example, "-o", str(tmp_path / "x.pdf"), "--json"],
+                 ["batch", example, "-o", str(tmp_path / "out"), "--jobs", "1", "--json"]):
+        with pytest.raises(SystemExit) as caught:
+            main([*args, "--rules", str(path), "--variant", "island"])
+        out = capsys.readouterr()
+        assert caught.value.code == 0, out.err
+        report = json.loads(out.out)
+        assert (report.get("records") or [report])[0]["variant"] == "island"
