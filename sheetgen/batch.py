@@ -98,7 +98,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import json
 import multiprocessing
 import os
@@ -117,6 +116,7 @@ from typing import Any
 from sheetgen import __version__, fonts
 from sheetgen.compose import source_date
 from sheetgen.context import reference
+from sheetgen.docxsheet import docx_path, render_docx
 from sheetgen.errors import Problem, RulesError, SheetgenError, TemplateError, UsageError
 from sheetgen.layout import CompiledLayout
 from sheetgen.model import parse_applicant
@@ -370,10 +370,8 @@ class _Worker:
 def _render_docx(plan: FilingPlan, options: RenderOptions, stem: str) -> list[tuple[str, bytes]]:
     """The record's Word files (:mod:`sheetgen.docxsheet`): ``<stem>-cover.docx``,
     ``<stem>-sheet1.docx`` …, named as ``sheetgen fill --format docx`` names them."""
-    docx = importlib.import_module("sheetgen.docxsheet")  # checked to exist by run_batch
     base = Path(f"{stem}.pdf")
-    return [(docx.docx_path(base, file.name).name, file.data)
-            for file in docx.render_docx(plan, options)]
+    return [(docx_path(base, file.name).name, file.data) for file in render_docx(plan, options)]
 
 
 def _fit_summary(planned: Sequence[PlannedJob]) -> dict[str, Any]:

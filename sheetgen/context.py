@@ -22,9 +22,6 @@ from typing import Any
 from sheetgen.model import Applicant, Person, Website
 from sheetgen.plan import FilingPlan, SheetPlan
 
-#: The flags a sheet template may branch on (all booleans, plus ``variant``).
-SHEET_FLAGS = ("unit", "personal", "fingerprint", "seal", "no_seal", "landline", "commitment",
-               "registrar", "qr")
 PERSON_KEYS = ("name", "certificate_type", "certificate_number", "mobile", "office_phone",
                "email", "emergency_phone")
 
@@ -72,7 +69,7 @@ def sheet_context(plan: FilingPlan, sheet: SheetPlan, *, provider: str | None = 
     website = sheet.website
     site = f"websites[{sheet.index}]"
     principal = host.principal or website.manager
-    access_provider = applicant.access.provider if applicant.access else None
+    access_provider = applicant.access.provider
     count = len(plan.sheets)
     context: dict[str, Any] = {
         "sheet": {

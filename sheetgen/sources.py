@@ -261,14 +261,6 @@ class Record:
                  if value is not None}
         return place or None
 
-    @property
-    def where(self) -> str:
-        """``a.jsonl line 3``, ``b.json [2] (line 9)``: the record's place in a message."""
-        if self.index is not None:
-            return f"{self.source} [{self.index}]" + (
-                f" (line {self.line})" if self.line is not None else "")
-        return self.source + (f" line {self.line}" if self.line is not None else "")
-
 
 class _Reader:
     """A binary stream read in chunks; offsets are absolute (from the start of the stream)."""

@@ -85,9 +85,6 @@ class TemplateSet:
         """A hash of every file of the set: part of the layout cache key."""
         return _tree_digest(self.root)
 
-    def has(self, name: str) -> bool:
-        return (self.root / name).is_file()
-
     def render(self, name: str, context: Mapping[str, Any]) -> str:
         """Render template ``name``; every template problem becomes a TemplateError."""
         try:
