@@ -20,7 +20,7 @@ Long values: fitted like the PDF, from the template's own geometry
     行高 固定值), so a value can never make the page grow. The cell's size is read from the
     DOCX itself (grid columns, spans, cell margins, row heights), not from a side file, so a
     provider's own template needs nothing but ``{{ host.name }}`` in such a cell. Each value is
-    fitted with the PDF's code (:func:`sheetgen.stamp.fit`, reportlab metrics of the bundled
+    fitted with the PDF's code (:func:`sheetgen.stamp.fit_value`, reportlab metrics of the bundled
     font): shrunk step by step to its minimum size, continued in a region of blank space
     (the 备注 cell) when the template allows it, else refused with
     :class:`~sheetgen.errors.DoesNotFitError` naming the JSON path. The fitted lines are
@@ -57,11 +57,11 @@ from markupsafe import Markup, escape
 from sheetgen import fonts
 from sheetgen.checklist import TEMPLATE as COVER_TEMPLATE
 from sheetgen.context import SheetContext
-from sheetgen.errors import DoesNotFitError, Problem, TemplateError
+from sheetgen.errors import Problem, TemplateError
 from sheetgen.layout import DEFAULT_MIN_SIZE, STATIC_KEYS, Box, FieldBox, Region
 from sheetgen.plan import FilingPlan
 from sheetgen.render import RenderOptions, applicant_jobs, check_fonts, document_title
-from sheetgen.stamp import LEADING, FieldFit, fit
+from sheetgen.stamp import LEADING, FieldFit, does_not_fit, fit_report, fit_value, refuse
 from sheetgen.templating import TemplateSet, bundled
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -677,24 +677,15 @@ class _Fitter:
             self.fits.append(FieldFit(json_path, box.path, "empty", box.font_size, 0))
             return _slot((), box.font_size, style)
         region = self._regions.get(f"r_{box.overflow}") if box.overflow else None
-        fitted = fit(value, box, region, self._used.get(box.overflow or "", 0.0), self._font,
-                     self._measure)
-        if fitted is None and box.fallback and self._values.get(box.fallback):
-            fitted = fit(self._values[box.fallback], box, None, 0.0, self._font, self._measure)
+        fitted = fit_value(box, self._values, region, self._used.get(box.overflow or "", 0.0),
+                           self._font, self._measure)
         if fitted is None:
-            self.problems.append(Problem(
-                json_path, "does_not_fit",
-                f"内容过长，缩小到 {box.min_size:g} 磅仍放不下 / too long to fit its cell on "
-                f"one A4 page, even at {box.min_size:g} pt"))
+            self.problems.append(does_not_fit(json_path, box, box="cell"))
             return _slot((), box.font_size, style)
-        status = "fitted" if fitted.size >= box.font_size else "shrunk"
         if fitted.rest and box.overflow:
             self._continued.setdefault(box.overflow, []).append((fitted.size, fitted.rest))
-            self._used[box.overflow] = (self._used.get(box.overflow, 0.0)
-                                        + len(fitted.rest) * fitted.size * LEADING)
-            status = "continued"
-        self.fits.append(FieldFit(json_path, box.path, status, fitted.size,
-                                  len(fitted.lines) + len(fitted.rest)))
+            self._used[box.overflow] = self._used.get(box.overflow, 0.0) + fitted.rest_height
+        self.fits.append(fit_report(json_path, box, fitted))
         return _slot(fitted.lines, fitted.size, style)
 
     def _region(self, region: Region, style: RunStyle) -> Slot:
@@ -709,10 +700,7 @@ class _Fitter:
     def finish(self) -> None:
         """Raise DoesNotFitError listing every value that did not fit."""
         if self.problems:
-            raise DoesNotFitError("some values do not fit on one A4 page",
-                                  problems=self.problems,
-                                  hint="shorten the values listed, or spread the domains over "
-                                       "several websites")
+            raise refuse(self.problems)
 
 
 # --- rendering -------------------------------------------------------------------------------

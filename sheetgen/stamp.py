@@ -54,6 +54,11 @@ class _Fitted:
     lines: list[str]
     rest: list[str]  # lines continued in the overflow region
 
+    @property
+    def rest_height(self) -> float:
+        """How much of the overflow region the continued lines fill."""
+        return len(self.rest) * self.size * LEADING
+
 
 Measure = Callable[[str, float], float]
 
@@ -132,6 +137,38 @@ def fit(text: str, field: FieldBox, region: Region | None, region_used: float, f
     return None
 
 
+def fit_value(field: FieldBox, values: Mapping[str, str], region: Region | None,
+              region_used: float, font: str, measure: Measure) -> _Fitted | None:
+    """The field's value fitted (see :func:`fit`), else its shorter ``fallback`` value in the
+    box alone; None when neither fits. Used by the PDF and the Word files alike."""
+    fitted = fit(values[field.path], field, region, region_used, font, measure)
+    if fitted is None and field.fallback and values.get(field.fallback):
+        fitted = fit(values[field.fallback], field, None, 0.0, font, measure)
+    return fitted
+
+
+def fit_report(json_path: str, field: FieldBox, fitted: _Fitted) -> FieldFit:
+    """The fit report entry of a value :func:`fit_value` fitted."""
+    status = ("continued" if fitted.rest else
+              "fitted" if fitted.size >= field.font_size else "shrunk")
+    return FieldFit(json_path, field.path, status, fitted.size,
+                    len(fitted.lines) + len(fitted.rest))
+
+
+def does_not_fit(json_path: str, field: FieldBox, *, box: str = "box") -> Problem:
+    """The problem of a value that :func:`fit_value` could not fit into its ``box``."""
+    return Problem(json_path, "does_not_fit",
+                   f"内容过长，缩小到 {field.min_size:g} 磅仍放不下 / too long to fit its {box} on "
+                   f"one A4 page, even at {field.min_size:g} pt")
+
+
+def refuse(problems: list[Problem]) -> DoesNotFitError:
+    """The error of a page (or Word file) with values that do not fit (exit 4)."""
+    return DoesNotFitError("some values do not fit on one A4 page", problems=problems,
+                           hint="shorten the values listed, or spread the domains over "
+                                "several websites")
+
+
 @dataclass(frozen=True)
 class _Draw:
     """One thing to draw: lines of text at a size in a box, or a QR code."""
@@ -203,29 +240,20 @@ def plan_page(layout: CompiledLayout, page: int, values: Mapping[str, str],
             fits.append(FieldFit(json_path, field.path, "fitted", field.font_size, 1))
             continue
         region = layout.regions.get(field.overflow) if field.overflow else None
-        fitted = fit(value, field, region, used.get(field.overflow or "", 0.0), font, measure)
-        if fitted is None and field.fallback and values.get(field.fallback):
-            fitted = fit(values[field.fallback], field, None, 0.0, font, measure)
+        fitted = fit_value(field, values, region, used.get(field.overflow or "", 0.0), font,
+                           measure)
         if fitted is None:
-            problems.append(Problem(
-                json_path, "does_not_fit",
-                f"内容过长，缩小到 {field.min_size:g} 磅仍放不下 / too long to fit its box on "
-                f"one A4 page, even at {field.min_size:g} pt"))
+            problems.append(does_not_fit(json_path, field))
             continue
         draws.append(_Draw(field.box, fitted.size, fitted.lines, field.align))
-        status = "fitted" if fitted.size >= field.font_size else "shrunk"
         if fitted.rest and region is not None and field.overflow:
             top = used.get(field.overflow, 0.0)
             draws.append(_Draw(region.box, fitted.size, fitted.rest, "left", centre=False,
                                offset=top))
-            used[field.overflow] = top + len(fitted.rest) * fitted.size * LEADING
-            status = "continued"
-        fits.append(FieldFit(json_path, field.path, status, fitted.size,
-                             len(fitted.lines) + len(fitted.rest)))
+            used[field.overflow] = top + fitted.rest_height
+        fits.append(fit_report(json_path, field, fitted))
     if problems:
-        raise DoesNotFitError("some values do not fit on one A4 page", problems=problems,
-                              hint="shorten the values listed, or spread the domains over "
-                                   "several websites")
+        raise refuse(problems)
     return PagePlan(layout.page_sizes[page], tuple(draws), tuple(fits))
 
 
