@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
 from sheetgen import __version__
-from sheetgen.errors import ExitCode, SheetgenError, UsageError
+from sheetgen.errors import ExitCode, Problem, SheetgenError, UsageError
 
 app = typer.Typer(
     name="sheetgen",
@@ -427,15 +428,13 @@ def batch(
         sys.stdout.write(manifest_json(result))
         sys.stdout.flush()
     summary = result.summary()
-    for failure in result.failed[:SHOWN_FAILURES]:
-        if not any(p.code == "interrupted" for p in failure.errors):
-            where = f"{failure.source}" + (
-                "".join(f" {k} {v}" for k, v in failure.locator.items())
-                if failure.locator else "")
-            say(f"record {failure.index} ({where}) failed:")
-            for problem in failure.errors:
-                path = f"{problem.path}: " if problem.path else ""
-                print(f"  {path}{problem.message} [{problem.code}]", file=sys.stderr)
+    # Records an interruption stopped are counted below, not listed as failures.
+    failures = [r for r in result.failed if not any(p.code == "interrupted" for p in r.errors)]
+    for failure in failures[:SHOWN_FAILURES]:
+        where = f"{failure.source}" + (
+            "".join(f" {k} {v}" for k, v in failure.locator.items()) if failure.locator else "")
+        say(f"record {failure.index} ({where}) failed:")
+        show_problems(failure.errors)
     done = (f"{summary['total']} records: {summary['ok']} ok ({summary['skipped']} up to date), "
             f"{summary['failed']} failed")
     if result.bundle and result.bundle.get("written"):
@@ -445,8 +444,8 @@ def batch(
         say(f"stopped: {done}, {summary['interrupted']} not done; run the same command again "
             "to finish")
         return int(ExitCode.INTERRUPTED)
-    if result.failed:
-        more = len(result.failed) - SHOWN_FAILURES
+    if failures:
+        more = len(failures) - SHOWN_FAILURES
         raise BatchPartialError(
             f"{done}" + (f" ({more} more failures not shown)" if more > 0 else ""),
             hint="the manifest (--report FILE or --json) lists every record with its errors")
@@ -459,11 +458,16 @@ def batch(
 def report_error(err: SheetgenError) -> None:
     """``sheetgen: error: …`` on stderr, every problem on its own line, then the next step."""
     say(f"error: {err.message}")
-    for problem in err.problems:
-        where = f"{problem.path}: " if problem.path else ""
-        print(f"  {where}{problem.message} [{problem.code}]", file=sys.stderr)
+    show_problems(err.problems)
     if err.hint:
         print(f"  hint: {err.hint}", file=sys.stderr)
+
+
+def show_problems(problems: Iterable[Problem]) -> None:
+    """Each problem on its own indented line of stderr: ``  path: message [code]``."""
+    for problem in problems:
+        where = f"{problem.path}: " if problem.path else ""
+        print(f"  {where}{problem.message} [{problem.code}]", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -532,3 +532,25 @@ def test_docx_and_pdf_outputs_are_listed_hashed_and_kept_up_to_date(tmp_path: Pa
     again = run([str(source)], out, formats=("pdf", "docx"))
     assert [r.skipped for r in again.records] == [True, False]
     assert (out / "T-001-sheet1.docx").exists()
+
+
+def test_interrupted_records_do_not_hide_failures_on_stderr(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    from sheetgen.cli import SHOWN_FAILURES, main
+    from sheetgen.errors import Problem
+
+    def record(index: int, code: str) -> batch.RecordResult:
+        return batch.RecordResult(index, "in.jsonl", {"line": index}, None, False,
+                                  errors=(Problem("", code, f"{code} record"),))
+
+    stopped = [record(n, "interrupted") for n in range(1, SHOWN_FAILURES + 1)]
+    result = BatchResult(tmp_path, [*stopped, record(SHOWN_FAILURES + 1, "not_json")],
+                         interrupted=True)
+    monkeypatch.setattr(batch, "run_batch", lambda *args, **kwargs: result)
+    with pytest.raises(SystemExit) as caught:
+        main(["batch", "-", "-o", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert caught.value.code == ExitCode.INTERRUPTED
+    assert f"record {SHOWN_FAILURES + 1} (in.jsonl line {SHOWN_FAILURES + 1}) failed" in err
+    assert "interrupted record" not in err
