@@ -812,6 +812,10 @@ def render_document(sheet: SheetContext, templates: TemplateSet | None = None, *
         raise TemplateError(f"template syntax error in {template}: {exc.message}") from None
     except (jinja2.TemplateError, etree.XMLSyntaxError) as exc:
         raise TemplateError(f"template {template} cannot be rendered: {exc}") from None
+    except Exception as exc:  # the template's own code failed ({{ 1 / 0 }}), not sheetgen
+        # Only the type: the message of an error met with the record's values may echo one.
+        raise TemplateError(f"template {template} failed: {type(exc).__name__}",
+                            hint="see templates/README.md") from exc
     fitter.finish()
     document.docx.core_properties.title = title
     out = io.BytesIO()

@@ -104,6 +104,9 @@ class TemplateSet:
                 "may depend only on flags.* so that it can be compiled once",
                 hint="print values with {{ … }} inside a data-field box; branch on flags.*",
             ) from None
+        except Exception as exc:  # the template's own code failed ({{ 1 / 0 }}), not sheetgen
+            raise TemplateError(f"template {name} failed: {type(exc).__name__}: {exc}",
+                                hint="see templates/README.md") from exc
 
 
 @cache

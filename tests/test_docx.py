@@ -266,6 +266,14 @@ def test_a_sheet_value_outside_a_fitted_cell_is_refused(tmp_path: Path) -> None:
     assert "host.name" in caught.value.message and "cell" in caught.value.message
 
 
+def test_a_failing_docx_template_is_a_template_error(tmp_path: Path) -> None:
+    templates = copy_templates(tmp_path, "public/sheet.docx", "网站主办者基本信息",
+                               "网站主办者基本信息{{ 1 / 0 }}")
+    with pytest.raises(TemplateError, match="ZeroDivisionError") as caught:
+        render_docx(plan_of(personal()), RenderOptions(templates=templates, cover=False))
+    assert caught.value.exit_code == 5
+
+
 def test_a_missing_docx_template_is_a_template_error(tmp_path: Path) -> None:
     root = tmp_path / "templates"
     shutil.copytree(templates_dir(), root)

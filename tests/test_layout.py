@@ -62,6 +62,8 @@ def test_a_field_box_is_measured_in_points(tmp_path: Path) -> None:
     ('<img src="https://example.com/x.png">', "may only load bundled files"),
     ('<img src="file:///etc/passwd">', "may only load bundled files"),
     ('<div style="colour: red">x</div>', "colour"),
+    ("{{ 1 / 0 }}", "ZeroDivisionError: division by zero"),  # not a bug of sheetgen (exit 1)
+    ('{{ "x" + host.name }}', "TypeError"),
 ])
 def test_template_mistakes_are_template_errors(tmp_path: Path, body: str, message: str) -> None:
     with pytest.raises(TemplateError) as caught:
