@@ -303,3 +303,21 @@ def test_a_single_sheet_pdf_is_at_most_80_kb(name: str) -> None:
     _, rendered = render(example(name), cover=False)
     assert rendered.pages == 1
     assert len(rendered.pdf) <= 80 * 1024, len(rendered.pdf)
+
+
+def test_every_context_key_is_documented_for_template_authors() -> None:
+    """templates/README.md lists what a sheet template receives (sheetgen.context promises
+    this test): every key of every example's sheet context, ``principal.*`` as one."""
+    import re
+    from pathlib import Path
+
+    from sheetgen.context import flatten
+
+    readme = (Path(__file__).parent.parent / "templates" / "README.md").read_text("utf-8")
+    documented = set(re.findall(r"`([a-z_]+(?:\.[a-z_*]+)+)`", readme))
+    for path in sorted(EXAMPLES.glob("*.json")):
+        plan = plan_input(path.read_bytes(), source=path.name)
+        context = sheet_context(plan, plan.sheets[0]).context
+        keys = {key for key, _ in flatten(context)} | {f"flags.{flag}" for flag in context["flags"]}
+        assert {key for key in keys if key not in documented
+                and f"{key.split('.')[0]}.*" not in documented} == set(), path.name
