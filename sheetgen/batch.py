@@ -819,6 +819,23 @@ def _options_digest(options: BatchOptions, rules: Rules, templates: TemplateSet)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def _check_destinations(inputs: Sequence[str], options: BatchOptions) -> None:
+    """Refuse a bundle or report that would overwrite an input file or each other, or that
+    cannot be written: both are written only at the end, so a wrong path must not cost (or
+    destroy) the run. (A report inside an input folder is fine: the walk passes over it.)"""
+    given = {Path(arg).resolve() for arg in inputs if arg != "-"}
+    for what, path in (("bundle", options.bundle), ("report", options.report)):
+        if path is None:
+            continue
+        if path.resolve() in given:
+            raise UsageError(f"{path} is an input; writing the {what} there would overwrite it",
+                             hint="choose another file name")
+        check_writable(path)
+    if options.bundle and options.report and options.bundle.resolve() == options.report.resolve():
+        raise UsageError(f"--bundle and --report are both {options.bundle}",
+                         hint="give them different file names")
+
+
 def _default_context() -> BaseContext:
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
@@ -869,9 +886,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
     records = iter_records(inputs, stdin=stdin,
                            exclude=[options.report] if options.report is not None else [])
     first = next(records, None)  # missing inputs are usage errors before anything is written
-    for path in (options.bundle, options.report):
-        if path is not None:
-            check_writable(path)  # written at the end: a wrong path must not cost the run
+    _check_destinations(inputs, options)
     outdir = options.outdir
     try:
         outdir.mkdir(parents=True, exist_ok=True)

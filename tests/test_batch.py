@@ -386,6 +386,19 @@ def test_unwritable_bundle_or_report_stops_the_run_before_any_record(
     assert not (tmp_path / "out").exists()
 
 
+def test_bundle_or_report_that_would_overwrite_an_input_or_each_other_is_refused(
+        tmp_path: Path) -> None:
+    source = tmp_path / "in.json"
+    source.write_text(jsonl(applicants(1)))
+    before = source.read_bytes()
+    for options in ({"report": source}, {"bundle": source},
+                    {"bundle": tmp_path / "x", "report": tmp_path / "x"}):
+        with pytest.raises(SheetgenError) as info:
+            run([str(source)], tmp_path / "out", **options)
+        assert info.value.exit_code == ExitCode.USAGE
+    assert source.read_bytes() == before and not (tmp_path / "out").exists()
+
+
 def test_bundle_that_fails_at_the_end_still_leaves_the_report(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bundle = tmp_path / "all.pdf"
