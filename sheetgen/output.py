@@ -19,7 +19,8 @@ from pathlib import Path
 
 from sheetgen.errors import UsageError
 
-#: New files get the usual permissions (0666 less the umask), as a shell redirection would.
+#: New files get the usual permissions (0666 less the umask) and a replaced file keeps its
+#: own, as a shell redirection would: a sheet the user made private stays private.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -56,10 +57,14 @@ def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temporary file + rename)."""
     fd, tmp = _temporary(path)
     try:
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o666 & ~_UMASK
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fchmod(handle.fileno(), 0o666 & ~_UMASK)
+            os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         tmp.replace(path)
     except BaseException as exc:
