@@ -57,7 +57,7 @@ from markupsafe import Markup, escape
 from sheetgen import fonts
 from sheetgen.checklist import TEMPLATE as COVER_TEMPLATE
 from sheetgen.context import SheetContext
-from sheetgen.errors import Problem, TemplateError
+from sheetgen.errors import Problem, SheetgenError, TemplateError
 from sheetgen.layout import DEFAULT_MIN_SIZE, STATIC_KEYS, Box, FieldBox, Region
 from sheetgen.plan import FilingPlan
 from sheetgen.render import RenderOptions, applicant_jobs, check_fonts, document_title
@@ -812,6 +812,8 @@ def render_document(sheet: SheetContext, templates: TemplateSet | None = None, *
         raise TemplateError(f"template syntax error in {template}: {exc.message}") from None
     except (jinja2.TemplateError, etree.XMLSyntaxError) as exc:
         raise TemplateError(f"template {template} cannot be rendered: {exc}") from None
+    except SheetgenError:
+        raise
     except Exception as exc:  # the template's own code failed ({{ 1 / 0 }}), not sheetgen
         # Only the type: the message of an error met with the record's values may echo one.
         raise TemplateError(f"template {template} failed: {type(exc).__name__}",

@@ -24,7 +24,7 @@ import jinja2
 from markupsafe import Markup
 
 from sheetgen import resources
-from sheetgen.errors import TemplateError
+from sheetgen.errors import SheetgenError, TemplateError
 
 
 class BlankValueUsedError(Exception):
@@ -104,6 +104,8 @@ class TemplateSet:
                 "may depend only on flags.* so that it can be compiled once",
                 hint="print values with {{ … }} inside a data-field box; branch on flags.*",
             ) from None
+        except SheetgenError:
+            raise
         except Exception as exc:  # the template's own code failed ({{ 1 / 0 }}), not sheetgen
             raise TemplateError(f"template {name} failed: {type(exc).__name__}: {exc}",
                                 hint="see templates/README.md") from exc

@@ -160,3 +160,14 @@ def test_wrap_breaks_cjk_and_keeps_closing_marks_off_line_starts() -> None:
     long_domain = "a" * 120 + ".example.com"
     lines = wrap(long_domain, 200, 10, font, measure)
     assert "".join(lines) == long_domain and len(lines) > 1
+
+
+def test_a_sheetgen_error_met_while_rendering_keeps_its_own_code(tmp_path: Path) -> None:
+    from sheetgen.errors import FontError
+
+    def refuse() -> str:
+        raise FontError("no glyph")
+
+    (tmp_path / "t.html").write_text("{{ refuse() }}", "utf-8")
+    with pytest.raises(FontError):  # not re-labelled a template's own failure
+        TemplateSet(tmp_path).render("t.html", {"refuse": refuse})
