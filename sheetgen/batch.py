@@ -132,7 +132,7 @@ from sheetgen.render import (
 )
 from sheetgen.rules import Rules, load_rules, parse_rules
 from sheetgen.sources import Record, iter_records, read_file
-from sheetgen.stamp import PagePlan
+from sheetgen.stamp import FieldFit, PagePlan
 from sheetgen.templating import TemplateSet, bundled
 
 __all__ = ["BatchOptions", "BatchResult", "Output", "RecordResult", "output_stem",
@@ -201,7 +201,7 @@ class RecordResult:
     skipped: bool = False           # up to date: nothing was rewritten
     reference: str | None = None    # the reference printed on the sheets
     outputs: tuple[Output, ...] = ()
-    pages: int | None = None
+    pages: int | None = None        # of the PDF (None: Word files only)
     variant: str | None = None
     fit: dict[str, Any] | None = None
     errors: tuple[Problem, ...] = ()
@@ -328,7 +328,9 @@ class _Worker:
         applicant = parse_applicant(task.value, self.rules)
         plan = make_plan(applicant, self.rules, variant=options.variant)
         builder = PdfBuilder(self.templates)
-        planned = builder.plan_record(applicant_jobs(plan, self.render))
+        # Word files alone need no PDF layout (as in fill): no WeasyPrint, no PDF fitting.
+        pdf = "pdf" in options.formats or options.bundle is not None
+        planned = builder.plan_record(applicant_jobs(plan, self.render)) if pdf else []
         outcome = done or self._write(task, plan, planned, builder, state_path)
         if options.bundle is not None:
             outcome.outline = f"{applicant.host.name}（{reference(applicant)}）"
@@ -343,13 +345,16 @@ class _Worker:
                builder: PdfBuilder, state_path: Path) -> _Outcome:
         outdir = self.options.outdir
         files: list[tuple[str, str, bytes]] = []  # name, format, bytes
+        fits = [fit for job in planned for fit in job.fits]  # the PDF's, if there is one
         for fmt in self.options.formats:
             if fmt == "pdf":
                 rendered = render_planned(plan, planned, builder, pdfa=self.options.pdfa)
                 files.append((f"{task.stem}.pdf", fmt, rendered.pdf))
             else:
-                files += [(name, fmt, data)
-                          for name, data in _render_docx(plan, self.render, task.stem)]
+                base = Path(f"{task.stem}.pdf")  # named as fill names them: <stem>-sheet1.docx
+                documents = render_docx(plan, self.render)
+                files += [(docx_path(base, d.name).name, fmt, d.data) for d in documents]
+                fits = fits or [fit for d in documents for fit in d.fits]
         # Written only once every format has rendered (as fill does): a record that fails
         # leaves no new file behind that would look like its output.
         outputs = []
@@ -357,9 +362,9 @@ class _Worker:
             _check_name(outdir, name)
             write_atomic(outdir / name, data)
             outputs.append(Output(name, fmt, hashlib.sha256(data).hexdigest()))
-        pages = sum(len(job.pages) * job.copies for job in planned)
+        pages = sum(len(job.pages) * job.copies for job in planned) if planned else None
         outcome = _Outcome(True, reference=reference(plan.applicant), outputs=tuple(outputs),
-                           pages=pages, variant=plan.variant, fit=_fit_summary(planned))
+                           pages=pages, variant=plan.variant, fit=_fit_summary(fits))
         state = {"key": task.key, "reference": outcome.reference,
                  "outputs": [o.as_dict() for o in outputs], "pages": pages,
                  "variant": outcome.variant, "fit": outcome.fit}
@@ -367,16 +372,8 @@ class _Worker:
         return outcome
 
 
-def _render_docx(plan: FilingPlan, options: RenderOptions, stem: str) -> list[tuple[str, bytes]]:
-    """The record's Word files (:mod:`sheetgen.docxsheet`): ``<stem>-cover.docx``,
-    ``<stem>-sheet1.docx`` …, named as ``sheetgen fill --format docx`` names them."""
-    base = Path(f"{stem}.pdf")
-    return [(docx_path(base, file.name).name, file.data) for file in render_docx(plan, options)]
-
-
-def _fit_summary(planned: Sequence[PlannedJob]) -> dict[str, Any]:
+def _fit_summary(fits: Sequence[FieldFit]) -> dict[str, Any]:
     """How the values fitted: the count, and each value that had to shrink or continue."""
-    fits = [fit for job in planned for fit in job.fits]
     return {"fields": len(fits),
             "shrunk": [f.as_dict() for f in fits if f.status == "shrunk"],
             "continued": [f.as_dict() for f in fits if f.status == "continued"]}
@@ -405,7 +402,8 @@ def _up_to_date(state_path: Path, key: str, options: BatchOptions) -> _Outcome |
             if _sha256_file(options.outdir / output.path) != output.sha256:
                 return None
         return _Outcome(True, skipped=True, reference=str(state["reference"]), outputs=outputs,
-                        pages=int(state["pages"]), variant=str(state["variant"]),
+                        pages=None if state["pages"] is None else int(state["pages"]),
+                        variant=str(state["variant"]),
                         fit=dict(state["fit"]))
     except (OSError, ValueError, KeyError, TypeError, SheetgenError):
         return None

@@ -530,6 +530,25 @@ def test_a_record_that_fails_in_one_format_writes_no_file(tmp_path: Path) -> Non
     assert files(out) == [".sheetgen/lock"]
 
 
+def test_word_files_alone_need_no_pdf_layout(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import sheetgen.render
+
+    def no_pdf(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a PDF layout was compiled for Word files alone")
+
+    monkeypatch.setattr(sheetgen.render, "get_layout", no_pdf)  # seen by the forked workers
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(applicants(2)))
+    first = run([str(source)], tmp_path / "out", formats=("docx",))
+    assert [r.ok for r in first.records] == [True, True], first.records[0].errors
+    record = first.records[0]
+    assert record.pages is None and record.fit is not None and record.fit["fields"] > 10
+    assert [o.path for o in record.outputs] == ["T-000-cover.docx", "T-000-sheet1.docx"]
+    again = run([str(source)], tmp_path / "out", formats=("docx",))
+    assert [r.skipped for r in again.records] == [True, True]
+
+
 def test_docx_and_pdf_outputs_are_listed_hashed_and_kept_up_to_date(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text(jsonl(applicants(2)))
