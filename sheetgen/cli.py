@@ -8,10 +8,11 @@ handler. No traceback reaches a user unless ``SHEETGEN_DEBUG=1`` is set.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -42,6 +43,18 @@ def emit_json(payload: Any) -> None:
     """The one JSON payload on stdout."""
     sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def json_errors(enabled: bool, **fields: Any) -> Iterator[None]:
+    """With ``--json``, a command that fails still prints its one JSON document (ok false,
+    every error) before the error takes its usual way to stderr and the exit code."""
+    try:
+        yield
+    except SheetgenError as err:
+        if enabled:
+            emit_json({"ok": False, **fields, **err.as_dict()})
+        raise
 
 
 def _version_callback(value: bool) -> None:
@@ -102,9 +115,10 @@ def check(
     from sheetgen.rules import load_rules
     from sheetgen.sources import open_input
 
-    rules = load_rules(rules_file)
     source = input_name(input_path)
-    results = check_document(open_input(input_path), source=source, rules=rules)
+    with json_errors(as_json, source=source):
+        rules = load_rules(rules_file)
+        results = check_document(open_input(input_path), source=source, rules=rules)
     failed = [r for r in results if not r.ok]
     if as_json:
         if len(results) == 1 and results[0].index is None:
@@ -250,8 +264,18 @@ def render_options(*, provider: str | None, no_qr: bool, no_cover: bool, copies:
     from sheetgen.render import RenderOptions
     from sheetgen.templating import TemplateSet
 
-    return RenderOptions(provider=provider, qr=not no_qr, cover=not no_cover, copies=copies,
-                         templates=TemplateSet(templates) if templates else None, pdfa=pdfa)
+    return RenderOptions(provider=provider_option(provider), qr=not no_qr, cover=not no_cover,
+                         copies=copies, templates=TemplateSet(templates) if templates else None,
+                         pdfa=pdfa)
+
+
+def provider_option(value: str | None) -> str | None:
+    """``--provider``, held to the rules of ``access.provider`` (it is printed on every sheet)."""
+    if value is None:
+        return None
+    from sheetgen.model import clean_provider
+
+    return clean_provider(value) or None
 
 
 @app.command()
@@ -280,9 +304,13 @@ def fill(
     from sheetgen.sources import open_input
 
     source = input_name(input_path)
-    try:
+    with json_errors(as_json, source=source):
         if as_json and output == "-":
             raise UsageError("--json and -o - both want stdout", hint="give -o FILE with --json")
+        if output not in (None, "-") and input_path != "-" and (
+                Path(output).resolve() == Path(input_path).resolve()):
+            raise UsageError(f"-o {output} is the input file; it would be overwritten",
+                             hint="give another output name")
         # Options first: a usage error must not wait for (or consume) stdin.
         formats = parse_formats(output_format)
         check_formats(formats, output)
@@ -292,10 +320,6 @@ def fill(
         variant = rules.check_variant(variant)
         result = run_fill(open_input(input_path), source=source, output=output, rules=rules,
                           variant=variant, options=options, formats=formats)
-    except SheetgenError as err:
-        if as_json:
-            emit_json({"ok": False, "source": source, **err.as_dict()})
-        raise
     if as_json:
         emit_json(result.as_dict())
     elif output != "-":
@@ -414,16 +438,18 @@ def batch(
     from sheetgen.errors import BatchPartialError
     from sheetgen.output import parse_formats
 
-    options = BatchOptions(
-        outdir=outdir, jobs=jobs, bundle=bundle, copies=copies, pdfa=pdfa,
-        formats=parse_formats(formats),
-        variant=variant, provider=provider, qr=not no_qr, cover=not no_cover,
-        templates=templates, rules=rules_file, report=report, force=force)
-    if sys.stderr.isatty():
-        with BatchProgress() as progress:
-            result = run_batch(inputs, options, on_record=progress.update)
-    else:
-        result = run_batch(inputs, options)
+    with json_errors(as_json):  # a run that cannot start still answers --json
+        options = BatchOptions(
+            outdir=outdir, jobs=jobs, bundle=bundle, copies=copies, pdfa=pdfa,
+            formats=parse_formats(formats),
+            variant=variant, provider=provider_option(provider), qr=not no_qr,
+            cover=not no_cover, templates=templates, rules=rules_file, report=report,
+            force=force)
+        if sys.stderr.isatty():
+            with BatchProgress() as progress:
+                result = run_batch(inputs, options, on_record=progress.update)
+        else:
+            result = run_batch(inputs, options)
     if as_json:
         sys.stdout.write(manifest_json(result))
         sys.stdout.flush()

@@ -110,7 +110,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sheetgen import identifiers as ids
-from sheetgen.errors import InvalidDataError, Problem
+from sheetgen.errors import InvalidDataError, Problem, UsageError
 from sheetgen.rules import Province, Rules, load_rules
 from sheetgen.sources import json_path, json_type, object_expected, parse_json, printable
 from sheetgen.vocabulary import FilingType, Nature
@@ -707,6 +707,17 @@ def _check(index: int | None, record: object, rules: Rules) -> CheckResult:
         return CheckResult(index, parse_applicant(record, rules), ())
     except InvalidDataError as err:
         return CheckResult(index, None, tuple(err.problems))
+
+
+def clean_provider(value: str, rules: Rules | None = None) -> str:
+    """The ``--provider`` option, checked as ``access.provider`` is (one line, at most 100)."""
+    state = _State(rules or load_rules())
+    try:
+        access = Access.model_validate({"provider": value}, context={_STATE: state})
+    except ValidationError as exc:
+        problem = _problems(exc, {"provider": value})[0]
+        raise UsageError(f"--provider: {problem.message}") from None
+    return access.provider or ""
 
 
 def _problems(exc: ValidationError, data: object) -> list[Problem]:

@@ -159,3 +159,35 @@ def test_wheel_installs_outside_the_repo_and_renders(tmp_path: Path) -> None:
     doctor = subprocess.run([str(sheetgen), "doctor"], capture_output=True, text=True,
                             cwd=tmp_path, env=env, check=False)
     assert doctor.returncode == 0, doctor.stdout
+
+
+# --- command-line guards ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("provider", "fragment"), [
+    ("某某\u202e云", "U+202E"), ("云" * 101, "100"), ("某某\n云", "U+000A")])
+def test_provider_option_is_held_to_the_data_rules(provider: str, fragment: str,
+                                                   tmp_path: Path) -> None:
+    result = run_cli("fill", str(EXAMPLES / "zhejiang-personal.json"), "-o",
+                     str(tmp_path / "x.pdf"), "--provider", provider)
+    assert result.code == ExitCode.USAGE and "--provider" in result.stderr
+    assert fragment in result.stderr and not (tmp_path / "x.pdf").exists()
+
+
+def test_fill_refuses_to_overwrite_its_input(tmp_path: Path) -> None:
+    source = tmp_path / "me.json"
+    source.write_bytes((EXAMPLES / "zhejiang-personal.json").read_bytes())
+    before = source.read_bytes()
+    result = run_cli("fill", str(source), "-o", str(source))
+    assert result.code == ExitCode.USAGE and source.read_bytes() == before
+
+
+@pytest.mark.parametrize("args", [["check", "/no/such.json", "--json"],
+                                  ["fill", "/no/such.json", "-o", "x.pdf", "--json"],
+                                  ["batch", "/no/such", "-o", "out", "--json"]])
+def test_json_commands_answer_in_json_even_when_they_cannot_start(args: list[str],
+                                                                  tmp_path: Path) -> None:
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.code == ExitCode.USAGE
+    document = json.loads(result.text)
+    assert document["ok"] is False and document["errors"][0]["message"]
+    assert result.stderr.startswith("sheetgen: error: ")
