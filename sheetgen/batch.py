@@ -868,8 +868,9 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
     ``inputs`` are paths of JSON/JSON Lines files or folders, ``-`` for ``stdin`` (a binary
     stream; default ``sys.stdin.buffer``). ``on_record`` is called with each record's result
     in input order, as it is known (for progress). Returns every record's result; raises
-    :class:`SheetgenError` only for failures of the run itself (see the module docstring). On
-    Ctrl-C or SIGTERM it returns with ``interrupted`` set, having written the report.
+    :class:`SheetgenError` only for failures of the run itself (see the module docstring),
+    after writing the report when the run had started. On Ctrl-C or SIGTERM it returns with
+    ``interrupted`` set, having written the report.
     """
     started = time.perf_counter()
     # The rules file is read once; workers get these bytes, so all of them use the same rules.
@@ -899,11 +900,17 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
                        inherited)
         run = _Run(options, setup, jobs, context, on_record)
         interrupted = False
-        bundle_error: SheetgenError | None = None
+        # A failure that stops the run part-way (too many worker crashes, a full disk for the
+        # bundle) is raised only after the report is written: it lists every record read.
+        error: SheetgenError | None = None
         with run.stop.installed():
             try:
                 run.run(_chain(first, records))
             except KeyboardInterrupt:
+                interrupted = True
+                run.interrupt()
+            except SheetgenError as err:
+                error = err
                 interrupted = True
                 run.interrupt()
             finally:
@@ -922,15 +929,15 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
                 except KeyboardInterrupt:
                     result.interrupted = True  # every record is done; the bundle is not
                 except SheetgenError as err:  # a full disk: the report still lists every record
-                    bundle_error = err
+                    error = err
                     result.bundle = {"path": str(options.bundle), "written": False,
                                      "error": err.message}
         _remove_partial_files(outdir)  # left by workers that crashed mid-write
     result.elapsed = time.perf_counter() - started
     if options.report is not None:
         write_atomic(options.report, _manifest_bytes(result))
-    if bundle_error is not None:
-        raise bundle_error
+    if error is not None:
+        raise error
     return result
 
 

@@ -270,6 +270,29 @@ def test_worker_crash_fails_only_that_record(tmp_path: Path,
     assert result.bundle["pages"] == sum(r.pages or 0 for r in result.records)
 
 
+def test_a_run_stopped_by_repeated_crashes_still_writes_its_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers that die on every record stop the run (exit 1), but only after the report
+    lists every record read: the ones done, the crashes, and the rest as not done."""
+    def crashing(plan: Any, *args: Any, **kwargs: Any) -> Any:
+        os._exit(70)
+
+    monkeypatch.setattr(batch, "render_planned", crashing)
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(applicants(30)))
+    report = tmp_path / "report.json"
+    with pytest.raises(SheetgenError) as caught:
+        run([str(source)], tmp_path / "out", report=report)
+    assert caught.value.exit_code == ExitCode.INTERNAL
+    manifest = json.loads(report.read_text("utf-8"))
+    assert manifest["interrupted"] is True
+    records = manifest["records"]
+    assert [r["index"] for r in records] == list(range(1, len(records) + 1))
+    assert all(not r["ok"] for r in records) and len(records) >= 8
+    codes = {e["code"] for r in records for e in r["errors"]}
+    assert codes <= {"worker_crashed", "interrupted"} and "worker_crashed" in codes
+
+
 def test_bundle_has_every_page_an_outline_per_applicant_and_shared_resources(
         tmp_path: Path) -> None:
     from pypdf import PdfReader
