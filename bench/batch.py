@@ -11,7 +11,7 @@ rerun  the warm run's OUTDIR again: every record up to date, only the bundle is 
 and measures wall time, the peak RSS of every process of the run (``VmHWM`` of each process
 in the run's session, read from /proc while it runs) and the bundle's size. Then it renders a
 sample of the same records through the naive path (Jinja2 → WeasyPrint per page, values
-inline; :func:`sheetgen.render.render_naive`) in this process and extrapolates to N.
+inline; :func:`bench.naive.render_naive`) in this process and extrapolates to N.
 
     .venv/bin/python bench/batch.py [--records 1000] [--jobs 2] [--naive 100]
 
@@ -89,21 +89,24 @@ def run_batch(args: list[str], env: dict[str, str], report: Path) -> Run:
     """Run ``sheetgen batch ARGS --report REPORT``, sampling every process's peak RSS."""
     command = [sys.executable, "-m", "sheetgen", "batch", *args, "--report", str(report)]
     started = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    run = Run(0.0, 0)
-    while proc.poll() is None:
-        for pid in _session_processes(proc.pid):
-            kib = _hwm(pid)
-            if kib is not None:  # VmHWM only grows: the last reading is the peak
-                role = run.peaks[pid][0] if pid in run.peaks else _role(pid, proc.pid)
-                run.peaks[pid] = (role, kib)
-        time.sleep(0.05)
-    run.wall = time.perf_counter() - started
-    run.code = proc.returncode
-    if run.code != 0:
-        sys.exit(f"sheetgen batch failed ({run.code}): {proc.stderr.read().decode()[-2000:]}"
-                 if proc.stderr else "sheetgen batch failed")
+    # stderr to a file, not a pipe: a pipe nobody reads until the end could fill and stall it.
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(command, env=env, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=errors)
+        run = Run(0.0, 0)
+        while proc.poll() is None:
+            for pid in _session_processes(proc.pid):
+                kib = _hwm(pid)
+                if kib is not None:  # VmHWM only grows: the last reading is the peak
+                    role = run.peaks[pid][0] if pid in run.peaks else _role(pid, proc.pid)
+                    run.peaks[pid] = (role, kib)
+            time.sleep(0.05)
+        run.wall = time.perf_counter() - started
+        run.code = proc.returncode
+        if run.code != 0:
+            errors.seek(0)
+            sys.exit(f"sheetgen batch failed ({run.code}): "
+                     f"{errors.read().decode(errors='replace')[-2000:]}")
     run.manifest = json.loads(report.read_text())
     return run
 
@@ -117,9 +120,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from bench.applicants import applicants
+    from bench.naive import render_naive
     from sheetgen.model import parse_applicant
     from sheetgen.plan import make_plan
-    from sheetgen.render import RenderOptions, render_naive
+    from sheetgen.render import RenderOptions
     from sheetgen.rules import load_rules
 
     rules = load_rules()

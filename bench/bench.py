@@ -37,9 +37,10 @@ def main() -> None:
     os.environ["SHEETGEN_CACHE_DIR"] = cache
 
     from bench.applicants import applicants
+    from bench.naive import render_naive
     from sheetgen.model import parse_applicant
     from sheetgen.plan import make_plan
-    from sheetgen.render import RenderOptions, render_naive, render_pdf
+    from sheetgen.render import RenderOptions, render_pdf
     from sheetgen.rules import load_rules
 
     rules = load_rules()

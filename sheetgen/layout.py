@@ -177,8 +177,10 @@ def cache_dir() -> Path | None:
     configured = os.environ.get("SHEETGEN_CACHE_DIR")
     if configured is not None:
         return None if configured.lower() in ("", "0", "off", "no") else Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "sheetgen" / "layouts"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    if not base.is_absolute():  # no usable home (Path.home() can return "~"): no disk cache
+        return None
+    return base / "sheetgen" / "layouts"
 
 
 def _load(key: str, template: str) -> CompiledLayout | None:

@@ -11,9 +11,8 @@ Fitting and drawing are two steps: :meth:`PdfBuilder.plan_record` fits a record'
 :meth:`PdfBuilder.add_planned` draws them. ``sheetgen batch`` fits each record once in a
 worker process and sends the plans to the parent, which only draws them into the bundle.
 
-:func:`render_pdf` is the one-applicant entry point behind ``sheetgen fill``;
-:func:`render_naive` renders the same pages the obvious way (Jinja2 → WeasyPrint per record),
-for the benchmark's comparison.
+:func:`render_pdf` is the one-applicant entry point behind ``sheetgen fill``. The benchmarks'
+naive path (Jinja2 → WeasyPrint per record) is in ``bench/naive.py``.
 """
 
 from __future__ import annotations
@@ -229,27 +228,3 @@ SUBJECT = "网站备案信息真实性核验单"
 
 def document_title(plan: FilingPlan) -> str:
     return f"{plan.applicant.host.name} {SUBJECT}（{reference(plan.applicant)}）"
-
-
-def render_naive(plan: FilingPlan, options: RenderOptions | None = None) -> bytes:
-    """The same pages rendered the obvious way: Jinja2 then WeasyPrint, values inline.
-
-    Only for the benchmark's comparison: no fitting, no one-page guarantee.
-    """
-    import io
-
-    from pypdf import PdfWriter
-
-    from sheetgen.layout import _weasyprint_render
-
-    options = options or RenderOptions()
-    templates = options.templates or bundled()
-    writer = PdfWriter()
-    for job in applicant_jobs(plan, options):
-        html = templates.render(job.sheet.template, job.sheet.context)
-        pdf = _weasyprint_render(html, templates.root, job.sheet.template).write_pdf()
-        for _ in range(job.copies):
-            writer.append(io.BytesIO(pdf))
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()

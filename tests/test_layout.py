@@ -171,3 +171,14 @@ def test_a_sheetgen_error_met_while_rendering_keeps_its_own_code(tmp_path: Path)
     (tmp_path / "t.html").write_text("{{ refuse() }}", "utf-8")
     with pytest.raises(FontError):  # not re-labelled a template's own failure
         TemplateSet(tmp_path).render("t.html", {"refuse": refuse})
+
+
+def test_no_disk_cache_without_a_usable_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SHEETGEN_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: Path("~")))
+    assert layout.cache_dir() is None
+    monkeypatch.setenv("XDG_CACHE_HOME", "/var/cache/x")
+    assert layout.cache_dir() == Path("/var/cache/x/sheetgen/layouts")
+    monkeypatch.setenv("SHEETGEN_CACHE_DIR", "off")
+    assert layout.cache_dir() is None
