@@ -561,22 +561,14 @@ def _make_slot(paragraph: Any, ident: str) -> RunStyle:
         spacing.set(W + attribute, value)
     _insert(properties, spacing, _PPR_ORDER)
     for tag, value in _FIELD_PPR:
-        for old in properties.findall(W + tag):
-            properties.remove(old)
-        element = etree.Element(W + tag)
-        element.set(W + "val", value)
-        _insert(properties, element, _PPR_ORDER)
+        _replace_val(properties, tag, value, _PPR_ORDER)
     new_run = etree.SubElement(paragraph, W + "r")
     run_properties = (etree.fromstring(etree.tostring(run_properties))
                       if run_properties is not None else etree.Element(W + "rPr"))
     new_run.append(run_properties)
     placeholder = f"{{{{ {FIT_KEY}.{ident}.sz }}}}"
     for tag in ("sz", "szCs"):
-        for old in run_properties.findall(W + tag):
-            run_properties.remove(old)
-        size = etree.Element(W + tag)
-        size.set(W + "val", placeholder)
-        _insert(run_properties, size, _RPR_ORDER)
+        _replace_val(run_properties, tag, placeholder, _RPR_ORDER)
     text = etree.SubElement(new_run, W + "t")
     text.set(XML_SPACE, "preserve")
     text.text = f"{{{{ {FIT_KEY}.{ident}.text }}}}"
@@ -596,6 +588,17 @@ def _fragment(element: Any) -> str:
     from lxml import etree
 
     return re.sub(r' xmlns:\w+="[^"]*"', "", etree.tostring(element, encoding="unicode"))
+
+
+def _replace_val(parent: Any, tag: str, value: str, order: tuple[str, ...]) -> None:
+    """Set ``<w:tag w:val=value/>`` in ``parent``, replacing any it had, in schema order."""
+    from lxml import etree
+
+    for old in parent.findall(W + tag):
+        parent.remove(old)
+    element = etree.Element(W + tag)
+    element.set(W + "val", value)
+    _insert(parent, element, order)
 
 
 def _insert(parent: Any, child: Any, order: tuple[str, ...]) -> None:
