@@ -269,6 +269,19 @@ def render_options(*, provider: str | None, no_qr: bool, no_cover: bool, copies:
                          pdfa=pdfa)
 
 
+def render_setup(*, provider: str | None, no_qr: bool, no_cover: bool, copies: int,
+                 templates: Path | None, rules_file: Path | None, variant: str,
+                 pdfa: bool = False) -> tuple[Any, Any, str]:
+    """Options, rules and the checked variant of a rendering command, all before its input is
+    read: a usage error must not wait for (or consume) stdin."""
+    from sheetgen.rules import load_rules
+
+    options = render_options(provider=provider, no_qr=no_qr, no_cover=no_cover, copies=copies,
+                             templates=templates, pdfa=pdfa)
+    rules = load_rules(rules_file)
+    return options, rules, rules.check_variant(variant)
+
+
 def provider_option(value: str | None) -> str | None:
     """``--provider``, held to the rules of ``access.provider`` (it is printed on every sheet)."""
     if value is None:
@@ -300,7 +313,6 @@ def fill(
     """Fill the check sheets of one applicant into one print-ready PDF (or Word files)."""
     from sheetgen.fill import fill as run_fill
     from sheetgen.output import check_formats, parse_formats
-    from sheetgen.rules import load_rules
     from sheetgen.sources import open_input
 
     source = input_name(input_path)
@@ -311,13 +323,11 @@ def fill(
                 Path(output).resolve() == Path(input_path).resolve()):
             raise UsageError(f"-o {output} is the input file; it would be overwritten",
                              hint="give another output name")
-        # Options first: a usage error must not wait for (or consume) stdin.
         formats = parse_formats(output_format)
         check_formats(formats, output)
-        options = render_options(provider=provider, no_qr=no_qr, no_cover=no_cover,
-                                 copies=copies, templates=templates, pdfa=pdfa)
-        rules = load_rules(rules_file)
-        variant = rules.check_variant(variant)
+        options, rules, variant = render_setup(
+            provider=provider, no_qr=no_qr, no_cover=no_cover, copies=copies,
+            templates=templates, pdfa=pdfa, rules_file=rules_file, variant=variant)
         result = run_fill(open_input(input_path), source=source, output=output, rules=rules,
                           variant=variant, options=options, formats=formats)
     if as_json:
@@ -343,14 +353,13 @@ def preview(
     from sheetgen.fill import plan_input
     from sheetgen.preview import write_previews
     from sheetgen.render import render_pdf
-    from sheetgen.rules import load_rules
     from sheetgen.sources import open_input
 
-    options = render_options(provider=provider, no_qr=no_qr, no_cover=no_cover, copies=1,
-                             templates=templates)
-    rules = load_rules(rules_file)
+    options, rules, variant = render_setup(
+        provider=provider, no_qr=no_qr, no_cover=no_cover, copies=1, templates=templates,
+        rules_file=rules_file, variant=variant)
     plan = plan_input(open_input(input_path), source=input_name(input_path), rules=rules,
-                      variant=rules.check_variant(variant))
+                      variant=variant)
     rendered = render_pdf(plan, options)
     for path in write_previews(rendered.pdf, output):
         print(path)
