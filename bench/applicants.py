@@ -6,7 +6,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from sheetgen.example import make_example
+from sheetgen.documents.example import make_example
 from sheetgen.rules import Rules
 
 #: Roughly how filings split in practice: mostly persons and enterprises.

@@ -12,10 +12,10 @@ import io
 
 from pypdf import PdfWriter
 
-from sheetgen.layout import _weasyprint_render
-from sheetgen.plan import FilingPlan
-from sheetgen.render import RenderOptions, applicant_jobs
-from sheetgen.templating import bundled
+from sheetgen.documents.plan import FilingPlan
+from sheetgen.render.pdf.document import RenderOptions, applicant_jobs
+from sheetgen.render.pdf.layout import _weasyprint_render
+from sheetgen.render.templating import bundled
 
 
 def render_naive(plan: FilingPlan, options: RenderOptions | None = None) -> bytes:

@@ -35,7 +35,7 @@ import phonenumbers
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import InvalidChecksum, ValidationError
 
-from sheetgen.sources import printable
+from sheetgen.sources.json import printable
 
 #: Full-width ASCII forms (U+FF01–U+FF5E) and the ideographic space (U+3000), mapped to ASCII.
 _FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}

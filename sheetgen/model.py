@@ -82,7 +82,7 @@ Problem codes (stable; scripts may depend on them):
 ``invalid``                     any other malformed value
 ==============================  ===============================================================
 
-Document-level codes from :mod:`sheetgen.sources`: ``too_large``, ``not_utf8``, ``not_json``,
+Document-level codes from :mod:`sheetgen.sources.json`: ``too_large``, ``not_utf8``, ``not_json``,
 ``too_deep``, ``duplicate_key``, ``not_an_object``.
 """
 
@@ -112,7 +112,7 @@ from pydantic_core import PydanticCustomError
 from sheetgen import identifiers as ids
 from sheetgen.errors import InvalidDataError, Problem, UsageError
 from sheetgen.rules import Province, Rules, load_rules
-from sheetgen.sources import json_path, json_type, object_expected, parse_json, printable
+from sheetgen.sources.json import json_path, json_type, object_expected, parse_json, printable
 from sheetgen.vocabulary import FilingType, Nature
 
 __all__ = ["Access", "Applicant", "Certificate", "CheckResult", "Domain", "FilingType", "Host",

@@ -63,4 +63,4 @@ def font_path(role: str) -> Path:
 
 def rules_file() -> Traversable:
     """The built-in rules data (TOML) shipped inside the package."""
-    return files("sheetgen") / "rules.toml"
+    return files("sheetgen.rules") / "rules.toml"

@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 
 import sheetgen.batch as batch
-import sheetgen.sources as sources
+import sheetgen.sources.json as sources
 from sheetgen.batch import BatchOptions, BatchResult, output_stem, run_batch
+from sheetgen.documents.example import make_example
 from sheetgen.errors import ExitCode, SheetgenError
-from sheetgen.example import make_example
 from sheetgen.rules import load_rules
-from sheetgen.sources import iter_records
+from sheetgen.sources.json import iter_records
 from tests.applicants import SECRET
 from tests.conftest import EXAMPLES, REPO, run_cli
 
@@ -555,12 +555,12 @@ def test_a_record_that_fails_in_one_format_writes_no_file(tmp_path: Path) -> Non
 
 def test_word_files_alone_need_no_pdf_layout(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import sheetgen.render
+    import sheetgen.render.pdf.document
 
     def no_pdf(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a PDF layout was compiled for Word files alone")
 
-    monkeypatch.setattr(sheetgen.render, "get_layout", no_pdf)  # seen by the forked workers
+    monkeypatch.setattr(sheetgen.render.pdf.document, "get_layout", no_pdf)  # forked workers
     source = tmp_path / "in.jsonl"
     source.write_text(jsonl(applicants(2)))
     first = run([str(source)], tmp_path / "out", formats=("docx",))

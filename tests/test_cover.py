@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from sheetgen.checklist import TEMPLATE, cover_context
-from sheetgen.fill import plan_input
-from sheetgen.render import Rendered, RenderOptions, render_pdf
+from sheetgen.documents.cover import TEMPLATE, cover_context
+from sheetgen.pipeline import plan_input
+from sheetgen.render.pdf.document import Rendered, RenderOptions, render_pdf
 from tests.applicants import SECRET, edit, example, personal, unit
 from tests.pdfs import is_a4, page_sizes, page_texts
 

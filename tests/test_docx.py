@@ -16,9 +16,12 @@ from typing import Any
 
 import pytest
 
-from sheetgen.checklist import cover_context
-from sheetgen.context import SheetContext, sheet_context
-from sheetgen.docxsheet import (
+from sheetgen.documents.context import SheetContext, sheet_context
+from sheetgen.documents.cover import cover_context
+from sheetgen.documents.plan import FilingPlan
+from sheetgen.errors import DoesNotFitError, ExitCode, TemplateError
+from sheetgen.pipeline import plan_input
+from sheetgen.render.docx.document import (
     DocxFile,
     docx_template_name,
     read_package,
@@ -26,12 +29,9 @@ from sheetgen.docxsheet import (
     render_docx,
     write_package,
 )
-from sheetgen.errors import DoesNotFitError, ExitCode, TemplateError
-from sheetgen.fill import plan_input
-from sheetgen.plan import FilingPlan
-from sheetgen.render import RenderOptions, render_pdf
+from sheetgen.render.pdf.document import RenderOptions, render_pdf
+from sheetgen.render.templating import TemplateSet
 from sheetgen.resources import fonts_dir, templates_dir
-from sheetgen.templating import TemplateSet
 from tests.applicants import edit, example, personal, unit
 from tests.conftest import EXAMPLES, REPO, run_cli
 from tests.pdfs import page_sizes, page_texts
@@ -86,7 +86,7 @@ def test_packages_are_deterministic() -> None:
 
 
 def test_every_page_template_has_a_docx_template() -> None:
-    from sheetgen.checklist import TEMPLATE
+    from sheetgen.documents.cover import TEMPLATE
     from sheetgen.rules import load_rules
 
     used = {TEMPLATE} | {f"{stem}.html" for variant in load_rules().variants.values()
@@ -99,7 +99,7 @@ def test_every_page_template_has_a_docx_template() -> None:
 def test_templates_name_the_bundled_fonts_by_their_family_names() -> None:
     from fontTools.ttLib import TTFont
 
-    from sheetgen.docxsheet import SUPPLEMENT_FAMILY
+    from sheetgen.render.docx.document import SUPPLEMENT_FAMILY
     from sheetgen.resources import FONT_FILES
 
     families = set()
@@ -379,7 +379,7 @@ def test_does_not_fit_through_the_cli(tmp_path: Path) -> None:
 
 
 def test_importing_sheetgen_does_not_import_docxtpl() -> None:
-    code = ("import sys, sheetgen, sheetgen.cli, sheetgen.fill, sheetgen.docxsheet; "
+    code = ("import sys, sheetgen, sheetgen.cli, sheetgen.pipeline, sheetgen.render.docx.document; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('docxtpl', 'docx')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=60)

@@ -8,11 +8,17 @@ from typing import Any
 
 import pytest
 
-from sheetgen import layout
 from sheetgen.errors import TemplateError
-from sheetgen.layout import compile_layout, get_layout
-from sheetgen.stamp import sizes, wrap
-from sheetgen.templating import Blank, BlankValueUsedError, TemplateSet, blank_context, bundled
+from sheetgen.render.pdf import layout
+from sheetgen.render.pdf.layout import compile_layout, get_layout
+from sheetgen.render.pdf.stamp import sizes, wrap
+from sheetgen.render.templating import (
+    Blank,
+    BlankValueUsedError,
+    TemplateSet,
+    blank_context,
+    bundled,
+)
 
 CONTEXT: dict[str, Any] = {
     "host": {"name": "张三"},
@@ -128,7 +134,7 @@ def test_the_bundled_sheet_declares_its_fields() -> None:
     from tests.test_sheets import render
 
     plan, _ = render(personal())
-    from sheetgen.context import sheet_context
+    from sheetgen.documents.context import sheet_context
 
     sheet = sheet_context(plan, plan.sheets[0])
     compiled = get_layout(bundled(), sheet.template, sheet.context)
@@ -151,7 +157,7 @@ def test_sizes_step_down_to_the_minimum() -> None:
 
 
 def test_wrap_breaks_cjk_and_keeps_closing_marks_off_line_starts() -> None:
-    from sheetgen.fonts import register_reportlab
+    from sheetgen.render.fonts import register_reportlab
 
     font = register_reportlab().body
     lines = wrap("江西省南昌市红谷滩区某某路，一号", 80, 10, font, measure)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sheetgen.sources import MAX_DEPTH, MAX_DOCUMENT_BYTES
+from sheetgen.sources.json import MAX_DEPTH, MAX_DOCUMENT_BYTES
 from tests.applicants import SECRET, edit, personal
 from tests.conftest import run_cli
 

@@ -553,7 +553,7 @@ def test_applicant_is_importable_without_heavy_modules() -> None:
 
 @pytest.mark.parametrize("province", RULES.provinces, ids=lambda p: p.key)
 def test_make_example_is_valid_for_every_province_and_nature(province: Any) -> None:
-    from sheetgen.example import make_example
+    from sheetgen.documents.example import make_example
 
     for nature in Nature:
         data = make_example(RULES, province.full_name, nature.label)

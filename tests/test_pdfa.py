@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from sheetgen.fill import plan_input
-from sheetgen.render import RenderOptions, render_pdf
+from sheetgen.pipeline import plan_input
+from sheetgen.render.pdf.document import RenderOptions, render_pdf
 from tests.applicants import example
 from tests.pdfs import embedded_font_names, reader
 

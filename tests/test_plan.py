@@ -1,4 +1,4 @@
-"""The filing plan (sheetgen.plan): variant, template and boxes per sheet, the cover's facts."""
+"""The filing plan (documents.plan): variant, template and boxes per sheet, the cover's facts."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from sheetgen.documents.example import make_example
+from sheetgen.documents.plan import FilingPlan, make_plan
 from sheetgen.errors import UsageError
-from sheetgen.example import make_example
 from sheetgen.model import parse_applicant
-from sheetgen.plan import FilingPlan, make_plan
 from sheetgen.resources import rules_file
 from sheetgen.rules import load_rules
 from tests.applicants import SECRET, edit, example, personal, unit
@@ -210,8 +210,9 @@ def test_unit_without_registrar_province_has_no_registrar_flag() -> None:
 
 
 def test_importing_the_data_layer_stays_light() -> None:
-    code = ("import sys, sheetgen.model, sheetgen.rules, sheetgen.plan, sheetgen.sources, "
-            "sheetgen.example; heavy = {'typer', 'weasyprint', 'reportlab', 'docxtpl', 'pypdf'}; "
+    code = ("import sys, sheetgen.model, sheetgen.rules, sheetgen.documents.plan, "
+            "sheetgen.sources.json, sheetgen.documents.example; "
+            "heavy = {'typer', 'weasyprint', 'reportlab', 'docxtpl', 'pypdf'}; "
             "print(sorted(heavy & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout

@@ -8,12 +8,12 @@ from typing import Any
 import pypdfium2 as pdfium
 import pytest
 
-from sheetgen.context import sheet_context
+from sheetgen.documents.context import sheet_context
 from sheetgen.errors import DoesNotFitError, ExitCode, FontError
-from sheetgen.fill import plan_input
-from sheetgen.layout import get_layout
-from sheetgen.render import Rendered, RenderOptions, render_pdf
-from sheetgen.templating import bundled
+from sheetgen.pipeline import plan_input
+from sheetgen.render.pdf.document import Rendered, RenderOptions, render_pdf
+from sheetgen.render.pdf.layout import get_layout
+from sheetgen.render.templating import bundled
 from tests.applicants import SECRET, edit, example, personal, unit
 from tests.conftest import EXAMPLES, run_cli
 from tests.pdfs import embedded_font_names, is_a4, outline_titles, page_sizes, page_texts
@@ -306,12 +306,12 @@ def test_a_single_sheet_pdf_is_at_most_80_kb(name: str) -> None:
 
 
 def test_every_context_key_is_documented_for_template_authors() -> None:
-    """templates/README.md lists what a sheet template receives (sheetgen.context promises
+    """templates/README.md lists what a sheet template receives (sheetgen.documents.context promises
     this test): every key of every example's sheet context, ``principal.*`` as one."""
     import re
     from pathlib import Path
 
-    from sheetgen.context import flatten
+    from sheetgen.documents.context import flatten
 
     readme = (Path(__file__).parent.parent / "templates" / "README.md").read_text("utf-8")
     documented = set(re.findall(r"`([a-z_]+(?:\.[a-z_*]+)+)`", readme))

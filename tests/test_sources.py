@@ -1,4 +1,4 @@
-"""Reading input documents safely (sheetgen.sources): every bad input is a clear problem."""
+"""Reading input documents safely (sheetgen.sources.json): every bad input is a clear problem."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sheetgen.errors import InvalidDataError, UsageError
-from sheetgen.sources import (
+from sheetgen.sources.json import (
     MAX_DEPTH,
     MAX_DOCUMENT_BYTES,
     json_path,

@@ -14,7 +14,7 @@ The WordprocessingML is written directly (lxml) rather than through python-docx'
 document: that template brings 800 KB of styles, a theme, a thumbnail and custom XML that a
 form does not need, and it belongs to python-docx's release, so the generated files would
 change with it. Written here, every part is small, readable in a diff, and the same bytes for
-the same source (:func:`sheetgen.docxsheet.write_package`: fixed zip timestamps and order,
+the same source (:func:`~.docx.document.write_package`: fixed zip timestamps and order,
 no dates in the core properties).
 
 How sheetgen reads these files (templates/README.md, "DOCX templates"): a value is printed
@@ -42,7 +42,7 @@ from lxml import etree
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sheetgen.docxsheet import W_NS, XML_SPACE, W, read_package, write_package  # noqa: E402
+from sheetgen.render.docx.document import W_NS, XML_SPACE, W, read_package, write_package  # noqa: E402
 
 TEMPLATES = REPO / "templates"
 

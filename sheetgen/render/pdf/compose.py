@@ -34,7 +34,7 @@ from pypdf.generic import (
 )
 
 from sheetgen.errors import UsageError
-from sheetgen.layout import CompiledLayout
+from sheetgen.render.pdf.layout import CompiledLayout
 
 
 @dataclass(frozen=True)

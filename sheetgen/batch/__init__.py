@@ -6,7 +6,7 @@ processes, collecting one :class:`RecordResult` per record *in input order*, the
 optional bundle, and what happens when a worker dies or the user presses Ctrl-C.
 
 Streaming
-    Records come one at a time from :func:`sheetgen.sources.iter_records` (arrays, JSON Lines,
+    Records come one at a time from :func:`sheetgen.sources.json.iter_records` (arrays, JSON Lines,
     folders, stdin). At most ``4 × jobs`` records are in flight (read, not yet reported), so a
     run of 10 000 records keeps as little in memory as a run of 10. A record that is not even
     JSON is a failed result at once, without a worker.
@@ -14,7 +14,7 @@ Streaming
 Workers
     A :class:`~concurrent.futures.ProcessPoolExecutor`; its initializer warms each worker once
     (rules, templates, reportlab fonts) and compiled layouts stay in the worker's cache
-    (:mod:`sheetgen.layout`), so each worker compiles each layout at most once (and not at all
+    (:mod:`~.pdf.layout`), so each worker compiles each layout at most once (and not at all
     when the on-disk layout cache has it). A worker validates, plans, fits, renders and writes
     its record's files itself (atomically) and sends back only a small result: paths, hashes,
     pages, variant, fit summary or the errors. Workers ignore SIGINT (the parent decides how a
@@ -33,7 +33,7 @@ Crash isolation
     written before the crash are found up to date). Then a new pool takes over the rest. The
     suspects are few (the in-flight bound), so the serial retry costs little. Tests inject a
     crash without any hook in this module: with the ``fork`` start method, they replace
-    :func:`sheetgen.render.render_planned` as seen by this module in the test process before
+    :func:`~.pdf.document.render_planned` as seen by this module in the test process before
     the pool starts, with a function that calls ``os._exit`` for one record.
 
 Output names
@@ -69,17 +69,17 @@ Interruption
 
 Bundle
     With ``bundle``, the workers also send each record's fitted pages (:class:`PlannedJob`:
-    picklable :class:`~sheetgen.stamp.PagePlan` s, a few KB) and, the first time a worker
+    picklable :class:`~sheetgen.render.pdf.stamp.PagePlan` s, a few KB) and, the first time a worker
     uses a layout, the compiled layout itself. The parent only draws them, in input order as
     results arrive, into reportlab documents of :data:`BUNDLE_CHUNK` records each (one font
     subset each) and composes every page over one shared background per layout page
-    (:mod:`sheetgen.compose`). Drawing is the one step the bundle cannot share with the
+    (:mod:`sheetgen.render.pdf.compose`). Drawing is the one step the bundle cannot share with the
     record's own PDF: the bundle shares font subsets across records, a record's PDF has its
     own. Re-fitting in the parent would redo work the workers have done; partial bundles per
     worker would move the drawing into the workers without removing any (on two cores the
     total CPU is what counts). Every
     :data:`BUNDLE_CHUNK` records the parent composes what it has drawn
-    (:meth:`~sheetgen.render.PdfBuilder.flush`), so composing overlaps the workers instead of
+    (:meth:`~.PdfBuilder.flush`), so composing overlaps the workers instead of
     all coming at the end.
 
 Exit codes (contract.md §3)
@@ -113,16 +113,16 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
-from sheetgen import __version__, fonts
-from sheetgen.compose import source_date
-from sheetgen.context import reference
-from sheetgen.docxsheet import docx_path, render_docx
+from sheetgen import __version__
+from sheetgen.documents.context import reference
+from sheetgen.documents.plan import FilingPlan, make_plan
 from sheetgen.errors import Problem, RulesError, SheetgenError, TemplateError, UsageError
-from sheetgen.layout import CompiledLayout
 from sheetgen.model import parse_applicant
 from sheetgen.output import check_formats, check_writable, safe_stem, write_atomic
-from sheetgen.plan import FilingPlan, make_plan
-from sheetgen.render import (
+from sheetgen.render import fonts
+from sheetgen.render.docx.document import docx_path, render_docx
+from sheetgen.render.pdf.compose import source_date
+from sheetgen.render.pdf.document import (
     SUBJECT,
     PdfBuilder,
     PlannedJob,
@@ -130,10 +130,11 @@ from sheetgen.render import (
     applicant_jobs,
     render_planned,
 )
+from sheetgen.render.pdf.layout import CompiledLayout
+from sheetgen.render.pdf.stamp import FieldFit, PagePlan
+from sheetgen.render.templating import TemplateSet, bundled
 from sheetgen.rules import Rules, load_rules, parse_rules
-from sheetgen.sources import Record, iter_records, read_file
-from sheetgen.stamp import FieldFit, PagePlan
-from sheetgen.templating import TemplateSet, bundled
+from sheetgen.sources.json import Record, iter_records, read_file
 
 __all__ = ["BatchOptions", "BatchResult", "Output", "RecordResult", "output_stem",
            "run_batch"]
@@ -812,7 +813,7 @@ def _options_digest(options: BatchOptions, rules: Rules, templates: TemplateSet)
                "formats": sorted(options.formats), "variant": options.variant,
                "provider": options.provider, "qr": options.qr, "cover": options.cover,
                "copies": options.copies, "pdfa": options.pdfa,
-               # PDF dates (sheetgen.compose.source_date); workers inherit the environment.
+               # PDF dates (compose.source_date); workers inherit the environment.
                "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH")}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 

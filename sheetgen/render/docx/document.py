@@ -1,7 +1,7 @@
 """Editable Word output: the check sheets and the cover as DOCX files, rendered with docxtpl.
 
 Providers and applicants sometimes need to adjust a sheet in Word before printing, so every
-page job of the PDF (:func:`sheetgen.render.applicant_jobs`) can also become a DOCX file: one
+page job of the PDF (:func:`~.applicant_jobs`) can also become a DOCX file: one
 per website sheet, and the cover checklist in a file of its own (a Word file cannot share the
 PDF's pages, and a cover of up to two pages in front of a one-page form would make every sheet
 file two or three pages long). The templates are ``templates/<variant>/*.docx`` beside the
@@ -9,8 +9,8 @@ HTML ones, built and checked by ``tools/build_docx_templates.py``; their contrac
 ``templates/README.md``.
 
 Same text as the PDF
-    A DOCX template receives the very context of the PDF (:func:`sheetgen.context.sheet_context`,
-    :func:`sheetgen.checklist.cover_context`) and is rendered by docxtpl through the template
+    A DOCX template receives the very context of the PDF (:func:`~.sheet_context`,
+    :func:`sheetgen.documents.cover.cover_context`) and is rendered by docxtpl through the template
     set's strict Jinja2 environment (``StrictUndefined``, autoescape on), so an unknown variable
     is a :class:`~sheetgen.errors.TemplateError` naming it, and data can never inject
     WordprocessingML.
@@ -20,7 +20,7 @@ Long values: fitted like the PDF, from the template's own geometry
     行高 固定值), so a value can never make the page grow. The cell's size is read from the
     DOCX itself (grid columns, spans, cell margins, row heights), not from a side file, so a
     provider's own template needs nothing but ``{{ host.name }}`` in such a cell. Each value is
-    fitted with the PDF's code (:func:`sheetgen.stamp.fit_value`, reportlab metrics of the bundled
+    fitted with the PDF's code (:func:`~.fit_value`, reportlab metrics of the bundled
     font): shrunk step by step to its minimum size, continued in a region of blank space
     (the 备注 cell) when the template allows it, else refused with
     :class:`~sheetgen.errors.DoesNotFitError` naming the JSON path. The fitted lines are
@@ -54,15 +54,15 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from sheetgen import fonts
-from sheetgen.checklist import TEMPLATE as COVER_TEMPLATE
-from sheetgen.context import SheetContext
+from sheetgen.documents.context import SheetContext
+from sheetgen.documents.cover import TEMPLATE as COVER_TEMPLATE
+from sheetgen.documents.plan import FilingPlan
 from sheetgen.errors import Problem, SheetgenError, TemplateError
-from sheetgen.layout import DEFAULT_MIN_SIZE, STATIC_KEYS, Box, FieldBox, Region
-from sheetgen.plan import FilingPlan
-from sheetgen.render import RenderOptions, applicant_jobs, check_fonts, document_title
-from sheetgen.stamp import LEADING, FieldFit, does_not_fit, fit_report, fit_value, refuse
-from sheetgen.templating import TemplateSet, bundled
+from sheetgen.render import fonts
+from sheetgen.render.pdf.document import RenderOptions, applicant_jobs, check_fonts, document_title
+from sheetgen.render.pdf.layout import DEFAULT_MIN_SIZE, STATIC_KEYS, Box, FieldBox, Region
+from sheetgen.render.pdf.stamp import LEADING, FieldFit, does_not_fit, fit_report, fit_value, refuse
+from sheetgen.render.templating import TemplateSet, bundled
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W = f"{{{W_NS}}}"

@@ -33,10 +33,10 @@ from pydantic import ValidationError as PydanticValidationError
 
 from sheetgen.errors import Problem, RulesError, UsageError
 from sheetgen.resources import rules_file
-from sheetgen.sources import json_path, read_file
+from sheetgen.sources.json import json_path, read_file
 from sheetgen.vocabulary import Nature
 
-#: The conditions that ``when`` lists may name; :mod:`sheetgen.plan` computes them per filing.
+#: The conditions that ``when`` lists may name; :mod:`~.plan` computes them per filing.
 FLAGS = ("personal", "unit", "seal", "no_seal", "fingerprint", "commitment", "registrar",
          "special_site", "new_filing", "new_website", "new_access", "change")
 PROVINCE_COUNT = 31

@@ -1,8 +1,8 @@
 """One applicant from input bytes to output files: the library function behind ``sheetgen fill``.
 
-Reads and validates the applicant (:mod:`sheetgen.sources`, :mod:`sheetgen.model`), plans it
-under the rules (:mod:`sheetgen.plan`), renders it (:mod:`sheetgen.render` for the PDF,
-:mod:`sheetgen.docxsheet` for Word files) and writes the results atomically
+Reads and validates the applicant (:mod:`sheetgen.sources.json`, :mod:`sheetgen.model`), plans it
+under the rules (:mod:`sheetgen.documents.plan`), renders it (:mod:`~.pdf.document` for the PDF,
+:mod:`sheetgen.render.docx.document` for Word files) and writes the results atomically
 (:mod:`sheetgen.output`), only once every format has rendered, so a failure writes nothing.
 Every failure is a :class:`~sheetgen.errors.SheetgenError` with its exit code.
 """
@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sheetgen.context import reference
-from sheetgen.docxsheet import DocxFile, docx_path, render_docx
+from sheetgen.documents.context import reference
+from sheetgen.documents.plan import FilingPlan, make_plan
 from sheetgen.model import Applicant, parse_applicant
 from sheetgen.output import check_formats, safe_stem, write_atomic, write_stdout
-from sheetgen.plan import FilingPlan, make_plan
-from sheetgen.render import Rendered, RenderOptions, render_pdf
+from sheetgen.render.docx.document import DocxFile, docx_path, render_docx
+from sheetgen.render.pdf.document import Rendered, RenderOptions, render_pdf
 from sheetgen.rules import Rules, load_rules
-from sheetgen.sources import read_document
+from sheetgen.sources.json import read_document
 
 
 @dataclass

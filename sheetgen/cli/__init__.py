@@ -113,7 +113,7 @@ def check(
     from sheetgen.errors import InvalidDataError
     from sheetgen.model import check_document
     from sheetgen.rules import load_rules
-    from sheetgen.sources import open_input
+    from sheetgen.sources.json import open_input
 
     source = input_name(input_path)
     with json_errors(as_json, source=source):
@@ -161,7 +161,7 @@ def example(
     rules_file: RulesOption = None,
 ) -> None:
     """Print a valid, fictitious sample applicant (JSON) for a province and nature."""
-    from sheetgen.example import make_example
+    from sheetgen.documents.example import make_example
     from sheetgen.rules import load_rules
 
     emit_json(make_example(load_rules(rules_file), province, nature))
@@ -261,8 +261,8 @@ def input_name(path: str) -> str:
 def render_options(*, provider: str | None, no_qr: bool, no_cover: bool, copies: int,
                    templates: Path | None, pdfa: bool = False) -> Any:
     """The RenderOptions of the shared rendering options."""
-    from sheetgen.render import RenderOptions
-    from sheetgen.templating import TemplateSet
+    from sheetgen.render.pdf.document import RenderOptions
+    from sheetgen.render.templating import TemplateSet
 
     return RenderOptions(provider=provider_option(provider), qr=not no_qr, cover=not no_cover,
                          copies=copies, templates=TemplateSet(templates) if templates else None,
@@ -311,9 +311,9 @@ def fill(
     as_json: JsonOption = False,
 ) -> None:
     """Fill the check sheets of one applicant into one print-ready PDF (or Word files)."""
-    from sheetgen.fill import fill as run_fill
     from sheetgen.output import check_formats, parse_formats
-    from sheetgen.sources import open_input
+    from sheetgen.pipeline import fill as run_fill
+    from sheetgen.sources.json import open_input
 
     source = input_name(input_path)
     with json_errors(as_json, source=source):
@@ -350,10 +350,10 @@ def preview(
     templates: TemplatesOption = None,
 ) -> None:
     """Render one applicant's pages to PNG images, to look at before printing."""
-    from sheetgen.fill import plan_input
-    from sheetgen.preview import write_previews
-    from sheetgen.render import render_pdf
-    from sheetgen.sources import open_input
+    from sheetgen.pipeline import plan_input
+    from sheetgen.render.pdf.document import render_pdf
+    from sheetgen.render.pdf.preview import write_previews
+    from sheetgen.sources.json import open_input
 
     options, rules, variant = render_setup(
         provider=provider, no_qr=no_qr, no_cover=no_cover, copies=1, templates=templates,

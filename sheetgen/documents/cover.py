@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sheetgen.context import SheetContext, reference
-from sheetgen.plan import FilingPlan
+from sheetgen.documents.context import SheetContext, reference
+from sheetgen.documents.plan import FilingPlan
 from sheetgen.rules import FLAGS
 
 TEMPLATE = "common/cover.html"

@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sheetgen import fonts
 from sheetgen.errors import DoesNotFitError, Problem
-from sheetgen.layout import Box, CompiledLayout, FieldBox, Region
+from sheetgen.render import fonts
+from sheetgen.render.pdf.layout import Box, CompiledLayout, FieldBox, Region
 
 #: Line height as a multiple of the font size.
 LEADING = 1.2

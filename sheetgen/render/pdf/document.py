@@ -1,9 +1,9 @@
 """Render a filing plan to PDF: the pipeline of compile once, stamp many (design.md §2).
 
 :class:`PdfBuilder` turns *page jobs* (a template, its context and where each value came from)
-into one PDF: each job's layout is compiled once per process (:mod:`sheetgen.layout`), its values
-are fitted and stamped (:mod:`sheetgen.stamp`), and the pages are composed over shared
-backgrounds (:mod:`sheetgen.compose`). A record is added atomically: all of its pages are
+into one PDF: each job's layout is compiled once per process (:mod:`~.layout`), its values
+are fitted and stamped (:mod:`sheetgen.render.pdf.stamp`), and the pages are composed over shared
+backgrounds (:mod:`sheetgen.render.pdf.compose`). A record is added atomically: all of its pages are
 fitted before any is drawn, so a record that does not fit leaves nothing behind in a bundle.
 
 Fitting and drawing are two steps: :meth:`PdfBuilder.plan_record` fits a record's values into
@@ -21,15 +21,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sheetgen import fonts
-from sheetgen.checklist import MAX_PAGES as COVER_PAGES
-from sheetgen.checklist import cover_context
-from sheetgen.compose import Composer, OutlineEntry, source_date, stamp_pages
-from sheetgen.context import SheetContext, reference, sheet_context
-from sheetgen.layout import CompiledLayout, get_layout
-from sheetgen.plan import FilingPlan
-from sheetgen.stamp import FieldFit, PagePlan, Stamper
-from sheetgen.templating import TemplateSet, bundled
+from sheetgen.documents.context import SheetContext, reference, sheet_context
+from sheetgen.documents.cover import MAX_PAGES as COVER_PAGES
+from sheetgen.documents.cover import cover_context
+from sheetgen.documents.plan import FilingPlan
+from sheetgen.render import fonts
+from sheetgen.render.pdf.compose import Composer, OutlineEntry, source_date, stamp_pages
+from sheetgen.render.pdf.layout import CompiledLayout, get_layout
+from sheetgen.render.pdf.stamp import FieldFit, PagePlan, Stamper
+from sheetgen.render.templating import TemplateSet, bundled
 
 
 @dataclass(frozen=True)

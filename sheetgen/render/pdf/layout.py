@@ -43,9 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sheetgen import __version__, fonts, resources
+from sheetgen import __version__, resources
 from sheetgen.errors import SheetgenError, TemplateError
-from sheetgen.templating import TemplateSet, blank_context
+from sheetgen.render import fonts
+from sheetgen.render.templating import TemplateSet, blank_context
 
 #: CSS px to PDF points.
 PX = 0.75

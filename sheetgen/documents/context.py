@@ -19,8 +19,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sheetgen.documents.plan import FilingPlan, SheetPlan
 from sheetgen.model import Applicant, Person, Website
-from sheetgen.plan import FilingPlan, SheetPlan
 
 PERSON_KEYS = ("name", "certificate_type", "certificate_number", "mobile", "office_phone",
                "email", "emergency_phone")
