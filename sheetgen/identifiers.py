@@ -349,7 +349,11 @@ def check_ip(text: str) -> str:
 # --- ICP filing numbers (备案号) -------------------------------------------------------------
 
 _ICP = re.compile(r"(?P<abbr>[\u4e00-\u9fff])ICP备(?P<number>[0-9]{6}|[0-9]{8}|[0-9]{10})号"
-                  r"(?:-(?P<seq>[1-9][0-9]{0,3}))?")
+                  r"(?:-(?P<seq>[1-9][0-9]{0,3})(?P<kind>[AXK])?)?")
+#: Suffix letters of non-website filings (APP filing, in force 2023-09-01): ``-1A`` an app,
+#: ``-1X`` a mini program, ``-1K`` a quick app.
+APP_SUFFIXES = {"A": ("App", "an app"), "X": ("小程序", "a mini program"),
+                "K": ("快应用", "a quick app")}
 
 
 @dataclass(frozen=True)
@@ -380,6 +384,16 @@ def parse_filing_number(text: str, *, website: bool) -> FilingNumber:
             f"filing number {shown} is malformed (like 赣ICP备2024012345号-1: province "
             "abbreviation, ICP备, 6, 8 or 10 digits, 号, -website number)")
     seq = match["seq"]
+    kind = match["kind"]
+    if kind is not None:
+        zh, en = APP_SUFFIXES[kind]
+        raise IdentifierError(
+            "filing_number_app",
+            f"备案号 {shown} 的后缀 -{seq}{kind} 表示{zh}备案，不是网站备案号；网站备案号以 -数字 "
+            "结尾（如 -1），App 为 -1A、小程序为 -1X、快应用为 -1K",
+            f"filing number {shown}: the suffix -{seq}{kind} marks {en} filing, not a website's; "
+            "a website's number ends in -<n> (like -1); -<n>A is an app, -<n>X a mini program, "
+            "-<n>K a quick app")
     if website and seq is None:
         raise IdentifierError(
             "filing_number_suffix", f"网站备案号 {shown} 缺少网站序号（应以 -1、-2 等结尾）",

@@ -67,6 +67,10 @@ Problem codes (stable; scripts may depend on them):
 ``ip_not_public``               private, loopback, link-local, multicast or reserved address
 ``filing_number_format``        ICP filing number malformed
 ``filing_number_suffix``        website filing number without its ``-n``
+``filing_number_app``           an app / mini-program / quick-app number (``-1A``/``-1X``/``-1K``)
+``preapproval_unknown``         a ``preapproval`` entry that is not one of the eight content types
+``preapproval_duplicate``       the same pre-approval content type twice
+``seal_required``               a unit without a seal where the province's rule refuses it
 ``filing_number_province``      filing number abbreviation not the filing province's
 ``filing_number_required``      no filing number for ``new_access`` or ``change``
 ``ips_required``                no IPs for ``new_access``
@@ -113,7 +117,7 @@ from sheetgen import identifiers as ids
 from sheetgen.errors import InvalidDataError, Problem, UsageError
 from sheetgen.rules import Province, Rules, load_rules
 from sheetgen.sources.json import json_path, json_type, object_expected, parse_json, printable
-from sheetgen.vocabulary import FilingType, Nature
+from sheetgen.vocabulary import FilingType, Nature, Preapproval
 
 __all__ = ["Access", "Applicant", "Certificate", "CheckResult", "Domain", "FilingType", "Host",
            "HostCertificate", "Nature", "Person", "PersonCertificate", "Website",
@@ -275,6 +279,21 @@ def _coded(enum: type[Nature] | type[FilingType], code: str, zh: str,
 
 NatureField = Annotated[Nature, _coded(Nature, "nature_unknown", "主办单位性质", "nature"),
                         WithJsonSchema({"type": "string", "enum": Nature.accepted()})]
+def _preapproval(value: object) -> Preapproval:
+    text = _text(value)
+    member = Preapproval.parse(text)
+    if member is None:
+        shown = printable(text, 20)
+        allowed = "、".join(f"{m.label}（{m.code}）" for m in Preapproval)
+        _fail("preapproval_unknown", f"未知的前置审批内容 {shown}；可选：{allowed}",
+              f"unknown pre-approval content {shown}; allowed: "
+              + ", ".join(f"{m.code} {m.label}" for m in Preapproval))
+    return member
+
+
+PreapprovalField = Annotated[
+    Preapproval, BeforeValidator(_preapproval),
+    WithJsonSchema({"type": "string", "enum": Preapproval.accepted()})]
 FilingTypeField = Annotated[
     FilingType, _coded(FilingType, "filing_type_unknown", "备案类型", "filing type"),
     WithJsonSchema({"type": "string", "enum": FilingType.accepted()})]
@@ -431,6 +450,20 @@ class Host(_Model):
                            description="units only; false prints 个体工商户无公章")
     principal: Person | None = Field(None, validate_default=True)
 
+    @field_validator("has_seal")
+    @classmethod
+    def _seal_rule(cls, value: bool, info: ValidationInfo) -> bool:
+        """A province may refuse a unit without a seal (浙江): its rule and source say why."""
+        state = _state(info)
+        nature = info.data.get("nature")
+        rule = state.rules.no_seal_rule(state.province) if state.province else None
+        if not value and nature is not None and nature.unit and rule and rule.action == "refuse":
+            _fail("seal_required", f"{rule.text}（依据：{rule.source}，截至 {rule.as_of}）",
+                  f"filings in {state.province.pinyin if state.province else ''} need the "
+                  f"unit's seal even for a sole proprietorship; has_seal false is not accepted "
+                  f"(rule: {rule.source}, as of {rule.as_of})")
+        return value
+
     @field_validator("principal")
     @classmethod
     def _principal_rule(cls, value: Person | None, info: ValidationInfo) -> Person | None:
@@ -481,6 +514,19 @@ class Website(_Model):
     ips: Annotated[tuple[IpAddress, ...], _limit(MAX_IPS), _bounds(1, MAX_IPS)] | None = Field(
         None, validate_default=True)
     manager: Person
+    preapproval: Annotated[tuple[PreapprovalField, ...], _limit(len(Preapproval), minimum=0)] = \
+        Field((), description="前置审批 content: news 新闻, publishing 出版, education 教育, "
+                              "medical 医疗保健, drugs 药品和医疗器械, culture 文化, "
+                              "broadcasting 广播电影电视节目, bulletin 电子公告")
+
+    @field_validator("preapproval")
+    @classmethod
+    def _distinct_preapproval(cls, value: tuple[Preapproval, ...]) -> tuple[Preapproval, ...]:
+        twice = [m for i, m in enumerate(value) if m in value[:i]]
+        if twice:
+            _fail("preapproval_duplicate", f"前置审批内容 {twice[0].label} 重复",
+                  f"pre-approval content {twice[0].code} is listed twice")
+        return value
 
     @field_validator("domains")
     @classmethod

@@ -61,6 +61,7 @@ def font_path(role: str) -> Path:
     return path
 
 
-def rules_file() -> Traversable:
-    """The built-in rules data (TOML) shipped inside the package."""
-    return files("sheetgen.rules") / "rules.toml"
+def rules_file(name: str = "rules.toml") -> Traversable:
+    """A built-in rules file (TOML) shipped inside the package: today's edition by default,
+    another edition's file by its name (``sheetgen.rules.EDITIONS``)."""
+    return files("sheetgen.rules") / name

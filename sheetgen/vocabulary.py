@@ -1,4 +1,5 @@
-"""The contract's enumerations: unit natures (主办单位性质) and filing types (备案类型).
+"""The contract's enumerations: unit natures (主办单位性质), filing types (备案类型) and the
+content types that need a pre-approval (前置审批, domain.md §7).
 
 Each member's value is its English code (``personal``); ``.label`` is the Chinese name (个人)
 that the sheets print. Input accepts either form (contract.md §1), through :meth:`parse`.
@@ -77,6 +78,20 @@ class FilingType(_Coded):
     CHANGE = "change"
 
 
+class Preapproval(_Coded):
+    """前置审批 / 专项审批: website content that needs an approval before filing (the
+    填写说明's item 七). A website declaring any gets the sheet's pre-approval check row."""
+
+    NEWS = "news"
+    PUBLISHING = "publishing"
+    EDUCATION = "education"
+    MEDICAL = "medical"
+    DRUGS = "drugs"
+    CULTURE = "culture"
+    BROADCASTING = "broadcasting"
+    BULLETIN = "bulletin"
+
+
 _LABELS: dict[_Coded, str] = {
     Nature.PERSONAL: "个人",
     Nature.ENTERPRISE: "企业",
@@ -99,4 +114,12 @@ _LABELS: dict[_Coded, str] = {
     FilingType.NEW_WEBSITE: "新增网站",
     FilingType.NEW_ACCESS: "新增接入",
     FilingType.CHANGE: "变更备案",
+    Preapproval.NEWS: "新闻",
+    Preapproval.PUBLISHING: "出版",
+    Preapproval.EDUCATION: "教育",
+    Preapproval.MEDICAL: "医疗保健",
+    Preapproval.DRUGS: "药品和医疗器械",
+    Preapproval.CULTURE: "文化",
+    Preapproval.BROADCASTING: "广播电影电视节目",
+    Preapproval.BULLETIN: "电子公告",
 }

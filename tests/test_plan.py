@@ -13,17 +13,20 @@ from sheetgen.documents.plan import FilingPlan, make_plan
 from sheetgen.errors import UsageError
 from sheetgen.model import parse_applicant
 from sheetgen.resources import rules_file
-from sheetgen.rules import load_rules
+from sheetgen.rules import Rules, load_rules
 from tests.applicants import SECRET, edit, example, personal, unit
 
 RULES = load_rules()
+R2018 = load_rules(edition="2018")
+ELECTRONIC = load_rules(verification="electronic")
 
 
-def plan_of(data: dict[str, object], variant: str = "auto") -> FilingPlan:
-    return make_plan(parse_applicant(data, RULES), RULES, variant=variant)
+def plan_of(data: dict[str, object], variant: str = "auto", rules: Rules = RULES) -> FilingPlan:
+    return make_plan(parse_applicant(data, rules), rules, variant=variant)
 
 
-# name → variant, template, fingerprint, seal, landline per sheet, commitment, sms codes, pilot
+# name → variant, template, fingerprint, seal, landline per sheet, commitment, sms codes,
+# pilot province in the 2018 edition
 EXPECTED = [
     ("zhejiang-personal", "public", "public/sheet", False, "none", [False], False, 1, True),
     ("beijing-unit-two-websites", "public", "public/sheet", False, "seal", [True, False], False,
@@ -34,6 +37,7 @@ EXPECTED = [
     ("jiangxi-personal", "public", "public/sheet", True, "none", [False], False, 1, False),
     ("chongqing-sole-proprietor-no-seal", "public", "public/sheet", False, "no_seal", [False],
      False, 1, True),
+    # new access: only the website managers get a code (one mobile here), not the principal
     ("shanghai-new-access", "public", "public/sheet", False, "seal", [False, False], False, 1,
      False),
 ]
@@ -57,11 +61,16 @@ def test_examples(name: str, variant: str, template: str, fingerprint: bool, sea
     assert plan.needs_seal is (seal == "seal") and plan.has_no_seal is (seal == "no_seal")
     assert (plan.commitment_text is not None) is commitment
     assert plan.sms.codes_expected == codes == len(plan.sms.mobiles)
-    assert plan.sms.pilot is pilot
-    assert (plan.sms.pilot_since == "2017-12-18 09:00") is pilot
-    assert plan.sms.mandatory_since == "2020-08"
-    assert plan.sms.portal_url == plan.province.portal
+    assert (plan.sms.required, plan.sms.pilot, plan.sms.pilot_since) == (True, False, None)
+    assert plan.sms.mandatory_since == "2020-08-17"
+    assert plan.sms.portal_url == "beian.miit.gov.cn"
     assert plan.rules_version == RULES.version
+    assert (plan.edition, plan.rules_as_of, plan.verification) == ("2025", "2026-11-29", "paper")
+    old = plan_of(example(name), rules=R2018)
+    assert old.sms.pilot is old.sms.required is pilot
+    assert old.sms.portal_url == old.province.portal and old.sms.mandatory_since is None
+    assert (old.sms.codes_expected, bool(old.sms.not_required)) == (
+        (codes, False) if pilot else (0, True))
 
 
 @pytest.mark.parametrize(("data", "override", "template", "commitment"), [
@@ -162,18 +171,85 @@ def test_sms_codes_count_each_manager_once() -> None:
 
 def test_sms_facts_for_the_cover() -> None:
     sms = plan_of(personal()).sms
-    assert sms.carriers == (("中国电信", "106598051001"), ("中国联通", "10655113"),
+    assert sms.carriers == (("工业和信息化部备案系统", "12381"),)
+    assert (sms.code_digits, sms.valid_hours, sms.attempts) == (6, 24, 5)
+    assert "485号" in sms.notice and sms.troubleshooting and "12:00" not in sms.resend
+    assert "后 6 位" in sms.verify and sms.recipients.startswith("新增备案")
+    old = plan_of(personal(), rules=R2018).sms
+    assert old.carriers == (("中国电信", "106598051001"), ("中国联通", "10655113"),
                             ("中国移动", "106575000130"))
-    assert (sms.code_digits, sms.valid_hours) == (6, 48)
-    assert "485号" in sms.notice and sms.troubleshooting and "12:00" in sms.resend
+    assert (old.code_digits, old.valid_hours) == (6, 48) and "12:00" in old.resend
+
+
+@pytest.mark.parametrize(("filing_type", "codes", "at_most"), [
+    ("new_filing", 2, False), ("new_website", 1, False), ("new_access", 1, False),
+    ("change", 2, True)])
+def test_who_gets_a_code_by_filing_type(filing_type: str, codes: int, at_most: bool) -> None:
+    """A unit whose principal and manager have different mobiles."""
+    data = edit(unit(), "filing_type", filing_type)
+    data = edit(data, "host.principal.mobile", "13911112222")
+    data = edit(data, "websites[0].manager.mobile", "13622223333")
+    if filing_type in ("new_access", "change"):
+        data = edit(data, "websites[0].filing_number", "京ICP备2024012345号-1")
+    if filing_type == "new_access":
+        data = edit(edit(data, "websites[0].ips", ["203.0.113.7"]), "access", {"username": "zs"})
+    sms = plan_of(data).sms
+    assert (sms.codes_expected, sms.codes_at_most) == (codes, at_most)
+    assert ("13911112222" in sms.mobiles) is (codes == 2)
+    assert sms.recipients == RULES.sms.recipients[filing_type].text
+
+
+def test_paper_flow_by_default_and_electronic_by_option() -> None:
+    paper = plan_of(unit())
+    assert paper.verification == "paper" and "paper" in paper.flags
+    assert paper.backdrop and paper.signing and not paper.electronic
+    assert "check_sheet" in {m.key for m in paper.materials}
+    electronic = plan_of(unit(), rules=ELECTRONIC)
+    assert electronic.verification == "electronic" and "electronic" in electronic.flags
+    assert not electronic.backdrop and not electronic.signing and electronic.electronic
+    keys = {m.key for m in electronic.materials}
+    assert "check_sheet" not in keys and "electronic_check" in keys
+    assert any("盖章" in line for line in electronic.electronic)  # units: no seal either
+    assert len(electronic.sheets) == len(paper.sheets)  # the sheets are still printed
+    gd = plan_of(example("guangdong-personal"), rules=ELECTRONIC)
+    assert gd.commitment_text is None and "commitment" not in {m.key for m in gd.materials}
+
+
+@pytest.mark.parametrize(("province", "text", "notes"), [
+    ("江西", "个体工商户无公章", ["网站备注"]),
+    ("安徽", "无字号无公章个体工商户", ["无字号无公章个体工商户"]),
+    ("广东", "个体工商户无公章", ["网站备注", "按个人性质备案"]),
+])
+def test_no_seal_rules_reach_sheet_and_cover(province: str, text: str, notes: list[str]) -> None:
+    data = edit(edit(example("chongqing-sole-proprietor-no-seal"), "province", province),
+                "websites[0].filing_number", None)
+    plan = plan_of(data)
+    assert plan.sheets[0].no_seal_text == text
+    seal_notes = [n for n in plan.notices if "公章" in n or "个人性质" in n]
+    assert len(seal_notes) == len(notes)
+    assert all(note in line for note, line in zip(notes, seal_notes, strict=True))
+
+
+def test_preapproval_turns_on_its_row_and_material() -> None:
+    data = edit(personal(), "websites[0].preapproval", ["news", "文化"])
+    plan = plan_of(data)
+    assert "preapproval" in plan.flags and plan.sheets[0].preapproval
+    assert "preapproval" in {m.key for m in plan.materials}
+    assert any("前置审批" in n for n in plan.notices)
+    assert plan.sheets[0].layout_key != plan_of(personal()).sheets[0].layout_key
+    assert "preapproval" not in plan_of(personal()).flags
 
 
 def test_notices() -> None:
     assert any("注册商" in n for n in plan_of(unit()).notices)
     assert not any("注册商" in n for n in plan_of(personal()).notices)
-    hainan = plan_of(edit(edit(personal(), "province", "海南"), "websites[0].filing_number",
-                          "琼ICP备2024012345号-1"))
-    assert hainan.sms.portal_note and "hn" in hainan.sms.portal_note
+    hunan = edit(edit(personal(), "province", "湖南"), "websites[0].filing_number",
+                 "湘ICP备2024012345号-1")
+    old = plan_of(hunan, rules=R2018)
+    assert old.sms.portal_url is None
+    assert old.sms.portal_note and "海南" in old.sms.portal_note
+    today = plan_of(hunan)
+    assert (today.sms.portal_url, today.sms.portal_note) == ("beian.miit.gov.cn", None)
 
 
 def test_no_password_anywhere_in_the_plan() -> None:

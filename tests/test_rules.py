@@ -1,4 +1,5 @@
-"""The rules data (sheetgen/rules.toml) and its loader: contents, lookups, validation on load."""
+"""The rules data (sheetgen/rules/*.toml, one file per dated edition) and its loader: contents,
+lookups, editions, validation on load."""
 
 from __future__ import annotations
 
@@ -12,18 +13,21 @@ import pytest
 
 from sheetgen.errors import RulesError, UsageError
 from sheetgen.resources import rules_file
-from sheetgen.rules import FLAGS, Rules, load_rules, parse_rules
+from sheetgen.rules import DEFAULT_EDITION, EDITIONS, FLAGS, Rules, load_rules, parse_rules
 from sheetgen.vocabulary import Nature
 
 RULES = load_rules()
+R2018 = load_rules(edition="2018")
 TEXT = rules_file().read_text("utf-8")
+TEXT_2018 = rules_file("rules-2018.toml").read_text("utf-8")
 DOMAIN_COMMITMENT = (
     "本人已履行网站备案信息当面核验手续，承认网站备案信息和核验记录真实有效，承诺本网站是个人网站，"
     "未含企业、单位等非个人网站的信息，承诺网站备案信息一旦发生变更，将及时进行更新，填报虚假备案信息、"
     "未履行备案变更手续、超出备案项目提供服务的，愿承担关闭网站并注销备案（列黑名单）等相应处理。")
-PILOTS = {"天津", "甘肃", "西藏", "宁夏", "海南", "新疆", "青海", "山西", "内蒙古", "黑龙江",
-          "浙江", "安徽", "福建", "山东", "河南", "湖北", "湖南", "广西", "重庆", "四川", "陕西",
-          "云南"}
+#: The seed's 22 pilot provinces, in the three batches of domain.md §6.
+PILOT_BATCHES = [("2017-12-18 09:00", {"天津", "甘肃", "西藏", "宁夏", "海南", "新疆", "青海"}),
+                 ("2018-09-10", {"浙江", "四川", "福建", "陕西", "重庆", "广西", "云南"}),
+                 ("2018-09-24", {"山西", "内蒙古", "黑龙江", "安徽", "山东", "河南", "湖南", "湖北"})]
 PORTAL_CODES = {"北京": "bj", "天津": "tj", "河北": "he", "山西": "sx", "内蒙古": "nm",
                 "辽宁": "ln", "吉林": "jl", "黑龙江": "hl", "上海": "sh", "江苏": "js",
                 "浙江": "zj", "安徽": "ah", "福建": "fj", "江西": "jx", "山东": "sd",
@@ -41,6 +45,11 @@ def test_builtin_rules_load() -> None:
     assert RULES.origin == "built-in"
     assert re.fullmatch(r"[0-9a-f]{16}", RULES.version)
     assert load_rules() is RULES  # parsed once per process
+    assert (RULES.edition, DEFAULT_EDITION, list(EDITIONS)) == ("2025", "2025", ["2025", "2018"])
+    assert load_rules(edition="2025") is RULES
+    assert (R2018.edition, R2018.origin, R2018.as_of.isoformat()) == ("2018", "built-in 2018",
+                                                                      "2018-09-24")
+    assert R2018.version != RULES.version and len(R2018.provinces) == 31
 
 
 @pytest.mark.parametrize("province", RULES.provinces, ids=lambda p: p.key)
@@ -50,9 +59,15 @@ def test_every_province_resolves_by_every_name_form_and_has_a_portal(province: A
              *province.aliases]
     for form in forms:
         assert RULES.resolve_province(form) is province, form
-    assert province.portal.startswith(f"{province.portal_code}.beian.miit.gov.cn/state/outPortal/")
-    assert province.portal_code == PORTAL_CODES[province.name]
     assert province.variant in RULES.variants
+    # Today: one national portal; the 2018 edition has the seed's per-province portals.
+    assert (province.portal, RULES.portal(province)) == (None, "beian.miit.gov.cn")
+    old = R2018.province(province.key)
+    if old.name == "湖南":  # the seed's hn is Hainan's: no portal, a note says why
+        assert old.portal is None and old.portal_note and "海南" in old.portal_note
+        return
+    assert old.portal is not None and old.portal_code == PORTAL_CODES[old.name]
+    assert old.portal.startswith(f"{old.portal_code}.beian.miit.gov.cn/state/outPortal/")
 
 
 @pytest.mark.parametrize(("name", "key"), [
@@ -96,25 +111,50 @@ def test_gbt2260_codes_and_sample_regions() -> None:
 
 
 def test_login_portal_provinces() -> None:
-    login = {p.name for p in RULES.provinces if p.portal.endswith("loginPortal.action")}
-    assert login == {"内蒙古", "安徽", "福建", "山东", "河南", "湖南"}
+    login = {p.name for p in R2018.provinces if (p.portal or "").endswith("loginPortal.action")}
+    assert login == {"内蒙古", "安徽", "福建", "山东", "河南"}
 
 
-def test_hainan_hunan_conflict_is_kept_and_visible() -> None:
-    hainan, hunan = RULES.resolve_province("海南"), RULES.resolve_province("湖南")
-    assert hainan.portal_code == hunan.portal_code == "hn"
-    assert hainan.portal_note and hunan.portal_note
-    assert "conflict" in hainan.source and "conflict" in hunan.source
+def test_hainan_hunan_conflict_is_resolved_by_its_source() -> None:
+    """The seed gives both hn; the 2017 hosts (<code>cainfo.miitbeian.gov.cn) give 海南 hn."""
+    hainan, hunan = R2018.resolve_province("海南"), R2018.resolve_province("湖南")
+    assert (hainan.portal_code, hainan.portal_note) == ("hn", None)
+    assert hainan.portal == "hn.beian.miit.gov.cn/state/outPortal/messageAuthentication.action"
+    assert (hunan.portal_code, hunan.portal) == (None, None)
+    assert hunan.portal_note and "cainfo" in hunan.source and "wrong" in hunan.source
+    assert R2018.facts(hunan)["sms"]["portal"] is None
 
 
-def test_sms_pilot_list() -> None:
-    assert {p.name for p in RULES.provinces if RULES.sms_pilot(p)} == PILOTS
-    assert RULES.sms.pilot_since.isoformat(sep=" ") == "2017-12-18 09:00:00"
-    assert RULES.sms.mandatory_since == "2020-08"
-    assert (RULES.sms.code_digits, RULES.sms.valid_hours) == (6, 48)
-    assert "485号" in RULES.sms.notice
-    assert [(c.name, c.number) for c in RULES.sms.carriers] == [
+def test_sms_facts_of_today() -> None:
+    sms = RULES.sms
+    assert sms.mandatory_since is not None and sms.mandatory_since.isoformat() == "2020-08-17"
+    assert (sms.code_digits, sms.valid_hours, sms.attempts) == (6, 24, 5)
+    assert sms.portal == "beian.miit.gov.cn" and not sms.pilot_batches
+    assert [(c.name, c.number) for c in sms.carriers] == [("工业和信息化部备案系统", "12381")]
+    assert "后 6 位" in sms.verify and "beian.miit.gov.cn" in sms.verify
+    assert "3 次" in sms.resend and "24 小时" in sms.expired
+    assert all(RULES.sms_required(p) and RULES.sms_pilot(p) is None for p in RULES.provinces)
+    assert {k: (r.roles, r.changed_only) for k, r in sms.recipients.items()} == {
+        "new_filing": (("principal", "manager"), False), "new_website": (("manager",), False),
+        "new_access": (("manager",), False), "change": (("principal", "manager"), True)}
+    assert "应急" in sms.recipient  # the emergency phone never gets a code
+    text = "".join(f"{sms.arrival}{sms.verify}{sms.resend}{sms.expired}" for _ in [0])
+    assert "48" not in text and "省通信管理局" not in text and "12:00" not in text
+
+
+def test_sms_facts_of_2018_with_corrected_pilot_batches() -> None:
+    sms = R2018.sms
+    assert sms.mandatory_since is None and sms.portal is None
+    assert [(b.since_text, {R2018.province(k).name for k in b.provinces})
+            for b in sms.pilot_batches] == PILOT_BATCHES
+    assert (sms.code_digits, sms.valid_hours) == (6, 48)
+    assert "485号" in sms.notice
+    assert [(c.name, c.number) for c in sms.carriers] == [
         ("中国电信", "106598051001"), ("中国联通", "10655113"), ("中国移动", "106575000130")]
+    pilots = {p.name for p in R2018.provinces if R2018.sms_required(p)}
+    assert pilots == set().union(*(names for _, names in PILOT_BATCHES)) and len(pilots) == 22
+    jiangxi = R2018.facts(R2018.resolve_province("江西"))["sms"]
+    assert (jiangxi["required"], jiangxi["pilot"]) == (False, False)
 
 
 @pytest.mark.parametrize(("province", "nature", "fingerprint"), [
@@ -122,6 +162,20 @@ def test_sms_pilot_list() -> None:
     ("新疆", Nature.PERSONAL, False), ("广东", Nature.PERSONAL, False)])
 def test_fingerprint_rule(province: str, nature: Nature, fingerprint: bool) -> None:
     assert RULES.needs_fingerprint(RULES.resolve_province(province), nature) is fingerprint
+    assert R2018.needs_fingerprint(R2018.resolve_province(province), nature) is fingerprint
+
+
+def test_xinjiang_fingerprint_is_data_with_both_sources_off_by_default(tmp_path: Path) -> None:
+    (disputed,) = RULES.fingerprint.disputed
+    assert (disputed.province, disputed.enabled, len(disputed.sources)) == ("xinjiang", False, 2)
+    facts = RULES.facts(RULES.resolve_province("新疆"))["fingerprint"]
+    assert facts["personal"] is False and facts["disputed"][0]["sources"] == list(disputed.sources)
+    path = tmp_path / "rules.toml"
+    path.write_text(_variant('province = "xinjiang"\nenabled = false',
+                             'province = "xinjiang"\nenabled = true'), "utf-8")
+    on = load_rules(path)
+    assert on.needs_fingerprint(on.resolve_province("新疆"), Nature.PERSONAL)
+    assert not on.needs_fingerprint(on.resolve_province("新疆"), Nature.ENTERPRISE)
 
 
 def test_variants() -> None:
@@ -143,6 +197,19 @@ def test_seal_and_commitment_texts() -> None:
     assert RULES.seal.label == "单位公章"
     assert "合同专用章" in RULES.seal.not_accepted
     assert RULES.commitment.text == DOMAIN_COMMITMENT
+    assert "网站备注" in RULES.seal.remark
+
+
+@pytest.mark.parametrize(("province", "action", "no_seal_text"), [
+    ("浙江", "refuse", "个体工商户无公章"), ("安徽", "remark", "无字号无公章个体工商户"),
+    ("广东", "hint", "个体工商户无公章"), ("江西", None, "个体工商户无公章")])
+def test_no_seal_rules_per_province(province: str, action: str | None, no_seal_text: str) -> None:
+    where = RULES.resolve_province(province)
+    rule = RULES.no_seal_rule(where)
+    assert (rule.action if rule else None) == action
+    assert RULES.no_seal_text(where) == no_seal_text
+    if rule:
+        assert rule.source.startswith("doc: ") and RULES.facts(where)["seal"]["no_seal_rule"]
 
 
 @pytest.mark.parametrize(("name", "canonical", "holder"), [
@@ -171,32 +238,47 @@ def test_every_nature_has_a_certificate(nature: Nature) -> None:
 
 
 def _entries(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Every entry of the raw rules file that must carry source and as_of."""
+    """Every entry of a raw rules file that must carry source and as_of."""
     out = [(name, data[name]) for name in ("fingerprint", "registrar", "seal", "sms",
-                                           "commitment")]
+                                           "commitment", "verification")]
     out += [(f"variants.{k}", v) for k, v in data["variants"].items()]
-    for section in ("provinces", "materials", "signing", "backdrop", "notices", "certificates"):
-        out += [(f"{section}[{i}]", entry) for i, entry in enumerate(data[section])]
+    out += [(f"sms.recipients.{k}", v) for k, v in data["sms"]["recipients"].items()]
+    for section in ("provinces", "materials", "signing", "backdrop", "notices", "certificates",
+                    "electronic"):
+        out += [(f"{section}[{i}]", entry) for i, entry in enumerate(data.get(section, []))]
+    for name, entries in (("seal.no_seal", data["seal"].get("no_seal", [])),
+                          ("sms.pilot_batches", data["sms"].get("pilot_batches", []))):
+        out += [(f"{name}[{i}]", entry) for i, entry in enumerate(entries)]
     return out
 
 
-@pytest.mark.parametrize(("where", "entry"), _entries(tomllib.loads(TEXT)),
-                         ids=lambda x: x if isinstance(x, str) else "")
+@pytest.mark.parametrize(("where", "entry"), [
+    (f"{edition}:{where}", entry) for edition, text in (("2025", TEXT), ("2018", TEXT_2018))
+    for where, entry in _entries(tomllib.loads(text))],
+    ids=lambda x: x if isinstance(x, str) else "")
 def test_every_entry_has_source_and_as_of(where: str, entry: dict[str, Any]) -> None:
     assert re.match(r"(seed|doc|recon): \S", entry["source"]), where
     assert isinstance(entry["as_of"], date), where
 
 
+def test_disputed_entries_carry_every_source() -> None:
+    for rules in (RULES, R2018):
+        for disputed in rules.fingerprint.disputed:
+            assert all(re.match(r"(seed|doc|recon): \S", s) for s in disputed.sources)
+            assert len(disputed.sources) >= 2
+
+
 def test_conditions_use_known_flags() -> None:
-    for item in (*RULES.materials, *RULES.signing, *RULES.notices):
-        assert set(item.when) <= set(FLAGS)
+    for rules in (RULES, R2018):
+        for item in (*rules.materials, *rules.signing, *rules.notices, *rules.electronic):
+            assert set(item.when) <= set(FLAGS)
 
 
 # --- a broken --rules file is a RulesError naming the file and the problem --------------------
 
-def _variant(old: str, new: str, count: int = 1) -> str:
-    assert TEXT.count(old) >= count, old
-    return TEXT.replace(old, new, count)
+def _variant(old: str, new: str, count: int = 1, text: str = TEXT) -> str:
+    assert text.count(old) >= count, old
+    return text.replace(old, new, count)
 
 
 def _drop_province(key: str) -> str:
@@ -212,16 +294,33 @@ BROKEN = [
     ("duplicate pinyin", _variant('pinyin = "hebei"', 'pinyin = "henan"'), "also used by"),
     ("unknown fingerprint key", _variant('provinces = ["jiangxi"]', 'provinces = ["jiangxy"]'),
      "jiangxy"),
-    ("unknown pilot key", _variant('"tianjin", "gansu"', '"tianjin", "gansuu"'), "gansuu"),
+    ("unknown pilot key", _variant('"tianjin", "gansu"', '"tianjin", "gansuu"', text=TEXT_2018),
+     "gansuu"),
+    ("province in two pilot batches",
+     _variant('"zhejiang", "sichuan"', '"tianjin", "sichuan"', text=TEXT_2018), "more than one"),
+    ("unknown seal rule key", _variant('provinces = ["zhejiang"]', 'provinces = ["zhejiangg"]'),
+     "zhejiangg"),
+    ("remark rule without its text",
+     _variant('no_seal_text = "无字号无公章个体工商户"\n', ""), "remark rule"),
+    ("missing filing type recipients",
+     re.sub(r"\[sms\.recipients\.change\]\n(.+\n)+?as_of = .*\n", "", TEXT, count=1),
+     "change"),
     ("empty commitment", re.sub(r'(\[commitment\]\ntext = )".*?"', r'\1"  "', TEXT), "commitment"),
     ("unknown key", _variant('[seal]\n', '[seal]\ncolour = "red"\n'), "colour"),
-    ("missing source", _variant('source = "seed: 七', 'sauce = "seed: 七'), "source"),
-    ("bad source kind", _variant('source = "seed: 七', 'source = "blog: 七'), "source"),
+    ("missing source", _variant('source = "doc: QingCloud', 'sauce = "doc: QingCloud'), "source"),
+    ("bad source kind", _variant('source = "doc: QingCloud', 'source = "blog: QingCloud'),
+     "source"),
     ("bad as_of", _variant("as_of = 2026-11-29\n\n# --- provinces",
                            'as_of = "soon"\n\n# --- provinces'), "as_of"),
     ("unknown flag", _variant('when = ["unit"]', 'when = ["units"]'), "when"),
-    ("shared portal without note", re.sub(r'portal_note = "来源资料中海南.*\n', "", TEXT, count=1),
-     "portal_note"),
+    ("unknown flow", _variant('flow = "paper"', 'flow = "fax"'), "flow"),
+    ("electronic flow without its lines",
+     re.sub(r"\[\[electronic\]\]\n(.+\n)+?as_of = .*\n", "",
+            _variant('flow = "paper"', 'flow = "electronic"')), "electronic"),
+    ("shared portal without note",
+     _variant('portal_code = "bj"', 'portal_code = "hn"', text=TEXT_2018).replace(
+         "bj.beian", "hn.beian"), "portal_note"),
+    ("no portal at all", _variant('portal = "beian.miit.gov.cn"\n', ""), "portal"),
     ("unknown variant", _variant('variant = "guangdong"', 'variant = "canton"'), "canton"),
     ("nature without certificate",
      _variant('"foundation", "law_firm", "defense"', '"foundation", "defense"', 2)
@@ -229,6 +328,8 @@ BROKEN = [
     ("person certificate with natures",
      _variant('holder = "person"\nnumber = "other"', 'holder = "person"\nnumber = "other"\n'
               'natures = ["enterprise"]'), "natures"),
+    ("unknown edition", _variant('edition = "2025"', 'edition = "2030"'), "2025, 2018"),
+    ("old schema", _variant("schema_version = 2", "schema_version = 1"), "schema_version"),
 ]
 
 
@@ -256,6 +357,31 @@ def test_unreadable_rules_file(tmp_path: Path, content: bytes | None, fragment: 
 def test_rules_directory(tmp_path: Path) -> None:
     with pytest.raises(RulesError, match="directory"):
         load_rules(tmp_path)
+
+
+def test_editions_are_chosen_and_checked(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as info:
+        load_rules(edition="2030")
+    assert info.value.exit_code == 2 and "2030" in info.value.message
+    assert "2025, 2018" in (info.value.hint or "")
+    path = tmp_path / "rules.toml"
+    path.write_text(TEXT, "utf-8")
+    assert load_rules(path, edition="2025").edition == "2025"
+    with pytest.raises(UsageError, match="is the 2025 edition, not 2018"):
+        load_rules(path, edition="2018")
+
+
+def test_verification_flow_is_set_by_rules_or_option() -> None:
+    assert RULES.verification.flow == "paper" and RULES.electronic
+    electronic = load_rules(verification="electronic")
+    assert electronic.verification.flow == "electronic"
+    assert electronic.version != RULES.version and electronic.origin == RULES.origin
+    assert RULES.with_verification("paper") is RULES
+    assert RULES.verification.flow == "paper"  # the cached built-in rules are not changed
+    with pytest.raises(UsageError, match="unknown verification flow"):
+        load_rules(verification="fax")
+    with pytest.raises(UsageError, match="no electronic verification"):
+        load_rules(edition="2018", verification="electronic")
 
 
 def test_a_province_joins_a_rule_without_code(tmp_path: Path) -> None:

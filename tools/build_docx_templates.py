@@ -200,10 +200,22 @@ class Rows:
             self.rows.extend(otherwise)
         self.rows.append(tag_row("{%tr endif %}"))
         heights = (sum(r.height or 0.0 for r in rows), sum(r.height or 0.0 for r in otherwise))
-        if condition in self.known:
-            self.height += heights[0] if self.known[condition] else heights[1]
-        else:
-            self.height += max(heights)
+        held = self.holds(condition)
+        self.height += max(heights) if held is None else heights[0 if held else 1]
+
+    def holds(self, condition: str) -> bool | None:
+        """Whether ``condition`` (``flags.a and not flags.b``) holds for the known flags;
+        None when it depends on a flag that is not known (then the taller branch counts)."""
+        result: bool | None = True
+        for term in condition.split(" and "):
+            negated = term.startswith("not ")
+            name = term.removeprefix("not ")
+            if name not in self.known:
+                result = None
+                continue
+            if self.known[name] == negated:
+                return False
+        return result
 
 
 def borders(tag: str, sides: Iterable[str], rule: str, size: int = RULE,
@@ -304,6 +316,8 @@ class SheetLayout:
     promise_text: float
     provider: float
     remarks: float
+    official_domains: float  # the official form (no --details): the room of the detailed rows
+    official_remarks: float
     commitment: bool = False
     row: float = 7.2
     personal: bool = False  # only ever used for personal filings (flags.unit is false)
@@ -311,12 +325,13 @@ class SheetLayout:
 
 SHEETS = (
     SheetLayout("public/sheet.docx", "网站备案信息真实性核验单", domains=30, promise_text=15,
-                provider=12, remarks=24),
+                provider=12, remarks=17, official_domains=46, official_remarks=68),
     SheetLayout("guangdong/unit.docx", "广东省网站备案信息真实性核验单", domains=30,
-                promise_text=15, provider=12, remarks=24),
-    SheetLayout("guangdong/personal.docx", "广东省网站备案信息真实性核验单", domains=26,
-                promise_text=13, provider=10, remarks=12, commitment=True, row=7.0,
-                personal=True),
+                promise_text=15, provider=12, remarks=17, official_domains=46,
+                official_remarks=68),
+    SheetLayout("guangdong/personal.docx", "广东省网站备案信息真实性核验单", domains=22,
+                promise_text=13, provider=10, remarks=10, official_domains=36,
+                official_remarks=52, commitment=True, row=7.0, personal=True),
 )
 
 # Column boundaries (mm) of each block, as the CSS colgroups.
@@ -346,22 +361,32 @@ def info_rows(layout: SheetLayout, rows: Rows) -> None:
     def wide(name: str, path: str, height: float = h, **options: Any) -> Row:
         return Row(height, [Cell(a, b, [label(name)]), Cell(b, e, [value(path, **options)])])
 
+    def domains(height: float) -> Row:
+        return wide("网站域名", "website.domains", height, min_size=6, overflow="remarks",
+                    overflow_caption="网站域名（续）：")
+
+    # The official form prints 网站主办者名称, 网站类型 and 网站域名 only; flags.details
+    # (--details) adds the detailed rows, as templates/common/sheet.html.
     rows.add(Row(7, [Cell(a, e, [section("网站主办者基本信息")])]),
-             wide("网站主办者名称", "host.name", min_size=7),
-             pair("网站类型", "host.type", "证件类型", "host.certificate_type"),
-             wide("证件号码", "host.certificate_number"))
-    rows.add_if("flags.unit", pair("主体负责人", "principal.name", "负责人手机",
-                                   "principal.mobile"))
-    rows.add(pair("网站名称", "website.name", "网站备案号", "website.filing_number"),
-             wide("网站域名", "website.domains", layout.domains, min_size=6,
-                  overflow="remarks", overflow_caption="网站域名（续）："),
-             pair("网站负责人", "manager.name", "证件类型", "manager.certificate_type"),
-             wide("证件号码", "manager.certificate_number"))
-    rows.add_if("flags.landline",
-                pair("手机号码", "manager.mobile", "座机号码", "manager.office_phone"),
-                otherwise=[wide("手机号码", "manager.mobile")])
-    rows.add(wide("电子邮箱", "manager.email", min_size=7),
-             wide("通信地址", "host.address", 12, min_size=7))
+             wide("网站主办者名称", "host.name", min_size=7))
+    rows.add_if("flags.details",
+                pair("网站类型", "host.type", "证件类型", "host.certificate_type"),
+                wide("证件号码", "host.certificate_number"),
+                otherwise=[wide("网站类型", "host.type")])
+    rows.add_if("flags.details and flags.unit",
+                pair("主体负责人", "principal.name", "负责人手机", "principal.mobile"))
+    rows.add_if("flags.details",
+                pair("网站名称", "website.name", "网站备案号", "website.filing_number"),
+                domains(layout.domains),
+                pair("网站负责人", "manager.name", "证件类型", "manager.certificate_type"),
+                wide("证件号码", "manager.certificate_number"),
+                otherwise=[domains(layout.official_domains)])
+    rows.add_if("flags.details and flags.landline",
+                pair("手机号码", "manager.mobile", "座机号码", "manager.office_phone"))
+    rows.add_if("flags.details and not flags.landline", wide("手机号码", "manager.mobile"))
+    rows.add_if("flags.details",
+                wide("电子邮箱", "manager.email", min_size=7),
+                wide("通信地址", "host.address", 12, min_size=7))
 
 
 def verify_rows(rows: Rows) -> None:
@@ -373,12 +398,17 @@ def verify_rows(rows: Rows) -> None:
         return Cell(g, i1, [text(first, 10, "center"), text(second, 10, "center")]
                     if merge != "continue" else [tiny()], merge=merge)
 
+    def item(label_text: str) -> etree._Element:
+        # 网站负责人座机号码报备信息是否正确 is two characters longer than the column at 9.5 pt.
+        return text(label_text, LABEL if len(label_text) <= 15 else 8.5)
+
     def checks(first: str, second: str = "") -> list[Cell]:
-        return [Cell(i1, r1, [text(first, LABEL)]), Cell(r1, i2, result() if first else []),
-                Cell(i2, r2, [text(second, LABEL)] if second else []),
+        return [Cell(i1, r1, [item(first)]), Cell(r1, i2, result() if first else []),
+                Cell(i2, r2, [item(second)] if second else []),
                 Cell(r2, end, result() if second else [])]
 
     continued = group("", "continue")
+    landline = "网站负责人座机号码报备信息是否正确"
     rows.add(Row(7, [Cell(g, end, [section("网站备案信息核验内容")])]),
              Row(h, [group("主体信息核验内容"),
                      Cell(i1, i2, [text("核验网站主办者、网站负责人证件资质", LABEL)]),
@@ -386,16 +416,24 @@ def verify_rows(rows: Rows) -> None:
                                           "□个人证件资质"))]),
              Row(h, [continued, *checks("证件号码报备信息是否正确", "证件复印件是否留存")]),
              Row(h, [continued, *checks("网站负责人照片是否留存")]))
-    rows.add_if("flags.landline",
+    # The landline row: always for units, for persons only when one was reported (§7).
+    rows.add_if("flags.landline_check",
                 Row(h, [group("联系方式核验内容"),
-                        *checks("手机号码报备信息是否正确", "座机号码报备信息是否正确")]),
+                        *checks("手机号码报备信息是否正确", landline)]),
                 Row(h, [continued,
                         *checks("电子邮箱报备信息是否正确", "通信地址报备信息是否正确")]),
                 otherwise=[
                     Row(h, [group("联系方式核验内容"),
                             *checks("手机号码报备信息是否正确", "电子邮箱报备信息是否正确")]),
                     Row(h, [continued, *checks("通信地址报备信息是否正确")])])
-    rows.add(Row(9, [group("网站信息核验内容", None), *checks("网站名称报备信息是否规范")]))
+    # The pre-approval check (item 七) when the website declares such content.
+    rows.add_if("flags.preapproval",
+                Row(h, [group("网站信息核验内容"),
+                        *checks("网站名称报备信息是否规范", "前置审批/专项审批文件是否齐全")]),
+                Row(7, [continued, Cell(i1, r1, [text("涉及前置审批的内容", LABEL)]),
+                        Cell(r1, end, [value("website.preapproval", LABEL, min_size=6)])]),
+                otherwise=[Row(9, [group("网站信息核验内容", None),
+                                   *checks("网站名称报备信息是否规范")])])
 
 
 def promise_rows(layout: SheetLayout, rows: Rows) -> None:
@@ -457,9 +495,17 @@ def commitment_rows(rows: Rows) -> None:
 
 
 def remarks_rows(layout: SheetLayout, rows: Rows) -> None:
-    rows.add(Row(layout.remarks, [
-        Cell(0, INFO[1], [text("备　　注", LABEL, "center")], valign="top"),
-        Cell(INFO[1], CONTENT_W, [text("{# region=remarks #}", VALUE)], valign="top")]))
+    """The 备注 cell, as tall as each case leaves room for: the pre-approval rows (13 mm)
+    come out of it. (Its region is the smallest of the alternatives: fitting counts that.)"""
+    def remarks(height: float) -> Row:
+        return Row(height, [
+            Cell(0, INFO[1], [text("备　　注", LABEL, "center")], valign="top"),
+            Cell(INFO[1], CONTENT_W, [text("{# region=remarks #}", VALUE)], valign="top")])
+
+    for details, height in ((True, layout.remarks), (False, layout.official_remarks)):
+        mode = "flags.details" if details else "not flags.details"
+        rows.add_if(f"{mode} and not flags.preapproval", remarks(height))
+        rows.add_if(f"{mode} and flags.preapproval", remarks(height - 4))
 
 
 def header(heading: str) -> tuple[etree._Element, float]:
@@ -476,10 +522,14 @@ def header(heading: str) -> tuple[etree._Element, float]:
     return table(rows, ruled=False, margin=0.5), 15.5
 
 
-def sheet_body(layout: SheetLayout) -> tuple[list[etree._Element], float]:
+def sheet_body(layout: SheetLayout, known: dict[str, bool] | None = None
+               ) -> tuple[list[etree._Element], float]:
+    """The sheet's body and its height (mm) when the flags of ``known`` hold (the tallest
+    alternative of every other flag)."""
     head, height = header(layout.heading)
-    rows = Rows(known={"flags.unit": False, "flags.commitment": True} if layout.personal
-                else {"flags.commitment": False})
+    fixed = ({"flags.unit": False, "flags.commitment": True} if layout.personal
+             else {"flags.commitment": False})
+    rows = Rows(known=fixed | (known or {}))
     info_rows(layout, rows)
     verify_rows(rows)
     promise_rows(layout, rows)
@@ -492,6 +542,11 @@ def sheet_body(layout: SheetLayout) -> tuple[list[etree._Element], float]:
     spacer = paragraph(size=1, line=4)  # 1.4 mm between the header and the form
     height += rows.height + 4 / 72 * 25.4 + 1 + 8 * LINE / 72 * 25.4
     return [head, spacer, table(rows.rows), foot], height
+
+
+#: The cases whose heights are checked separately: the detailed block or not, the
+#: pre-approval rows or not (every other flag counts its tallest alternative).
+CASES = [{"flags.details": d, "flags.preapproval": p} for d in (True, False) for p in (True, False)]
 
 
 # --- the cover checklist ---------------------------------------------------------------------
@@ -524,11 +579,19 @@ def cover_body() -> list[etree._Element]:
         Row(16, [Cell(a, b, [label("网站及域名")]),
                  Cell(b, e, [value("cover.websites", 9.5, min_size=6,
                                    fallback="cover.websites_short")])]),
+        tag_row("{%tr if flags.preapproval %}", width),
+        Row(10, [Cell(a, b, [label("前置审批内容")]),
+                 Cell(b, e, [value("cover.preapproval", 9.5, min_size=6)])]),
+        tag_row("{%tr endif %}", width),
     ]
     sms = [
         Row(None, [Cell(a, b, [label("本次验证码")]), Cell(b, e, [item(
-            "预计收到 {{ sms.codes }} 条 {{ rules.sms.code_digits }} 位数字验证码，"
-            "{{ rules.sms.valid_hours }} 小时内有效，发送至：{{ sms.mobiles }}")])]),
+            "预计收到{% if flags.sms_at_most %}最多{% endif %} {{ sms.codes }} 条 "
+            "{{ rules.sms.code_digits }} 位数字验证码，{{ rules.sms.valid_hours }} 小时内有效，"
+            "发送至：{{ sms.mobiles }}")])]),
+        Row(None, [Cell(a, b, [label("谁会收到")]), Cell(b, e, [item(
+            "{{ rules.sms.recipients }}{{ rules.sms.same_person }}{{ rules.sms.recipient }}",
+            8.5)])]),
         Row(None, [Cell(a, b, [label("核验网址")]), Cell(b, e, [
             item("{{ sms.portal }}"),
             *when("sms.portal_note", item("{{ sms.portal_note }}", 8.5))])]),
@@ -536,8 +599,6 @@ def cover_body() -> list[etree._Element]:
             "{{ rules.sms.arrival }}{{ rules.sms.verify }}{{ rules.sms.expired }}", 8.5)])]),
         Row(None, [Cell(a, b, [label("重发")]), Cell(b, e, [item("{{ rules.sms.resend }}",
                                                               8.5)])]),
-        Row(None, [Cell(a, b, [label("几条验证码")]), Cell(b, e, [item(
-            "{{ rules.sms.same_person }}{{ rules.sms.recipient }}", 8.5)])]),
         Row(None, [Cell(a, b, [label("发送号码")]), Cell(b, e, [item(
             "{% for name, number in rules.sms.carriers %}{{ name }} {{ number }}"
             "{% if not loop.last %}；{% endif %}{% endfor %}。{{ rules.sms.virtual_operators }}",
@@ -549,33 +610,49 @@ def cover_body() -> list[etree._Element]:
     commitment = table([Row(None, [Cell(0, width, [
         text("{{ rules.commitment }}", 10.5, line=10.5 * 1.8, indent=2)])])], width=width,
         margin=3)
+    # Sections as the HTML cover: present when the plan has lines for them, numbered by the
+    # plan (rules.headings), so both formats print the same numbers.
     return [
         paragraph(run("网站备案材料清单", 19, heading=True, spacing=0.5), size=19,
                   align="center", line=26),
-        text("请按本清单准备材料、签署核验单；本清单无需提交。", 9, "center", before=1),
+        text("{% if flags.paper %}请按本清单准备材料、签署核验单{% else %}请按本清单准备材料、"
+             "完成电子化核验{% endif %}；本清单无需提交。", 9, "center", before=1),
+        text("本清单所列规定截至 {{ rules.as_of }}（{{ rules.edition_title }}）；核验方式："
+             "{% if flags.paper %}纸质核验单（当面核验）{% else %}电子化核验（App 人脸识别）"
+             "{% endif %}。", 8, "center"),
         tiny(),
         table(facts, width=width),
-        heading("一、需要准备的材料"),
+        heading("{{ rules.headings.materials }}"),
         item("{%p for m in rules.materials %}"),
         item("□ {{ m.text }}{% if m.note %}（{{ m.note }}）{% endif %}"),
         item("{%p endfor %}"),
-        heading("二、核验单签署要求"),
-        item("{%p for line in rules.signing %}"),
-        item("{{ loop.index }}. {{ line }}", 9),
-        item("{%p endfor %}"),
+        *when("rules.signing",
+              heading("{{ rules.headings.signing }}"),
+              item("{%p for line in rules.signing %}"),
+              item("{{ loop.index }}. {{ line }}", 9),
+              item("{%p endfor %}")),
         item("{%p for line in rules.notices %}"),
         item("□ {{ line }}"),
         item("{%p endfor %}"),
-        *when("flags.commitment", heading("三、手写承诺（抄写在核验单虚线下方）"), commitment),
-        heading("{{ '四' if flags.commitment else '三' }}、幕布拍照要求"),
-        item("{%p for line in rules.backdrop %}"),
-        item("{{ loop.index }}. {{ line }}", 9),
-        item("{%p endfor %}"),
-        heading("{{ '五' if flags.commitment else '四' }}、短信核验"),
-        item("{% if flags.sms_pilot %}本省自 {{ rules.sms.pilot_since }} 起为短信核验试点省份；"
-             "{% endif %}自 {{ rules.sms.mandatory_since }} 起全国各省备案均须短信核验"
-             "（{{ rules.sms.notice }}）。", 9),
-        table(sms, width=width),
+        *when("rules.commitment", heading("{{ rules.headings.commitment }}"), commitment),
+        *when("rules.backdrop",
+              heading("{{ rules.headings.backdrop }}"),
+              item("{%p for line in rules.backdrop %}"),
+              item("{{ loop.index }}. {{ line }}", 9),
+              item("{%p endfor %}")),
+        *when("rules.electronic",
+              heading("{{ rules.headings.electronic }}"),
+              item("{%p for line in rules.electronic %}"),
+              item("{{ loop.index }}. {{ line }}", 9),
+              item("{%p endfor %}")),
+        heading("{{ rules.headings.sms }}"),
+        *when("flags.sms",
+              item("{% if rules.sms.mandatory_since %}自 {{ rules.sms.mandatory_since }} 起全国"
+                   "各省备案均须短信核验（{{ rules.sms.notice }}）。{% else %}本省自 "
+                   "{{ rules.sms.pilot_since }} 起为备案短信核验试点省份（{{ rules.sms.notice }}）。"
+                   "{% endif %}", 9),
+              table(sms, width=width)),
+        *when("not flags.sms", item("{{ rules.sms.not_required }}", 9)),
         tiny(),
     ]
 
@@ -753,11 +830,13 @@ def build() -> dict[str, bytes]:
     """Every template by its path under templates/."""
     built = {}
     for layout in SHEETS:
-        body, height = sheet_body(layout)
-        if height > CONTENT_H - SLACK:
-            raise SystemExit(f"{layout.path}: the sheet is {height:.1f} mm tall; one A4 page "
-                             f"holds {CONTENT_H - SLACK:.1f} mm with the safety margin")
-        built[layout.path] = package(body, layout.heading, SHEET_PAGE)
+        for case in CASES:
+            height = sheet_body(layout, case)[1]
+            if height > CONTENT_H - SLACK:
+                raise SystemExit(f"{layout.path} ({case}): the sheet is {height:.1f} mm tall; "
+                                 f"one A4 page holds {CONTENT_H - SLACK:.1f} mm with the "
+                                 "safety margin")
+        built[layout.path] = package(sheet_body(layout)[0], layout.heading, SHEET_PAGE)
     built["common/cover.docx"] = package(cover_body(), "网站备案材料清单", COVER_PAGE)
     return built
 

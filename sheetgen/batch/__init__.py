@@ -133,7 +133,7 @@ from sheetgen.render.pdf.document import (
 from sheetgen.render.pdf.layout import CompiledLayout
 from sheetgen.render.pdf.stamp import FieldFit, PagePlan
 from sheetgen.render.templating import TemplateSet, bundled
-from sheetgen.rules import Rules, load_rules, parse_rules
+from sheetgen.rules import Rules, choose, load_rules, parse_rules
 from sheetgen.sources.json import Record, iter_records, read_file
 
 __all__ = ["BatchOptions", "BatchResult", "Output", "RecordResult", "output_stem",
@@ -169,13 +169,17 @@ class BatchOptions:
     pdfa: bool = False                       # PDF/A-2b outputs and bundle
     templates: Path | None = None            # None: the bundled templates
     rules: Path | None = None                # None: the built-in rules
+    rules_edition: str | None = None         # a built-in edition (or the --rules file's check)
+    verification: str | None = None          # paper | electronic; None: the rules' flow
+    details: bool = False                    # the detailed applicant block on the sheets
     bundle: Path | None = None
     report: Path | None = None
     force: bool = False
 
     def render_options(self, templates: TemplateSet | None) -> RenderOptions:
         return RenderOptions(provider=self.provider, qr=self.qr, cover=self.cover,
-                             copies=self.copies, templates=templates, pdfa=self.pdfa)
+                             copies=self.copies, templates=templates, pdfa=self.pdfa,
+                             details=self.details)
 
 
 @dataclass(frozen=True)
@@ -313,8 +317,7 @@ class _Worker:
         options = setup.options
         self.options = options
         self.digest = setup.digest
-        self.rules = (parse_rules(setup.rules_data, origin=str(options.rules))
-                      if setup.rules_data is not None else load_rules())
+        self.rules = _rules(setup.rules_data, options)
         self.templates = TemplateSet(options.templates) if options.templates else bundled()
         self.render = options.render_options(self.templates)
         self.sent: set[str] = set()  # layouts this process has sent to the parent
@@ -804,6 +807,15 @@ def _check_templates(templates: TemplateSet) -> None:
                                 f"{exc.lineno}: {exc.message}") from None
 
 
+def _rules(data: bytes | None, options: BatchOptions) -> Rules:
+    """The rules of the run: the --rules file's bytes (as the parent read them) or a built-in
+    edition, with --rules-edition and --verification applied (the same in every worker)."""
+    if data is None:
+        return load_rules(edition=options.rules_edition, verification=options.verification)
+    return choose(parse_rules(data, origin=str(options.rules)), edition=options.rules_edition,
+                  verification=options.verification)
+
+
 def _options_digest(options: BatchOptions, rules: Rules, templates: TemplateSet) -> str:
     """What, besides the record, decides its outputs' bytes: part of the up-to-date key."""
     from importlib.metadata import version
@@ -812,7 +824,7 @@ def _options_digest(options: BatchOptions, rules: Rules, templates: TemplateSet)
                "engines": [version(name) for name in ("weasyprint", "reportlab", "pypdf")],
                "formats": sorted(options.formats), "variant": options.variant,
                "provider": options.provider, "qr": options.qr, "cover": options.cover,
-               "copies": options.copies, "pdfa": options.pdfa,
+               "copies": options.copies, "pdfa": options.pdfa, "details": options.details,
                # PDF dates (compose.source_date); workers inherit the environment.
                "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH")}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -877,8 +889,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
     # The rules file is read once; workers get these bytes, so all of them use the same rules.
     rules_data = (None if options.rules is None else
                   read_file(options.rules, what="rules file", error=RulesError))
-    rules = (load_rules() if rules_data is None else
-             parse_rules(rules_data, origin=str(options.rules)))
+    rules = _rules(rules_data, options)
     jobs = _check_options(options, rules)
     templates = TemplateSet(options.templates) if options.templates else bundled()
     _check_templates(templates)

@@ -99,6 +99,10 @@ def doctor(
 
 RulesOption = Annotated[Path | None, typer.Option(
     "--rules", metavar="FILE", help="Rules data (TOML) replacing the built-in rules.")]
+EditionOption = Annotated[str | None, typer.Option(
+    "--rules-edition", metavar="EDITION",
+    help="Built-in rules edition: 2025 (today's regulation, the default) or 2018 (the seed's "
+         "paper flow). With --rules FILE: the edition that file must be.")]
 
 
 @app.command()
@@ -108,6 +112,7 @@ def check(
                               "stdin.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     rules_file: RulesOption = None,
+    rules_edition: EditionOption = None,
 ) -> None:
     """Validate applicant data; list every problem with its JSON path (exit 3 if invalid)."""
     from sheetgen.errors import InvalidDataError
@@ -117,7 +122,7 @@ def check(
 
     source = input_name(input_path)
     with json_errors(as_json, source=source):
-        rules = load_rules(rules_file)
+        rules = load_rules(rules_file, edition=rules_edition)
         results = check_document(open_input(input_path), source=source, rules=rules)
     failed = [r for r in results if not r.ok]
     if as_json:
@@ -174,57 +179,99 @@ def rules_command(
     )] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the facts as JSON.")] = False,
     rules_file: RulesOption = None,
+    edition: Annotated[str | None, typer.Option(
+        "--edition", "--rules-edition", metavar="EDITION",
+        help="Which built-in rules edition to show: 2025 (default) or 2018.")] = None,
 ) -> None:
     """Show the rules for a province: variant, fingerprint, seal, SMS verification, portal."""
     from sheetgen.rules import load_rules
 
-    rules = load_rules(rules_file)
+    rules = load_rules(rules_file, edition=edition)
     if province is None:
         summary = [rules.facts(p) for p in rules.provinces]
         if as_json:
             emit_json({"origin": rules.origin, "rules_version": rules.version,
-                       "provinces": summary})
+                       "edition": rules.edition, "edition_title": rules.title,
+                       "rules_as_of": rules.as_of.isoformat(), "provinces": summary})
             return
+        print(f"rules edition {rules.edition} {rules.title}, as of {rules.as_of} "
+              f"({rules.origin})")
         for f in summary:
             # U+3000 pads the Chinese columns: it is as wide as a hanzi in a terminal.
             names = (f"{f['name']:\u3000<4} {f['full_name']:\u3000<9} "
                      f"{''.join(f['abbreviations']):\u3000<2} {f['pinyin']:<13}")
             print(f"{names}variant {f['variant']['name']:<10}"
                   f"fingerprint {'yes' if f['fingerprint']['personal'] else 'no ':<4}"
-                  f"sms pilot {'yes' if f['sms']['pilot'] else 'no ':<4} {f['sms']['portal']}")
+                  f"sms {_sms_short(f['sms']):<17} {f['sms']['portal'] or '-'}")
         return
     facts = rules.facts(rules.resolve_province(province))
     if as_json:
         emit_json(facts)
         return
     for label, value in _describe(facts):
-        print(f"{label + ':':<13}{value}")
+        print(f"{label + ':' if label else '':<14}{value}")
+
+
+def _sms_short(sms: dict[str, Any]) -> str:
+    """The SMS column of the province list: since when this province verifies by SMS."""
+    if sms["pilot"]:
+        return f"pilot {sms['pilot_since'][:10]}"
+    if sms["required"]:
+        return f"since {sms['mandatory_since']}"
+    return "no"
 
 
 def _describe(f: dict[str, Any]) -> list[tuple[str, str]]:
     """The human lines of ``sheetgen rules PROVINCE``."""
     variant, sms, seal = f["variant"], f["sms"], f["seal"]
     templates = variant["templates"]
+    if sms["pilot"]:
+        when = f"pilot province since {sms['pilot_since']}"
+    elif sms["required"]:
+        when = f"every province since {sms['mandatory_since']}"
+    else:
+        when = "not verified by SMS under this edition"
     lines = [
+        ("edition", f"{f['edition']} {f['edition_title']}, as of {f['rules_as_of']}"),
         ("province", f"{f['name']} ({f['full_name']}; {'/'.join(f['abbreviations'])}; "
                      f"{f['pinyin']}; GB/T 2260 {f['code']})"),
         ("variant", f"{variant['name']} {variant['label']} (templates: unit {templates['unit']},"
                     f" personal {templates['personal']})"),
+        ("verification", f"{f['verification']['flow']} (the provider's flow by default; "
+                         "--verification paper|electronic)"),
         ("fingerprint", "personal filings press a fingerprint at 按手印处" if
          f["fingerprint"]["personal"] else "not required"),
+    ]
+    for disputed in f["fingerprint"]["disputed"]:
+        lines.append(("", f"disputed ({'on' if disputed['enabled'] else 'off'}): "
+                          + "; ".join(disputed["sources"])))
+    lines += [
         ("seal", f"units seal with {seal['official_seal']} at {seal['label']} "
                  f"({'/'.join(seal['not_accepted'])} not accepted); without a seal write "
                  f"{seal['no_seal_text']}; personal filings have no seal"),
+    ]
+    if seal["no_seal_rule"]:
+        rule = seal["no_seal_rule"]
+        lines.append(("", f"{rule['action']}: {rule['text']} ({rule['source']}, "
+                          f"as of {rule['as_of']})"))
+    lines += [
         ("registrar", "write each domain's registrar after it" if f["registrar_required"]
          else "not required"),
-        ("sms", (f"pilot province since {sms['pilot_since']}; " if sms["pilot"] else "")
-                + f"mandatory since {sms['mandatory_since']}; {sms['code_digits']}-digit code, "
-                  f"valid {sms['valid_hours']} h"),
-        ("senders", ", ".join(f"{c['name']} {c['number']}" for c in sms["carriers"])),
-        ("portal", sms["portal"]),
+        ("sms", f"{when}; {sms['code_digits']}-digit code, valid {sms['valid_hours']} h"
+                + (f", {sms['attempts']} wrong entries return the filing"
+                   if sms["attempts"] else "") + f" ({sms['notice']})"),
+        ("portal", sms["portal"] or "-"),
     ]
     if sms["portal_note"]:
         lines.append(("note", sms["portal_note"]))
+    if sms["required"]:
+        lines += [("verify", sms["verify"]), ("resend", sms["resend"])]
+        lines += [(kind if i == 0 else "", text) for i, (kind, text) in enumerate(
+            ("codes", r["text"]) for r in sms["recipients"].values())]
+        lines.append(("", sms["same_person"] + sms["recipient"]))
+        lines.append(("senders", ", ".join(f"{c['name']} {c['number']}"
+                                           for c in sms["carriers"])))
+    lines.append(("sms source", f"{sms['source']} (as of {sms['as_of']})"))
     if f["commitment"]:
         lines.append(("commitment", "Guangdong personal sheets: the applicant handwrites the "
                                     "commitment (text on the cover)"))
@@ -251,6 +298,13 @@ TemplatesOption = Annotated[Path | None, typer.Option(
     help="A directory of your own templates (same layout as the bundled ones).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON report on stdout.")]
 PdfaOption = Annotated[bool, typer.Option("--pdfa", help="Write archival PDF/A-2b.")]
+DetailsOption = Annotated[bool, typer.Option(
+    "--details", help="Print the detailed applicant block on each sheet (certificate numbers, "
+                      "mobiles, e-mail, address, principal); the official form has none.")]
+VerificationOption = Annotated[str | None, typer.Option(
+    "--verification", metavar="paper|electronic",
+    help="The provider's verification flow, for the cover: paper (signed sheet, backdrop "
+         "photo) or electronic (face and ID in the provider's app). Default: the rules'.")]
 
 
 def input_name(path: str) -> str:
@@ -259,26 +313,27 @@ def input_name(path: str) -> str:
 
 
 def render_options(*, provider: str | None, no_qr: bool, no_cover: bool, copies: int,
-                   templates: Path | None, pdfa: bool = False) -> Any:
+                   templates: Path | None, pdfa: bool = False, details: bool = False) -> Any:
     """The RenderOptions of the shared rendering options."""
     from sheetgen.render.pdf.document import RenderOptions
     from sheetgen.render.templating import TemplateSet
 
     return RenderOptions(provider=provider_option(provider), qr=not no_qr, cover=not no_cover,
                          copies=copies, templates=TemplateSet(templates) if templates else None,
-                         pdfa=pdfa)
+                         pdfa=pdfa, details=details)
 
 
 def render_setup(*, provider: str | None, no_qr: bool, no_cover: bool, copies: int,
                  templates: Path | None, rules_file: Path | None, variant: str,
-                 pdfa: bool = False) -> tuple[Any, Any, str]:
+                 pdfa: bool = False, details: bool = False, rules_edition: str | None = None,
+                 verification: str | None = None) -> tuple[Any, Any, str]:
     """Options, rules and the checked variant of a rendering command, all before its input is
     read: a usage error must not wait for (or consume) stdin."""
     from sheetgen.rules import load_rules
 
     options = render_options(provider=provider, no_qr=no_qr, no_cover=no_cover, copies=copies,
-                             templates=templates, pdfa=pdfa)
-    rules = load_rules(rules_file)
+                             templates=templates, pdfa=pdfa, details=details)
+    rules = load_rules(rules_file, edition=rules_edition, verification=verification)
     return options, rules, rules.check_variant(variant)
 
 
@@ -306,6 +361,9 @@ def fill(
     copies: CopiesOption = 1,
     no_qr: NoQrOption = False,
     rules_file: RulesOption = None,
+    rules_edition: EditionOption = None,
+    verification: VerificationOption = None,
+    details: DetailsOption = False,
     templates: TemplatesOption = None,
     pdfa: PdfaOption = False,
     as_json: JsonOption = False,
@@ -327,7 +385,8 @@ def fill(
         check_formats(formats, output)
         options, rules, variant = render_setup(
             provider=provider, no_qr=no_qr, no_cover=no_cover, copies=copies,
-            templates=templates, pdfa=pdfa, rules_file=rules_file, variant=variant)
+            templates=templates, pdfa=pdfa, rules_file=rules_file, variant=variant,
+            details=details, rules_edition=rules_edition, verification=verification)
         result = run_fill(open_input(input_path), source=source, output=output, rules=rules,
                           variant=variant, options=options, formats=formats)
     if as_json:
@@ -347,6 +406,9 @@ def preview(
     provider: ProviderOption = None,
     no_qr: NoQrOption = False,
     rules_file: RulesOption = None,
+    rules_edition: EditionOption = None,
+    verification: VerificationOption = None,
+    details: DetailsOption = False,
     templates: TemplatesOption = None,
 ) -> None:
     """Render one applicant's pages to PNG images, to look at before printing."""
@@ -357,7 +419,8 @@ def preview(
 
     options, rules, variant = render_setup(
         provider=provider, no_qr=no_qr, no_cover=no_cover, copies=1, templates=templates,
-        rules_file=rules_file, variant=variant)
+        rules_file=rules_file, variant=variant, details=details, rules_edition=rules_edition,
+        verification=verification)
     plan = plan_input(open_input(input_path), source=input_name(input_path), rules=rules,
                       variant=variant)
     rendered = render_pdf(plan, options)
@@ -430,6 +493,9 @@ def batch(
     provider: ProviderOption = None,
     no_qr: NoQrOption = False,
     rules_file: RulesOption = None,
+    rules_edition: EditionOption = None,
+    verification: VerificationOption = None,
+    details: DetailsOption = False,
     templates: TemplatesOption = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Redo every record, also those whose output is up to date.")] = False,
@@ -453,7 +519,8 @@ def batch(
             formats=parse_formats(formats),
             variant=variant, provider=provider_option(provider), qr=not no_qr,
             cover=not no_cover, templates=templates, rules=rules_file, report=report,
-            force=force)
+            force=force, rules_edition=rules_edition, verification=verification,
+            details=details)
         if sys.stderr.isatty():
             with BatchProgress() as progress:
                 result = run_batch(inputs, options, on_record=progress.update)

@@ -6,6 +6,12 @@ static ``rules`` texts), which is what lets a layout be compiled once and stampe
 The keys are documented for template authors in ``templates/README.md``; a test keeps the two
 in agreement.
 
+By default a sheet is the official form (domain.md §7): the applicant block prints only what
+the 填写说明 asks (网站主办者名称, 网站类型, 网站域名); ``details`` (``--details``) adds the
+detailed block of reported data (certificate numbers, mobiles, e-mail, address, principal)
+for providers who want it. The values are in the context either way; ``flags.details``
+decides what the template prints.
+
 Alongside the context, :class:`SheetContext` carries ``paths``: for each value, the JSON path
 of the data it came from, so that a value that does not fit (or a character no font has) is
 reported against the applicant's own field (``websites[1].domains``).
@@ -62,7 +68,7 @@ def reference(applicant: Applicant) -> str:
 
 
 def sheet_context(plan: FilingPlan, sheet: SheetPlan, *, provider: str | None = None,
-                  qr: bool = True) -> SheetContext:
+                  qr: bool = True, details: bool = False) -> SheetContext:
     """The context of one website's check sheet."""
     applicant = plan.applicant
     host = applicant.host
@@ -93,6 +99,7 @@ def sheet_context(plan: FilingPlan, sheet: SheetPlan, *, provider: str | None = 
             "homepage": website.homepage or "",
             "filing_number": website.filing_number or "",
             "ips": "，".join(website.ips or ()),
+            "preapproval": "、".join(item.label for item in website.preapproval),
         },
         "manager": _person(website.manager),
         "provider": {"name": access_provider or provider or ""},
@@ -104,8 +111,11 @@ def sheet_context(plan: FilingPlan, sheet: SheetPlan, *, provider: str | None = 
             "seal": sheet.seal == "seal",
             "no_seal": sheet.seal == "no_seal",
             "landline": sheet.landline,
+            "landline_check": sheet.landline_check,
             "commitment": sheet.commitment,
             "registrar": sheet.registrar,
+            "preapproval": bool(sheet.preapproval),
+            "details": details,
             "qr": qr,
         },
         "rules": {"seal_label": sheet.seal_label, "no_seal_text": sheet.no_seal_text or ""},
@@ -126,6 +136,7 @@ def sheet_context(plan: FilingPlan, sheet: SheetPlan, *, provider: str | None = 
         "website.homepage": f"{site}.homepage",
         "website.filing_number": f"{site}.filing_number",
         "website.ips": f"{site}.ips",
+        "website.preapproval": f"{site}.preapproval",
         "provider.name": "access.provider" if access_provider else "--provider",
     }
     for key in PERSON_KEYS:

@@ -2,7 +2,8 @@
 
 The cover tells the applicant and the counter staff what this filing needs: the materials for
 this case, how to sign these sheets, the Guangdong commitment to copy by hand, the backdrop
-photo rules and the SMS verification facts of the province. Every text comes from the plan
+photo rules (paper flow) or the app verification (electronic flow), the SMS verification facts
+of the province and who gets a code, and the date the rules it prints hold as of. Every text comes from the plan
 (that is, from the rules data); the lists are static per layout (``rules.*``, part of the
 layout key), the applicant's own facts are values stamped into boxes (``cover.*``, ``sms.*``).
 """
@@ -18,6 +19,24 @@ from sheetgen.rules import FLAGS
 TEMPLATE = "common/cover.html"
 #: A cover may take this many pages (the sheets stay one page each).
 MAX_PAGES = 2
+_NUMERALS = "一二三四五六七八九十"
+
+
+def _headings(plan: FilingPlan) -> dict[str, str]:
+    """The cover's numbered section headings: only the sections this plan prints, numbered in
+    order (the HTML and the DOCX template print the same numbers)."""
+    sections = [("materials", "需要准备的材料", True),
+                ("signing", "核验单签署要求", bool(plan.signing)),
+                ("commitment", "手写承诺（抄写在核验单虚线下方）", plan.commitment_text is not None),
+                ("backdrop", "幕布拍照要求", bool(plan.backdrop)),
+                ("electronic", "电子化核验", bool(plan.electronic)),
+                ("sms", "短信核验", True)]
+    # Every key is there (a template's variables are checked in every branch); a section the
+    # plan does not print has an empty heading.
+    headings = dict.fromkeys((key for key, _, _ in sections), "")
+    shown = [(key, title) for key, title, present in sections if present]
+    headings |= {key: f"{_NUMERALS[i]}、{title}" for i, (key, title) in enumerate(shown)}
+    return headings
 
 
 def cover_context(plan: FilingPlan) -> SheetContext:
@@ -43,16 +62,23 @@ def cover_context(plan: FilingPlan) -> SheetContext:
             "websites_short": "；".join(
                 f"{n}. {site.name}（{len(site.domains)} 个域名）"
                 for n, site in enumerate(applicant.websites, start=1)),
+            "preapproval": "；".join(
+                f"{n}. {site.name}：{'、'.join(item.label for item in site.preapproval)}"
+                for n, site in enumerate(applicant.websites, start=1) if site.preapproval),
         },
         "sms": {
             "codes": str(sms.codes_expected),
             "mobiles": "、".join(sms.mobiles),
-            "portal": sms.portal_url,
+            "portal": sms.portal_url or "",
             "portal_note": sms.portal_note or "",
         },
         # Every flag the rules know, true or false, so a template may test any of them.
-        "flags": {name: name in plan.flags for name in FLAGS} | {"sms_pilot": sms.pilot},
+        "flags": {name: name in plan.flags for name in FLAGS} | {
+            "sms_pilot": sms.pilot, "sms": sms.required, "sms_at_most": sms.codes_at_most},
         "rules": {
+            "edition": plan.edition, "edition_title": plan.edition_title,
+            "as_of": plan.rules_as_of, "headings": _headings(plan),
+            "electronic": list(plan.electronic),
             "materials": [{"text": m.text, "note": m.note or ""} for m in plan.materials],
             "signing": list(plan.signing),
             "notices": list(plan.notices),
@@ -60,11 +86,13 @@ def cover_context(plan: FilingPlan) -> SheetContext:
             "backdrop": list(plan.backdrop),
             "sms": {
                 "notice": sms.notice, "pilot_since": sms.pilot_since or "",
-                "mandatory_since": sms.mandatory_since, "code_digits": sms.code_digits,
+                "mandatory_since": sms.mandatory_since or "",
+                "not_required": sms.not_required or "", "code_digits": sms.code_digits,
                 "valid_hours": sms.valid_hours, "arrival": sms.arrival, "resend": sms.resend,
                 "verify": sms.verify, "expired": sms.expired, "same_person": sms.same_person,
-                "recipient": sms.recipient, "carriers": [list(c) for c in sms.carriers],
-                "virtual_operators": sms.virtual_operators,
+                "recipient": sms.recipient, "recipients": sms.recipients,
+                "carriers": [list(c) for c in sms.carriers],
+                "virtual_operators": sms.virtual_operators or "",
                 "troubleshooting": list(sms.troubleshooting),
             },
         },
@@ -73,6 +101,7 @@ def cover_context(plan: FilingPlan) -> SheetContext:
         "cover.ref": "ref", "cover.host_name": "host.name", "cover.host_kind": "host.nature",
         "cover.province": "province", "cover.filing_type": "filing_type",
         "cover.websites": "websites", "cover.websites_short": "websites",
+        "cover.preapproval": "websites",
         "sms.mobiles": "websites",
         "sms.portal": "province", "sms.portal_note": "province",
     }

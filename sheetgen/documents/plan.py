@@ -8,8 +8,14 @@ many codes to expect. Templates and renderers read the plan; none of them tests 
 name or re-derives a rule.
 
 The cover's lines are selected by flags (``personal``, ``unit``, ``seal``, ``no_seal``,
-``fingerprint``, ``commitment``, ``registrar``, ``special_site`` and the filing type code), the
-same vocabulary the rules file's ``when`` lists use (:data:`sheetgen.rules.FLAGS`).
+``fingerprint``, ``commitment``, ``registrar``, ``special_site``, ``preapproval``, the filing
+type code and the verification flow ``paper`` or ``electronic``), the same vocabulary the
+rules file's ``when`` lists use (:data:`sheetgen.rules.FLAGS`).
+
+Who gets an SMS code depends on the filing type (``[sms.recipients]``): a new filing sends
+one to the principal and to each website's manager, a new website or a new access only to
+the managers, a change only to those whose data changed (so the count is an upper bound);
+one mobile gets one code.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Literal
 
 from sheetgen.model import Applicant, Website
 from sheetgen.rules import Material, Province, Rules
+from sheetgen.vocabulary import Preapproval
 
 __all__ = ["FilingPlan", "Material", "SheetPlan", "SmsPlan", "make_plan"]
 
@@ -41,28 +48,40 @@ class SheetPlan:
     seal_label: str       # the seal box's label (单位公章)
     no_seal_text: str | None  # printed in the seal box when seal == "no_seal"
     registrar: bool       # write each domain's registrar after it (Beijing)
+    preapproval: tuple[Preapproval, ...] = ()  # content needing 前置审批: the check row
 
     @property
-    def layout_key(self) -> tuple[str, str, bool, bool, str, bool, bool, bool]:
+    def landline_check(self) -> bool:
+        """The verifier's 网站负责人座机号码 row (domain.md §7): always on a unit's sheet, on a
+        person's only when a landline was reported."""
+        return self.unit or self.landline
+
+    @property
+    def layout_key(self) -> tuple[str, str, bool, bool, str, bool, bool, bool, bool]:
         """What the sheet's structure depends on (design.md §2), not the values."""
         return (self.variant, self.template, self.unit, self.fingerprint, self.seal,
-                self.landline, self.commitment, self.registrar)
+                self.landline, self.commitment, self.registrar, bool(self.preapproval))
 
 
 @dataclass(frozen=True)
 class SmsPlan:
     """SMS verification facts for the cover (工信部信管函[2016]485号)."""
 
-    pilot: bool                   # the province was in the 2017-12-18 pilot
-    pilot_since: str | None       # "2017-12-18 09:00" for pilot provinces
-    mandatory_since: str          # "2020-08": every province since
-    portal_url: str               # as the source gives it, without scheme
+    required: bool                # filings in this province verify by SMS (this edition)
+    pilot: bool                   # the province verified in a pilot batch (2018 edition)
+    pilot_since: str | None       # "2017-12-18 09:00", "2018-09-10" for pilot provinces
+    mandatory_since: str | None   # "2020-08-17": every province since (today's edition)
+    not_required: str | None      # the cover's line when not required
+    portal_url: str | None        # the national portal or the province's, without scheme
     portal_note: str | None       # a known problem with the portal data
-    codes_expected: int           # distinct mobiles among principal (units) and managers
+    codes_expected: int           # distinct mobiles of the people this filing type sends to
+    codes_at_most: bool           # a change: only those whose data changed get one
     mobiles: tuple[str, ...]      # those mobiles (the cover is the applicant's own)
+    recipients: str               # who gets a code for this filing type (rules text)
     notice: str
     code_digits: int
     valid_hours: int
+    attempts: int | None
     arrival: str
     resend: str
     verify: str
@@ -70,7 +89,7 @@ class SmsPlan:
     same_person: str
     recipient: str
     carriers: tuple[tuple[str, str], ...]   # (name, sender number)
-    virtual_operators: str
+    virtual_operators: str | None
     troubleshooting: tuple[str, ...]
 
 
@@ -95,26 +114,42 @@ class FilingPlan:
     notices: tuple[str, ...]
     rules_version: str
     flags: frozenset[str]             # the conditions that held (rules.FLAGS)
+    edition: str = ""                 # the rules edition (2025, 2018)
+    edition_title: str = ""           # 现行规定（2025 版）
+    rules_as_of: str = ""             # the edition's as-of date, printed on the cover
+    verification: str = "paper"       # the provider's flow: paper | electronic
+    electronic: tuple[str, ...] = ()  # the cover's electronic-flow lines (electronic only)
 
 
 def _sms(applicant: Applicant, province: Province, rules: Rules) -> SmsPlan:
     facts = rules.sms
     pilot = rules.sms_pilot(province)
-    # Codes go to the principal (units) and each website's manager; one mobile, one code.
-    candidates = ([applicant.host.principal.mobile] if applicant.unit and applicant.host.principal
-                  else []) + [w.manager.mobile for w in applicant.websites]
-    mobiles = tuple(dict.fromkeys(candidates))
+    required = rules.sms_required(province)
+    sent = facts.recipients[applicant.filing_type.code]
+    # The principal (units; a person's principal is the manager) and each website's manager,
+    # as this filing type says; one mobile, one code.
+    candidates = ([applicant.host.principal.mobile]
+                  if "principal" in sent.roles and applicant.unit and applicant.host.principal
+                  else [])
+    candidates += ([w.manager.mobile for w in applicant.websites]
+                   if "manager" in sent.roles or not applicant.unit else [])
+    mobiles = tuple(dict.fromkeys(candidates)) if required else ()
     return SmsPlan(
-        pilot=pilot,
-        pilot_since=facts.pilot_since.strftime("%Y-%m-%d %H:%M") if pilot else None,
-        mandatory_since=facts.mandatory_since,
-        portal_url=province.portal,
+        required=required,
+        pilot=pilot is not None,
+        pilot_since=pilot.since_text if pilot else None,
+        mandatory_since=facts.mandatory_since.isoformat() if facts.mandatory_since else None,
+        not_required=None if required else facts.not_required,
+        portal_url=rules.portal(province),
         portal_note=province.portal_note,
         codes_expected=len(mobiles),
+        codes_at_most=sent.changed_only,
         mobiles=mobiles,
+        recipients=sent.text,
         notice=facts.notice,
         code_digits=facts.code_digits,
         valid_hours=facts.valid_hours,
+        attempts=facts.attempts,
         arrival=facts.arrival,
         resend=facts.resend,
         verify=facts.verify,
@@ -127,8 +162,24 @@ def _sms(applicant: Applicant, province: Province, rules: Rules) -> SmsPlan:
     )
 
 
+def _seal_notes(rules: Rules, province: Province, seal: Seal) -> tuple[str, ...]:
+    """The cover's lines for a unit without a seal: the province's rule, else the general one."""
+    if seal != "no_seal":
+        return ()
+    rule = rules.no_seal_rule(province)
+    if rule is None:
+        return (rules.seal.remark,)
+    if rule.action == "hint":
+        return (rules.seal.remark, rule.text)
+    return (rule.text,)
+
+
 def make_plan(applicant: Applicant, rules: Rules, *, variant: str = "auto") -> FilingPlan:
-    """The plan for a valid ``applicant``; ``variant`` is ``auto`` or a forced variant name."""
+    """The plan for a valid ``applicant``; ``variant`` is ``auto`` or a forced variant name.
+
+    The verification flow is the rules' (``[verification].flow``, which ``--verification``
+    overrides through :meth:`Rules.with_verification`).
+    """
     rules.check_variant(variant)
     province = rules.province(applicant.province)
     chosen = province.variant if variant == "auto" else variant
@@ -138,11 +189,14 @@ def make_plan(applicant: Applicant, rules: Rules, *, variant: str = "auto") -> F
     seal: Seal = ("seal" if applicant.host.has_seal else "no_seal") if unit else "none"
     commitment = spec.personal_commitment and not unit
     registrar = rules.registrar_required(province)
+    flow = rules.verification.flow
+    preapproval = any(w.preapproval for w in applicant.websites)
+    no_seal_text = rules.no_seal_text(province)
 
-    flags = {"unit" if unit else "personal", applicant.filing_type.code}
+    flags = {"unit" if unit else "personal", applicant.filing_type.code, flow}
     flags |= {name for name, held in (("seal", seal == "seal"), ("no_seal", seal == "no_seal"),
                                       ("fingerprint", fingerprint), ("commitment", commitment),
-                                      ("registrar", registrar),
+                                      ("registrar", registrar), ("preapproval", preapproval),
                                       ("special_site", applicant.special_site)) if held}
     template = spec.templates.unit if unit else spec.templates.personal
     sheets = tuple(
@@ -150,9 +204,10 @@ def make_plan(applicant: Applicant, rules: Rules, *, variant: str = "auto") -> F
                   fingerprint=fingerprint, seal=seal,
                   landline=website.manager.office_phone is not None, commitment=commitment,
                   seal_label=rules.seal.label,
-                  no_seal_text=rules.seal.no_seal_text if seal == "no_seal" else None,
-                  registrar=registrar)
+                  no_seal_text=no_seal_text if seal == "no_seal" else None,
+                  registrar=registrar, preapproval=website.preapproval)
         for i, website in enumerate(applicant.websites))
+    paper = flow == "paper"
     return FilingPlan(
         applicant=applicant,
         province=province,
@@ -164,11 +219,20 @@ def make_plan(applicant: Applicant, rules: Rules, *, variant: str = "auto") -> F
         has_no_seal=seal == "no_seal",
         sheets=sheets,
         materials=rules.select(rules.materials, flags),
-        signing=tuple(line.text for line in rules.select(rules.signing, flags)),
-        commitment_text=rules.commitment.text if commitment else None,
-        backdrop=tuple(item.text for item in rules.backdrop),
+        # Signing the sheet, copying the commitment onto it and the backdrop photo belong to
+        # the paper flow; the electronic flow has its own lines instead.
+        signing=tuple(line.text for line in rules.select(rules.signing, flags)) if paper else (),
+        commitment_text=rules.commitment.text if commitment and paper else None,
+        backdrop=tuple(item.text for item in rules.backdrop) if paper else (),
         sms=_sms(applicant, province, rules),
-        notices=tuple(n.text for n in rules.select(rules.notices, flags)),
+        notices=(tuple(n.text for n in rules.select(rules.notices, flags))
+                 + (_seal_notes(rules, province, seal) if paper else ())),
         rules_version=rules.version,
         flags=frozenset(flags),
+        edition=rules.edition,
+        edition_title=rules.title,
+        rules_as_of=rules.as_of.isoformat(),
+        verification=flow,
+        electronic=(tuple(line.text for line in rules.select(rules.electronic, flags))
+                    if not paper else ()),
     )

@@ -1,8 +1,10 @@
 """The rules data: provinces, variants, fingerprint, seal, SMS, materials, signing (design.md §4).
 
-Everything in domain.md §3–§5 that changes with regulation lives in one TOML file shipped in
-the package (``sheetgen/rules.toml``, located by :func:`sheetgen.resources.rules_file`); a user
-replaces it whole with ``--rules FILE``. This module owns reading and validating that file and
+Everything in domain.md §3–§7 that changes with regulation lives in a TOML file shipped in
+the package, one per dated **edition** (:data:`EDITIONS`): ``rules.toml`` is today's regulation
+(the default), ``rules-2018.toml`` the seed's 2018 paper flow with its pilot batches corrected.
+``--rules-edition E`` picks a built-in edition; a user replaces the file whole with
+``--rules FILE`` (which names its own ``edition``). This module owns reading and validating that file and
 answering questions about it (which province a name means, whether a province asks for a
 fingerprint, which materials a case needs). It never decides anything by a province's name:
 every such fact is data, so a province can be added to a rule without code.
@@ -38,14 +40,25 @@ from sheetgen.vocabulary import Nature
 
 #: The conditions that ``when`` lists may name; :mod:`~.plan` computes them per filing.
 FLAGS = ("personal", "unit", "seal", "no_seal", "fingerprint", "commitment", "registrar",
-         "special_site", "new_filing", "new_website", "new_access", "change")
+         "special_site", "new_filing", "new_website", "new_access", "change", "paper",
+         "electronic", "preapproval")
 PROVINCE_COUNT = 31
+
+#: The built-in rule editions, newest first: edition name → file in this package. The first is
+#: the default. A ``--rules`` file must name one of them as its ``edition``.
+EDITIONS = {"2025": "rules.toml", "2018": "rules-2018.toml"}
+DEFAULT_EDITION = next(iter(EDITIONS))
+#: The provider's verification flows (``--verification``, ``[verification].flow``).
+FLOWS = ("paper", "electronic")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Source = Annotated[str, StringConstraints(pattern=r"^(seed|doc|recon): *\S")]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Flag = Literal["personal", "unit", "seal", "no_seal", "fingerprint", "commitment", "registrar",
-               "special_site", "new_filing", "new_website", "new_access", "change"]
+               "special_site", "new_filing", "new_website", "new_access", "change", "paper",
+               "electronic", "preapproval"]
+FilingTypeCode = Literal["new_filing", "new_website", "new_access", "change"]
+Flow = Literal["paper", "electronic"]
 
 
 class _Data(BaseModel):
@@ -71,8 +84,11 @@ class Province(_Entry):
     aliases: tuple[Text, ...] = ()
     code: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]$")]
     variant: Key
-    portal_code: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
-    portal: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}\.beian\.miit\.gov\.cn/\S+$")]
+    # The seed's per-province SMS portals (2018 edition); today's edition has one national
+    # portal (``[sms].portal``) and leaves these out.
+    portal_code: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")] | None = None
+    portal: Annotated[str, StringConstraints(
+        pattern=r"^[a-z]{2}\.beian\.miit\.gov\.cn/\S+$")] | None = None
     portal_note: Text | None = None
     sample_region: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
     sample_city: Text
@@ -103,14 +119,36 @@ class Variant(_Entry):
     personal_commitment: bool
 
 
+class Disputed(_Data):
+    """A province whose fingerprint requirement the sources disagree on: kept as data with
+    every source, applied only when ``enabled`` (a user's rules file turns it on)."""
+
+    province: Key
+    enabled: bool
+    sources: tuple[Source, ...] = Field(min_length=2)
+    as_of: date
+
+
 class Fingerprint(_Entry):
     provinces: tuple[Key, ...]
     label: Text
     note: Text | None = None
+    disputed: tuple[Disputed, ...] = ()
 
 
 class Registrar(_Entry):
     provinces: tuple[Key, ...]
+
+
+class NoSealRule(_Entry):
+    """What a province says of a unit without a seal (个体工商户): ``refuse`` it (the data is
+    invalid), ``remark`` (another text in the seal box and the filing system's remark), or a
+    ``hint`` on the cover."""
+
+    provinces: tuple[Key, ...] = Field(min_length=1)
+    action: Literal["refuse", "remark", "hint"]
+    text: Text
+    no_seal_text: Text | None = None  # ``remark``: printed instead of [seal].no_seal_text
 
 
 class Seal(_Entry):
@@ -118,6 +156,8 @@ class Seal(_Entry):
     official_seal: Text
     not_accepted: tuple[Text, ...]
     no_seal_text: Text
+    remark: Text  # where else the no-seal text goes (the cover says it), unless a rule replaces it
+    no_seal: tuple[NoSealRule, ...] = ()
 
 
 class Carrier(_Data):
@@ -125,24 +165,60 @@ class Carrier(_Data):
     number: Annotated[str, StringConstraints(pattern=r"^[0-9]{5,20}$")]
 
 
+class PilotBatch(_Entry):
+    """Provinces that started SMS verification together, before it was mandatory."""
+
+    since: datetime | date  # a time of day only where the source gives one
+    provinces: tuple[Key, ...] = Field(min_length=1)
+
+    @property
+    def since_text(self) -> str:
+        """``2017-12-18 09:00`` or ``2018-09-10``."""
+        if isinstance(self.since, datetime):
+            return self.since.strftime("%Y-%m-%d %H:%M")
+        return self.since.isoformat()
+
+
+class Recipients(_Entry):
+    """Who gets an SMS code for one filing type: the principal (units), each website's
+    manager, or (``changed_only``) only those of them whose data changed."""
+
+    roles: tuple[Literal["principal", "manager"], ...] = Field(min_length=1)
+    changed_only: bool = False
+    text: Text
+
+
 class Sms(_Entry):
     """SMS verification facts (工信部信管函[2016]485号)."""
 
     notice: Text
-    pilot_provinces: tuple[Key, ...]
-    pilot_since: datetime
-    mandatory_since: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}$")]
+    # Either every province since a date (today), or pilot batches (2018); a province in
+    # neither does not verify by SMS.
+    mandatory_since: date | None = None
+    pilot_batches: tuple[PilotBatch, ...] = ()
+    not_required: Text | None = None   # the cover's line for a province that does not verify
+    portal: Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+\.gov\.cn(/\S*)?$")] | None \
+        = None                          # the national portal; else each province's own
     code_digits: int = Field(ge=4, le=8)
     valid_hours: int = Field(ge=1)
+    attempts: int | None = Field(None, ge=1)  # wrong entries before the filing is returned
     arrival: Text
     resend: Text
     verify: Text
     expired: Text
     same_person: Text
     recipient: Text
-    virtual_operators: Text
+    recipients: dict[FilingTypeCode, Recipients]
+    virtual_operators: Text | None = None
     troubleshooting: tuple[Text, ...] = Field(min_length=1)
     carriers: tuple[Carrier, ...] = Field(min_length=1)
+
+
+class Verification(_Entry):
+    """The provider's verification flow by default: the seed's ``paper`` flow (signed sheet,
+    backdrop photo) or ``electronic`` (face and ID in the provider's app)."""
+
+    flow: Flow
 
 
 class Conditional(_Entry):
@@ -197,8 +273,11 @@ def _name_key(text: str) -> str:
 class Rules(_Data):
     """The validated rules data, with the lookups the model and the plan ask for."""
 
-    schema_version: Literal[1]
-    as_of: date
+    schema_version: Literal[2]
+    edition: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z._-]{1,20}$")]
+    title: Text                       # how the cover names the edition (现行规定 …)
+    as_of: date                       # the facts hold as of this date (printed on the cover)
+    verification: Verification
     provinces: tuple[Province, ...]
     variants: dict[Key, Variant]
     fingerprint: Fingerprint
@@ -209,6 +288,7 @@ class Rules(_Data):
     signing: tuple[Conditional, ...] = Field(min_length=1)
     backdrop: tuple[Backdrop, ...] = Field(min_length=1)
     notices: tuple[Conditional, ...] = ()
+    electronic: tuple[Conditional, ...] = ()  # the cover's lines for the electronic flow
     commitment: Commitment
     certificates: tuple[CertificateType, ...] = Field(min_length=1)
 
@@ -278,40 +358,105 @@ class Rules(_Data):
     # --- per-province rules -----------------------------------------------------------------
 
     def needs_fingerprint(self, province: Province, nature: Nature) -> bool:
-        """Personal filings in a fingerprint province get the 按手印处 box."""
-        return not nature.unit and province.key in self.fingerprint.provinces
+        """Personal filings in a fingerprint province get the 按手印处 box (a disputed province
+        only when its entry is enabled)."""
+        if nature.unit:
+            return False
+        return province.key in self.fingerprint.provinces or any(
+            d.enabled and d.province == province.key for d in self.fingerprint.disputed)
 
     def registrar_required(self, province: Province) -> bool:
         return province.key in self.registrar.provinces
 
-    def sms_pilot(self, province: Province) -> bool:
-        return province.key in self.sms.pilot_provinces
+    def sms_pilot(self, province: Province) -> PilotBatch | None:
+        """The pilot batch ``province`` joined SMS verification in, if any."""
+        return next((b for b in self.sms.pilot_batches if province.key in b.provinces), None)
+
+    def sms_required(self, province: Province) -> bool:
+        """Whether filings in ``province`` are verified by SMS under this edition."""
+        return self.sms.mandatory_since is not None or self.sms_pilot(province) is not None
+
+    def portal(self, province: Province) -> str | None:
+        """Where the SMS code is entered: the province's own portal, else the national one."""
+        return province.portal or self.sms.portal
+
+    def no_seal_rule(self, province: Province) -> NoSealRule | None:
+        """The province's rule for a unit without a seal, if it has one."""
+        return next((r for r in self.seal.no_seal if province.key in r.provinces), None)
+
+    def no_seal_text(self, province: Province) -> str:
+        """What a unit without a seal writes where the seal goes, in ``province``."""
+        rule = self.no_seal_rule(province)
+        return (rule.no_seal_text if rule and rule.no_seal_text else None) or \
+            self.seal.no_seal_text
+
+    def with_verification(self, flow: str | None) -> Rules:
+        """These rules with the provider's verification flow set to ``flow`` (``--verification``);
+        ``None`` keeps the file's. The version changes with it, so caches keyed by it do too."""
+        if flow is None or flow == self.verification.flow:
+            return self
+        if flow not in FLOWS:
+            raise UsageError(f"unknown verification flow {flow!r} / 未知的核验方式",
+                             hint="use one of: " + ", ".join(FLOWS))
+        if flow == "electronic" and not self.electronic:
+            raise UsageError(
+                f"the {self.edition} rules edition has no electronic verification "
+                f"/ {self.edition} 版规则没有电子化核验",
+                hint="electronic verification started with MIIT's 2019 pilot; use the default "
+                     f"edition ({DEFAULT_EDITION}) or --verification paper")
+        changed = self.model_copy(update={
+            "verification": self.verification.model_copy(update={"flow": flow})})
+        changed._version = hashlib.sha256(f"{self._version}:{flow}".encode()).hexdigest()[:16]
+        return changed
 
     def facts(self, province: Province) -> dict[str, Any]:
         """What the rules say about ``province``, JSON-ready (``sheetgen rules --json``)."""
         variant = self.variants[province.variant]
         sms = self.sms
+        pilot = self.sms_pilot(province)
+        no_seal = self.no_seal_rule(province)
+        disputed = [d for d in self.fingerprint.disputed if d.province == province.key]
         return {
             "key": province.key, "name": province.name, "full_name": province.full_name,
             "abbreviations": list(province.abbreviations), "pinyin": province.pinyin,
             "aliases": list(province.aliases), "code": province.code,
+            "edition": self.edition, "edition_title": self.title,
+            "rules_as_of": self.as_of.isoformat(),
+            "verification": {"flow": self.verification.flow,
+                             "source": self.verification.source,
+                             "as_of": self.verification.as_of.isoformat()},
             "variant": {"name": province.variant, "label": variant.label,
                         "templates": variant.templates.model_dump()},
             "fingerprint": {"personal": self.needs_fingerprint(province, Nature.PERSONAL),
-                            "label": self.fingerprint.label},
+                            "label": self.fingerprint.label,
+                            "disputed": [d.model_dump(mode="json") for d in disputed]},
             "seal": {"label": self.seal.label, "official_seal": self.seal.official_seal,
                      "not_accepted": list(self.seal.not_accepted),
-                     "no_seal_text": self.seal.no_seal_text},
+                     "no_seal_text": self.no_seal_text(province),
+                     "no_seal_rule": (None if no_seal is None else
+                                      {"action": no_seal.action, "text": no_seal.text,
+                                       "source": no_seal.source,
+                                       "as_of": no_seal.as_of.isoformat()})},
             "registrar_required": self.registrar_required(province),
             "commitment": variant.personal_commitment,
-            "sms": {"pilot": self.sms_pilot(province),
-                    "pilot_since": (sms.pilot_since.strftime("%Y-%m-%d %H:%M")
-                                    if self.sms_pilot(province) else None),
-                    "mandatory_since": sms.mandatory_since, "notice": sms.notice,
+            "sms": {"required": self.sms_required(province),
+                    "pilot": pilot is not None,
+                    "pilot_since": pilot.since_text if pilot else None,
+                    "mandatory_since": (sms.mandatory_since.isoformat()
+                                        if sms.mandatory_since else None),
+                    "notice": sms.notice,
                     "code_digits": sms.code_digits, "valid_hours": sms.valid_hours,
-                    "portal": province.portal, "portal_code": province.portal_code,
+                    "attempts": sms.attempts,
+                    "portal": self.portal(province),
+                    "portal_code": province.portal_code,
                     "portal_note": province.portal_note,
-                    "carriers": [c.model_dump() for c in sms.carriers]},
+                    "verify": sms.verify, "resend": sms.resend, "expired": sms.expired,
+                    "same_person": sms.same_person, "recipient": sms.recipient,
+                    "recipients": {kind: {"roles": list(r.roles),
+                                          "changed_only": r.changed_only, "text": r.text}
+                                   for kind, r in sms.recipients.items()},
+                    "carriers": [c.model_dump() for c in sms.carriers],
+                    "source": sms.source, "as_of": sms.as_of.isoformat()},
             "source": province.source, "as_of": province.as_of.isoformat(),
             "origin": self.origin, "rules_version": self.version,
         }
@@ -358,19 +503,44 @@ def _consistency(rules: Rules) -> list[Problem]:
                            f"used by {other}")
         if province.variant not in rules.variants:
             bad(f"{where}.variant", f"{province.key}: unknown variant {province.variant!r}")
-        if not province.portal.startswith(province.portal_code + "."):
+        if province.portal is not None and not province.portal.startswith(
+                f"{province.portal_code}."):
             bad(f"{where}.portal", f"{province.key}: portal does not start with its portal_code")
-        sharing = [p for p in rules.provinces if p.portal_code == province.portal_code]
+        if rules.portal(province) is None and province.portal_note is None:
+            bad(f"{where}.portal", f"{province.key}: no SMS portal (neither its own nor "
+                                   "[sms].portal); a missing portal must carry a portal_note")
+        sharing = [p for p in rules.provinces
+                   if province.portal_code and p.portal_code == province.portal_code]
         if len(sharing) > 1 and province.portal_note is None:
             bad(f"{where}.portal_note", f"{province.key}: portal_code {province.portal_code!r} "
                 "is shared with " + ", ".join(p.key for p in sharing if p is not province)
                 + "; a known conflict must carry a portal_note")
-    for section, listed in (("fingerprint.provinces", rules.fingerprint.provinces),
-                            ("registrar.provinces", rules.registrar.provinces),
-                            ("sms.pilot_provinces", rules.sms.pilot_provinces)):
+    if rules.edition not in EDITIONS:
+        bad("edition", f"unknown rules edition {rules.edition!r}; sheetgen knows the editions "
+                       + ", ".join(EDITIONS))
+    lists: list[tuple[str, Sequence[str]]] = [
+        ("fingerprint.provinces", rules.fingerprint.provinces),
+        ("fingerprint.disputed", [d.province for d in rules.fingerprint.disputed]),
+        ("registrar.provinces", rules.registrar.provinces)]
+    lists += [(f"sms.pilot_batches[{i}].provinces", b.provinces)
+              for i, b in enumerate(rules.sms.pilot_batches)]
+    lists += [(f"seal.no_seal[{i}].provinces", r.provinces)
+              for i, r in enumerate(rules.seal.no_seal)]
+    for section, listed in lists:
         for key in listed:
             if key not in {p.key for p in rules.provinces}:
                 bad(section, f"unknown province key {key!r}")
+    for kind in ("new_filing", "new_website", "new_access", "change"):
+        if kind not in rules.sms.recipients:
+            bad("sms.recipients", f"no entry for the filing type {kind}")
+    piloted = [k for b in rules.sms.pilot_batches for k in b.provinces]
+    for key in sorted({k for k in piloted if piloted.count(k) > 1}):
+        bad("sms.pilot_batches", f"{key} is in more than one pilot batch")
+    for i, rule in enumerate(rules.seal.no_seal):
+        if (rule.action == "remark") != (rule.no_seal_text is not None):
+            bad(f"seal.no_seal[{i}]", "a remark rule gives its no_seal_text; other rules do not")
+    if rules.verification.flow == "electronic" and not rules.electronic:
+        bad("verification.flow", "the electronic flow needs the cover's [[electronic]] lines")
     if not rules.provinces or not any(p.variant == "public" for p in rules.provinces):
         bad("provinces", "no province uses the public variant")
     cert_names: dict[str, str] = {}
@@ -421,12 +591,46 @@ _RULES_HINT = "compare with the built-in file: python -c 'import sheetgen.resour
 
 
 @cache
-def _builtin() -> Rules:
-    return parse_rules(rules_file().read_bytes(), origin="built-in")
+def _builtin(edition: str) -> Rules:
+    return parse_rules(rules_file(EDITIONS[edition]).read_bytes(), origin=_builtin_origin(edition))
 
 
-def load_rules(path: Path | None = None) -> Rules:
-    """The built-in rules (parsed once per process), or those of ``path`` (``--rules FILE``)."""
+def _builtin_origin(edition: str) -> str:
+    return "built-in" if edition == DEFAULT_EDITION else f"built-in {edition}"
+
+
+def check_edition(edition: str) -> str:
+    """``edition`` if sheetgen has it built in (``--rules-edition``); else a UsageError."""
+    if edition not in EDITIONS:
+        shown = edition.strip()[:20]
+        raise UsageError(f"unknown rules edition “{shown}” / 未知的规则版本",
+                         hint="use one of: " + ", ".join(EDITIONS)
+                              + f" (default {DEFAULT_EDITION}); `sheetgen rules --edition E` "
+                                "shows one")
+    return edition
+
+
+def load_rules(path: Path | None = None, *, edition: str | None = None,
+               verification: str | None = None) -> Rules:
+    """The rules in use: a built-in edition (parsed once per process; the default edition
+    unless ``edition`` names another), or those of ``path`` (``--rules FILE``), which must
+    then be of ``edition`` when one is given. ``verification`` overrides the file's flow."""
+    if edition is not None:
+        check_edition(edition)
     if path is None:
-        return _builtin()
-    return parse_rules(read_file(path, what="rules file", error=RulesError), origin=str(path))
+        rules = _builtin(edition or DEFAULT_EDITION)
+    else:
+        rules = parse_rules(read_file(path, what="rules file", error=RulesError),
+                            origin=str(path))
+    return choose(rules, edition=edition, verification=verification)
+
+
+def choose(rules: Rules, *, edition: str | None = None,
+           verification: str | None = None) -> Rules:
+    """``rules`` held to the ``--rules-edition`` asked for, with ``--verification`` applied."""
+    if edition is not None and rules.edition != check_edition(edition):
+        raise UsageError(
+            f"rules file {rules.origin} is the {rules.edition} edition, not {edition} "
+            "/ 规则文件的版本不符",
+            hint="leave out --rules-edition, or give a rules file of that edition")
+    return rules.with_verification(verification)

@@ -42,6 +42,7 @@ class RenderOptions:
     copies: int = 1
     templates: TemplateSet | None = None
     pdfa: bool = False  # mark the PDF as PDF/A-2b (archival)
+    details: bool = False  # the detailed applicant block on the sheet (--details)
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,8 @@ def sheet_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
     """The page jobs of one applicant: one check sheet per website (× copies)."""
     jobs = []
     for sheet in plan.sheets:
-        context = sheet_context(plan, sheet, provider=options.provider, qr=options.qr)
+        context = sheet_context(plan, sheet, provider=options.provider, qr=options.qr,
+                                details=options.details)
         jobs.append(PageJob(f"网站 {sheet.index + 1}：{sheet.website.name}", context,
                             copies=options.copies))
     return jobs
