@@ -215,21 +215,29 @@ def test_rules_province_any_form(name: str) -> None:
     result = cli("rules", name)
     assert result.code == 0
     assert "江西" in result.text and "按手印处" in result.text
-    assert "jx.beian.miit.gov.cn" in result.text
+    assert "portal:       beian.miit.gov.cn" in result.text and "valid 24 h" in result.text
+    assert "12381" in result.text and "as of 2026-11-29" in result.text
+    old = cli("rules", name, "--edition", "2018")
+    assert old.code == 0 and "jx.beian.miit.gov.cn" in old.text and "valid 48 h" in old.text
 
 
-@pytest.mark.parametrize(("name", "facts"), [
-    ("粤", {"key": "guangdong", "variant.name": "guangdong", "commitment": True,
-           "fingerprint.personal": False}),
-    ("蜀", {"key": "sichuan", "sms.pilot": True, "sms.pilot_since": "2017-12-18 09:00"}),
-    ("北京市", {"key": "beijing", "registrar_required": True, "sms.pilot": False,
-             "sms.pilot_since": None}),
-    ("hainan", {"key": "hainan", "sms.portal_code": "hn"}),
-    ("内蒙古自治区", {"key": "neimenggu",
-                "sms.portal": "nm.beian.miit.gov.cn/state/outPortal/loginPortal.action"}),
+@pytest.mark.parametrize(("name", "edition", "facts"), [
+    ("粤", "2025", {"key": "guangdong", "variant.name": "guangdong", "commitment": True,
+                   "fingerprint.personal": False}),
+    ("赣", "2025", {"sms.portal": "beian.miit.gov.cn", "sms.valid_hours": 24,
+                   "sms.mandatory_since": "2020-08-17", "rules_as_of": "2026-11-29"}),
+    ("蜀", "2018", {"key": "sichuan", "sms.pilot": True, "sms.pilot_since": "2018-09-10"}),
+    ("津", "2018", {"sms.pilot": True, "sms.pilot_since": "2017-12-18 09:00"}),
+    ("北京市", "2025", {"key": "beijing", "registrar_required": True, "sms.pilot": False,
+                      "sms.required": True, "sms.pilot_since": None}),
+    ("北京市", "2018", {"sms.pilot": False, "sms.required": False}),
+    ("hainan", "2018", {"key": "hainan", "sms.portal_code": "hn", "sms.portal_note": None}),
+    ("内蒙古自治区", "2018", {
+        "key": "neimenggu",
+        "sms.portal": "nm.beian.miit.gov.cn/state/outPortal/loginPortal.action"}),
 ])
-def test_rules_json(name: str, facts: dict[str, Any]) -> None:
-    result = cli("rules", name, "--json")
+def test_rules_json(name: str, edition: str, facts: dict[str, Any]) -> None:
+    result = cli("rules", name, "--json", "--edition", edition)
     assert result.code == 0
     data = json.loads(result.text)
     for dotted, expected in facts.items():
@@ -242,7 +250,9 @@ def test_rules_json(name: str, facts: dict[str, Any]) -> None:
 
 def test_rules_lists_every_province() -> None:
     result = cli("rules")
-    assert result.code == 0 and len(result.text.splitlines()) == 31
+    header, *lines = result.text.splitlines()
+    assert result.code == 0 and len(lines) == 31
+    assert header.startswith("rules edition 2025 ") and "as of 2026-11-29" in header
     listing = json.loads(cli("rules", "--json").text)
     assert len(listing["provinces"]) == 31 and listing["origin"] == "built-in"
 

@@ -10,15 +10,19 @@ import pytest
 from sheetgen.documents.cover import TEMPLATE, cover_context
 from sheetgen.pipeline import plan_input
 from sheetgen.render.pdf.document import Rendered, RenderOptions, render_pdf
+from sheetgen.rules import Rules, load_rules
 from tests.applicants import SECRET, edit, example, personal, unit
 from tests.pdfs import is_a4, page_sizes, page_texts
 
 COMMITMENT = "本人已履行网站备案信息当面核验手续"
+R2018 = load_rules(edition="2018")
+ELECTRONIC = load_rules(verification="electronic")
 
 
-def cover(data: dict[str, Any], **options: Any) -> tuple[str, Rendered]:
+def cover(data: dict[str, Any], rules: Rules | None = None, **options: Any
+          ) -> tuple[str, Rendered]:
     """The cover's text (all its pages, spaces removed) and the whole rendering."""
-    plan = plan_input(json.dumps(data, ensure_ascii=False).encode(), source="test")
+    plan = plan_input(json.dumps(data, ensure_ascii=False).encode(), source="test", rules=rules)
     rendered = render_pdf(plan, RenderOptions(**options))
     job = rendered.jobs[0]
     assert job.template == TEMPLATE and job.first_page == 0
@@ -79,31 +83,51 @@ def test_guangdong_commitment_only_for_guangdong_personal() -> None:
         assert COMMITMENT not in cover(example(name))[0], name
 
 
-@pytest.mark.parametrize(("province", "pilot", "portal"), [
-    ("浙江", True, "zj.beian.miit.gov.cn/state/outPortal/messageAuthentication.action"),
-    ("安徽", True, "ah.beian.miit.gov.cn/state/outPortal/loginPortal.action"),
-    ("江西", False, "jx.beian.miit.gov.cn/state/outPortal/messageAuthentication.action"),
-    ("北京", False, "bj.beian.miit.gov.cn/state/outPortal/messageAuthentication.action"),
+@pytest.mark.parametrize(("province", "since", "portal"), [
+    ("浙江", "2018-09-10", "zj.beian.miit.gov.cn/state/outPortal/messageAuthentication.action"),
+    ("安徽", "2018-09-24", "ah.beian.miit.gov.cn/state/outPortal/loginPortal.action"),
+    ("天津", "2017-12-1809:00",
+     "tj.beian.miit.gov.cn/state/outPortal/messageAuthentication.action"),
+    ("江西", None, None),
+    ("北京", None, None),
 ])
-def test_sms_facts_of_the_province(province: str, pilot: bool, portal: str) -> None:
+def test_sms_facts_of_the_2018_edition(province: str, since: str | None,
+                                       portal: str | None) -> None:
+    data = edit(personal(), "province", province)
+    data = edit(data, "websites[0].filing_number", None)
+    data = edit(data, "websites[0].domains", [{"name": "example.cn", "registrar": "某某注册商"}])
+    text, _ = cover(data, rules=R2018)
+    assert "截至2018-09-24" in text and "2018年规定" in text
+    assert ("试点省份" in text and f"自{since}起" in text) if since else "无需短信核验" in text
+    assert "2020-08" not in text
+    if portal:
+        assert portal in text and "48小时" in text and "12:00" in text
+        for sender in ("106598051001", "10655113", "106575000130"):
+            assert sender in text
+
+
+@pytest.mark.parametrize("province", ["浙江", "江西", "北京", "海南"])
+def test_sms_facts_of_today(province: str) -> None:
     data = edit(personal(), "province", province)
     data = edit(data, "websites[0].filing_number", None)
     data = edit(data, "websites[0].domains", [{"name": "example.cn", "registrar": "某某注册商"}])
     text, _ = cover(data)
-    assert ("试点省份" in text) == pilot
-    assert ("2017-12-18" in text) == pilot
-    assert "2020-08" in text and "48小时" in text and "12:00" in text
-    assert portal in text
-    for sender in ("106598051001", "10655113", "106575000130"):
-        assert sender in text
+    assert "本清单所列规定截至2026-11-29（现行规定（2025版））" in text
+    assert "自2020-08-17起全国各省备案均须短信核验" in text and "试点" not in text
+    assert "24小时内有效" in text and "beian.miit.gov.cn" in text and "后6位" in text
+    assert "12381" in text and "重新获取验证码" in text
+    for stale in ("48小时", "12:00", "106598051001", "10655113", "outPortal", "省通信管理局网站"):
+        assert stale not in text, stale
 
 
-def test_hainan_and_hunan_portal_conflict_is_noted() -> None:
+def test_hainan_and_hunan_portal_conflict_is_resolved_in_2018() -> None:
+    texts = {}
     for province in ("海南", "湖南"):
         data = edit(edit(personal(), "province", province), "websites[0].filing_number", None)
-        text, _ = cover(edit(data, "websites[0].domains", ["example.cn"]))
-        assert "hn.beian.miit.gov.cn" in text
-        assert "海南" in text and "湖南" in text  # the note names both
+        texts[province], _ = cover(edit(data, "websites[0].domains", ["example.cn"]),
+                                   rules=R2018)
+    assert "hn.beian.miit.gov.cn" in texts["海南"] and "与海南重复" not in texts["海南"]
+    assert "hn.beian.miit.gov.cn" not in texts["湖南"] and "与海南重复" in texts["湖南"]
 
 
 @pytest.mark.parametrize(("same", "codes"), [(True, 1), (False, 2)])
@@ -119,10 +143,61 @@ def test_one_code_when_principal_and_manager_share_a_mobile(same: bool, codes: i
     assert ("13511112222" in text) == (not same)
 
 
+def test_new_access_with_another_principal_expects_one_code() -> None:
+    data = example("shanghai-new-access")
+    manager = data["websites"][0]["manager"]["mobile"]
+    data = edit(data, "host.principal.mobile", "13511112222")
+    assert data["host"]["principal"]["mobile"] != manager
+    plan = plan_input(json.dumps(data, ensure_ascii=False).encode(), source="test")
+    assert cover_context(plan).values()["sms.codes"] == "1"
+    text, _ = cover(data)
+    assert "预计收到" in text and "新增接入：只有网站负责人会收到验证码" in text
+    assert "13511112222" not in text
+
+
 def test_backdrop_rules() -> None:
     text, _ = cover(personal())
-    for needle in ("幕布", "红色或蓝色上衣", "2个工作日"):
+    for needle in ("幕布", "红色或蓝色上衣", "2个工作日", "核验方式：纸质核验单"):
         assert needle in text
+
+
+@pytest.mark.parametrize("name", ["beijing-unit-two-websites", "guangdong-personal",
+                                  "shanghai-new-access"])
+def test_electronic_flow_explains_the_app_and_drops_paper_only_parts(name: str) -> None:
+    text, rendered = cover(example(name), rules=ELECTRONIC)
+    paper, paper_rendered = cover(example(name))
+    assert 1 <= rendered.jobs[0].pages <= 2 and 1 <= paper_rendered.jobs[0].pages <= 2
+    assert all(job.pages == 1 for job in rendered.jobs[1:])  # the sheets are still printed
+    assert "核验方式：电子化核验" in text and "人脸识别" in text and "无需拍摄幕布照片" in text
+    for paper_only in ("幕布拍照要求", "核验单签署要求", "手写签名", COMMITMENT, "按手印处"):
+        assert paper_only not in text, paper_only
+    assert "幕布拍照要求" in paper and "核验单签署要求" in paper
+
+
+def test_sections_are_numbered_in_order() -> None:
+    text, _ = cover(example("guangdong-personal"))
+    assert text.index("一、需要准备的材料") < text.index("二、核验单签署要求") \
+        < text.index("三、手写承诺") < text.index("四、幕布拍照要求") < text.index("五、短信核验")
+    electronic, _ = cover(example("guangdong-personal"), rules=ELECTRONIC)
+    assert "二、电子化核验" in electronic and "三、短信核验" in electronic
+
+
+def test_preapproval_content_is_on_the_cover() -> None:
+    data = edit(personal(), "websites[0].preapproval", ["news", "药品和医疗器械"])
+    text, _ = cover(data)
+    assert "前置审批内容" in text and "新闻、药品和医疗器械" in text
+    assert "前置审批或专项审批文件" in text
+    assert "前置审批" not in cover(personal())[0]
+
+
+def test_no_seal_text_follows_the_province() -> None:
+    data = edit(edit(example("chongqing-sole-proprietor-no-seal"), "province", "安徽"),
+                "websites[0].filing_number", None)
+    text, _ = cover(data)
+    assert "无字号无公章个体工商户" in text
+    guangdong = edit(edit(example("chongqing-sole-proprietor-no-seal"), "province", "广东"),
+                     "websites[0].filing_number", None)
+    assert "按个人性质备案" in cover(guangdong)[0]
 
 
 def test_no_cover_and_copies() -> None:

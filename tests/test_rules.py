@@ -27,7 +27,8 @@ DOMAIN_COMMITMENT = (
 #: The seed's 22 pilot provinces, in the three batches of domain.md §6.
 PILOT_BATCHES = [("2017-12-18 09:00", {"天津", "甘肃", "西藏", "宁夏", "海南", "新疆", "青海"}),
                  ("2018-09-10", {"浙江", "四川", "福建", "陕西", "重庆", "广西", "云南"}),
-                 ("2018-09-24", {"山西", "内蒙古", "黑龙江", "安徽", "山东", "河南", "湖南", "湖北"})]
+                 ("2018-09-24", {"山西", "内蒙古", "黑龙江", "安徽", "山东", "河南", "湖南",
+                                 "湖北"})]
 PORTAL_CODES = {"北京": "bj", "天津": "tj", "河北": "he", "山西": "sx", "内蒙古": "nm",
                 "辽宁": "ln", "吉林": "jl", "黑龙江": "hl", "上海": "sh", "江苏": "js",
                 "浙江": "zj", "安徽": "ah", "福建": "fj", "江西": "jx", "山东": "sd",
@@ -121,7 +122,8 @@ def test_hainan_hunan_conflict_is_resolved_by_its_source() -> None:
     assert (hainan.portal_code, hainan.portal_note) == ("hn", None)
     assert hainan.portal == "hn.beian.miit.gov.cn/state/outPortal/messageAuthentication.action"
     assert (hunan.portal_code, hunan.portal) == (None, None)
-    assert hunan.portal_note and "cainfo" in hunan.source and "wrong" in hunan.source
+    assert hunan.portal_note and "海南" in hunan.portal_note
+    assert "cainfo" in hunan.source and "wrong" in hunan.source
     assert R2018.facts(hunan)["sms"]["portal"] is None
 
 

@@ -72,7 +72,9 @@ def test_boxes_follow_the_rules(filled: Any) -> None:
         assert ("个体工商户无公章" in text) == plan.has_no_seal
         heading = text.split(TITLE)[0]
         assert ("广东" in heading) == (sheet.variant == "guangdong")
-        assert ("座机号码报备信息是否正确" in text) == sheet.landline
+        # §7: the landline check always on a unit's sheet, on a person's when one was reported
+        assert ("网站负责人座机号码报备信息是否正确" in text) == (plan.unit or sheet.landline)
+        assert sheet.landline_check == (plan.unit or sheet.landline)
         assert ("单位证件资质" in text) == plan.unit
         assert ("虚线下方" in text) == (name == "guangdong-personal")
 
@@ -139,10 +141,11 @@ STRESS = {
 }
 
 
+@pytest.mark.parametrize("details", [False, True], ids=["official", "details"])
 @pytest.mark.parametrize("case", sorted(STRESS))
-def test_stress_cases_fit_one_page_and_extract_back(case: str) -> None:
+def test_stress_cases_fit_one_page_and_extract_back(case: str, details: bool) -> None:
     data = STRESS[case]()
-    plan, rendered = render(data)
+    plan, rendered = render(data, details=details)
     sizes = page_sizes(rendered.pdf)
     assert all(is_a4(s) for s in sizes)
     texts = page_texts(rendered.pdf)
@@ -151,14 +154,15 @@ def test_stress_cases_fit_one_page_and_extract_back(case: str) -> None:
         assert plan.applicant.host.name in text
         for domain in sheet.website.domains:
             assert domain.name in text
-        assert plan.applicant.host.address in text
-        assert sheet.website.name in text
+        # The official form has no address or website name; --details prints them.
+        assert (plan.applicant.host.address in text) is details
+        assert (sheet.website.name in text) is details
     fits = {f.field: f.status for job in rendered.jobs for f in job.fits}
     assert fits["website.domains"] in ("shrunk", "continued")
 
 
 def test_rare_characters_extract_back_exactly() -> None:
-    _plan, rendered = render(stress_personal("江西"))
+    _plan, rendered = render(stress_personal("江西"), details=True)
     text = page_texts(rendered.pdf)[sheet_pages(rendered)[0]]
     assert "张𠮷䶮" in text and "𠮷䶮的技术笔记" in text
     document = pdfium.PdfDocument(rendered.pdf)  # a second reader agrees
@@ -174,7 +178,7 @@ def test_domains_continue_in_the_remarks_when_the_box_is_full() -> None:
     data = stress_personal("广东")
     data = edit(data, "websites[0].domains",
                 [{"name": d, "registrar": "某某注册商有限公司"} for d in LONG_DOMAINS])
-    _plan, rendered = render(data)
+    _plan, rendered = render(data, details=True)
     fits = {f.field: f for job in rendered.jobs for f in job.fits}
     assert fits["website.domains"].status == "continued"
     text = page_texts(rendered.pdf)[sheet_pages(rendered)[0]]
@@ -183,8 +187,8 @@ def test_domains_continue_in_the_remarks_when_the_box_is_full() -> None:
 
 
 def test_values_land_inside_their_boxes() -> None:
-    plan, rendered = render(example("guangdong-unit"))
-    sheet = sheet_context(plan, plan.sheets[0])
+    plan, rendered = render(example("guangdong-unit"), details=True)
+    sheet = sheet_context(plan, plan.sheets[0], details=True)
     layout = get_layout(bundled(), sheet.template, sheet.context)
     values = sheet.values()
     document = pdfium.PdfDocument(rendered.pdf)
@@ -209,7 +213,7 @@ def test_a_value_that_cannot_fit_is_refused_with_its_path() -> None:
     data = edit(unit(), "websites[0].domains",
                 [{"name": d, "registrar": "某某" * 40} for d in LONG_DOMAINS])
     with pytest.raises(DoesNotFitError) as caught:
-        render(data)
+        render(data, details=True)
     assert [p.path for p in caught.value.problems] == ["websites[0].domains"]
     assert caught.value.exit_code == ExitCode.DOES_NOT_FIT
 
@@ -281,7 +285,10 @@ def test_fill_json_report(tmp_path: Any) -> None:
 ])
 def test_fill_exit_codes_and_json_errors(tmp_path: Any, data: Any, code: int) -> None:
     payload = json.dumps(data(), ensure_ascii=False).encode()
-    result = run_cli("fill", "-", "-o", str(tmp_path / "x.pdf"), "--json", stdin=payload)
+    # --details: the detailed form has the smallest domain box (the official form's holds
+    # these domains by continuing them in its larger remarks).
+    result = run_cli("fill", "-", "-o", str(tmp_path / "x.pdf"), "--json", "--details",
+                     stdin=payload)
     assert result.code == code, result.stderr
     report = json.loads(result.text)
     assert report["ok"] is False and report["errors"][0]["path"]

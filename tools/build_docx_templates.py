@@ -649,8 +649,8 @@ def cover_body() -> list[etree._Element]:
         *when("flags.sms",
               item("{% if rules.sms.mandatory_since %}自 {{ rules.sms.mandatory_since }} 起全国"
                    "各省备案均须短信核验（{{ rules.sms.notice }}）。{% else %}本省自 "
-                   "{{ rules.sms.pilot_since }} 起为备案短信核验试点省份（{{ rules.sms.notice }}）。"
-                   "{% endif %}", 9),
+                   "{{ rules.sms.pilot_since }} 起为备案短信核验试点省份"
+                   "（{{ rules.sms.notice }}）。{% endif %}", 9),
               table(sms, width=width)),
         *when("not flags.sms", item("{{ rules.sms.not_required }}", 9)),
         tiny(),

@@ -15,13 +15,14 @@ from sheetgen.pipeline import plan_input  # noqa: E402 - after the path set-up a
 from sheetgen.render.pdf.document import RenderOptions, render_pdf  # noqa: E402
 from sheetgen.render.pdf.preview import page_images  # noqa: E402
 
-#: (example, page to show: "cover" or "sheet", picture name)
+#: (example, page to show: "cover", "sheet" or "details" (the sheet with --details), picture)
 PICTURES = [
     ("zhejiang-personal", "sheet", "sheet-public-personal.png"),
     ("guangdong-unit", "sheet", "sheet-guangdong-unit.png"),
     ("jiangxi-personal", "sheet", "sheet-jiangxi-personal.png"),
     ("guangdong-personal", "sheet", "sheet-guangdong-personal.png"),
     ("jiangxi-personal", "cover", "cover-jiangxi-personal.png"),
+    ("guangdong-unit", "details", "sheet-guangdong-unit-details.png"),
 ]
 DPI = 96
 
@@ -31,7 +32,8 @@ def main() -> None:
     docs.mkdir(exist_ok=True)
     for example, which, name in PICTURES:
         plan = plan_input((REPO / "examples" / f"{example}.json").read_bytes(), source=example)
-        rendered = render_pdf(plan, RenderOptions(cover=which == "cover"))
+        rendered = render_pdf(plan, RenderOptions(cover=which == "cover",
+                                                  details=which == "details"))
         (docs / name).write_bytes(page_images(rendered.pdf, dpi=DPI)[0])
         print(docs / name)
 

@@ -3,9 +3,10 @@
 The cover tells the applicant and the counter staff what this filing needs: the materials for
 this case, how to sign these sheets, the Guangdong commitment to copy by hand, the backdrop
 photo rules (paper flow) or the app verification (electronic flow), the SMS verification facts
-of the province and who gets a code, and the date the rules it prints hold as of. Every text comes from the plan
-(that is, from the rules data); the lists are static per layout (``rules.*``, part of the
-layout key), the applicant's own facts are values stamped into boxes (``cover.*``, ``sms.*``).
+of the province and who gets a code, and the date the rules it prints hold as of. Every text
+comes from the plan (that is, from the rules data); the lists are static per layout
+(``rules.*``, part of the layout key), the applicant's own facts are values stamped into boxes
+(``cover.*``, ``sms.*``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def _headings(plan: FilingPlan) -> dict[str, str]:
     order (the HTML and the DOCX template print the same numbers)."""
     sections = [("materials", "需要准备的材料", True),
                 ("signing", "核验单签署要求", bool(plan.signing)),
-                ("commitment", "手写承诺（抄写在核验单虚线下方）", plan.commitment_text is not None),
+                ("commitment", "手写承诺（抄写在核验单虚线下方）",
+                 plan.commitment_text is not None),
                 ("backdrop", "幕布拍照要求", bool(plan.backdrop)),
                 ("electronic", "电子化核验", bool(plan.electronic)),
                 ("sms", "短信核验", True)]

@@ -125,7 +125,7 @@ def _sms(applicant: Applicant, province: Province, rules: Rules) -> SmsPlan:
     facts = rules.sms
     pilot = rules.sms_pilot(province)
     required = rules.sms_required(province)
-    sent = facts.recipients[applicant.filing_type.code]
+    sent = facts.recipients[applicant.filing_type.value]
     # The principal (units; a person's principal is the manager) and each website's manager,
     # as this filing type says; one mobile, one code.
     candidates = ([applicant.host.principal.mobile]

@@ -4,10 +4,10 @@ Everything in domain.md §3–§7 that changes with regulation lives in a TOML f
 the package, one per dated **edition** (:data:`EDITIONS`): ``rules.toml`` is today's regulation
 (the default), ``rules-2018.toml`` the seed's 2018 paper flow with its pilot batches corrected.
 ``--rules-edition E`` picks a built-in edition; a user replaces the file whole with
-``--rules FILE`` (which names its own ``edition``). This module owns reading and validating that file and
-answering questions about it (which province a name means, whether a province asks for a
-fingerprint, which materials a case needs). It never decides anything by a province's name:
-every such fact is data, so a province can be added to a rule without code.
+``--rules FILE`` (which names its own ``edition``). This module owns reading and validating
+that file and answering questions about it (which province a name means, whether a province
+asks for a fingerprint, which materials a case needs). It never decides anything by a
+province's name: every such fact is data, so a province can be added to a rule without code.
 
 Validation on load is strict and complete: the TOML shape (unknown keys are errors, texts are
 non-empty, every entry has ``source`` and ``as_of``), then the cross-references (31 provinces,
