@@ -247,7 +247,7 @@ def copy_templates(tmp_path: Path, name: str, old: str, new: str) -> TemplateSet
 
 @pytest.mark.parametrize(("old", "new", "name"), [
     ("{{ host.name }}", "{{ host.nme }}", "host.nme"),  # a field
-    ("{%tr if flags.landline %}", "{%tr if flags.landlne %}", "flags.landlne"),  # a flag
+    ("{%tr if flags.landline_check %}", "{%tr if flags.landlne %}", "flags.landlne"),  # a flag
     ("{% if flags.unit %}本单位", "{% if flags.unit %}{{ hostx }}本单位", "hostx"),
 ])
 def test_an_unknown_variable_is_an_error_naming_it(tmp_path: Path, old: str, new: str,
@@ -383,7 +383,8 @@ def test_format_usage_errors(tmp_path: Path, args: list[str]) -> None:
 def test_does_not_fit_through_the_cli(tmp_path: Path) -> None:
     source = tmp_path / "long.json"
     source.write_text(json.dumps(long_registrars("某某" * 40), ensure_ascii=False), "utf-8")
-    result = run_cli("fill", str(source), "--format", "docx", "-o", str(tmp_path / "o.pdf"))
+    result = run_cli("fill", str(source), "--format", "docx", "-o", str(tmp_path / "o.pdf"),
+                     "--details")  # the detailed form: the smallest domain cell
     assert result.code == ExitCode.DOES_NOT_FIT
     assert "websites[0].domains" in result.stderr
     assert not list(tmp_path.glob("o*"))
