@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from sheetgen.documents.jobs import RenderOptions
 from sheetgen.errors import InvalidDataError
 from sheetgen.model import parse_applicant
 from sheetgen.pipeline import plan_input
-from sheetgen.render.pdf.document import Rendered, RenderOptions, render_pdf
+from sheetgen.rendering.pdf.document import Rendered, render_pdf
 from sheetgen.rules import load_rules
 from tests.applicants import edit, example, personal, unit
 from tests.conftest import EXAMPLES, run_cli

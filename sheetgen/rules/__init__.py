@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
@@ -38,10 +38,6 @@ from sheetgen.resources import rules_file
 from sheetgen.sources.json import json_path, read_file
 from sheetgen.vocabulary import Nature
 
-#: The conditions that ``when`` lists may name; :mod:`~.plan` computes them per filing.
-FLAGS = ("personal", "unit", "seal", "no_seal", "fingerprint", "commitment", "registrar",
-         "special_site", "new_filing", "new_website", "new_access", "change", "paper",
-         "electronic", "preapproval")
 PROVINCE_COUNT = 31
 
 #: The built-in rule editions, newest first: edition name → file in this package. The first is
@@ -59,6 +55,8 @@ Flag = Literal["personal", "unit", "seal", "no_seal", "fingerprint", "commitment
                "electronic", "preapproval"]
 FilingTypeCode = Literal["new_filing", "new_website", "new_access", "change"]
 Flow = Literal["paper", "electronic"]
+#: The conditions that ``when`` lists may name; :mod:`~.plan` computes them per filing.
+FLAGS: tuple[str, ...] = get_args(Flag)
 
 
 class _Data(BaseModel):
