@@ -103,7 +103,8 @@ def test_exit_3_invalid_data(tmp_path: Path) -> None:
 
 def test_exit_4_does_not_fit(tmp_path: Path) -> None:
     long = dict(personal(), host={**personal()["host"], "address": "某" * 200})
-    code, err = run_main(["fill", "-", "-o", str(tmp_path / "x.pdf")],
+    # --details: the address is printed in the detailed block only.
+    code, err = run_main(["fill", "-", "-o", str(tmp_path / "x.pdf"), "--details"],
                          json.dumps(long, ensure_ascii=False).encode())
     assert code == ExitCode.DOES_NOT_FIT == 4 and "host.address" in err
     assert not (tmp_path / "x.pdf").exists()
