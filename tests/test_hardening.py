@@ -51,7 +51,7 @@ def test_markup_in_values_prints_literally_and_fetches_nothing(
     data = personal()
     for path in TEXT_FIELDS:
         data = edit(data, path, value)
-    rendered = render(data)
+    rendered = render(data, details=True)  # the detailed block prints address and site name
     assert all(is_a4(size) for size in page_sizes(rendered.pdf))
     assert rendered.pages == 2  # cover + one sheet: nothing added or lost
     # Address and website name, verbatim (a space may fall where a line wraps).
