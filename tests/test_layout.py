@@ -136,13 +136,16 @@ def test_the_bundled_sheet_declares_its_fields() -> None:
     plan, _ = render(personal())
     from sheetgen.documents.context import sheet_context
 
-    sheet = sheet_context(plan, plan.sheets[0])
-    compiled = get_layout(bundled(), sheet.template, sheet.context)
-    paths = {f.path for f in compiled.fields}
-    assert {"host.name", "host.certificate_number", "website.domains", "manager.mobile",
-            "manager.email", "host.address", "provider.name", "sheet.ref"} <= paths
-    assert set(compiled.regions) == {"remarks"}
-    assert paths <= set(sheet.values())  # every box has a value in the context
+    detailed = {"host.certificate_number", "manager.mobile", "manager.email", "host.address"}
+    for details in (False, True):
+        sheet = sheet_context(plan, plan.sheets[0], details=details)
+        compiled = get_layout(bundled(), sheet.template, sheet.context)
+        paths = {f.path for f in compiled.fields}
+        assert {"host.name", "host.type", "website.domains", "provider.name", "sheet.ref"} <= paths
+        # The official form has no detailed block; --details adds it.
+        assert (detailed <= paths) is details and (detailed & paths == set()) is not details
+        assert set(compiled.regions) == {"remarks"}
+        assert paths <= set(sheet.values())  # every box has a value in the context
 
 
 # --- fitting ------------------------------------------------------------------------------------
