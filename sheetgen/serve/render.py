@@ -1,0 +1,178 @@
+"""What the server asks of the library: check one applicant, render its sheets to files.
+
+The functions here run inside a render worker (:mod:`sheetgen.serve.pool`) or, for
+:func:`check`, in a thread of the server process, and speak only plain, picklable data:
+a :class:`SheetRequest` in, a :class:`SheetResult` or a :class:`Failure` out. They go
+through the same steps as ``sheetgen fill`` (:func:`sheetgen.pipeline.plan_input`, the PDF
+and DOCX renderers, the PNG preview), so a sheet from the API is the sheet the CLI writes
+for the same data and options, and every error is the CLI's :class:`~sheetgen.errors.Problem`.
+
+Nothing is written to disk: the files are returned as bytes and only live in memory for the
+time of the request.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sheetgen.errors import (
+    DoesNotFitError,
+    FontError,
+    InvalidDataError,
+    Problem,
+    SheetgenError,
+    UsageError,
+)
+
+Format = Literal["pdf", "docx", "png"]
+SOURCE = "<request>"
+MEDIA_TYPES: dict[str, str] = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "png": "image/png",
+    "zip": "application/zip",
+}
+#: The date in ZIP entries: fixed, so the same request gives byte-identical archives.
+_ZIP_DATE = (2026, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class SheetRequest:
+    """One ``POST /api/v1/sheets``: the body as sent and the query's options."""
+
+    body: bytes
+    format: Format = "pdf"
+    cover: bool = True
+    qr: bool = True
+    variant: str = "auto"
+    provider: str | None = None
+    copies: int = 1
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    name: str
+    media_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class SheetResult:
+    """The files of a rendered applicant and the fill report (pages, variant, fit per field)."""
+
+    files: tuple[OutputFile, ...]
+    report: dict[str, Any]
+
+    def single(self) -> OutputFile:
+        """The response body: the one file, or a ZIP of several (DOCX sheets, PNG pages)."""
+        if len(self.files) == 1:
+            return self.files[0]
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for item in self.files:
+                info = zipfile.ZipInfo(item.name, date_time=_ZIP_DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, item.data)
+        stem = Path(self.files[0].name).stem.rsplit("-", 1)[0]
+        return OutputFile(f"{stem}.zip", MEDIA_TYPES["zip"], buffer.getvalue())
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A SheetgenError as plain data (exceptions with keyword arguments do not pickle)."""
+
+    kind: str  # invalid_data, does_not_fit, font, usage, template, internal, …
+    message: str
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def of(cls, err: SheetgenError) -> Failure:
+        problems = tuple(err.problems) or (Problem("", err.code, err.message),)
+        return cls(err.code, err.message, problems)
+
+    @property
+    def status(self) -> int:
+        """The HTTP status: 422 for what is wrong in the data, 400 for options, else 500."""
+        if self.kind in (InvalidDataError.code, DoesNotFitError.code, FontError.code):
+            return 422
+        if self.kind in (UsageError.code, "rules"):
+            return 400
+        return 500
+
+
+def check(body: bytes) -> list[Problem]:
+    """Every problem of one applicant's JSON (the CLI's reader and validator); [] if valid."""
+    from sheetgen.model import parse_applicant
+    from sheetgen.sources.json import read_document
+
+    try:
+        parse_applicant(read_document(body, source=SOURCE))
+    except InvalidDataError as err:
+        return list(err.problems)
+    return []
+
+
+def render(request: SheetRequest) -> SheetResult | Failure:
+    """The files of one applicant in the requested format; never raises a SheetgenError."""
+    try:
+        return _render(request)
+    except SheetgenError as err:
+        return Failure.of(err)
+
+
+def _render(request: SheetRequest) -> SheetResult:
+    from sheetgen.model import clean_provider
+    from sheetgen.pipeline import default_name, plan_input
+    from sheetgen.render.docx.document import docx_path, render_docx
+    from sheetgen.render.pdf.document import RenderOptions, render_pdf
+    from sheetgen.render.pdf.preview import page_images, preview_paths
+    from sheetgen.rules import load_rules
+
+    rules = load_rules()
+    variant = rules.check_variant(request.variant)
+    provider = (clean_provider(request.provider) or None) if request.provider else None
+    options = RenderOptions(provider=provider, qr=request.qr, cover=request.cover,
+                            copies=request.copies)
+    plan = plan_input(request.body, source=SOURCE, rules=rules, variant=variant)
+    pdf_name = Path(default_name(plan.applicant))
+    if request.format == "docx":
+        documents = render_docx(plan, options)
+        files = tuple(OutputFile(docx_path(pdf_name, d.name).name, MEDIA_TYPES["docx"], d.data)
+                      for d in documents)
+        report: dict[str, Any] = {"variant": plan.variant, "pages": None,
+                                  "docx": [d.report() for d in documents]}
+        return SheetResult(files, report)
+    rendered = render_pdf(plan, options)
+    report = rendered.report()
+    if request.format == "png":
+        images = page_images(rendered.pdf)
+        names = preview_paths(pdf_name.with_suffix(".png"), len(images))
+        return SheetResult(tuple(OutputFile(n.name, MEDIA_TYPES["png"], data)
+                                 for n, data in zip(names, images, strict=True)), report)
+    return SheetResult((OutputFile(pdf_name.name, MEDIA_TYPES["pdf"], rendered.pdf),), report)
+
+
+def fit_summary(report: dict[str, Any]) -> str:
+    """The ``X-Sheetgen-Fit`` header: how many values, and the JSON paths of those that had to
+    shrink or continue (ASCII JSON: header values are Latin-1)."""
+    fits = [fit for sheet in report.get("sheets") or report.get("docx") or ()
+            for fit in sheet.get("fit", ())]
+    summary = {"fields": len(fits),
+               "shrunk": sorted({f["path"] for f in fits if f["status"] == "shrunk"}),
+               "continued": sorted({f["path"] for f in fits if f["status"] == "continued"})}
+    return json.dumps(summary, separators=(",", ":"))
+
+
+def warm_up() -> None:
+    """Load what every render needs (rules, templates, fonts, the engines) and compile the
+    layouts of a common applicant, so that the first request a worker serves is not slow."""
+    from sheetgen.documents.example import make_example
+    from sheetgen.rules import load_rules
+
+    example = json.dumps(make_example(load_rules(), "江西", "personal")).encode()
+    render(SheetRequest(example, format="pdf"))
