@@ -198,12 +198,15 @@ class RenderPool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         try:
-            worker = await asyncio.wait_for(self._idle.get(), self.timeout)
-        except TimeoutError:
-            raise PoolError(503, "busy", f"所有渲染进程都在忙（{self.timeout:g} 秒内无空闲），"
-                                         f"请稍后再试 / every render worker stayed busy for "
-                                         f"{self.timeout:g} s; try again later") from None
-        remaining = max(0.5, deadline - loop.time())
+            worker = self._idle.get_nowait()
+        except asyncio.QueueEmpty:
+            try:
+                worker = await asyncio.wait_for(self._idle.get(), self.timeout)
+            except TimeoutError:
+                raise PoolError(503, "busy", f"所有渲染进程都在忙（{self.timeout:g} 秒内无空闲），"
+                                             f"请稍后再试 / every render worker stayed busy for "
+                                             f"{self.timeout:g} s; try again later") from None
+        remaining = max(0.0, deadline - loop.time())
         future = loop.run_in_executor(self._threads, worker.call, request, remaining)
         future.add_done_callback(functools.partial(self._recycle, worker))
         try:

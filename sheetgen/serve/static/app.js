@@ -133,12 +133,14 @@
       control = el("input", {id, type: "checkbox"});
       control.checked = value === undefined ? Boolean(field.default) : Boolean(value);
     } else if (field.kind === "lines") {
-      control = el("textarea", {id, rows: 2, placeholder: field.placeholder || ""});
+      control = el("textarea", {id, rows: 2,
+        placeholder: field.placeholder ? "例：" + field.placeholder : ""});
       control.value = Array.isArray(value) ? value.join("\n") : "";
     } else {
       control = el("input", {
         id, type: field.kind === "password" ? "password" : "text",
-        maxlength: field.maxlength || false, placeholder: field.placeholder || "",
+        maxlength: field.maxlength || false,
+        placeholder: field.placeholder ? "例：" + field.placeholder : "",
         autocomplete: field.kind === "password" ? "new-password" : "off",
         spellcheck: "false",
       });
@@ -491,7 +493,7 @@
         box.append(el("figure", {}, img, el("figcaption", {text: `第 ${index + 1} 页，共 ${result.files.length} 页`})));
       });
       const shrunk = (result.report.sheets || []).flatMap((s) => s.fit || [])
-        .filter((f) => f.status !== "fitted");
+        .filter((f) => f.status === "shrunk" || f.status === "continued");
       status(`共 ${result.pages} 页（${result.variant}）`
         + (shrunk.length ? `；${shrunk.length} 项内容较长，已缩小字号或续写在备注处。` : "。"));
       $("download-pdf").disabled = false;
