@@ -28,7 +28,7 @@ from tests.pdfs import is_a4, page_sizes, page_texts
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-HAVE_BROWSER = os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
+HAVE_BROWSER = Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()
 
 if not HAVE_BROWSER and not os.environ.get("CI"):
     pytest.skip("Debian's chromium and chromium-driver are not installed (make test installs "
