@@ -467,9 +467,13 @@ def test_public_bind_needs_a_token() -> None:
         ServeConfig(host="0.0.0.0", token="short").checked()
     for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
         assert ServeConfig(host=host).checked().host == host
-    with pytest.raises(UsageError):
-        ServeConfig.from_env({"SHEETGEN_SERVE_PUBLIC": "1"})
-    config = ServeConfig.from_env({"SHEETGEN_SERVE_PUBLIC": "1", "SHEETGEN_SERVE_TOKEN": TOKEN,
+    # Under another server (gunicorn) the bind is unknown: a token, unless said to be local.
+    with pytest.raises(UsageError, match="SHEETGEN_SERVE_LOCAL"):
+        ServeConfig.from_env({})
+    assert ServeConfig.from_env({"SHEETGEN_SERVE_LOCAL": "1"}).token is None
+    with pytest.raises(UsageError, match="not a number"):
+        ServeConfig.from_env({"SHEETGEN_SERVE_LOCAL": "1", "SHEETGEN_SERVE_WORKERS": "two"})
+    config = ServeConfig.from_env({"SHEETGEN_SERVE_TOKEN": TOKEN,
                                    "SHEETGEN_SERVE_WORKERS": "3",
                                    "SHEETGEN_SERVE_CORS": "https://a.example, https://b.example"})
     assert (config.token, config.workers, config.cors_origins) == (

@@ -185,6 +185,7 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
     """The ASGI application. Without ``config``, from ``SHEETGEN_SERVE_*`` variables (for
     ``gunicorn -k uvicorn.workers.UvicornWorker 'sheetgen.serve:create_app()'``)."""
     config = (config or ServeConfig.from_env()).checked()
+    _log_to_stderr()
     rules = load_rules()
     spec = form_spec(rules)
 
@@ -194,8 +195,9 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                                      timeout=config.timeout)
         workers.start()
         app.state.pool = workers
-        # The validator's first call imports and builds the model (about a second): pay it now.
-        await asyncio.to_thread(engine.check, b"{}")
+        # The validator's first call imports and builds the model and the identifier checks
+        # (about a second): pay it before the first request.
+        await asyncio.to_thread(engine.check, engine.example_body())
         try:
             yield
         finally:
@@ -398,6 +400,19 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                                            "X-Sheetgen-Pages", "X-Sheetgen-Fit"])
     app.add_middleware(Guard, log=config.access_log)
     return app
+
+
+def _log_to_stderr() -> None:
+    """Access and error lines go to stderr also under a server that configures only its own
+    loggers (gunicorn); where logging is set up (the CLI, pytest), records propagate to it."""
+    logger = logging.getLogger("sheetgen.serve")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    if not logger.handlers and not logging.getLogger().hasHandlers():
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("sheetgen serve: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
 
 
 def api_docs(openapi: dict[str, Any]) -> str:

@@ -43,8 +43,9 @@ class ServeConfig:
         """The configuration of an app started by another server (gunicorn, uvicorn --factory).
 
         ``SHEETGEN_SERVE_TOKEN``, ``SHEETGEN_SERVE_WORKERS``, ``SHEETGEN_SERVE_TIMEOUT``,
-        ``SHEETGEN_SERVE_BODY_LIMIT``, ``SHEETGEN_SERVE_CORS`` (comma-separated origins) and
-        ``SHEETGEN_SERVE_PUBLIC=1`` (the server binds beyond loopback: a token is required).
+        ``SHEETGEN_SERVE_BODY_LIMIT``, ``SHEETGEN_SERVE_CORS`` (comma-separated origins).
+        The app cannot see where the other server binds, so a token is required unless
+        ``SHEETGEN_SERVE_LOCAL=1`` says that it binds to loopback only.
         """
         env = dict(os.environ if environ is None else environ)
 
@@ -57,7 +58,7 @@ class ServeConfig:
             except ValueError:
                 raise UsageError(f"{name}={text[:20]!r} is not a number") from None
 
-        host = "0.0.0.0" if env.get("SHEETGEN_SERVE_PUBLIC") == "1" else "127.0.0.1"
+        host = "127.0.0.1" if env.get("SHEETGEN_SERVE_LOCAL") == "1" else "0.0.0.0"
         return cls(host=host, token=env.get(TOKEN_ENV) or None,
                    workers=int(number("SHEETGEN_SERVE_WORKERS", int, 0)),
                    timeout=float(number("SHEETGEN_SERVE_TIMEOUT", float, DEFAULT_TIMEOUT)),
@@ -82,7 +83,9 @@ class ServeConfig:
                                   "print(secrets.token_urlsafe(24))'")
         if token is None and not is_loopback(self.host):
             raise UsageError(
-                f"--host {self.host} lets other machines reach the API: it needs a token",
+                f"--host {self.host} lets other machines reach the API: it needs a token "
+                "(under another server: SHEETGEN_SERVE_TOKEN, or SHEETGEN_SERVE_LOCAL=1 "
+                "when it binds to loopback only)",
                 hint=f"give --token TOKEN or set {TOKEN_ENV}; every /api/ call must then "
                      "send 'Authorization: Bearer TOKEN'")
         return self

@@ -168,11 +168,15 @@ def fit_summary(report: dict[str, Any]) -> str:
     return json.dumps(summary, separators=(",", ":"))
 
 
-def warm_up() -> None:
-    """Load what every render needs (rules, templates, fonts, the engines) and compile the
-    layouts of a common applicant, so that the first request a worker serves is not slow."""
+def example_body() -> bytes:
+    """A valid applicant (Jiangxi, personal): what the warm-ups run through."""
     from sheetgen.documents.example import make_example
     from sheetgen.rules import load_rules
 
-    example = json.dumps(make_example(load_rules(), "江西", "personal")).encode()
-    render(SheetRequest(example, format="pdf"))
+    return json.dumps(make_example(load_rules(), "江西", "personal")).encode()
+
+
+def warm_up() -> None:
+    """Load what every render needs (rules, templates, fonts, the engines) and compile the
+    layouts of a common applicant, so that the first request a worker serves is not slow."""
+    render(SheetRequest(example_body(), format="pdf"))
