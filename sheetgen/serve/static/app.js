@@ -326,6 +326,9 @@
     while (current) {
       const node = $("form").querySelector(`.error[data-for="${CSS.escape(current)}"]`);
       if (node && !node.closest(".hidden")) return node;
+      // A list as a whole ("websites[0].domains: required"): its first item's first field.
+      const inside = $("form").querySelector(`.error[data-for^="${CSS.escape(current + "[")}"]`);
+      if (inside && !inside.closest(".hidden")) return inside;
       const cut = current.search(/(\.[^.[\]]+|\[\d+\])$/);
       if (cut <= 0) break;
       current = current.slice(0, cut);
