@@ -53,10 +53,13 @@ def children(pid: int) -> list[int]:
     found, todo = [], [pid]
     while todo:
         parent = todo.pop()
-        try:
-            kids = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-        except OSError:
-            continue
+        kids = []
+        # Every thread's list: the pool starts its workers (and so the forkserver) from threads.
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                kids += (task / "children").read_text().split()
+            except OSError:
+                continue
         found += [int(k) for k in kids]
         todo += [int(k) for k in kids]
     return found

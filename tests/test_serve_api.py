@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -515,3 +517,11 @@ def test_a_crashed_worker_is_replaced() -> None:
         assert problems[0]["code"] == "worker_crashed"
         wait_ready(fragile)
         assert post(fragile, "/api/v1/sheets", personal()).status_code == 200
+
+
+def test_the_cli_does_not_import_the_web_stack() -> None:
+    code = ("import sys, sheetgen.cli; "
+            "print([m for m in ('fastapi', 'starlette', 'uvicorn') if m in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert proc.stdout.strip() == "[]"
