@@ -124,7 +124,7 @@ class _Worker:
 def _context() -> BaseContext:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["sheetgen.serve.render", "sheetgen.pipeline"])
+        context.set_forkserver_preload(["sheetgen.serve.render", "sheetgen.api"])
         return context
     return multiprocessing.get_context("spawn")
 

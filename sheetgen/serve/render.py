@@ -2,10 +2,11 @@
 
 The functions here run inside a render worker (:mod:`sheetgen.serve.pool`) or, for
 :func:`check`, in a thread of the server process, and speak only plain, picklable data:
-a :class:`SheetRequest` in, a :class:`SheetResult` or a :class:`Failure` out. They go
-through the same steps as ``sheetgen fill`` (:func:`sheetgen.pipeline.plan_input`, the PDF
-and DOCX renderers, the PNG preview), so a sheet from the API is the sheet the CLI writes
-for the same data and options, and every error is the CLI's :class:`~sheetgen.errors.Problem`.
+a :class:`SheetRequest` in, a :class:`SheetResult` or a :class:`Failure` out. They call the
+public library API (:func:`sheetgen.check`, :func:`sheetgen.render`, the functions behind
+``sheetgen fill``) and the PNG preview of ``sheetgen preview``, so a sheet from the API is the
+sheet the CLI writes for the same data and options, with the same file names, and every error
+is the CLI's :class:`~sheetgen.errors.Problem`.
 
 Nothing is written to disk: the files are returned as bytes and only live in memory for the
 time of the request.
@@ -107,14 +108,9 @@ class Failure:
 
 def check(body: bytes) -> list[Problem]:
     """Every problem of one applicant's JSON (the CLI's reader and validator); [] if valid."""
-    from sheetgen.model import parse_applicant
-    from sheetgen.sources.json import read_document
+    from sheetgen.api import check as check_data
 
-    try:
-        parse_applicant(read_document(body, source=SOURCE))
-    except InvalidDataError as err:
-        return list(err.problems)
-    return []
+    return check_data(body, source=SOURCE)
 
 
 def render(request: SheetRequest) -> SheetResult | Failure:
@@ -126,35 +122,25 @@ def render(request: SheetRequest) -> SheetResult | Failure:
 
 
 def _render(request: SheetRequest) -> SheetResult:
-    from sheetgen.model import clean_provider
-    from sheetgen.pipeline import default_name, plan_input
-    from sheetgen.render.docx.document import docx_path, render_docx
-    from sheetgen.render.pdf.document import RenderOptions, render_pdf
-    from sheetgen.render.pdf.preview import page_images, preview_paths
-    from sheetgen.rules import load_rules
+    from sheetgen.api import load
+    from sheetgen.api import render as render_data
+    from sheetgen.rendering.pdf.preview import page_images, preview_paths
 
-    rules = load_rules()
-    variant = rules.check_variant(request.variant)
-    provider = (clean_provider(request.provider) or None) if request.provider else None
-    options = RenderOptions(provider=provider, qr=request.qr, cover=request.cover,
-                            copies=request.copies)
-    plan = plan_input(request.body, source=SOURCE, rules=rules, variant=variant)
-    pdf_name = Path(default_name(plan.applicant))
-    if request.format == "docx":
-        documents = render_docx(plan, options)
-        files = tuple(OutputFile(docx_path(pdf_name, d.name).name, MEDIA_TYPES["docx"], d.data)
-                      for d in documents)
-        report: dict[str, Any] = {"variant": plan.variant, "pages": None,
-                                  "docx": [d.report() for d in documents]}
-        return SheetResult(files, report)
-    rendered = render_pdf(plan, options)
-    report = rendered.report()
+    result = render_data(load(request.body, source=SOURCE), cover=request.cover, qr=request.qr,
+                         provider=request.provider, variant=request.variant,
+                         copies=request.copies,
+                         formats=("docx",) if request.format == "docx" else ("pdf",))
+    report = result.report()
+    files = result.files
     if request.format == "png":
-        images = page_images(rendered.pdf)
-        names = preview_paths(pdf_name.with_suffix(".png"), len(images))
+        assert result.pdf is not None
+        images = page_images(result.pdf)
+        pdf_name = next(iter(files))
+        names = preview_paths(Path(pdf_name).with_suffix(".png"), len(images))
         return SheetResult(tuple(OutputFile(n.name, MEDIA_TYPES["png"], data)
                                  for n, data in zip(names, images, strict=True)), report)
-    return SheetResult((OutputFile(pdf_name.name, MEDIA_TYPES["pdf"], rendered.pdf),), report)
+    return SheetResult(tuple(OutputFile(name, MEDIA_TYPES[Path(name).suffix[1:]], data)
+                             for name, data in files.items()), report)
 
 
 def fit_summary(report: dict[str, Any]) -> str:
