@@ -45,11 +45,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import sheetgen.serve.render as engine
 from sheetgen import __version__
 from sheetgen.errors import Problem, UsageError
 from sheetgen.resources import font_path
 from sheetgen.rules import load_rules
-from sheetgen.serve import render as engine
 from sheetgen.serve.config import ServeConfig, default_workers
 from sheetgen.serve.form import form_spec
 from sheetgen.serve.pool import PoolError, RenderPool
@@ -376,11 +376,13 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: ("not_found", "没有这个地址 / not found"),
-                 405: ("method_not_allowed", "不支持的请求方法 / method not allowed")}
-        code, message = codes.get(exc.status_code, ("http_error", f"HTTP {exc.status_code}"))
-        return problems_response(exc.status_code, [Problem("", code, message)],
-                                 dict(exc.headers or {}))
+        if exc.status_code == 404:
+            problem = Problem("", "not_found", "没有这个地址 / not found")
+        elif exc.status_code == 405:
+            problem = Problem("", "method_not_allowed", "不支持的请求方法 / method not allowed")
+        else:
+            problem = Problem("", "http_error", f"HTTP {exc.status_code}")
+        return problems_response(exc.status_code, [problem], dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
