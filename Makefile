@@ -12,9 +12,10 @@ OUT ?= out
 
 # What the engines need at run time (Pango for WeasyPrint; the HarfBuzz subsetter, without which
 # every PDF takes ~0.7 s instead of ~0.03 s) and what the tests use (LibreOffice to check that a
-# DOCX prints as one A4 page; qpdf to check PDF structure).
+# DOCX prints as one A4 page; qpdf to check PDF structure; chromium and its driver for the
+# real-browser test of the `sheetgen serve` form).
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
-	libreoffice-writer-nogui qpdf
+	libreoffice-writer-nogui qpdf chromium chromium-driver
 
 .PHONY: setup system demo test lint typecheck pytest bench fonts docx-templates clean
 
@@ -32,6 +33,8 @@ demo: setup
 	@rm -rf $(OUT) && mkdir -p $(OUT)
 	$(BIN)/sheetgen batch examples -o $(OUT) --bundle $(OUT)/bundle.pdf
 	@echo "demo: PDFs written to $(OUT)/"
+	@echo "demo: fill in the form in a browser: run  $(BIN)/sheetgen serve  and open http://127.0.0.1:8000/"
+	@echo "      (or  source $(VENV)/bin/activate  once, then  sheetgen serve ; Ctrl-C stops it)"
 
 test: setup lint typecheck pytest
 
@@ -47,6 +50,7 @@ pytest:
 bench: setup
 	$(PY) bench/bench.py
 	$(PY) bench/batch.py
+	$(PY) bench/serve.py
 
 # Rebuild the supplementary font from Debian's fonts-noto-cjk (see fonts/README.md).
 fonts: setup

@@ -116,6 +116,15 @@ PROBLEM_CODES: dict[str, str] = {
     "worker_crashed": "the worker process died while rendering this record (alone, on a retry)",
     "interrupted": "the batch was stopped before this record was done",
     "internal": "a bug in sheetgen met while processing this record",
+    # the HTTP API (sheetgen.serve)
+    "unsupported_media_type": "a request body that is not declared as JSON (HTTP 415)",
+    "unauthorized": "an API call without the server's token, or with a wrong one (HTTP 401)",
+    "not_found": "no such address or file (HTTP 404)",
+    "method_not_allowed": "a request method the address does not take (HTTP 405)",
+    "http_error": "another HTTP-level refusal",
+    "busy": "every render worker stayed busy for the whole timeout (HTTP 503)",
+    "timeout": "a render took longer than the server's timeout and was stopped (HTTP 504)",
+    "unavailable": "the server is shutting down (HTTP 503)",
     # the error classes below, when an error has no problems of its own
     "error": "an error of no more specific kind (exit 1)",
     "usage": "a wrong command line, option or file (exit 2)",

@@ -12,7 +12,10 @@ from tests.conftest import REPO
 #: Calls that report a problem code, and which positional argument is the code (None: the
 #: first string literal, after a source name or the like given as a variable).
 _REPORTERS = {"Problem": 1, "_coded": 1, "_fail": None, "IdentifierError": None,
-              "PydanticCustomError": None}
+              "PydanticCustomError": None,
+              # sheetgen.serve: ApiError.one(status, code, …), PoolError(status, code, …),
+              # Failure(code, …)
+              "one": 1, "PoolError": 1, "Failure": 0}
 
 
 CODE = re.compile(r"[a-z][a-z0-9_]*")

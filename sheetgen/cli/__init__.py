@@ -20,6 +20,7 @@ from typing import Annotated, Any, BinaryIO
 import typer
 
 from sheetgen import __version__
+from sheetgen.cli.serve import serve as serve_command
 from sheetgen.errors import ExitCode, Problem, SheetgenError, UsageError
 
 app = typer.Typer(
@@ -554,6 +555,11 @@ def batch(
             hint="the manifest (--report FILE or --json) lists every record with its errors")
     say(f"ok: {done}; output in {outdir}")
     return 0
+
+
+# --- serve: its own module, which imports FastAPI and uvicorn only when it runs ---------------
+
+app.command("serve")(serve_command)
 
 
 # --- the one error handler ------------------------------------------------------------------

@@ -1,0 +1,88 @@
+"""``sheetgen serve``: start the web form and the HTTP API on uvicorn (contract.md §6).
+
+Thin: builds a :class:`~sheetgen.serve.config.ServeConfig` from the options, binds the socket
+itself (so a port in use is a plain usage error, and ``--port 0`` takes a free port and says
+which), prints where the form is, and runs uvicorn until Ctrl-C or SIGTERM. FastAPI and
+uvicorn are imported only here, so the other commands start as fast as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from typing import Annotated
+
+import typer
+
+from sheetgen.errors import UsageError
+from sheetgen.serve.config import DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, TOKEN_ENV
+
+
+def serve(
+    host: Annotated[str, typer.Option(
+        help="Address to listen on. Anything but loopback needs --token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port; 0 takes a free one.")] = 8000,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=0, help="Render worker processes. Default (0): one per CPU.")] = 0,
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar=TOKEN_ENV, show_envvar=True,
+        help="Require 'Authorization: Bearer TOKEN' on every /api/ call (16+ characters).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(
+        help="Seconds one render may take before it is stopped (504).")] = DEFAULT_TIMEOUT,
+    body_limit: Annotated[int, typer.Option(
+        "--body-limit", metavar="BYTES", help="Largest request body (413 beyond).")
+    ] = DEFAULT_BODY_LIMIT,
+    cors_origin: Annotated[list[str] | None, typer.Option(
+        "--cors-origin", metavar="ORIGIN",
+        help="Allow browser calls from this origin (repeatable). Default: CORS off.")] = None,
+    no_access_log: Annotated[bool, typer.Option(
+        "--no-access-log", help="No access log lines on stderr.")] = False,
+) -> None:
+    """Serve the web form (Chinese) at / and the HTTP API at /api/v1 (docs at /docs)."""
+    from sheetgen.serve.config import ServeConfig, default_workers
+
+    config = ServeConfig(host=host, port=port, workers=workers or default_workers(),
+                         token=token, timeout=timeout, body_limit=body_limit,
+                         cors_origins=tuple(cors_origin or ()),
+                         access_log=not no_access_log).checked()
+    sock = _bind(config.host, config.port)
+    bound = sock.getsockname()[1]
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="sheetgen serve: %(message)s")
+
+    import uvicorn
+
+    from sheetgen.serve.app import create_app
+
+    shown = f"[{config.host}]" if ":" in config.host else config.host
+    print(f"sheetgen: the form is at http://{shown}:{bound}/ (API /api/v1, docs /docs; "
+          f"{config.workers} render worker{'s' if config.workers != 1 else ''}"
+          f"{', token required' if config.token else ''}); Ctrl-C stops", file=sys.stderr,
+          flush=True)
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(config), log_config=None, access_log=False, server_header=False,
+        timeout_graceful_shutdown=10))
+    server.run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, or a UsageError that says why not."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}",
+                         hint="is another server using the port? give --port N "
+                              "(or --port 0 for a free one)") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock

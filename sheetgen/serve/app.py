@@ -1,0 +1,446 @@
+"""The FastAPI application of ``sheetgen serve``: the HTTP API (contract.md §6) and the form.
+
+Requests and answers
+    Bodies are read here, not by FastAPI: at most ``body_limit`` bytes (413 beyond, also for a
+    chunked body without Content-Length), ``application/json`` only (415), then parsed by the
+    CLI's own reader (:mod:`sheetgen.sources.json`: UTF-8, duplicate keys, depth) and model, so
+    a body gets exactly the problems ``sheetgen check`` prints for the same file. Every error
+    is ``{"ok": false, "problems": [{path, code, message}]}``: 422 for the data (invalid,
+    does not fit, a character no font has), 400 for a query option, 401 without the token,
+    404/405/413/415, 503 when no worker is free in time, 504 when a render overruns the
+    timeout, 500 for a bug (no traceback, no detail).
+
+Privacy
+    Nothing sent is stored: bodies live in memory for the request only, no file is written,
+    and the access log (logger ``sheetgen.serve.access``) records method, path without the
+    query, status, size and time, never a body, a query value or a header. Problems are the
+    model's, built from error codes, never from the input, so the filing password cannot be
+    echoed; API answers carry ``Cache-Control: no-store``.
+
+Security headers on every answer: a Content-Security-Policy that allows only this origin's
+own scripts, styles, fonts and images (no inline script or style; ``data:``/``blob:`` images
+for the previews, ``blob:`` for the downloads), ``nosniff``, no framing, no referrer. CORS is
+off unless origins are configured. With a token, every ``/api/`` call needs
+``Authorization: Bearer <token>`` (compared in constant time); the form page and its static
+files do not, and the page asks for the token when the API answers 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hmac
+import html
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from importlib.resources import files
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import sheetgen.serve.render as engine
+from sheetgen import __version__
+from sheetgen.errors import Problem, UsageError
+from sheetgen.resources import font_path
+from sheetgen.rules import load_rules
+from sheetgen.serve.config import ServeConfig, default_workers
+from sheetgen.serve.form import form_spec
+from sheetgen.serve.pool import PoolError, RenderPool
+
+access_log = logging.getLogger("sheetgen.serve.access")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; font-src 'self'; "
+       "img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; "
+       "base-uri 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+STATIC = files("sheetgen.serve") / "static"
+#: The files the page loads; fonts are the bundled ones (no CJK font needed on the client).
+STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+FONTS = {"serif.ttf": "body", "serif-supplement.ttf": "supplement"}
+
+
+class ApiError(Exception):
+    """An answer in the error shape: ``status`` and the problems."""
+
+    def __init__(self, status: int, problems: list[Problem],
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(problems[0].message if problems else str(status))
+        self.status = status
+        self.problems = problems
+        self.headers = headers or {}
+
+    @classmethod
+    def one(cls, status: int, code: str, message: str, path: str = "") -> ApiError:
+        return cls(status, [Problem(path, code, message)])
+
+
+def problems_response(status: int, problems: list[Problem],
+                      headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"ok": False, "problems": [p.as_dict() for p in problems]},
+                        status_code=status, headers=headers)
+
+
+# --- ASGI middleware: headers and the access log --------------------------------------------
+
+class Guard:
+    """Security headers on every answer, ``no-store`` on the API, and the access log line."""
+
+    def __init__(self, app: ASGIApp, *, log: bool) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path: str = scope.get("path", "")
+        status = 500
+        size = 0
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.decode("latin-1").lower() not in SECURITY_HEADERS]
+                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                if path.startswith("/api/") or path == "/":
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, guarded_send)
+        finally:
+            if self.log:
+                # The path only: a query string can carry values (a provider name).
+                access_log.info("%s %s %d %dB %.1fms", scope.get("method", "-"), path, status,
+                                size, (time.perf_counter() - started) * 1000)
+
+
+# --- request helpers -------------------------------------------------------------------------
+
+async def read_json_body(request: Request, limit: int) -> bytes:
+    """The body of a JSON request: within the limit (413), declared as JSON (415)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/")
+                                            and media.endswith("+json")):
+        raise ApiError.one(415, "unsupported_media_type",
+                           f"请求体须为 JSON（Content-Type: application/json），实际为 "
+                           f"{media[:40] or '未指定'} / the body must be JSON "
+                           f"(Content-Type: application/json), got {media[:40] or 'none'}")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError.one(413, "too_large", f"请求体超过 {limit} 字节 / the request body is over "
+                                          f"the limit of {limit} bytes")
+
+
+def _content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback name and the UTF-8 one (RFC 6266 / 5987)."""
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_"
+                         for c in name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+# --- the application -------------------------------------------------------------------------
+
+def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = None) -> FastAPI:
+    """The ASGI application. Without ``config``, from ``SHEETGEN_SERVE_*`` variables (for
+    ``gunicorn -k uvicorn.workers.UvicornWorker 'sheetgen.serve:create_app()'``)."""
+    config = (config or ServeConfig.from_env()).checked()
+    _log_to_stderr()
+    rules = load_rules()
+    spec = form_spec(rules)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        workers = pool or RenderPool(config.workers or default_workers(),
+                                     timeout=config.timeout)
+        workers.start()
+        app.state.pool = workers
+        # The validator's first call imports and builds the model and the identifier checks
+        # (about a second): pay it before the first request.
+        await asyncio.to_thread(engine.check, engine.example_body())
+        try:
+            yield
+        finally:
+            workers.close()
+
+    app = FastAPI(title="sheetgen", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
+                  description="ICP filing check sheets (网站备案信息真实性核验单) from applicant "
+                              "JSON: validate, render PDF/DOCX/PNG. Errors are "
+                              "`{ok: false, problems: [{path, code, message}]}`.")
+
+    def authorize(request: Request) -> None:
+        if config.token is None:
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), config.token.encode()):
+            raise ApiError(401, [Problem("", "unauthorized",
+                                         "缺少或错误的令牌 / missing or wrong token: send "
+                                         "'Authorization: Bearer <token>'")],
+                           headers={"www-authenticate": "Bearer"})
+
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)])
+    body_doc: dict[str, Any] = {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Applicant"}}}}}
+    problems_doc: dict[int | str, dict[str, Any]] = {
+        422: {"description": "invalid data: `{ok: false, problems: [{path, code, message}]}`"},
+        413: {"description": "body over the limit"}, 415: {"description": "not JSON"}}
+
+    @api.post("/check", openapi_extra=body_doc, responses=problems_doc,
+              summary="Validate one applicant: every problem with its JSON path")
+    async def check(request: Request) -> JSONResponse:
+        body = await read_json_body(request, config.body_limit)
+        problems = await asyncio.to_thread(engine.check, body)
+        if problems:
+            return problems_response(422, problems)
+        return JSONResponse({"ok": True, "problems": []})
+
+    @api.post("/sheets", openapi_extra=body_doc, responses={
+        200: {"content": {engine.MEDIA_TYPES[k]: {} for k in ("pdf", "docx", "png", "zip")},
+              "description": "the PDF; one DOCX or PNG, or a ZIP of several; with "
+                             "response=json, the files (base64) and the fill report"},
+        **problems_doc}, summary="Render one applicant's cover and check sheets")
+    async def sheets(
+        request: Request,
+        format: Annotated[Literal["pdf", "docx", "png"], Query(
+            description="pdf; docx (one file per sheet and the cover: a ZIP); png (a page "
+                        "each: a ZIP when several)")] = "pdf",
+        cover: Annotated[bool, Query(description="the cover checklist first")] = True,
+        qr: Annotated[bool, Query(description="a QR code of the sheet's reference")] = True,
+        variant: Annotated[str, Query(description="auto, public or guangdong")] = "auto",
+        provider: Annotated[str | None, Query(
+            description="接入服务单位, when the data has none", max_length=100)] = None,
+        copies: Annotated[int, Query(ge=1, le=10, description="each sheet N times")] = 1,
+        response: Annotated[Literal["file", "json"], Query(
+            description="file: the file itself, report in X-Sheetgen-* headers; json: "
+                        "{ok, variant, pages, report, files: [{name, media_type, data}]}")
+        ] = "file",
+    ) -> Response:
+        body = await read_json_body(request, config.body_limit)
+        job = engine.SheetRequest(body, format=format, cover=cover, qr=qr, variant=variant,
+                                  provider=provider, copies=copies)
+        try:
+            result = await request.app.state.pool.render(job)
+        except PoolError as err:
+            return problems_response(err.status, list(err.failure.problems))
+        if isinstance(result, engine.Failure):
+            return problems_response(result.status, list(result.problems))
+        report = result.report
+        if response == "json":
+            return JSONResponse({
+                "ok": True, "variant": report.get("variant"), "pages": report.get("pages"),
+                "report": report,
+                "files": [{"name": f.name, "media_type": f.media_type, "size": len(f.data),
+                           "data": base64.b64encode(f.data).decode()} for f in result.files]})
+        single = result.single()
+        headers = {"content-disposition": _content_disposition(single.name),
+                   "x-sheetgen-variant": str(report.get("variant")),
+                   "x-sheetgen-fit": engine.fit_summary(report)}
+        if report.get("pages") is not None:
+            headers["x-sheetgen-pages"] = str(report["pages"])
+        return Response(single.data, media_type=single.media_type, headers=headers)
+
+    @api.get("/rules/{province}", summary="The rules for a province (sheetgen rules --json)")
+    async def province_rules(province: str) -> JSONResponse:
+        found = rules.find_province(province)
+        if found is None:
+            shown = province.strip()[:20]
+            raise ApiError.one(404, "province_unknown",
+                               f"未知的省份 {shown}（可写 江西、江西省、赣 或 jiangxi）/ "
+                               f"unknown province {shown}", path="province")
+        return JSONResponse(rules.facts(found))
+
+    @api.get("/schema", summary="The JSON Schema of one applicant (sheetgen schema)")
+    async def schema() -> JSONResponse:
+        from sheetgen.model import json_schema
+
+        return JSONResponse(json_schema(rules))
+
+    @api.get("/form", summary="The form's fields and choices, generated from the schema")
+    async def form() -> JSONResponse:
+        return JSONResponse(spec)
+
+    @api.get("/example", summary="A valid, fictitious applicant (sheetgen example)")
+    async def example(province: str = "江西", nature: str = "personal") -> JSONResponse:
+        from sheetgen.documents.example import make_example
+
+        try:
+            return JSONResponse(make_example(rules, province, nature))
+        except UsageError as err:
+            raise ApiError.one(400, "usage", err.message) from None
+
+    @api.get("/health", summary="Liveness and the render workers")
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True, "version": __version__,
+                             "workers": request.app.state.pool.stats()})
+
+    app.include_router(api)
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's description, with the applicant schema the JSON bodies follow."""
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            from sheetgen.model import json_schema
+
+            document = get_openapi(title=app.title, version=app.version,
+                                   description=app.description, routes=app.routes)
+            applicant = json_schema(rules)
+            applicant.pop("$schema", None)
+            definitions = {"Applicant": applicant, **applicant.pop("$defs", {})}
+            text = json.dumps(definitions).replace('"#/$defs/', '"#/components/schemas/')
+            document.setdefault("components", {}).setdefault("schemas", {}).update(
+                json.loads(text))
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    # --- the form and its files ---------------------------------------------------------------
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse((STATIC / "index.html").read_text("utf-8"))
+
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        if name in STATIC_FILES:
+            return Response((STATIC / name).read_bytes(), media_type=STATIC_FILES[name],
+                            headers={"cache-control": "no-cache"})
+        if name in FONTS:
+            return FileResponse(font_path(FONTS[name]), media_type="font/ttf",
+                                headers={"cache-control": "public, max-age=604800"})
+        raise ApiError.one(404, "not_found", "没有这个文件 / no such file")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(api_docs(app.openapi()))
+
+    # --- errors: always the problems shape, never a traceback ----------------------------------
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return problems_response(exc.status, exc.problems, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_query(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            # pydantic's message names the rule ("Input should be 'pdf', 'docx' or 'png'"),
+            # never the value given.
+            problems.append(Problem(where, "usage", f"参数无效 / invalid parameter: "
+                                                    f"{err.get('msg', 'invalid')}"))
+        return problems_response(400, problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            problem = Problem("", "not_found", "没有这个地址 / not found")
+        elif exc.status_code == 405:
+            problem = Problem("", "method_not_allowed", "不支持的请求方法 / method not allowed")
+        else:
+            problem = Problem("", "http_error", f"HTTP {exc.status_code}")
+        return problems_response(exc.status_code, [problem], dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        logging.getLogger("sheetgen.serve").error("internal error (%s) on %s %s",
+                                                  type(exc).__name__, request.method,
+                                                  request.url.path)
+        return problems_response(500, [Problem("", "internal", "内部错误 / internal error; "
+                                                                "this is a bug in sheetgen")])
+
+    if config.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
+                           allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"],
+                           expose_headers=["Content-Disposition", "X-Sheetgen-Variant",
+                                           "X-Sheetgen-Pages", "X-Sheetgen-Fit"])
+    app.add_middleware(Guard, log=config.access_log)
+    return app
+
+
+def _log_to_stderr() -> None:
+    """Access and error lines go to stderr also under a server that configures only its own
+    loggers (gunicorn); where logging is set up (the CLI, pytest), records propagate to it."""
+    logger = logging.getLogger("sheetgen.serve")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    if not logger.handlers and not logging.getLogger().hasHandlers():
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("sheetgen serve: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def api_docs(openapi: dict[str, Any]) -> str:
+    """``/docs``: the OpenAPI description as a plain page (no script, nothing from a CDN)."""
+    rows = []
+    for path, methods in openapi.get("paths", {}).items():
+        for method, op in methods.items():
+            params = "".join(
+                f"<li><code>{html.escape(p['name'])}</code> ({html.escape(p['in'])}) "
+                f"{html.escape(p.get('description', '') or '')}</li>"
+                for p in op.get("parameters", []))
+            answers = "".join(
+                f"<li><code>{html.escape(str(code))}</code> "
+                f"{html.escape(r.get('description', '') or '')}</li>"
+                for code, r in op.get("responses", {}).items())
+            body = "<p>Body: one applicant, <code>application/json</code> (see " \
+                   "<a href=\"/api/v1/schema\">the schema</a>).</p>" if "requestBody" in op else ""
+            rows.append(f"<section><h2><code>{method.upper()} {html.escape(path)}</code></h2>"
+                        f"<p>{html.escape(op.get('summary', ''))}</p>{body}"
+                        + (f"<h3>Query and path</h3><ul>{params}</ul>" if params else "")
+                        + f"<h3>Answers</h3><ul>{answers}</ul></section>")
+    title = html.escape(openapi.get("info", {}).get("title", "sheetgen"))
+    description = html.escape(openapi.get("info", {}).get("description", ""))
+    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} "
+            f"API</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head>"
+            f"<body class=\"docs\"><main><h1>{title} HTTP API</h1><p>{description}</p>"
+            f"<p>Machine-readable: <a href=\"/openapi.json\">/openapi.json</a>. The form: "
+            f"<a href=\"/\">/</a>.</p>{''.join(rows)}</main></body></html>")
+

@@ -1,0 +1,109 @@
+"""How a ``sheetgen serve`` instance is set up: bind address, token, workers, limits.
+
+One frozen :class:`ServeConfig` is built by the CLI (``sheetgen serve`` options) or, under
+gunicorn, from ``SHEETGEN_SERVE_*`` environment variables (:meth:`ServeConfig.from_env`), and
+checked once by :meth:`ServeConfig.checked`: a bind address other than loopback without a
+token is refused, because the API would then render anyone's data for anyone who can reach
+the port.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+
+from sheetgen.errors import UsageError
+
+#: Request bodies larger than this are refused with 413 (contract.md §6).
+DEFAULT_BODY_LIMIT = 1_000_000
+#: Seconds one render may take in a worker (a cold layout compile on a busy 2-core machine
+#: takes 2–3 s; a render that is still running after this is killed with its worker).
+DEFAULT_TIMEOUT = 30.0
+#: The environment variable that holds the token when it is not given as ``--token``
+#: (a command-line argument is visible to every user of the machine in ``ps``).
+TOKEN_ENV = "SHEETGEN_SERVE_TOKEN"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Everything a server instance needs to know; see ``sheetgen serve --help``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 0  # render worker processes; 0: one per CPU
+    token: str | None = None
+    body_limit: int = DEFAULT_BODY_LIMIT
+    timeout: float = DEFAULT_TIMEOUT
+    cors_origins: tuple[str, ...] = ()
+    access_log: bool = True
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> ServeConfig:
+        """The configuration of an app started by another server (gunicorn, uvicorn --factory).
+
+        ``SHEETGEN_SERVE_TOKEN``, ``SHEETGEN_SERVE_WORKERS``, ``SHEETGEN_SERVE_TIMEOUT``,
+        ``SHEETGEN_SERVE_BODY_LIMIT``, ``SHEETGEN_SERVE_CORS`` (comma-separated origins).
+        The app cannot see where the other server binds, so a token is required unless
+        ``SHEETGEN_SERVE_LOCAL=1`` says that it binds to loopback only.
+        """
+        env = dict(os.environ if environ is None else environ)
+
+        def number(name: str, kind: type[int] | type[float], default: float) -> float:
+            text = env.get(name, "").strip()
+            if not text:
+                return default
+            try:
+                return kind(text)
+            except ValueError:
+                raise UsageError(f"{name}={text[:20]!r} is not a number") from None
+
+        host = "127.0.0.1" if env.get("SHEETGEN_SERVE_LOCAL") == "1" else "0.0.0.0"
+        return cls(host=host, token=env.get(TOKEN_ENV) or None,
+                   workers=int(number("SHEETGEN_SERVE_WORKERS", int, 0)),
+                   timeout=float(number("SHEETGEN_SERVE_TIMEOUT", float, DEFAULT_TIMEOUT)),
+                   body_limit=int(number("SHEETGEN_SERVE_BODY_LIMIT", int, DEFAULT_BODY_LIMIT)),
+                   cors_origins=tuple(o.strip() for o in env.get("SHEETGEN_SERVE_CORS", "")
+                                      .split(",") if o.strip())).checked()
+
+    def checked(self) -> ServeConfig:
+        """This configuration, or a UsageError naming what is wrong with it."""
+        if not 0 <= self.port < 65536:
+            raise UsageError(f"--port {self.port}: not a TCP port (1–65535, or 0 for any)")
+        if self.workers < 0:
+            raise UsageError(f"--workers {self.workers}: must be 0 (one per CPU) or more")
+        if self.body_limit < 1024:
+            raise UsageError(f"body limit {self.body_limit}: must be at least 1024 bytes")
+        if self.timeout <= 0:
+            raise UsageError(f"--timeout {self.timeout}: must be more than 0 seconds")
+        token = self.token
+        if token is not None and (len(token) < 16 or not token.isprintable() or " " in token):
+            raise UsageError("the token must be at least 16 printable characters, no spaces",
+                             hint="make one with: python3 -c 'import secrets; "
+                                  "print(secrets.token_urlsafe(24))'")
+        if token is None and not is_loopback(self.host):
+            raise UsageError(
+                f"--host {self.host} lets other machines reach the API: it needs a token "
+                "(under another server: SHEETGEN_SERVE_TOKEN, or SHEETGEN_SERVE_LOCAL=1 "
+                "when it binds to loopback only)",
+                hint=f"give --token TOKEN or set {TOKEN_ENV}; every /api/ call must then "
+                     "send 'Authorization: Bearer TOKEN'")
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` binds to this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: may resolve to anything
+
+
+def default_workers() -> int:
+    """One render worker per CPU this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
