@@ -45,6 +45,7 @@ pytest:
 	$(BIN)/pytest -q
 
 bench: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(PY) bench/bench.py
 	$(PY) bench/batch.py
 
