@@ -284,25 +284,27 @@ def bundle_memory(count: int) -> None:
     from sheetgen.batch import BUNDLE_CHUNK
     from sheetgen.documents.plan import make_plan
     from sheetgen.model import parse_applicant
-    from sheetgen.output import write_atomic
+    from sheetgen.output import AtomicFile
     from sheetgen.render.pdf.document import PdfBuilder, RenderOptions, applicant_jobs
     from sheetgen.rules import load_rules
 
     rules = load_rules()
-    builder = PdfBuilder()
+    tmp = tempfile.TemporaryDirectory()
+    sink = AtomicFile(Path(tmp.name) / "bundle.pdf")
+    builder = PdfBuilder(sink=sink)
     fitted = [builder.plan_record(applicant_jobs(make_plan(parse_applicant(data, rules), rules),
                                                  RenderOptions()))
               for data in applicants(rules, 50, varied=True)]
     rss = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in range(count):
-            builder.add_planned(fitted[n % len(fitted)], outline=f"记录 {n + 1}")
-            if (n + 1) % BUNDLE_CHUNK == 0:
-                builder.flush()
-            if (n + 1) % max(1, count // 5) == 0:
-                rss.append(_status("VmRSS") / 1024)
-        write_atomic(Path(tmp) / "bundle.pdf",
-                     builder.finish(title="bench", subject="bench", identity=b"bench"))
+    for n in range(count):
+        builder.add_planned(fitted[n % len(fitted)], outline=f"记录 {n + 1}")
+        if (n + 1) % BUNDLE_CHUNK == 0:
+            builder.flush()
+        if (n + 1) % max(1, count // 5) == 0:
+            rss.append(_status("VmRSS") / 1024)
+    builder.finish(title="bench", subject="bench", identity=b"bench")
+    sink.commit()
+    tmp.cleanup()
     print(json.dumps({"peak": _status("VmHWM") / 1024, "rss": rss}))
 
 

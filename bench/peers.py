@@ -122,27 +122,18 @@ def profile(plans: Sequence[FilingPlan], options: RenderOptions) -> list[tuple[s
 def _compose_stages(builders: Sequence[Any], stamps: Sequence[bytes]
                     ) -> list[tuple[str, float]]:
     """The compose stages after the stamp is saved; ``builders`` hold their drawn pages."""
-    from sheetgen.render.pdf import compose
-
     n = len(builders)
-    pages: list[Any] = [None] * n
 
-    def parse() -> None:
-        for i in range(n):
-            pages[i] = compose.stamp_pages(stamps[i])
-
-    def add() -> None:
+    def compose() -> None:
         for i, builder in enumerate(builders):
-            for layout, page, index in builder._pending:
-                builder._composer.add(layout, page, pages[i][index])
+            builder._composer.add_document(stamps[i], builder._pending)
 
     def write() -> None:
         for builder in builders:
-            builder._composer.finish(title="t", subject="s", outline=[])
+            builder._composer.finish(title="t", subject="s")
 
-    return [("compose: parse stamp", per_call(parse, n)),
-            ("compose: backgrounds + stamp pages", per_call(add, n)),
-            ("compose: write PDF", per_call(write, n))]
+    return [("compose: parse stamp, pages over backgrounds", per_call(compose, n)),
+            ("compose: write the rest (outline, xref)", per_call(write, n))]
 
 
 def floor(plan: FilingPlan) -> list[tuple[str, float]]:
