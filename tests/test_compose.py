@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sheetgen.documents.plan import FilingPlan
 from sheetgen.output import AtomicFile
 from sheetgen.pipeline import plan_input
 from sheetgen.render.pdf.document import PdfBuilder, RenderOptions, applicant_jobs, render_pdf
@@ -19,7 +21,7 @@ from tests.applicants import personal, unit
 from tests.pdfs import outline_titles, page_texts, reader
 
 
-def plans() -> list[object]:
+def plans() -> list[FilingPlan]:
     return [plan_input(json.dumps(data, ensure_ascii=False).encode(), source="t")
             for data in (personal(), unit())]
 
@@ -41,7 +43,6 @@ def test_a_bundle_streamed_to_a_file_is_the_one_collected_in_memory(tmp_path: Pa
     written = (tmp_path / "b.pdf").read_bytes()
     assert written == collected
     assert builder.size == len(written)
-    import hashlib
     assert builder.sha256 == hashlib.sha256(written).hexdigest()
     assert list(tmp_path.iterdir()) == [tmp_path / "b.pdf"]  # no partial file left
 
@@ -82,7 +83,7 @@ def test_bundle_structure_object_streams_compact_pages_dest_bookmarks() -> None:
 @pytest.mark.skipif(shutil.which("qpdf") is None, reason="qpdf not installed")
 def test_qpdf_finds_the_bundle_and_a_pdfa_sheet_well_formed(tmp_path: Path) -> None:
     for name, pdf in (("bundle", bundle(PdfBuilder())),
-                      ("pdfa", render_pdf(plans()[1], RenderOptions(pdfa=True)).pdf)):  # type: ignore[arg-type]
+                      ("pdfa", render_pdf(plans()[1], RenderOptions(pdfa=True)).pdf)):
         path = tmp_path / f"{name}.pdf"
         path.write_bytes(pdf)
         check = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
@@ -104,7 +105,7 @@ def test_qr_uses_the_fixed_mask_and_the_same_modules_every_time() -> None:
 
 def test_stamp_subset_holds_only_the_characters_drawn() -> None:
     # No "ASCII readable" block: a sheet's value font has the glyphs it prints, not all 95.
-    pdf = render_pdf(plans()[0], RenderOptions(cover=False)).pdf  # type: ignore[arg-type]
+    pdf = render_pdf(plans()[0], RenderOptions(cover=False)).pdf
     document = reader(pdf)
     fonts = document.pages[0]["/Resources"]["/Font"]
     subsets = [ref.get_object() for ref in fonts.values()]
