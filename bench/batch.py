@@ -155,9 +155,9 @@ def main() -> None:
     from bench.applicants import applicants
     from bench.naive import render_naive
     from bench.peers import TypstSheet
+    from sheetgen.documents.jobs import RenderOptions
     from sheetgen.documents.plan import make_plan
     from sheetgen.model import parse_applicant
-    from sheetgen.render.pdf.document import RenderOptions
     from sheetgen.rules import load_rules
 
     rules = load_rules()
@@ -282,10 +282,11 @@ def bundle_memory(count: int) -> None:
     """
     from bench.applicants import applicants
     from sheetgen.batch import BUNDLE_CHUNK
+    from sheetgen.documents.jobs import RenderOptions, applicant_jobs
     from sheetgen.documents.plan import make_plan
     from sheetgen.model import parse_applicant
     from sheetgen.output import AtomicFile
-    from sheetgen.render.pdf.document import PdfBuilder, RenderOptions, applicant_jobs
+    from sheetgen.rendering.pdf.document import PdfBuilder
     from sheetgen.rules import load_rules
 
     rules = load_rules()

@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sheetgen.documents.jobs import RenderOptions, sheet_jobs
 from sheetgen.documents.plan import FilingPlan
-from sheetgen.render.pdf.document import RenderOptions, sheet_jobs
-from sheetgen.render.pdf.stamp import encode_qr
+from sheetgen.rendering.pdf.stamp import encode_qr
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -87,10 +87,11 @@ def _sample_context() -> str:
 def profile(plans: Sequence[FilingPlan], options: RenderOptions) -> list[tuple[str, float]]:
     """Seconds per record of each stage of ``render_pdf``, run stage by stage over ``plans``.
 
-    The stages are those of :func:`~sheetgen.render.pdf.document.render_pdf`, called here one
+    The stages are those of :func:`~sheetgen.rendering.pdf.document.render_pdf`, called here one
     at a time on every record so each is timed alone (warm: layouts compiled beforehand).
     """
-    from sheetgen.render.pdf.document import PdfBuilder, applicant_jobs, render_planned
+    from sheetgen.documents.jobs import applicant_jobs
+    from sheetgen.rendering.pdf.document import PdfBuilder, render_planned
 
     for plan in plans[:3]:  # warm: every layout compiled, every lazy import done
         render_planned(plan, PdfBuilder().plan_record(applicant_jobs(plan, options)))
@@ -146,7 +147,7 @@ def floor(plan: FilingPlan) -> list[tuple[str, float]]:
     from pypdf import PdfReader, PdfWriter
     from reportlab.pdfgen.canvas import Canvas
 
-    from sheetgen.render import fonts
+    from sheetgen.rendering import fonts
 
     names = fonts.register_reportlab()
     values = [v for v in sheet_jobs(plan, RenderOptions(cover=False))[0].sheet.values().values()

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from sheetgen.documents.jobs import RenderOptions, applicant_jobs
 from sheetgen.documents.plan import FilingPlan
 from sheetgen.output import AtomicFile
 from sheetgen.pipeline import plan_input
-from sheetgen.render.pdf.document import PdfBuilder, RenderOptions, applicant_jobs, render_pdf
-from sheetgen.render.pdf.stamp import QR_MASK, encode_qr
+from sheetgen.rendering.pdf.document import PdfBuilder, render_pdf
+from sheetgen.rendering.pdf.stamp import QR_MASK, encode_qr
 from tests.applicants import personal, unit
 from tests.pdfs import outline_titles, page_texts, reader
 

@@ -44,7 +44,7 @@ from pypdf.generic import (
 )
 
 from sheetgen.errors import UsageError
-from sheetgen.render.pdf.layout import CompiledLayout
+from sheetgen.rendering.pdf.layout import CompiledLayout
 
 #: Small objects per compressed object stream: big enough to compress well, small enough to
 #: keep little in memory and let a reader find an object without inflating much.
