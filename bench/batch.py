@@ -242,7 +242,7 @@ def main() -> None:
     ]
     memory = {}
     for count in (int(n) for n in args.memory.split(",") if int(n) > 0):
-        memory[count] = measure_bundle_memory(count)
+        memory[count] = measure_bundle_memory(count, env)
         rows.append((f"parent with --bundle, {count} records",
                      f"peak {memory[count][0]:.0f} MB; RSS along the way "
                      f"{' → '.join(f'{mb:.0f}' for mb in memory[count][1])} MB"))
@@ -265,9 +265,12 @@ def main() -> None:
     print(f"(work files in {work})")
 
 
-def measure_bundle_memory(count: int) -> tuple[float, list[float]]:
-    """Run :func:`bundle_memory` in a fresh process; (peak MB, RSS MB at each fifth)."""
-    out = subprocess.run([sys.executable, __file__, "--bundle-memory", str(count)],
+def measure_bundle_memory(count: int, env: dict[str, str]) -> tuple[float, list[float]]:
+    """Run :func:`bundle_memory` in a fresh process; (peak MB, RSS MB at each fifth).
+
+    ``env`` has the batch runs' layout cache: the layouts come from it, as in a batch parent,
+    which never runs WeasyPrint itself (the workers compile)."""
+    out = subprocess.run([sys.executable, __file__, "--bundle-memory", str(count)], env=env,
                          check=True, capture_output=True, text=True).stdout
     figures = json.loads(out.strip().splitlines()[-1])
     return figures["peak"], figures["rss"]
