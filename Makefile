@@ -48,6 +48,7 @@ pytest:
 	$(BIN)/pytest -q
 
 bench: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(PY) bench/bench.py
 	$(PY) bench/batch.py
 	$(PY) bench/serve.py

@@ -16,6 +16,7 @@ import tempfile
 import unicodedata
 from collections.abc import Collection
 from pathlib import Path
+from typing import BinaryIO
 
 from sheetgen.errors import UsageError
 
@@ -73,6 +74,57 @@ def write_atomic(path: Path, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
+
+
+class AtomicFile:
+    """A file written bit by bit that appears at ``path`` only when complete (:meth:`commit`).
+
+    For output too big to hold in memory (a batch's bundle): the data goes to a hidden
+    ``.part`` file beside ``path`` (as :func:`write_atomic`), renamed over ``path`` by
+    :meth:`commit`; :meth:`discard` removes it. A write that fails is a UsageError.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        fd, self._tmp = _temporary(path)
+        self._handle: BinaryIO | None = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> int:
+        if self._handle is None:
+            raise ValueError(f"{self.path}: already committed or discarded")
+        try:
+            return self._handle.write(data)
+        except OSError as exc:
+            raise UsageError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    def commit(self) -> None:
+        """Make the file complete at ``path`` (keeping a replaced file's permissions)."""
+        handle, self._handle = self._handle, None
+        if handle is None:
+            raise ValueError(f"{self.path}: already committed or discarded")
+        try:
+            try:
+                mode = self.path.stat().st_mode & 0o7777
+            except FileNotFoundError:
+                mode = 0o666 & ~_UMASK
+            with handle:
+                handle.flush()
+                os.fchmod(handle.fileno(), mode)
+                os.fsync(handle.fileno())
+            self._tmp.replace(self.path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                self._tmp.unlink()
+            raise UsageError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    def discard(self) -> None:
+        """Remove the partial file (nothing to do once committed)."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                handle.close()
+            with contextlib.suppress(OSError):
+                self._tmp.unlink()
 
 
 def write_stdout(data: bytes, *, what: str = "PDF") -> None:

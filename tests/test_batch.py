@@ -436,14 +436,11 @@ def test_bundle_or_report_that_would_overwrite_an_input_or_each_other_is_refused
 def test_bundle_that_fails_at_the_end_still_leaves_the_report(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bundle = tmp_path / "all.pdf"
-    real = batch.write_atomic
 
-    def disk_full(path: Path, data: bytes) -> None:
-        if path == bundle:
-            raise batch.UsageError(f"cannot write {path}: No space left on device")
-        real(path, data)
+    def disk_full(self: batch.AtomicFile) -> None:  # the bundle is written as it goes
+        raise batch.UsageError(f"cannot write {self.path}: No space left on device")
 
-    monkeypatch.setattr(batch, "write_atomic", disk_full)
+    monkeypatch.setattr(batch.AtomicFile, "commit", disk_full)
     source = tmp_path / "in.jsonl"
     source.write_text(jsonl(applicants(2)))
     with pytest.raises(SheetgenError, match="No space left"):
@@ -451,6 +448,7 @@ def test_bundle_that_fails_at_the_end_still_leaves_the_report(
     manifest = json.loads((tmp_path / "r.json").read_text())
     assert [r["ok"] for r in manifest["records"]] == [True, True] and not manifest["ok"]
     assert manifest["bundle"]["written"] is False and "No space" in manifest["bundle"]["error"]
+    assert not bundle.exists() and not list(tmp_path.glob(".all.pdf.*"))  # no partial file
 
 
 def test_outdir_that_is_a_file_or_in_use_is_a_usage_error(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ from sheetgen.errors import (
     WorkersCrashedError,
 )
 from sheetgen.model import parse_applicant
-from sheetgen.output import check_formats, check_writable, write_atomic
+from sheetgen.output import AtomicFile, check_formats, check_writable, write_atomic
 from sheetgen.pipeline import Produced, output_stem, produce
 from sheetgen.rendering import fonts
 from sheetgen.rendering.fields import FieldFit
@@ -411,7 +411,9 @@ class _Run:
         self.window: deque[_Pending] = deque()
         self.pool: ProcessPoolExecutor | None = None
         self.layouts: dict[str, CompiledLayout] = {}
-        self.bundle = PdfBuilder() if options.bundle is not None else None
+        # The bundle is written as it is composed, into a hidden file renamed at the end.
+        self.bundle_file = AtomicFile(options.bundle) if options.bundle is not None else None
+        self.bundle = PdfBuilder(sink=self.bundle_file) if self.bundle_file else None
         self.bundled = 0  # records added to the bundle
         self.crashes_in_a_row = 0
         outdir = options.outdir.resolve()
@@ -812,7 +814,8 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
             if run.bundle is not None and options.bundle is not None and not result.interrupted:
                 try:
                     with run.stop.waiting():  # a few seconds for thousands of pages
-                        result.bundle = _write_bundle(run.bundle, options.bundle, result,
+                        assert run.bundle_file is not None
+                        result.bundle = _write_bundle(run.bundle, run.bundle_file, result,
                                                       pdfa=options.render.pdfa)
                 except KeyboardInterrupt:
                     result.interrupted = True  # every record is done; the bundle is not
@@ -820,6 +823,8 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
                     error = err
                     result.bundle = {"path": str(options.bundle), "written": False,
                                      "error": err.message}
+            if run.bundle_file is not None:
+                run.bundle_file.discard()  # not written (interrupted, failed): no trace left
         _remove_partial_files(outdir)  # left by workers that crashed mid-write
     result.elapsed = time.perf_counter() - started
     if options.report is not None:
@@ -835,19 +840,20 @@ def _chain(first: Record | None, rest: Iterator[Record]) -> Iterator[Record]:
         yield from rest
 
 
-def _write_bundle(builder: PdfBuilder, path: Path, result: BatchResult, *,
+def _write_bundle(builder: PdfBuilder, sink: AtomicFile, result: BatchResult, *,
                   pdfa: bool) -> dict[str, Any]:
-    """Write the bundle of every successful record; its manifest entry."""
+    """Finish the bundle of every successful record (written to ``sink`` as it was composed);
+    its manifest entry."""
+    path = sink.path
     records = sum(1 for r in result.records if r.ok)
     if not records:
         return {"path": str(path), "written": False, "records": 0, "pages": 0, "sha256": None}
     identity = "\n".join(r.input_sha256 or "" for r in result.records if r.ok).encode()
-    pdf = builder.finish(title=f"{SUBJECT}（{records} 份）", subject=SUBJECT, identity=identity,
-                         pdfa=pdfa)
-    write_atomic(path, pdf)
+    builder.finish(title=f"{SUBJECT}（{records} 份）", subject=SUBJECT, identity=identity,
+                   pdfa=pdfa)  # the rest of the PDF, into the builder's sink
+    sink.commit()
     return {"path": str(path), "written": True, "records": records,
-            "pages": builder.page_count, "bytes": len(pdf),
-            "sha256": hashlib.sha256(pdf).hexdigest()}
+            "pages": builder.page_count, "bytes": builder.size, "sha256": builder.sha256}
 
 
 def _manifest_bytes(result: BatchResult) -> bytes:

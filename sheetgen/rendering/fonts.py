@@ -311,6 +311,33 @@ def _install_to_unicode_fix(ttfonts: Any) -> None:  # the reportlab.pdfbase.ttfo
     ttfonts.makeToUnicodeCMap = _to_unicode_cmap
 
 
+class _GlyphSlices:
+    """The ``glyf`` table as a view of the font file, cut into bytes glyph by glyph.
+
+    reportlab's subsetter asks for the whole ``glyf`` table (``get_table("glyf")``), which
+    copies it (14 MB for the body font) for every document it writes, only to cut a few dozen
+    glyphs out of it; this view hands out the glyphs it is sliced for and copies nothing else.
+    Slicing is all ``TTFontFile.makeSubset`` does with the table (reportlab 5.1).
+    """
+
+    def __init__(self, view: memoryview) -> None:
+        self._view = view
+
+    def __getitem__(self, where: slice) -> bytes:
+        return bytes(self._view[where])
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+
+def _share_glyph_table(face: Any) -> None:  # a reportlab TTFontFace
+    view = memoryview(face._ttf_data)
+    offset, length = face.get_table_pos("glyf")
+    glyphs = _GlyphSlices(view[offset:offset + length])
+    read_table = face.get_table
+    face.get_table = lambda tag: glyphs if tag == "glyf" else read_table(tag)
+
+
 _register_lock = threading.Lock()
 _registered: ReportlabFonts | None = None
 
@@ -318,8 +345,12 @@ _registered: ReportlabFonts | None = None
 def register_reportlab() -> ReportlabFonts:
     """Register the bundled fonts with reportlab (once per process) and return their names.
 
-    Also installs the ToUnicode fix (see ``_install_to_unicode_fix``). Safe to call from
-    several threads.
+    Also installs the ToUnicode fix (see ``_install_to_unicode_fix``) and lets the subsetter
+    read glyphs without copying the ``glyf`` table (see :class:`_GlyphSlices`). Fonts are
+    registered without reportlab's "ASCII readable" first subset, which would embed all 95
+    ASCII glyphs in every document (about 5 KB) whether it prints them or not: each subset
+    then holds only the characters drawn (text still extracts through the ToUnicode map).
+    Safe to call from several threads.
     Raises FontError if a required font is missing or reportlab cannot read it.
     """
     global _registered
@@ -333,7 +364,9 @@ def register_reportlab() -> ReportlabFonts:
             for role, name in REPORTLAB_NAMES.items():
                 path = font_path(role)
                 try:
-                    pdfmetrics.registerFont(ttfonts.TTFont(name, str(path)))
+                    font = ttfonts.TTFont(name, str(path), asciiReadable=False)
+                    _share_glyph_table(font.face)
+                    pdfmetrics.registerFont(font)
                 except Exception as exc:  # reportlab raises TTFError, struct.error, OSError…
                     raise FontError(f"reportlab cannot load {path.name}: {exc}",
                                     hint="run `sheetgen doctor`; reinstall sheetgen") from exc

@@ -1,40 +1,61 @@
-"""Compose output PDFs with pypdf: backgrounds and stamped values, outline, metadata.
+"""Compose output PDFs: backgrounds and stamped values, outline, metadata, written as a stream.
 
 Each background page of a compiled layout becomes one Form XObject per output document, and
 every page that uses it draws it by reference (``q /SgBgN Do Q``) beneath the page's stamped
 values. A bundle of a thousand sheets of one layout therefore holds that layout's content and
 fonts once, and each page adds only its values (design.md §2).
 
-pypdf has no public call to add a free-standing object to a writer, so this module uses
-``PdfWriter._add_object``; pypdf is pinned to one major version and the tests cover it.
-pypdf is imported at module level here: this module is loaded only to render.
+The document is written object by object as it is composed (:class:`PdfStream`), never held
+whole: a page's objects go out when its stamp document is composed, and what is kept until
+the end is a few numbers per page (its object number, its bookmark's). So a bundle of 100 000
+records needs no more memory than one of 1000. Small objects are packed into compressed
+object streams, the cross-reference table is a compressed stream (PDF 1.5; PDF/A-2 allows
+both), pages carry only what they use (no ``/ProcSet``, ``/Rotate 0`` or ``/Trans``) and
+bookmarks point at their page with ``/Dest`` rather than a GoTo action object each.
+
+pypdf only reads here: the backgrounds and each stamp document are parsed by ``PdfReader`` and
+their objects are copied into the stream by :class:`_Copier` (written by this module, where
+pypdf's writer would hold the whole document in memory and has no object streams). pypdf is
+imported at module level: this module is loaded only to render.
 """
 
 from __future__ import annotations
 
+import array
 import hashlib
 import io
 import os
-from collections.abc import Mapping
+import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from pypdf import PdfReader, PdfWriter
+from pypdf import PdfReader
 from pypdf.generic import (
     ArrayObject,
-    ByteStringObject,
-    DecodedStreamObject,
     DictionaryObject,
     FloatObject,
     IndirectObject,
     NameObject,
     NumberObject,
+    StreamObject,
     TextStringObject,
 )
 
 from sheetgen.errors import UsageError
 from sheetgen.rendering.pdf.layout import CompiledLayout
+
+#: Small objects per compressed object stream: big enough to compress well, small enough to
+#: keep little in memory and let a reader find an object without inflating much.
+OBJECTS_PER_STREAM = 200
+HEADER = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"  # the binary comment marks the file as binary
+
+
+class Sink(Protocol):
+    """Where a PDF is written: a binary file, an :class:`~sheetgen.output.AtomicFile`."""
+
+    def write(self, data: bytes, /) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -44,66 +65,334 @@ class OutlineEntry:
     parent: int | None = None  # index of the parent entry in the list given to finish()
 
 
+class PdfStream:
+    """A PDF written to ``sink`` object by object, with object streams and an xref stream.
+
+    Object numbers are handed out by :meth:`reserve` and may be written in any order;
+    :meth:`close` writes the cross-reference stream and the trailer. ``size`` and ``sha256``
+    describe what was written.
+    """
+
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+        self._hash = hashlib.sha256()
+        self.size = 0
+        # Cross-reference entries by object number: type (1 in the file, 2 in an object
+        # stream), offset or object stream number, index in the stream. Packed arrays: a few
+        # bytes per object, for a bundle of a million objects too.
+        self._types = array.array("B", [0])
+        self._first = array.array("Q", [0])
+        self._second = array.array("L", [65535])
+        self._packed: list[tuple[int, bytes]] = []  # small objects waiting for a stream
+        self._write(HEADER)
+
+    def _write(self, data: bytes) -> None:
+        self._sink.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def reserve(self) -> int:
+        self._types.append(0)
+        self._first.append(0)
+        self._second.append(0)
+        return len(self._types) - 1
+
+    def put(self, number: int, data: bytes) -> None:
+        """Object ``number`` (not a stream) is ``data``: into the next object stream."""
+        self._packed.append((number, data))
+        if len(self._packed) >= OBJECTS_PER_STREAM:
+            self._flush_packed()
+
+    def put_stream(self, number: int, entries: bytes, data: bytes) -> None:
+        """Stream object ``number``: dictionary ``entries`` (without /Length) and ``data``."""
+        self._types[number], self._first[number] = 1, self.size
+        self._write(b"%d 0 obj\n<<%s/Length %d>>\nstream\n" % (number, entries, len(data)))
+        self._write(data)
+        self._write(b"\nendstream\nendobj\n")
+
+    def _flush_packed(self) -> None:
+        if not self._packed:
+            return
+        container = self.reserve()
+        offsets, body, at = [], [], 0
+        for index, (number, data) in enumerate(self._packed):
+            self._types[number], self._first[number], self._second[number] = 2, container, index
+            offsets.append(b"%d %d" % (number, at))
+            body.append(data)
+            at += len(data) + 1
+        head = b" ".join(offsets) + b"\n"
+        data = zlib.compress(head + b"\n".join(body), 9)
+        self.put_stream(container, b"/Type/ObjStm/N %d/First %d/Filter/FlateDecode"
+                        % (len(self._packed), len(head)), data)
+        self._packed.clear()
+
+    def close(self, trailer: bytes) -> None:
+        """Write what is pending, the xref stream (with ``trailer`` entries) and the end."""
+        self._flush_packed()
+        xref = self.reserve()
+        self._types[xref], self._first[xref] = 1, self.size
+        width = max(4, (self.size.bit_length() + 7) // 8)
+        rows = b"".join(
+            bytes((kind,)) + first.to_bytes(width, "big") + second.to_bytes(2, "big")
+            for kind, first, second in zip(self._types, self._first, self._second,
+                                           strict=True))
+        data = zlib.compress(rows, 9)
+        at = self.size
+        self._write(b"%d 0 obj\n<</Type/XRef/Size %d/W[1 %d 2]%s/Filter/FlateDecode/Length %d>>"
+                    b"\nstream\n" % (xref, len(self._types), width, trailer, len(data)))
+        self._write(data)
+        self._write(b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % at)
+
+
+def dump(value: Any, ref: Callable[[IndirectObject], int]) -> bytes:
+    """``value`` (a pypdf object, not a stream) serialized, references renumbered by ``ref``."""
+    if isinstance(value, IndirectObject):
+        return b"%d 0 R" % ref(value)
+    if isinstance(value, _SerializedArray):
+        return value.raw
+    if isinstance(value, DictionaryObject):
+        return b"<<" + b"".join(_name(key) + _separated(dump(item, ref))
+                                for key, item in value.items()) + b">>"
+    if isinstance(value, ArrayObject):
+        return b"[" + b" ".join(dump(item, ref) for item in value) + b"]"
+    if isinstance(value, NameObject):
+        return _name(value)
+    buffer = io.BytesIO()
+    value.write_to_stream(buffer)
+    return buffer.getvalue()
+
+
+def _separated(data: bytes) -> bytes:
+    # After a name, a value that starts with a letter or digit needs a space between them.
+    return data if data[:1] in (b"/", b"<", b"[", b"(") else b" " + data
+
+
+_names: dict[str, bytes] = {}
+
+
+def _name(name: str) -> bytes:
+    data = _names.get(name)
+    if data is None:
+        buffer = io.BytesIO()
+        NameObject(name).write_to_stream(buffer)
+        data = _names[name] = buffer.getvalue()
+    return data
+
+
+class _Copier:
+    """Copies objects of one parsed PDF into a :class:`PdfStream`, each at most once.
+
+    Renumbers references as it goes and writes every object reachable from what it is asked
+    to copy; ``skip`` keys are dropped from every dictionary copied (a page's parent).
+    """
+
+    def __init__(self, out: PdfStream) -> None:
+        self.out = out
+        self._numbers: dict[int, int] = {}  # source object number -> output object number
+        self._queue: list[tuple[int, Any]] = []
+
+    def ref(self, reference: IndirectObject) -> int:
+        number = self._numbers.get(reference.idnum)
+        if number is None:
+            number = self._numbers[reference.idnum] = self.out.reserve()
+            self._queue.append((number, reference.get_object()))
+        return number
+
+    def value(self, value: Any) -> bytes:
+        """``value`` serialized for the output; what it references is written after."""
+        return dump(value, self.ref)
+
+    def drain(self) -> None:
+        """Write every object referenced so far (and what they reference)."""
+        while self._queue:
+            number, value = self._queue.pop()
+            self.write(number, value)
+
+    def write(self, number: int, value: Any) -> None:
+        if isinstance(value, StreamObject):
+            raw = value._data if hasattr(value, "_data") else value.get_data()
+            entries = b"".join(_name(key) + _separated(dump(item, self.ref))
+                               for key, item in value.items() if key != "/Length")
+            self.out.put_stream(number, entries, raw)
+        else:
+            self.out.put(number, dump(value, self.ref))
+
+
+class _Outline:
+    """Bookmarks written as they come: two levels (a record, its jobs), ``/Dest`` each.
+
+    An item is written once its next sibling is known (``/Next``), so only the open record
+    and its children are held.
+    """
+
+    def __init__(self, out: PdfStream) -> None:
+        self.out = out
+        self.root = out.reserve()
+        self.count = 0
+        self.first: int | None = None
+        self.last: int | None = None  # the last top-level item written or open
+        self._open: tuple[int, bytes, int, int | None] | None = None  # number, title, page, prev
+        self._children: list[tuple[int, bytes, int]] = []
+
+    def add(self, title: str, page: int, *, child: bool) -> None:
+        """A bookmark to the page with object number ``page``; ``child``: below the last
+        top-level one."""
+        number = self.out.reserve()
+        self.count += 1
+        encoded = _text(title)
+        if child and self._open is not None:
+            self._children.append((number, encoded, page))
+            return
+        previous = None
+        if self._open is not None:
+            previous = self._open[0]
+            self._close(next_item=number)
+        self._open = (number, encoded, page, previous)
+        self.first = self.first if self.first is not None else number
+        self.last = number
+
+    def _close(self, next_item: int | None) -> None:
+        assert self._open is not None
+        number, title, page, previous = self._open
+        children = self._children
+        entries = [b"/Title", title, b"/Parent %d 0 R/Dest[%d 0 R/Fit]" % (self.root, page)]
+        if previous is not None:
+            entries.append(b"/Prev %d 0 R" % previous)
+        if next_item is not None:
+            entries.append(b"/Next %d 0 R" % next_item)
+        if children:
+            entries.append(b"/First %d 0 R/Last %d 0 R/Count %d"
+                           % (children[0][0], children[-1][0], len(children)))
+        self.out.put(number, b"<<" + b"".join(entries) + b">>")
+        for i, (child, child_title, child_page) in enumerate(children):
+            links = [b"/Title", child_title, b"/Parent %d 0 R/Dest[%d 0 R/Fit]" % (number,
+                                                                                  child_page)]
+            if i:
+                links.append(b"/Prev %d 0 R" % children[i - 1][0])
+            if i + 1 < len(children):
+                links.append(b"/Next %d 0 R" % children[i + 1][0])
+            self.out.put(child, b"<<" + b"".join(links) + b">>")
+        self._children = []
+        self._open = None
+
+    def finish(self) -> int | None:
+        """Write the outline's root; its number, or None when there are no bookmarks."""
+        if self._open is not None:
+            self._close(next_item=None)
+        if self.first is None or self.last is None:
+            return None
+        self.out.put(self.root, b"<</Type/Outlines/First %d 0 R/Last %d 0 R/Count %d>>"
+                     % (self.first, self.last, self.count))
+        return self.root
+
+
+def _text(text: str) -> bytes:
+    buffer = io.BytesIO()
+    TextStringObject(text).write_to_stream(buffer)
+    return buffer.getvalue()
+
+
 class Composer:
-    """Collects pages (background + stamp) into one PDF document."""
+    """Collects pages (background + stamp) into one PDF, written to ``sink`` as it goes.
 
-    def __init__(self) -> None:
+    Without a sink the PDF is collected in memory and :meth:`finish` returns it.
+    """
 
-        self.writer = PdfWriter()
-        self._forms: dict[tuple[str, int], tuple[str, Any]] = {}
-        self._draw_calls: dict[str, Any] = {}
+    def __init__(self, sink: Sink | None = None) -> None:
+        self._buffer: io.BytesIO | None = None
+        if sink is None:
+            sink = self._buffer = io.BytesIO()
+        self.out = PdfStream(sink)
+        self._pages_root = self.out.reserve()
+        self._kids = array.array("Q")
+        self._forms: dict[tuple[str, int], tuple[bytes, int]] = {}  # name, object number
+        self._background_copiers: dict[str, _Copier] = {}
+        self._draw_calls: dict[bytes, int] = {}
+        self.outline = _Outline(self.out)
         self.pages = 0
 
-    def add(self, layout: CompiledLayout, page: int, stamp_page: Any) -> int:
-        """Append ``stamp_page`` drawn over page ``page`` of ``layout``; returns its index."""
+    def reserve_page(self) -> int:
+        """The object number of the next page (bookmarks may point at it before it is added)."""
+        number = self.out.reserve()
+        self._kids.append(number)
+        return number
 
+    def add_document(self, stamp_pdf: bytes, pages: list[tuple[CompiledLayout, int, int]]
+                     ) -> None:
+        """Compose the pages of one stamp document: for each (layout, page of the layout,
+        page number reserved by :meth:`reserve_page`), in the stamp's page order."""
+        stamped = PdfReader(io.BytesIO(stamp_pdf)).pages
+        copier = _Copier(self.out)  # one per stamp document: its fonts are copied once
+        for stamp_page, (layout, page, number) in zip(stamped, pages, strict=True):
+            self._add(copier, layout, page, stamp_page, number)
+        copier.drain()
+
+    def _add(self, copier: _Copier, layout: CompiledLayout, page: int, stamp_page: Any,
+             number: int) -> None:
         name, form = self._form(layout, page)
-        new_page = self.writer.add_page(stamp_page)
-        resources = new_page.setdefault(NameObject("/Resources"), DictionaryObject()).get_object()
-        xobjects = resources.setdefault(NameObject("/XObject"), DictionaryObject()).get_object()
-        xobjects[NameObject(name)] = form
-        contents = new_page.get("/Contents")
-        stamped = [] if contents is None else (
-            list(contents.get_object()) if isinstance(contents.get_object(), ArrayObject)
-            else [contents])
-        # The background first, then the values over it; the call stream is shared by pages.
-        new_page[NameObject("/Contents")] = ArrayObject([self._draw_call(name), *stamped])
+        resources = stamp_page.get("/Resources")
+        resources = resources.get_object() if resources is not None else DictionaryObject()
+        fonts = resources.get("/Font")
+        kept = b"/Font" + _separated(copier.value(fonts)) if fonts is not None else b""
+        contents = stamp_page.get("/Contents")
+        stamped: list[bytes] = []
+        if contents is not None:
+            target = contents.get_object()
+            items = list(target) if isinstance(target, ArrayObject) else [contents]
+            stamped = [copier.value(item) for item in items]
+        box = b"[" + b" ".join(_number(v) for v in stamp_page.mediabox) + b"]"
+        self.out.put(number, b"<</Type/Page/Parent %d 0 R/MediaBox%s/Resources<<%s/XObject<<%s"
+                     b" %d 0 R>>>>/Contents[%s]>>" % (
+                         self._pages_root, box, kept, name, form,
+                         b" ".join([b"%d 0 R" % self._draw_call(name), *stamped])))
         self.pages += 1
-        return self.pages - 1
 
-    def finish(self, *, title: str, subject: str, outline: list[OutlineEntry],
+    def finish(self, *, title: str, subject: str, outline: list[OutlineEntry] | None = None,
                metadata: Mapping[str, str] | None = None, identity: bytes = b"",
                pdfa: bool = False) -> bytes:
-        """The finished PDF; ``identity`` seeds the document ID (same input, same bytes).
+        """Write the rest of the document; the PDF when it was collected in memory (else b"").
 
-        With ``pdfa`` the document is marked PDF/A-2b (see :meth:`_archival`).
+        ``identity`` seeds the document ID (same input, same bytes). ``outline``, when
+        given, is added to the bookmarks already added through :attr:`outline`. With
+        ``pdfa`` the document is marked PDF/A-2b (see :meth:`_archival`).
         """
-
         from sheetgen import __version__
 
-        items: list[Any] = []
-        for entry in outline:
-            parent = items[entry.parent] if entry.parent is not None else None
-            items.append(self.writer.add_outline_item(
-                title=entry.title, page_number=entry.page, parent=parent))
+        for entry in outline or ():
+            self.outline.add(entry.title, self._kids[entry.page], child=entry.parent is not None)
+        out = self.out
         info = {"/Title": title, "/Subject": subject, "/Creator": f"sheetgen {__version__}",
                 "/Producer": f"sheetgen {__version__} (WeasyPrint, reportlab, pypdf)"}
         created = source_date()
         if created is not None:
             info["/CreationDate"] = info["/ModDate"] = created.strftime("D:%Y%m%d%H%M%SZ")
         info.update(metadata or {})
-        self.writer.add_metadata(info)
+        kids = b" ".join(b"%d 0 R" % kid for kid in self._kids)
+        out.put(self._pages_root, b"<</Type/Pages/Kids[%s]/Count %d>>" % (kids, len(self._kids)))
+        root = out.reserve()
+        catalog = [b"/Type/Catalog/Pages %d 0 R" % self._pages_root]
+        outlines = self.outline.finish()
+        if outlines is not None:
+            catalog.append(b"/Outlines %d 0 R/PageMode/UseOutlines" % outlines)
+        else:
+            catalog.append(b"/PageMode/UseNone")
         if pdfa:
-            self._archival(info)
-        self.writer.page_mode = "/UseOutlines" if outline else "/UseNone"
-        digest = hashlib.md5(identity + title.encode(), usedforsecurity=False).digest()
-        self.writer._ID = ArrayObject([ByteStringObject(digest), ByteStringObject(digest)])
-        out = io.BytesIO()
-        self.writer.write(out)
-        return out.getvalue()
+            catalog.append(self._archival(info))
+        out.put(root, b"<<" + b"".join(catalog) + b">>")
+        info_number = out.reserve()
+        out.put(info_number, b"<<" + b"".join(_name(key) + _text(value)
+                                              for key, value in info.items()) + b">>")
+        digest = hashlib.md5(identity + title.encode(), usedforsecurity=False).hexdigest()
+        out.close(b"/Root %d 0 R/Info %d 0 R/ID[<%s><%s>]"
+                  % (root, info_number, digest.encode(), digest.encode()))
+        return self._buffer.getvalue() if self._buffer is not None else b""
 
-    def _archival(self, info: Mapping[str, str]) -> None:
-        """What PDF/A-2b asks of the document beyond its pages.
+    def _archival(self, info: Mapping[str, str]) -> bytes:
+        """What PDF/A-2b asks of the document beyond its pages: the catalog's entries.
 
         The pages already qualify: every font is embedded, nothing is transparent, there are
         no annotations, actions or attachments. The document gets an sRGB output intent, an
@@ -111,51 +400,46 @@ class Composer:
         (set by :meth:`finish`). WeasyPrint's own PDF/A variant is not used for the
         backgrounds: its pages are the same, and WeasyPrint 70 leaves the profile file open.
         """
+        out = self.out
+        profile = out.reserve()
+        out.put_stream(profile, b"/N 3/Filter/FlateDecode", zlib.compress(srgb_profile(), 9))
+        condition = _text("sRGB IEC61966-2.1")
+        intent = out.reserve()
+        out.put(intent, b"<</Type/OutputIntent/S/GTS_PDFA1/OutputConditionIdentifier%s/Info%s"
+                b"/DestOutputProfile %d 0 R>>" % (condition, condition, profile))
+        metadata = out.reserve()  # unfiltered and typed, as PDF/A wants it
+        out.put_stream(metadata, b"/Type/Metadata/Subtype/XML", xmp_packet(info))
+        return b"/OutputIntents[%d 0 R]/Metadata %d 0 R" % (intent, metadata)
 
-        profile = DecodedStreamObject()
-        profile.set_data(srgb_profile())
-        profile[NameObject("/N")] = NumberObject(3)
-        condition = TextStringObject("sRGB IEC61966-2.1")
-        intent = DictionaryObject({
-            NameObject("/Type"): NameObject("/OutputIntent"),
-            NameObject("/S"): NameObject("/GTS_PDFA1"),
-            NameObject("/OutputConditionIdentifier"): condition,
-            NameObject("/Info"): condition,
-            NameObject("/DestOutputProfile"): self.writer._add_object(profile.flate_encode()),
-        })
-        metadata = DecodedStreamObject()  # unfiltered and typed, as PDF/A wants it
-        metadata.set_data(xmp_packet(info))
-        metadata[NameObject("/Type")] = NameObject("/Metadata")
-        metadata[NameObject("/Subtype")] = NameObject("/XML")
-        root = self.writer._root_object
-        root[NameObject("/OutputIntents")] = ArrayObject([self.writer._add_object(intent)])
-        root[NameObject("/Metadata")] = self.writer._add_object(metadata)
-        self.writer.pdf_header = "%PDF-1.7"
-
-    def _form(self, layout: CompiledLayout, page: int) -> tuple[str, Any]:
+    def _form(self, layout: CompiledLayout, page: int) -> tuple[bytes, int]:
         key = (layout.key, page)
         if key not in self._forms:
-
             source = _background_reader(layout).pages[page]
-            form = DecodedStreamObject()
+            copier = self._background_copiers.get(layout.key)
+            if copier is None:  # one per layout: its pages share fonts
+                copier = self._background_copiers[layout.key] = _Copier(self.out)
             contents = source.get_contents()
-            form.set_data(contents.get_data() if contents is not None else b"")
-            form[NameObject("/Type")] = NameObject("/XObject")
-            form[NameObject("/Subtype")] = NameObject("/Form")
-            form[NameObject("/BBox")] = ArrayObject(source.mediabox)
-            form[NameObject("/Resources")] = source["/Resources"].clone(self.writer)
-            name = f"/SgBg{len(self._forms)}"
-            self._forms[key] = (name, self.writer._add_object(form.flate_encode()))
+            data = contents.get_data() if contents is not None else b""
+            box = b"[" + b" ".join(_number(v) for v in source.mediabox) + b"]"
+            number = self.out.reserve()
+            self.out.put_stream(number, b"/Type/XObject/Subtype/Form/BBox%s/Resources%s"
+                                b"/Filter/FlateDecode" % (box, copier.value(source["/Resources"])),
+                                zlib.compress(data, 9))
+            copier.drain()
+            self._forms[key] = (b"/SgBg%d" % len(self._forms), number)
         return self._forms[key]
 
-    def _draw_call(self, name: str) -> Any:
+    def _draw_call(self, name: bytes) -> int:
         call = self._draw_calls.get(name)
         if call is None:
-
-            stream = DecodedStreamObject()
-            stream.set_data(f"q {name} Do Q\n".encode())
-            call = self._draw_calls[name] = self.writer._add_object(stream)
+            call = self._draw_calls[name] = self.out.reserve()
+            self.out.put_stream(call, b"", b"q %s Do Q\n" % name)
         return call
+
+
+def _number(value: Any) -> bytes:
+    number = float(value)
+    return b"%d" % number if number.is_integer() else (b"%.4f" % number).rstrip(b"0")
 
 
 def source_date() -> datetime | None:
@@ -236,17 +520,17 @@ def _background_reader(layout: CompiledLayout) -> Any:
     return reader
 
 
-#: Arrays shorter than this are cloned as they are: not worth the indirection.
+#: Arrays shorter than this are written as they are: not worth the indirection.
 _SERIALIZE_FROM = 16
 
 
 def _serialize_plain_arrays(node: Any, seen: set[int]) -> None:
     """Replace, below ``node``, each long array of plain values by its serialized form.
 
-    A CID font's width array (/W) holds hundreds of small arrays; pypdf would clone it number
-    by number into every output document, which was most of the cost of composing one. An
-    array with no references in it is the same bytes in every document, so it is written
-    once here and copied as bytes ever after.
+    A CID font's width array (/W) holds hundreds of small arrays; serializing it number by
+    number into every output document was most of the cost of composing one. An array with
+    no references in it is the same bytes in every document, so it is written once here and
+    copied as bytes ever after.
     """
 
     node = node.get_object() if isinstance(node, IndirectObject) else node
@@ -269,15 +553,11 @@ def _plain(value: Any) -> bool:
 
 
 class _SerializedArray(ArrayObject):
-    """A plain array as its bytes: cloned by reference (it is immutable), written as is."""
+    """A plain array as its bytes, written as is."""
 
     def __init__(self, raw: bytes) -> None:
         super().__init__()
         self.raw = raw
-
-    def clone(self, pdf_dest: Any, force_duplicate: bool = False,
-              ignore_fields: Any = ()) -> Any:
-        return self
 
     def write_to_stream(self, stream: Any, encryption_key: Any = None) -> None:
         stream.write(self.raw)
@@ -290,6 +570,6 @@ def _serialized_array(array: ArrayObject) -> _SerializedArray:
 
 
 def stamp_pages(stamp_pdf: bytes) -> list[Any]:
-    """The pages of a stamp document, ready to be handed to :meth:`Composer.add`."""
+    """The pages of a stamp document, parsed (for inspection; see :meth:`Composer.add_document`)."""
 
     return list(PdfReader(io.BytesIO(stamp_pdf)).pages)

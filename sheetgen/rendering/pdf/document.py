@@ -25,7 +25,7 @@ from sheetgen.documents.context import reference
 from sheetgen.documents.jobs import SUBJECT, PageJob, RenderOptions, applicant_jobs, document_title
 from sheetgen.documents.plan import FilingPlan
 from sheetgen.rendering.fields import FieldFit, check_fonts
-from sheetgen.rendering.pdf.compose import Composer, OutlineEntry, source_date, stamp_pages
+from sheetgen.rendering.pdf.compose import Composer, Sink, source_date
 from sheetgen.rendering.pdf.layout import CompiledLayout, get_layout
 from sheetgen.rendering.pdf.stamp import PagePlan, Stamper
 from sheetgen.rendering.templating import TemplateSet, bundled
@@ -62,20 +62,33 @@ class PlannedJob:
 
 
 class PdfBuilder:
-    """Collects records (lists of page jobs) into one PDF; the bundle and the single file alike."""
+    """Collects records (lists of page jobs) into one PDF; the bundle and the single file alike.
 
-    def __init__(self, templates: TemplateSet | None = None) -> None:
+    With ``sink`` (a binary file) the PDF is written to it as it is composed, at each
+    :meth:`flush`, and :meth:`finish` writes the rest: memory stays flat however many
+    records are added (see :mod:`~.compose`). Without, :meth:`finish` returns the PDF.
+    """
+
+    def __init__(self, templates: TemplateSet | None = None, *,
+                 sink: Sink | None = None) -> None:
         source_date()  # a malformed SOURCE_DATE_EPOCH is a usage error, before reportlab trips
         self.templates = templates or bundled()
         self._stamper = Stamper()
-        self._composer = Composer()
-        # Drawn into the current stamp document, not yet composed: layout, page, stamp index.
+        self._composer = Composer(sink)
+        # Drawn into the current stamp document, not yet composed: layout, page of the
+        # layout, the page's object number.
         self._pending: list[tuple[CompiledLayout, int, int]] = []
-        self._outline: list[OutlineEntry] = []
+        self.page_count = 0
 
     @property
-    def page_count(self) -> int:
-        return self._composer.pages + len(self._pending)
+    def size(self) -> int:
+        """Bytes of the PDF written so far (all of it after :meth:`finish`)."""
+        return self._composer.out.size
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the PDF written so far (all of it after :meth:`finish`)."""
+        return self._composer.out.sha256
 
     def plan_record(self, jobs: Sequence[PageJob]) -> list[PlannedJob]:
         """Fit every value of one record's pages, drawing nothing.
@@ -100,18 +113,22 @@ class PdfBuilder:
 
         With ``outline``, the record gets a top-level bookmark and its jobs nest below it.
         """
-        parent = None
-        if outline is not None:
-            parent = len(self._outline)
-            self._outline.append(OutlineEntry(outline, self.page_count))
+        bookmarks = self._composer.outline
+        nested = outline is not None
         results = []
         for job in planned:
             first = self.page_count
+            numbers = []
             for _ in range(job.copies):
                 for page, plan in enumerate(job.pages):
                     self._stamper.draw(plan)
-                    self._pending.append((job.layout, page, self._stamper.pages - 1))
-            self._outline.append(OutlineEntry(job.title, first, parent))
+                    numbers.append(self._composer.reserve_page())
+                    self._pending.append((job.layout, page, numbers[-1]))
+                    self.page_count += 1
+            if outline is not None:  # the record's bookmark, before its jobs' ones
+                bookmarks.add(outline, numbers[0], child=False)
+                outline = None
+            bookmarks.add(job.title, numbers[0], child=nested)
             results.append(JobResult(job.title, job.template, first, self.page_count - first,
                                      job.fits))
         return results
@@ -125,22 +142,21 @@ class PdfBuilder:
                metadata: Mapping[str, str] | None = None, pdfa: bool = False) -> bytes:
         """The PDF of everything added, in order (PDF/A-2b with ``pdfa``)."""
         self.flush()
-        return self._composer.finish(title=title, subject=subject, outline=self._outline,
-                                     metadata=metadata, identity=identity, pdfa=pdfa)
+        return self._composer.finish(title=title, subject=subject, metadata=metadata,
+                                     identity=identity, pdfa=pdfa)
 
     def flush(self) -> None:
         """Compose the pages drawn so far; later pages go into a new stamp document.
 
         A long bundle flushes every few hundred records, so that composing overlaps the
-        rendering of the rest instead of all coming at the end; each stamp document brings its
-        own font subset, which is the price.
+        rendering of the rest instead of all coming at the end, and its pages are written out
+        (with a sink) instead of held; each stamp document brings its own font subset, which
+        is the price.
         """
         if not self._pending:
             return
-        stamped = stamp_pages(self._stamper.finish())
-        for layout, page, index in self._pending:
-            self._composer.add(layout, page, stamped[index])
-        self._pending.clear()
+        self._composer.add_document(self._stamper.finish(), self._pending)
+        self._pending = []
         self._stamper = Stamper()
 
 
