@@ -30,15 +30,33 @@ class Problem:
     """One reported problem of a record: where (JSON path), what (stable code), and why.
 
     ``message`` is bilingual (Chinese / English) and never contains secrets; personal
-    values in it are masked by whoever builds it.
+    values in it are masked by whoever builds it. A problem of a spreadsheet also names the
+    file (``source``), the row as the spreadsheet numbers it and the column's header; they
+    are in ``as_dict`` only when set, so problems of JSON inputs read as before.
     """
 
     path: str
     code: str
     message: str
+    source: str | None = None
+    row: int | None = None
+    column: str | None = None
 
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "code": self.code, "message": self.message}
+    def as_dict(self) -> dict[str, Any]:
+        place = {key: value for key, value in (("source", self.source), ("row", self.row),
+                                               ("column", self.column)) if value is not None}
+        return {"path": self.path, "code": self.code, "message": self.message, **place}
+
+    @property
+    def where(self) -> str:
+        """Where the problem is, as a reader finds it: ``t.xlsx row 21, 网站负责人手机 (path)``,
+        or the JSON path alone."""
+        if self.row is None and self.source is None:
+            return self.path
+        place = ", ".join(part for part in (
+            " ".join(p for p in (self.source or "", f"row {self.row}" if self.row else "") if p),
+            self.column or "") if part)
+        return f"{place} ({self.path})" if self.path else place
 
 
 class SheetgenError(Exception):

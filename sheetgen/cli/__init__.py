@@ -501,7 +501,7 @@ def report_error(err: SheetgenError) -> None:
 def show_problems(problems: Iterable[Problem]) -> None:
     """Each problem on its own indented line of stderr: ``  path: message [code]``."""
     for problem in problems:
-        where = f"{problem.path}: " if problem.path else ""
+        where = f"{problem.where}: " if problem.where else ""
         print(f"  {where}{problem.message} [{problem.code}]", file=sys.stderr)
 
 
