@@ -91,7 +91,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, NoReturn
 
@@ -112,12 +112,19 @@ from pydantic_core import PydanticCustomError
 from sheetgen import identifiers as ids
 from sheetgen.errors import InvalidDataError, Problem, UsageError
 from sheetgen.rules import Province, Rules, load_rules
-from sheetgen.sources.json import json_path, json_type, object_expected, parse_json, printable
+from sheetgen.sources.json import (
+    Record,
+    json_path,
+    json_type,
+    object_expected,
+    parse_json,
+    printable,
+)
 from sheetgen.vocabulary import FilingType, Nature
 
 __all__ = ["Access", "Applicant", "Certificate", "CheckResult", "Domain", "FilingType", "Host",
            "HostCertificate", "Nature", "Person", "PersonCertificate", "Website",
-           "check_document", "json_schema", "parse_applicant"]
+           "check_document", "check_records", "json_schema", "parse_applicant"]
 
 #: At most this many problems are listed per record; a last ``too_many_errors`` says how many
 #: more there were. A hostile record cannot make a report of millions of lines.
@@ -662,6 +669,7 @@ class CheckResult:
     index: int | None
     applicant: Applicant | None
     problems: tuple[Problem, ...]
+    rows: tuple[int, ...] = ()     # a spreadsheet record's rows (its problems name them)
 
     @property
     def ok(self) -> bool:
@@ -670,13 +678,15 @@ class CheckResult:
     def as_dict(self, rules: Rules) -> dict[str, Any]:
         """The record's part of ``sheetgen check --json``."""
         applicant = self.applicant
-        return {"ok": self.ok, "errors": [p.as_dict() for p in self.problems],
+        rows = {"rows": list(self.rows)} if self.rows else {}
+        return {"ok": self.ok, **rows, "errors": [p.as_dict() for p in self.problems],
                 "websites": len(applicant.websites) if applicant else 0,
                 "variant": rules.province(applicant.province).variant if applicant else None}
 
     def located(self) -> tuple[Problem, ...]:
-        """The problems with paths prefixed by the record's index in an array (``[2].host``)."""
-        if self.index is None:
+        """The problems with paths prefixed by the record's index in an array (``[2].host``);
+        a spreadsheet record's problems name their row instead."""
+        if self.index is None or self.rows:
             return self.problems
         prefix = f"[{self.index}]"
         return tuple(Problem(prefix + ("" if not p.path or p.path.startswith("[") else ".")
@@ -700,6 +710,28 @@ def check_document(data: bytes, *, source: str, rules: Rules | None = None) -> l
         return [CheckResult(None, None, (Problem("", "no_records", "空数组，没有申请人 / "
                                                              "empty array: no applicants"),))]
     return [_check(i, record, rules) for i, record in enumerate(value)]
+
+
+def check_records(records: Iterable[Record], rules: Rules | None = None) -> list[CheckResult]:
+    """Validate a stream of records (a spreadsheet's): each problem located by row and column."""
+    from sheetgen.sources.spreadsheet import locate
+
+    rules = rules or load_rules()
+    results = []
+    for index, record in enumerate(records):
+        problems: tuple[Problem, ...] = ()
+        applicant = None
+        if record.error is not None:
+            problems = tuple(record.error.problems)
+        else:
+            try:
+                applicant = parse_applicant(record.value, rules)
+            except InvalidDataError as err:
+                problems = locate(record, err.problems)
+        # A file that gave no rows (unreadable, a bad header) is not a record of its own.
+        results.append(CheckResult(index if record.rows else None, applicant, problems,
+                                   record.rows))
+    return results
 
 
 def _check(index: int | None, record: object, rules: Rules) -> CheckResult:

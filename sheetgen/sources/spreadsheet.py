@@ -24,8 +24,8 @@ Encodings (CSV/TSV)
     (``not_utf8``) instead of becoming mojibake on a sheet.
 
 Grouping
-    Rows with the same host certificate number (or the same ``分组``/``group`` value when that
-    column exists) are one applicant, its websites in row order; other rows of the group may
+    Rows with the same host certificate number (or the same ``分组``/``group`` value, where a
+    row has one) are one applicant, its websites in row order; other rows of the group may
     leave the applicant's columns blank. A non-blank value that differs from the group's is an
     error (``group_conflict``) naming both rows. In a personal filing blank manager name and
     certificate cells mean the host (contract: the manager is the applicant). Empty rows are
@@ -806,11 +806,13 @@ def spreadsheet_records(path: Path, options: SheetOptions | None = None, *,
     for row in table.rows:
         if all(not cell.text.strip() and cell.code is None for cell in row.cells):
             continue
-        index = group_column if group_column is not None else cert_column
+        # The group cell when there is one, else the host's certificate number.
         key = ""
-        if index is not None and index < len(row.cells):
-            key = _group_key(row.cells[index].text)
-        groups.setdefault(f"k:{key}" if key else f"r:{row.number}", []).append(row)
+        for kind, index in (("g", group_column), ("c", cert_column)):
+            if index is not None and index < len(row.cells) and row.cells[index].text.strip():
+                key = f"{kind}:{_group_key(row.cells[index].text)}"
+                break
+        groups.setdefault(key or f"r:{row.number}", []).append(row)
     if not groups:
         yield Record(name, error=_file_error(name, "no_records", "表格没有数据行",
                                              "the sheet has no data rows (only the header)"))
@@ -965,3 +967,40 @@ def _xlsx_bytes(lines: list[list[str]], *, paths_row: bool) -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+# --- applicants to rows (the template's examples, benchmarks) ----------------------------------
+
+def rows_of(applicant: dict[str, Any]) -> list[dict[str, str]]:
+    """The spreadsheet rows of an applicant JSON value: one per website, field path → text,
+    the applicant's columns repeated on every row (the inverse of the grouping above)."""
+    top: dict[str, str] = {}
+    _flatten(applicant, "", top, skip="websites")
+    rows = []
+    for website in applicant.get("websites") or [{}]:
+        row = dict(top)
+        site = dict(website)
+        domains = site.pop("domains", [])
+        names = [d["name"] if isinstance(d, dict) else str(d) for d in domains]
+        registrars = [d.get("registrar", "") for d in domains if isinstance(d, dict)]
+        row["website.domains"] = "; ".join(names)
+        if any(registrars):
+            row["website.registrars"] = "; ".join(registrars)
+        _flatten(site, "website.", row)
+        rows.append(row)
+    return rows
+
+
+def _flatten(value: dict[str, Any], prefix: str, out: dict[str, str], skip: str = "") -> None:
+    for key, item in value.items():
+        if key == skip:
+            continue
+        path = f"{prefix}{key}"
+        if isinstance(item, dict):
+            _flatten(item, path + ".", out)
+        elif isinstance(item, list):
+            out[path] = "; ".join(str(v) for v in item)
+        elif isinstance(item, bool):
+            out[path] = "是" if item else "否"
+        elif item is not None:
+            out[path] = str(item)
