@@ -515,6 +515,8 @@ def batch(
     for failure in failures[:SHOWN_FAILURES]:
         where = f"{failure.source}" + (
             "".join(f" {k} {v}" for k, v in failure.locator.items()) if failure.locator else "")
+        if len(failure.rows) > 1:
+            where = f"{failure.source} rows {', '.join(map(str, failure.rows))}"
         say(f"record {failure.index} ({where}) failed:")
         show_problems(failure.errors)
     done = (f"{summary['total']} records: {summary['ok']} ok ({summary['skipped']} up to date), "

@@ -101,7 +101,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("website.domains", "网站域名", ("域名", "域名列表"), required=True, kind="list",
            note="不带 www.；多个域名换行或用 ; 、 , 分隔"),
     Column("website.registrars", "域名注册商", ("注册商",), kind="list",
-           note="北京必填；与域名一一对应，只填一个则适用于全部域名"),
+           note="北京必填；与域名一一对应（某个域名没有则填 -），只填一个则适用于全部域名"),
     Column("website.homepage", "网站首页网址", ("首页网址", "网站首页", "首页地址"),
            note="选填，如 https://example.cn"),
     Column("website.filing_number", "网站备案号", ("备案号", "ICP备案号", "备案编号"),
@@ -155,6 +155,7 @@ def load_map(path: Path | None) -> dict[str, str]:
     """The ``--map FILE`` (TOML): ``"表头" = "field.path"`` pairs, checked (exit 2 if wrong).
 
     The entries may also sit under a ``[columns]`` table.
+    Map entries come first: a header mapped there wins over the built-in aliases.
     """
     if path is None:
         return {}
@@ -166,7 +167,10 @@ def load_map(path: Path | None) -> dict[str, str]:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"column map {path}: not valid TOML ({exc})",
                          hint='write one line per column: "表头" = "host.name"') from None
-    entries = table.get("columns", table) if isinstance(table.get("columns"), dict) else table
+    nested = table.get("columns")
+    entries = {k: v for k, v in table.items() if not (k == "columns" and isinstance(v, dict))}
+    if isinstance(nested, dict):
+        entries |= nested
     mapping: dict[str, str] = {}
     for header, target in entries.items():
         if not isinstance(target, str) or resolve_path(target) is None:

@@ -90,6 +90,7 @@ _SCIENTIFIC = re.compile(r"[0-9](?:\.[0-9]+)?[eE]\+?[0-9]+")
 _TRUE = frozenset({"是", "有", "yes", "y", "true", "1", "√", "✓"})
 _FALSE = frozenset({"否", "无", "没有", "no", "n", "false", "0", "×"})
 _INDEX = re.compile(r"\[(\d+)\]")
+_NO_REGISTRAR = frozenset({"-", "—", "－"})
 
 load_map = cols.load_map
 
@@ -730,14 +731,15 @@ def _applicant(layout_: Layout, rows: Sequence[Row]) -> tuple[dict[str, Any], Ro
                     else earlier == text)
             if not same:
                 header = layout_.header[index] or path
-                secret = path == "access.filing_password"
-                shown_a = "" if secret else f" “{printable(earlier, 30)}”"
-                shown_b = "" if secret else f" “{printable(text, 30)}”"
+                # Values are shown, but not the password, IDs or phone numbers.
+                hidden = path == SECRET_COLUMN or column.kind == "number"
+                shown_a = "" if hidden else f" {printable(earlier, 30)}"
+                shown_b = "" if hidden else f" {printable(text, 30)}"
                 problems.append(Problem(
                     json_path(path.split(".")), "group_conflict",
                     f"同一申请人的第 {rows[first].number} 行{shown_a}与第 {row.number} 行{shown_b}"
-                    f"的“{header}”不一致 / {header} differs between rows {rows[first].number}"
-                    f"{shown_a} and {row.number}{shown_b} of the same applicant",
+                    f"的“{header}”不一致 / {header} differs between row {rows[first].number}"
+                    f"{shown_a} and row {row.number}{shown_b} of the same applicant",
                     layout_.source, row.number, header))
         websites.append(website)
     _registrars(websites)
@@ -749,7 +751,8 @@ def _applicant(layout_: Layout, rows: Sequence[Row]) -> tuple[dict[str, Any], Ro
 
 
 def _registrars(websites: list[dict[str, Any]]) -> None:
-    """``website.registrars``: paired with the domains in order; a single one applies to all."""
+    """``website.registrars``: paired with the domains in order (``-``: none for that one); a
+    single one applies to all."""
     for website in websites:
         registrars = website.pop("registrars", None)
         domains = website.get("domains")
@@ -758,7 +761,8 @@ def _registrars(websites: list[dict[str, Any]]) -> None:
         if len(registrars) == 1:
             registrars = registrars * len(domains)
         website["domains"] = [
-            {"name": name, "registrar": registrars[i]} if i < len(registrars) else name
+            {"name": name, "registrar": registrars[i]}
+            if i < len(registrars) and registrars[i] not in _NO_REGISTRAR else name
             for i, name in enumerate(domains)]
 
 
@@ -803,8 +807,12 @@ def spreadsheet_records(path: Path, options: SheetOptions | None = None, *,
     group_column = columns.column("group")
     cert_column = columns.column("host.certificate.number")
     groups: dict[str, list[Row]] = {}
+    used = [i for i, path in enumerate(columns.paths) if path is not None]
     for row in table.rows:
-        if all(not cell.text.strip() and cell.code is None for cell in row.cells):
+        # Empty rows are skipped; so is a row with values only in ignored columns (the error
+        # column of a --failed file, where a record that was a whole file is listed).
+        if all(i >= len(row.cells) or (not row.cells[i].text.strip() and row.cells[i].code
+                                        is None) for i in used):
             continue
         # The group cell when there is one, else the host's certificate number.
         key = ""
@@ -866,9 +874,14 @@ def single_record(path: Path, options: SheetOptions | None = None) -> Record:
 
 # --- failed rows back to staff (--failed) -------------------------------------------------------
 
+#: The column ``--failed`` leaves out: the filing password appears in no output.
+SECRET_COLUMN = "access.filing_password"
+
+
 @dataclass
 class FailedRows:
-    """The failed rows of a run, to write as a spreadsheet staff fix and run again."""
+    """The failed rows of a run, to write as a spreadsheet staff fix and run again (without
+    the filing password column)."""
 
     header: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # the field path of each header column
@@ -887,13 +900,14 @@ class FailedRows:
         columns = origin.layout
         self.with_paths_row = self.with_paths_row or columns.paths_row is not None
         for index, path in enumerate(columns.paths):
-            if path is not None and path not in self.paths:
+            # The filing password is never written anywhere: staff type it again if needed.
+            if path is not None and path not in self.paths and path != SECRET_COLUMN:
                 self.paths.append(path)
                 self.header.append(columns.header[index] or cols.BY_PATH[path].header)
         file_problems = [p for p in problems if p.row is None]
         for row in origin.rows:
             cells = {path: row.cells[i].text for i, path in enumerate(columns.paths)
-                     if path is not None and i < len(row.cells)}
+                     if path is not None and path != SECRET_COLUMN and i < len(row.cells)}
             own = [p for p in problems if p.row == row.number] + file_problems
             self.rows.append((cells, f"第 {row.number} 行 / row {row.number}: "
                               + _errors_text(own or problems)))
@@ -982,9 +996,10 @@ def rows_of(applicant: dict[str, Any]) -> list[dict[str, str]]:
         site = dict(website)
         domains = site.pop("domains", [])
         names = [d["name"] if isinstance(d, dict) else str(d) for d in domains]
-        registrars = [d.get("registrar", "") for d in domains if isinstance(d, dict)]
+        registrars = [(d.get("registrar") if isinstance(d, dict) else None) or "-"
+                      for d in domains]
         row["website.domains"] = "; ".join(names)
-        if any(registrars):
+        if any(r != "-" for r in registrars):
             row["website.registrars"] = "; ".join(registrars)
         _flatten(site, "website.", row)
         rows.append(row)
