@@ -24,8 +24,8 @@ import pytest
 
 from sheetgen.batch import BatchOptions, run_batch
 from sheetgen.documents.example import make_example
-from sheetgen.rules import load_rules
 from sheetgen.model import check_records, parse_applicant
+from sheetgen.rules import load_rules
 from sheetgen.sources import columns as cols
 from sheetgen.sources.json import iter_records
 from sheetgen.sources.spreadsheet import (
@@ -172,7 +172,7 @@ def test_tsv_and_a_tab_separated_csv(tmp_path: Path) -> None:
 def test_rows_of_one_host_are_one_applicant_in_row_order(tmp_path: Path) -> None:
     lines = table(two_sites(), unit())
     # The second website's row leaves the applicant's columns blank but the certificate.
-    for index, path in enumerate(cols.BY_PATH):
+    for path in cols.BY_PATH:
         if not cols.BY_PATH[path].website and path != "host.certificate.number" and \
                 cols.BY_PATH[path].header in lines[0]:
             lines[2][lines[0].index(cols.BY_PATH[path].header)] = ""
@@ -217,7 +217,7 @@ def test_personal_manager_cells_may_be_left_blank(tmp_path: Path) -> None:
 
 def test_empty_rows_are_skipped(tmp_path: Path) -> None:
     lines = table(personal(), unit())
-    lines = [[""] * len(lines[0])] + lines[:2] + [["", " "]] + lines[2:] + [[""]]
+    lines = [[""] * len(lines[0]), *lines[:2], ["", " "], *lines[2:], [""]]
     first, second = records(write_xlsx(tmp_path / "e.xlsx", lines))
     assert (first.rows, second.rows) == ((3,), (5,))
 
@@ -229,7 +229,7 @@ def test_aliases_field_paths_and_marks_name_the_same_columns(tmp_path: Path) -> 
     paths = table(personal(), headers="paths")
     expected = records(write_csv(tmp_path / "c.csv", chinese))[0].value
     assert records(write_csv(tmp_path / "p.csv", paths))[0].value == expected
-    aliases = [h for h in chinese[0]]
+    aliases = list(chinese[0])
     aliases[column(chinese, "host.name")] = "主办单位名称"
     aliases[column(chinese, "website.domains")] = "网站域名*"
     aliases[column(chinese, "website.manager.mobile")] = "网站负责人手机号码（必填）"
@@ -273,7 +273,7 @@ def test_missing_required_columns_are_listed_together_before_any_record(tmp_path
     result = cli("check", str(path), "--json")
     assert result.code == 3
     payload = json.loads(result.stdout)
-    [record] = payload["records"] if "records" in payload else [payload]
+    [record] = payload.get("records", [payload])
     [problem] = record["errors"]
     assert problem["code"] == "missing_column" and problem["row"] == 1
     for header in ("省份", "网站名称", "网站负责人邮箱"):
@@ -405,7 +405,7 @@ def test_failed_rows_come_back_with_an_error_column(tmp_path: Path, suffix: str)
 def read_back(path: Path) -> list[list[str]]:
     if path.suffix == ".csv":
         text = path.read_bytes().decode("utf-8-sig")
-        return [row for row in csv.reader(io.StringIO(text, newline=""))]
+        return list(csv.reader(io.StringIO(text, newline="")))
     sheet = openpyxl.load_workbook(path).active
     assert sheet is not None
     return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
