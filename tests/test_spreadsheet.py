@@ -90,6 +90,15 @@ def two_sites() -> dict[str, Any]:
     return data
 
 
+def other_person() -> dict[str, Any]:
+    """Another person (Zhejiang) with two websites, ref ``TWO``."""
+    other = make_example(load_rules(), "浙江", "personal")
+    other["ref"] = "TWO"
+    other["websites"].append({**other["websites"][0], "name": "另一个技术网站",
+                              "domains": ["another-example.cn"], "homepage": None})
+    return other
+
+
 # --- cells as text ---------------------------------------------------------------------------
 
 def test_rows_round_trip_to_the_same_applicant(tmp_path: Path) -> None:
@@ -356,11 +365,7 @@ def test_batch_manifest_carries_source_row_and_ref_also_when_failed(tmp_path: Pa
     good, bad = personal(), unit()
     bad["ref"] = "BJ-7"
     bad["websites"][0]["manager"]["mobile"] = "12345"
-    other = make_example(load_rules(), "浙江", "personal")
-    other["ref"] = "TWO"
-    other["websites"].append({**other["websites"][0], "name": "另一个技术网站",
-                              "domains": ["another-example.cn"], "homepage": None})
-    lines = table(good, bad, other)
+    lines = table(good, bad, other_person())
     path = write_xlsx(tmp_path / "in.xlsx", lines)
     result = _batch([str(path)], tmp_path / "out", cover=False, formats=("pdf",))
     entries = result.manifest()["records"]
@@ -561,7 +566,7 @@ def soffice_convert(source: Path, tmp_path: Path, target: str, *,
 @pytest.mark.skipif(SOFFICE is None and not os.environ.get("SHEETGEN_REQUIRE_LIBREOFFICE"),
                     reason="LibreOffice (soffice) is not installed")
 def test_libreoffice_written_workbooks(tmp_path: Path) -> None:
-    lines = table(personal(), unit(), two_sites() | {"ref": "TWO"})
+    lines = table(personal(), unit(), other_person())
     source = write_csv(tmp_path / "staff.csv", lines)
     width = len(lines[0])
     # UTF-8 (76), every column imported as text (format 2): what staff get from the template.
@@ -569,8 +574,8 @@ def test_libreoffice_written_workbooks(tmp_path: Path) -> None:
     converted = soffice_convert(source, tmp_path, "xlsx", infilter=as_text)
     got = records(converted)
     assert [r.error for r in got] == [None, None, None]
-    assert [parse_applicant(r.value).host.name for r in got] == ["张三", "北京某某科技有限公司",
-                                                                 "张三"]
+    assert [parse_applicant(r.value) for r in got] == [
+        parse_applicant(a) for a in (personal(), unit(), other_person())]
     # Default import: LibreOffice turns IDs and mobiles into numbers, as Excel does.
     (tmp_path / "numbers.csv").write_bytes(source.read_bytes())
     numbers = soffice_convert(tmp_path / "numbers.csv", tmp_path, "xlsx",

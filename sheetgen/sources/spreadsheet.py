@@ -50,14 +50,15 @@ XLSX
     2.3 s / 2.2 s and 70 MB peak (the sheet is held whole; the grouping needs every row
     anyway): 14–16× faster. openpyxl's read-only mode also has no merged ranges, which
     calamine gives. openpyxl is used only to *write* (the template, ``--failed``). Formulas
-    without a cached value, which calamine reads as empty, are found by one scan of the
-    sheet's XML (``<f>`` without ``<v>``) with the standard library.
+    without a cached value, which calamine reads as empty, are found in the sheet's XML
+    (``<f>`` without ``<v>``), only when it has formulas at all.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import math
 import re
@@ -67,7 +68,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sheetgen.errors import InvalidDataError, Problem, UsageError
 from sheetgen.sources import columns as cols
@@ -106,9 +107,11 @@ class SheetOptions:
 
 # --- cells ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Cell:
-    """A cell as read: its text, or the problem that keeps it from having one."""
+class Cell(NamedTuple):
+    """A cell as read: its text, or the problem that keeps it from having one.
+
+    A named tuple, not a dataclass: a sheet has hundreds of thousands of cells, and a tuple
+    is several times cheaper to make."""
 
     text: str = ""
     code: str | None = None      # excel_number, formula_no_value, merged_cells
@@ -305,31 +308,30 @@ def _xlsx_table(data: bytes, source: str, sheet: str | None) -> Table:
 
 def _formula_cells(data: bytes, position: int) -> set[tuple[int, int]]:
     """The (row, column), 0-based, of the cells of the sheet at ``position`` with a formula
-    but no cached value: calamine reads those as empty, which must not pass for blank."""
-    import xml.etree.ElementTree as ET
+    but no cached value: calamine reads those as empty, which must not pass for blank.
 
+    A sheet without any ``<f>`` element (most staff files) costs one substring search; else
+    one regular-expression pass over its cells (C speed, not a Python loop per cell)."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         part = _sheet_part(archive, position)
         if part is None:
             return set()
-        found: set[tuple[int, int]] = set()
-        with archive.open(part) as stream:
-            for _, element in ET.iterparse(stream, events=("end",)):
-                tag = element.tag.rpartition("}")[2]
-                if tag == "c":
-                    has_formula = has_value = False
-                    for child in element:
-                        kind = child.tag.rpartition("}")[2]
-                        if kind == "f":
-                            has_formula = True
-                        elif kind in ("v", "is") and (child.text or len(child)):
-                            has_value = True
-                    if has_formula and not has_value:
-                        found.add(_cell_position(element.get("r", "")))
-                    element.clear()
-                elif tag == "row":
-                    element.clear()
-    return found
+        xml = archive.read(part)
+    # Substring searches first (fast); the regular expression only when one matches.
+    if not any(tag in xml for tag in (b"<f>", b"<f ", b":f>", b":f ")) or \
+            not _FORMULA_TAG.search(xml):
+        return set()
+    return {_cell_position(match.group(1).decode()) for match in _CELL.finditer(xml)
+            if _FORMULA_TAG.search(match.group(2)) and not _VALUE_TAG.search(match.group(2))}
+
+
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s/>]")
+#: A cached value that is not empty (openpyxl writes ``<v></v>`` for a formula it did not
+#: compute).
+_VALUE_TAG = re.compile(rb"<(?:\w+:)?v>[^<]|<(?:\w+:)?is>\s*<")
+#: A cell element with content (a self-closing ``<c …/>`` has neither formula nor value).
+_CELL = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br="([A-Z]+[0-9]+)"[^>]*?(?<!/)>(.*?)</(?:\w+:)?c>',
+                   re.DOTALL)
 
 
 def _sheet_part(archive: zipfile.ZipFile, position: int) -> str | None:
@@ -364,29 +366,21 @@ def _cell_position(ref: str) -> tuple[int, int]:
 def _xlsx_rows(values: list[list[Any]], merged: Sequence[Any],
                formulas: set[tuple[int, int]]) -> Iterator[tuple[int, list[Any]]]:
     """Rows of raw cell values with merged ranges filled in and formulas without a value
-    marked; numbering as in the sheet (1-based)."""
-    fill: dict[tuple[int, int], tuple[int, int]] = {}
-    across: set[tuple[int, int]] = set()
+    marked; numbering as in the sheet (1-based). Only the cells concerned are visited."""
     for cell_range in merged:
         (top, left), (bottom, right) = cell_range
-        for r in range(top, bottom + 1):
-            for c in range(left, right + 1):
-                if (r, c) != (top, left):
-                    fill[(r, c)] = (top, left)
-                if right > left:
-                    across.add((r, c))
+        first = values[top][left] if top < len(values) and left < len(values[top]) else ""
+        for r in range(top, min(bottom + 1, len(values))):
+            row = values[r]
+            for c in range(left, min(right + 1, len(row))):
+                row[c] = first
+                if right > left and first not in ("", None):
+                    row[c] = _Merged(first)
+    for r, c in formulas:
+        if r < len(values) and c < len(values[r]):
+            values[r][c] = _FORMULA
     for r, row in enumerate(values):
-        out: list[Any] = list(row)
-        for c in range(len(out)):
-            if (r, c) in formulas:
-                out[c] = _FORMULA
-            elif (r, c) in fill:
-                top, left = fill[(r, c)]
-                out[c] = values[top][left] if top < len(values) and left < len(values[top]) \
-                    else ""
-            if (r, c) in across and out[c] not in ("", None):
-                out[c] = _Merged(out[c])
-        yield r + 1, out
+        yield r + 1, row
 
 
 class _Marker:
@@ -404,7 +398,13 @@ class _Merged:
 # --- from raw rows to a table ----------------------------------------------------------------
 
 def _to_cell(value: Any, kind: str) -> Cell:
-    if value is None or value == "":
+    if value.__class__ is str:  # the common case first
+        if not value:
+            return _BLANK
+        if kind != "number" and len(value) <= MAX_CELL:
+            return Cell(value)
+        return text_cell(value, kind)
+    if value is None:
         return _BLANK
     if value is _FORMULA:
         return Cell("", "formula_no_value",
@@ -469,9 +469,9 @@ def _table(source: str, rows: Iterable[tuple[int, list[Any]]], *,
         if len(table.rows) >= MAX_ROWS:
             raise _file_error(source, "too_large", f"超过 {MAX_ROWS} 行，请拆分为多个文件",
                               f"more than {MAX_ROWS} rows; split it into several files")
-        cells = tuple(_to_cell(v, kinds[i] if i < len(kinds) else "text")
-                      for i, v in enumerate(values))
-        table.rows.append(Row(number, cells))
+        if len(values) > len(kinds):
+            kinds += ["text"] * (len(values) - len(kinds))
+        table.rows.append(Row(number, tuple(map(_to_cell, values, kinds))))
     return table
 
 
@@ -522,6 +522,16 @@ class Layout:
     header_row: int
     paths: tuple[str | None, ...]
     paths_row: tuple[str, ...] | None
+
+    @functools.cached_property
+    def fields(self) -> tuple[tuple[int, str, cols.Column, tuple[str, ...]], ...]:
+        """The columns that fill fields: index, path, column, keys (under the website for
+        ``website.`` columns), computed once per sheet rather than once per cell."""
+        return tuple((index, path, cols.BY_PATH[path],
+                      tuple(path.split(".")[1:] if cols.BY_PATH[path].website
+                            else path.split(".")))
+                     for index, path in enumerate(self.paths)
+                     if path is not None and path != "group")
 
     def column(self, path: str) -> int | None:
         try:
@@ -654,10 +664,6 @@ class RowOrigin:
         return row_index, None
 
 
-def _clean(text: str) -> str:
-    return text.strip()
-
-
 def _split(text: str) -> list[str]:
     return [part.strip() for part in _SPLIT.split(text) if part.strip()]
 
@@ -671,8 +677,7 @@ def _flag(text: str) -> object:
     return text  # the model says it must be true or false, at this cell
 
 
-def _put(target: dict[str, Any], path: str, value: object) -> None:
-    keys = path.split(".")
+def _put(target: dict[str, Any], keys: tuple[str, ...], value: object) -> None:
     for key in keys[:-1]:
         child = target.setdefault(key, {})
         if not isinstance(child, dict):
@@ -702,31 +707,30 @@ def _applicant(layout_: Layout, rows: Sequence[Row]) -> tuple[dict[str, Any], Ro
     websites: list[dict[str, Any]] = []
     for row_index, row in enumerate(rows):
         website: dict[str, Any] = {}
-        for index, path in enumerate(layout_.paths):
-            if path is None or path == "group" or index >= len(row.cells):
+        cells = row.cells
+        for index, path, column, keys in layout_.fields:
+            if index >= len(cells):
                 continue
-            cell = row.cells[index]
-            column = cols.BY_PATH[path]
-            json_parts: list[str | int] = (
-                ["websites", row_index, *path.split(".")[1:]] if column.website
-                else list(path.split(".")))
+            cell = cells[index]
             if cell.code is not None:
-                problems.append(Problem(json_path(json_parts), cell.code, cell.message,
+                parts: list[str | int] = (["websites", row_index, *keys] if column.website
+                                          else list(keys))
+                problems.append(Problem(json_path(parts), cell.code, cell.message,
                                         layout_.source, row.number, layout_.header[index]
                                         or path))
                 continue
-            text = _clean(cell.text)
+            text = cell.text.strip()
             if not text:
                 continue
             if column.website:
-                _put(website, path.removeprefix("website."), _value(column, text))
+                _put(website, keys, _value(column, text))
                 continue
             first = sources.get(path)
             if first is None:
                 sources[path] = row_index
-                _put(value, path, _value(column, text))
+                _put(value, keys, _value(column, text))
                 continue
-            earlier = _clean(rows[first].cells[index].text)
+            earlier = rows[first].cells[index].text.strip()
             same = (_group_key(earlier) == _group_key(text) if column.kind == "number"
                     else earlier == text)
             if not same:
@@ -736,12 +740,12 @@ def _applicant(layout_: Layout, rows: Sequence[Row]) -> tuple[dict[str, Any], Ro
                 shown_a = "" if hidden else f" {printable(earlier, 30)}"
                 shown_b = "" if hidden else f" {printable(text, 30)}"
                 problems.append(Problem(
-                    json_path(path.split(".")), "group_conflict",
+                    json_path(keys), "group_conflict",
                     f"同一申请人的第 {rows[first].number} 行{shown_a}与第 {row.number} 行{shown_b}"
                     f"的“{header}”不一致 / {header} differs between row {rows[first].number}"
                     f"{shown_a} and row {row.number}{shown_b} of the same applicant",
                     layout_.source, row.number, header))
-        websites.append(website)
+    websites.append(website)
     _registrars(websites)
     _personal_manager(value, websites)
     if websites:
