@@ -745,7 +745,7 @@ def _applicant(layout_: Layout, rows: Sequence[Row]) -> tuple[dict[str, Any], Ro
                     f"的“{header}”不一致 / {header} differs between row {rows[first].number}"
                     f"{shown_a} and row {row.number}{shown_b} of the same applicant",
                     layout_.source, row.number, header))
-    websites.append(website)
+        websites.append(website)
     _registrars(websites)
     _personal_manager(value, websites)
     if websites:
