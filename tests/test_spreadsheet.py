@@ -594,3 +594,32 @@ def test_gb18030_csv_as_chinese_excel_writes_it(tmp_path: Path) -> None:
     assert codecs.BOM_UTF8 not in path.read_bytes()
     assert [r.error for r in records(path)] == [None, None]
     assert ID_JX in path.read_bytes().decode("gb18030")
+
+
+def test_hostile_bytes_are_records_with_errors_never_a_crash(tmp_path: Path) -> None:
+    import random
+    import zipfile
+
+    rng = random.Random(13)
+    header = ",".join(c.header for c in cols.COLUMNS).encode()
+    workbook = write_xlsx(tmp_path / "w.xlsx", table(personal())).read_bytes()
+    cases = [b"", b"\x00" * 10, header + b'\n"' + b"a" * 200_000 + b'"\n',
+             header + b"\n\"unclosed,\n", header + b"\r\n\r\n", "省份\n".encode("utf-16-le")]
+    cases += [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 400))) for _ in range(20)]
+    cases += [workbook[:cut] for cut in (10, 100, len(workbook) // 2, len(workbook) - 10)]
+    cut_sheet = tmp_path / "cut.xlsx"
+    with zipfile.ZipFile(tmp_path / "w.xlsx") as source, \
+            zipfile.ZipFile(cut_sheet, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            target.writestr(info, data[:len(data) // 2] if "worksheets" in info.filename
+                            else data)
+    cases.append(cut_sheet.read_bytes())
+    for n, data in enumerate(cases):
+        for suffix in (".csv", ".xlsx"):
+            path = tmp_path / f"case{n}{suffix}"
+            path.write_bytes(data)
+            for record in spreadsheet_records(path):
+                if record.error is not None:
+                    assert record.error.problems and all(
+                        p.code != "internal" for p in record.error.problems)

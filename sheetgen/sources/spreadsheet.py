@@ -229,8 +229,12 @@ def _csv_table(data: bytes, source: str, delimiter: str) -> Table:
     if delimiter == "," and "," not in first_line and "\t" in first_line:
         delimiter = "\t"  # a tab-separated file named .csv (Excel's "Unicode text")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
-    return _table(source, ((number, [str(v) for v in values])
-                           for number, values in enumerate(reader, start=1)))
+    try:
+        return _table(source, ((number, values)
+                               for number, values in enumerate(reader, start=1)))
+    except csv.Error as exc:  # a field over the csv module's limit (128 KiB), and the like
+        raise _file_error(source, "not_csv", f"无法按 CSV 读取（第 {reader.line_num} 行：{exc}）",
+                          f"cannot be read as CSV (line {reader.line_num}: {exc})") from None
 
 
 # --- XLSX ------------------------------------------------------------------------------------
