@@ -536,6 +536,10 @@ def test_a_bad_file_in_a_batch_fails_alone(tmp_path: Path) -> None:
 
 
 def test_iter_records_dispatches_spreadsheets(tmp_path: Path) -> None:
+    from sheetgen.sources.json import RECORD_SUFFIXES
+    from sheetgen.sources.spreadsheet import SPREADSHEET_SUFFIXES
+
+    assert SPREADSHEET_SUFFIXES <= RECORD_SUFFIXES  # folders are walked for them
     path = write_csv(tmp_path / "x.csv", table(personal(), unit()))
     got = list(iter_records([str(path)]))
     assert [r.rows for r in got] == [(2,), (3,)]

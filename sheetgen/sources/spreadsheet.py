@@ -4,7 +4,7 @@ This module owns reading the spreadsheets staff keep: the file's bytes to text c
 (:func:`read_table`), the header row to field paths (:mod:`sheetgen.sources.columns`), rows to
 applicant JSON values grouped by host (:func:`spreadsheet_records`), every problem of a record
 back to the file, row and column it came from (:meth:`RowOrigin.locate`), and the failed rows
-back to staff (:func:`write_failed`, ``--failed``). Records are
+back to staff (:class:`FailedRows`, ``--failed``). Records are
 :class:`~sheetgen.sources.json.Record` s like those of JSON inputs, so ``check``, ``fill`` and
 ``batch`` validate them the same way.
 
@@ -127,10 +127,6 @@ class Row:
 
     number: int
     cells: tuple[Cell, ...]
-
-    @property
-    def raw(self) -> list[str]:
-        return [cell.text for cell in self.cells]
 
 
 @dataclass
