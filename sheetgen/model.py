@@ -83,7 +83,8 @@ Problem codes (stable; scripts may depend on them):
 ==============================  ===============================================================
 
 Document-level codes from :mod:`sheetgen.sources.json`: ``too_large``, ``not_utf8``, ``not_json``,
-``too_deep``, ``duplicate_key``, ``not_an_object``.
+``too_deep``, ``duplicate_key``, ``not_an_object``; spreadsheet codes (cells, headers, files) are
+listed in :mod:`sheetgen.sources.spreadsheet`.
 """
 
 from __future__ import annotations
