@@ -31,9 +31,6 @@ validators that read what they need from a validation context filled before the 
 validated. So a rule is checked even when an unrelated field of the same record is wrong, and
 one run reports all problems.
 
-Problem codes (stable; scripts may depend on them):
-
-==============================  ===============================================================
 ``required``                    a required value is missing, null or empty
 ``unknown_key``                 a key the contract does not define (typo?)
 ``wrong_type``                  a value of the wrong JSON type
@@ -85,6 +82,9 @@ Problem codes (stable; scripts may depend on them):
 Document-level codes from :mod:`sheetgen.sources.json`: ``too_large``, ``not_utf8``, ``not_json``,
 ``too_deep``, ``duplicate_key``, ``not_an_object``; spreadsheet codes (cells, headers, files) are
 listed in :mod:`sheetgen.sources.spreadsheet`.
+=======
+Problem codes are stable (scripts depend on them); each is listed with its meaning in
+:data:`sheetgen.errors.PROBLEM_CODES`.
 """
 
 from __future__ import annotations
