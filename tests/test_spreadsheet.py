@@ -37,8 +37,8 @@ from sheetgen.sources.spreadsheet import (
 )
 from tests.applicants import ID_JX, SECRET, personal, unit
 from tests.conftest import REPO
+from tests.conftest import run_cli as cli
 from tests.test_batch import FORK
-from tests.test_cli_data import cli
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
@@ -357,8 +357,11 @@ def test_fill_reads_a_one_applicant_spreadsheet(tmp_path: Path) -> None:
     assert result.code == 3 and f"{bad} row 2, 网站负责人邮箱" in result.stderr
 
 
-def _batch(inputs: list[str], outdir: Path, **options: Any) -> Any:
-    return run_batch(inputs, BatchOptions(outdir=outdir, jobs=2, **options), mp_context=FORK)
+def _batch(inputs: list[str], outdir: Path, *, cover: bool = True, **options: Any) -> Any:
+    from sheetgen.documents.jobs import RenderOptions
+
+    return run_batch(inputs, BatchOptions(outdir=outdir, jobs=2, render=RenderOptions(
+        cover=cover), **options), mp_context=FORK)
 
 
 def test_batch_manifest_carries_source_row_and_ref_also_when_failed(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from sheetgen.sources import columns as cols
 from sheetgen.sources.spreadsheet import rows_of, spreadsheet_records
 from sheetgen.sources.template import examples, header
 from tests.conftest import run_cli
-from tests.test_cli_data import cli
+from tests.conftest import run_cli as cli
 from tests.test_spreadsheet import SOFFICE, soffice_convert
 
 
