@@ -77,11 +77,12 @@ def measure(path: Path) -> None:
     from sheetgen.model import parse_applicant
     from sheetgen.rules import load_rules
     from sheetgen.sources.json import iter_records
+    from sheetgen.sources.spreadsheet import reader
 
     rules = load_rules()
     started, cpu = time.perf_counter(), time.process_time()
     valid = invalid = 0
-    for record in iter_records([str(path)]):
+    for record in iter_records([str(path)], spreadsheets=reader()):
         try:
             if record.error is not None:
                 raise record.error

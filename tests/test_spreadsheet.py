@@ -544,7 +544,10 @@ def test_iter_records_dispatches_spreadsheets(tmp_path: Path) -> None:
 
     assert SPREADSHEET_SUFFIXES <= RECORD_SUFFIXES  # folders are walked for them
     path = write_csv(tmp_path / "x.csv", table(personal(), unit()))
-    got = list(iter_records([str(path)]))
+    from sheetgen.sources.spreadsheet import reader
+
+    assert next(iter(iter_records([str(path)]))).error is not None  # no reader: not read
+    got = list(iter_records([str(path)], spreadsheets=reader()))
     assert [r.rows for r in got] == [(2,), (3,)]
     results = check_records(iter(got))
     assert [r.ok for r in results] == [True, True]

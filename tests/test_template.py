@@ -18,10 +18,10 @@ import pytest
 from pypdf import PdfReader
 
 from sheetgen.documents.example import make_example
+from sheetgen.documents.template import examples, header
 from sheetgen.rules import load_rules
 from sheetgen.sources import columns as cols
 from sheetgen.sources.spreadsheet import rows_of, spreadsheet_records
-from sheetgen.sources.template import examples, header
 from tests.conftest import run_cli
 from tests.conftest import run_cli as cli
 from tests.test_spreadsheet import SOFFICE, soffice_convert

@@ -56,6 +56,7 @@ from sheetgen.rendering.templating import TemplateSet, bundled
 from sheetgen.rules import Rules, load_rules, parse_rules
 from sheetgen.sources.json import Record, iter_records, read_file
 from sheetgen.sources.spreadsheet import FailedRows, SheetOptions, check_failed_path, locate
+from sheetgen.sources.spreadsheet import reader as spreadsheet_reader
 
 __all__ = ["BatchOptions", "BatchResult", "Output", "RecordResult", "run_batch"]
 
@@ -786,7 +787,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
     templates = TemplateSet(options.templates) if options.templates else bundled()
     _check_templates(templates)
     fonts.register_reportlab()  # a broken font installation fails the run here (exit 5)
-    records = iter_records(inputs, stdin=stdin, sheets=options.sheets,
+    records = iter_records(inputs, stdin=stdin, spreadsheets=spreadsheet_reader(options.sheets),
                            exclude=[p for p in (options.report, options.failed) if p is not None])
     first = next(records, None)  # missing inputs are usage errors before anything is written
     _check_destinations(inputs, options)

@@ -28,6 +28,7 @@ from sheetgen.cli.sheets import (
     sheet_options,
     spreadsheet_input,
 )
+from sheetgen.cli.template import template as template_command
 from sheetgen.errors import ExitCode, Problem, SheetgenError, UsageError
 
 app = typer.Typer(
@@ -642,5 +643,5 @@ def _run(argv: list[str], *, own_stdout: bool) -> int:
     return int(code)
 
 
-# Commands in their own modules register themselves on ``app`` when imported.
-from sheetgen.cli import template as template  # noqa: E402
+# Commands in their own modules (which do not import this one: no import cycle).
+app.command()(template_command)

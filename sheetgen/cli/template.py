@@ -1,6 +1,7 @@
 """``sheetgen template FILE.xlsx [--csv]``: write the spreadsheet staff fill in.
 
-The workbook itself is :func:`sheetgen.sources.template.template_workbook`; this command only
+The workbook itself is :func:`sheetgen.documents.template.template_workbook`; this command
+(registered on the app by :mod:`sheetgen.cli`, which this module does not import) only
 chooses the format, refuses to overwrite a file unless ``--force``, writes atomically and
 prints the path.
 """
@@ -12,11 +13,12 @@ from typing import Annotated
 
 import typer
 
-from sheetgen.cli import RulesOption, app
 from sheetgen.errors import UsageError
 
+RulesOption = Annotated[Path | None, typer.Option(
+    "--rules", metavar="FILE", help="Rules data (TOML) replacing the built-in rules.")]
 
-@app.command()
+
 def template(
     output: Annotated[Path, typer.Argument(
         metavar="FILE", help="The file to write: FILE.xlsx (or FILE.csv with --csv).")],
@@ -27,9 +29,9 @@ def template(
     rules_file: RulesOption = None,
 ) -> None:
     """Write a spreadsheet to fill in: headers, drop-downs, examples, instructions (Chinese)."""
+    from sheetgen.documents.template import template_csv, template_workbook
     from sheetgen.output import write_atomic
     from sheetgen.rules import load_rules
-    from sheetgen.sources.template import template_csv, template_workbook
 
     suffix = output.suffix.lower()
     wanted = (".csv", ".tsv") if as_csv else (".xlsx",)

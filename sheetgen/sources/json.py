@@ -24,15 +24,12 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from sheetgen.errors import InvalidDataError, Problem, SheetgenError, UsageError
-
-if TYPE_CHECKING:
-    from sheetgen.sources.spreadsheet import SheetOptions
 
 #: Largest input document read, in bytes. An applicant is a few KB; 5 MiB holds an array of
 #: a thousand or more and keeps a mistaken or hostile input from exhausting memory.
@@ -323,14 +320,20 @@ class _Reader:
         return self.buf[start - self.base:end - self.base]
 
 
+#: Reads the records of one spreadsheet file: :func:`sheetgen.sources.spreadsheet.reader`
+#: makes one. Passed in rather than imported: the spreadsheet reader imports this module.
+SpreadsheetReader = Callable[[Path], Iterator["Record"]]
+SPREADSHEET_FILES = frozenset({".xlsx", ".csv", ".tsv"})
+
+
 def iter_records(inputs: Sequence[str], *, exclude: Iterable[Path] = (),
                  stdin: BinaryIO | None = None,
-                 sheets: SheetOptions | None = None) -> Iterator[Record]:
+                 spreadsheets: SpreadsheetReader | None = None) -> Iterator[Record]:
     """Every record of ``inputs``, in order, one at a time (contract.md §1, batch input).
 
     An input is a JSON file (an object, or an array of them), a JSON Lines file (``.jsonl``:
     one record per line; blank lines are skipped), a spreadsheet (``.xlsx``, ``.csv``,
-    ``.tsv``: :mod:`sheetgen.sources.spreadsheet`, read as ``sheets`` says), a directory (its
+    ``.tsv``: read by ``spreadsheets``; without one each is a failed record), a directory (its
     ``.json``, ``.jsonl`` and spreadsheet files, walked recursively in sorted order; hidden
     entries, symbolic links to directories and the paths in ``exclude`` are passed over), or
     ``-`` for stdin. Stdin and files with other names are sniffed: ``[`` starts an array; a
@@ -348,23 +351,24 @@ def iter_records(inputs: Sequence[str], *, exclude: Iterable[Path] = (),
             raise UsageError(f"{arg}: no such file or directory",
                              hint="check the path; use - to read stdin")
     skip = {path.resolve() for path in exclude}
-    from sheetgen.sources import spreadsheet
-
-    options = sheets or spreadsheet.SheetOptions()
-    mapping = spreadsheet.load_map(options.column_map)  # a bad --map fails before any record
     for arg in inputs:
         if arg == "-":
             yield from _stream_records(stdin or sys.stdin.buffer, STDIN_NAME, "sniff")
         elif Path(arg).is_dir():
             for path in _walk(Path(arg), skip):
-                if path.suffix.lower() in spreadsheet.SPREADSHEET_SUFFIXES:
-                    yield from spreadsheet.spreadsheet_records(path, options, mapping=mapping)
-                else:
-                    yield from _file_records(path)
-        elif Path(arg).suffix.lower() in spreadsheet.SPREADSHEET_SUFFIXES:
-            yield from spreadsheet.spreadsheet_records(Path(arg), options, mapping=mapping)
+                yield from _any_file_records(path, spreadsheets)
         else:
-            yield from _file_records(Path(arg))
+            yield from _any_file_records(Path(arg), spreadsheets)
+
+
+def _any_file_records(path: Path, spreadsheets: SpreadsheetReader | None) -> Iterator[Record]:
+    if path.suffix.lower() not in SPREADSHEET_FILES:
+        yield from _file_records(path)
+    elif spreadsheets is not None:
+        yield from spreadsheets(path)
+    else:
+        yield Record(str(path), error=_error(str(path), Problem(
+            "", "unreadable", "此处不读取电子表格 / spreadsheets are not read here")))
 
 
 def _walk(root: Path, skip: set[Path]) -> Iterator[Path]:

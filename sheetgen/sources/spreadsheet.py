@@ -77,12 +77,12 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import sheetgen.sources.columns as cols
 from sheetgen.errors import InvalidDataError, Problem, UsageError
-from sheetgen.sources import columns as cols
-from sheetgen.sources.json import Record, json_path, printable
+from sheetgen.sources.json import SPREADSHEET_FILES, Record, SpreadsheetReader, json_path, printable
 from sheetgen.vocabulary import Nature
 
-SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".csv", ".tsv"})
+SPREADSHEET_SUFFIXES = SPREADSHEET_FILES
 #: Largest spreadsheet file read. 10 000 rows are about 1.3 MB as XLSX and 4 MB as CSV; a
 #: bigger file is split by staff rather than held in memory whole (grouping needs every row).
 MAX_SPREADSHEET_BYTES = 32 * 1024 * 1024
@@ -848,6 +848,18 @@ def spreadsheet_records(path: Path, options: SheetOptions | None = None, *,
                                                 problems=problems))
         else:
             yield Record(name, value=value, rows=numbers, origin=origin)
+
+
+def reader(options: SheetOptions | None = None) -> SpreadsheetReader:
+    """What :func:`~sheetgen.sources.json.iter_records` reads spreadsheets with, as ``options``
+    say; the ``--map`` file is read now, so a bad one fails before any record."""
+    options = options or SheetOptions()
+    mapping = cols.load_map(options.column_map)
+
+    def read(path: Path) -> Iterator[Record]:
+        return spreadsheet_records(path, options, mapping=mapping)
+
+    return read
 
 
 def _file_error(source: str, code: str, zh: str, en: str | None) -> InvalidDataError:
