@@ -30,15 +30,33 @@ class Problem:
     """One reported problem of a record: where (JSON path), what (stable code), and why.
 
     ``message`` is bilingual (Chinese / English) and never contains secrets; personal
-    values in it are masked by whoever builds it.
+    values in it are masked by whoever builds it. A problem of a spreadsheet also names the
+    file (``source``), the row as the spreadsheet numbers it and the column's header; they
+    are in ``as_dict`` only when set, so problems of JSON inputs read as before.
     """
 
     path: str
     code: str
     message: str
+    source: str | None = None
+    row: int | None = None
+    column: str | None = None
 
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "code": self.code, "message": self.message}
+    def as_dict(self) -> dict[str, Any]:
+        place = {key: value for key, value in (("source", self.source), ("row", self.row),
+                                               ("column", self.column)) if value is not None}
+        return {"path": self.path, "code": self.code, "message": self.message, **place}
+
+    @property
+    def where(self) -> str:
+        """Where the problem is, as a reader finds it: ``t.xlsx row 21, 网站负责人手机 (path)``,
+        or the JSON path alone."""
+        if self.row is None and self.source is None:
+            return self.path
+        place = ", ".join(part for part in (
+            " ".join(p for p in (self.source or "", f"row {self.row}" if self.row else "") if p),
+            self.column or "") if part)
+        return f"{place} ({self.path})" if self.path else place
 
 
 #: Every problem code sheetgen can report, with what it means: the one registry (stable; scripts
@@ -53,7 +71,20 @@ PROBLEM_CODES: dict[str, str] = {
     "duplicate_key": "the same key twice in one JSON object",
     "not_an_object": "a record that is not a JSON object",
     "unreadable": "an input file that cannot be read",
-    "no_records": "an empty array: no applicant to check",
+    "no_records": "an empty array (or a sheet without data rows): no applicant to check",
+    # spreadsheets (sheetgen.sources.spreadsheet): files, the header row, cells, groups
+    "not_xlsx": "an .xlsx that is not a workbook (not a zip, an old .xls, damaged)",
+    "encrypted": "a password-protected (encrypted) workbook",
+    "no_sheet": "no visible sheet, or no sheet of the --sheet name",
+    "not_csv": "a CSV/TSV file the csv reader cannot read",
+    "no_header": "an empty sheet: no header row",
+    "unknown_column": "a header that names no field (did you mean …; --map, --ignore-columns)",
+    "duplicate_column": "two columns that fill the same field",
+    "missing_column": "required columns missing from the header row (all listed)",
+    "merged_cells": "cells merged across columns",
+    "formula_no_value": "a formula without a saved value",
+    "excel_number": "an ID or phone number Excel stored as a number, digits lost",
+    "group_conflict": "an applicant's value that differs between its rows",
     # the applicant model (sheetgen.model, sheetgen.identifiers)
     "required": "a required value is missing, null or empty",
     "unknown_key": "a key the contract does not define (typo?)",

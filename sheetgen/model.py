@@ -31,61 +31,6 @@ validators that read what they need from a validation context filled before the 
 validated. So a rule is checked even when an unrelated field of the same record is wrong, and
 one run reports all problems.
 
-``required``                    a required value is missing, null or empty
-``unknown_key``                 a key the contract does not define (typo?)
-``wrong_type``                  a value of the wrong JSON type
-``too_long``                    a string longer than its field allows
-``too_few`` / ``too_many``      a list with too few / too many items
-``unsafe_character``            a control, invisible, bidi or unassigned character
-``province_unknown``            not one of the 31 provinces in any accepted form
-``filing_type_unknown``         not a filing type code or name
-``nature_unknown``              not a nature code or name
-``certificate_type_unknown``    not a known certificate type
-``certificate_type_mismatch``   certificate type does not fit the nature or the person
-``certificate_number_format``   a certificate number of implausible shape
-``ric_format``                  resident ID not 17 digits + digit/X
-``ric_checksum``                resident ID check digit wrong
-``ric_birth_date``              resident ID birth date not a real past date
-``ric_region``                  resident ID region code does not exist (or wrong permit region)
-``uscc_format``                 social credit code malformed
-``uscc_checksum``               social credit code check character wrong
-``mobile_format``               not a valid mainland mobile number
-``landline_format``             not a valid mainland landline (0791-88888888)
-``phone_format``                emergency phone neither a mobile nor a landline
-``emergency_same_as_mobile``    emergency phone equal to the mobile
-``email_format``                e-mail malformed
-``domain_invalid``              not a valid domain (or has scheme, path, port)
-``domain_www``                  domain written with ``www.``
-``domain_duplicate``            the same domain twice in one applicant
-``registrar_required``          registrar missing where the province asks for it (Beijing)
-``homepage_format``             homepage not an http(s) URL
-``homepage_domain``             homepage not on one of the website's domains
-``ip_format``                   not an IPv4/IPv6 address
-``ip_not_public``               private, loopback, link-local, multicast or reserved address
-``filing_number_format``        ICP filing number malformed
-``filing_number_suffix``        website filing number without its ``-n``
-``filing_number_app``           an app / mini-program / quick-app number (``-1A``/``-1X``/``-1K``)
-``preapproval_unknown``         a ``preapproval`` entry that is not one of the eight content types
-``preapproval_duplicate``       the same pre-approval content type twice
-``seal_required``               a unit without a seal where the province's rule refuses it
-``filing_number_province``      filing number abbreviation not the filing province's
-``filing_number_required``      no filing number for ``new_access`` or ``change``
-``ips_required``                no IPs for ``new_access``
-``username_required``           no ``access.username`` for ``new_access``
-``principal_required``          a unit without ``principal``
-``principal_not_host``          a personal filing whose principal is another person
-``manager_not_host``            a personal filing whose website manager is another person
-``website_name_short``          website name under 3 characters
-``website_name_domain``         website name that is a domain or URL
-``ref_format``                  ``ref`` not 1–64 of ``A-Za-z0-9._-``
-``too_many_errors``             the list was cut; more problems exist
-``no_records``                  an empty array: no applicant to check
-``invalid``                     any other malformed value
-==============================  ===============================================================
-
-Document-level codes from :mod:`sheetgen.sources.json`: ``too_large``, ``not_utf8``, ``not_json``,
-``too_deep``, ``duplicate_key``, ``not_an_object``.
-=======
 Problem codes are stable (scripts depend on them); each is listed with its meaning in
 :data:`sheetgen.errors.PROBLEM_CODES`.
 """
@@ -95,7 +40,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, NoReturn
 
@@ -116,12 +61,19 @@ from pydantic_core import PydanticCustomError
 from sheetgen import identifiers as ids
 from sheetgen.errors import InvalidDataError, Problem, UsageError
 from sheetgen.rules import Province, Rules, load_rules
-from sheetgen.sources.json import json_path, json_type, object_expected, parse_json, printable
+from sheetgen.sources.json import (
+    Record,
+    json_path,
+    json_type,
+    object_expected,
+    parse_json,
+    printable,
+)
 from sheetgen.vocabulary import FilingType, Nature, Preapproval
 
 __all__ = ["Access", "Applicant", "Certificate", "CheckResult", "Domain", "FilingType", "Host",
            "HostCertificate", "Nature", "Person", "PersonCertificate", "Website",
-           "check_document", "json_schema", "parse_applicant"]
+           "check_document", "check_records", "json_schema", "parse_applicant"]
 
 #: At most this many problems are listed per record; a last ``too_many_errors`` says how many
 #: more there were. A hostile record cannot make a report of millions of lines.
@@ -708,6 +660,7 @@ class CheckResult:
     index: int | None
     applicant: Applicant | None
     problems: tuple[Problem, ...]
+    rows: tuple[int, ...] = ()     # a spreadsheet record's rows (its problems name them)
 
     @property
     def ok(self) -> bool:
@@ -716,13 +669,15 @@ class CheckResult:
     def as_dict(self, rules: Rules) -> dict[str, Any]:
         """The record's part of ``sheetgen check --json``."""
         applicant = self.applicant
-        return {"ok": self.ok, "errors": [p.as_dict() for p in self.problems],
+        rows = {"rows": list(self.rows)} if self.rows else {}
+        return {"ok": self.ok, **rows, "errors": [p.as_dict() for p in self.problems],
                 "websites": len(applicant.websites) if applicant else 0,
                 "variant": rules.province(applicant.province).variant if applicant else None}
 
     def located(self) -> tuple[Problem, ...]:
-        """The problems with paths prefixed by the record's index in an array (``[2].host``)."""
-        if self.index is None:
+        """The problems with paths prefixed by the record's index in an array (``[2].host``);
+        a spreadsheet record's problems name their row instead."""
+        if self.index is None or self.rows:
             return self.problems
         prefix = f"[{self.index}]"
         return tuple(Problem(prefix + ("" if not p.path or p.path.startswith("[") else ".")
@@ -746,6 +701,28 @@ def check_document(data: bytes, *, source: str, rules: Rules | None = None) -> l
         return [CheckResult(None, None, (Problem("", "no_records", "空数组，没有申请人 / "
                                                              "empty array: no applicants"),))]
     return [_check(i, record, rules) for i, record in enumerate(value)]
+
+
+def check_records(records: Iterable[Record], rules: Rules | None = None) -> list[CheckResult]:
+    """Validate a stream of records (a spreadsheet's): each problem located by row and column."""
+    from sheetgen.sources.spreadsheet import locate
+
+    rules = rules or load_rules()
+    results = []
+    for index, record in enumerate(records):
+        problems: tuple[Problem, ...] = ()
+        applicant = None
+        if record.error is not None:
+            problems = tuple(record.error.problems)
+        else:
+            try:
+                applicant = parse_applicant(record.value, rules)
+            except InvalidDataError as err:
+                problems = locate(record, err.problems)
+        # A file that gave no rows (unreadable, a bad header) is not a record of its own.
+        results.append(CheckResult(index if record.rows else None, applicant, problems,
+                                   record.rows))
+    return results
 
 
 def _check(index: int | None, record: object, rules: Rules) -> CheckResult:

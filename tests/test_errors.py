@@ -15,7 +15,9 @@ _REPORTERS = {"Problem": 1, "_coded": 1, "_fail": None, "IdentifierError": None,
               "PydanticCustomError": None,
               # sheetgen.serve: ApiError.one(status, code, …), PoolError(status, code, …),
               # Failure(code, …)
-              "one": 1, "PoolError": 1, "Failure": 0}
+              "one": 1, "PoolError": 1, "Failure": 0,
+              # sheetgen.sources.spreadsheet: a file's problem, a cell's problem
+              "_file_error": 1, "Cell": 1}
 
 
 CODE = re.compile(r"[a-z][a-z0-9_]*")

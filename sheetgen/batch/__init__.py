@@ -5,7 +5,9 @@ through the record pipeline (:func:`sheetgen.pipeline.produce`), isolates a work
 crashes, resumes a stopped run from per-record state files, writes the manifest, and draws the
 bundle in the parent as results arrive, in input order. The design, section by section
 (streaming, workers, crash isolation, names, up to date, interruption, bundle, exit codes), is
-in ``docs/batch.md``.
+in ``docs/batch.md``. Spreadsheet records (:mod:`sheetgen.sources.spreadsheet`) have their
+problems located by file, row and column header in the parent; ``--failed`` gets their rows
+back with an error column.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ from sheetgen.rendering.pdf.stamp import PagePlan
 from sheetgen.rendering.templating import TemplateSet, bundled
 from sheetgen.rules import Rules, choose, load_rules, parse_rules
 from sheetgen.sources.json import Record, iter_records, read_file
+from sheetgen.sources.spreadsheet import FailedRows, SheetOptions, check_failed_path, locate
+from sheetgen.sources.spreadsheet import reader as spreadsheet_reader
 
 __all__ = ["BatchOptions", "BatchResult", "Output", "RecordResult", "run_batch"]
 
@@ -89,6 +93,8 @@ class BatchOptions:
     bundle: Path | None = None
     report: Path | None = None
     force: bool = False
+    sheets: SheetOptions = field(default_factory=SheetOptions)  # spreadsheet inputs
+    failed: Path | None = None               # --failed: the failed rows, back as a spreadsheet
 
     def render_options(self, templates: TemplateSet | None) -> RenderOptions:
         return dataclasses.replace(self.render, templates=templates)
@@ -122,13 +128,19 @@ class RecordResult:
     variant: str | None = None
     fit: dict[str, Any] | None = None
     errors: tuple[Problem, ...] = ()
+    ref: str | None = None          # the record's ``ref`` as given, also when it failed
+    rows: tuple[int, ...] = ()      # a spreadsheet record's rows (one per website)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "source": self.source, "locator": self.locator,
-                "input_sha256": self.input_sha256, "ok": self.ok, "skipped": self.skipped,
-                "reference": self.reference, "outputs": [o.as_dict() for o in self.outputs],
-                "pages": self.pages, "variant": self.variant, "fit": self.fit,
-                "errors": [p.as_dict() for p in self.errors]}
+        entry = {"index": self.index, "source": self.source, "locator": self.locator,
+                 "input_sha256": self.input_sha256, "ok": self.ok, "skipped": self.skipped,
+                 "ref": self.ref, "reference": self.reference,
+                 "outputs": [o.as_dict() for o in self.outputs],
+                 "pages": self.pages, "variant": self.variant, "fit": self.fit,
+                 "errors": [p.as_dict() for p in self.errors]}
+        if self.rows:
+            entry["rows"] = list(self.rows)
+        return entry
 
 
 @dataclass
@@ -360,6 +372,13 @@ def _process(task: _Task) -> _Outcome:
 
 # --- the parent side ----------------------------------------------------------------------
 
+def given_ref(value: object) -> str | None:
+    """The ``ref`` a record gives, trimmed (None when it has none), valid or not: the manifest
+    names a failed record by it too."""
+    ref = value.get("ref") if isinstance(value, dict) else None
+    return ref.strip()[:100] or None if isinstance(ref, str) else None
+
+
 def default_jobs() -> int:
     """Worker processes by default: the CPUs this process may run on."""
     try:
@@ -415,9 +434,10 @@ class _Run:
         self.bundle_file = AtomicFile(options.bundle) if options.bundle is not None else None
         self.bundle = PdfBuilder(sink=self.bundle_file) if self.bundle_file else None
         self.bundled = 0  # records added to the bundle
+        self.failed_rows = FailedRows() if options.failed is not None else None
         self.crashes_in_a_row = 0
         outdir = options.outdir.resolve()
-        reserved = [path.name for path in (options.bundle, options.report)
+        reserved = [path.name for path in (options.bundle, options.report, options.failed)
                     if path is not None and path.resolve().parent == outdir]
         self.names = _Names(reserved)
 
@@ -542,11 +562,15 @@ class _Run:
             self.bundled += 1
             if self.bundled % BUNDLE_CHUNK == 0:
                 self.bundle.flush()
+        errors = locate(record, outcome.errors)  # spreadsheets: by row and column header
         result = RecordResult(
             index=pending.position, source=record.source, locator=record.locator,
             input_sha256=pending.digest, ok=outcome.ok, skipped=outcome.skipped,
             reference=outcome.reference, outputs=outcome.outputs, pages=outcome.pages,
-            variant=outcome.variant, fit=outcome.fit, errors=outcome.errors)
+            variant=outcome.variant, fit=outcome.fit, errors=errors,
+            ref=given_ref(record.value), rows=record.rows)
+        if self.failed_rows is not None and not outcome.ok and not _interrupted(result):
+            self.failed_rows.add(record, errors)
         self.results[pending.position] = result  # by position: reporting twice is harmless
         if self.on_record is not None:
             self.on_record(result)
@@ -713,7 +737,9 @@ def _check_destinations(inputs: Sequence[str], options: BatchOptions) -> None:
     cannot be written: both are written only at the end, so a wrong path must not cost (or
     destroy) the run. (A report inside an input folder is fine: the walk passes over it.)"""
     given = {Path(arg).resolve() for arg in inputs if arg != "-"}
-    for what, path in (("bundle", options.bundle), ("report", options.report)):
+    check_failed_path(options.failed)
+    for what, path in (("bundle", options.bundle), ("report", options.report),
+                       ("failed rows", options.failed)):
         if path is None:
             continue
         if path.resolve() in given:
@@ -772,8 +798,8 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
     templates = TemplateSet(options.templates) if options.templates else bundled()
     _check_templates(templates)
     fonts.register_reportlab()  # a broken font installation fails the run here (exit 5)
-    records = iter_records(inputs, stdin=stdin,
-                           exclude=[options.report] if options.report is not None else [])
+    records = iter_records(inputs, stdin=stdin, spreadsheets=spreadsheet_reader(options.sheets),
+                           exclude=[p for p in (options.report, options.failed) if p is not None])
     first = next(records, None)  # missing inputs are usage errors before anything is written
     _check_destinations(inputs, options)
     outdir = options.outdir
@@ -829,6 +855,8 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
     result.elapsed = time.perf_counter() - started
     if options.report is not None:
         write_atomic(options.report, _manifest_bytes(result))
+    if run.failed_rows is not None and options.failed is not None:
+        run.failed_rows.write(options.failed)
     if error is not None:
         raise error
     return result

@@ -21,6 +21,15 @@ import typer
 
 from sheetgen import __version__
 from sheetgen.cli.serve import serve as serve_command
+from sheetgen.cli.sheets import (
+    IgnoreColumnsOption,
+    MapOption,
+    SheetOption,
+    located,
+    sheet_options,
+    spreadsheet_input,
+)
+from sheetgen.cli.template import template as template_command
 from sheetgen.errors import ExitCode, Problem, SheetgenError, UsageError
 
 app = typer.Typer(
@@ -110,22 +119,30 @@ EditionOption = Annotated[str | None, typer.Option(
 @app.command()
 def check(
     input_path: Annotated[str, typer.Argument(
-        metavar="INPUT", help="Applicant JSON file (an object, or an array of them); - reads "
-                              "stdin.")],
+        metavar="INPUT", help="Applicant JSON file (an object, or an array of them), a "
+                              "spreadsheet (.xlsx, .csv, .tsv), or - for stdin.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     rules_file: RulesOption = None,
     rules_edition: EditionOption = None,
+    sheet: SheetOption = None,
+    column_map: MapOption = None,
+    ignore_columns: IgnoreColumnsOption = False,
 ) -> None:
     """Validate applicant data; list every problem with its JSON path (exit 3 if invalid)."""
     from sheetgen.errors import InvalidDataError
-    from sheetgen.model import check_document
+    from sheetgen.model import check_document, check_records
     from sheetgen.rules import load_rules
     from sheetgen.sources.json import open_input
+    from sheetgen.sources.spreadsheet import is_spreadsheet, spreadsheet_records
 
     source = input_name(input_path)
     with json_errors(as_json, source=source):
         rules = load_rules(rules_file, edition=rules_edition)
-        results = check_document(open_input(input_path), source=source, rules=rules)
+        if is_spreadsheet(input_path):
+            results = check_records(spreadsheet_records(
+                Path(input_path), sheet_options(sheet, column_map, ignore_columns)), rules)
+        else:
+            results = check_document(open_input(input_path), source=source, rules=rules)
     failed = [r for r in results if not r.ok]
     if as_json:
         if len(results) == 1 and results[0].index is None:
@@ -369,11 +386,15 @@ def fill(
     templates: TemplatesOption = None,
     pdfa: PdfaOption = False,
     as_json: JsonOption = False,
+    sheet: SheetOption = None,
+    column_map: MapOption = None,
+    ignore_columns: IgnoreColumnsOption = False,
 ) -> None:
     """Fill the check sheets of one applicant into one print-ready PDF (or Word files)."""
     from sheetgen.output import check_formats, parse_formats
     from sheetgen.pipeline import fill as run_fill
     from sheetgen.sources.json import open_input
+    from sheetgen.sources.spreadsheet import is_spreadsheet
 
     source = input_name(input_path)
     with json_errors(as_json, source=source):
@@ -389,8 +410,15 @@ def fill(
             provider=provider, no_qr=no_qr, no_cover=no_cover, copies=copies,
             templates=templates, pdfa=pdfa, rules_file=rules_file, variant=variant,
             details=details, rules_edition=rules_edition, verification=verification)
-        result = run_fill(open_input(input_path), source=source, output=output, rules=rules,
-                          variant=variant, options=options, formats=formats)
+        record = None
+        if is_spreadsheet(input_path):  # one applicant: its rows, as JSON
+            data, record = spreadsheet_input(
+                input_path, sheet_options(sheet, column_map, ignore_columns))
+        else:
+            data = open_input(input_path)
+        with located(record):
+            result = run_fill(data, source=source, output=output, rules=rules,
+                              variant=variant, options=options, formats=formats)
     if as_json:
         emit_json(result.as_dict())
     elif output != "-":
@@ -412,20 +440,30 @@ def preview(
     verification: VerificationOption = None,
     details: DetailsOption = False,
     templates: TemplatesOption = None,
+    sheet: SheetOption = None,
+    column_map: MapOption = None,
+    ignore_columns: IgnoreColumnsOption = False,
 ) -> None:
     """Render one applicant's pages to PNG images, to look at before printing."""
     from sheetgen.pipeline import plan_input
     from sheetgen.rendering.pdf.document import render_pdf
     from sheetgen.rendering.pdf.preview import write_previews
     from sheetgen.sources.json import open_input
+    from sheetgen.sources.spreadsheet import is_spreadsheet
 
     options, rules, variant = render_setup(
         provider=provider, no_qr=no_qr, no_cover=no_cover, copies=1, templates=templates,
         rules_file=rules_file, variant=variant, details=details, rules_edition=rules_edition,
         verification=verification)
-    plan = plan_input(open_input(input_path), source=input_name(input_path), rules=rules,
-                      variant=variant)
-    rendered = render_pdf(plan, options)
+    record = None
+    if is_spreadsheet(input_path):
+        data, record = spreadsheet_input(input_path,
+                                         sheet_options(sheet, column_map, ignore_columns))
+    else:
+        data = open_input(input_path)
+    with located(record):
+        plan = plan_input(data, source=input_name(input_path), rules=rules, variant=variant)
+        rendered = render_pdf(plan, options)
     for path in write_previews(rendered.pdf, output):
         print(path)
 
@@ -475,8 +513,9 @@ class BatchProgress:
 def batch(
     inputs: Annotated[list[str], typer.Argument(
         metavar="INPUT...",
-        help="JSON files (an object or an array of them), JSON Lines files (.jsonl), folders "
-             "of them, or - for stdin.")],
+        help="JSON files (an object or an array of them), JSON Lines files (.jsonl), "
+             "spreadsheets (.xlsx, .csv, .tsv: a row per website), folders of them, or - "
+             "for stdin.")],
     outdir: Annotated[Path, typer.Option(
         "-o", "--outdir", metavar="OUTDIR",
         help="Folder for the output files (created if missing).")],
@@ -505,6 +544,14 @@ def batch(
         "--report", metavar="FILE", help="Write the manifest (JSON) to FILE.")] = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the manifest (JSON) on stdout.")] = False,
+    sheet: SheetOption = None,
+    column_map: MapOption = None,
+    ignore_columns: IgnoreColumnsOption = False,
+    failed_rows: Annotated[Path | None, typer.Option(
+        "--failed", metavar="FILE",
+        help="Write the failed records' rows as they came in, with an error column, to "
+             "FILE.xlsx or FILE.csv: fix them there and run the batch on FILE again.")
+    ] = None,
 ) -> int:
     """Fill the check sheets of many applicants: one PDF per record, in parallel.
 
@@ -522,7 +569,8 @@ def batch(
             rules_edition=rules_edition, verification=verification,
             render=render_options(provider=provider, no_qr=no_qr, no_cover=no_cover,
                                   copies=copies, templates=None, pdfa=pdfa,
-                                  details=details))
+                                  details=details),
+            sheets=sheet_options(sheet, column_map, ignore_columns), failed=failed_rows)
         if sys.stderr.isatty():
             with BatchProgress() as progress:
                 result = run_batch(inputs, options, on_record=progress.update)
@@ -537,6 +585,8 @@ def batch(
     for failure in failures[:SHOWN_FAILURES]:
         where = f"{failure.source}" + (
             "".join(f" {k} {v}" for k, v in failure.locator.items()) if failure.locator else "")
+        if len(failure.rows) > 1:
+            where = f"{failure.source} rows {', '.join(map(str, failure.rows))}"
         say(f"record {failure.index} ({where}) failed:")
         show_problems(failure.errors)
     done = (f"{summary['total']} records: {summary['ok']} ok ({summary['skipped']} up to date), "
@@ -550,9 +600,14 @@ def batch(
         return int(ExitCode.INTERRUPTED)
     if failures:
         more = len(failures) - SHOWN_FAILURES
+        places = [f"every record with its errors is in {report}"] if report else []
+        if failed_rows:
+            places.append(f"the failed rows are in {failed_rows}: fix them there and run the "
+                          "batch on that file")
         raise BatchPartialError(
             f"{done}" + (f" ({more} more failures not shown)" if more > 0 else ""),
-            hint="the manifest (--report FILE or --json) lists every record with its errors")
+            hint="; ".join(places) if places else
+            "the manifest (--report FILE or --json) lists every record with its errors")
     say(f"ok: {done}; output in {outdir}")
     return 0
 
@@ -575,7 +630,7 @@ def report_error(err: SheetgenError) -> None:
 def show_problems(problems: Iterable[Problem]) -> None:
     """Each problem on its own indented line of stderr: ``  path: message [code]``."""
     for problem in problems:
-        where = f"{problem.path}: " if problem.path else ""
+        where = f"{problem.where}: " if problem.where else ""
         print(f"  {where}{problem.message} [{problem.code}]", file=sys.stderr)
 
 
@@ -660,3 +715,7 @@ def _run(argv: list[str], *, own_stdout: bool) -> int:
             "Run again with SHEETGEN_DEBUG=1 for details and report it.")
         code = ExitCode.INTERNAL
     return int(code)
+
+
+# Commands in their own modules (which do not import this one: no import cycle).
+app.command()(template_command)

@@ -24,7 +24,7 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -231,6 +231,8 @@ def read_file(path: Path, *, limit: int | None = None, what: str = "",
 #: How a file is read, by the ending of its name; other names (and stdin) are sniffed.
 DOCUMENT_SUFFIXES = frozenset({".json"})
 LINES_SUFFIXES = frozenset({".jsonl"})
+#: The files a folder input is walked for (spreadsheets: sheetgen.sources.spreadsheet).
+RECORD_SUFFIXES = DOCUMENT_SUFFIXES | LINES_SUFFIXES | {".xlsx", ".csv", ".tsv"}
 STDIN_NAME = "<stdin>"
 _CHUNK = 64 * 1024
 _WHITESPACE = b" \t\r\n"
@@ -245,7 +247,10 @@ class Record:
 
     ``line`` is the 1-based line where the record starts (JSON Lines, and array elements);
     ``index`` its 0-based position in a JSON array (as in a JSON path, ``[2]``). A failed
-    record (``error`` set) that is a whole file has neither.
+    record (``error`` set) that is a whole file has neither. A spreadsheet record has its
+    ``rows`` (as the sheet numbers them; one per website) and an ``origin``
+    (:class:`~sheetgen.sources.spreadsheet.RowOrigin`) that locates its problems by row and
+    column and gives its cells back for ``--failed``.
     """
 
     source: str
@@ -253,11 +258,15 @@ class Record:
     index: int | None = None
     value: object = None
     error: InvalidDataError | None = None
+    rows: tuple[int, ...] = ()
+    origin: Any = None
 
     @property
     def locator(self) -> dict[str, int] | None:
-        """Where the record is within its source: ``{"line": 3}``, ``{"index": 2, "line": 9}``."""
-        place = {key: value for key, value in (("index", self.index), ("line", self.line))
+        """Where the record is within its source: ``{"line": 3}``, ``{"index": 2, "line": 9}``,
+        ``{"row": 21}`` (a spreadsheet: its first row)."""
+        place = {key: value for key, value in (("index", self.index), ("line", self.line),
+                                               ("row", self.rows[0] if self.rows else None))
                  if value is not None}
         return place or None
 
@@ -311,16 +320,24 @@ class _Reader:
         return self.buf[start - self.base:end - self.base]
 
 
+#: Reads the records of one spreadsheet file: :func:`sheetgen.sources.spreadsheet.reader`
+#: makes one. Passed in rather than imported: the spreadsheet reader imports this module.
+SpreadsheetReader = Callable[[Path], Iterator["Record"]]
+SPREADSHEET_FILES = frozenset({".xlsx", ".csv", ".tsv"})
+
+
 def iter_records(inputs: Sequence[str], *, exclude: Iterable[Path] = (),
-                 stdin: BinaryIO | None = None) -> Iterator[Record]:
+                 stdin: BinaryIO | None = None,
+                 spreadsheets: SpreadsheetReader | None = None) -> Iterator[Record]:
     """Every record of ``inputs``, in order, one at a time (contract.md §1, batch input).
 
     An input is a JSON file (an object, or an array of them), a JSON Lines file (``.jsonl``:
-    one record per line; blank lines are skipped), a directory (its ``.json`` and ``.jsonl``
-    files, walked recursively in sorted order; hidden entries, symbolic links to directories
-    and the paths in ``exclude`` are passed over), or ``-`` for stdin. Stdin and files with
-    other names are sniffed: ``[`` starts an array; a first line that is a whole JSON value
-    makes JSON Lines; anything else is read as one document.
+    one record per line; blank lines are skipped), a spreadsheet (``.xlsx``, ``.csv``,
+    ``.tsv``: read by ``spreadsheets``; without one each is a failed record), a directory (its
+    ``.json``, ``.jsonl`` and spreadsheet files, walked recursively in sorted order; hidden
+    entries, symbolic links to directories and the paths in ``exclude`` are passed over), or
+    ``-`` for stdin. Stdin and files with other names are sniffed: ``[`` starts an array; a
+    first line that is a whole JSON value makes JSON Lines; anything else is one document.
 
     Every failure of the data is a record with ``error`` set, never an exception: a JSON Lines
     line that is not JSON is one failed record, an unreadable file or a document that is
@@ -339,9 +356,19 @@ def iter_records(inputs: Sequence[str], *, exclude: Iterable[Path] = (),
             yield from _stream_records(stdin or sys.stdin.buffer, STDIN_NAME, "sniff")
         elif Path(arg).is_dir():
             for path in _walk(Path(arg), skip):
-                yield from _file_records(path)
+                yield from _any_file_records(path, spreadsheets)
         else:
-            yield from _file_records(Path(arg))
+            yield from _any_file_records(Path(arg), spreadsheets)
+
+
+def _any_file_records(path: Path, spreadsheets: SpreadsheetReader | None) -> Iterator[Record]:
+    if path.suffix.lower() not in SPREADSHEET_FILES:
+        yield from _file_records(path)
+    elif spreadsheets is not None:
+        yield from spreadsheets(path)
+    else:
+        yield Record(str(path), error=_error(str(path), Problem(
+            "", "unreadable", "此处不读取电子表格 / spreadsheets are not read here")))
 
 
 def _walk(root: Path, skip: set[Path]) -> Iterator[Path]:
@@ -350,8 +377,8 @@ def _walk(root: Path, skip: set[Path]) -> Iterator[Path]:
         folders[:] = sorted(f for f in folders if not f.startswith("."))
         for name in sorted(files):
             path = Path(directory) / name
-            if (not name.startswith(".") and path.suffix.lower() in
-                    DOCUMENT_SUFFIXES | LINES_SUFFIXES and path.resolve() not in skip):
+            if (not name.startswith(".") and path.suffix.lower() in RECORD_SUFFIXES
+                    and path.resolve() not in skip):
                 yield path
 
 
