@@ -279,6 +279,12 @@ class TemplateSet:
                 "page's structure may depend only on flags.* so that it can be compiled once",
                 hint="print values with {{ … }} inside a data-field box; branch on flags.*",
             ) from None
+        except TemplateError as exc:
+            # The loader refused an include: name the line that asked for it.
+            where = self.where(exc, name)
+            if " line " not in where:
+                raise
+            raise TemplateError(f"template {where}: {exc.message}", hint=exc.hint) from None
         except SheetgenError:
             raise
         except Exception as exc:  # the template's own code failed ({{ 1 / 0 }}), not sheetgen

@@ -101,9 +101,13 @@ class Province(_Entry):
         return (self.name, self.full_name, *self.abbreviations, self.pinyin, *self.aliases)
 
 
+#: A template stem inside the template set (``public/sheet``): never absolute, never ``..``.
+TemplateStem = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")]
+
+
 class Templates(_Data):
-    unit: Text
-    personal: Text
+    unit: TemplateStem
+    personal: TemplateStem
 
 
 class Variant(_Entry):

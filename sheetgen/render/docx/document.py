@@ -532,11 +532,7 @@ def _cell_geometry(paragraph: Any, styles: _Styles) -> tuple[float, float, float
         return "is not in a plain table row"
     grid = [_measure(col, "w", "a grid column width (w:gridCol)", default=0)
             for col in table.iterfind(f"{W}tblGrid/{W}gridCol")]
-    start, span = _grid_position(row, cell)
-    if start + span > len(grid):
-        raise _BadMeasure(cell, "gridSpan", f"column {start + 1} + {span}",
-                          "a span within the table's grid "
-                          f"({len(grid)} columns in w:tblGrid)")
+    start, span = _grid_position(row, cell)  # within the grid (_check_tables)
     width = sum(grid[start:start + span])
     height = _row_height(row)
     if height is None:
@@ -630,7 +626,11 @@ def _check_tables(document: Any) -> None:
             _measure(column, "w", "a grid column width (w:gridCol)", default=0)
         for row in table.iterfind(W + "tr"):
             for cell in row.iterfind(W + "tc"):
-                _grid_position(row, cell)
+                start, span = _grid_position(row, cell)
+                if start + span > len(columns):
+                    raise _BadMeasure(cell, "gridSpan", f"column {start + 1} + {span}",
+                                      "a span within the table's grid "
+                                      f"({len(columns)} columns in w:tblGrid)")
             height = row.find(f"{W}trPr/{W}trHeight")
             if height is not None:
                 _measure(height, "val", "a row height (w:trHeight)", default=0)

@@ -253,7 +253,9 @@ def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, 
     context = blank_context(context, STATIC_KEYS)
     known = _known_paths(context)
     html = templates.render(template, context)
-    document, root = _weasyprint_render(html, templates.root, template)
+    document, root = _weasyprint_layout(html, templates, template)
+    for number, page in enumerate(document.pages):  # a wrong page size also adds pages
+        _check_a4(templates, template, number, page.width * PX, page.height * PX)
     if len(document.pages) > max_pages:
         raise TemplateError(
             f"template {template} lays out on {len(document.pages)} pages before any value is "
@@ -265,7 +267,6 @@ def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, 
     laid_out: set[int] = set()
     for number, page in enumerate(document.pages):
         page_width, page_height = page.width * PX, page.height * PX
-        _check_a4(templates, template, number, page_width, page_height)
         sizes.append((page_width, page_height))
         for box, element in _marked_boxes(page._page_box):
             laid_out.add(id(element))
@@ -440,10 +441,16 @@ class _WeasyLog(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _weasyprint_render(html: str, base: Path, template: str) -> tuple[Any, Any]:
+def _weasyprint_render(html: str, base: Path, template: str) -> Any:
+    """The laid-out document of ``html`` (a template rendered, its files under ``base``)."""
+    return _weasyprint_layout(html, TemplateSet(base), template)[0]
+
+
+def _weasyprint_layout(html: str, templates: TemplateSet, template: str) -> tuple[Any, Any]:
     """The laid-out document of ``html``, and the root of its element tree."""
     from weasyprint import HTML
 
+    base = templates.root
     fetcher = _bundled_only_fetcher(base)
     font_config, fonts_css = _fonts()
     logger = logging.getLogger("weasyprint")
@@ -454,13 +461,48 @@ def _weasyprint_render(html: str, base: Path, template: str) -> tuple[Any, Any]:
     try:
         with _weasy_lock:
             source = HTML(string=html, base_url=str(base) + "/", url_fetcher=fetcher)
-            document = source.render(stylesheets=[fonts_css], font_config=font_config)
+            try:
+                document = source.render(stylesheets=[fonts_css], font_config=font_config)
+            except SheetgenError:
+                raise
+            except Exception as exc:  # WeasyPrint itself failed on what the template asks
+                raise _layout_failure(templates, template, source, exc) from None
     finally:
         logger.removeHandler(handler)
         logger.propagate = previous_propagate
     if handler.messages:
-        raise TemplateError(f"template {template}: " + "; ".join(handler.messages[:5]))
+        where = template
+        # Name the line that asked for a refused file, when the URL (or its file name) is
+        # written in a template; a relative URL reaches here made absolute.
+        candidates = [w for url in fetcher.refused
+                      for w in (url, url.rstrip("/").rpartition("/")[2]) if w]
+        for written in candidates:
+            found = templates.locate(re.escape(written), template)
+            if " line " in found:
+                where = found
+                break
+        raise TemplateError(f"template {where}: " + "; ".join(handler.messages[:5]))
     return document, source.etree_element
+
+
+def _layout_failure(templates: TemplateSet, template: str, source: Any,
+                    exc: Exception) -> TemplateError:
+    """The TemplateError for a template WeasyPrint cannot lay out (a page of no size makes it
+    fail with an IndexError). Laid out again on A4: if that works, the page size was the cause.
+    """
+    from weasyprint import CSS
+
+    font_config, fonts_css = _fonts()
+    try:
+        source.render(stylesheets=[fonts_css, CSS(string="@page { size: A4 !important }")],
+                      font_config=font_config)
+    except Exception:  # something else in the template is the cause: said below
+        return TemplateError(f"template {template} cannot be laid out: {type(exc).__name__}",
+                             hint="simplify its CSS; see templates/README.md")
+    where = templates.locate(r"@page[^{]*\{[^}]*?(?P<at>\bsize\s*:)", template)
+    return TemplateError(f"template {where}: the page size cannot be laid out; a sheet must be "
+                         "A4 portrait (210 × 297 mm)",
+                         hint="use @page { size: A4 } (or 210mm 297mm)")
 
 
 # WeasyPrint is not documented as thread-safe; one layout at a time per process.
@@ -498,6 +540,10 @@ def _bundled_only_fetcher(base: Path) -> Any:
     allowed = [base.resolve(), resources.fonts_dir().resolve()]
 
     class BundledOnlyFetcher(URLFetcher):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.refused: list[str] = []
+
         def fetch(self, url: str, headers: Any = None) -> Any:
             if url.startswith("data:"):
                 return super().fetch(url, headers)
@@ -505,8 +551,10 @@ def _bundled_only_fetcher(base: Path) -> Any:
                 from urllib.parse import unquote, urlsplit
 
                 path = Path(unquote(urlsplit(url).path)).resolve()
-                if any(path.is_relative_to(root) for root in allowed):
+                # Regular files only: a FIFO would block the read forever.
+                if any(path.is_relative_to(root) for root in allowed) and path.is_file():
                     return super().fetch(url, headers)
+            self.refused.append(url)
             raise ValueError(f"sheetgen templates may only load bundled files, not {url}")
 
     return BundledOnlyFetcher(allowed_protocols=("file", "data"))
