@@ -335,3 +335,26 @@ def test_a_docx_min_size_must_be_a_positive_number(value: str, tmp_path: Path) -
                                                  f"{{{{ host.address }}}}{{# min-size={value} #}}"))
     with pytest.raises(TemplateError, match=f"min-size='{value}' is not a positive number"):
         render_docx(plan(), RenderOptions(templates=templates))
+
+
+def test_every_context_is_plain_data_without_the_password() -> None:
+    from sheetgen.render.pdf.document import applicant_jobs
+    from tests.conftest import EXAMPLES
+
+    def walk(value: Any, where: str) -> None:
+        assert type(value) in (dict, list, str, int, bool), (where, type(value))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                assert type(key) is str
+                walk(item, f"{where}.{key}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{where}[{index}]")
+        else:
+            assert SECRET not in str(value), where
+
+    for path in sorted(EXAMPLES.glob("*.json")):
+        data = json.loads(path.read_text("utf-8"))
+        data.setdefault("access", {})["filing_password"] = SECRET
+        for job in applicant_jobs(plan(data), RenderOptions()):
+            walk(job.sheet.context, f"{path.stem}:{job.sheet.template}")

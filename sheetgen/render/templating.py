@@ -128,7 +128,11 @@ class SetLoader(jinja2.BaseLoader):
         self.real_root = root.resolve()
 
     def path(self, name: str) -> Path:
-        """The file of template ``name``, checked to be a regular file inside the set."""
+        """The real path of template ``name``, checked to be a regular file inside the set.
+
+        Callers read this path, not the link that led to it, so a link changed between the
+        check and the read cannot send the read elsewhere.
+        """
         template_name(name)
         path = self.root / name
         try:
@@ -148,7 +152,7 @@ class SetLoader(jinja2.BaseLoader):
         if info.st_size > MAX_TEMPLATE_BYTES:
             raise TemplateError(f"template {name} is larger than "
                                 f"{MAX_TEMPLATE_BYTES // (1024 * 1024)} MiB (in {self.root})")
-        return path
+        return real
 
     def get_source(self, environment: jinja2.Environment,
                    template: str) -> tuple[str, str, Callable[[], bool]]:
@@ -168,7 +172,8 @@ class SetLoader(jinja2.BaseLoader):
             except OSError:
                 return False
 
-        return source, str(path), uptodate
+        # Named by its place in the set: Jinja2 puts this name in tracebacks (see where()).
+        return source, str(self.root / template), uptodate
 
     def list_templates(self) -> list[str]:
         return sorted(name for name, _ in _set_files(self.root))
