@@ -13,10 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sheetgen.documents.jobs import RenderOptions
 from sheetgen.errors import RulesError, SheetgenError, TemplateError
 from sheetgen.pipeline import plan_input
-from sheetgen.render.pdf.document import RenderOptions, render_pdf
-from sheetgen.render.templating import TemplateSet
+from sheetgen.rendering.pdf.document import render_pdf
+from sheetgen.rendering.templating import TemplateSet
 from sheetgen.resources import rules_file
 from sheetgen.rules import parse_rules
 from tests.applicants import SECRET, edit, example, personal
@@ -196,8 +197,8 @@ ATTRIBUTES = ["__globals__", "__class__", "__init__", "__mro__", "__subclasses__
 @given(st.sampled_from(ROOTS), st.lists(st.sampled_from(ATTRIBUTES), min_size=1, max_size=4))
 def test_any_attribute_chain_in_a_template_prints_plain_data_or_is_a_template_error(
         root: str, chain: list[str]) -> None:
-    from sheetgen.render.pdf.layout import STATIC_KEYS
-    from sheetgen.render.templating import blank_context
+    from sheetgen.rendering.pdf.layout import STATIC_KEYS
+    from sheetgen.rendering.templating import blank_context
 
     expression = root + "".join(a if a.startswith("[") else f".{a}" for a in chain)
     with tempfile.TemporaryDirectory() as directory:
@@ -224,7 +225,7 @@ def test_any_attribute_chain_in_a_template_prints_plain_data_or_is_a_template_er
        st.sampled_from([None, "text", "qr", "barcode"]))
 def test_any_template_compiles_to_a4_with_known_fields_or_is_a_template_error(
         page: str, min_size: str | None, path: str, display: str, kind: str | None) -> None:
-    from sheetgen.render.pdf.layout import compile_layout
+    from sheetgen.rendering.pdf.layout import compile_layout
 
     attributes = f'data-field="{path}"'
     attributes += f' data-min-size="{min_size}"' if min_size is not None else ""

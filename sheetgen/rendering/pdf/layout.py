@@ -8,7 +8,8 @@ Field attributes a template may set:
 
 ``data-field``            context path of the value (``website.domains``)
 ``data-kind``             ``text`` (default) or ``qr`` (a QR code of the value, drawn square)
-``data-min-size``         smallest font size in pt the value may shrink to (default 7)
+``data-min-size``         smallest font size in pt the value may shrink to (default: the
+                          field's entry in ``rendering.fields.MIN_SIZES``, else 7)
 ``data-overflow``         name of a region the value may continue in when it does not fit
 ``data-overflow-caption`` text printed before the continuation (``网站域名（续）：``)
 ``data-fallback``         context path of a shorter value to print when this one cannot fit
@@ -16,7 +17,7 @@ Field attributes a template may set:
 The font size and alignment come from the element's computed CSS.
 
 A compiled layout never holds record data: :func:`get_layout` blanks the context first
-(:func:`~sheetgen.render.templating.blank_context`: only ``flags``, ``rules`` and the names of
+(:func:`~sheetgen.rendering.templating.blank_context`: only ``flags``, ``rules`` and the names of
 the other keys remain), keys the layout by exactly that blank context, and compiles from it
 alone, so one record can never influence the background of another. The layout is checked as
 it is compiled, each problem a :class:`~sheetgen.errors.TemplateError` naming the file and
@@ -56,12 +57,19 @@ from typing import Any
 
 from sheetgen import __version__, resources
 from sheetgen.errors import SheetgenError, TemplateError
-from sheetgen.render import fonts
-from sheetgen.render.templating import TemplateSet, blank_context, blank_paths
+from sheetgen.rendering import fonts
+from sheetgen.rendering.fields import (
+    STATIC_KEYS,
+    Box,
+    FieldBox,
+    Region,
+    check_min_size,
+    min_size,
+)
+from sheetgen.rendering.templating import TemplateSet, blank_context, blank_paths
 
 #: CSS px to PDF points.
 PX = 0.75
-DEFAULT_MIN_SIZE = 7.0
 #: ISO A4 portrait in points (210 × 297 mm), and how far a page may be off it (rounding).
 A4 = (210 / 25.4 * 72, 297 / 25.4 * 72)
 A4_TOLERANCE = 0.5
@@ -69,43 +77,6 @@ A4_TOLERANCE = 0.5
 KINDS = ("text", "qr")
 #: Changes whenever what a compiled layout holds changes, so older cache entries are ignored.
 FORMAT = 1
-#: Context keys whose values are the same for every record of a layout (not blanked).
-STATIC_KEYS = frozenset({"flags", "rules"})
-
-
-@dataclass(frozen=True)
-class Box:
-    """A rectangle on a page in PDF points, origin bottom-left (reportlab's convention)."""
-
-    page: int
-    x: float
-    y: float
-    width: float
-    height: float
-
-
-@dataclass(frozen=True)
-class FieldBox:
-    """Where one value is drawn, and how."""
-
-    path: str
-    box: Box
-    kind: str = "text"
-    font_size: float = 10.5
-    min_size: float = DEFAULT_MIN_SIZE
-    align: str = "left"
-    overflow: str | None = None
-    overflow_caption: str = ""
-    fallback: str | None = None
-
-
-@dataclass(frozen=True)
-class Region:
-    """Blank space of a page that long values may continue in."""
-
-    name: str
-    box: Box
-    font_size: float
 
 
 @dataclass(frozen=True)
@@ -408,22 +379,10 @@ def _marked_boxes(root: Any) -> Iterator[tuple[Any, Any]]:
 
 def _min_size(templates: TemplateSet, template: str, element: Any) -> float:
     raw = element.get("data-min-size")
-    if raw is None:
-        return DEFAULT_MIN_SIZE
-    return check_min_size(raw, f"template {_where(templates, template, element)}",
-                          element.get("data-field"), "data-min-size")
-
-
-def check_min_size(raw: str, where: str, path: str, option: str) -> float:
-    """A field's minimum font size: a finite number of points above zero (HTML and DOCX)."""
-    try:
-        size = float(raw)
-    except ValueError:
-        size = math.nan
-    if not (math.isfinite(size) and size > 0):
-        raise TemplateError(f"{where}: {option}={raw!r} is not a positive number of points "
-                            f"(field {path})", hint=f"e.g. {option}=7")
-    return size
+    declared = None if raw is None else check_min_size(
+        raw, f"template {_where(templates, template, element)}", element.get("data-field"),
+        "data-min-size")
+    return min_size(element.get("data-field"), declared)
 
 
 def _align(text_align: str) -> str:
