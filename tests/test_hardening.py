@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sheetgen.documents.jobs import RenderOptions
-from sheetgen.errors import SheetgenError
+from sheetgen.errors import RulesError, SheetgenError, TemplateError
 from sheetgen.pipeline import plan_input
 from sheetgen.rendering.pdf.document import render_pdf
+from sheetgen.rendering.templating import TemplateSet
+from sheetgen.resources import rules_file
+from sheetgen.rules import parse_rules
 from tests.applicants import SECRET, edit, example, personal
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.pdfs import is_a4, page_sizes, page_texts, reader
 
 INJECTIONS = {
@@ -145,3 +150,100 @@ def test_any_applicant_renders_or_fails_with_a_documented_code(
     sheets = [job for job in rendered.jobs if job.template != "common/cover.html"]
     assert len(sheets) == 1 and sheets[0].pages == 1
     assert all(is_a4(size) for size in page_sizes(rendered.pdf))
+
+
+# --- hostile templates and rules files (issue 15) ------------------------------------------------
+
+HOSTILE = REPO / "tests" / "fixtures" / "hostile"
+BUILTIN_RULES = rules_file().read_text("utf-8")
+RULES_BASES = [BUILTIN_RULES] + [p.read_text("utf-8") for p in sorted(
+    (HOSTILE / "rules").glob("*.toml"))]
+TOML_FRAGMENTS = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["[", "{", "]", "}", "=", '"', "'", '"""', "'''", "\n", "#", "\\", "[[",
+                     "a.b.c = 1", "x = nan", "x = inf", "= 1", "\ud800", "\0"]),
+    st.builds(lambda n, c: c * n, st.integers(1, 3000),
+              st.sampled_from(["[", "{", "0", "9", "a.", "{a="])),
+)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.sampled_from(RULES_BASES), st.lists(st.tuples(st.floats(0, 1), TOML_FRAGMENTS),
+                                              max_size=4))
+def test_any_rules_file_loads_or_is_a_rules_error(base: str,
+                                                  edits: list[tuple[float, str]]) -> None:
+    text = base
+    for where, fragment in edits:
+        at = int(where * len(text))
+        text = text[:at] + fragment + text[at:]
+    try:
+        parse_rules(text.encode("utf-8", "surrogatepass"), origin="fuzz.toml")
+    except RulesError as err:
+        assert err.exit_code == 2 and "fuzz.toml" in err.message
+        assert all(p.code.startswith("rules") for p in err.problems)
+
+
+ROOTS = ["lipsum", "cycler", "joiner", "namespace", "range", "dict", "self", "host", "flags",
+         "rules", "host.name", "rules.label", "''", "[]", "{}"]
+ATTRIBUTES = ["__globals__", "__class__", "__init__", "__mro__", "__subclasses__()",
+              "__builtins__", "os", "sys", "_getframe(1)", "f_locals", "f_back", "__dict__",
+              "mro()", "format", "update({})", "append(1)", "pop()", "items()", "keys()",
+              "_TemplateReference__context", "__self__", "__func__", "gi_frame", "name",
+              "path", "__reduce__()", "__getattribute__('__class__')", "[0]", "['os']"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(ROOTS), st.lists(st.sampled_from(ATTRIBUTES), min_size=1, max_size=4))
+def test_any_attribute_chain_in_a_template_prints_plain_data_or_is_a_template_error(
+        root: str, chain: list[str]) -> None:
+    from sheetgen.rendering.pdf.layout import STATIC_KEYS
+    from sheetgen.rendering.templating import blank_context
+
+    expression = root + "".join(a if a.startswith("[") else f".{a}" for a in chain)
+    with tempfile.TemporaryDirectory() as directory:
+        (Path(directory) / "t.html").write_text(f"{{{{ {expression} }}}}", "utf-8")
+        context = blank_context({"host": {"name": SECRET}, "flags": {"unit": False},
+                                 "rules": {"label": "单位公章"}}, STATIC_KEYS)
+        try:
+            out = TemplateSet(Path(directory)).render("t.html", context)
+        except TemplateError as err:
+            assert err.exit_code == 5
+            assert SECRET not in err.message and "uid=" not in err.message
+            return
+    for leak in (SECRET, "uid=", "root:x:0:0", "<module", "<frame", "<cell"):
+        assert leak not in out, (expression, out)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["A4", "A3", "A4 landscape", "0", "1e30mm", "210mm 297mm", "letter",
+                        "-1mm", "nan", "210mm"]),
+       st.one_of(st.none(), st.sampled_from(["0", "-1", "inf", "-inf", "nan", "7", "1e400",
+                                             "x", "6.5", " 5 "]), st.floats().map(str)),
+       st.sampled_from(["host.name", "host.nickname", "flags.unit", "rules.label", "host"]),
+       st.sampled_from(["block", "none", "inline-block"]),
+       st.sampled_from([None, "text", "qr", "barcode"]))
+def test_any_template_compiles_to_a4_with_known_fields_or_is_a_template_error(
+        page: str, min_size: str | None, path: str, display: str, kind: str | None) -> None:
+    from sheetgen.rendering.pdf.layout import compile_layout
+
+    attributes = f'data-field="{path}"'
+    attributes += f' data-min-size="{min_size}"' if min_size is not None else ""
+    attributes += f' data-kind="{kind}"' if kind else ""
+    html = (f"<style>@page {{ size: {page} }}</style><div style=\"display: {display}; "
+            f"width: 50mm; height: 6mm\" {attributes}></div>")
+    with tempfile.TemporaryDirectory() as directory:
+        (Path(directory) / "t.html").write_text(html, "utf-8")
+        try:
+            compiled = compile_layout(
+                TemplateSet(Path(directory)), "t.html",
+                {"host": {"name": "张三"}, "flags": {"unit": False},
+                 "rules": {"label": "单位公章"}}, key="k")
+        except TemplateError as err:
+            assert err.exit_code == 5 and "t.html" in err.message
+            return
+    assert all(is_a4(size) for size in compiled.page_sizes)
+    (field,) = compiled.fields
+    assert field.path in ("host.name", "rules.label")
+    assert math.isfinite(field.min_size) and field.min_size > 0
+    assert field.kind in ("text", "qr")

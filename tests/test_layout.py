@@ -61,7 +61,7 @@ def test_a_field_box_is_measured_in_points(tmp_path: Path) -> None:
     ("{{ host.nickname }}", "unknown variable"),
     ("{{ nothing }}", "'nothing' is undefined"),
     ('<div class="f" data-field="host.name">姓名：{{ host.name }}</div>', "holds text of its own"),
-    ('<div class="f" data-field="host.name" data-min-size="small"></div>', "not a number"),
+    ('<div class="f" data-field="host.name" data-min-size="small"></div>', "not a positive number"),
     ('<div class="f" data-field="host.name" data-overflow="nowhere"></div>', "'nowhere'"),
     ('{% if flags.wide %}', "syntax error"),
     ('<div style="page-break-after: always">1</div><div>2</div>', "on 2 pages"),

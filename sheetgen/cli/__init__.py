@@ -66,6 +66,13 @@ def json_errors(enabled: bool, **fields: Any) -> Iterator[None]:
         if enabled:
             emit_json({"ok": False, **fields, **err.as_dict()})
         raise
+    except Exception as exc:  # a bug: still one JSON document, then main's exit 1
+        if enabled:
+            emit_json({"ok": False, **fields, "code": "internal", "exit_code": 1,
+                       "message": f"internal error ({type(exc).__name__})",
+                       "errors": [{"path": "", "code": "internal",
+                                   "message": f"internal error ({type(exc).__name__})"}]})
+        raise
 
 
 def _version_callback(value: bool) -> None:
@@ -205,7 +212,8 @@ def rules_command(
     """Show the rules for a province: variant, fingerprint, seal, SMS verification, portal."""
     from sheetgen.rules import load_rules
 
-    rules = load_rules(rules_file, edition=edition)
+    with json_errors(as_json):
+        rules = load_rules(rules_file, edition=edition)
     if province is None:
         summary = [rules.facts(p) for p in rules.provinces]
         if as_json:
@@ -223,7 +231,8 @@ def rules_command(
                   f"fingerprint {'yes' if f['fingerprint']['personal'] else 'no ':<4}"
                   f"sms {_sms_short(f['sms']):<17} {f['sms']['portal'] or '-'}")
         return
-    facts = rules.facts(rules.resolve_province(province))
+    with json_errors(as_json):
+        facts = rules.facts(rules.resolve_province(province))
     if as_json:
         emit_json(facts)
         return

@@ -19,12 +19,13 @@ minimum.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sheetgen.documents.context import SheetContext
-from sheetgen.errors import DoesNotFitError, Problem
+from sheetgen.errors import DoesNotFitError, Problem, TemplateError
 from sheetgen.rendering import fonts
 
 #: The smallest font size a value is shrunk to (pt), unless :data:`MIN_SIZES` says otherwise.
@@ -50,6 +51,20 @@ def min_size(path: str, declared: float | None = None) -> float:
     if declared is not None:
         return declared
     return MIN_SIZES.get(path, DEFAULT_MIN_SIZE)
+
+
+def check_min_size(raw: str, where: str, path: str, option: str) -> float:
+    """A minimum size a template declares (``data-min-size``, DOCX ``min-size=``): a finite
+    number of points above zero, else a TemplateError naming ``where`` (a template's own
+    file, untrusted: 0, negative, ``inf`` or ``nan`` would shrink a value out of sight)."""
+    try:
+        size = float(raw)
+    except ValueError:
+        size = math.nan
+    if not (math.isfinite(size) and size > 0):
+        raise TemplateError(f"{where}: {option}={raw!r} is not a positive number of points "
+                            f"(field {path})", hint=f"e.g. {option}=7")
+    return size
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,11 @@ unique names in every form, each with a portal, lists that name existing provinc
 nature with a certificate). Any failure is a :class:`~sheetgen.errors.RulesError` naming the file
 and each problem; TOML syntax errors keep their line and column.
 
+A ``--rules FILE`` is untrusted input, so reading it is bounded like an applicant document: at
+most :data:`MAX_RULES_BYTES`, nesting at most :data:`MAX_RULES_DEPTH` levels (a 4 KB file nested
+2000 deep would otherwise exhaust the parser's recursion), numbers of at most a few thousand
+digits; each such problem is a RulesError (exit 2) naming the file, the line and the key.
+
 Importing this module stays cheap (pydantic and the standard library only): ``sheetgen rules``
 must start fast.
 """
@@ -22,6 +27,8 @@ must start fast.
 from __future__ import annotations
 
 import hashlib
+import re
+import stat
 import tomllib
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -35,10 +42,14 @@ from pydantic import ValidationError as PydanticValidationError
 
 from sheetgen.errors import Problem, RulesError, UsageError
 from sheetgen.resources import rules_file
-from sheetgen.sources.json import json_path, read_file
+from sheetgen.sources.json import json_path, printable, read_file
 from sheetgen.vocabulary import Nature
 
 PROVINCE_COUNT = 31
+#: Largest rules file read; the built-in one is about 35 KB.
+MAX_RULES_BYTES = 1024 * 1024
+#: Deepest nesting of tables and arrays; the built-in file needs 4.
+MAX_RULES_DEPTH = 32
 
 #: The built-in rule editions, newest first: edition name → file in this package. The first is
 #: the default. A ``--rules`` file must name one of them as its ``edition``.
@@ -104,9 +115,13 @@ class Province(_Entry):
         return (self.name, self.full_name, *self.abbreviations, self.pinyin, *self.aliases)
 
 
+#: A template stem inside the template set (``public/sheet``): never absolute, never ``..``.
+TemplateStem = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")]
+
+
 class Templates(_Data):
-    unit: Text
-    personal: Text
+    unit: TemplateStem
+    personal: TemplateStem
 
 
 class Variant(_Entry):
@@ -562,12 +577,26 @@ def _consistency(rules: Rules) -> list[Problem]:
 
 def parse_rules(data: bytes, *, origin: str) -> Rules:
     """Rules from the bytes of a TOML file; ``origin`` names it in errors."""
+    if len(data) > MAX_RULES_BYTES:
+        raise RulesError(f"rules file {origin} is larger than {MAX_RULES_BYTES // 1024} KiB")
     try:
-        raw = tomllib.loads(data.decode("utf-8-sig"))
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RulesError(f"rules file {origin} is not UTF-8 (byte {exc.start})") from None
+    too_deep = _too_deep(text)
+    if too_deep is not None:
+        raise _bounds_error(origin, *too_deep, "rules_too_deep",
+                            f"nested more than {MAX_RULES_DEPTH} levels deep")
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"rules file {origin}: TOML syntax error: {exc}") from None
+    except (ValueError, RecursionError, MemoryError):
+        # Python refuses to convert integers of over 4300 digits (ValueError); the depth
+        # check above keeps the parser's recursion bounded, RecursionError is the last guard.
+        line, key = _long_number(text)
+        raise _bounds_error(origin, line, key, "rules_number_too_long",
+                            "a number too long to read") from None
     try:
         rules = Rules.model_validate(raw)
     except PydanticValidationError as exc:
@@ -582,6 +611,97 @@ def parse_rules(data: bytes, *, origin: str) -> Rules:
     rules._origin = origin
     rules._version = hashlib.sha256(data).hexdigest()[:16]
     return rules
+
+
+def _bounds_error(origin: str, line: int, key: str, code: str, what: str) -> RulesError:
+    # The key as a path (``sms.valid_hours``), quoted where it is not plain, and cut short.
+    path = json_path(part.strip().strip("\"'") for part in key.split(".")[:8] if part.strip())
+    shown = printable(key, 60) if key else "(top level)"
+    return RulesError(f"rules file {origin} line {line}: key {shown}: {what}",
+                      problems=[Problem(path, code, f"line {line}: {what}")], hint=_RULES_HINT)
+
+
+def _key(table: str, key: str) -> str:
+    return ".".join(part for part in (table, key) if part)[:200]
+
+
+def _too_deep(text: str) -> tuple[int, str] | None:
+    """(line, key) where arrays and inline tables nest deeper than MAX_RULES_DEPTH, or where a
+    table header or dotted key has more parts than that; None when the nesting is fine.
+
+    A lexical scan, not a parser: it skips strings and comments and counts brackets, which is
+    all a depth bound needs, and it runs before tomllib so that the parser never recurses
+    deeply. Syntax errors are tomllib's to report.
+    """
+    depth = 0
+    line = 1
+    key = ""
+    table = ""
+    start = 0  # where the current line's key begins
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+            if depth == 0:
+                start = i + 1
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c in "\"'":
+            quote = text[i:i + 3] if text[i:i + 3] in ('"""', "'''") else c
+            j = i + len(quote)
+            while j < n:
+                if text[j] == "\\" and quote[0] == '"':
+                    j += 2
+                    continue
+                if text.startswith(quote, j):
+                    break
+                j += 1
+            line += text.count("\n", i, j)
+            i = j + len(quote)
+            continue
+        elif c == "[" and depth == 0 and not text[start:i].strip():  # a table header
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            table = text[i:end].strip().strip("[]").strip()
+            if table.count(".") >= MAX_RULES_DEPTH:
+                return line, _key(table, "")
+            key = ""
+            i = end
+            continue
+        elif c == "=" and depth == 0:
+            key = text[start:i].strip()
+            if _key(table, key).count(".") >= MAX_RULES_DEPTH:
+                return line, _key(table, key)
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_RULES_DEPTH:
+                return line, _key(table, key)
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+            if depth == 0:
+                start = i + 1
+        i += 1
+    return None
+
+
+def _long_number(text: str) -> tuple[int, str]:
+    """(line, key) of the first run of more than 4000 digits, for the error message."""
+    found = re.search(r"[0-9_]{4000,}", text)
+    at = found.start() if found else 0
+    line = text.count("\n", 0, at) + 1
+    key, table = "", ""
+    for number, content in enumerate(text.splitlines()[:line], start=1):
+        stripped = content.strip()
+        if stripped.startswith("["):
+            table, key = stripped.strip("[]").strip(), ""
+        elif "=" in stripped and not stripped.startswith("#"):
+            key = stripped.partition("=")[0].strip()
+        if number == line:
+            break
+    return line, _key(table, key)
 
 
 _RULES_HINT = "compare with the built-in file: python -c 'import sheetgen.resources as r; " \
@@ -618,8 +738,15 @@ def load_rules(path: Path | None = None, *, edition: str | None = None,
     if path is None:
         rules = _builtin(edition or DEFAULT_EDITION)
     else:
-        rules = parse_rules(read_file(path, what="rules file", error=RulesError),
-                            origin=str(path))
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            mode = None  # read_file says why
+        if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            # A FIFO would block the read forever, a device never end.
+            raise RulesError(f"rules file {path}: not a regular file")
+        rules = parse_rules(read_file(path, limit=MAX_RULES_BYTES, what="rules file",
+                                      error=RulesError), origin=str(path))
     return choose(rules, edition=edition, verification=verification)
 
 

@@ -34,6 +34,15 @@ How: compile once, render many
     (``{%tr if flags.landline %}``) are therefore never fitted, exactly like the PDF, whose
     compiled layout only has the boxes its flags keep.
 
+Untrusted templates
+    A provider's DOCX template is untrusted input: its Jinja runs in the template set's
+    sandbox (:mod:`sheetgen.rendering.templating`), it is read only from inside the set, a package
+    is bounded in parts and size, a part with a DTD (entities: a way to read files or to
+    explode in memory) is refused, and every measure the fitting reads (``w:gridCol``,
+    ``w:gridSpan``, ``w:gridBefore``, row heights, margins, font sizes) must be a well-formed
+    number in range; anything else is a :class:`~sheetgen.errors.TemplateError` naming the
+    template, the part and its line.
+
 Everything docxtpl and python-docx need is imported inside the functions that use them.
 """
 
@@ -69,6 +78,7 @@ from sheetgen.rendering.fields import (
     FieldFit,
     Region,
     check_fonts,
+    check_min_size,
     does_not_fit,
     fit_report,
     fit_value,
@@ -102,15 +112,45 @@ DEFAULT_FONT_SIZE = 10.0
 #: Every zip entry gets this timestamp, so the same parts always make the same bytes.
 PACKAGE_DATE = (1980, 1, 1, 0, 0, 0)
 CONTENT_TYPES = "[Content_Types].xml"
+#: Bounds of a package read: a template has a dozen parts and well under 1 MB unpacked; the
+#: bounds keep a zip bomb from exhausting memory.
+MAX_PARTS = 1000
+MAX_UNPACKED_BYTES = 64 * 1024 * 1024
+#: A DTD in a part: entity declarations (external ones read files; nested ones explode).
+_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 def read_package(data: bytes) -> dict[str, bytes]:
     """The parts of a DOCX (OPC zip) package by name, in the package's order."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as package:
-            return {name: package.read(name) for name in package.namelist()}
-    except (zipfile.BadZipFile, OSError, KeyError) as exc:
-        raise TemplateError(f"not a DOCX file: {exc}") from None
+            entries = package.infolist()
+            if len(entries) > MAX_PARTS or \
+                    sum(entry.file_size for entry in entries) > MAX_UNPACKED_BYTES:
+                raise TemplateError(f"DOCX file too large: over {MAX_PARTS} parts or "
+                                    f"{MAX_UNPACKED_BYTES // (1024 * 1024)} MiB unpacked")
+            parts: dict[str, bytes] = {}
+            for entry in entries:
+                # Read in bounded chunks: file_size is what the zip claims, not a promise.
+                with package.open(entry) as member:
+                    part = member.read(MAX_UNPACKED_BYTES + 1)
+                if len(part) > MAX_UNPACKED_BYTES:
+                    raise TemplateError(f"DOCX file too large: part {entry.filename} is over "
+                                        f"{MAX_UNPACKED_BYTES // (1024 * 1024)} MiB unpacked")
+                parts[entry.filename] = part
+            return parts
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, KeyError, ValueError,
+            NotImplementedError, EOFError, RuntimeError) as exc:  # what zipfile raises
+        raise TemplateError(f"not a DOCX file: {type(exc).__name__}: {exc}") from None
+
+
+def check_parts(name: str, parts: Mapping[str, bytes]) -> None:
+    """Refuse a template package with a part that declares a DTD (Word never writes one)."""
+    for part, data in parts.items():
+        if part.endswith((".xml", ".rels")) and _DTD.search(data):
+            raise TemplateError(f"template {name}: part {part} declares a DTD or entities, "
+                                "which a DOCX template may not (they can read files)",
+                                hint="save the document again from Word or LibreOffice")
 
 
 def write_package(parts: Mapping[str, bytes]) -> bytes:
@@ -238,8 +278,10 @@ def compile_docx(templates: TemplateSet, name: str) -> CompiledDocx:
     """The compiled DOCX template ``name`` of ``templates`` (cached per content)."""
     path = templates.root / name
     try:
-        data = path.read_bytes()
-    except OSError:
+        data = templates.read_bytes(name)
+    except TemplateError as exc:
+        if "not found" not in exc.message:
+            raise  # a link out of the set, not a regular file, too large
         raise TemplateError(f"DOCX template not found: {name} (in {templates.root})",
                             hint="each HTML template needs a DOCX template beside it for "
                                  "--format docx; see templates/README.md") from None
@@ -254,15 +296,32 @@ def compile_docx(templates: TemplateSet, name: str) -> CompiledDocx:
 
 
 def _compile(name: str, data: bytes, env: Any) -> CompiledDocx:
+    try:
+        return _compile_parts(name, data, env)
+    except _BadMeasure as bad:
+        raise TemplateError(
+            f"template {name} ({bad.part} line {bad.line}): {bad.what} "
+            f"{bad.value!r} is not {bad.expected}",
+            hint="save the document again from Word or LibreOffice; see templates/README.md"
+        ) from None
+
+
+def _compile_parts(name: str, data: bytes, env: Any) -> CompiledDocx:
     from lxml import etree
 
     parts = read_package(data)
+    check_parts(name, parts)
+    # No entities, no network, no huge trees: the parts are untrusted input.
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                             huge_tree=False)
     try:
-        document = etree.fromstring(parts["word/document.xml"])
-        styles = _Styles(etree.fromstring(parts["word/styles.xml"])
-                         if "word/styles.xml" in parts else None)
+        document = etree.fromstring(parts["word/document.xml"], parser)
+        styles_root = (etree.fromstring(parts["word/styles.xml"], parser)
+                       if "word/styles.xml" in parts else None)
     except (KeyError, etree.XMLSyntaxError) as exc:
         raise TemplateError(f"template {name} is not a readable DOCX document: {exc}") from None
+    _check_tables(document)
+    styles = _Styles(styles_root)
     fields: list[DocxField] = []
     regions: dict[str, Region] = {}
     region_order: dict[str, int] = {}
@@ -413,11 +472,7 @@ def _field_options(comment: str, name: str, path: str) -> dict[str, str]:
                                 f"{word!r}; known: {', '.join(_FIELD_OPTIONS)}")
         options[key] = value
     if "min-size" in options:
-        try:
-            float(options["min-size"])
-        except ValueError:
-            raise TemplateError(f"template {name}: min-size={options['min-size']!r} is not a "
-                                f"number (field {path})") from None
+        check_min_size(options["min-size"], f"template {name}", path, "min-size")
     return options
 
 
@@ -441,7 +496,8 @@ class _Styles:
                 self.default_paragraph = style.get(W + "styleId")
         size = root.find(f"{W}docDefaults/{W}rPrDefault/{W}rPr/{W}sz")
         if size is not None:
-            self.default_size = int(size.get(W + "val")) / 2
+            self.default_size = _measure(size, "val", "a font size (w:sz)", minimum=1,
+                                     per_twip=HALF_POINTS_PER_TWIP) / 2
 
     def size(self, style_id: str | None) -> float | None:
         """The font size a style (or the styles it is based on) sets, if any."""
@@ -453,7 +509,8 @@ class _Styles:
                 return None
             size = style.find(f"{W}rPr/{W}sz")
             if size is not None:
-                return int(size.get(W + "val")) / 2
+                return _measure(size, "val", "a font size (w:sz)", minimum=1,
+                                     per_twip=HALF_POINTS_PER_TWIP) / 2
             based = style.find(W + "basedOn")
             style_id = based.get(W + "val") if based is not None else None
         return None
@@ -469,7 +526,7 @@ def _margins(element: Any | None) -> dict[str, int]:
         for tag in names:
             margin = element.find(W + tag)
             if margin is not None and margin.get(W + "type", "dxa") == "dxa":
-                found[side] = int(margin.get(W + "w", "0"))
+                found[side] = _measure(margin, "w", "a cell margin", default=0)
                 break
     return found
 
@@ -485,8 +542,9 @@ def _cell_geometry(paragraph: Any, styles: _Styles) -> tuple[float, float, float
     table = row.getparent() if row is not None else None
     if row is None or row.tag != W + "tr" or table is None or table.tag != W + "tbl":
         return "is not in a plain table row"
-    grid = [int(col.get(W + "w", "0")) for col in table.iterfind(f"{W}tblGrid/{W}gridCol")]
-    start, span = _grid_position(row, cell)
+    grid = [_measure(col, "w", "a grid column width (w:gridCol)", default=0)
+            for col in table.iterfind(f"{W}tblGrid/{W}gridCol")]
+    start, span = _grid_position(row, cell)  # within the grid (_check_tables)
     width = sum(grid[start:start + span])
     height = _row_height(row)
     if height is None:
@@ -508,6 +566,9 @@ def _cell_geometry(paragraph: Any, styles: _Styles) -> tuple[float, float, float
     margins.update(_margins(cell.find(f"{W}tcPr/{W}tcMar")))
     width_pt = (width - margins["left"] - margins["right"]) / 20
     height_pt = (height - margins["top"] - margins["bottom"]) / 20
+    if width_pt * (1 - WIDTH_SAFETY) <= 0 or height_pt - HEIGHT_SAFETY <= 0:
+        return (f"is in a cell with no room inside its margins ({width_pt:g} × {height_pt:g} "
+                "pt)")
     return width_pt, height_pt, _font_size(paragraph, styles)
 
 
@@ -516,13 +577,92 @@ def _safe_box(width: float, height: float) -> Box:
     return Box(0, 0.0, 0.0, width * (1 - WIDTH_SAFETY), height - HEIGHT_SAFETY)
 
 
+HALF_POINTS_PER_TWIP = 0.1
+#: Bounds of what a measure may say: twips of a page 22 inches across (Word's limit is 22"),
+#: and columns of a table (Word's limit is 63).
+MAX_TWIPS = 22 * 1440
+MAX_COLUMNS = 63
+_UNIVERSAL = re.compile(r"([0-9]{1,6}(?:\.[0-9]{1,6})?)(mm|cm|in|pt|pc|pi)")
+_TWIPS_PER = {"mm": 1440 / 25.4, "cm": 1440 / 2.54, "in": 1440, "pt": 20, "pc": 240, "pi": 240}
+
+
+class _BadMeasure(Exception):
+    """A malformed measure in a template's XML (turned into a TemplateError by _compile)."""
+
+    def __init__(self, element: Any, attribute: str, value: str, expected: str) -> None:
+        super().__init__(value)
+        self.part = "word/styles.xml" if element.getroottree().getroot().tag == W + "styles" \
+            else "word/document.xml"
+        self.line = element.sourceline
+        self.what = f"{element.tag[len(W):] if element.tag.startswith(W) else element.tag}" \
+                    f"/@w:{attribute}"
+        self.value = value[:40]
+        self.expected = expected
+
+
+def _measure(element: Any, attribute: str, what: str, *, default: int | None = None,
+             minimum: int = 0, maximum: int = MAX_TWIPS, per_twip: float | None = 1.0) -> int:
+    """An integer measure attribute of ``element`` (twips, half-points, a count), checked.
+
+    A whole number in ``minimum`` … ``maximum``; unless ``per_twip`` is None (a count), also a
+    universal measure (``2.5cm``, ``12pt``), which ECMA-376 allows, converted to the unit that
+    is ``per_twip`` of a twip. Anything else (``abc``, ``-3``, ``1e9``, five thousand digits)
+    is a :class:`_BadMeasure`.
+    """
+    raw = element.get(W + attribute)
+    if raw is None:
+        if default is None:
+            raise _BadMeasure(element, attribute, "(missing)", f"{what}: a number")
+        return default
+    text = raw.strip()
+    value: float | None = None
+    if text.isascii() and text.isdigit() and len(text) <= 7:
+        value = int(text)
+    elif per_twip is not None:
+        universal = _UNIVERSAL.fullmatch(text)
+        if universal:
+            value = float(universal.group(1)) * _TWIPS_PER[universal.group(2)] * per_twip
+    if value is None or not minimum <= value <= maximum:
+        raise _BadMeasure(element, attribute, raw,
+                          f"{what}: a whole number from {minimum} to {maximum}")
+    return round(value)
+
+
+def _check_tables(document: Any) -> None:
+    """Every table has a grid of well-formed columns, every span and row height is a number.
+
+    Checked for the whole document (docxtpl reads the grid of every table too), before any
+    field's geometry is measured.
+    """
+    for table in document.iter(W + "tbl"):
+        columns = table.findall(f"{W}tblGrid/{W}gridCol")
+        if not columns:
+            raise _BadMeasure(table, "tblGrid", "(none)", "a table grid (w:tblGrid/w:gridCol)")
+        for column in columns:
+            _measure(column, "w", "a grid column width (w:gridCol)", default=0)
+        for row in table.iterfind(W + "tr"):
+            for cell in row.iterfind(W + "tc"):
+                start, span = _grid_position(row, cell)
+                if start + span > len(columns):
+                    raise _BadMeasure(cell, "gridSpan", f"column {start + 1} + {span}",
+                                      "a span within the table's grid "
+                                      f"({len(columns)} columns in w:tblGrid)")
+            height = row.find(f"{W}trPr/{W}trHeight")
+            if height is not None:
+                _measure(height, "val", "a row height (w:trHeight)", default=0)
+
+
 def _grid_position(row: Any, cell: Any) -> tuple[int, int]:
     """(first grid column, columns spanned) of ``cell`` in ``row``."""
     before = row.find(f"{W}trPr/{W}gridBefore")
-    column = int(before.get(W + "val")) if before is not None else 0
+    column = (_measure(before, "val", "w:gridBefore", maximum=MAX_COLUMNS,
+                       per_twip=None)
+              if before is not None else 0)
     for each in row.iterfind(W + "tc"):
         span_element = each.find(f"{W}tcPr/{W}gridSpan")
-        span = int(span_element.get(W + "val")) if span_element is not None else 1
+        span = (_measure(span_element, "val", "w:gridSpan", minimum=1,
+                             maximum=MAX_COLUMNS, per_twip=None)
+                if span_element is not None else 1)
         if each is cell:
             return column, span
         column += span
@@ -534,7 +674,7 @@ def _row_height(row: Any) -> int | None:
     height = row.find(f"{W}trPr/{W}trHeight")
     if height is None or height.get(W + "hRule") != "exact":
         return None
-    return int(height.get(W + "val", "0"))
+    return _measure(height, "val", "a row height (w:trHeight)", default=0)
 
 
 def _font_size(paragraph: Any, styles: _Styles) -> float:
@@ -544,7 +684,8 @@ def _font_size(paragraph: Any, styles: _Styles) -> float:
     if run is not None:
         size = run.find(f"{W}rPr/{W}sz")
         if size is not None:
-            return int(size.get(W + "val")) / 2
+            return _measure(size, "val", "a font size (w:sz)", minimum=1,
+                                     per_twip=HALF_POINTS_PER_TWIP) / 2
         run_style = run.find(f"{W}rPr/{W}rStyle")
         found = styles.size(run_style.get(W + "val")) if run_style is not None else None
         if found is not None:
@@ -736,6 +877,22 @@ class _Fitter:
             raise refuse(self.problems)
 
 
+class _Slots:
+    """What a template sees as ``_fit``: the fitted slots by ident, and nothing else.
+
+    The fitter itself holds the record's values and paths; the template gets only this
+    lookup (the sandbox refuses ``_``-prefixed attributes such as ``_fitter``).
+    """
+
+    __slots__ = ("_fitter",)
+
+    def __init__(self, fitter: _Fitter) -> None:
+        self._fitter = fitter
+
+    def __getitem__(self, ident: str) -> Slot:
+        return self._fitter[ident]
+
+
 # --- rendering -------------------------------------------------------------------------------
 
 # docxtpl turns a template's XML into Jinja source with some sixty regular expressions and
@@ -815,6 +972,7 @@ def render_document(sheet: SheetContext, templates: TemplateSet | None = None, *
     it is fitted; the cover may also print values in running text, which flows.
     """
     import jinja2
+    from jinja2.exceptions import SecurityError
     from lxml import etree
 
     templates = templates or bundled()
@@ -835,7 +993,7 @@ def render_document(sheet: SheetContext, templates: TemplateSet | None = None, *
     fitter = _Fitter(compiled, values, sheet.paths, verified=verified)
     document = _docxtpl_class()(io.BytesIO(compiled.data))
     try:
-        document.render({**sheet.context, FIT_KEY: fitter},
+        document.render({**sheet.context, FIT_KEY: _Slots(fitter)},
                         _CachingEnvironment(templates.env))
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"template {template} uses an unknown variable: {exc.message}",
@@ -843,6 +1001,10 @@ def render_document(sheet: SheetContext, templates: TemplateSet | None = None, *
                                  "receives") from None
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error in {template}: {exc.message}") from None
+    except SecurityError as exc:
+        raise TemplateError(f"template {template} does what templates may not: {exc}",
+                            hint="templates may print and test their context only; see "
+                                 "templates/README.md") from None
     except (jinja2.TemplateError, etree.XMLSyntaxError) as exc:
         raise TemplateError(f"template {template} cannot be rendered: {exc}") from None
     except SheetgenError:

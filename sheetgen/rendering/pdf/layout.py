@@ -16,6 +16,15 @@ Field attributes a template may set:
 
 The font size and alignment come from the element's computed CSS.
 
+A compiled layout never holds record data: :func:`get_layout` blanks the context first
+(:func:`~sheetgen.rendering.templating.blank_context`: only ``flags``, ``rules`` and the names of
+the other keys remain), keys the layout by exactly that blank context, and compiles from it
+alone, so one record can never influence the background of another. The layout is checked as
+it is compiled, each problem a :class:`~sheetgen.errors.TemplateError` naming the file and
+line to change: every page A4 portrait, every ``data-field`` and ``data-fallback`` a path of
+the context, every field and region laid out (not ``display: none``) and on its page, a
+``data-min-size`` a positive number.
+
 Geometry is read from WeasyPrint's layout tree (``Page._page_box`` and its descendants),
 which is internal API: WeasyPrint is pinned to one major version in pyproject.toml and the
 extraction is covered by tests.
@@ -37,7 +46,9 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -47,11 +58,23 @@ from typing import Any
 from sheetgen import __version__, resources
 from sheetgen.errors import SheetgenError, TemplateError
 from sheetgen.rendering import fonts
-from sheetgen.rendering.fields import STATIC_KEYS, Box, FieldBox, Region, min_size
-from sheetgen.rendering.templating import TemplateSet, blank_context
+from sheetgen.rendering.fields import (
+    STATIC_KEYS,
+    Box,
+    FieldBox,
+    Region,
+    check_min_size,
+    min_size,
+)
+from sheetgen.rendering.templating import TemplateSet, blank_context, blank_paths
 
 #: CSS px to PDF points.
 PX = 0.75
+#: ISO A4 portrait in points (210 × 297 mm), and how far a page may be off it (rounding).
+A4 = (210 / 25.4 * 72, 297 / 25.4 * 72)
+A4_TOLERANCE = 0.5
+#: What ``data-kind`` may say.
+KINDS = ("text", "qr")
 #: Changes whenever what a compiled layout holds changes, so older cache entries are ignored.
 FORMAT = 1
 
@@ -73,10 +96,12 @@ class CompiledLayout:
 
 
 def layout_key(templates: TemplateSet, template: str, context: Mapping[str, Any]) -> str:
-    """Identify a layout: versions, the template set's content, the template, the static context."""
-    static = {k: context.get(k) for k in sorted(STATIC_KEYS)}
+    """Identify a layout: versions, the template set's content, the template, and the blank
+    context it is compiled from (the static keys, and the paths of the blanked values)."""
+    blank = blank_context(context, STATIC_KEYS)
+    static = {k: blank.get(k) for k in sorted(STATIC_KEYS)}
     payload = json.dumps([FORMAT, __version__, _weasyprint_version(), templates.digest, template,
-                          static],
+                          static, sorted(blank_paths(blank))],
                          sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
@@ -97,6 +122,7 @@ _lock = threading.Lock()
 def get_layout(templates: TemplateSet, template: str, context: Mapping[str, Any],
                *, max_pages: int = 1) -> CompiledLayout:
     """The compiled layout of ``template`` for this context's flags, compiled on first use."""
+    context = blank_context(context, STATIC_KEYS)  # from here on, no record data
     key = layout_key(templates, template, context)
     with _lock:
         cached = _cache.get(key)
@@ -190,9 +216,17 @@ def _store(layout: CompiledLayout) -> None:
 
 def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, Any], *,
                    key: str, max_pages: int = 1) -> CompiledLayout:
-    """Lay ``template`` out with blank values; return its background PDF and field map."""
-    html = templates.render(template, blank_context(context, STATIC_KEYS))
-    document = _weasyprint_render(html, templates.root, template)
+    """Lay ``template`` out with blank values; return its background PDF and field map.
+
+    ``context`` is blanked first (a no-op when :func:`get_layout` already did), so whatever a
+    caller passes, the template sees no value.
+    """
+    context = blank_context(context, STATIC_KEYS)
+    known = _known_paths(context)
+    html = templates.render(template, context)
+    document, root = _weasyprint_layout(html, templates, template)
+    for number, page in enumerate(document.pages):  # a wrong page size also adds pages
+        _check_a4(templates, template, number, page.width * PX, page.height * PX)
     if len(document.pages) > max_pages:
         raise TemplateError(
             f"template {template} lays out on {len(document.pages)} pages before any value is "
@@ -201,36 +235,132 @@ def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, 
     fields: list[FieldBox] = []
     regions: dict[str, Region] = {}
     sizes = []
+    laid_out: set[int] = set()
     for number, page in enumerate(document.pages):
-        page_height = page.height * PX
-        sizes.append((page.width * PX, page_height))
+        page_width, page_height = page.width * PX, page.height * PX
+        sizes.append((page_width, page_height))
         for box, element in _marked_boxes(page._page_box):
+            laid_out.add(id(element))
             rect = Box(number, box.content_box_x() * PX,
                        page_height - (box.content_box_y() + box.height) * PX,
                        box.width * PX, box.height * PX)
+            _check_on_page(templates, template, element, rect, page_width, page_height)
             font_size = float(box.style["font_size"]) * PX
+            if not (math.isfinite(font_size) and font_size > 0):
+                raise TemplateError(f"template {_where(templates, template, element)}: the "
+                                    "font size of a field or region must be above 0")
             if element.get("data-region"):
                 regions[element.get("data-region")] = Region(
                     element.get("data-region"), rect, font_size)
                 continue
+            path = element.get("data-field")
             if "".join(element.itertext()).strip():
                 raise TemplateError(
-                    f"template {template}: the box of {element.get('data-field')} holds "
+                    f"template {_where(templates, template, element)}: the box of {path} holds "
                     "text of its own; a data-field element may contain only its value")
             fields.append(FieldBox(
-                path=element.get("data-field"), box=rect,
-                kind=element.get("data-kind", "text"), font_size=font_size,
-                min_size=_min_size(element, template),
+                path=_known(templates, template, element, "data-field", known),
+                box=rect, kind=_kind(templates, template, element), font_size=font_size,
+                min_size=_min_size(templates, template, element),
                 align=_align(box.style["text_align_all"]),
                 overflow=element.get("data-overflow"),
                 overflow_caption=element.get("data-overflow-caption", ""),
-                fallback=element.get("data-fallback")))
+                fallback=(_known(templates, template, element, "data-fallback", known)
+                          if element.get("data-fallback") is not None else None)))
+    _check_all_laid_out(templates, template, root, laid_out)
     for f in fields:
         if f.overflow and f.overflow not in regions:
             raise TemplateError(f"template {template}: field {f.path} continues in region "
                                 f"{f.overflow!r}, which the template does not define")
     background = document.write_pdf()
     return CompiledLayout(key, template, background, tuple(sizes), tuple(fields), regions)
+
+
+def _known_paths(context: Mapping[str, Any]) -> frozenset[str]:
+    """The paths a field may print: every blanked value, and every static text."""
+    static = set()
+    stack: list[tuple[str, Any]] = [(k, context[k]) for k in STATIC_KEYS if k in context]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, Mapping):
+            stack.extend((f"{path}.{k}", v) for k, v in value.items())
+        elif isinstance(value, str):
+            static.add(path)
+    return frozenset(blank_paths(context)) | static
+
+
+def _where(templates: TemplateSet, template: str, element: Any) -> str:
+    """``file line N`` of an element marked data-field or data-region, by its attribute."""
+    for attribute in ("data-field", "data-region"):
+        value = element.get(attribute)
+        if value is not None:
+            return templates.locate(
+                rf"{attribute}\s*=\s*[\"']?{re.escape(value)}(?=[\"'\s/>])", template)
+    return template
+
+
+def _known(templates: TemplateSet, template: str, element: Any, attribute: str,
+           known: frozenset[str]) -> str:
+    """The context path an attribute names, if the context has it; else TemplateError."""
+    path: str = element.get(attribute)
+    if path not in known:
+        raise TemplateError(
+            f"template {_where(templates, template, element)}: {attribute}=\"{path}\" is not a "
+            "value of the context, so nothing would be printed there",
+            hint="see templates/README.md for the paths a template may print")
+    return path
+
+
+def _kind(templates: TemplateSet, template: str, element: Any) -> str:
+    kind: str = element.get("data-kind", "text")
+    if kind not in KINDS:
+        raise TemplateError(f"template {_where(templates, template, element)}: "
+                            f"data-kind=\"{kind}\" is not one of {', '.join(KINDS)}")
+    return kind
+
+
+def _check_a4(templates: TemplateSet, template: str, number: int, width: float,
+              height: float) -> None:
+    """Every page of a layout is A4 portrait (contract.md §2)."""
+    if abs(width - A4[0]) <= A4_TOLERANCE and abs(height - A4[1]) <= A4_TOLERANCE:
+        return
+    where = templates.locate(r"@page[^{]*\{[^}]*?(?P<at>\bsize\s*:)", template)
+    shown = (f"{width / 72 * 25.4:.1f} × {height / 72 * 25.4:.1f} mm"
+             if math.isfinite(width * height) and width * height < 1e12 else "of no usable size")
+    raise TemplateError(
+        f"template {where}: page {number + 1} is {shown}; a sheet must be A4 portrait "
+        "(210 × 297 mm)", hint="use @page { size: A4 } (or 210mm 297mm)")
+
+
+def _check_on_page(templates: TemplateSet, template: str, element: Any, rect: Box,
+                   page_width: float, page_height: float) -> None:
+    """A field or region has an area, inside its page: a value drawn off the page is lost."""
+    inside = (rect.width > 0 and rect.height > 0 and rect.x >= -A4_TOLERANCE
+              and rect.y >= -A4_TOLERANCE and rect.x + rect.width <= page_width + A4_TOLERANCE
+              and rect.y + rect.height <= page_height + A4_TOLERANCE)
+    if not inside:
+        raise TemplateError(
+            f"template {_where(templates, template, element)}: the box of "
+            f"{element.get('data-field') or element.get('data-region')} is "
+            + ("empty" if rect.width <= 0 or rect.height <= 0 else "not on its page")
+            + f" ({rect.width:.1f} × {rect.height:.1f} pt at {rect.x:.1f}, {rect.y:.1f})",
+            hint="give the box a width and a height inside the page")
+
+
+def _check_all_laid_out(templates: TemplateSet, template: str, root: Any,
+                        laid_out: set[int]) -> None:
+    """Every element marked data-field or data-region made a box: one hidden with
+    ``display: none`` (or inside a hidden element) would silently print nothing."""
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if (element.get("data-field") or element.get("data-region")) and \
+                id(element) not in laid_out:
+            name = element.get("data-field") or element.get("data-region")
+            raise TemplateError(
+                f"template {_where(templates, template, element)}: the box of {name} is not "
+                "laid out (display: none, or inside a hidden element), so its value would "
+                "not be printed", hint="every data-field box must be visible on the page")
 
 
 def _marked_boxes(root: Any) -> Iterator[tuple[Any, Any]]:
@@ -247,13 +377,12 @@ def _marked_boxes(root: Any) -> Iterator[tuple[Any, Any]]:
         stack.extend(reversed(getattr(box, "children", ()) or ()))
 
 
-def _min_size(element: Any, template: str) -> float:
+def _min_size(templates: TemplateSet, template: str, element: Any) -> float:
     raw = element.get("data-min-size")
-    try:
-        return min_size(element.get("data-field"), None if raw is None else float(raw))
-    except ValueError:
-        raise TemplateError(f"template {template}: data-min-size={raw!r} is not a number "
-                            f"(field {element.get('data-field')})") from None
+    declared = None if raw is None else check_min_size(
+        raw, f"template {_where(templates, template, element)}", element.get("data-field"),
+        "data-min-size")
+    return min_size(element.get("data-field"), declared)
 
 
 def _align(text_align: str) -> str:
@@ -272,8 +401,15 @@ class _WeasyLog(logging.Handler):
 
 
 def _weasyprint_render(html: str, base: Path, template: str) -> Any:
+    """The laid-out document of ``html`` (a template rendered, its files under ``base``)."""
+    return _weasyprint_layout(html, TemplateSet(base), template)[0]
+
+
+def _weasyprint_layout(html: str, templates: TemplateSet, template: str) -> tuple[Any, Any]:
+    """The laid-out document of ``html``, and the root of its element tree."""
     from weasyprint import HTML
 
+    base = templates.root
     fetcher = _bundled_only_fetcher(base)
     font_config, fonts_css = _fonts()
     logger = logging.getLogger("weasyprint")
@@ -283,14 +419,49 @@ def _weasyprint_render(html: str, base: Path, template: str) -> Any:
     logger.propagate = False  # reported below as a TemplateError instead
     try:
         with _weasy_lock:
-            document = HTML(string=html, base_url=str(base) + "/", url_fetcher=fetcher).render(
-                stylesheets=[fonts_css], font_config=font_config)
+            source = HTML(string=html, base_url=str(base) + "/", url_fetcher=fetcher)
+            try:
+                document = source.render(stylesheets=[fonts_css], font_config=font_config)
+            except SheetgenError:
+                raise
+            except Exception as exc:  # WeasyPrint itself failed on what the template asks
+                raise _layout_failure(templates, template, source, exc) from None
     finally:
         logger.removeHandler(handler)
         logger.propagate = previous_propagate
     if handler.messages:
-        raise TemplateError(f"template {template}: " + "; ".join(handler.messages[:5]))
-    return document
+        where = template
+        # Name the line that asked for a refused file, when the URL (or its file name) is
+        # written in a template; a relative URL reaches here made absolute.
+        candidates = [w for url in fetcher.refused
+                      for w in (url, url.rstrip("/").rpartition("/")[2]) if w]
+        for written in candidates:
+            found = templates.locate(re.escape(written), template)
+            if " line " in found:
+                where = found
+                break
+        raise TemplateError(f"template {where}: " + "; ".join(handler.messages[:5]))
+    return document, source.etree_element
+
+
+def _layout_failure(templates: TemplateSet, template: str, source: Any,
+                    exc: Exception) -> TemplateError:
+    """The TemplateError for a template WeasyPrint cannot lay out (a page of no size makes it
+    fail with an IndexError). Laid out again on A4: if that works, the page size was the cause.
+    """
+    from weasyprint import CSS
+
+    font_config, fonts_css = _fonts()
+    try:
+        source.render(stylesheets=[fonts_css, CSS(string="@page { size: A4 !important }")],
+                      font_config=font_config)
+    except Exception:  # something else in the template is the cause: said below
+        return TemplateError(f"template {template} cannot be laid out: {type(exc).__name__}",
+                             hint="simplify its CSS; see templates/README.md")
+    where = templates.locate(r"@page[^{]*\{[^}]*?(?P<at>\bsize\s*:)", template)
+    return TemplateError(f"template {where}: the page size cannot be laid out; a sheet must be "
+                         "A4 portrait (210 × 297 mm)",
+                         hint="use @page { size: A4 } (or 210mm 297mm)")
 
 
 # WeasyPrint is not documented as thread-safe; one layout at a time per process.
@@ -328,6 +499,10 @@ def _bundled_only_fetcher(base: Path) -> Any:
     allowed = [base.resolve(), resources.fonts_dir().resolve()]
 
     class BundledOnlyFetcher(URLFetcher):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.refused: list[str] = []
+
         def fetch(self, url: str, headers: Any = None) -> Any:
             if url.startswith("data:"):
                 return super().fetch(url, headers)
@@ -335,8 +510,10 @@ def _bundled_only_fetcher(base: Path) -> Any:
                 from urllib.parse import unquote, urlsplit
 
                 path = Path(unquote(urlsplit(url).path)).resolve()
-                if any(path.is_relative_to(root) for root in allowed):
+                # Regular files only: a FIFO would block the read forever.
+                if any(path.is_relative_to(root) for root in allowed) and path.is_file():
                     return super().fetch(url, headers)
+            self.refused.append(url)
             raise ValueError(f"sheetgen templates may only load bundled files, not {url}")
 
     return BundledOnlyFetcher(allowed_protocols=("file", "data"))
