@@ -59,6 +59,7 @@ from sheetgen.documents.cover import TEMPLATE as COVER_TEMPLATE
 from sheetgen.documents.plan import FilingPlan
 from sheetgen.errors import Problem, SheetgenError, TemplateError
 from sheetgen.render import fonts
+from sheetgen.render.docx.fonts import EmbeddedFont, embed_fonts
 from sheetgen.render.pdf.document import RenderOptions, applicant_jobs, check_fonts, document_title
 from sheetgen.render.pdf.layout import DEFAULT_MIN_SIZE, STATIC_KEYS, Box, FieldBox, Region
 from sheetgen.render.pdf.stamp import LEADING, FieldFit, does_not_fit, fit_report, fit_value, refuse
@@ -771,6 +772,7 @@ class DocxFile:
     template: str
     data: bytes
     fits: list[FieldFit] = field(default_factory=list)
+    fonts: list[EmbeddedFont] = field(default_factory=list)
 
     def report(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "template": self.template,
@@ -825,8 +827,9 @@ def render_document(sheet: SheetContext, templates: TemplateSet | None = None, *
     document.docx.core_properties.title = title
     out = io.BytesIO()
     document.save(out)
-    return DocxFile(name, title, template, write_package(read_package(out.getvalue())),
-                    fitter.fits)
+    parts = read_package(out.getvalue())
+    embedded = embed_fonts(parts)  # so the file prints the same where the fonts are missing
+    return DocxFile(name, title, template, write_package(parts), fitter.fits, embedded)
 
 
 def render_docx(plan: FilingPlan, options: RenderOptions | None = None) -> list[DocxFile]:
