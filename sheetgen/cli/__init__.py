@@ -19,6 +19,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from sheetgen import __version__
+from sheetgen.cli.fonts import fonts_app
 from sheetgen.errors import ExitCode, Problem, SheetgenError, UsageError
 
 app = typer.Typer(
@@ -73,6 +74,8 @@ def _root(
 
 
 # --- commands -------------------------------------------------------------------------------
+
+app.add_typer(fonts_app)  # sheetgen fonts path | install (sheetgen/cli/fonts.py)
 
 @app.command()
 def doctor(
