@@ -12,9 +12,10 @@ OUT ?= out
 
 # What the engines need at run time (Pango for WeasyPrint; the HarfBuzz subsetter, without which
 # every PDF takes ~0.7 s instead of ~0.03 s) and what the tests use (LibreOffice to check that a
-# DOCX prints as one A4 page; qpdf to check PDF structure).
+# DOCX prints as one A4 page; qpdf to check PDF structure; fontconfig's tools and the DejaVu
+# fonts, the one family LibreOffice gets in the test of Word files on a machine without CJK fonts).
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
-	libreoffice-writer-nogui qpdf
+	libreoffice-writer-nogui qpdf fontconfig fonts-dejavu-core
 
 .PHONY: setup system demo test lint typecheck pytest bench fonts docx-templates clean
 
