@@ -157,7 +157,8 @@ def test_every_word_file_embeds_what_it_prints(jiangxi: list[DocxFile]) -> None:
         assert ('<Default Extension="odttf" ContentType="application/vnd.openxmlformats-'
                 'officedocument.obfuscatedFont"/>') in parts["[Content_Types].xml"].decode()
         table = parts["word/fontTable.xml"].decode()
-        assert re.search(r'<w:embedBold r:id="[^"]+" w:fontKey="\{[0-9A-F-]{36}\}"/>', table)
+        assert re.search(r'<w:embedBold r:id="[^"]+" w:fontKey="\{[0-9A-F-]{36}\}" '
+                         r'w:subsetted="1"/>', table)
         assert all(part.startswith("word/fonts/") for part in parts
                    if part.endswith(".odttf"))
 

@@ -194,3 +194,22 @@ def test_libreoffice_prints_each_copy_on_its_own_a4_page(tmp_path: Path) -> None
     assert [(round(w), round(h)) for w, h in page_sizes(pdf)] == [(595, 842)] * 2
     for text in page_texts(pdf):
         assert plan.applicant.host.name in text and "单位公章" in text
+
+
+def test_copies_leave_out_bookmarks_and_word_ids_and_end_on_a_paragraph() -> None:
+    from sheetgen.render.docx.document import W_NS, repeat_body
+
+    w14 = "http://schemas.microsoft.com/office/word/2010/wordml"
+    xml = (f'<w:document xmlns:w="{W_NS}" xmlns:w14="{w14}"><w:body>'
+           '<w:p w14:paraId="1A2B3C4D"><w:bookmarkStart w:id="0" w:name="_GoBack"/>'
+           '<w:r><w:t>x</w:t></w:r><w:bookmarkEnd w:id="0"/></w:p><w:tbl/>'
+           '<w:sectPr><w:pgSz w:w="11906" w:h="16838"/></w:sectPr></w:body></w:document>')
+    out = repeat_body(xml.encode(), 2).decode()
+    assert out.count("_GoBack") == 1 and out.count('w14:paraId="1A2B3C4D"') == 1
+    assert out.count("<w:t>x</w:t>") == 2
+    # The body ended with a table: a paragraph was added to carry the first copy's break,
+    # and the body's own section properties stay last.
+    assert out.count("<w:sectPr>") == 2
+    assert out.endswith("<w:sectPr><w:pgSz w:w=\"11906\" w:h=\"16838\"/></w:sectPr>"
+                        "</w:body></w:document>")
+    assert repeat_body(xml.encode(), 1).decode().count("_GoBack") == 1

@@ -816,7 +816,7 @@ def repeat_body(document_xml: bytes, copies: int) -> bytes:
     Each copy but the last ends with a section break in the properties of its last
     paragraph, which adds no line (a page-break paragraph would, and a full sheet would
     spill onto a blank page). Picture ids (``wp:docPr``) are renumbered so that they stay
-    unique, and Word's own paragraph ids are left out of the copies.
+    unique; Word's own paragraph ids and bookmarks are left out of the copies.
     """
     from lxml import etree
 
@@ -845,6 +845,9 @@ def repeat_body(document_xml: bytes, copies: int) -> bytes:
                 for each in duplicate.iter():
                     for attribute in _W14_IDS:
                         each.attrib.pop(attribute, None)
+                # A bookmark's name and id must be unique in a document: copies have none.
+                for mark in list(duplicate.iter(W + "bookmarkStart", W + "bookmarkEnd")):
+                    mark.getparent().remove(mark)
                 body.insert(at, duplicate)
                 at += 1
         # The last copy's paragraph keeps no break: the body's sectPr ends the document.

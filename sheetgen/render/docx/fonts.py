@@ -453,6 +453,7 @@ def _font_entry(table: Any, family: str, role: str, ident: str, key: str, bold: 
         element = etree.Element(W + tag)
         element.set(f"{{{R_NS}}}id", ident)
         element.set(W + "fontKey", key)
+        element.set(W + "subsetted", "1")  # as Word marks a subset (仅嵌入文档中使用的字符)
         _insert(entry, element, _FONT_ORDER)
 
 
