@@ -33,7 +33,7 @@ def main() -> None:
 
     from bench.applicants import applicants
     from sheetgen.pipeline import plan_input
-    from sheetgen.render.docx import document
+    from sheetgen.rendering.docx import document
     from sheetgen.rules import load_rules
 
     sources = [p.read_bytes() for p in sorted((REPO / "examples").glob("*.json"))]

@@ -49,7 +49,7 @@ def check_harfbuzz_subset() -> Check:
 
 
 def check_fonts() -> Check:
-    from sheetgen.render import fonts
+    from sheetgen.rendering import fonts
 
     try:
         report = fonts.self_check()
@@ -71,7 +71,7 @@ def check_libreoffice() -> Check:
 def check_system_fonts() -> Check:
     """A warning for Word users: the Word files carry the fonts they print, but text typed
     into them (or other programs) finds the faces only where the system has them."""
-    from sheetgen.system_fonts import visibility
+    from sheetgen.rendering.system_fonts import visibility
 
     seen = visibility()
     if not seen.missing:

@@ -19,9 +19,9 @@ import pytest
 
 from sheetgen.documents.plan import FilingPlan
 from sheetgen.pipeline import plan_input
-from sheetgen.render.docx import fonts as docx_fonts
-from sheetgen.render.docx.document import DocxFile, read_package, render_docx, write_package
-from sheetgen.render.fonts import _parse_cmap, _table_directory
+from sheetgen.rendering.docx import fonts as docx_fonts
+from sheetgen.rendering.docx.document import DocxFile, read_package, render_docx, write_package
+from sheetgen.rendering.fonts import _parse_cmap, _table_directory
 from sheetgen.resources import FONT_FILES, fonts_dir
 from tests.applicants import edit, example, personal
 from tests.conftest import EXAMPLES
@@ -97,7 +97,7 @@ def test_font_keys_are_upper_case_guids_derived_from_the_font() -> None:
 def test_a_subset_is_a_whole_font_with_only_those_characters(tmp_path: Path) -> None:
     from fontTools.ttLib import TTFont
 
-    from sheetgen.render.fonts import _check_font_file
+    from sheetgen.rendering.fonts import _check_font_file
 
     wanted = {ord(c) for c in "熊文斌网站ABC123"}
     data = docx_fonts.subset_font("heading", wanted, "Noto Sans SC QWERTY")
@@ -190,7 +190,7 @@ def test_different_documents_never_share_a_family_name(jiangxi: list[DocxFile]) 
 
 
 def test_a_template_without_a_font_table_gets_one() -> None:
-    from sheetgen.render.templating import bundled
+    from sheetgen.rendering.templating import bundled
 
     data = (bundled().root / "public" / "sheet.docx").read_bytes()
     parts = read_package(data)
@@ -455,7 +455,7 @@ def test_fonts_install_into_an_unwritable_folder_is_a_clear_error(tmp_path: Path
 
 
 def test_system_wide_install_goes_to_the_shared_folder(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sheetgen import system_fonts
+    from sheetgen.rendering import system_fonts
 
     monkeypatch.setattr(system_fonts.sys, "platform", "linux")
     assert system_fonts.font_folder(user=False) == Path("/usr/local/share/fonts/sheetgen")

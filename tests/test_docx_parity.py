@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from sheetgen.documents.jobs import RenderOptions
 from sheetgen.documents.plan import FilingPlan
 from sheetgen.errors import TemplateError
 from sheetgen.pipeline import plan_input
-from sheetgen.render.docx.document import read_package, render_docx, write_package
-from sheetgen.render.pdf.document import RenderOptions
-from sheetgen.render.templating import TemplateSet
+from sheetgen.rendering.docx.document import read_package, render_docx, write_package
+from sheetgen.rendering.templating import TemplateSet
 from sheetgen.resources import templates_dir
 from tests.applicants import example
 from tests.conftest import EXAMPLES, run_cli
@@ -197,7 +197,7 @@ def test_libreoffice_prints_each_copy_on_its_own_a4_page(tmp_path: Path) -> None
 
 
 def test_copies_leave_out_bookmarks_and_word_ids_and_end_on_a_paragraph() -> None:
-    from sheetgen.render.docx.document import W_NS, repeat_body
+    from sheetgen.rendering.docx.document import W_NS, repeat_body
 
     w14 = "http://schemas.microsoft.com/office/word/2010/wordml"
     xml = (f'<w:document xmlns:w="{W_NS}" xmlns:w14="{w14}"><w:body>'

@@ -1,5 +1,5 @@
 """``sheetgen fonts path`` and ``sheetgen fonts install [--user]``: the bundled fonts, for the
-people and programs that want them outside sheetgen (see :mod:`sheetgen.system_fonts`)."""
+people and programs that want them outside sheetgen (see :mod:`sheetgen.rendering.system_fonts`)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 @fonts_app.command("path")
 def path_command(as_json: JsonOption = False) -> None:
     """Print the folder of the bundled fonts (with --json: each font's file and family)."""
-    from sheetgen.cli import emit_json
-    from sheetgen.render.docx.fonts import FAMILIES
+    from sheetgen.cli.output import emit_json
+    from sheetgen.rendering.docx.fonts import FAMILIES
     from sheetgen.resources import FONT_FILES, fonts_dir
 
     folder = fonts_dir().resolve()
@@ -44,8 +44,8 @@ def install_command(
 
     Prints the folder. Running it again changes nothing.
     """
-    from sheetgen.cli import emit_json, json_errors, say
-    from sheetgen.system_fonts import install
+    from sheetgen.cli.output import emit_json, json_errors, say
+    from sheetgen.rendering.system_fonts import install
 
     with json_errors(as_json):
         done = install(user=user)

@@ -1,6 +1,6 @@
 """The bundled fonts on the user's system: where they are, installing them, whether they show.
 
-The Word files carry subsets of the fonts they print (:mod:`sheetgen.render.docx.fonts`), so
+The Word files carry subsets of the fonts they print (:mod:`sheetgen.rendering.docx.fonts`), so
 they print the same without any font installed. Someone who *edits* a sheet types characters
 the subset may lack, and other programs (a form, a spreadsheet) may want the same faces: for
 them ``sheetgen fonts install`` copies the bundled fonts, with their licence, into a font
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sheetgen.errors import UsageError
 from sheetgen.output import write_atomic
-from sheetgen.render.docx.fonts import FAMILIES
+from sheetgen.rendering.docx.fonts import FAMILIES
 from sheetgen.resources import FONT_FILES, fonts_dir
 
 #: The licence file that travels with the fonts (SIL OFL 1.1 asks every copy to carry it).
