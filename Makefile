@@ -13,9 +13,12 @@ OUT ?= out
 # What the engines need at run time (Pango for WeasyPrint; the HarfBuzz subsetter, without which
 # every PDF takes ~0.7 s instead of ~0.03 s) and what the tests use (LibreOffice to check that a
 # DOCX prints as one A4 page, Calc to write spreadsheets as staff do; qpdf to check PDF structure;
-# chromium and its driver for the real-browser test of the `sheetgen serve` form).
+# chromium and its driver for the real-browser test of the `sheetgen serve` form; fontconfig's
+# tools and the DejaVu fonts, the one family LibreOffice gets in the test of Word files on a
+# machine without CJK fonts).
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
-	libreoffice-writer-nogui libreoffice-calc-nogui qpdf chromium chromium-driver
+	libreoffice-writer-nogui libreoffice-calc-nogui qpdf chromium chromium-driver \
+	fontconfig fonts-dejavu-core
 
 .PHONY: setup system demo test lint typecheck pytest bench fonts docx-templates clean
 
@@ -53,6 +56,7 @@ bench: setup
 	$(PY) bench/batch.py
 	$(PY) bench/serve.py
 	$(PY) bench/spreadsheet.py
+	$(PY) bench/docx_fonts.py
 
 # Rebuild the supplementary font from Debian's fonts-noto-cjk (see fonts/README.md).
 fonts: setup

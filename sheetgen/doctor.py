@@ -68,8 +68,24 @@ def check_libreoffice() -> Check:
     return Check("libreoffice", True, False, exe)
 
 
+def check_system_fonts() -> Check:
+    """A warning for Word users: the Word files carry the fonts they print, but text typed
+    into them (or other programs) finds the faces only where the system has them."""
+    from sheetgen.rendering.system_fonts import visibility
+
+    seen = visibility()
+    if not seen.missing:
+        return Check("system-fonts", True, False,
+                     f"{', '.join(seen.families)} visible to the system ({seen.how})")
+    return Check("system-fonts", False, False,
+                 f"{', '.join(seen.missing)} not installed ({seen.how}): Word files print "
+                 "the same (they carry their fonts), but characters typed into them fall "
+                 "back to another font", "sheetgen fonts install --user")
+
+
 CHECKS: tuple[Callable[[], Check], ...] = (
-    check_weasyprint, check_harfbuzz_subset, check_fonts, check_libreoffice)
+    check_weasyprint, check_harfbuzz_subset, check_fonts, check_system_fonts,
+    check_libreoffice)
 
 
 def run_checks() -> list[Check]:

@@ -130,11 +130,12 @@ def tiny() -> etree._Element:
 
 def value(path: str, size: float = VALUE, align: str = "left", *,
           overflow: str | None = None, overflow_caption: str | None = None,
-          fallback: str | None = None) -> etree._Element:
+          fallback: str | None = None, kind: str | None = None) -> etree._Element:
     """A value's paragraph: ``{{ path }}`` and its options (templates/README.md). Minimum
     sizes are not declared: sheetgen takes them from ``sheetgen.rendering.fields.MIN_SIZES``,
     as for the HTML templates, so both formats shrink a value equally far."""
-    options = {"overflow": overflow, "overflow-caption": overflow_caption, "fallback": fallback}
+    options = {"overflow": overflow, "overflow-caption": overflow_caption, "fallback": fallback,
+               "kind": kind}
     comment = " ".join(f"{key}={option}" for key, option in options.items()
                        if option is not None)
     return paragraph(run(f"{{{{ {path} }}}}" + (f"{{# {comment} #}}" if comment else ""),
@@ -299,6 +300,71 @@ def box(content: etree._Element | list[etree._Element], width: float, height: fl
     return [nested]
 
 
+MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+WPS_NS = "http://schemas.microsoft.com/office/word/2010/wordprocessingShape"
+WP_NS = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
+A_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
+EMU_PER_MM = 36000
+
+
+def mark(label: list[etree._Element], width: float, height: float, *,
+         geometry: str) -> list[etree._Element]:
+    """A seal (``geometry="ellipse"``) or fingerprint (``"rect"``) mark as the PDF draws it:
+    a grey dashed outline (0.6 pt, #444) with its label centred inside.
+
+    An inline DrawingML shape with a text box, in its own paragraph of single line spacing
+    (an exact line would clip it); word processors without DrawingML shapes print the label
+    alone (the markup-compatibility fallback).
+    """
+    def el(ns: str, tag: str, parent: etree._Element | None = None,
+           **attributes: object) -> etree._Element:
+        element = (etree.SubElement(parent, f"{{{ns}}}{tag}") if parent is not None
+                   else etree.Element(f"{{{ns}}}{tag}"))
+        for key, value in attributes.items():
+            element.set(key, str(value))
+        return element
+
+    cx, cy = round(width * EMU_PER_MM), round(height * EMU_PER_MM)
+    alternate = etree.Element(f"{{{MC_NS}}}AlternateContent", nsmap={"mc": MC_NS, "wps": WPS_NS})
+    choice = el(MC_NS, "Choice", alternate, Requires="wps")
+    drawing = etree.SubElement(choice, W + "drawing")
+    inline = etree.SubElement(drawing, f"{{{WP_NS}}}inline", nsmap={"wp": WP_NS})
+    for side in ("distT", "distB", "distL", "distR"):
+        inline.set(side, "0")
+    el(WP_NS, "extent", inline, cx=cx, cy=cy)
+    el(WP_NS, "docPr", inline, id=1, name="盖章处" if geometry == "ellipse" else "按手印处")
+    el(WP_NS, "cNvGraphicFramePr", inline)
+    graphic = etree.SubElement(inline, f"{{{A_NS}}}graphic", nsmap={"a": A_NS})
+    data = el(A_NS, "graphicData", graphic, uri=WPS_NS)
+    shape = el(WPS_NS, "wsp", data)
+    el(WPS_NS, "cNvSpPr", shape)
+    properties = el(WPS_NS, "spPr", shape)
+    transform = el(A_NS, "xfrm", properties)
+    el(A_NS, "off", transform, x=0, y=0)
+    el(A_NS, "ext", transform, cx=cx, cy=cy)
+    el(A_NS, "avLst", el(A_NS, "prstGeom", properties, prst=geometry))
+    el(A_NS, "noFill", properties)
+    line = el(A_NS, "ln", properties, w=round(0.6 * 12700))
+    el(A_NS, "srgbClr", el(A_NS, "solidFill", line), val="444444")
+    el(A_NS, "prstDash", line, val="sysDash")
+    box = el(WPS_NS, "txbx", shape)
+    content = etree.SubElement(box, W + "txbxContent")
+    for element in label:
+        content.append(copy.deepcopy(element))
+    body = el(WPS_NS, "bodyPr", shape, rot=0, vert="horz", wrap="square", lIns=0, tIns=0,
+              rIns=0, bIns=0, anchor="ctr", anchorCtr=0)
+    el(A_NS, "noAutofit", body)
+    fallback = el(MC_NS, "Fallback", alternate)
+    shown = etree.SubElement(fallback, W + "t")
+    shown.text = "".join(t.text or "" for element in label for t in element.iter(W + "t"))
+    holder = paragraph(size=1, align="center")
+    spacing = holder.find(f"{W}pPr/{W}spacing")
+    spacing.set(W + "line", "240")
+    spacing.set(W + "lineRule", "auto")
+    holder.append(w("r", w("rPr", w("sz", val=2), w("szCs", val=2)), alternate))
+    return [holder]
+
+
 def when(condition: str, *content: etree._Element) -> list[etree._Element]:
     """Content printed only when ``condition`` holds (docxtpl paragraph tags)."""
     return [text(f"{{%p if {condition} %}}", 7), *content, text("{%p endif %}", 7)]
@@ -456,14 +522,20 @@ def promise_rows(layout: SheetLayout, rows: Rows) -> None:
                       "信息真实、准确、有效，已知悉并遵守互联网信息服务管理的有关规定；如有虚假，"
                       "愿承担由此产生的一切后果。")
     applicant_boxes = [
-        *when("flags.fingerprint", *box(text("按手印处", 8, "center"), 20, 23)),
-        *when("flags.seal", *box(text("{{ rules.seal_label }}", 8, "center"), 27, 23)),
+        *when("flags.fingerprint", *mark([text("按手印处", 8, "center")], 20, 23,
+                                         geometry="rect")),
+        *when("flags.seal", *mark([text("{{ rules.seal_label }}", 8, "center")], 23, 23,
+                                  geometry="ellipse")),
         # Without a seal the box keeps its label, with the statement written in it.
         *when("flags.no_seal", *box([text("{{ rules.seal_label }}", 8, "center"),
                                      text("{{ rules.no_seal_text }}", 10, "center")], 33, 16,
                                     rule="single", color="000000")),
         tiny()]
-    provider_box = [*box(text("接入服务单位盖章", 8, "center"), 27, 23), tiny()]
+    # Two lines: a circle that fits the row holds 接入服务单位 at most on a line (the PDF's,
+    # 5 mm wider, holds all eight characters).
+    provider_box = [*mark([text("接入服务单位", 7.5, "center"), text("盖章", 7.5, "center")],
+                          23, 23, geometry="ellipse"),
+                    tiny()]
     rows.add(Row(7, [Cell(a, e, [section("网站备案信息核验承诺")])]),
              Row(layout.promise_text, [
                  side(a, c, [text(provider_text, LABEL, indent=2)], top, valign="top"),
@@ -509,18 +581,31 @@ def remarks_rows(layout: SheetLayout, rows: Rows) -> None:
         rows.add_if(f"{mode} and flags.preapproval", remarks(height - 4))
 
 
+#: Where the QR code of the reference goes (mm across the header), as the PDF's .sheet-head .qr:
+#: the top-right corner, beside the title and the reference line.
+QR = (165.0, CONTENT_W)
+
+
 def header(heading: str) -> tuple[etree._Element, float]:
-    """The title and the line under it: filing type, position and reference."""
-    title = paragraph(run(heading, 19, heading=True, spacing=0.5), size=19, align="center",
-                      line=23)
-    cells = [Cell(0, 18, [text("备案类型：", 9)]),
-             Cell(18, 42, [value("sheet.filing_type", 9)]),
-             Cell(42, 82, [value("sheet.position", 9)]),
-             Cell(82, 127, []),
-             Cell(127, 137, [text("编号：", 8, "right")]),
-             Cell(137, CONTENT_W, [value("sheet.ref", 8)])]
-    rows = [Row(10.5, [Cell(0, CONTENT_W, [title])]), Row(5, cells)]
-    return table(rows, ruled=False, margin=0.5), 15.5
+    """The title and the line under it: filing type, position and reference; the QR code of
+    the reference at the right of both (``flags.qr``), the title centred on the page."""
+    def rows(qr: bool) -> list[Row]:
+        title = paragraph(run(heading, 19, heading=True, spacing=0.5), size=19,
+                          align="center", line=23)
+        code = [value("sheet.ref", 1, "right", kind="qr")] if qr else []
+        cells = [Cell(0, 18, [text("备案类型：", 9)]),
+                 Cell(18, 42, [value("sheet.filing_type", 9)]),
+                 Cell(42, 82, [value("sheet.position", 9)]),
+                 Cell(82, 114, []),
+                 Cell(114, 124, [text("编号：", 8, "right")]),
+                 Cell(124, QR[0], [value("sheet.ref", 8)]),
+                 Cell(*QR, [tiny()], merge="continue")]
+        return [Row(10.5, [Cell(0, CONTENT_W - QR[0], []), Cell(CONTENT_W - QR[0], QR[0],
+                                                                 [title]),
+                           Cell(*QR, code, merge="restart", valign="bottom")]),
+                Row(5, cells)]
+    return table([tag_row("{%tr if flags.qr %}"), *rows(True), tag_row("{%tr else %}"),
+                  *rows(False), tag_row("{%tr endif %}")], ruled=False, margin=0.5), 15.5
 
 
 def sheet_body(layout: SheetLayout, known: dict[str, bool] | None = None

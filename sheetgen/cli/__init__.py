@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,6 +19,8 @@ from typing import Annotated, Any, BinaryIO
 import typer
 
 from sheetgen import __version__
+from sheetgen.cli.fonts import fonts_app
+from sheetgen.cli.output import emit_json, json_errors, say
 from sheetgen.cli.serve import serve as serve_command
 from sheetgen.cli.sheets import (
     IgnoreColumnsOption,
@@ -43,37 +44,7 @@ app = typer.Typer(
 )
 
 
-# --- output helpers -------------------------------------------------------------------------
-
-def say(message: str) -> None:
-    """A human message on stderr."""
-    print(f"sheetgen: {message}", file=sys.stderr)
-
-
-def emit_json(payload: Any) -> None:
-    """The one JSON payload on stdout."""
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
-    sys.stdout.flush()
-
-
-@contextlib.contextmanager
-def json_errors(enabled: bool, **fields: Any) -> Iterator[None]:
-    """With ``--json``, a command that fails still prints its one JSON document (ok false,
-    every error) before the error takes its usual way to stderr and the exit code."""
-    try:
-        yield
-    except SheetgenError as err:
-        if enabled:
-            emit_json({"ok": False, **fields, **err.as_dict()})
-        raise
-    except Exception as exc:  # a bug: still one JSON document, then main's exit 1
-        if enabled:
-            emit_json({"ok": False, **fields, "code": "internal", "exit_code": 1,
-                       "message": f"internal error ({type(exc).__name__})",
-                       "errors": [{"path": "", "code": "internal",
-                                   "message": f"internal error ({type(exc).__name__})"}]})
-        raise
-
+# --- output helpers (sheetgen/cli/output.py, shared with the command modules) ------------------
 
 def _version_callback(value: bool) -> None:
     if value:
@@ -91,6 +62,8 @@ def _root(
 
 
 # --- commands -------------------------------------------------------------------------------
+
+app.add_typer(fonts_app)  # sheetgen fonts path | install (sheetgen/cli/fonts.py)
 
 @app.command()
 def doctor(

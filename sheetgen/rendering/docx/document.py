@@ -48,6 +48,7 @@ Everything docxtpl and python-docx need is imported inside the functions that us
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -70,6 +71,7 @@ from sheetgen.documents.jobs import RenderOptions, applicant_jobs, document_titl
 from sheetgen.documents.plan import FilingPlan
 from sheetgen.errors import Problem, SheetgenError, TemplateError
 from sheetgen.rendering import fonts
+from sheetgen.rendering.docx.fonts import EmbeddedFont, embed_fonts
 from sheetgen.rendering.fields import (
     LEADING,
     STATIC_KEYS,
@@ -187,7 +189,8 @@ _FIELD = re.compile(r"\s*\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\s*\}\}\s*(?:\{
 #: A region: blank space a long value may continue in, ``{# region=remarks #}``.
 _REGION = re.compile(r"\s*\{#\s*region=(\w+)\s*#\}\s*")
 _EXPRESSION = re.compile(r"\{\{-?(.*?)-?\}\}", re.DOTALL)
-_FIELD_OPTIONS = ("min-size", "overflow", "overflow-caption", "fallback")
+_FIELD_OPTIONS = ("min-size", "overflow", "overflow-caption", "fallback", "kind")
+_FIELD_KINDS = ("text", "qr")
 
 # Schema order of the children of w:pPr and w:rPr (ECMA-376 CT_PPrBase, CT_RPr): Word refuses
 # a document whose property elements are out of order, so new ones are inserted in place.
@@ -345,13 +348,14 @@ def _compile_parts(name: str, data: bytes, env: Any) -> CompiledDocx:
             width, height, size = where
             fields.append(DocxField(ident, FieldBox(
                 path=path, box=_safe_box(width, height), font_size=size,
+                kind=options.get("kind", "text"),
                 min_size=min_size(path, float(options["min-size"])
                                   if "min-size" in options else None),
                 overflow=options.get("overflow"),
                 overflow_caption=options.get("overflow-caption", ""),
                 fallback=options.get("fallback")), Box(0, 0.0, 0.0, width, height)))
             order[ident] = number
-            run_styles[ident] = _make_slot(paragraph, ident)
+            run_styles[ident] = _make_slot(paragraph, ident, picture=options.get("kind") == "qr")
             continue
         region = _REGION.fullmatch(text)
         if region:
@@ -471,6 +475,9 @@ def _field_options(comment: str, name: str, path: str) -> dict[str, str]:
             raise TemplateError(f"template {name}: field {path} has an unknown option "
                                 f"{word!r}; known: {', '.join(_FIELD_OPTIONS)}")
         options[key] = value
+    if options.get("kind", "text") not in _FIELD_KINDS:
+        raise TemplateError(f"template {name}: kind={options['kind']!r} of field {path} is "
+                            f"not one of {', '.join(_FIELD_KINDS)}")
     if "min-size" in options:
         check_min_size(options["min-size"], f"template {name}", path, "min-size")
     return options
@@ -701,10 +708,14 @@ def _text_run(paragraph: Any) -> Any | None:
     return next((r for r in paragraph.iter(W + "r") if "".join(r.itertext()).strip()), None)
 
 
-def _make_slot(paragraph: Any, ident: str) -> RunStyle:
+def _make_slot(paragraph: Any, ident: str, *, picture: bool = False) -> RunStyle:
     """Rewrite a field or region paragraph to print ``_fit.<ident>``: one run whose text,
     size and line height the fitting decides, keeping the paragraph's alignment and the run's
-    other properties (font, colour)."""
+    other properties (font, colour).
+
+    A ``picture`` (a QR code) gets single line spacing instead of an exact line height: an
+    exact line clips a picture taller than the line, in Word as in LibreOffice. Its row's
+    exact height still bounds it, and the picture is sized to fit the cell."""
     from lxml import etree
 
     run = _text_run(paragraph)
@@ -718,9 +729,9 @@ def _make_slot(paragraph: Any, ident: str) -> RunStyle:
     for child in properties.findall(W + "ind") + properties.findall(W + "spacing"):
         properties.remove(child)  # the fitting owns the box: no indents, exact lines
     spacing = etree.Element(W + "spacing")
-    for attribute, value in (("before", "0"), ("after", "0"),
-                             ("line", f"{{{{ {FIT_KEY}.{ident}.line }}}}"),
-                             ("lineRule", "exact")):
+    line = ("240", "auto") if picture else (f"{{{{ {FIT_KEY}.{ident}.line }}}}", "exact")
+    for attribute, value in (("before", "0"), ("after", "0"), ("line", line[0]),
+                             ("lineRule", line[1])):
         spacing.set(W + attribute, value)
     _insert(properties, spacing, _PPR_ORDER)
     for tag, value in _FIELD_PPR:
@@ -829,6 +840,7 @@ class _Fitter:
         self._used: dict[str, float] = {}
         self.fits: list[FieldFit] = []
         self.problems: list[Problem] = []
+        self.pictures: dict[str, bytes] = {}  # relationship id -> PNG, for add_pictures
 
     def __getitem__(self, ident: str) -> Slot:
         slot = self._slots.get(ident)
@@ -847,6 +859,9 @@ class _Fitter:
         if not value:
             self.fits.append(FieldFit(json_path, box.path, "empty", box.font_size, 0))
             return _slot((), box.font_size, style)
+        if box.kind == "qr":
+            self.fits.append(FieldFit(json_path, box.path, "fitted", box.font_size, 1))
+            return self._qr(value, box)
         region = self._regions.get(f"r_{box.overflow}") if box.overflow else None
         used = self._used.get(box.overflow or "", 0.0)
         fitted = fit_value(box, self._values, region, used, self._font, self._measure)
@@ -861,6 +876,17 @@ class _Fitter:
             self._used[box.overflow] = self._used.get(box.overflow, 0.0) + fitted.rest_height
         self.fits.append(fit_report(json_path, box, fitted))
         return _slot(fitted.lines, fitted.size, style)
+
+    def _qr(self, value: str, box: FieldBox) -> Slot:
+        """A QR code of ``value`` filling the square the cell allows, as an inline picture
+        whose image part is added to the package after rendering (:func:`add_pictures`)."""
+        ident = f"rIdSheetgenQr{len(self.pictures) + 1}"
+        side = min(box.box.width, box.box.height)
+        self.pictures[ident] = qr_png(value, side)
+        drawing = _inline_picture(ident, side, len(self.pictures),
+                                  f"QR code of the sheet's reference {value}")
+        # The field's run holds a w:t; the picture goes between two (empty) texts of it.
+        return Slot(Markup(f'</w:t>{drawing}<w:t xml:space="preserve">'), 2, 240)
 
     def _region(self, region: Region, style: RunStyle) -> Slot:
         continued = self._continued.get(region.name, [])
@@ -891,6 +917,131 @@ class _Slots:
 
     def __getitem__(self, ident: str) -> Slot:
         return self._fitter[ident]
+
+# --- pictures: the QR code ------------------------------------------------------------------
+
+#: Resolution of the QR code's image: its modules stay sharp when printed or zoomed.
+QR_DPI = 600
+EMU_PER_POINT = 12700
+_WP_NS = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
+_A_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
+_PIC_NS = "http://schemas.openxmlformats.org/drawingml/2006/picture"
+_R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PACKAGE_RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_CONTENT_TYPES_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+
+
+def qr_png(value: str, side: float) -> bytes:
+    """A QR code of ``value`` as a 1-bit PNG for a square of ``side`` points: the PDF's code
+    (segno, level M, no quiet zone: the cell's margins are the white around it)."""
+    import segno
+
+    code = segno.make_qr(value, error="m")
+    modules = code.symbol_size(border=0)[0]
+    scale = max(4, -(-round(side / 72 * QR_DPI) // modules))  # whole pixels per module
+    out = io.BytesIO()
+    code.save(out, kind="png", scale=scale, border=0)
+    return out.getvalue()
+
+
+def _inline_picture(ident: str, side: float, number: int, description: str) -> str:
+    """WordprocessingML of an inline square picture ``side`` points wide (``r:embed`` =
+    ``ident``); its ``wp:docPr`` id is made unique by :func:`add_pictures`."""
+    emu = round(side * EMU_PER_POINT)
+    text = str(escape(description))
+    return (f'<w:drawing><wp:inline xmlns:wp="{_WP_NS}" distT="0" distB="0" distL="0" '
+            f'distR="0"><wp:extent cx="{emu}" cy="{emu}"/>'
+            f'<wp:docPr id="{number}" name="QR {number}" descr="{text}"/>'
+            f'<wp:cNvGraphicFramePr><a:graphicFrameLocks xmlns:a="{_A_NS}" '
+            f'noChangeAspect="1"/></wp:cNvGraphicFramePr>'
+            f'<a:graphic xmlns:a="{_A_NS}"><a:graphicData uri="{_PIC_NS}">'
+            f'<pic:pic xmlns:pic="{_PIC_NS}"><pic:nvPicPr><pic:cNvPr id="0" '
+            f'name="qr{number}.png"/><pic:cNvPicPr/></pic:nvPicPr><pic:blipFill>'
+            f'<a:blip xmlns:r="{_R_NS}" r:embed="{ident}"/><a:stretch><a:fillRect/>'
+            f'</a:stretch></pic:blipFill><pic:spPr><a:xfrm><a:off x="0" y="0"/>'
+            f'<a:ext cx="{emu}" cy="{emu}"/></a:xfrm><a:prstGeom prst="rect"><a:avLst/>'
+            f'</a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic></wp:inline>'
+            f'</w:drawing>')
+
+
+def add_pictures(parts: dict[str, bytes], pictures: Mapping[str, bytes]) -> None:
+    """Add the PNG ``pictures`` (by relationship id) to the package: image parts, the
+    document's relationships, the ``png`` content type."""
+    if not pictures:
+        return
+    from lxml import etree
+
+    rels_name = "word/_rels/document.xml.rels"
+    rels = etree.fromstring(parts[rels_name])
+    for number, (ident, data) in enumerate(pictures.items(), 1):
+        target = f"media/sheetgen-qr{number}.png"
+        parts[f"word/{target}"] = data
+        etree.SubElement(rels, f"{{{_PACKAGE_RELS_NS}}}Relationship", Id=ident,
+                         Type=f"{_R_NS}/image", Target=target)
+    parts[rels_name] = etree.tostring(rels, xml_declaration=True, encoding="UTF-8",
+                                      standalone=True)
+    types = etree.fromstring(parts[CONTENT_TYPES])
+    defaults = types.findall(f"{{{_CONTENT_TYPES_NS}}}Default")
+    if not any(d.get("Extension", "").lower() == "png" for d in defaults):
+        types.insert(types.index(defaults[-1]) + 1 if defaults else 0,
+                     etree.Element(f"{{{_CONTENT_TYPES_NS}}}Default", Extension="png",
+                                   ContentType="image/png"))
+        parts[CONTENT_TYPES] = etree.tostring(types, xml_declaration=True, encoding="UTF-8",
+                                              standalone=True)
+
+
+# --- copies ----------------------------------------------------------------------------------
+
+_W14_IDS = ("{http://schemas.microsoft.com/office/word/2010/wordml}paraId",
+            "{http://schemas.microsoft.com/office/word/2010/wordml}textId")
+
+
+def repeat_body(document_xml: bytes, copies: int) -> bytes:
+    """The document with its body ``copies`` times, each copy its own section (page).
+
+    Each copy but the last ends with a section break in the properties of its last
+    paragraph, which adds no line (a page-break paragraph would, and a full sheet would
+    spill onto a blank page). Picture ids (``wp:docPr``) are renumbered so that they stay
+    unique; Word's own paragraph ids and bookmarks are left out of the copies.
+    """
+    from lxml import etree
+
+    root = etree.fromstring(document_xml)
+    body = root.find(W + "body")
+    if copies > 1 and body is not None:
+        section = body.find(W + "sectPr")
+        content = [child for child in body if child is not section]
+        if not content or content[-1].tag != W + "p":  # a section break needs a paragraph
+            content.append(etree.SubElement(body, W + "p"))
+            if section is not None:
+                body.append(section)  # the body's own section properties stay last
+        end = content[-1]
+        properties = end.find(W + "pPr")
+        if properties is None:
+            properties = etree.Element(W + "pPr")
+            end.insert(0, properties)
+        if section is not None:
+            _insert(properties, copy.deepcopy(section), _PPR_ORDER)
+        else:
+            _insert(properties, etree.Element(W + "sectPr"), _PPR_ORDER)
+        at = body.index(content[0])
+        for _ in range(copies - 1):
+            for element in content:
+                duplicate = copy.deepcopy(element)
+                for each in duplicate.iter():
+                    for attribute in _W14_IDS:
+                        each.attrib.pop(attribute, None)
+                # A bookmark's name and id must be unique in a document: copies have none.
+                for mark in list(duplicate.iter(W + "bookmarkStart", W + "bookmarkEnd")):
+                    mark.getparent().remove(mark)
+                body.insert(at, duplicate)
+                at += 1
+        # The last copy's paragraph keeps no break: the body's sectPr ends the document.
+        for child in end.find(W + "pPr").findall(W + "sectPr"):
+            end.find(W + "pPr").remove(child)
+    for number, picture in enumerate(root.iter(f"{{{_WP_NS}}}docPr"), 1):
+        picture.set("id", str(number))
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True))
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -958,6 +1109,7 @@ class DocxFile:
     template: str
     data: bytes
     fits: list[FieldFit] = field(default_factory=list)
+    fonts: list[EmbeddedFont] = field(default_factory=list)
 
     def report(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "template": self.template,
@@ -965,8 +1117,9 @@ class DocxFile:
 
 
 def render_document(sheet: SheetContext, templates: TemplateSet | None = None, *, name: str,
-                    title: str, one_page: bool = True, verified: bool = False) -> DocxFile:
-    """Render one page job's context with its DOCX template.
+                    title: str, one_page: bool = True, verified: bool = False,
+                    copies: int = 1) -> DocxFile:
+    """Render one page job's context with its DOCX template, ``copies`` times in the file.
 
     ``one_page`` (the check sheets) requires every value to be printed in a field cell, where
     it is fitted; the cover may also print values in running text, which flows.
@@ -1017,15 +1170,18 @@ def render_document(sheet: SheetContext, templates: TemplateSet | None = None, *
     document.docx.core_properties.title = title
     out = io.BytesIO()
     document.save(out)
-    return DocxFile(name, title, template, write_package(read_package(out.getvalue())),
-                    fitter.fits)
+    parts = read_package(out.getvalue())
+    add_pictures(parts, fitter.pictures)
+    parts["word/document.xml"] = repeat_body(parts["word/document.xml"], copies)
+    embedded = embed_fonts(parts)  # so the file prints the same where the fonts are missing
+    return DocxFile(name, title, template, write_package(parts), fitter.fits, embedded)
 
 
 def render_docx(plan: FilingPlan, options: RenderOptions | None = None, *,
                 verified: bool = False) -> list[DocxFile]:
     """One applicant's Word files: the cover (unless ``options.cover`` is false), then one
-    check sheet per website, in print order. ``options.copies`` does not apply (print copies
-    from Word); nothing is written.
+    check sheet per website, in print order; a sheet's file holds it ``options.copies``
+    times, one page each, as the PDF does. Nothing is written.
 
     ``verified``: every value was already fitted into the sheet's field map (the PDF layout,
     :func:`sheetgen.pipeline.produce` does this first), so a value this format's safety margins
@@ -1044,6 +1200,7 @@ def render_docx(plan: FilingPlan, options: RenderOptions | None = None, *,
             name = f"sheet{sheets}"
         files.append(render_document(job.sheet, options.templates, name=name,
                                      title=f"{document_title(plan)} {job.title}",
-                                     one_page=job.max_pages == 1, verified=verified))
+                                     one_page=job.max_pages == 1, verified=verified,
+                                     copies=job.copies))
     return files
 
