@@ -488,6 +488,12 @@ def batch(
     return 0
 
 
+# Commands in modules of their own.
+from sheetgen.cli.receive import register as _register_receive  # noqa: E402
+
+_register_receive(app)
+
+
 # --- the one error handler ------------------------------------------------------------------
 
 def report_error(err: SheetgenError) -> None:

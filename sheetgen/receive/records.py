@@ -45,7 +45,7 @@ class WebsiteReceipt:
 
     website: int
     pages: list[PageResult] = field(default_factory=list)
-    duplicates: list[PageResult] = field(default_factory=list)
+    duplicates: list[tuple[PageResult, PageResult]] = field(default_factory=list)  # (scan, first)
 
     @property
     def received(self) -> int:
@@ -70,7 +70,7 @@ class RecordResult:
     websites: int | None = None       # how many websites (sheets) it has
     received: dict[int, WebsiteReceipt] = field(default_factory=dict)
     unplaced: list[PageResult] = field(default_factory=list)  # older codes: website unknown
-    problems: list[dict[str, str]] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)  # code, message, website
 
     @property
     def complete(self) -> bool:
@@ -85,8 +85,9 @@ class RecordResult:
                               "fingerprint": w.count("fingerprint"),
                               "date_blank": w.count("date_blank"),
                               "pages": [{"file": p.file, "page": p.page} for p in w.pages],
-                              "duplicates": [{"file": p.file, "page": p.page}
-                                             for p in w.duplicates]}
+                              "duplicates": [{"file": p.file, "page": p.page,
+                                              "same_as": {"file": q.file, "page": q.page}}
+                                             for p, q in w.duplicates]}
                              for w in sorted(self.received.values(), key=lambda w: w.website)],
                 "unplaced": [{"file": p.file, "page": p.page} for p in self.unplaced],
                 "problems": self.problems}
@@ -137,7 +138,7 @@ def group(pages: list[PageResult], expected: list[Expected] | None, *, originals
         receipt = record.received.setdefault(page.website, WebsiteReceipt(page.website))
         twin = next((p for p in receipt.pages if _same_original(p, page)), None)
         if twin is not None:
-            receipt.duplicates.append(page)
+            receipt.duplicates.append((page, twin))
         else:
             receipt.pages.append(page)
     for record in records.values():
@@ -146,8 +147,8 @@ def group(pages: list[PageResult], expected: list[Expected] | None, *, originals
 
 
 def _judge(record: RecordResult, originals: int) -> None:
-    def problem(code: str, message: str) -> None:
-        record.problems.append({"code": code, "message": message})
+    def problem(code: str, message: str, website: int | None = None) -> None:
+        record.problems.append({"code": code, "message": message, "website": website})
 
     if record.in_manifest is False:
         problem("not_in_manifest", "编号不在清单中 / the reference is not in the manifest")
@@ -164,25 +165,33 @@ def _judge(record: RecordResult, originals: int) -> None:
         if got < originals:
             problem("missing_originals", f"网站 {number}：收到 {got} 份，应为 {originals} 份 / "
                                          f"website {number}: {got} of {originals} originals "
-                                         "received")
+                                         "received", number)
         elif got > originals:
             problem("extra_originals", f"网站 {number}：收到 {got} 份，多于 {originals} 份 / "
                                        f"website {number}: {got} originals, more than "
-                                       f"{originals}")
+                                       f"{originals}", number)
     for receipt in sorted(record.received.values(), key=lambda w: w.website):
-        for twin in receipt.duplicates:
-            problem("scanned_twice", f"网站 {receipt.website}：{twin.where} 与另一页是同一份原件 / "
-                                     f"website {receipt.website}: {twin.where} is an original "
-                                     "already scanned")
+        for again, first in receipt.duplicates:
+            problem("scanned_twice", f"网站 {receipt.website}：{again.where} 与 {first.where} "
+                                     f"是同一份原件 / website {receipt.website}: "
+                                     f"{again.where} is the original of {first.where} scanned "
+                                     "again", receipt.website)
         for page in receipt.pages:
             for issue in page.problems:
                 chinese, _, english = issue.message.partition(" / ")
                 problem(issue.code, f"网站 {receipt.website}（{page.where}）：{chinese} / "
-                                    f"website {receipt.website} ({page.where}): {english}")
+                                    f"website {receipt.website} ({page.where}): {english}",
+                        receipt.website)
 
 
 def _same_original(first: PageResult, second: PageResult) -> bool:
-    """Whether two pages of one website are scans of one physical sheet (same ink)."""
+    """Whether two pages of one website are scans of one physical sheet (same ink).
+
+    Only signed pages are compared: a signature is never written twice the same to a
+    fraction of a millimetre, while one seal or one finger pressed twice can look alike.
+    """
+    if "signature" not in first.patterns or "signature" not in second.patterns:
+        return False
     scores = []
     for kind, pattern in first.patterns.items():
         other = second.patterns.get(kind)
@@ -194,4 +203,5 @@ def _same_original(first: PageResult, second: PageResult) -> bool:
         denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
         if denominator > 0:
             scores.append(float((a * b).sum()) / denominator)
-    return bool(scores) and min(scores) > SAME_ORIGINAL
+    signed = min(first.patterns["signature"].mean(), second.patterns["signature"].mean())
+    return signed >= MIN_INK and bool(scores) and min(scores) > SAME_ORIGINAL
