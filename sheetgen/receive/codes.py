@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 #: Longest side of the image searched first.
-SEARCH_SIDE = 3600
+SEARCH_SIDE = 4000
 
 Point = tuple[float, float]
 

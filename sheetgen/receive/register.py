@@ -34,6 +34,8 @@ SEARCH_DPI = 50.0
 PATCH_MM = 24.0
 MIN_SCORE = 0.45
 MIN_PATCHES = 4
+MAX_PATCHES = 28
+CELL_MM = 60.0
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -101,7 +103,7 @@ def register(image: Image, page_corners: Array, scan_corners: Array, blank: Arra
     residual = 0.0
     grey = image.convert("L")
     # Near the code first, where its estimate is good; then the whole page, searching less.
-    for reach_mm, step_mm, search_mm in ((110.0, 20.0, 6.0), (400.0, 26.0, 2.5)):
+    for reach_mm, step_mm, search_mm in ((110.0, 12.0, 6.0), (400.0, 24.0, 2.5)):
         pairs = _match_patches(grey, matrix, blank, page_size, centre, reach_mm, step_mm,
                                search_mm)
         if len(pairs) < MIN_PATCHES:
@@ -144,15 +146,17 @@ def _match_patches(image: Image, matrix: Array, blank: Array, page_size: tuple[f
                    centre: Array, reach_mm: float, step_mm: float, search_mm: float
                    ) -> list[tuple[tuple[float, float], tuple[float, float]]]:
     """(page point, scan point) pairs from patches of the blank layout found in the scan."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
     step = 72 / SEARCH_DPI  # pt per search pixel
     scan = darkness(warp(image, matrix, (0.0, 0.0), page_size, SEARCH_DPI))
     height, width = min(scan.shape[0], blank.shape[0]), min(scan.shape[1], blank.shape[1])
     size = round(PATCH_MM * MM / step)
     radius = max(2, round(search_mm * MM / step))
     stride = round(step_mm * MM / step)
-    pairs = []
+    # Window sums of the scan and of its square, for every patch at once (integral images).
+    integral = np.pad(scan.cumsum(axis=0).cumsum(axis=1), ((1, 0), (1, 0)))
+    integral2 = np.pad((scan * scan).cumsum(axis=0).cumsum(axis=1), ((1, 0), (1, 0)))
+    span = 2 * radius + 1
+    candidates = []
     for top in range(radius, height - size - radius, stride):
         for left in range(radius, width - size - radius, stride):
             middle = np.array([(left + size / 2) * step, (top + size / 2) * step])
@@ -162,35 +166,61 @@ def _match_patches(image: Image, matrix: Array, blank: Array, page_size: tuple[f
             ink = template.mean()
             if not 0.02 < ink < 0.5 or template.std() < 0.08:
                 continue  # empty paper or a solid block: nothing to lock on to
-            template = template - ink
-            region = scan[top - radius:top + size + radius, left - radius:left + size + radius]
-            windows = sliding_window_view(region, (size, size))
-            sums = _box_sums(region, size)
-            squares = _box_sums(region * region, size)
-            variance = squares - sums * sums / (size * size)
-            score = np.einsum("ijkl,kl->ij", windows, template) / np.sqrt(
-                np.maximum(variance, 1e-9) * float((template ** 2).sum()))
-            iy, ix = (int(i) for i in np.unravel_index(int(np.argmax(score)), score.shape))
-            best = float(score[iy, ix])
-            if best < MIN_SCORE or iy in (0, score.shape[0] - 1) or ix in (0, score.shape[1] - 1):
-                continue  # weak, or at the edge of the search: the true peak may lie beyond
-            second = _second_peak(score, iy, ix)
-            if second > best - 0.05:
-                continue  # ambiguous: repeated rows or columns look alike
-            dy = iy - radius + _subpixel(score[iy - 1, ix], best, score[iy + 1, ix])
-            dx = ix - radius + _subpixel(score[iy, ix - 1], best, score[iy, ix + 1])
-            shifted = middle + np.array([dx, dy]) * step
-            target = apply(matrix, shifted[None, :])[0]
-            pairs.append(((float(middle[0]), float(middle[1])),
-                          (float(target[0]), float(target[1]))))
+            candidates.append((float(template.std()), top, left, middle, template - ink))
+    pairs = []
+    for _, top, left, middle, template in _spread(candidates, MAX_PATCHES):
+        y0, x0 = top - radius, left - radius
+        region = scan[y0:y0 + size + 2 * radius, x0:x0 + size + 2 * radius]
+        sums = _window_sums(integral, y0, x0, size, span)
+        squares = _window_sums(integral2, y0, x0, size, span)
+        variance = squares - sums * sums / (size * size)
+        # Correlation with the template at every offset, through the FFT (no wrap-around
+        # reaches the offsets kept: the region is the template plus the search on each side).
+        product = np.fft.rfft2(region) * np.conj(np.fft.rfft2(template, s=region.shape))
+        correlation = np.fft.irfft2(product, s=region.shape)[:span, :span]
+        score = correlation / np.sqrt(
+            np.maximum(variance, 1e-9) * float((template ** 2).sum()))
+        iy, ix = (int(i) for i in np.unravel_index(int(np.argmax(score)), score.shape))
+        best = float(score[iy, ix])
+        if best < MIN_SCORE or iy in (0, score.shape[0] - 1) or ix in (0, score.shape[1] - 1):
+            continue  # weak, or at the edge of the search: the true peak may lie beyond
+        second = _second_peak(score, iy, ix)
+        if second > best - 0.05:
+            continue  # ambiguous: repeated rows or columns look alike
+        dy = iy - radius + _subpixel(score[iy - 1, ix], best, score[iy + 1, ix])
+        dx = ix - radius + _subpixel(score[iy, ix - 1], best, score[iy, ix + 1])
+        shifted = middle + np.array([dx, dy]) * step
+        target = apply(matrix, shifted[None, :])[0]
+        pairs.append(((float(middle[0]), float(middle[1])),
+                      (float(target[0]), float(target[1]))))
     return pairs
 
 
-def _box_sums(values: Array, size: int) -> Array:
-    """The sum of every size × size window of ``values`` (an integral image)."""
-    integral = np.pad(values.cumsum(axis=0).cumsum(axis=1), ((1, 0), (1, 0)))
-    return np.asarray(integral[size:, size:] - integral[:-size, size:]
-                      - integral[size:, :-size] + integral[:-size, :-size])
+def _spread(candidates: list[Any], count: int) -> list[Any]:
+    """Up to ``count`` patches, the most structured (text and rules lock on best) of each part
+    of the page in turn: points spread over the page fix rotation and scale best."""
+    cells: dict[tuple[int, int], list[Any]] = {}
+    for candidate in sorted(candidates, key=lambda c: -c[0]):
+        middle = candidate[3]
+        cell = (int(middle[0] // (CELL_MM * MM)), int(middle[1] // (CELL_MM * MM)))
+        cells.setdefault(cell, []).append(candidate)
+    chosen: list[Any] = []
+    while len(chosen) < count and any(cells.values()):
+        for queue in cells.values():
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    return chosen
+
+
+def _window_sums(integral: Array, top: int, left: int, size: int, span: int) -> Array:
+    """Sums of the size × size windows at offsets 0..span-1 from (top, left), from an
+    integral image (padded with a leading row and column of zeros)."""
+    rows = slice(top, top + span)
+    cols = slice(left, left + span)
+    rows_end = slice(top + size, top + size + span)
+    cols_end = slice(left + size, left + size + span)
+    return np.asarray(integral[rows_end, cols_end] - integral[rows, cols_end]
+                      - integral[rows_end, cols] + integral[rows, cols])
 
 
 def _second_peak(score: Array, iy: int, ix: int) -> float:
