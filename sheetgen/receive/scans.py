@@ -15,6 +15,7 @@ says they are below :data:`MAX_PIXELS` (an A3 page at 600 dpi is 70 million pixe
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -193,7 +194,7 @@ def _image_pages(path: Path) -> Iterator[ScanPage]:
                 yield ScanPage(name, number, problem=_too_large(width, height, "图像"))
                 continue
             try:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), _strict_decoding():
                     warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
                     rgb = _to_rgb(frame)
             except (OSError, ValueError, SyntaxError) as err:  # truncated or damaged data
@@ -201,6 +202,23 @@ def _image_pages(path: Path) -> Iterator[ScanPage]:
                     "corrupt_image", f"图像数据损坏 / the image data is damaged ({err})"))
                 continue
             yield ScanPage(name, number, rgb)
+
+
+@contextlib.contextmanager
+def _strict_decoding() -> Iterator[None]:
+    """A truncated image is an error, not a page with a grey end.
+
+    WeasyPrint, once imported, tells Pillow to load truncated images for the whole process;
+    a scan cut off in transfer must be reported instead.
+    """
+    from PIL import ImageFile
+
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
 def _to_rgb(frame: Image) -> Image:
