@@ -47,6 +47,7 @@ pytest:
 bench: setup
 	$(PY) bench/bench.py
 	$(PY) bench/batch.py
+	$(PY) bench/receive.py
 
 # Rebuild the supplementary font from Debian's fonts-noto-cjk (see fonts/README.md).
 fonts: setup
