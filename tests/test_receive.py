@@ -306,6 +306,12 @@ def test_cli_bad_input_exit_6_no_traceback(bad_files: list[Path], tmp_path: Path
     assert missing.code == 2 and "scan not found" in missing.stderr
     bad_report = run_cli("receive", str(bad_files[0]), "--report", str(tmp_path / "r.txt"))
     assert bad_report.code == 2 and ".json, .csv or .xlsx" in bad_report.stderr
+    nowhere = run_cli("receive", str(bad_files[0]), "--report", str(tmp_path / "no" / "r.csv"))
+    assert nowhere.code == 2 and "does not exist" in nowhere.stderr
+    odd = tmp_path / "scan.csv"
+    odd.write_bytes(bad_files[0].read_bytes())
+    onto_scan = run_cli("receive", str(odd), "--report", str(odd))
+    assert onto_scan.code == 2 and "one of the scans" in onto_scan.stderr
 
 
 def test_batch_print_sign_scan_receive(tmp_path: Path) -> None:

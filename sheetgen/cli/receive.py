@@ -55,17 +55,15 @@ def receive(
     has a problem (each is listed).
     """
     from sheetgen.cli import emit_json, json_errors, say
-    from sheetgen.errors import BatchPartialError, UsageError
+    from sheetgen.errors import BatchPartialError
     from sheetgen.receive import receive as run
-    from sheetgen.receive.report import FORMATS, write_report
+    from sheetgen.receive.report import check_target, write_report
     from sheetgen.render.templating import TemplateSet
     from sheetgen.rules import load_rules
 
     with json_errors(as_json):
-        if report is not None and report.suffix.lower() not in FORMATS:
-            raise UsageError(f"--report {report}: unknown format "
-                             f"{report.suffix or '(no suffix)'}",
-                             hint="name the report .json, .csv or .xlsx")
+        if report is not None:
+            check_target(report, scans)
         receipt = run(scans, manifest=manifest,
                       templates=TemplateSet(templates) if templates else None,
                       rules=load_rules(rules_file), originals=originals)

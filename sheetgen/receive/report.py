@@ -68,6 +68,21 @@ def _yes(value: bool) -> str:
     return "是 yes" if value else "否 no"
 
 
+def check_target(path: Path, scans: Sequence[Path]) -> None:
+    """Refuse, before any page is read, a report that could not be written or would replace
+    a scan: reading a long scan only to fail at the end wastes the staff's time."""
+    if path.suffix.lower() not in FORMATS:
+        raise UsageError(f"--report {path}: unknown format {path.suffix or '(no suffix)'}",
+                         hint="name the report .json, .csv or .xlsx")
+    if not path.parent.is_dir():
+        raise UsageError(f"--report {path}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise UsageError(f"--report {path} is a folder", hint="give a file name")
+    target = path.resolve()
+    if any(scan.resolve() == target for scan in scans):
+        raise UsageError(f"--report {path} is one of the scans", hint="give another file name")
+
+
 def write_report(receipt: Receipt, path: Path, *, originals: int = 2) -> None:
     """Write the receipt to ``path`` as JSON, CSV or XLSX by its suffix (atomically)."""
     suffix = path.suffix.lower()
