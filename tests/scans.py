@@ -20,8 +20,8 @@ from PIL import Image, ImageDraw
 
 from sheetgen.pipeline import plan_input
 from sheetgen.receive.codes import find_codes
-from sheetgen.render.pdf.document import RenderOptions, render_pdf
-from sheetgen.render.pdf.layout import CompiledLayout, cached_layout
+from sheetgen.rendering.pdf.document import RenderOptions, render_pdf
+from sheetgen.rendering.pdf.layout import CompiledLayout, cached_layout
 from tests.applicants import example
 
 RENDER_DPI = 200

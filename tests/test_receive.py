@@ -28,9 +28,9 @@ from sheetgen.receive import PageResult, Receipt, receive
 from sheetgen.receive.codes import find_codes
 from sheetgen.receive.layouts import Layouts
 from sheetgen.receive.report import write_report
-from sheetgen.render.pdf.document import RenderOptions, render_pdf
-from sheetgen.render.pdf.layout import cached_layout, layout_key
-from sheetgen.render.templating import bundled
+from sheetgen.rendering.pdf.document import RenderOptions, render_pdf
+from sheetgen.rendering.pdf.layout import cached_layout, layout_key
+from sheetgen.rendering.templating import bundled
 from sheetgen.rules import load_rules
 from tests.applicants import example
 from tests.conftest import EXAMPLES, run_cli

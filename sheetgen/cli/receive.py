@@ -58,7 +58,7 @@ def receive(
     from sheetgen.errors import BatchPartialError
     from sheetgen.receive import receive as run
     from sheetgen.receive.report import check_target, write_report
-    from sheetgen.render.templating import TemplateSet
+    from sheetgen.rendering.templating import TemplateSet
     from sheetgen.rules import load_rules
 
     with json_errors(as_json):

@@ -3,7 +3,7 @@
 A versioned payload, ``SG1:<reference>:<website>/<count>:<layout>``, e.g.
 ``SG1:QY-2026-000123:1/2:3FA9C2D10B``: the sheet's reference, the website's position among the
 applicant's sheets (1-based) and how many there are, and the first ten hex digits of the
-compiled layout's key (:func:`sheetgen.render.pdf.layout.layout_key`), which leads
+compiled layout's key (:func:`sheetgen.rendering.pdf.layout.layout_key`), which leads
 ``sheetgen receive`` back to the exact field map of the page (where the signature, seal,
 fingerprint and date go). ``:`` and ``/`` cannot occur in a reference (``A-Za-z0-9._-``), so
 the parts split unambiguously; with an upper-case reference the whole payload is in the QR

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from sheetgen.receive.layouts import Layouts
     from sheetgen.receive.records import RecordResult
-    from sheetgen.render.templating import TemplateSet
+    from sheetgen.rendering.templating import TemplateSet
     from sheetgen.rules import Rules
 
 #: What each area's flag is called in a page's result.
@@ -128,7 +128,7 @@ def check_scans(scans: Iterable[Path], *, templates: TemplateSet | None = None,
     from sheetgen.errors import UsageError
     from sheetgen.receive.layouts import Layouts
     from sheetgen.receive.scans import expand, read_pages
-    from sheetgen.render.templating import bundled
+    from sheetgen.rendering.templating import bundled
     from sheetgen.rules import load_rules
 
     files = expand(scans)

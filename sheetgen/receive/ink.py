@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sheetgen.receive.register import MM, Array, Registration, warp
-from sheetgen.render.pdf.layout import Box
+from sheetgen.rendering.fields import Box
 
 if TYPE_CHECKING:
     from PIL.Image import Image

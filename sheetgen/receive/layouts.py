@@ -24,8 +24,8 @@ import numpy as np
 
 from sheetgen.documents.plan import Seal
 from sheetgen.documents.sheetcode import layout_id
-from sheetgen.render.pdf.layout import CompiledLayout, cached_layout, get_layout, layout_key
-from sheetgen.render.templating import TemplateSet
+from sheetgen.rendering.pdf.layout import CompiledLayout, cached_layout, get_layout, layout_key
+from sheetgen.rendering.templating import TemplateSet
 from sheetgen.rules import Rules
 
 
