@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,6 +19,7 @@ from typing import Annotated, Any, BinaryIO
 import typer
 
 from sheetgen import __version__
+from sheetgen.cli.output import emit_json, json_errors, say
 from sheetgen.errors import ExitCode, Problem, SheetgenError, UsageError
 
 app = typer.Typer(
@@ -33,29 +33,7 @@ app = typer.Typer(
 )
 
 
-# --- output helpers -------------------------------------------------------------------------
-
-def say(message: str) -> None:
-    """A human message on stderr."""
-    print(f"sheetgen: {message}", file=sys.stderr)
-
-
-def emit_json(payload: Any) -> None:
-    """The one JSON payload on stdout."""
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
-    sys.stdout.flush()
-
-
-@contextlib.contextmanager
-def json_errors(enabled: bool, **fields: Any) -> Iterator[None]:
-    """With ``--json``, a command that fails still prints its one JSON document (ok false,
-    every error) before the error takes its usual way to stderr and the exit code."""
-    try:
-        yield
-    except SheetgenError as err:
-        if enabled:
-            emit_json({"ok": False, **fields, **err.as_dict()})
-        raise
+# The output helpers live in sheetgen.cli.output, where command modules import them too.
 
 
 def _version_callback(value: bool) -> None:

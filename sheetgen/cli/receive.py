@@ -54,7 +54,7 @@ def receive(
     Exit 0 when every page matched and every record is complete, 6 when some page or record
     has a problem (each is listed).
     """
-    from sheetgen.cli import emit_json, json_errors, say
+    from sheetgen.cli.output import emit_json, json_errors, say
     from sheetgen.errors import BatchPartialError
     from sheetgen.receive import receive as run
     from sheetgen.receive.report import check_target, write_report
