@@ -57,6 +57,7 @@ bench: setup
 	$(PY) bench/serve.py
 	$(PY) bench/spreadsheet.py
 	$(PY) bench/docx_fonts.py
+	$(PY) bench/receive.py
 
 # Rebuild the supplementary font from Debian's fonts-noto-cjk (see fonts/README.md).
 fonts: setup

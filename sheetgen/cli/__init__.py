@@ -594,9 +594,13 @@ def batch(
     return 0
 
 
-# --- serve: its own module, which imports FastAPI and uvicorn only when it runs ---------------
+# --- commands in modules of their own (each imports what it needs only when it runs) ----------
 
 app.command("serve")(serve_command)
+
+from sheetgen.cli.receive import register as _register_receive  # noqa: E402
+
+_register_receive(app)
 
 
 # --- the one error handler ------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """What the command line prints: human messages on stderr, the one JSON payload on stdout.
 
 Shared by the Typer app (:mod:`sheetgen.cli`) and the command modules beside it
-(:mod:`sheetgen.cli.fonts`), which cannot import the app without an import cycle.
+(:mod:`sheetgen.cli.fonts`, :mod:`sheetgen.cli.receive`), which cannot import the app without
+an import cycle.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sheetgen.documents.plan import FilingPlan, SheetPlan
+from sheetgen.documents.sheetcode import sheet_code
 from sheetgen.model import Applicant, Person, Website
 
 PERSON_KEYS = ("name", "certificate_type", "certificate_number", "mobile", "office_phone",
@@ -92,6 +93,7 @@ def sheet_context(plan: FilingPlan, sheet: SheetPlan, *, provider: str | None = 
             "filing_type": applicant.filing_type.label,
             "province": plan.province.name,
             "position": f"网站 {sheet.index + 1} / {count}",
+            "code": sheet_code(reference(applicant), sheet.index, count),
         },
         "host": {
             "name": host.name,
@@ -132,6 +134,7 @@ def sheet_context(plan: FilingPlan, sheet: SheetPlan, *, provider: str | None = 
     principal_path = "host.principal" if host.principal else f"{site}.manager"
     paths = {
         "sheet.ref": "ref",
+        "sheet.code": "ref",
         "sheet.filing_type": "filing_type",
         "sheet.province": "province",
         "host.name": "host.name",

@@ -3,7 +3,10 @@ background pages (PDF) and the field map: where each value goes, at what size.
 
 This is the "compile" half of compile-once/stamp-many (design.md §2). Elements of a template
 marked ``data-field="host.name"`` become :class:`FieldBox` es, elements marked
-``data-region="remarks"`` become :class:`Region` s (blank space a long value may continue in).
+``data-region="remarks"`` become :class:`Region` s (blank space a long value may continue in),
+elements marked ``data-area="signature"`` (``seal``, ``fingerprint``, ``date``) become the
+layout's ``areas``: where the applicant signs, seals, presses a fingerprint or (must not) date
+the sheet, which ``sheetgen receive`` checks on the scans of signed sheets.
 Field attributes a template may set:
 
 ``data-field``            context path of the value (``website.domains``)
@@ -76,7 +79,7 @@ A4_TOLERANCE = 0.5
 #: What ``data-kind`` may say.
 KINDS = ("text", "qr")
 #: Changes whenever what a compiled layout holds changes, so older cache entries are ignored.
-FORMAT = 1
+FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class CompiledLayout:
     page_sizes: tuple[tuple[float, float], ...]
     fields: tuple[FieldBox, ...]
     regions: Mapping[str, Region] = field(default_factory=dict)
+    areas: Mapping[str, Box] = field(default_factory=dict)  # data-area name -> its box
 
     @property
     def page_count(self) -> int:
@@ -136,6 +140,27 @@ def get_layout(templates: TemplateSet, template: str, context: Mapping[str, Any]
         with _lock:
             cached = _cache.setdefault(key, cached)
     return cached
+
+
+def cached_layout(prefix: str) -> CompiledLayout | None:
+    """A layout compiled before whose key starts with ``prefix``: from this process's cache,
+    else from the disk cache; None when neither holds one (or more than one matches)."""
+    prefix = prefix.lower()
+    with _lock:
+        found = [layout for key, layout in _cache.items() if key.startswith(prefix)]
+    if len(found) == 1:
+        return found[0]
+    directory = cache_dir()
+    if found or directory is None or not prefix.isalnum():
+        return None
+    try:
+        metas = sorted(directory.glob(f"{prefix}*.json"))
+        if len(metas) != 1:
+            return None
+        template = json.loads(metas[0].read_text("utf-8"))["template"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return _load(metas[0].stem, str(template))
 
 
 @contextlib.contextmanager
@@ -188,7 +213,8 @@ def _load(key: str, template: str) -> CompiledLayout | None:
             tuple((float(w), float(h)) for w, h in meta["page_sizes"]),
             tuple(FieldBox(**{**f, "box": Box(**f["box"])}) for f in meta["fields"]),
             {r["name"]: Region(r["name"], Box(**r["box"]), r["font_size"])
-             for r in meta["regions"]})
+             for r in meta["regions"]},
+            {name: Box(**box) for name, box in meta["areas"].items()})
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -203,7 +229,8 @@ def _store(layout: CompiledLayout) -> None:
             "sha256": hashlib.sha256(layout.background).hexdigest(),
             "page_sizes": layout.page_sizes,
             "fields": [dataclasses.asdict(f) for f in layout.fields],
-            "regions": [dataclasses.asdict(r) for r in layout.regions.values()]}
+            "regions": [dataclasses.asdict(r) for r in layout.regions.values()],
+            "areas": {name: dataclasses.asdict(box) for name, box in layout.areas.items()}}
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         # The background first: a meta file never points at a missing or partial PDF.
@@ -234,6 +261,7 @@ def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, 
             hint="reduce fixed heights or margins in the template's CSS")
     fields: list[FieldBox] = []
     regions: dict[str, Region] = {}
+    areas: dict[str, Box] = {}
     sizes = []
     laid_out: set[int] = set()
     for number, page in enumerate(document.pages):
@@ -246,6 +274,9 @@ def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, 
                        box.width * PX, box.height * PX)
             _check_on_page(templates, template, element, rect, page_width, page_height)
             font_size = float(box.style["font_size"]) * PX
+            if element.get("data-area"):
+                areas[element.get("data-area")] = rect
+                continue
             if not (math.isfinite(font_size) and font_size > 0):
                 raise TemplateError(f"template {_where(templates, template, element)}: the "
                                     "font size of a field or region must be above 0")
@@ -273,7 +304,8 @@ def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, 
             raise TemplateError(f"template {template}: field {f.path} continues in region "
                                 f"{f.overflow!r}, which the template does not define")
     background = document.write_pdf()
-    return CompiledLayout(key, template, background, tuple(sizes), tuple(fields), regions)
+    return CompiledLayout(key, template, background, tuple(sizes), tuple(fields), regions,
+                          areas)
 
 
 def _known_paths(context: Mapping[str, Any]) -> frozenset[str]:
@@ -364,14 +396,16 @@ def _check_all_laid_out(templates: TemplateSet, template: str, root: Any,
 
 
 def _marked_boxes(root: Any) -> Iterator[tuple[Any, Any]]:
-    """Boxes generated by elements with data-field or data-region, the principal box once."""
+    """Boxes generated by elements with data-field, data-region or data-area, the principal
+    box once."""
     seen: set[int] = set()
     stack = [root]
     while stack:
         box = stack.pop()
         element = getattr(box, "element", None)
         if (element is not None and id(element) not in seen
-                and (element.get("data-field") or element.get("data-region"))):
+                and (element.get("data-field") or element.get("data-region")
+                     or element.get("data-area"))):
             seen.add(id(element))
             yield box, element
         stack.extend(reversed(getattr(box, "children", ()) or ()))

@@ -19,6 +19,7 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from sheetgen.documents.sheetcode import complete
 from sheetgen.errors import Problem
 from sheetgen.rendering import fonts
 from sheetgen.rendering.fields import (
@@ -112,7 +113,9 @@ def plan_page(layout: CompiledLayout, page: int, values: Mapping[str, str],
             fits.append(FieldFit(json_path, field.path, "empty", field.font_size, 0))
             continue
         if field.kind == "qr":
-            draws.append(_Draw(field.box, field.font_size, qr=encode_qr(value)))
+            # A sheet code names its own layout (sheetgen.documents.sheetcode).
+            draws.append(_Draw(field.box, field.font_size,
+                               qr=encode_qr(complete(value, layout.key))))
             fits.append(FieldFit(json_path, field.path, "fitted", field.font_size, 1))
             continue
         region = layout.regions.get(field.overflow) if field.overflow else None

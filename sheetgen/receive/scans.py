@@ -1,0 +1,236 @@
+"""Reading scans: PDF pages and images (JPEG, PNG, TIFF, multi-page TIFF) → page images.
+
+Everything a scanner or a phone produces arrives here as files; each page leaves as a
+:class:`ScanPage` with its file and 1-based page number, and either an RGB image or the
+problem that kept it from being read (a corrupt or encrypted PDF, an image too large to
+decode safely, a format Pillow does not know). Nothing is dropped: a file that cannot be read
+at all is one page with a problem, so the report still lists it.
+
+PDF pages are rendered with pypdfium2 at :data:`PDF_DPI`, enough for the sheet's 15 mm code
+(25 × 25 modules: 4.7 px a module); :func:`ScanPage.again` renders a page once more at
+:data:`PDF_RETRY_DPI` when the code was not found. Images are decoded only when their header
+says they are below :data:`MAX_PIXELS` (an A3 page at 600 dpi is 70 million pixels; a
+20 000 × 20 000 image would take 1.2 GB in RGB).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+PDF_DPI = 200.0
+PDF_RETRY_DPI = 300.0
+MAX_PIXELS = 90_000_000
+SUFFIXES = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+
+
+@dataclass(frozen=True)
+class ScanProblem:
+    """Why a page (or a whole file) could not be read or checked."""
+
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass
+class ScanPage:
+    """One page of a scan: its image, or the problem that kept it from being read."""
+
+    file: str
+    page: int | None  # 1-based; None when the file as a whole could not be read
+    image: Image | None = None
+    problem: ScanProblem | None = None
+    rerender: Callable[[float], Image] | None = None  # PDFs: the page at another resolution
+
+    def again(self) -> Image | None:
+        """The page rendered at a higher resolution (PDF pages), else None."""
+        if self.rerender is None:
+            return None
+        try:
+            return self.rerender(PDF_RETRY_DPI)
+        except Exception:  # pdfium's errors are plain exceptions; the first render worked
+            return None
+
+
+def expand(inputs: Iterable[Path]) -> list[Path]:
+    """The scan files of ``inputs``: files as given, folders walked for scan suffixes."""
+    files: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*")
+                                if p.is_file() and p.suffix.lower() in SUFFIXES
+                                and not any(part.startswith(".")
+                                            for part in p.relative_to(path).parts)))
+        else:
+            files.append(path)
+    return files
+
+
+def read_pages(path: Path) -> Iterator[ScanPage]:
+    """Every page of one scan file, one at a time (a long scan is never held whole)."""
+    name = str(path)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError as err:
+        yield ScanPage(name, None, problem=ScanProblem(
+            "unreadable", f"无法读取文件 / cannot read the file: {err.strerror or err}"))
+        return
+    if head.startswith(b"%PDF") or path.suffix.lower() == ".pdf":
+        yield from _pdf_pages(path)
+    else:
+        yield from _image_pages(path)
+
+
+def _pdf_pages(path: Path) -> Iterator[ScanPage]:
+    import pypdfium2 as pdfium
+
+    name = str(path)
+    try:
+        document = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as err:
+        text = str(err)
+        if "password" in text.lower():
+            problem = ScanProblem("encrypted_pdf", "PDF 已加密，无法读取 / the PDF is encrypted "
+                                  "(password-protected); scan again without a password")
+        else:
+            problem = ScanProblem("corrupt_pdf", f"PDF 文件损坏，无法读取 / the PDF cannot be read "
+                                  f"({text})")
+        yield ScanPage(name, None, problem=problem)
+        return
+    try:
+        count = len(document)
+        if count == 0:
+            yield ScanPage(name, None, problem=ScanProblem(
+                "empty_file", "PDF 没有页面 / the PDF has no pages"))
+        for index in range(count):
+            def render(dpi: float, index: int = index) -> Image:
+                return _render_pdf_page(document, index, dpi)
+
+            try:
+                image = render(PDF_DPI)
+            except pdfium.PdfiumError as err:
+                yield ScanPage(name, index + 1, problem=ScanProblem(
+                    "corrupt_page", f"此页无法渲染 / the page cannot be rendered ({err})"))
+                continue
+            except _TooLarge as err:
+                yield ScanPage(name, index + 1, problem=err.problem)
+                continue
+            yield ScanPage(name, index + 1, image, rerender=render)
+    finally:
+        document.close()
+
+
+class _TooLarge(Exception):
+    def __init__(self, problem: ScanProblem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def _too_large(width: float, height: float, what: str) -> ScanProblem:
+    return ScanProblem("image_too_large",
+                       f"{what}过大（{width:.0f} × {height:.0f}）/ {what_en(what)} is too large "
+                       f"({width:.0f} × {height:.0f} pixels, over {MAX_PIXELS:,}); scan at "
+                       "600 dpi or less")
+
+
+def what_en(what: str) -> str:
+    return {"图像": "the image", "页面": "the page"}.get(what, what)
+
+
+def _render_pdf_page(document: object, index: int, dpi: float) -> Image:
+    page = document[index]  # type: ignore[index]
+    try:
+        width, height = page.get_size()
+        scale = dpi / 72
+        if width * height * scale * scale > MAX_PIXELS:
+            # A page far bigger than A3: render at the resolution the pixel budget allows.
+            scale = (MAX_PIXELS / (width * height)) ** 0.5
+            if scale < 50 / 72:
+                raise _TooLarge(_too_large(width * dpi / 72, height * dpi / 72, "页面"))
+        bitmap = page.render(scale=scale)
+        try:
+            image: Image = bitmap.to_pil().convert("RGB")
+        finally:
+            bitmap.close()
+        return image
+    finally:
+        page.close()
+
+
+def _image_pages(path: Path) -> Iterator[ScanPage]:
+    from PIL import Image as PILImage
+    from PIL import ImageSequence, UnidentifiedImageError
+
+    name = str(path)
+    try:
+        with warnings.catch_warnings():
+            # The size is checked below against sheetgen's own limit, before any decoding.
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            image = PILImage.open(path)
+    except PILImage.DecompressionBombError:
+        yield ScanPage(name, None, problem=ScanProblem(
+            "image_too_large", f"图像过大 / the image is too large (over {MAX_PIXELS:,} "
+                               "pixels); scan at 600 dpi or less"))
+        return
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        yield ScanPage(name, None, problem=ScanProblem(
+            "unreadable", f"不是可读的 PDF 或图像文件 / not a readable PDF or image ({err})"))
+        return
+    with image:
+        for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+            width, height = frame.size
+            if width * height > MAX_PIXELS:
+                yield ScanPage(name, number, problem=_too_large(width, height, "图像"))
+                continue
+            try:
+                with warnings.catch_warnings(), _strict_decoding():
+                    warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+                    rgb = _to_rgb(frame)
+            except (OSError, ValueError, SyntaxError) as err:  # truncated or damaged data
+                yield ScanPage(name, number, problem=ScanProblem(
+                    "corrupt_image", f"图像数据损坏 / the image data is damaged ({err})"))
+                continue
+            yield ScanPage(name, number, rgb)
+
+
+@contextlib.contextmanager
+def _strict_decoding() -> Iterator[None]:
+    """A truncated image is an error, not a page with a grey end.
+
+    WeasyPrint, once imported, tells Pillow to load truncated images for the whole process;
+    a scan cut off in transfer must be reported instead.
+    """
+    from PIL import ImageFile
+
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
+def _to_rgb(frame: Image) -> Image:
+    from PIL import Image as PILImage
+    from PIL import ImageOps
+
+    if frame.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16-bit and float greys: scale to 8 bits before converting.
+        frame = ImageOps.autocontrast(frame.convert("F").point(lambda v: v / 256).convert("L"))
+    if frame.mode in ("RGBA", "LA", "PA") or (frame.mode == "P" and "transparency" in frame.info):
+        # Transparent pixels are paper.
+        background = PILImage.new("RGB", frame.size, "white")
+        background.paste(frame.convert("RGBA"), mask=frame.convert("RGBA").getchannel("A"))
+        return background
+    return frame.convert("RGB")
