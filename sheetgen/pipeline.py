@@ -17,7 +17,7 @@ from typing import Any
 from sheetgen.documents.context import reference
 from sheetgen.documents.plan import FilingPlan, make_plan
 from sheetgen.model import Applicant, parse_applicant
-from sheetgen.output import check_formats, safe_stem, write_atomic, write_stdout
+from sheetgen.output import check_formats, output_file, safe_stem, write_atomic, write_stdout
 from sheetgen.render.docx.document import DocxFile, docx_path, render_docx
 from sheetgen.render.pdf.document import Rendered, RenderOptions, render_pdf
 from sheetgen.rules import Rules, load_rules
@@ -67,13 +67,14 @@ def fill(data: bytes, *, source: str, output: str | None = None, rules: Rules | 
     website sheet and one for the cover beside it (``out-sheet1.docx``, ``out-cover.docx``).
     """
     check_formats(formats, output)
+    given = output_file(output) if output not in (None, "-") else None  # before any work
     plan = plan_input(data, source=source, rules=rules, variant=variant)
     rendered = render_pdf(plan, options) if "pdf" in formats else None
     documents = render_docx(plan, options) if "docx" in formats else []
     if output == "-" and rendered is not None:
         write_stdout(rendered.pdf)
         return FillResult(source, ["-"], rendered, variant=plan.variant)
-    path = Path(output) if output else Path(default_name(plan.applicant))
+    path = given or Path(default_name(plan.applicant))
     outputs = []
     if rendered is not None:
         write_atomic(path, rendered.pdf)

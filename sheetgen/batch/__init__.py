@@ -361,7 +361,7 @@ class _Worker:
         outputs = []
         for name, fmt, data in files:
             _check_name(outdir, name)
-            write_atomic(outdir / name, data)
+            write_atomic(outdir / name, data, follow_symlinks=False)  # stays in OUTDIR
             outputs.append(Output(name, fmt, hashlib.sha256(data).hexdigest()))
         pages = sum(len(job.pages) * job.copies for job in planned) if planned else None
         outcome = _Outcome(True, reference=reference(plan.applicant), outputs=tuple(outputs),
@@ -369,7 +369,8 @@ class _Worker:
         state = {"key": task.key, "reference": outcome.reference,
                  "outputs": [o.as_dict() for o in outputs], "pages": pages,
                  "variant": outcome.variant, "fit": outcome.fit}
-        write_atomic(state_path, json.dumps(state, ensure_ascii=False).encode())
+        write_atomic(state_path, json.dumps(state, ensure_ascii=False).encode(),
+                     follow_symlinks=False)
         return outcome
 
 

@@ -311,7 +311,7 @@ def fill(
     as_json: JsonOption = False,
 ) -> None:
     """Fill the check sheets of one applicant into one print-ready PDF (or Word files)."""
-    from sheetgen.output import check_formats, parse_formats
+    from sheetgen.output import check_formats, output_file, parse_formats
     from sheetgen.pipeline import fill as run_fill
     from sheetgen.sources.json import open_input
 
@@ -319,6 +319,8 @@ def fill(
     with json_errors(as_json, source=source):
         if as_json and output == "-":
             raise UsageError("--json and -o - both want stdout", hint="give -o FILE with --json")
+        if output not in (None, "-"):
+            output_file(output)  # a folder, device or missing folder: before reading stdin
         if output not in (None, "-") and input_path != "-" and (
                 Path(output).resolve() == Path(input_path).resolve()):
             raise UsageError(f"-o {output} is the input file; it would be overwritten",
