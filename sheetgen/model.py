@@ -35,11 +35,12 @@ Problem codes (stable; scripts may depend on them):
 
 ==============================  ===============================================================
 ``required``                    a required value is missing, null or empty
-``unknown_key``                 a key the contract does not define (typo?)
+``unknown_key``                 a key the contract does not define here (typo? wrong level?)
 ``wrong_type``                  a value of the wrong JSON type
 ``too_long``                    a string longer than its field allows
 ``too_few`` / ``too_many``      a list with too few / too many items
-``unsafe_character``            a control, invisible, bidi or unassigned character
+``unsafe_character``            a control, invisible, bidi or unassigned character (in a key:
+                                a lone surrogate)
 ``province_unknown``            not one of the 31 provinces in any accepted form
 ``filing_type_unknown``         not a filing type code or name
 ``nature_unknown``              not a nature code or name
@@ -57,8 +58,10 @@ Problem codes (stable; scripts may depend on them):
 ``phone_format``                emergency phone neither a mobile nor a landline
 ``emergency_same_as_mobile``    emergency phone equal to the mobile
 ``email_format``                e-mail malformed
+``email_domain``                e-mail domain under a reserved or non-existent TLD
 ``domain_invalid``              not a valid domain (or has scheme, path, port)
 ``domain_www``                  domain written with ``www.``
+``domain_tld``                  TLD reserved, special-use or not existing, or a public suffix
 ``domain_duplicate``            the same domain twice in one applicant
 ``registrar_required``          registrar missing where the province asks for it (Beijing)
 ``homepage_format``             homepage not an http(s) URL
@@ -83,7 +86,12 @@ Problem codes (stable; scripts may depend on them):
 ==============================  ===============================================================
 
 Document-level codes from :mod:`sheetgen.sources.json`: ``too_large``, ``not_utf8``, ``not_json``,
-``too_deep``, ``duplicate_key``, ``not_an_object``.
+``too_deep``, ``duplicate_key``, ``not_an_object``, ``unreadable`` (a batch input file that
+cannot be read, or that is not a regular file in a folder). Batch codes from
+:mod:`sheetgen.batch`: ``worker_crashed``, ``worker_timeout`` (no result within
+``--timeout``), ``interrupted``, ``internal``. Font: ``font_missing_char``. Warning (the
+record is valid): ``example_data`` (a value still the fictitious one of ``sheetgen
+example``).
 """
 
 from __future__ import annotations
@@ -93,7 +101,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, NoReturn
+from collections.abc import Iterator
+from typing import Annotated, Any, ClassVar, Literal, NoReturn, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -646,13 +655,64 @@ def parse_applicant(data: object, rules: Rules | None = None) -> Applicant:
         raise InvalidDataError("invalid applicant data: not an object",
                                problems=[object_expected(data)])
     state = _State(rules or load_rules())
+    # A key with a lone surrogate makes pydantic refuse the whole document ("invalid value"
+    # at no path): such keys are reported here, by their path, and left out of the rest of
+    # the validation (no contract key has one), which then reports everything else.
+    bad_keys = list(_unsafe_keys(data, []))
+    if bad_keys:
+        data = _without_keys(data, {id(parent) for parent, _, _ in bad_keys})
+    problems = [problem for _, _, problem in bad_keys]
     try:
-        return Applicant.model_validate(data, context={_STATE: state})
+        applicant = Applicant.model_validate(data, context={_STATE: state})
     except ValidationError as exc:
-        problems = _problems(exc, data)
+        problems += _problems(exc, data)
+    else:
+        if not problems:
+            return applicant
+    if len(problems) > MAX_PROBLEMS + 1:  # many bad keys and many other problems
+        problems = [*problems[:MAX_PROBLEMS], _too_many(len(problems) - MAX_PROBLEMS)]
     raise InvalidDataError(
         f"invalid applicant data: {len(problems)} problem{'s' if len(problems) != 1 else ''}",
         problems=problems)
+
+
+def _unsafe_keys(value: object, path: list[int | str]
+                 ) -> Iterator[tuple[dict[str, Any], str, Problem]]:
+    """Every object key with a lone surrogate: its object, the key and the problem at its path.
+
+    Lone surrogates (``"\\ud800"`` in JSON) are the one kind of character a key can hold that
+    pydantic cannot even read; other odd keys are unknown keys, reported as such.
+    """
+    stack: list[tuple[object, list[int | str]]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                surrogate = next((i for i, ch in enumerate(key)
+                                  if unicodedata.category(ch) == "Cs"), None)
+                if surrogate is not None:
+                    shown = f"U+{ord(key[surrogate]):04X}"
+                    name = printable(key, 40)
+                    yield item, key, Problem(
+                        json_path([*where, key]), "unsafe_character",
+                        f"键 {name} 的第 {surrogate + 1} 个字符 {shown} 是代理字符，不能使用 / "
+                        f"key {name}: character {surrogate + 1} is {shown}, a lone surrogate "
+                        "(not a character); remove it")
+                else:
+                    stack.append((child, [*where, key]))
+        elif isinstance(item, list):
+            stack.extend((child, [*where, i]) for i, child in enumerate(item))
+
+
+def _without_keys(value: object, parents: set[int]) -> Any:
+    """A copy of ``value`` without the surrogate keys of the objects in ``parents`` (by id)."""
+    if isinstance(value, dict):
+        return {key: _without_keys(child, parents) for key, child in value.items()
+                if not (id(value) in parents
+                        and any(unicodedata.category(ch) == "Cs" for ch in key))}
+    if isinstance(value, list):
+        return [_without_keys(child, parents) for child in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -725,11 +785,13 @@ def _problems(exc: ValidationError, data: object) -> list[Problem]:
     problems = [_problem(err["type"], err["loc"], err.get("ctx") or {}, data)
                 for err in errors[:MAX_PROBLEMS]]
     if len(errors) > MAX_PROBLEMS:
-        more = len(errors) - MAX_PROBLEMS
-        problems.append(Problem("", "too_many_errors",
-                                f"另有 {more} 个问题未列出，请先修正以上问题 / "
-                                f"{more} more problems not listed; fix these first"))
+        problems.append(_too_many(len(errors) - MAX_PROBLEMS))
     return problems
+
+
+def _too_many(more: int) -> Problem:
+    return Problem("", "too_many_errors", f"另有 {more} 个问题未列出，请先修正以上问题 / "
+                                          f"{more} more problems not listed; fix these first")
 
 
 _EXPECTED = {
@@ -753,12 +815,7 @@ def _problem(kind: str, loc: tuple[int | str, ...], ctx: dict[str, Any],
     if kind == "missing":
         return Problem(path, "required", "缺少必填项 / required value is missing")
     if kind == "extra_forbidden":
-        key = str(loc[-1])
-        hint = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
-        shown = printable(key, 40)
-        zh = f"未知的键 {shown}" + (f"，是否应为 “{hint[0]}”？" if hint else "")
-        en = f"unknown key {shown}" + (f" (did you mean “{hint[0]}”?)" if hint else "")
-        return Problem(path, "unknown_key", f"{zh} / {en}")
+        return _unknown_key(path, loc)
     if kind in _EXPECTED:
         want_zh, want_en = _EXPECTED[kind]
         got_zh, got_en = json_type(value)
@@ -794,12 +851,67 @@ def _locate(loc: tuple[int | str, ...], data: object) -> tuple[list[int | str], 
     return parts, current
 
 
-def _model_keys(*models: type[BaseModel]) -> tuple[str, ...]:
-    return tuple(sorted({key for model in models for key in model.model_fields}))
+def _submodels(annotation: object, many: bool = False) -> Iterator[tuple[type[BaseModel], bool]]:
+    """The models inside a field's type, each with whether it is an item of a list."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation, many
+        return
+    args = get_args(annotation)
+    if get_origin(annotation) is Annotated:
+        yield from _submodels(args[0], many)
+        return
+    many = many or get_origin(annotation) in (tuple, list)
+    for arg in args:
+        yield from _submodels(arg, many)
 
 
-#: Every key the contract defines, for "did you mean" hints on unknown keys.
-_KNOWN_KEYS = _model_keys(Applicant, Host, Certificate, Person, Website, Domain, Access)
+def _places(model: type[BaseModel], where: str = "") -> dict[str, type[BaseModel]]:
+    """Every place of the document where an object goes (``websites[].manager``) and its model."""
+    places = {where: model}
+    for name, info in model.model_fields.items():
+        for sub, many in _submodels(info.annotation):
+            places.update(_places(sub, (f"{where}.{name}" if where else name)
+                                  + ("[]" if many else "")))
+    return places
+
+
+#: Where each kind of object goes, and for each key the places where it is a key.
+_PLACES = _places(Applicant)
+_KEY_PLACES: dict[str, list[str]] = {}
+for _where, _model in _PLACES.items():
+    for _key in _model.model_fields:
+        _KEY_PLACES.setdefault(_key, []).append(_where)
+
+
+def _place(loc: tuple[int | str, ...]) -> str:
+    """The place pattern of an object's location: ``("websites", 0, "manager")`` →
+    ``websites[].manager``."""
+    out = ""
+    for part in loc:
+        out += "[]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _unknown_key(path: str, loc: tuple[int | str, ...]) -> Problem:
+    """An unknown key: where it belongs if it is a key elsewhere, else the closest key here."""
+    key = str(loc[-1])
+    here = _place(loc[:-1])
+    shown = printable(key, 40)
+    elsewhere = _KEY_PLACES.get(key)
+    if elsewhere:
+        spots = [spot or "(top level)" for spot in elsewhere]
+        level = here or "the top level"
+        return Problem(path, "unknown_key",
+                       f"键 {shown} 不能写在这里（{here or '最外层'}），应写在 {' 或 '.join(spots)} "
+                       f"中 / key {shown} does not belong in {level}; it goes in "
+                       f"{' or '.join(spots)}")
+    model = _PLACES.get(here)
+    local = list(model.model_fields) if model is not None else []
+    hint = (difflib.get_close_matches(key, local, n=1)
+            or difflib.get_close_matches(key, sorted(_KEY_PLACES), n=1))
+    zh = f"未知的键 {shown}" + (f"，是否应为 “{hint[0]}”？" if hint else "")
+    en = f"unknown key {shown}" + (f" (did you mean “{hint[0]}”?)" if hint else "")
+    return Problem(path, "unknown_key", f"{zh} / {en}")
 
 
 def json_schema(rules: Rules | None = None) -> dict[str, Any]:

@@ -107,8 +107,8 @@ class PdfBuilder:
         at its minimum size) for the whole record.
         """
         planned = []
+        check_fonts(*(job.sheet for job in jobs))
         for job in jobs:
-            check_fonts(job.sheet)
             layout = get_layout(self.templates, job.sheet.template, job.sheet.context,
                                 max_pages=job.max_pages)
             values = job.sheet.values()
@@ -167,10 +167,14 @@ class PdfBuilder:
         self._stamper = Stamper()
 
 
-def check_fonts(sheet: SheetContext) -> None:
-    """Refuse (FontError, exit 5) any value with a character no bundled font has."""
+def check_fonts(*sheets: SheetContext) -> None:
+    """Refuse (FontError, exit 5) any value with a character no bundled font has.
+
+    All of a record's pages are checked at once, so each character is reported once, at the
+    most exact path any page knows for it (see :func:`~sheetgen.render.fonts.check_text`).
+    """
     fonts.check_text((sheet.paths.get(path, path), value)
-                     for path, value in sheet.values().items())
+                     for sheet in sheets for path, value in sheet.values().items())
 
 
 @dataclass(frozen=True)
