@@ -99,9 +99,8 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar, Literal, NoReturn, get_args, get_origin
 
 from pydantic import (
@@ -121,7 +120,15 @@ from pydantic_core import PydanticCustomError
 from sheetgen import identifiers as ids
 from sheetgen.errors import InvalidDataError, Problem, UsageError
 from sheetgen.rules import Province, Rules, load_rules
-from sheetgen.sources.json import json_path, json_type, object_expected, parse_json, printable
+from sheetgen.sources.json import (
+    json_path,
+    json_type,
+    object_expected,
+    parse_json,
+    printable,
+    read_lines,
+    sniff_lines,
+)
 from sheetgen.vocabulary import FilingType, Nature
 
 __all__ = ["Access", "Applicant", "Certificate", "CheckResult", "Domain", "FilingType", "Host",
@@ -722,6 +729,7 @@ class CheckResult:
     index: int | None
     applicant: Applicant | None
     problems: tuple[Problem, ...]
+    line: int | None = None  # where the record starts, in JSON Lines
 
     @property
     def ok(self) -> bool:
@@ -735,7 +743,11 @@ class CheckResult:
                 "variant": rules.province(applicant.province).variant if applicant else None}
 
     def located(self) -> tuple[Problem, ...]:
-        """The problems with paths prefixed by the record's index in an array (``[2].host``)."""
+        """The problems with paths prefixed by the record's index in an array (``[2].host``)
+        or its line in JSON Lines (``line 3: host``)."""
+        if self.line is not None and self.index is None:
+            return tuple(Problem(f"line {self.line}" + (f": {p.path}" if p.path else ""),
+                                 p.code, p.message) for p in self.problems)
         if self.index is None:
             return self.problems
         prefix = f"[{self.index}]"
@@ -744,22 +756,48 @@ class CheckResult:
 
 
 def check_document(data: bytes, *, source: str, rules: Rules | None = None) -> list[CheckResult]:
-    """Validate a document of one applicant (an object) or many (an array), record by record.
+    """Validate a document of one applicant (an object) or many (an array, or JSON Lines:
+    one applicant per line), record by record.
 
-    A document that cannot be read (not JSON, too large …) is one failed result; an empty
-    array is one failed result (``no_records``). Never raises InvalidDataError.
+    Read as batch reads it: ``.jsonl`` is JSON Lines, ``.json`` one document, any other name
+    (``<stdin>``) JSON Lines when it is not one JSON value and :func:`sniff_lines` says so.
+    A document that cannot be read (not JSON, too large …) is one failed result, and so is
+    each broken line of JSON Lines; an empty array is one failed result (``no_records``).
+    Never raises InvalidDataError.
     """
     rules = rules or load_rules()
+    suffix = source.lower().rpartition(".")[2] if "." in source else ""
     try:
         value = parse_json(data, source=source)
     except InvalidDataError as err:
+        if suffix == "jsonl" or (suffix != "json" and sniff_lines(data[:MAX_SNIFF])):
+            return _check_lines(data, source, rules)
         return [CheckResult(None, None, tuple(err.problems))]
+    if suffix == "jsonl":
+        return _check_lines(data, source, rules)
     if not isinstance(value, list):
         return [_check(None, value, rules)]
     if not value:
         return [CheckResult(None, None, (Problem("", "no_records", "空数组，没有申请人 / "
                                                              "empty array: no applicants"),))]
     return [_check(i, record, rules) for i, record in enumerate(value)]
+
+
+#: Bytes of a document looked at to tell JSON Lines (its first two lines; see sniff_lines).
+MAX_SNIFF = 2 * (5 * 1024 * 1024 + 1)
+
+
+def _check_lines(data: bytes, source: str, rules: Rules) -> list[CheckResult]:
+    results = []
+    for record in read_lines(data, source=source):
+        if record.error is not None:
+            results.append(CheckResult(None, None, tuple(record.error.problems), record.line))
+        else:
+            result = _check(None, record.value, rules)
+            results.append(CheckResult(None, result.applicant, result.problems, record.line))
+    if not results:
+        return [CheckResult(None, None, (Problem("", "no_records", "没有申请人 / no applicants"),))]
+    return results
 
 
 def _check(index: int | None, record: object, rules: Rules) -> CheckResult:
@@ -901,10 +939,9 @@ def _unknown_key(path: str, loc: tuple[int | str, ...]) -> Problem:
     if elsewhere:
         spots = [spot or "(top level)" for spot in elsewhere]
         level = here or "the top level"
-        return Problem(path, "unknown_key",
-                       f"键 {shown} 不能写在这里（{here or '最外层'}），应写在 {' 或 '.join(spots)} "
-                       f"中 / key {shown} does not belong in {level}; it goes in "
-                       f"{' or '.join(spots)}")
+        zh = f"键 {shown} 不能写在这里（{here or '最外层'}），应写在 {' 或 '.join(spots)} 中"
+        return Problem(path, "unknown_key", f"{zh} / key {shown} does not belong in {level}; "
+                                            f"it goes in {' or '.join(spots)}")
     model = _PLACES.get(here)
     local = list(model.model_fields) if model is not None else []
     hint = (difflib.get_close_matches(key, local, n=1)

@@ -70,7 +70,7 @@ def target_of(path: Path, *, follow_symlinks: bool = True) -> Path:
     docstring). With ``follow_symlinks=False`` a link at ``path`` is itself the target.
     """
     try:
-        info = os.stat(path, follow_symlinks=follow_symlinks)
+        info = path.stat(follow_symlinks=follow_symlinks)
     except (FileNotFoundError, NotADirectoryError):
         info = None  # a new file, a link to a file still to be made, or no such folder
     except OSError as exc:  # a loop of links, a component that is not a folder, …

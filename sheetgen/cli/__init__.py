@@ -104,8 +104,8 @@ RulesOption = Annotated[Path | None, typer.Option(
 @app.command()
 def check(
     input_path: Annotated[str, typer.Argument(
-        metavar="INPUT", help="Applicant JSON file (an object, or an array of them); - reads "
-                              "stdin.")],
+        metavar="INPUT", help="Applicant JSON file (an object, or an array of them), JSON "
+                              "Lines file (.jsonl); - reads stdin.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     rules_file: RulesOption = None,
 ) -> None:
@@ -121,12 +121,13 @@ def check(
         results = check_document(open_input(input_path), source=source, rules=rules)
     failed = [r for r in results if not r.ok]
     if as_json:
-        if len(results) == 1 and results[0].index is None:
+        if len(results) == 1 and results[0].index is None and results[0].line is None:
             record = results[0].as_dict(rules)
             payload = {"ok": record["ok"], "source": source, **record}
         else:
             payload = {"ok": not failed, "source": source, "records": [
-                {"index": r.index, **r.as_dict(rules)} for r in results]}
+                {"index": r.index, **({"line": r.line} if r.line is not None else {}),
+                 **r.as_dict(rules)} for r in results]}
         emit_json(payload)
         if failed:
             raise typer.Exit(int(ExitCode.INVALID_DATA))
