@@ -730,6 +730,7 @@ class CheckResult:
     applicant: Applicant | None
     problems: tuple[Problem, ...]
     line: int | None = None  # where the record starts, in JSON Lines
+    warnings: tuple[Problem, ...] = ()  # a valid record's values still from `sheetgen example`
 
     @property
     def ok(self) -> bool:
@@ -739,6 +740,7 @@ class CheckResult:
         """The record's part of ``sheetgen check --json``."""
         applicant = self.applicant
         return {"ok": self.ok, "errors": [p.as_dict() for p in self.problems],
+                "warnings": [w.as_dict() for w in self.warnings],
                 "websites": len(applicant.websites) if applicant else 0,
                 "variant": rules.province(applicant.province).variant if applicant else None}
 
@@ -794,17 +796,22 @@ def _check_lines(data: bytes, source: str, rules: Rules) -> list[CheckResult]:
             results.append(CheckResult(None, None, tuple(record.error.problems), record.line))
         else:
             result = _check(None, record.value, rules)
-            results.append(CheckResult(None, result.applicant, result.problems, record.line))
+            results.append(CheckResult(None, result.applicant, result.problems, record.line,
+                                       result.warnings))
     if not results:
         return [CheckResult(None, None, (Problem("", "no_records", "没有申请人 / no applicants"),))]
     return results
 
 
 def _check(index: int | None, record: object, rules: Rules) -> CheckResult:
+    from sheetgen.documents.example import example_warnings
+
     try:
-        return CheckResult(index, parse_applicant(record, rules), ())
+        applicant = parse_applicant(record, rules)
     except InvalidDataError as err:
         return CheckResult(index, None, tuple(err.problems))
+    warnings = example_warnings(record, rules, applicant.province, applicant.host.nature.code)
+    return CheckResult(index, applicant, (), warnings=tuple(warnings))
 
 
 def clean_provider(value: str, rules: Rules | None = None) -> str:

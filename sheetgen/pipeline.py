@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from sheetgen.documents.context import reference
+from sheetgen.documents.example import example_warnings
 from sheetgen.documents.plan import FilingPlan, make_plan
+from sheetgen.errors import Problem
 from sheetgen.model import Applicant, parse_applicant
 from sheetgen.output import check_formats, output_file, safe_stem, write_atomic, write_stdout
 from sheetgen.render.docx.document import DocxFile, docx_path, render_docx
@@ -33,6 +35,7 @@ class FillResult:
     rendered: Rendered | None  # the PDF, unless only Word files were asked for
     docx: list[DocxFile] = field(default_factory=list)
     variant: str = ""
+    warnings: list[Problem] = field(default_factory=list)  # values still `sheetgen example`'s
 
     def as_dict(self) -> dict[str, Any]:
         report: dict[str, Any] = (self.rendered.report() if self.rendered
@@ -40,7 +43,7 @@ class FillResult:
         if self.docx:
             report["docx"] = [d.report() for d in self.docx]
         return {"ok": True, "source": self.source, "outputs": self.outputs, **report,
-                "errors": []}
+                "errors": [], "warnings": [w.as_dict() for w in self.warnings]}
 
 
 def plan_input(data: bytes, *, source: str, rules: Rules | None = None,
@@ -68,12 +71,15 @@ def fill(data: bytes, *, source: str, output: str | None = None, rules: Rules | 
     """
     check_formats(formats, output)
     given = output_file(output) if output not in (None, "-") else None  # before any work
+    rules = rules or load_rules()
     plan = plan_input(data, source=source, rules=rules, variant=variant)
+    warnings = example_warnings(read_document(data, source=source), rules, plan.applicant.province,
+                                plan.applicant.host.nature.code)
     rendered = render_pdf(plan, options) if "pdf" in formats else None
     documents = render_docx(plan, options) if "docx" in formats else []
     if output == "-" and rendered is not None:
         write_stdout(rendered.pdf)
-        return FillResult(source, ["-"], rendered, variant=plan.variant)
+        return FillResult(source, ["-"], rendered, variant=plan.variant, warnings=warnings)
     path = given or Path(default_name(plan.applicant))
     outputs = []
     if rendered is not None:
@@ -83,4 +89,4 @@ def fill(data: bytes, *, source: str, output: str | None = None, rules: Rules | 
         target = docx_path(path, document.name)
         write_atomic(target, document.data)
         outputs.append(str(target))
-    return FillResult(source, outputs, rendered, documents, plan.variant)
+    return FillResult(source, outputs, rendered, documents, plan.variant, warnings)

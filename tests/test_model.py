@@ -644,3 +644,31 @@ def test_a_character_only_the_cover_prints_keeps_the_covers_path() -> None:
         render_pdf(plan, RenderOptions(cover=True))
     paths = [p.path for p in caught.value.problems]
     assert len(paths) == len(set(paths)) and "host.name" in paths
+
+
+def test_example_data_is_warned_about_until_every_sample_value_is_replaced(tmp_path: Any) -> None:
+    from tests.test_cli_data import cli
+
+    made = cli("example", "--province", "广东", "--nature", "enterprise")
+    sample = json.loads(made.text)
+    checked = cli("check", "-", stdin=made.stdout)
+    assert checked.code == 0 and "sheetgen: warning: <stdin>: " in checked.stderr
+    assert "fictitious sample data of `sheetgen example`" in checked.stderr
+    report = json.loads(cli("check", "-", "--json", stdin=made.stdout).text)
+    paths = {w["path"] for w in report["warnings"]}
+    assert {"ref", "host.name", "host.certificate.number", "access.provider",
+            "websites[0].manager.mobile", "websites[0].domains[0].name"} <= paths
+    assert {w["code"] for w in report["warnings"]} == {"example_data"}
+    # Province, filing type, nature and certificate type are not sample values.
+    assert not paths & {"province", "filing_type", "host.nature", "host.certificate.type"}
+    source = tmp_path / "sample.json"
+    source.write_bytes(made.stdout)
+    filled = cli("fill", str(source), "-o", str(tmp_path / "out.pdf"), "--json")
+    assert filled.code == 0 and "sheetgen: warning:" in filled.stderr
+    assert {w["path"] for w in json.loads(filled.text)["warnings"]} == paths
+    # Replaced one by one, the warning names fewer values, and none once all are real.
+    data = {**sample, "ref": "REAL-1"}
+    partly = json.loads(cli("check", "-", "--json", stdin=json.dumps(data).encode()).text)
+    assert {w["path"] for w in partly["warnings"]} == paths - {"ref"}
+    clean = cli("check", "-", "--json", stdin=json.dumps(personal()).encode())
+    assert json.loads(clean.text)["warnings"] == [] and "warning" not in clean.stderr

@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -120,6 +120,9 @@ def check(
         rules = load_rules(rules_file)
         results = check_document(open_input(input_path), source=source, rules=rules)
     failed = [r for r in results if not r.ok]
+    _warn_examples((f"{source} [{r.index}]" if r.index is not None else
+                    f"{source} line {r.line}" if r.line is not None else source, r.warnings)
+                   for r in results)
     if as_json:
         if len(results) == 1 and results[0].index is None and results[0].line is None:
             record = results[0].as_dict(rules)
@@ -141,6 +144,16 @@ def check(
     websites = sum(len(r.applicant.websites) for r in results if r.applicant)
     records = f"{len(results)} records, " if len(results) > 1 else ""
     say(f"ok: {source}: valid ({records}{websites} website{'s' if websites != 1 else ''})")
+
+
+def _warn_examples(records: Iterable[tuple[str, Sequence[Problem]]]) -> None:
+    """``sheetgen: warning: …`` on stderr for each record (where, warnings) still holding
+    values of the fictitious sample of ``sheetgen example``."""
+    from sheetgen.documents.example import warning_line
+
+    for where, warnings in records:
+        if warnings:
+            say(f"warning: {warning_line(where, list(warnings))}")
 
 
 @app.command()
@@ -333,6 +346,7 @@ def fill(
             templates=templates, pdfa=pdfa, rules_file=rules_file, variant=variant)
         result = run_fill(open_input(input_path), source=source, output=output, rules=rules,
                           variant=variant, options=options, formats=formats)
+    _warn_examples([(source, result.warnings)])
     if as_json:
         emit_json(result.as_dict())
     elif output != "-":
