@@ -511,7 +511,7 @@ def test_check_document_single_and_array() -> None:
     bad = check_document(json.dumps([edit(personal(), "host.name", 1)]).encode(), source="s")
     assert [p.path for p in bad[0].located()] == ["[0].host.name"]
     assert bad[0].as_dict(RULES) == {"ok": False, "errors": [p.as_dict() for p in bad[0].problems],
-                                     "websites": 0, "variant": None}
+                                     "warnings": [], "websites": 0, "variant": None}
 
 
 @pytest.mark.parametrize(("data", "code"), [(b"[]", "no_records"), (b"{", "not_json"),
