@@ -288,8 +288,10 @@ def render_setup(*, provider: str | None, no_qr: bool, no_cover: bool, copies: i
                  pdfa: bool = False) -> tuple[Any, Any, str]:
     """Options, rules and the checked variant of a rendering command, all before its input is
     read: a usage error must not wait for (or consume) stdin."""
+    from sheetgen import scratch
     from sheetgen.rules import load_rules
 
+    scratch.sweep()  # what killed runs left in the temp folder
     options = render_options(provider=provider, no_qr=no_qr, no_cover=no_cover, copies=copies,
                              templates=templates, pdfa=pdfa)
     rules = load_rules(rules_file)
@@ -450,6 +452,10 @@ def batch(
     templates: TemplatesOption = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Redo every record, also those whose output is up to date.")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS",
+        help="Fail a record (worker_timeout) that takes longer than this; the batch goes on.")
+    ] = 300.0,
     report: Annotated[Path | None, typer.Option(
         "--report", metavar="FILE", help="Write the manifest (JSON) to FILE.")] = None,
     as_json: Annotated[bool, typer.Option(
@@ -470,7 +476,7 @@ def batch(
             formats=parse_formats(formats),
             variant=variant, provider=provider_option(provider), qr=not no_qr,
             cover=not no_cover, templates=templates, rules=rules_file, report=report,
-            force=force)
+            force=force, timeout=timeout)
         if sys.stderr.isatty():
             with BatchProgress() as progress:
                 result = run_batch(inputs, options, on_record=progress.update)
@@ -522,9 +528,20 @@ def show_problems(problems: Iterable[Problem]) -> None:
         print(f"  {where}{problem.message} [{problem.code}]", file=sys.stderr)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM ends a run as Ctrl-C does (exit 130), so that its temporary files and folders
+    are removed on the way out (atexit does not run when SIGTERM kills the process)."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Console-script entry point: run the app and map every outcome to a contract exit code."""
     debug = os.environ.get("SHEETGEN_DEBUG") == "1"
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         result = app(args=argv, prog_name="sheetgen", standalone_mode=False)
         code = result if isinstance(result, int) else 0
