@@ -34,14 +34,14 @@ def _env(tmp: Path) -> dict[str, str]:
 def _children() -> set[int]:
     """The pids of this process's living children (zombies excepted)."""
     found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
             try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
             if int(fields[1]) == os.getpid() and fields[0] != "Z":
-                found.add(int(entry))
+                found.add(int(entry.name))
     return found
 
 
