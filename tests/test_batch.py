@@ -427,10 +427,10 @@ def test_bundle_that_fails_at_the_end_still_leaves_the_report(
     bundle = tmp_path / "all.pdf"
     real = batch.write_atomic
 
-    def disk_full(path: Path, data: bytes) -> None:
+    def disk_full(path: Path, data: bytes, **options: Any) -> None:
         if path == bundle:
             raise batch.UsageError(f"cannot write {path}: No space left on device")
-        real(path, data)
+        real(path, data, **options)
 
     monkeypatch.setattr(batch, "write_atomic", disk_full)
     source = tmp_path / "in.jsonl"
