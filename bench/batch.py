@@ -121,9 +121,9 @@ def main() -> None:
 
     from bench.applicants import applicants
     from bench.naive import render_naive
+    from sheetgen.documents.jobs import RenderOptions
     from sheetgen.documents.plan import make_plan
     from sheetgen.model import parse_applicant
-    from sheetgen.render.pdf.document import RenderOptions
     from sheetgen.rules import load_rules
 
     rules = load_rules()

@@ -38,9 +38,10 @@ def main() -> None:
 
     from bench.applicants import applicants
     from bench.naive import render_naive
+    from sheetgen.documents.jobs import RenderOptions
     from sheetgen.documents.plan import make_plan
     from sheetgen.model import parse_applicant
-    from sheetgen.render.pdf.document import RenderOptions, render_pdf
+    from sheetgen.rendering.pdf.document import render_pdf
     from sheetgen.rules import load_rules
 
     rules = load_rules()

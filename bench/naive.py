@@ -12,10 +12,10 @@ import io
 
 from pypdf import PdfWriter
 
+from sheetgen.documents.jobs import RenderOptions, applicant_jobs
 from sheetgen.documents.plan import FilingPlan
-from sheetgen.render.pdf.document import RenderOptions, applicant_jobs
-from sheetgen.render.pdf.layout import _weasyprint_render
-from sheetgen.render.templating import bundled
+from sheetgen.rendering.pdf.layout import _weasyprint_render
+from sheetgen.rendering.templating import bundled
 
 
 def render_naive(plan: FilingPlan, options: RenderOptions | None = None) -> bytes:

@@ -1,5 +1,7 @@
-"""Allow ``python -m sheetgen``."""
+"""``python -m sheetgen``: the command line, exiting with its exit code."""
+
+import sys
 
 from sheetgen.cli import main
 
-main()
+sys.exit(main())

@@ -49,7 +49,7 @@ def check_harfbuzz_subset() -> Check:
 
 
 def check_fonts() -> Check:
-    from sheetgen.render import fonts
+    from sheetgen.rendering import fonts
 
     try:
         report = fonts.self_check()

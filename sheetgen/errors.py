@@ -41,8 +41,102 @@ class Problem:
         return {"path": self.path, "code": self.code, "message": self.message}
 
 
+#: Every problem code sheetgen can report, with what it means: the one registry (stable; scripts
+#: depend on the codes). ``tests/test_errors.py`` checks that every code the source can emit is
+#: here and that nothing here is stale; ``docs/api.md`` points at it.
+PROBLEM_CODES: dict[str, str] = {
+    # documents (sheetgen.sources)
+    "too_large": "the input document is larger than the limit",
+    "not_utf8": "the input is not UTF-8 text",
+    "not_json": "the input is not JSON (or, for the library, not JSON-compatible data)",
+    "too_deep": "arrays and objects nested deeper than the limit",
+    "duplicate_key": "the same key twice in one JSON object",
+    "not_an_object": "a record that is not a JSON object",
+    "unreadable": "an input file that cannot be read (or, in an input folder, is not a "
+                  "regular file: a FIFO, socket or device)",
+    "no_records": "an empty array: no applicant to check",
+    # the applicant model (sheetgen.model, sheetgen.identifiers)
+    "required": "a required value is missing, null or empty",
+    "unknown_key": "a key the contract does not define here (typo? or where it belongs)",
+    "wrong_type": "a value of the wrong JSON type",
+    "too_long": "a string longer than its field allows",
+    "too_few": "a list with too few items",
+    "too_many": "a list with too many items",
+    "unsafe_character": "a control, invisible, bidi or unassigned character (in a key: a lone "
+                        "surrogate)",
+    "province_unknown": "not one of the 31 provinces in any accepted form",
+    "filing_type_unknown": "not a filing type code or name",
+    "nature_unknown": "not a nature code or name",
+    "certificate_type_unknown": "not a known certificate type",
+    "certificate_type_mismatch": "certificate type does not fit the nature or the person",
+    "certificate_number_format": "a certificate number of implausible shape",
+    "ric_format": "resident ID not 17 digits + digit/X",
+    "ric_checksum": "resident ID check digit wrong",
+    "ric_birth_date": "resident ID birth date not a real past date",
+    "ric_region": "resident ID region code does not exist (or wrong permit region)",
+    "uscc_format": "social credit code malformed",
+    "uscc_checksum": "social credit code check character wrong",
+    "mobile_format": "not a valid mainland mobile number",
+    "landline_format": "not a valid mainland landline (0791-88888888)",
+    "phone_format": "emergency phone neither a mobile nor a landline",
+    "emergency_same_as_mobile": "emergency phone equal to the mobile",
+    "email_format": "e-mail malformed",
+    "email_domain": "e-mail domain under a reserved, special-use or non-existent TLD",
+    "domain_invalid": "not a valid domain (or has scheme, path, port)",
+    "domain_www": "domain written with www.",
+    "domain_tld": "TLD reserved, special-use or not existing (Public Suffix List), or the "
+                  "domain is itself a public suffix",
+    "domain_duplicate": "the same domain twice in one applicant",
+    "registrar_required": "registrar missing where the province asks for it (Beijing)",
+    "homepage_format": "homepage not an http(s) URL",
+    "homepage_domain": "homepage not on one of the website's domains",
+    "ip_format": "not an IPv4/IPv6 address",
+    "ip_not_public": "private, loopback, link-local, multicast or reserved address",
+    "filing_number_format": "ICP filing number malformed",
+    "filing_number_suffix": "website filing number without its -n",
+    "filing_number_province": "filing number abbreviation not the filing province's",
+    "filing_number_required": "no filing number for new_access or change",
+    "ips_required": "no IPs for new_access",
+    "username_required": "no access.username for new_access",
+    "principal_required": "a unit without principal",
+    "principal_not_host": "a personal filing whose principal is another person",
+    "manager_not_host": "a personal filing whose website manager is another person",
+    "website_name_short": "website name under 3 characters",
+    "website_name_domain": "website name that is a domain or URL",
+    "ref_format": "ref not 1-64 of A-Za-z0-9._-",
+    "too_many_errors": "the list was cut; more problems exist",
+    "invalid": "any other malformed value",
+    # rendering
+    "does_not_fit": "a value too long for its box on one A4 page, even at its minimum size",
+    "font_missing_char": "a character no bundled font has",
+    # rules files (sheetgen.rules)
+    "rules_invalid": "a rules file entry of the wrong shape",
+    "rules_inconsistent": "rules file entries that contradict each other",
+    # batch runs (sheetgen.batch)
+    "worker_crashed": "the worker process died while rendering this record (alone, on a retry)",
+    "worker_timeout": "the worker had not finished this record after --timeout seconds; it "
+                      "was stopped",
+    "interrupted": "the batch was stopped before this record was done",
+    "internal": "a bug in sheetgen met while processing this record",
+    # warnings (the record is valid)
+    "example_data": "a value still the fictitious sample of `sheetgen example`",
+    # the error classes below, when an error has no problems of its own
+    "error": "an error of no more specific kind (exit 1)",
+    "usage": "a wrong command line, option or file (exit 2)",
+    "invalid_data": "invalid applicant data (exit 3)",
+    "template": "a template problem (exit 5)",
+    "font": "a font problem (exit 5)",
+    "rules": "an unreadable or inconsistent rules file (exit 2)",
+    "batch_partial": "a batch finished with failed records (exit 6)",
+}
+
+
 class SheetgenError(Exception):
-    """Base of every error sheetgen reports to a user."""
+    """Base of every error sheetgen reports to a user.
+
+    ``code`` is the problem code an error without problems of its own reports under; the
+    codes of the error classes are in :data:`PROBLEM_CODES` too.
+    """
 
     exit_code: ExitCode = ExitCode.INTERNAL
     code: str = "error"
@@ -108,3 +202,16 @@ class BatchPartialError(SheetgenError):
 
     exit_code = ExitCode.BATCH_PARTIAL
     code = "batch_partial"
+
+
+class InternalError(SheetgenError):
+    """sheetgen itself cannot go on: a bug, or an installation that is broken (exit 1)."""
+
+    exit_code = ExitCode.INTERNAL
+    code = "internal"
+
+
+class WorkersCrashedError(InternalError):
+    """Batch worker processes died on record after record: the run stops (exit 1)."""
+
+    code = "worker_crashed"

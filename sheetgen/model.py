@@ -31,67 +31,8 @@ validators that read what they need from a validation context filled before the 
 validated. So a rule is checked even when an unrelated field of the same record is wrong, and
 one run reports all problems.
 
-Problem codes (stable; scripts may depend on them):
-
-==============================  ===============================================================
-``required``                    a required value is missing, null or empty
-``unknown_key``                 a key the contract does not define here (typo? wrong level?)
-``wrong_type``                  a value of the wrong JSON type
-``too_long``                    a string longer than its field allows
-``too_few`` / ``too_many``      a list with too few / too many items
-``unsafe_character``            a control, invisible, bidi or unassigned character (in a key:
-                                a lone surrogate)
-``province_unknown``            not one of the 31 provinces in any accepted form
-``filing_type_unknown``         not a filing type code or name
-``nature_unknown``              not a nature code or name
-``certificate_type_unknown``    not a known certificate type
-``certificate_type_mismatch``   certificate type does not fit the nature or the person
-``certificate_number_format``   a certificate number of implausible shape
-``ric_format``                  resident ID not 17 digits + digit/X
-``ric_checksum``                resident ID check digit wrong
-``ric_birth_date``              resident ID birth date not a real past date
-``ric_region``                  resident ID region code does not exist (or wrong permit region)
-``uscc_format``                 social credit code malformed
-``uscc_checksum``               social credit code check character wrong
-``mobile_format``               not a valid mainland mobile number
-``landline_format``             not a valid mainland landline (0791-88888888)
-``phone_format``                emergency phone neither a mobile nor a landline
-``emergency_same_as_mobile``    emergency phone equal to the mobile
-``email_format``                e-mail malformed
-``email_domain``                e-mail domain under a reserved or non-existent TLD
-``domain_invalid``              not a valid domain (or has scheme, path, port)
-``domain_www``                  domain written with ``www.``
-``domain_tld``                  TLD reserved, special-use or not existing, or a public suffix
-``domain_duplicate``            the same domain twice in one applicant
-``registrar_required``          registrar missing where the province asks for it (Beijing)
-``homepage_format``             homepage not an http(s) URL
-``homepage_domain``             homepage not on one of the website's domains
-``ip_format``                   not an IPv4/IPv6 address
-``ip_not_public``               private, loopback, link-local, multicast or reserved address
-``filing_number_format``        ICP filing number malformed
-``filing_number_suffix``        website filing number without its ``-n``
-``filing_number_province``      filing number abbreviation not the filing province's
-``filing_number_required``      no filing number for ``new_access`` or ``change``
-``ips_required``                no IPs for ``new_access``
-``username_required``           no ``access.username`` for ``new_access``
-``principal_required``          a unit without ``principal``
-``principal_not_host``          a personal filing whose principal is another person
-``manager_not_host``            a personal filing whose website manager is another person
-``website_name_short``          website name under 3 characters
-``website_name_domain``         website name that is a domain or URL
-``ref_format``                  ``ref`` not 1–64 of ``A-Za-z0-9._-``
-``too_many_errors``             the list was cut; more problems exist
-``no_records``                  an empty array: no applicant to check
-``invalid``                     any other malformed value
-==============================  ===============================================================
-
-Document-level codes from :mod:`sheetgen.sources.json`: ``too_large``, ``not_utf8``, ``not_json``,
-``too_deep``, ``duplicate_key``, ``not_an_object``, ``unreadable`` (a batch input file that
-cannot be read, or that is not a regular file in a folder). Batch codes from
-:mod:`sheetgen.batch`: ``worker_crashed``, ``worker_timeout`` (no result within
-``--timeout``), ``interrupted``, ``internal``. Font: ``font_missing_char``. Warning (the
-record is valid): ``example_data`` (a value still the fictitious one of ``sheetgen
-example``).
+Problem codes are stable (scripts depend on them); each is listed with its meaning in
+:data:`sheetgen.errors.PROBLEM_CODES`.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
-import subprocess
+import subprocess as _subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -29,8 +30,27 @@ class CliResult:
 
 
 def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None,
-            env: dict[str, str] | None = None) -> CliResult:
-    """Run ``python -m sheetgen`` in a subprocess, as a user or script would."""
-    proc = subprocess.run([sys.executable, "-m", "sheetgen", *args], input=stdin,
-                          capture_output=True, cwd=cwd, env=env, timeout=600, check=False)
-    return CliResult(proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace"))
+            env: dict[str, str] | None = None, subprocess: bool = False) -> CliResult:
+    """Run ``sheetgen ARGS`` and return (exit code, stdout bytes, stderr text).
+
+    In this process through :func:`sheetgen.main` (the same entry point and streams as the
+    console script, without a new interpreter's start-up), unless ``subprocess`` is set or an
+    ``env`` is given (an environment is a process's): then ``python -m sheetgen`` runs as a
+    user or script would run it.
+    """
+    if subprocess or env is not None:
+        proc = _subprocess.run([sys.executable, "-m", "sheetgen", *args], input=stdin,
+                               capture_output=True, cwd=cwd, env=env, timeout=600, check=False)
+        return CliResult(proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace"))
+    import sheetgen
+
+    out, err = io.BytesIO(), io.BytesIO()
+    previous = Path.cwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        code = sheetgen.main(list(args), stdin=io.BytesIO(stdin or b""), stdout=out,
+                             stderr=err)
+    finally:
+        os.chdir(previous)
+    return CliResult(code, out.getvalue(), err.getvalue().decode("utf-8", "replace"))

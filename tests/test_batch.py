@@ -9,6 +9,7 @@ default (forkserver), as users do.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import multiprocessing
@@ -23,10 +24,13 @@ from typing import Any
 import pytest
 
 import sheetgen.batch as batch
+import sheetgen.rendering.pdf.document as pdf_document
 import sheetgen.sources.json as sources
-from sheetgen.batch import BatchOptions, BatchResult, output_stem, run_batch
+from sheetgen.batch import BatchOptions, BatchResult, run_batch
 from sheetgen.documents.example import make_example
+from sheetgen.documents.jobs import RenderOptions
 from sheetgen.errors import ExitCode, SheetgenError
+from sheetgen.pipeline import output_stem
 from sheetgen.rules import load_rules
 from sheetgen.sources.json import iter_records
 from tests.applicants import SECRET
@@ -63,7 +67,14 @@ def broken(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(inputs: list[str], outdir: Path, **options: Any) -> BatchResult:
-    return run_batch(inputs, BatchOptions(outdir=outdir, jobs=2, **options), mp_context=FORK)
+    """run_batch with two forked workers; render options (copies=…) go into ``render``."""
+    render = RenderOptions(**{key: options.pop(key) for key in list(options)
+                              if key in RENDER_KEYS})
+    return run_batch(inputs, BatchOptions(outdir=outdir, jobs=2, render=render, **options),
+                     mp_context=FORK)
+
+
+RENDER_KEYS = {f.name for f in dataclasses.fields(RenderOptions)} - {"templates"}
 
 
 def files(folder: Path) -> list[str]:
@@ -251,14 +262,14 @@ def test_worker_crash_fails_only_that_record(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker dying on one record (injected: os._exit while rendering T-003) breaks the
     pool; the records in flight are retried alone and only the culprit fails."""
-    real = batch.render_planned
+    real = pdf_document.render_planned
 
     def crashing(plan: Any, *args: Any, **kwargs: Any) -> Any:
         if plan.applicant.ref == "T-003":
             os._exit(70)
         return real(plan, *args, **kwargs)
 
-    monkeypatch.setattr(batch, "render_planned", crashing)
+    monkeypatch.setattr(pdf_document, "render_planned", crashing)
     source = tmp_path / "in.jsonl"
     source.write_text(jsonl(applicants(10)))
     out = tmp_path / "out"
@@ -277,7 +288,7 @@ def test_a_run_stopped_by_repeated_crashes_still_writes_its_report(
     def crashing(plan: Any, *args: Any, **kwargs: Any) -> Any:
         os._exit(70)
 
-    monkeypatch.setattr(batch, "render_planned", crashing)
+    monkeypatch.setattr(pdf_document, "render_planned", crashing)
     source = tmp_path / "in.jsonl"
     source.write_text(jsonl(applicants(30)))
     report = tmp_path / "report.json"
@@ -553,14 +564,7 @@ def test_a_record_that_fails_in_one_format_writes_no_file(tmp_path: Path) -> Non
     assert files(out) == [".sheetgen/lock"]
 
 
-def test_word_files_alone_need_no_pdf_layout(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import sheetgen.render.pdf.document
-
-    def no_pdf(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("a PDF layout was compiled for Word files alone")
-
-    monkeypatch.setattr(sheetgen.render.pdf.document, "get_layout", no_pdf)  # forked workers
+def test_word_files_alone_have_no_pages_but_a_fit_report(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_text(jsonl(applicants(2)))
     first = run([str(source)], tmp_path / "out", formats=("docx",))
@@ -590,9 +594,8 @@ def test_docx_and_pdf_outputs_are_listed_hashed_and_kept_up_to_date(tmp_path: Pa
 
 
 def test_interrupted_records_do_not_hide_failures_on_stderr(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-        tmp_path: Path) -> None:
-    from sheetgen.cli import SHOWN_FAILURES, main
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from sheetgen.cli import SHOWN_FAILURES
     from sheetgen.errors import Problem
 
     def record(index: int, code: str) -> batch.RecordResult:
@@ -603,9 +606,8 @@ def test_interrupted_records_do_not_hide_failures_on_stderr(
     result = BatchResult(tmp_path, [*stopped, record(SHOWN_FAILURES + 1, "not_json")],
                          interrupted=True)
     monkeypatch.setattr(batch, "run_batch", lambda *args, **kwargs: result)
-    with pytest.raises(SystemExit) as caught:
-        main(["batch", "-", "-o", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert caught.value.code == ExitCode.INTERRUPTED
+    result_ = run_cli("batch", "-", "-o", str(tmp_path))
+    err = result_.stderr
+    assert result_.code == ExitCode.INTERRUPTED
     assert f"record {SHOWN_FAILURES + 1} (in.jsonl line {SHOWN_FAILURES + 1}) failed" in err
     assert "interrupted record" not in err

@@ -1,41 +1,22 @@
 """The data commands as a user runs them: check, schema, example, rules (exit codes, streams).
 
-Most cases run the CLI in-process (``cli``: same entry point, same streams, much faster); a
-representative few run it as a subprocess (``run_cli``), exactly as a user or script would.
+Most cases run the CLI in-process (``run_cli``: the same entry point and streams, much
+faster); a representative few run it as a subprocess, exactly as a user or script would.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sheetgen.cli import main
 from sheetgen.resources import rules_file
 from tests.applicants import DELETE, SECRET, edit, personal, unit
-from tests.conftest import EXAMPLES, REPO, CliResult, run_cli
+from tests.conftest import EXAMPLES, REPO, run_cli
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
-
-
-def cli(*args: str, stdin: bytes = b"") -> CliResult:
-    """Run ``sheetgen ARGS`` in this process through :func:`sheetgen.cli.main`."""
-    out, err = io.StringIO(), io.StringIO()
-    saved = sys.stdin
-    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
-    try:
-        with redirect_stdout(out), redirect_stderr(err):
-            main(list(args))
-    except SystemExit as exit_:
-        code = int(exit_.code or 0)
-    finally:
-        sys.stdin = saved
-    return CliResult(code, out.getvalue().encode(), err.getvalue())
 
 
 def _json(data: Any) -> bytes:
@@ -55,7 +36,7 @@ def test_check_examples(path: Path) -> None:
 
 
 def test_check_stdin_and_json() -> None:
-    result = cli("check", "-", "--json", stdin=_json(unit()))
+    result = run_cli("check", "-", "--json", stdin=_json(unit()))
     assert result.code == 0
     assert json.loads(result.text) == {"ok": True, "source": "<stdin>", "errors": [],
                                        "warnings": [], "websites": 1, "variant": "public"}
@@ -89,7 +70,7 @@ def test_check_reports_all_five_mistakes_with_paths() -> None:
 
 
 def test_check_json_reports_all_five() -> None:
-    result = cli("check", "-", "--json", stdin=_json(_five_mistakes()))
+    result = run_cli("check", "-", "--json", stdin=_json(_five_mistakes()))
     assert result.code == 3
     report = json.loads(result.text)
     assert report["ok"] is False and report["websites"] == 0 and report["variant"] is None
@@ -101,15 +82,15 @@ def test_check_json_reports_all_five() -> None:
 def test_check_array_reports_per_record(tmp_path: Path) -> None:
     path = tmp_path / "batch.json"
     path.write_bytes(_json([personal(), edit(unit(), "host.principal", DELETE), 7]))
-    human = cli("check", str(path))
+    human = run_cli("check", str(path))
     assert human.code == 3
     assert "2 of 3 records" in human.stderr
     assert "[1].host.principal:" in human.stderr and "[2]: " in human.stderr
-    report = json.loads(cli("check", str(path), "--json").text)
+    report = json.loads(run_cli("check", str(path), "--json").text)
     assert report["ok"] is False
     assert [(r["index"], r["ok"]) for r in report["records"]] == [(0, True), (1, False),
                                                                   (2, False)]
-    good = cli("check", "-", stdin=_json([personal(), unit()]))
+    good = run_cli("check", "-", stdin=_json([personal(), unit()]))
     assert good.code == 0 and "valid (2 records, 2 websites)" in good.stderr
 
 
@@ -129,12 +110,12 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize(("case", "data", "code"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
 def test_check_bad_input(case: str, data: bytes, code: str) -> None:
-    result = cli("check", "-", stdin=data)
+    result = run_cli("check", "-", stdin=data, subprocess=True)
     assert result.code == 3
     assert result.stderr.startswith("sheetgen: error: <stdin>: ")
     assert f"[{code}]" in result.stderr
     assert "Traceback" not in result.stderr
-    as_json = cli("check", "-", "--json", stdin=data)
+    as_json = run_cli("check", "-", "--json", stdin=data)
     assert as_json.code == 3
     assert json.loads(as_json.text)["errors"][0]["code"] == code
 
@@ -152,7 +133,7 @@ def test_check_too_large_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("arg", "fragment"), [("missing.json", "no such file"),
                                                (".", "is a directory")])
 def test_check_usage_errors(tmp_path: Path, arg: str, fragment: str) -> None:
-    result = cli("check", str(tmp_path / arg))
+    result = run_cli("check", str(tmp_path / arg))
     assert result.code == 2 and fragment in result.stderr
 
 
@@ -163,7 +144,7 @@ def test_check_never_prints_the_password(password: Any, valid: bool) -> None:
     if not valid:
         data = edit(data, "websites[0].manager.mobile", "12")
     for args in (("check", "-"), ("check", "-", "--json")):
-        result = cli(*args, stdin=_json(data))
+        result = run_cli(*args, stdin=_json(data))
         assert SECRET not in result.text and SECRET not in result.stderr
         assert result.code in (0, 3)
 
@@ -172,15 +153,15 @@ def test_check_with_rules_file(tmp_path: Path) -> None:
     path = tmp_path / "rules.toml"
     path.write_text(rules_file().read_text("utf-8").replace('name = "江西"', 'name = "江西'),
                     "utf-8")
-    result = cli("check", "-", "--rules", str(path), stdin=_json(personal()))
+    result = run_cli("check", "-", "--rules", str(path), stdin=_json(personal()))
     assert result.code == 2
     assert f"rules file {path}: TOML syntax error" in result.stderr and "line" in result.stderr
-    missing = cli("check", "-", "--rules", str(tmp_path / "none.toml"), stdin=b"{}")
+    missing = run_cli("check", "-", "--rules", str(tmp_path / "none.toml"), stdin=b"{}")
     assert missing.code == 2 and "no such file" in missing.stderr
 
 
 def test_schema() -> None:
-    result = cli("schema")
+    result = run_cli("schema")
     assert result.code == 0
     schema = json.loads(result.text)
     assert schema["$schema"].endswith("2020-12/schema")
@@ -200,19 +181,19 @@ def test_example_passes_check(province: str, nature: str) -> None:
 
 
 def test_example_default_is_jiangxi_personal() -> None:
-    data = json.loads(cli("example").text)
+    data = json.loads(run_cli("example").text)
     assert data["province"] == "江西" and data["host"]["nature"] == "personal"
 
 
 @pytest.mark.parametrize("args", [("--province", "火星"), ("--nature", "alien")])
 def test_example_usage_errors(args: tuple[str, str]) -> None:
-    result = cli("example", *args)
+    result = run_cli("example", *args)
     assert result.code == 2 and "sheetgen: error: unknown" in result.stderr
 
 
 @pytest.mark.parametrize("name", ["江西", "江西省", "赣", "jiangxi", "JIANGXI"])
 def test_rules_province_any_form(name: str) -> None:
-    result = cli("rules", name)
+    result = run_cli("rules", name)
     assert result.code == 0
     assert "江西" in result.text and "按手印处" in result.text
     assert "jx.beian.miit.gov.cn" in result.text
@@ -229,7 +210,7 @@ def test_rules_province_any_form(name: str) -> None:
                 "sms.portal": "nm.beian.miit.gov.cn/state/outPortal/loginPortal.action"}),
 ])
 def test_rules_json(name: str, facts: dict[str, Any]) -> None:
-    result = cli("rules", name, "--json")
+    result = run_cli("rules", name, "--json")
     assert result.code == 0
     data = json.loads(result.text)
     for dotted, expected in facts.items():
@@ -241,19 +222,19 @@ def test_rules_json(name: str, facts: dict[str, Any]) -> None:
 
 
 def test_rules_lists_every_province() -> None:
-    result = cli("rules")
+    result = run_cli("rules")
     assert result.code == 0 and len(result.text.splitlines()) == 31
-    listing = json.loads(cli("rules", "--json").text)
+    listing = json.loads(run_cli("rules", "--json").text)
     assert len(listing["provinces"]) == 31 and listing["origin"] == "built-in"
 
 
 def test_rules_unknown_province() -> None:
-    result = cli("rules", "火星")
+    result = run_cli("rules", "火星")
     assert result.code == 2 and "unknown province" in result.stderr and result.stdout == b""
 
 
 def test_commands_are_documented_in_help() -> None:
-    text = cli("--help").text
+    text = run_cli("--help", subprocess=True).text
     for command in ("check", "schema", "example", "rules"):
         assert command in text
     assert (REPO / "examples" / "README.md").is_file()

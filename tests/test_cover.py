@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from sheetgen.documents.cover import TEMPLATE, cover_context
+from sheetgen.documents.jobs import RenderOptions
 from sheetgen.pipeline import plan_input
-from sheetgen.render.pdf.document import Rendered, RenderOptions, render_pdf
+from sheetgen.rendering.pdf.document import Rendered, render_pdf
 from tests.applicants import SECRET, edit, example, personal, unit
 from tests.pdfs import is_a4, page_sizes, page_texts
 

@@ -18,10 +18,11 @@ import pytest
 
 from sheetgen.documents.context import SheetContext, sheet_context
 from sheetgen.documents.cover import cover_context
+from sheetgen.documents.jobs import RenderOptions
 from sheetgen.documents.plan import FilingPlan
 from sheetgen.errors import DoesNotFitError, ExitCode, TemplateError
 from sheetgen.pipeline import plan_input
-from sheetgen.render.docx.document import (
+from sheetgen.rendering.docx.document import (
     DocxFile,
     docx_template_name,
     read_package,
@@ -29,8 +30,8 @@ from sheetgen.render.docx.document import (
     render_docx,
     write_package,
 )
-from sheetgen.render.pdf.document import RenderOptions, render_pdf
-from sheetgen.render.templating import TemplateSet
+from sheetgen.rendering.pdf.document import render_pdf
+from sheetgen.rendering.templating import TemplateSet
 from sheetgen.resources import fonts_dir, templates_dir
 from tests.applicants import edit, example, personal, unit
 from tests.conftest import EXAMPLES, REPO, run_cli
@@ -99,7 +100,7 @@ def test_every_page_template_has_a_docx_template() -> None:
 def test_templates_name_the_bundled_fonts_by_their_family_names() -> None:
     from fontTools.ttLib import TTFont
 
-    from sheetgen.render.docx.document import SUPPLEMENT_FAMILY
+    from sheetgen.rendering.docx.document import SUPPLEMENT_FAMILY
     from sheetgen.resources import FONT_FILES
 
     families = set()
@@ -379,7 +380,8 @@ def test_does_not_fit_through_the_cli(tmp_path: Path) -> None:
 
 
 def test_importing_sheetgen_does_not_import_docxtpl() -> None:
-    code = ("import sys, sheetgen, sheetgen.cli, sheetgen.pipeline, sheetgen.render.docx.document; "
+    code = ("import sys, sheetgen, sheetgen.cli, sheetgen.pipeline, "
+            "sheetgen.rendering.docx.document; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('docxtpl', 'docx')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=60)

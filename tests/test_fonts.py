@@ -21,7 +21,7 @@ from fontTools.ttLib import TTFont
 
 from sheetgen import resources
 from sheetgen.errors import ExitCode, FontError
-from sheetgen.render import fonts
+from sheetgen.rendering import fonts
 
 from .conftest import REPO
 
@@ -215,7 +215,7 @@ def test_to_unicode_fix_changes_nothing_in_the_bmp() -> None:
     script = """
 from reportlab.pdfbase import ttfonts
 original = ttfonts.makeToUnicodeCMap
-from sheetgen.render import fonts
+from sheetgen.rendering import fonts
 fonts.register_reportlab()
 assert ttfonts.makeToUnicodeCMap is fonts._to_unicode_cmap
 for subset in ([0], [0, *range(32, 127)], [0, 0x5F20, 0x4DAE, 0xFFFD, 0xFFFF], list(range(256))):
@@ -317,7 +317,7 @@ def test_self_check_reports_a_missing_heading_font(font_copy: Path) -> None:
 
 
 def test_importing_fonts_imports_no_engine() -> None:
-    script = ("import sys, sheetgen.render.fonts; "
+    script = ("import sys, sheetgen.rendering.fonts; "
               "print(sorted(m for m in ('reportlab', 'weasyprint', 'typer', 'docxtpl', "
               "'fontTools', 'pypdf') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

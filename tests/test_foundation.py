@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -11,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from sheetgen import __version__, cli
+import sheetgen
+from sheetgen import __version__
 from sheetgen.errors import ExitCode
 from tests.applicants import personal
 from tests.conftest import EXAMPLES, REPO, run_cli
@@ -31,7 +34,7 @@ def test_version_help_and_module_entry_point() -> None:
     for args in (("--version",), ("--help",)):
         result = run_cli(*args)
         assert result.code == 0, result.stderr
-    assert run_cli("--version").text.strip() == f"sheetgen {__version__}"
+    assert run_cli("--version", subprocess=True).text.strip() == f"sheetgen {__version__}"
     assert "fill" in run_cli("--help").text and "doctor" in run_cli("--help").text
 
 
@@ -45,39 +48,37 @@ def test_doctor_passes_here_and_reports_json() -> None:
 
 
 def test_doctor_fails_and_says_what_to_do_when_the_subsetter_is_missing(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        monkeypatch: pytest.MonkeyPatch) -> None:
     import weasyprint.text.ffi
 
     monkeypatch.setattr(weasyprint.text.ffi, "harfbuzz_subset", None)
-    with pytest.raises(SystemExit) as caught:
-        cli.main(["doctor"])
-    assert caught.value.code == ExitCode.TEMPLATE_OR_FONT
-    out = capsys.readouterr().out
-    assert "FAIL" in out and "apt-get install -y libharfbuzz-subset0" in out
+    result = run_cli("doctor")
+    assert result.code == ExitCode.TEMPLATE_OR_FONT
+    assert "FAIL" in result.text and "apt-get install -y libharfbuzz-subset0" in result.text
 
 
-# --- the exit-code table of contract.md §3, code by code -----------------------------------------
+# --- the exit-code table of contract.md §3, code by code, through sheetgen.main -------------------
 
-def run_main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as caught:
-        cli.main(args)
-    return int(caught.value.code or 0), capsys.readouterr().err
+def run_main(args: list[str], stdin: bytes = b"") -> tuple[int, str]:
+    """``sheetgen.main`` with binary streams of its own: the exit code and stderr."""
+    out, err = io.BytesIO(), io.BytesIO()
+    code = sheetgen.main(args, stdin=io.BytesIO(stdin), stdout=out, stderr=err)
+    return code, err.getvalue().decode()
 
 
-def test_exit_0_success(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _ = run_main(["check", str(EXAMPLES / "zhejiang-personal.json")], capsys)
+def test_exit_0_success() -> None:
+    code, _ = run_main(["check", str(EXAMPLES / "zhejiang-personal.json")])
     assert code == ExitCode.OK == 0
 
 
-def test_exit_1_internal_error_without_traceback(monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_exit_1_internal_error_without_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     import sheetgen.doctor
 
     def broken() -> list[object]:
         raise RuntimeError("secret detail that must not leak")
 
     monkeypatch.setattr(sheetgen.doctor, "run_checks", broken)
-    code, err = run_main(["doctor"], capsys)
+    code, err = run_main(["doctor"])
     assert code == ExitCode.INTERNAL == 1
     assert "internal error (RuntimeError)" in err and "Traceback" not in err
     assert "secret detail" not in err
@@ -86,34 +87,52 @@ def test_exit_1_internal_error_without_traceback(monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize("args", [["--bogus"], ["fill"], ["fill", "/no/such/file.json"],
                                   ["fill", str(EXAMPLES), "-o", "x.pdf"],
                                   ["fill", "-", "--variant", "sideways"]])
-def test_exit_2_usage(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = run_main(args, capsys)
+def test_exit_2_usage(args: list[str]) -> None:
+    code, err = run_main(args)
     assert code == ExitCode.USAGE == 2
     assert "Traceback" not in err
 
 
-def test_exit_3_4_5_through_the_cli(tmp_path: Path) -> None:
+def test_exit_3_invalid_data(tmp_path: Path) -> None:
     bad = dict(personal(), province="火星")
-    result = run_cli("fill", "-", "-o", str(tmp_path / "x.pdf"),
-                     stdin=json.dumps(bad, ensure_ascii=False).encode())
-    assert result.code == ExitCode.INVALID_DATA == 3
-    # 4 and 5 are covered field by field in tests/test_sheets.py; here the codes are fixed.
-    assert ExitCode.DOES_NOT_FIT == 4 and ExitCode.TEMPLATE_OR_FONT == 5
+    code, err = run_main(["fill", "-", "-o", str(tmp_path / "x.pdf")],
+                         json.dumps(bad, ensure_ascii=False).encode())
+    assert code == ExitCode.INVALID_DATA == 3 and "province" in err
+    assert not (tmp_path / "x.pdf").exists()
 
 
-def test_exit_6_and_130_are_fixed() -> None:
-    assert ExitCode.BATCH_PARTIAL == 6 and ExitCode.INTERRUPTED == 130
+def test_exit_4_does_not_fit(tmp_path: Path) -> None:
+    long = dict(personal(), host={**personal()["host"], "address": "某" * 200})
+    code, err = run_main(["fill", "-", "-o", str(tmp_path / "x.pdf")],
+                         json.dumps(long, ensure_ascii=False).encode())
+    assert code == ExitCode.DOES_NOT_FIT == 4 and "host.address" in err
+    assert not (tmp_path / "x.pdf").exists()
 
 
-def test_exit_130_on_interrupt(monkeypatch: pytest.MonkeyPatch,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_exit_5_template_problem(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    (templates / "public" / "sheet.html").write_text("{% if %}", "utf-8")
+    code, err = run_main(["fill", str(EXAMPLES / "zhejiang-personal.json"), "-o",
+                          str(tmp_path / "x.pdf"), "--templates", str(templates)])
+    assert code == ExitCode.TEMPLATE_OR_FONT == 5 and "sheet.html" in err
+
+
+def test_exit_6_batch_with_failed_records(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(personal(), ensure_ascii=False) + "\n{broken\n", "utf-8")
+    code, err = run_main(["batch", str(source), "-o", str(tmp_path / "out"), "--jobs", "1"])
+    assert code == ExitCode.BATCH_PARTIAL == 6 and "1 failed" in err
+
+
+def test_exit_130_on_interrupt(monkeypatch: pytest.MonkeyPatch) -> None:
     import sheetgen.doctor
 
     def interrupted() -> list[object]:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(sheetgen.doctor, "run_checks", interrupted)
-    code, err = run_main(["doctor"], capsys)
+    code, err = run_main(["doctor"])
     assert code == ExitCode.INTERRUPTED == 130
     assert "interrupted" in err
 

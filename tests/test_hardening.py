@@ -11,9 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sheetgen.documents.jobs import RenderOptions
 from sheetgen.errors import SheetgenError
 from sheetgen.pipeline import plan_input
-from sheetgen.render.pdf.document import RenderOptions, render_pdf
+from sheetgen.rendering.pdf.document import render_pdf
 from tests.applicants import SECRET, edit, example, personal
 from tests.conftest import run_cli
 from tests.pdfs import is_a4, page_sizes, page_texts, reader

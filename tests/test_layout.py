@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from sheetgen.errors import TemplateError
-from sheetgen.render.pdf import layout
-from sheetgen.render.pdf.layout import compile_layout, get_layout
-from sheetgen.render.pdf.stamp import sizes, wrap
-from sheetgen.render.templating import (
+from sheetgen.rendering.fields import sizes, wrap
+from sheetgen.rendering.pdf import layout
+from sheetgen.rendering.pdf.layout import compile_layout, get_layout
+from sheetgen.rendering.templating import (
     Blank,
     BlankValueUsedError,
     TemplateSet,
@@ -157,7 +157,7 @@ def test_sizes_step_down_to_the_minimum() -> None:
 
 
 def test_wrap_breaks_cjk_and_keeps_closing_marks_off_line_starts() -> None:
-    from sheetgen.render.fonts import register_reportlab
+    from sheetgen.rendering.fonts import register_reportlab
 
     font = register_reportlab().body
     lines = wrap("江西省南昌市红谷滩区某某路，一号", 80, 10, font, measure)

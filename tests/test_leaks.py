@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-import sheetgen.batch as batch
+import sheetgen.rendering.pdf.document as pdf_document
 from sheetgen import scratch
 from sheetgen.batch import BatchOptions, run_batch
 from tests.applicants import SECRET
@@ -171,14 +171,14 @@ def test_scratch_folder_is_per_process_and_removed_by_cleanup(tmp_path: Path,
 
 def _hang_on(ref: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the (forked) workers hang, not crash, while rendering ``ref``."""
-    real = batch.render_planned
+    real = pdf_document.render_planned
 
     def render(plan: Any, *args: Any, **kwargs: Any) -> Any:
         if plan.applicant.ref == ref:
             time.sleep(3600)
         return real(plan, *args, **kwargs)
 
-    monkeypatch.setattr(batch, "render_planned", render)
+    monkeypatch.setattr(pdf_document, "render_planned", render)
 
 
 def test_a_hung_worker_times_out_and_the_batch_goes_on(tmp_path: Path,

@@ -615,10 +615,11 @@ def test_a_misspelt_key_suggests_the_key_of_its_own_level_first() -> None:
 
 def test_a_character_no_font_has_in_a_website_name_is_reported_once_at_its_path() -> None:
     """The cover lists every website's name too; the problem names the exact field once."""
+    from sheetgen.documents.jobs import RenderOptions
     from sheetgen.errors import FontError
     from sheetgen.pipeline import plan_input
-    from sheetgen.render.docx.document import render_docx
-    from sheetgen.render.pdf.document import RenderOptions, render_pdf
+    from sheetgen.rendering.docx.document import render_docx
+    from sheetgen.rendering.pdf.document import render_pdf
 
     data = edit(personal(), "websites[0].name", "张三的\ue000笔记")
     plan = plan_input(json.dumps(data).encode(), source="me.json")
@@ -631,9 +632,10 @@ def test_a_character_no_font_has_in_a_website_name_is_reported_once_at_its_path(
 
 
 def test_a_character_only_the_cover_prints_keeps_the_covers_path() -> None:
+    from sheetgen.documents.jobs import RenderOptions
     from sheetgen.errors import FontError
     from sheetgen.pipeline import plan_input
-    from sheetgen.render.pdf.document import RenderOptions, render_pdf
+    from sheetgen.rendering.pdf.document import render_pdf
 
     data = edit(personal(), "host.name", "张\ue000")
     data["host"]["certificate"]["number"] = data["websites"][0]["manager"]["certificate"][

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from sheetgen.documents.jobs import RenderOptions
 from sheetgen.pipeline import plan_input
-from sheetgen.render.pdf.document import RenderOptions, render_pdf
+from sheetgen.rendering.pdf.document import render_pdf
 from tests.applicants import example
 from tests.pdfs import embedded_font_names, reader
 

@@ -274,13 +274,11 @@ def test_parse_rules_from_bytes() -> None:
     assert rules.version == RULES.version
 
 
-def test_a_variant_of_a_rules_file_can_be_chosen(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_variant_of_a_rules_file_can_be_chosen(tmp_path: Path) -> None:
     """--variant takes the variants of the rules in use, not a fixed list (fill and batch)."""
     import json
 
-    from sheetgen.cli import main
-    from tests.conftest import EXAMPLES
+    from tests.conftest import EXAMPLES, run_cli
 
     path = tmp_path / "rules.toml"
     path.write_text(_variant("[variants.guangdong]", (
@@ -294,9 +292,7 @@ def test_a_variant_of_a_rules_file_can_be_chosen(
     example = str(EXAMPLES / "jiangxi-personal.json")
     for args in (["fill", example, "-o", str(tmp_path / "x.pdf"), "--json"],
                  ["batch", example, "-o", str(tmp_path / "out"), "--jobs", "1", "--json"]):
-        with pytest.raises(SystemExit) as caught:
-            main([*args, "--rules", str(path), "--variant", "island"])
-        out = capsys.readouterr()
-        assert caught.value.code == 0, out.err
-        report = json.loads(out.out)
+        result = run_cli(*args, "--rules", str(path), "--variant", "island")
+        assert result.code == 0, result.stderr
+        report = json.loads(result.text)
         assert (report.get("records") or [report])[0]["variant"] == "island"

@@ -9,11 +9,12 @@ import pypdfium2 as pdfium
 import pytest
 
 from sheetgen.documents.context import sheet_context
+from sheetgen.documents.jobs import RenderOptions
 from sheetgen.errors import DoesNotFitError, ExitCode, FontError
 from sheetgen.pipeline import plan_input
-from sheetgen.render.pdf.document import Rendered, RenderOptions, render_pdf
-from sheetgen.render.pdf.layout import get_layout
-from sheetgen.render.templating import bundled
+from sheetgen.rendering.pdf.document import Rendered, render_pdf
+from sheetgen.rendering.pdf.layout import get_layout
+from sheetgen.rendering.templating import bundled
 from tests.applicants import SECRET, edit, example, personal, unit
 from tests.conftest import EXAMPLES, run_cli
 from tests.pdfs import embedded_font_names, is_a4, outline_titles, page_sizes, page_texts

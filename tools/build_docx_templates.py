@@ -42,7 +42,7 @@ from lxml import etree
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sheetgen.render.docx.document import W_NS, XML_SPACE, W, read_package, write_package  # noqa: E402
+from sheetgen.rendering.docx.document import W_NS, XML_SPACE, W, read_package, write_package  # noqa: E402
 
 TEMPLATES = REPO / "templates"
 
@@ -129,13 +129,14 @@ def tiny() -> etree._Element:
 
 
 def value(path: str, size: float = VALUE, align: str = "left", *,
-          min_size: float | None = None, overflow: str | None = None,
-          overflow_caption: str | None = None, fallback: str | None = None) -> etree._Element:
-    """A value's paragraph: ``{{ path }}`` and its options (templates/README.md)."""
-    options = {"min-size": min_size, "overflow": overflow,
-               "overflow-caption": overflow_caption, "fallback": fallback}
-    comment = " ".join(f"{key}={option:g}" if isinstance(option, float) else f"{key}={option}"
-                       for key, option in options.items() if option is not None)
+          overflow: str | None = None, overflow_caption: str | None = None,
+          fallback: str | None = None) -> etree._Element:
+    """A value's paragraph: ``{{ path }}`` and its options (templates/README.md). Minimum
+    sizes are not declared: sheetgen takes them from ``sheetgen.rendering.fields.MIN_SIZES``,
+    as for the HTML templates, so both formats shrink a value equally far."""
+    options = {"overflow": overflow, "overflow-caption": overflow_caption, "fallback": fallback}
+    comment = " ".join(f"{key}={option}" for key, option in options.items()
+                       if option is not None)
     return paragraph(run(f"{{{{ {path} }}}}" + (f"{{# {comment} #}}" if comment else ""),
                          size), size=size, align=align)
 
@@ -340,28 +341,28 @@ def info_rows(layout: SheetLayout, rows: Rows) -> None:
     h = layout.row
 
     def pair(left: str, left_path: str, right: str, right_path: str) -> Row:
-        return Row(h, [Cell(a, b, [label(left)]), Cell(b, c, [value(left_path, min_size=7)]),
-                       Cell(c, d, [label(right)]), Cell(d, e, [value(right_path, min_size=7)])])
+        return Row(h, [Cell(a, b, [label(left)]), Cell(b, c, [value(left_path)]),
+                       Cell(c, d, [label(right)]), Cell(d, e, [value(right_path)])])
 
     def wide(name: str, path: str, height: float = h, **options: Any) -> Row:
         return Row(height, [Cell(a, b, [label(name)]), Cell(b, e, [value(path, **options)])])
 
     rows.add(Row(7, [Cell(a, e, [section("网站主办者基本信息")])]),
-             wide("网站主办者名称", "host.name", min_size=7),
+             wide("网站主办者名称", "host.name"),
              pair("网站类型", "host.type", "证件类型", "host.certificate_type"),
              wide("证件号码", "host.certificate_number"))
     rows.add_if("flags.unit", pair("主体负责人", "principal.name", "负责人手机",
                                    "principal.mobile"))
     rows.add(pair("网站名称", "website.name", "网站备案号", "website.filing_number"),
-             wide("网站域名", "website.domains", layout.domains, min_size=6,
+             wide("网站域名", "website.domains", layout.domains,
                   overflow="remarks", overflow_caption="网站域名（续）："),
              pair("网站负责人", "manager.name", "证件类型", "manager.certificate_type"),
              wide("证件号码", "manager.certificate_number"))
     rows.add_if("flags.landline",
                 pair("手机号码", "manager.mobile", "座机号码", "manager.office_phone"),
                 otherwise=[wide("手机号码", "manager.mobile")])
-    rows.add(wide("电子邮箱", "manager.email", min_size=7),
-             wide("通信地址", "host.address", 12, min_size=7))
+    rows.add(wide("电子邮箱", "manager.email"),
+             wide("通信地址", "host.address", 12))
 
 
 def verify_rows(rows: Rows) -> None:
@@ -440,7 +441,7 @@ def promise_rows(layout: SheetLayout, rows: Rows) -> None:
              Row(6.5, [side(a, b, [text("接入服务单位：", 10)], inner),
                        side(b, c, [tiny()], inner, merge="continue"),
                        side(c, d, [], inner), side(d, e, [tiny()], inner, merge="continue")]),
-             Row(layout.provider, [side(a, b, [value("provider.name", 10, min_size=6.5)],
+             Row(layout.provider, [side(a, b, [value("provider.name", 10)],
                                         inner),
                                    side(b, c, [tiny()], inner, merge="continue"),
                                    side(c, d, [], inner),
@@ -471,7 +472,7 @@ def header(heading: str) -> tuple[etree._Element, float]:
              Cell(42, 82, [value("sheet.position", 9)]),
              Cell(82, 127, []),
              Cell(127, 137, [text("编号：", 8, "right")]),
-             Cell(137, CONTENT_W, [value("sheet.ref", 8, min_size=5)])]
+             Cell(137, CONTENT_W, [value("sheet.ref", 8)])]
     rows = [Row(10.5, [Cell(0, CONTENT_W, [title])]), Row(5, cells)]
     return table(rows, ruled=False, margin=0.5), 15.5
 
@@ -513,16 +514,16 @@ def cover_body() -> list[etree._Element]:
 
     facts = [
         Row(10, [Cell(a, b, [label("网站主办者")]),
-                 Cell(b, e, [value("cover.host_name", 9.5, min_size=7)])]),
+                 Cell(b, e, [value("cover.host_name", 9.5)])]),
         Row(h, [Cell(a, b, [label("主办者性质")]),
-                Cell(b, c, [value("cover.host_kind", 9.5, min_size=7)]),
+                Cell(b, c, [value("cover.host_kind", 9.5)]),
                 Cell(c, d, [label("备案省份")]), Cell(d, e, [value("cover.province", 9.5)])]),
         Row(h, [Cell(a, b, [label("核验单版本")]),
-                Cell(b, c, [value("cover.variant", 9.5, min_size=7)]),
+                Cell(b, c, [value("cover.variant", 9.5)]),
                 Cell(c, d, [label("备案类型")]), Cell(d, e, [value("cover.filing_type", 9.5)])]),
-        Row(h, [Cell(a, b, [label("编号")]), Cell(b, e, [value("cover.ref", 9.5, min_size=6)])]),
+        Row(h, [Cell(a, b, [label("编号")]), Cell(b, e, [value("cover.ref", 9.5)])]),
         Row(16, [Cell(a, b, [label("网站及域名")]),
-                 Cell(b, e, [value("cover.websites", 9.5, min_size=6,
+                 Cell(b, e, [value("cover.websites", 9.5,
                                    fallback="cover.websites_short")])]),
     ]
     sms = [

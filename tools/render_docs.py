@@ -11,9 +11,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from sheetgen.documents.jobs import RenderOptions  # noqa: E402
 from sheetgen.pipeline import plan_input  # noqa: E402 - after the path set-up above
-from sheetgen.render.pdf.document import RenderOptions, render_pdf  # noqa: E402
-from sheetgen.render.pdf.preview import page_images  # noqa: E402
+from sheetgen.rendering.pdf.document import render_pdf  # noqa: E402
+from sheetgen.rendering.pdf.preview import page_images  # noqa: E402
 
 #: (example, page to show: "cover" or "sheet", picture name)
 PICTURES = [

@@ -1,111 +1,17 @@
 """Batch generation: many applicants in one run, one result per record (``sheetgen batch``).
 
-:func:`run_batch` is the library function behind the command; the CLI only parses options,
-calls it and prints. It owns the run: reading records as a stream, handing them to worker
-processes, collecting one :class:`RecordResult` per record *in input order*, the manifest, the
-optional bundle, and what happens when a worker dies or the user presses Ctrl-C.
-
-Streaming
-    Records come one at a time from :func:`sheetgen.sources.json.iter_records` (arrays, JSON Lines,
-    folders, stdin). At most ``4 × jobs`` records are in flight (read, not yet reported), so a
-    run of 10 000 records keeps as little in memory as a run of 10. A record that is not even
-    JSON is a failed result at once, without a worker.
-
-Workers
-    A :class:`~concurrent.futures.ProcessPoolExecutor`; its initializer warms each worker once
-    (rules, templates, reportlab fonts) and compiled layouts stay in the worker's cache
-    (:mod:`~.pdf.layout`), so each worker compiles each layout at most once (and not at all
-    when the on-disk layout cache has it). A worker validates, plans, fits, renders and writes
-    its record's files itself (atomically) and sends back only a small result: paths, hashes,
-    pages, variant, fit summary or the errors. Workers ignore SIGINT (the parent decides how a
-    run stops) and exit by themselves when the parent disappears (``kill -9``), so no orphan
-    keeps running. The default start method is ``forkserver`` (``spawn`` where there is none):
-    workers are forked from a clean server process that has imported sheetgen once, which is
-    fast and safe although the parent runs threads (the progress display, the pool's manager);
-    plain ``fork`` would copy those threads' locks. ``mp_context`` chooses another.
-
-Crash isolation
-    A worker that dies (a segfault in a C library, ``os._exit``, the OOM killer) breaks the
-    whole pool, and every record in flight fails with it, the culprit among them. Results that
-    had already arrived are kept. The suspects are then run again one at a time in a
-    single-worker pool (a new one after each crash): a record that crashes its worker alone is
-    the culprit and fails with ``worker_crashed``; the others succeed (those whose files were
-    written before the crash are found up to date). Then a new pool takes over the rest. The
-    suspects are few (the in-flight bound), so the serial retry costs little. Tests inject a
-    crash without any hook in this module: with the ``fork`` start method, they replace
-    :func:`~.pdf.document.render_planned` as seen by this module in the test process before
-    the pool starts, with a function that calls ``os._exit`` for one record.
-
-Output names
-    ``<ref>.pdf`` (the ref through :func:`sheetgen.output.safe_stem`), else
-    ``<index>-<host name>.pdf``, with ``index`` the record's 1-based position in the batch.
-    Names are decided by the parent in input order from the raw JSON (``safe_stem`` applies
-    the same NFKC folding and trimming as validation, so raw and validated refs give the same
-    name). Two records that map to one name (a duplicated ref, or names equal but for case):
-    the first in input order keeps it, later ones get ``~2``, ``~3`` … (``~`` cannot occur in
-    a ref or a safe stem). Every record claims its name even if it then fails, so fixing a bad
-    record never renames another record's file. Every path is checked to be directly inside
-    OUTDIR; the bundle and report files, when inside OUTDIR, are reserved names.
-
-Up to date
-    Next to its outputs a record leaves a small state file, ``OUTDIR/.sheetgen/<stem>.json``:
-    a key (SHA-256 of the record's input, the render options, the rules, the template set and
-    the versions of sheetgen and its engines) and the SHA-256 of each output. It is written
-    after the outputs, atomically, and holds no personal data. A re-run skips a record whose
-    state has the same key and whose outputs still exist with those hashes; ``--force`` redoes
-    it. A state file rather than metadata inside the PDF: it works the same for DOCX, is
-    checked without parsing any PDF, and a half-finished record (outputs written, state not)
-    is simply redone. The key and ``input_sha256`` leave out ``access.filing_password``: it
-    changes nothing that is printed, and a hash of it would allow guessing it offline.
-
-Hangs and leftovers
-    A record with no result after ``timeout`` seconds (``--timeout``, default
-    :data:`DEFAULT_TIMEOUT`) fails with ``worker_timeout``: the pool is killed (which worker
-    hangs is not known), the other records in flight run again in a new one, and the batch
-    goes on. Workers keep WeasyPrint's font copies in their scratch folder
-    (:mod:`sheetgen.scratch`), removed when they exit (even by ``os._exit``); what killed or
-    crashed workers leave is swept when the batch ends, and the forkserver and resource
-    tracker the batch started are stopped (:mod:`sheetgen.batch.processes`).
-
-Interruption
-    Ctrl-C (SIGINT) and SIGTERM stop reading input and submitting; queued records are
-    cancelled, records being rendered finish (tens of milliseconds), their results are kept,
-    and the manifest lists every record read, those not done as ``interrupted``. The bundle is
-    not written. Every file is written atomically (a ``.*.part`` temporary file, then a
-    rename); a worker killed mid-write can leave a ``.part`` file, which the next run removes
-    (a lock file makes sure no other run is writing to the same OUTDIR) before it redoes what
-    is missing and skips what is done.
-
-Bundle
-    With ``bundle``, the workers also send each record's fitted pages (:class:`PlannedJob`:
-    picklable :class:`~sheetgen.render.pdf.stamp.PagePlan` s, a few KB) and, the first time a worker
-    uses a layout, the compiled layout itself. The parent only draws them, in input order as
-    results arrive, into reportlab documents of :data:`BUNDLE_CHUNK` records each (one font
-    subset each) and composes every page over one shared background per layout page
-    (:mod:`sheetgen.render.pdf.compose`). Drawing is the one step the bundle cannot share with the
-    record's own PDF: the bundle shares font subsets across records, a record's PDF has its
-    own. Re-fitting in the parent would redo work the workers have done; partial bundles per
-    worker would move the drawing into the workers without removing any (on two cores the
-    total CPU is what counts). Every
-    :data:`BUNDLE_CHUNK` records the parent composes what it has drawn
-    (:meth:`~.PdfBuilder.flush`), so composing overlaps the workers instead of
-    all coming at the end.
-
-Exit codes (contract.md §3)
-    0 every record succeeded (or was up to date); 6 (:class:`~sheetgen.errors.BatchPartialError`,
-    raised by the CLI) some failed, each failure is in the manifest with its errors. Failures
-    of the run itself stop it before any record is processed: an input that does not exist,
-    an OUTDIR, bundle or report that cannot be written, an OUTDIR in use by another run, bad
-    options, an unreadable rules file (2); a template directory that is missing or has a
-    template with a syntax error, bundled fonts that cannot be loaded (5). A template or font
-    error met while rendering a record (a layout only some records use, a character no font
-    has) is that record's error. A bundle that cannot be written at the end (a full disk) is
-    raised after the report is written, which lists it.
+It streams records (at most a few per worker in flight), renders each in a worker process
+through the record pipeline (:func:`sheetgen.pipeline.produce`), isolates a worker that
+crashes, resumes a stopped run from per-record state files, writes the manifest, and draws the
+bundle in the parent as results arrive, in input order. The design, section by section
+(streaming, workers, crash isolation, names, up to date, interruption, bundle, exit codes), is
+in ``docs/batch.md``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -124,30 +30,32 @@ from typing import Any
 
 from sheetgen import __version__, scratch
 from sheetgen.batch.processes import helpers_stopped, kill_pool
-from sheetgen.documents.context import reference
-from sheetgen.documents.plan import FilingPlan, make_plan
-from sheetgen.errors import Problem, RulesError, SheetgenError, TemplateError, UsageError
-from sheetgen.model import parse_applicant
-from sheetgen.output import check_formats, check_writable, safe_stem, write_atomic
-from sheetgen.render import fonts
-from sheetgen.render.docx.document import docx_path, render_docx
-from sheetgen.render.pdf.compose import source_date
-from sheetgen.render.pdf.document import (
-    SUBJECT,
-    PdfBuilder,
-    PlannedJob,
-    RenderOptions,
-    applicant_jobs,
-    render_planned,
+from sheetgen.documents.context import content_digest, reference
+from sheetgen.documents.jobs import SUBJECT, RenderOptions
+from sheetgen.documents.plan import make_plan
+from sheetgen.errors import (
+    InternalError,
+    Problem,
+    RulesError,
+    SheetgenError,
+    TemplateError,
+    UsageError,
+    WorkersCrashedError,
 )
-from sheetgen.render.pdf.layout import CompiledLayout
-from sheetgen.render.pdf.stamp import FieldFit, PagePlan
-from sheetgen.render.templating import TemplateSet, bundled
+from sheetgen.model import parse_applicant
+from sheetgen.output import check_formats, check_writable, write_atomic
+from sheetgen.pipeline import Produced, output_stem, produce
+from sheetgen.rendering import fonts
+from sheetgen.rendering.fields import FieldFit
+from sheetgen.rendering.pdf.compose import source_date
+from sheetgen.rendering.pdf.document import PdfBuilder, PlannedJob
+from sheetgen.rendering.pdf.layout import CompiledLayout
+from sheetgen.rendering.pdf.stamp import PagePlan
+from sheetgen.rendering.templating import TemplateSet, bundled
 from sheetgen.rules import Rules, load_rules, parse_rules
 from sheetgen.sources.json import Record, iter_records, read_file
 
-__all__ = ["BatchOptions", "BatchResult", "Output", "RecordResult", "output_stem",
-           "run_batch"]
+__all__ = ["BatchOptions", "BatchResult", "Output", "RecordResult", "run_batch"]
 
 #: Hidden folder of OUTDIR with the per-record state files and the lock.
 STATE_DIR = ".sheetgen"
@@ -176,11 +84,9 @@ class BatchOptions:
     jobs: int | None = None                  # worker processes; None: the CPUs available
     formats: tuple[str, ...] = ("pdf",)
     variant: str = "auto"
-    provider: str | None = None
-    qr: bool = True
-    cover: bool = True
-    copies: int = 1
-    pdfa: bool = False                       # PDF/A-2b outputs and bundle
+    #: What is printed, as for fill; its ``templates`` is unused: each process opens the set
+    #: at ``templates`` (a template set does not travel to worker processes).
+    render: RenderOptions = dataclasses.field(default_factory=RenderOptions)
     templates: Path | None = None            # None: the bundled templates
     rules: Path | None = None                # None: the built-in rules
     bundle: Path | None = None
@@ -189,8 +95,7 @@ class BatchOptions:
     timeout: float = DEFAULT_TIMEOUT         # per record, seconds (see DEFAULT_TIMEOUT)
 
     def render_options(self, templates: TemplateSet | None) -> RenderOptions:
-        return RenderOptions(provider=self.provider, qr=self.qr, cover=self.cover,
-                             copies=self.copies, templates=templates, pdfa=self.pdfa)
+        return dataclasses.replace(self.render, templates=templates)
 
 
 @dataclass(frozen=True)
@@ -350,46 +255,31 @@ class _Worker:
             return done
         applicant = parse_applicant(task.value, self.rules)
         plan = make_plan(applicant, self.rules, variant=options.variant)
-        builder = PdfBuilder(self.templates)
-        # Word files alone need no PDF layout (as in fill): no WeasyPrint, no PDF fitting.
-        pdf = "pdf" in options.formats or options.bundle is not None
-        planned = builder.plan_record(applicant_jobs(plan, self.render)) if pdf else []
-        outcome = done or self._write(task, plan, planned, builder, state_path)
+        # An up-to-date record is only fitted again, for the bundle: nothing is rewritten.
+        produced = produce(plan, self.render, formats=() if done else options.formats,
+                           stem=task.stem, keep_pages=options.bundle is not None)
+        outcome = done or self._write(task, produced, state_path)
         if options.bundle is not None:
             outcome.outline = f"{applicant.host.name}（{reference(applicant)}）"
             outcome.bundle = tuple(_WireJob(j.title, j.template, j.copies, j.layout.key, j.pages)
-                                   for j in planned)
-            outcome.layouts = {j.layout.key: j.layout for j in planned
+                                   for j in produced.planned)
+            outcome.layouts = {j.layout.key: j.layout for j in produced.planned
                                if j.layout.key not in self.sent}
             self.sent.update(outcome.layouts)
         return outcome
 
-    def _write(self, task: _Task, plan: FilingPlan, planned: list[PlannedJob],
-               builder: PdfBuilder, state_path: Path) -> _Outcome:
+    def _write(self, task: _Task, produced: Produced, state_path: Path) -> _Outcome:
         outdir = self.options.outdir
-        files: list[tuple[str, str, bytes]] = []  # name, format, bytes
-        fits = [fit for job in planned for fit in job.fits]  # the PDF's, if there is one
-        for fmt in self.options.formats:
-            if fmt == "pdf":
-                rendered = render_planned(plan, planned, builder, pdfa=self.options.pdfa)
-                files.append((f"{task.stem}.pdf", fmt, rendered.pdf))
-            else:
-                base = Path(f"{task.stem}.pdf")  # named as fill names them: <stem>-sheet1.docx
-                documents = render_docx(plan, self.render)
-                files += [(docx_path(base, d.name).name, fmt, d.data) for d in documents]
-                fits = fits or [fit for d in documents for fit in d.fits]
-        # Written only once every format has rendered (as fill does): a record that fails
-        # leaves no new file behind that would look like its output.
         outputs = []
-        for name, fmt, data in files:
-            _check_name(outdir, name)
-            write_atomic(outdir / name, data, follow_symlinks=False)  # stays in OUTDIR
-            outputs.append(Output(name, fmt, hashlib.sha256(data).hexdigest()))
-        pages = sum(len(job.pages) * job.copies for job in planned) if planned else None
-        outcome = _Outcome(True, reference=reference(plan.applicant), outputs=tuple(outputs),
-                           pages=pages, variant=plan.variant, fit=_fit_summary(fits))
+        for item in produced.files:
+            _check_name(outdir, item.name)
+            write_atomic(outdir / item.name, item.data, follow_symlinks=False)  # stays in OUTDIR
+            outputs.append(Output(item.name, item.format, hashlib.sha256(item.data).hexdigest()))
+        outcome = _Outcome(True, reference=produced.reference, outputs=tuple(outputs),
+                           pages=produced.pages, variant=produced.variant,
+                           fit=_fit_summary(produced.fits))
         state = {"key": task.key, "reference": outcome.reference,
-                 "outputs": [o.as_dict() for o in outputs], "pages": pages,
+                 "outputs": [o.as_dict() for o in outputs], "pages": outcome.pages,
                  "variant": outcome.variant, "fit": outcome.fit}
         write_atomic(state_path, json.dumps(state, ensure_ascii=False).encode(),
                      follow_symlinks=False)
@@ -475,7 +365,7 @@ def _process(task: _Task) -> _Outcome:
     if _starts is not None:  # the --timeout clock starts now, not while the pool starts
         _starts[task.position % len(_starts)] = time.monotonic()
     if _worker is None:
-        return _failure(_setup_error or SheetgenError("worker not initialised"))
+        return _failure(_setup_error or InternalError("worker not initialised"))
     try:
         return _worker.run(task)
     except SheetgenError as err:
@@ -487,26 +377,6 @@ def _process(task: _Task) -> _Outcome:
 
 
 # --- the parent side ----------------------------------------------------------------------
-
-def output_stem(value: object, position: int) -> str:
-    """A record's output file stem: its ``ref``, else ``<position>-<host name>``."""
-    record = value if isinstance(value, dict) else {}
-    ref = record.get("ref")
-    if isinstance(ref, str) and ref.strip():
-        return safe_stem(ref, fallback=str(position))
-    host = record.get("host")
-    name = host.get("name") if isinstance(host, dict) else None
-    return f"{position}-{safe_stem(name if isinstance(name, str) else '', 'applicant')}"
-
-
-def input_digest(value: object) -> str:
-    """SHA-256 of a record's canonical JSON, without ``access.filing_password``."""
-    if isinstance(value, dict) and isinstance(value.get("access"), dict):
-        value = {**value, "access": {k: v for k, v in value["access"].items()
-                                     if k != "filing_password"}}
-    canonical = json.dumps(value, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
 
 def default_jobs() -> int:
     """Worker processes by default: the CPUs this process may run on."""
@@ -619,7 +489,7 @@ class _Run:
         if record.error is not None:
             pending.outcome = _failure(record.error)
             return
-        pending.digest = input_digest(record.value)
+        pending.digest = content_digest(record.value)
         stem = self.names.claim(output_stem(record.value, self.read), self.options.formats)
         for fmt in self.options.formats:
             _check_name(self.options.outdir, f"{stem}.{fmt}")
@@ -716,7 +586,7 @@ class _Run:
                         "this record (alone, on a retry too); it is skipped, the others go on"),))
                     self.crashes_in_a_row += 1
                     if self.crashes_in_a_row >= MAX_CONSECUTIVE_CRASHES:
-                        raise SheetgenError(
+                        raise WorkersCrashedError(
                             f"worker processes crashed on {self.crashes_in_a_row} records in a "
                             "row; stopping the batch",
                             hint="run `sheetgen doctor`; run again with --jobs 1 to narrow "
@@ -830,7 +700,7 @@ def _check_name(outdir: Path, name: str) -> None:
     root = outdir.resolve()
     if (not name or name.startswith(".") or "/" in name or "\\" in name or "\0" in name
             or (root / name).parent != root):
-        raise SheetgenError(f"internal error: output name {name!r} would not be inside {outdir}")
+        raise InternalError(f"internal error: output name {name!r} would not be inside {outdir}")
 
 
 @contextlib.contextmanager
@@ -886,8 +756,7 @@ def _options_digest(options: BatchOptions, rules: Rules, templates: TemplateSet)
     payload = {"sheetgen": __version__, "rules": rules.version, "templates": templates.digest,
                "engines": [version(name) for name in ("weasyprint", "reportlab", "pypdf")],
                "formats": sorted(options.formats), "variant": options.variant,
-               "provider": options.provider, "qr": options.qr, "cover": options.cover,
-               "copies": options.copies, "pdfa": options.pdfa,
+               "render": options.render.identity(),
                # PDF dates (compose.source_date); workers inherit the environment.
                "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH")}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -926,7 +795,7 @@ def _check_options(options: BatchOptions, rules: Rules) -> int:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
     check_formats(options.formats)
     rules.check_variant(options.variant)
-    if options.copies < 1:
+    if options.render.copies < 1:
         raise UsageError("--copies must be at least 1")
     if not options.timeout > 0:  # also refuses nan
         raise UsageError(f"--timeout must be a number of seconds above 0, not {options.timeout}")
@@ -996,7 +865,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
                 run.close()
             # Count in = count out, always: every record read has exactly one result.
             if sorted(run.results) != list(range(1, run.read + 1)):
-                raise SheetgenError(f"internal error: {run.read} records read, "
+                raise InternalError(f"internal error: {run.read} records read, "
                                     f"{len(run.results)} reported")
             result = BatchResult(outdir, [run.results[n] for n in sorted(run.results)],
                                  interrupted=interrupted or run.stop.requested)
@@ -1004,7 +873,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
                 try:
                     with run.stop.waiting():  # a few seconds for thousands of pages
                         result.bundle = _write_bundle(run.bundle, options.bundle, result,
-                                                      pdfa=options.pdfa)
+                                                      pdfa=options.render.pdfa)
                 except KeyboardInterrupt:
                     result.interrupted = True  # every record is done; the bundle is not
                 except SheetgenError as err:  # a full disk: the report still lists every record

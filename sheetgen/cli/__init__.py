@@ -9,12 +9,13 @@ handler. No traceback reaches a user unless ``SHEETGEN_DEBUG=1`` is set.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, BinaryIO
 
 import typer
 
@@ -275,8 +276,8 @@ def input_name(path: str) -> str:
 def render_options(*, provider: str | None, no_qr: bool, no_cover: bool, copies: int,
                    templates: Path | None, pdfa: bool = False) -> Any:
     """The RenderOptions of the shared rendering options."""
-    from sheetgen.render.pdf.document import RenderOptions
-    from sheetgen.render.templating import TemplateSet
+    from sheetgen.documents.jobs import RenderOptions
+    from sheetgen.rendering.templating import TemplateSet
 
     return RenderOptions(provider=provider_option(provider), qr=not no_qr, cover=not no_cover,
                          copies=copies, templates=TemplateSet(templates) if templates else None,
@@ -370,8 +371,8 @@ def preview(
 ) -> None:
     """Render one applicant's pages to PNG images, to look at before printing."""
     from sheetgen.pipeline import plan_input
-    from sheetgen.render.pdf.document import render_pdf
-    from sheetgen.render.pdf.preview import write_previews
+    from sheetgen.rendering.pdf.document import render_pdf
+    from sheetgen.rendering.pdf.preview import write_previews
     from sheetgen.sources.json import open_input
 
     options, rules, variant = render_setup(
@@ -472,11 +473,11 @@ def batch(
 
     with json_errors(as_json):  # a run that cannot start still answers --json
         options = BatchOptions(
-            outdir=outdir, jobs=jobs, bundle=bundle, copies=copies, pdfa=pdfa,
-            formats=parse_formats(formats),
-            variant=variant, provider=provider_option(provider), qr=not no_qr,
-            cover=not no_cover, templates=templates, rules=rules_file, report=report,
-            force=force, timeout=timeout)
+            outdir=outdir, jobs=jobs, bundle=bundle, formats=parse_formats(formats),
+            variant=variant, templates=templates, rules=rules_file, report=report, force=force,
+            render=render_options(provider=provider, no_qr=no_qr, no_cover=no_cover,
+                                  copies=copies, templates=None, pdfa=pdfa),
+            timeout=timeout)
         if sys.stderr.isatty():
             with BatchProgress() as progress:
                 result = run_batch(inputs, options, on_record=progress.update)
@@ -534,14 +535,68 @@ def _terminated(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> NoReturn:
-    """Console-script entry point: run the app and map every outcome to a contract exit code."""
-    debug = os.environ.get("SHEETGEN_DEBUG") == "1"
+def main(argv: Sequence[str] | None = None, *, stdin: BinaryIO | None = None,
+         stdout: BinaryIO | None = None, stderr: BinaryIO | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return its exit code
+    (contract.md §3), mapping every outcome to it; nothing escapes as a traceback.
+
+    ``stdin``, ``stdout`` and ``stderr`` are binary streams to use instead of the process's
+    own (a test, or a program embedding the CLI); text goes to them as UTF-8. The console
+    script and ``python -m sheetgen`` exit with the code this returns.
+    """
+    with _streams(stdin, stdout, stderr):
+        return _run(list(argv) if argv is not None else sys.argv[1:], own_stdout=stdout is None)
+
+
+@contextlib.contextmanager
+def _streams(stdin: BinaryIO | None, stdout: BinaryIO | None, stderr: BinaryIO | None
+             ) -> Iterator[None]:
+    """``sys.stdin``/``stdout``/``stderr`` replaced by text wrappers of the given binary
+    streams for the duration (``.buffer`` is the stream itself), then restored; the wrappers
+    are detached, so the caller's streams stay open."""
+    saved = sys.stdin, sys.stdout, sys.stderr
+    wrappers: list[io.TextIOWrapper] = []
+
+    def wrap(stream: BinaryIO) -> io.TextIOWrapper:
+        wrapper = io.TextIOWrapper(stream, encoding="utf-8", errors="backslashreplace",
+                                   write_through=True)
+        wrappers.append(wrapper)
+        return wrapper
+
+    try:
+        if stdin is not None:
+            sys.stdin = wrap(stdin)
+        if stdout is not None:
+            sys.stdout = wrap(stdout)
+        if stderr is not None:
+            sys.stderr = wrap(stderr)
+        yield
+    finally:
+        for wrapper in wrappers:
+            with contextlib.suppress(ValueError, OSError):
+                wrapper.flush()
+            with contextlib.suppress(ValueError, OSError):
+                wrapper.detach()
+        sys.stdin, sys.stdout, sys.stderr = saved
+
+
+def _run(argv: list[str], *, own_stdout: bool) -> int:
     import signal
     import threading
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminated)
+    # SIGTERM → an orderly exit for the duration of the command only (main() may be called by
+    # a program with its own handler); only the main thread can set handlers.
+    if threading.current_thread() is not threading.main_thread():
+        return _handled(argv, own_stdout=own_stdout)
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _handled(argv, own_stdout=own_stdout)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _handled(argv: list[str], *, own_stdout: bool) -> int:
+    debug = os.environ.get("SHEETGEN_DEBUG") == "1"
     try:
         result = app(args=argv, prog_name="sheetgen", standalone_mode=False)
         code = result if isinstance(result, int) else 0
@@ -563,9 +618,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
         report_error(exc)
         code = exc.exit_code
     except BrokenPipeError:
-        # The reader of stdout went away (e.g. `| head`); nothing more to say.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        # The reader of stdout went away (e.g. `| head`); nothing more to say. Python would
+        # complain again when it flushes stdout at exit: point the descriptor at /dev/null.
+        if own_stdout:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
         code = ExitCode.INTERNAL
     except Exception as exc:
         if debug:
@@ -573,4 +630,4 @@ def main(argv: list[str] | None = None) -> NoReturn:
         say(f"error: internal error ({type(exc).__name__}); this is a bug in sheetgen. "
             "Run again with SHEETGEN_DEBUG=1 for details and report it.")
         code = ExitCode.INTERNAL
-    sys.exit(int(code))
+    return int(code)

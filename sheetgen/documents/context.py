@@ -48,17 +48,26 @@ def flatten(context: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str,
             yield f"{prefix}{key}", value
 
 
-def reference(applicant: Applicant) -> str:
-    """The sheet's reference: ``ref`` when given, else a hash of the applicant's content.
+def content_digest(value: object) -> str:
+    """SHA-256 (hex) of an applicant's canonical JSON, without ``access.filing_password``.
 
-    The hash leaves out the filing password (never printed, never hashed into anything
-    printed) and is stable across runs, so a reprint carries the same reference.
+    The one identity hash: of a validated applicant for its :func:`reference`, of a record as
+    it came in for a batch's manifest and up-to-date key. The password is left out because it
+    changes nothing printed, and a hash of it would allow guessing it offline.
     """
+    if isinstance(value, Mapping) and isinstance(value.get("access"), Mapping):
+        value = {**value, "access": {k: v for k, v in value["access"].items()
+                                     if k != "filing_password"}}
+    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()
+                          ).hexdigest()
+
+
+def reference(applicant: Applicant) -> str:
+    """The sheet's reference: ``ref`` when given, else a hash of the applicant's content,
+    stable across runs, so a reprint carries the same reference."""
     if applicant.ref:
         return applicant.ref
-    data = applicant.model_dump(mode="json", exclude={"access": {"filing_password"}})
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode())
-    return "SG-" + digest.hexdigest()[:12].upper()
+    return "SG-" + content_digest(applicant.model_dump(mode="json"))[:12].upper()
 
 
 def sheet_context(plan: FilingPlan, sheet: SheetPlan, *, provider: str | None = None,

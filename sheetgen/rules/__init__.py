@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
@@ -36,9 +36,6 @@ from sheetgen.resources import rules_file
 from sheetgen.sources.json import json_path, read_file
 from sheetgen.vocabulary import Nature
 
-#: The conditions that ``when`` lists may name; :mod:`~.plan` computes them per filing.
-FLAGS = ("personal", "unit", "seal", "no_seal", "fingerprint", "commitment", "registrar",
-         "special_site", "new_filing", "new_website", "new_access", "change")
 PROVINCE_COUNT = 31
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -46,6 +43,8 @@ Source = Annotated[str, StringConstraints(pattern=r"^(seed|doc|recon): *\S")]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Flag = Literal["personal", "unit", "seal", "no_seal", "fingerprint", "commitment", "registrar",
                "special_site", "new_filing", "new_website", "new_access", "change"]
+#: The conditions that ``when`` lists may name; :mod:`~.plan` computes them per filing.
+FLAGS: tuple[str, ...] = get_args(Flag)
 
 
 class _Data(BaseModel):

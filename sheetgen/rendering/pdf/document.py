@@ -2,8 +2,8 @@
 
 :class:`PdfBuilder` turns *page jobs* (a template, its context and where each value came from)
 into one PDF: each job's layout is compiled once per process (:mod:`~.layout`), its values
-are fitted and stamped (:mod:`sheetgen.render.pdf.stamp`), and the pages are composed over shared
-backgrounds (:mod:`sheetgen.render.pdf.compose`). A record is added atomically: all of its pages are
+are fitted and stamped (:mod:`sheetgen.rendering.pdf.stamp`), and the pages are composed over shared
+backgrounds (:mod:`~.compose`). A record is added atomically: all of its pages are
 fitted before any is drawn, so a record that does not fit leaves nothing behind in a bundle.
 
 Fitting and drawing are two steps: :meth:`PdfBuilder.plan_record` fits a record's values into
@@ -21,37 +21,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sheetgen.documents.context import SheetContext, reference, sheet_context
-from sheetgen.documents.cover import MAX_PAGES as COVER_PAGES
-from sheetgen.documents.cover import cover_context
+from sheetgen.documents.context import reference
+from sheetgen.documents.jobs import SUBJECT, PageJob, RenderOptions, applicant_jobs, document_title
 from sheetgen.documents.plan import FilingPlan
-from sheetgen.render import fonts
-from sheetgen.render.pdf.compose import Composer, OutlineEntry, source_date, stamp_pages
-from sheetgen.render.pdf.layout import CompiledLayout, get_layout
-from sheetgen.render.pdf.stamp import FieldFit, PagePlan, Stamper
-from sheetgen.render.templating import TemplateSet, bundled
-
-
-@dataclass(frozen=True)
-class RenderOptions:
-    """How to render: the choices of ``sheetgen fill`` beyond the data."""
-
-    provider: str | None = None
-    qr: bool = True
-    cover: bool = True
-    copies: int = 1
-    templates: TemplateSet | None = None
-    pdfa: bool = False  # mark the PDF as PDF/A-2b (archival)
-
-
-@dataclass(frozen=True)
-class PageJob:
-    """One logical page (or pages, for a cover) to produce from a template."""
-
-    title: str
-    sheet: SheetContext
-    max_pages: int = 1
-    copies: int = 1
+from sheetgen.rendering.fields import FieldFit, check_fonts
+from sheetgen.rendering.pdf.compose import Composer, OutlineEntry, source_date, stamp_pages
+from sheetgen.rendering.pdf.layout import CompiledLayout, get_layout
+from sheetgen.rendering.pdf.stamp import PagePlan, Stamper
+from sheetgen.rendering.templating import TemplateSet, bundled
 
 
 @dataclass
@@ -167,16 +144,6 @@ class PdfBuilder:
         self._stamper = Stamper()
 
 
-def check_fonts(*sheets: SheetContext) -> None:
-    """Refuse (FontError, exit 5) any value with a character no bundled font has.
-
-    All of a record's pages are checked at once, so each character is reported once, at the
-    most exact path any page knows for it (see :func:`~sheetgen.render.fonts.check_text`).
-    """
-    fonts.check_text((sheet.paths.get(path, path), value)
-                     for sheet in sheets for path, value in sheet.values().items())
-
-
 @dataclass(frozen=True)
 class Rendered:
     """A rendered applicant: the PDF and what is in it."""
@@ -189,24 +156,6 @@ class Rendered:
     def report(self) -> dict[str, Any]:
         return {"pages": self.pages, "variant": self.variant,
                 "sheets": [job.as_dict() for job in self.jobs]}
-
-
-def sheet_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
-    """The page jobs of one applicant: one check sheet per website (× copies)."""
-    jobs = []
-    for sheet in plan.sheets:
-        context = sheet_context(plan, sheet, provider=options.provider, qr=options.qr)
-        jobs.append(PageJob(f"网站 {sheet.index + 1}：{sheet.website.name}", context,
-                            copies=options.copies))
-    return jobs
-
-
-def applicant_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
-    """Every page job of one applicant, in print order: the cover, then the sheets."""
-    jobs = sheet_jobs(plan, options)
-    if options.cover:
-        jobs.insert(0, PageJob("备案材料清单", cover_context(plan), max_pages=COVER_PAGES))
-    return jobs
 
 
 def render_pdf(plan: FilingPlan, options: RenderOptions | None = None) -> Rendered:
@@ -225,10 +174,3 @@ def render_planned(plan: FilingPlan, planned: Sequence[PlannedJob],
     pdf = builder.finish(title=document_title(plan), subject=SUBJECT,
                          identity=reference(plan.applicant).encode(), pdfa=pdfa)
     return Rendered(pdf, builder.page_count, plan.variant, jobs)
-
-
-SUBJECT = "网站备案信息真实性核验单"
-
-
-def document_title(plan: FilingPlan) -> str:
-    return f"{plan.applicant.host.name} {SUBJECT}（{reference(plan.applicant)}）"

@@ -16,157 +16,26 @@ the body font alone.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sheetgen.errors import DoesNotFitError, Problem
-from sheetgen.render import fonts
-from sheetgen.render.pdf.layout import Box, CompiledLayout, FieldBox, Region
+from sheetgen.errors import Problem
+from sheetgen.rendering import fonts
+from sheetgen.rendering.fields import (
+    LEADING,
+    Box,
+    FieldFit,
+    Measure,
+    does_not_fit,
+    fit_report,
+    fit_value,
+    refuse,
+)
+from sheetgen.rendering.pdf.layout import CompiledLayout
 
-#: Line height as a multiple of the font size.
-LEADING = 1.2
-#: Font sizes are tried from the box's size downwards in this step (pt).
-STEP = 0.5
 #: Where an ideograph's visual centre sits above the baseline, in em (ideographic em box
 #: from -0.12 to 0.88): used to centre lines vertically in their boxes.
 CENTRE = 0.38
-
-
-@dataclass(frozen=True)
-class FieldFit:
-    """How one value fitted: at its size, shrunk, continued in blank space, or empty."""
-
-    path: str
-    field: str
-    status: str
-    size: float
-    lines: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "field": self.field, "status": self.status,
-                "size": self.size, "lines": self.lines}
-
-
-@dataclass(frozen=True)
-class _Fitted:
-    size: float
-    lines: list[str]
-    rest: list[str]  # lines continued in the overflow region
-
-    @property
-    def rest_height(self) -> float:
-        """How much of the overflow region the continued lines fill."""
-        return len(self.rest) * self.size * LEADING
-
-
-Measure = Callable[[str, float], float]
-
-
-def wrap(text: str, width: float, size: float, font: str, measure: Measure) -> list[str]:
-    """``text`` broken into lines no wider than ``width`` at ``size``; ``\\n`` breaks a line."""
-    from reportlab.lib.textsplit import wordSplit
-
-    lines: list[str] = []
-    for paragraph in text.split("\n"):
-        if not paragraph:
-            lines.append("")
-            continue
-        split = wordSplit(paragraph, [width], font, size)
-        if all(extra >= -0.01 for extra, _ in split):
-            lines.extend(line for _, line in split)
-        else:
-            # wordSplit keeps a closing mark on a full line even when that overflows it
-            # (e.g. the dots of a long domain); break such a paragraph by characters instead.
-            lines.extend(_split_characters(paragraph, width, size, measure))
-    return lines
-
-
-def _split_characters(text: str, width: float, size: float, measure: Measure) -> list[str]:
-    lines, current = [], ""
-    for char in text:
-        if current and measure(current + char, size) > width:
-            lines.append(current)
-            current = char
-        else:
-            current += char
-    lines.append(current)
-    return lines
-
-
-def sizes(start: float, minimum: float) -> list[float]:
-    """Candidate font sizes, largest first: ``start``, then down in STEP to ``minimum``."""
-    out, size = [], start
-    while size > minimum + 1e-6:
-        out.append(round(size, 2))
-        size -= STEP
-    out.append(minimum)
-    return out
-
-
-def fit(text: str, field: FieldBox, region: Region | None, region_used: float, font: str,
-        measure: Measure) -> _Fitted | None:
-    """The largest size at which ``text`` fits its box, or box + region; None if none does."""
-    box = field.box
-    candidates = sizes(field.font_size, min(field.min_size, field.font_size))
-    for size in candidates:
-        lines = wrap(text, box.width, size, font, measure)
-        if len(lines) * size * LEADING <= box.height + 0.01:
-            return _Fitted(size, lines, [])
-    if region is None:
-        return None
-    # Continue in the region: whole paragraphs (one domain each) stay in the box while they
-    # fit; the caption and the rest are wrapped to the region's width below what it holds.
-    paragraphs = text.split("\n")
-    for size in candidates:
-        capacity = int((box.height + 0.01) // (size * LEADING))
-        head: list[str] = []
-        taken = 0
-        while taken < len(paragraphs):
-            more = wrap(paragraphs[taken], box.width, size, font, measure)
-            if len(head) + len(more) > capacity:
-                break
-            head.extend(more)
-            taken += 1
-        if not head:
-            continue
-        rest = wrap(field.overflow_caption + "\n".join(paragraphs[taken:]), region.box.width,
-                    size, font, measure)
-        if len(rest) * size * LEADING <= region.box.height - region_used + 0.01:
-            return _Fitted(size, head, rest)
-    return None
-
-
-def fit_value(field: FieldBox, values: Mapping[str, str], region: Region | None,
-              region_used: float, font: str, measure: Measure) -> _Fitted | None:
-    """The field's value fitted (see :func:`fit`), else its shorter ``fallback`` value in the
-    box alone; None when neither fits. Used by the PDF and the Word files alike."""
-    fitted = fit(values[field.path], field, region, region_used, font, measure)
-    if fitted is None and field.fallback and values.get(field.fallback):
-        fitted = fit(values[field.fallback], field, None, 0.0, font, measure)
-    return fitted
-
-
-def fit_report(json_path: str, field: FieldBox, fitted: _Fitted) -> FieldFit:
-    """The fit report entry of a value :func:`fit_value` fitted."""
-    status = ("continued" if fitted.rest else
-              "fitted" if fitted.size >= field.font_size else "shrunk")
-    return FieldFit(json_path, field.path, status, fitted.size,
-                    len(fitted.lines) + len(fitted.rest))
-
-
-def does_not_fit(json_path: str, field: FieldBox, *, box: str = "box") -> Problem:
-    """The problem of a value that :func:`fit_value` could not fit into its ``box``."""
-    return Problem(json_path, "does_not_fit",
-                   f"内容过长，缩小到 {field.min_size:g} 磅仍放不下 / too long to fit its {box} on "
-                   f"one A4 page, even at {field.min_size:g} pt")
-
-
-def refuse(problems: list[Problem]) -> DoesNotFitError:
-    """The error of a page (or Word file) with values that do not fit (exit 4)."""
-    return DoesNotFitError("some values do not fit on one A4 page", problems=problems,
-                           hint="shorten the values listed, or spread the domains over "
-                                "several websites")
 
 
 @dataclass(frozen=True)

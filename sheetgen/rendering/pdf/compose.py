@@ -34,7 +34,7 @@ from pypdf.generic import (
 )
 
 from sheetgen.errors import UsageError
-from sheetgen.render.pdf.layout import CompiledLayout
+from sheetgen.rendering.pdf.layout import CompiledLayout
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ Everything docxtpl and python-docx need is imported inside the functions that us
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import io
@@ -49,20 +50,32 @@ import weakref
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from sheetgen.documents.context import SheetContext
 from sheetgen.documents.cover import TEMPLATE as COVER_TEMPLATE
+from sheetgen.documents.jobs import RenderOptions, applicant_jobs, document_title
 from sheetgen.documents.plan import FilingPlan
 from sheetgen.errors import Problem, SheetgenError, TemplateError
-from sheetgen.render import fonts
-from sheetgen.render.pdf.document import RenderOptions, applicant_jobs, check_fonts, document_title
-from sheetgen.render.pdf.layout import DEFAULT_MIN_SIZE, STATIC_KEYS, Box, FieldBox, Region
-from sheetgen.render.pdf.stamp import LEADING, FieldFit, does_not_fit, fit_report, fit_value, refuse
-from sheetgen.render.templating import TemplateSet, bundled
+from sheetgen.rendering import fonts
+from sheetgen.rendering.fields import (
+    LEADING,
+    STATIC_KEYS,
+    Box,
+    FieldBox,
+    FieldFit,
+    Region,
+    check_fonts,
+    does_not_fit,
+    fit_report,
+    fit_value,
+    min_size,
+    refuse,
+)
+from sheetgen.rendering.templating import TemplateSet, bundled
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 W = f"{{{W_NS}}}"
@@ -158,10 +171,15 @@ _FIELD_PPR = (("kinsoku", "0"), ("autoSpaceDE", "0"), ("autoSpaceDN", "0"), ("sn
 
 @dataclass(frozen=True)
 class DocxField:
-    """One value's cell in a compiled template: ``_fit.<ident>`` prints it."""
+    """One value's cell in a compiled template: ``_fit.<ident>`` prints it.
+
+    ``box`` is the cell less the safety margins (:data:`WIDTH_SAFETY`, :data:`HEIGHT_SAFETY`);
+    ``full`` the whole cell, which a value the sheet's field map accepted may use.
+    """
 
     ident: str
     box: FieldBox
+    full: Box
 
 
 @dataclass(frozen=True)
@@ -248,6 +266,7 @@ def _compile(name: str, data: bytes, env: Any) -> CompiledDocx:
     fields: list[DocxField] = []
     regions: dict[str, Region] = {}
     region_order: dict[str, int] = {}
+    region_cells: dict[str, tuple[float, float, float]] = {}  # whole cells, pt
     loose: list[LooseValue] = []
     run_styles: dict[str, RunStyle] = {}
     order: dict[str, int] = {}
@@ -266,11 +285,12 @@ def _compile(name: str, data: bytes, env: Any) -> CompiledDocx:
             ident = f"f{len(fields)}"
             width, height, size = where
             fields.append(DocxField(ident, FieldBox(
-                path=path, box=Box(0, 0.0, 0.0, width, height), font_size=size,
-                min_size=float(options.get("min-size", DEFAULT_MIN_SIZE)),
+                path=path, box=_safe_box(width, height), font_size=size,
+                min_size=min_size(path, float(options["min-size"])
+                                  if "min-size" in options else None),
                 overflow=options.get("overflow"),
                 overflow_caption=options.get("overflow-caption", ""),
-                fallback=options.get("fallback"))))
+                fallback=options.get("fallback")), Box(0, 0.0, 0.0, width, height)))
             order[ident] = number
             run_styles[ident] = _make_slot(paragraph, ident)
             continue
@@ -280,13 +300,11 @@ def _compile(name: str, data: bytes, env: Any) -> CompiledDocx:
             if isinstance(where, str):
                 raise TemplateError(f"template {name}: region {region.group(1)!r} {where}")
             ident = f"r_{region.group(1)}"
-            width, height, size = where
-            previous = regions.get(ident)
-            if previous is not None:  # drawn in alternative rows: the smallest counts
-                width = min(width, previous.box.width)
-                height = min(height, previous.box.height)
-                size = min(size, previous.font_size)
-            regions[ident] = Region(region.group(1), Box(0, 0.0, 0.0, width, height), size)
+            # drawn in alternative rows: the smallest cell counts
+            width, height, size = (min(pair) for pair in zip(
+                where, region_cells.get(ident, where), strict=True))
+            region_cells[ident] = (width, height, size)
+            regions[ident] = Region(region.group(1), _safe_box(width, height), size)
             region_order.setdefault(ident, number)
             run_styles[ident] = _make_slot(paragraph, ident)
             continue
@@ -490,8 +508,12 @@ def _cell_geometry(paragraph: Any, styles: _Styles) -> tuple[float, float, float
     margins.update(_margins(cell.find(f"{W}tcPr/{W}tcMar")))
     width_pt = (width - margins["left"] - margins["right"]) / 20
     height_pt = (height - margins["top"] - margins["bottom"]) / 20
-    return (width_pt * (1 - WIDTH_SAFETY), height_pt - HEIGHT_SAFETY,
-            _font_size(paragraph, styles))
+    return width_pt, height_pt, _font_size(paragraph, styles)
+
+
+def _safe_box(width: float, height: float) -> Box:
+    """The part of a cell (``width`` × ``height`` pt) that values are fitted into."""
+    return Box(0, 0.0, 0.0, width * (1 - WIDTH_SAFETY), height - HEIGHT_SAFETY)
 
 
 def _grid_position(row: Any, cell: Any) -> tuple[int, int]:
@@ -645,7 +667,7 @@ class _Fitter:
     """Fits each value the first time the template prints it (see the module docstring)."""
 
     def __init__(self, compiled: CompiledDocx, values: Mapping[str, str],
-                 paths: Mapping[str, str]) -> None:
+                 paths: Mapping[str, str], *, verified: bool = False) -> None:
         from reportlab.pdfbase.pdfmetrics import stringWidth
 
         self._font = fonts.register_reportlab().body
@@ -653,6 +675,10 @@ class _Fitter:
         self._measure: Callable[[str, float], float] = (
             lambda text, size: float(stringWidth(text, font, size)))
         self._fields = {item.ident: item.box for item in compiled.fields}
+        # Values the sheet's field map accepted may use a cell's safety margins rather than
+        # be refused (see render_docx): the Word file never refuses what the PDF prints.
+        self._full = ({item.ident: dataclasses.replace(item.box, box=item.full)
+                       for item in compiled.fields} if verified else {})
         self._regions = compiled.regions
         self._styles = compiled.styles
         self._values = values
@@ -669,19 +695,23 @@ class _Fitter:
             if ident in self._regions:
                 slot = self._region(self._regions[ident], self._styles[ident])
             else:  # KeyError: Jinja's undefined
-                slot = self._field(self._fields[ident], self._styles[ident])
+                slot = self._field(ident, self._styles[ident])
             self._slots[ident] = slot
         return slot
 
-    def _field(self, box: FieldBox, style: RunStyle) -> Slot:
+    def _field(self, ident: str, style: RunStyle) -> Slot:
+        box = self._fields[ident]
         value = self._values.get(box.path, "")
         json_path = self._paths.get(box.path, box.path)
         if not value:
             self.fits.append(FieldFit(json_path, box.path, "empty", box.font_size, 0))
             return _slot((), box.font_size, style)
         region = self._regions.get(f"r_{box.overflow}") if box.overflow else None
-        fitted = fit_value(box, self._values, region, self._used.get(box.overflow or "", 0.0),
-                           self._font, self._measure)
+        used = self._used.get(box.overflow or "", 0.0)
+        fitted = fit_value(box, self._values, region, used, self._font, self._measure)
+        if fitted is None and ident in self._full:
+            box = self._full[ident]
+            fitted = fit_value(box, self._values, region, used, self._font, self._measure)
         if fitted is None:
             self.problems.append(does_not_fit(json_path, box, box="cell"))
             return _slot((), box.font_size, style)
@@ -778,7 +808,7 @@ class DocxFile:
 
 
 def render_document(sheet: SheetContext, templates: TemplateSet | None = None, *, name: str,
-                    title: str, one_page: bool = True) -> DocxFile:
+                    title: str, one_page: bool = True, verified: bool = False) -> DocxFile:
     """Render one page job's context with its DOCX template.
 
     ``one_page`` (the check sheets) requires every value to be printed in a field cell, where
@@ -802,7 +832,7 @@ def render_document(sheet: SheetContext, templates: TemplateSet | None = None, *
                          "height, so it can be fitted to one A4 page")
     if FIT_KEY in sheet.context:
         raise TemplateError(f"the context key {FIT_KEY} is reserved for fitted values")
-    fitter = _Fitter(compiled, values, sheet.paths)
+    fitter = _Fitter(compiled, values, sheet.paths, verified=verified)
     document = _docxtpl_class()(io.BytesIO(compiled.data))
     try:
         document.render({**sheet.context, FIT_KEY: fitter},
@@ -829,10 +859,16 @@ def render_document(sheet: SheetContext, templates: TemplateSet | None = None, *
                     fitter.fits)
 
 
-def render_docx(plan: FilingPlan, options: RenderOptions | None = None) -> list[DocxFile]:
+def render_docx(plan: FilingPlan, options: RenderOptions | None = None, *,
+                verified: bool = False) -> list[DocxFile]:
     """One applicant's Word files: the cover (unless ``options.cover`` is false), then one
     check sheet per website, in print order. ``options.copies`` does not apply (print copies
     from Word); nothing is written.
+
+    ``verified``: every value was already fitted into the sheet's field map (the PDF layout,
+    :func:`sheetgen.pipeline.produce` does this first), so a value this format's safety margins
+    would refuse may use its whole cell instead: a value fits the Word file whenever it fits
+    the PDF, and one the PDF refuses never gets here.
     """
     options = options or RenderOptions()
     files = []
@@ -847,10 +883,6 @@ def render_docx(plan: FilingPlan, options: RenderOptions | None = None) -> list[
             name = f"sheet{sheets}"
         files.append(render_document(job.sheet, options.templates, name=name,
                                      title=f"{document_title(plan)} {job.title}",
-                                     one_page=job.max_pages == 1))
+                                     one_page=job.max_pages == 1, verified=verified))
     return files
 
-
-def docx_path(base: Path, name: str) -> Path:
-    """Where a Word file goes beside the output ``base``: ``out.pdf`` → ``out-sheet1.docx``."""
-    return base.with_name(f"{base.stem}-{name}.docx")

@@ -1,3 +1,3 @@
 """Word output: docxtpl templates rendered from the same context as the PDF, values fitted
-against the cell geometry read from the DOCX (:mod:`~sheetgen.render.docx.document`).
+against the cell geometry read from the DOCX (:mod:`~sheetgen.rendering.docx.document`).
 """

@@ -8,7 +8,8 @@ Field attributes a template may set:
 
 ``data-field``            context path of the value (``website.domains``)
 ``data-kind``             ``text`` (default) or ``qr`` (a QR code of the value, drawn square)
-``data-min-size``         smallest font size in pt the value may shrink to (default 7)
+``data-min-size``         smallest font size in pt the value may shrink to (default: the
+                          field's entry in ``rendering.fields.MIN_SIZES``, else 7)
 ``data-overflow``         name of a region the value may continue in when it does not fit
 ``data-overflow-caption`` text printed before the continuation (``网站域名（续）：``)
 ``data-fallback``         context path of a shorter value to print when this one cannot fit
@@ -45,51 +46,14 @@ from typing import Any
 
 from sheetgen import __version__, resources
 from sheetgen.errors import SheetgenError, TemplateError
-from sheetgen.render import fonts
-from sheetgen.render.templating import TemplateSet, blank_context
+from sheetgen.rendering import fonts
+from sheetgen.rendering.fields import STATIC_KEYS, Box, FieldBox, Region, min_size
+from sheetgen.rendering.templating import TemplateSet, blank_context
 
 #: CSS px to PDF points.
 PX = 0.75
-DEFAULT_MIN_SIZE = 7.0
 #: Changes whenever what a compiled layout holds changes, so older cache entries are ignored.
 FORMAT = 1
-#: Context keys whose values are the same for every record of a layout (not blanked).
-STATIC_KEYS = frozenset({"flags", "rules"})
-
-
-@dataclass(frozen=True)
-class Box:
-    """A rectangle on a page in PDF points, origin bottom-left (reportlab's convention)."""
-
-    page: int
-    x: float
-    y: float
-    width: float
-    height: float
-
-
-@dataclass(frozen=True)
-class FieldBox:
-    """Where one value is drawn, and how."""
-
-    path: str
-    box: Box
-    kind: str = "text"
-    font_size: float = 10.5
-    min_size: float = DEFAULT_MIN_SIZE
-    align: str = "left"
-    overflow: str | None = None
-    overflow_caption: str = ""
-    fallback: str | None = None
-
-
-@dataclass(frozen=True)
-class Region:
-    """Blank space of a page that long values may continue in."""
-
-    name: str
-    box: Box
-    font_size: float
 
 
 @dataclass(frozen=True)
@@ -285,10 +249,8 @@ def _marked_boxes(root: Any) -> Iterator[tuple[Any, Any]]:
 
 def _min_size(element: Any, template: str) -> float:
     raw = element.get("data-min-size")
-    if raw is None:
-        return DEFAULT_MIN_SIZE
     try:
-        return float(raw)
+        return min_size(element.get("data-field"), None if raw is None else float(raw))
     except ValueError:
         raise TemplateError(f"template {template}: data-min-size={raw!r} is not a number "
                             f"(field {element.get('data-field')})") from None
