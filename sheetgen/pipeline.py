@@ -33,7 +33,7 @@ from sheetgen.documents.context import reference
 from sheetgen.documents.example import example_warnings
 from sheetgen.documents.jobs import RenderOptions, applicant_jobs
 from sheetgen.documents.plan import FilingPlan, make_plan
-from sheetgen.errors import Problem
+from sheetgen.errors import Problem, SheetgenError
 from sheetgen.model import Applicant, parse_applicant
 from sheetgen.output import check_formats, output_file, safe_stem, write_atomic, write_stdout
 from sheetgen.rendering.fields import FieldFit
@@ -98,6 +98,7 @@ class Produced:
     rendered: Rendered | None = None          # with a PDF
     docx: list[DocxFile] = field(default_factory=list)
     planned: list[PlannedJob] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # values still `sheetgen example`'s
 
     @property
     def variant(self) -> str:
@@ -136,11 +137,12 @@ class Produced:
         if self.docx:
             body["docx"] = [d.report() for d in self.docx]
         names = list(outputs) if outputs is not None else [f.name for f in self.files]
-        return {"ok": True, "source": source, "outputs": names, **body, "errors": []}
+        return {"ok": True, "source": source, "outputs": names, **body, "errors": [],
+                "warnings": [w.as_dict() for w in self.warnings]}
 
 
 def produce(plan: FilingPlan, options: RenderOptions, *, formats: Collection[str],
-            stem: str, keep_pages: bool = False) -> Produced:
+            stem: str, keep_pages: bool = False, warn_rules: Rules | None = None) -> Produced:
     """Render ``plan`` in ``formats`` (of :data:`~sheetgen.output.FORMATS`, possibly none) as
     files named from ``stem``. Every format is rendered before anything is returned, so a
     failure (does not fit, a font or template problem) yields no file at all.
@@ -149,11 +151,13 @@ def produce(plan: FilingPlan, options: RenderOptions, *, formats: Collection[str
     layout), whatever the formats: a value too long for it is refused for the Word files too,
     and one that fits it fits them (:func:`~sheetgen.rendering.docx.document.render_docx`,
     ``verified``). ``keep_pages``: keep the fitted pages even without a PDF (a bundle draws
-    them).
+    them). ``warn_rules``: the rules the plan was made under, to warn (``warnings``) about
+    values still those of ``sheetgen example`` (fill and the library API; a batch does not).
     """
     from sheetgen.rendering.pdf.document import PdfBuilder, render_planned
 
-    produced = Produced(plan, [])
+    produced = Produced(plan, [], warnings=[] if warn_rules is None else _example_warnings(
+        plan.applicant, warn_rules))
     if not formats and not keep_pages:
         return produced
     builder = PdfBuilder(options.templates)
@@ -170,6 +174,14 @@ def produce(plan: FilingPlan, options: RenderOptions, *, formats: Collection[str
         produced.files += [OutputFile(docx_name(stem, d.name), "docx", d.data)
                            for d in produced.docx]
     return produced
+
+
+def _example_warnings(applicant: Applicant, rules: Rules) -> list[Problem]:
+    try:
+        return example_warnings(applicant.model_dump(mode="json"), rules, applicant.province,
+                                applicant.host.nature.code)
+    except SheetgenError:  # rules without a sample for this province: nothing to compare
+        return []
 
 
 # --- one applicant from input bytes (fill) -------------------------------------------------
@@ -189,11 +201,9 @@ class FillResult:
     source: str
     outputs: list[str]
     produced: Produced
-    warnings: list[Problem] = field(default_factory=list)  # values still `sheetgen example`'s
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.produced.report(source=self.source, outputs=self.outputs),
-                "warnings": [w.as_dict() for w in self.warnings]}
+        return self.produced.report(source=self.source, outputs=self.outputs)
 
 
 def fill(data: bytes, *, source: str, output: str | None = None, rules: Rules | None = None,
@@ -209,18 +219,16 @@ def fill(data: bytes, *, source: str, output: str | None = None, rules: Rules | 
     given = output_file(output) if output not in (None, "-") else None  # before any work
     rules = rules or load_rules()
     plan = plan_input(data, source=source, rules=rules, variant=variant)
-    warnings = example_warnings(read_document(data, source=source), rules, plan.applicant.province,
-                                plan.applicant.host.nature.code)
     path = given or Path(f"{output_stem(plan.applicant)}.pdf")
     produced = produce(plan, options or RenderOptions(), formats=formats,
-                       stem=path.stem)
+                       stem=path.stem, warn_rules=rules)
     if output == "-":
         assert produced.pdf is not None  # check_formats: stdout takes the PDF only
         write_stdout(produced.pdf)
-        return FillResult(source, ["-"], produced, warnings)
+        return FillResult(source, ["-"], produced)
     written = []
     for item in produced.files:
         target = path if item.format == "pdf" else path.with_name(item.name)
         write_atomic(target, item.data)
         written.append(str(target))
-    return FillResult(source, written, produced, warnings)
+    return FillResult(source, written, produced)

@@ -649,7 +649,7 @@ def test_a_character_only_the_cover_prints_keeps_the_covers_path() -> None:
 
 
 def test_example_data_is_warned_about_until_every_sample_value_is_replaced(tmp_path: Any) -> None:
-    from tests.test_cli_data import cli
+    from tests.conftest import run_cli as cli
 
     made = cli("example", "--province", "广东", "--nature", "enterprise")
     sample = json.loads(made.text)

@@ -20,7 +20,7 @@ from sheetgen.errors import UsageError
 from sheetgen.output import check_writable, output_file, write_atomic
 from sheetgen.pipeline import fill
 from tests.applicants import SECRET, personal
-from tests.test_cli_data import cli
+from tests.conftest import run_cli as cli
 
 
 def _input(tmp_path: Path) -> Path:

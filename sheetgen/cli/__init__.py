@@ -349,7 +349,7 @@ def fill(
             templates=templates, pdfa=pdfa, rules_file=rules_file, variant=variant)
         result = run_fill(open_input(input_path), source=source, output=output, rules=rules,
                           variant=variant, options=options, formats=formats)
-    _warn_examples([(source, result.warnings)])
+    _warn_examples([(source, result.produced.warnings)])
     if as_json:
         emit_json(result.as_dict())
     elif output != "-":
