@@ -671,7 +671,9 @@ class CheckResult:
     applicant: Applicant | None
     problems: tuple[Problem, ...]
     line: int | None = None  # where the record starts, in JSON Lines
-    warnings: tuple[Problem, ...] = ()  # a valid record's values still from `sheetgen example`
+    # A valid record's values still from `sheetgen example` (filled in by the caller, which
+    # knows the samples: sheetgen.documents.example.applicant_warnings).
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -745,14 +747,10 @@ def _check_lines(data: bytes, source: str, rules: Rules) -> list[CheckResult]:
 
 
 def _check(index: int | None, record: object, rules: Rules) -> CheckResult:
-    from sheetgen.documents.example import example_warnings
-
     try:
-        applicant = parse_applicant(record, rules)
+        return CheckResult(index, parse_applicant(record, rules), ())
     except InvalidDataError as err:
         return CheckResult(index, None, tuple(err.problems))
-    warnings = example_warnings(record, rules, applicant.province, applicant.host.nature.code)
-    return CheckResult(index, applicant, (), warnings=tuple(warnings))
 
 
 def clean_provider(value: str, rules: Rules | None = None) -> str:

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sheetgen.documents.context import reference
-from sheetgen.documents.example import example_warnings
+from sheetgen.documents.example import applicant_warnings
 from sheetgen.documents.jobs import RenderOptions, applicant_jobs
 from sheetgen.documents.plan import FilingPlan, make_plan
-from sheetgen.errors import Problem, SheetgenError
+from sheetgen.errors import Problem
 from sheetgen.model import Applicant, parse_applicant
 from sheetgen.output import check_formats, output_file, safe_stem, write_atomic, write_stdout
 from sheetgen.rendering.fields import FieldFit
@@ -156,7 +156,7 @@ def produce(plan: FilingPlan, options: RenderOptions, *, formats: Collection[str
     """
     from sheetgen.rendering.pdf.document import PdfBuilder, render_planned
 
-    produced = Produced(plan, [], warnings=[] if warn_rules is None else _example_warnings(
+    produced = Produced(plan, [], warnings=[] if warn_rules is None else applicant_warnings(
         plan.applicant, warn_rules))
     if not formats and not keep_pages:
         return produced
@@ -174,14 +174,6 @@ def produce(plan: FilingPlan, options: RenderOptions, *, formats: Collection[str
         produced.files += [OutputFile(docx_name(stem, d.name), "docx", d.data)
                            for d in produced.docx]
     return produced
-
-
-def _example_warnings(applicant: Applicant, rules: Rules) -> list[Problem]:
-    try:
-        return example_warnings(applicant.model_dump(mode="json"), rules, applicant.province,
-                                applicant.host.nature.code)
-    except SheetgenError:  # rules without a sample for this province: nothing to compare
-        return []
 
 
 # --- one applicant from input bytes (fill) -------------------------------------------------

@@ -111,6 +111,9 @@ def check(
     rules_file: RulesOption = None,
 ) -> None:
     """Validate applicant data; list every problem with its JSON path (exit 3 if invalid)."""
+    from dataclasses import replace
+
+    from sheetgen.documents.example import applicant_warnings
     from sheetgen.errors import InvalidDataError
     from sheetgen.model import check_document
     from sheetgen.rules import load_rules
@@ -119,7 +122,9 @@ def check(
     source = input_name(input_path)
     with json_errors(as_json, source=source):
         rules = load_rules(rules_file)
-        results = check_document(open_input(input_path), source=source, rules=rules)
+        results = [replace(r, warnings=tuple(applicant_warnings(r.applicant, rules)))
+                   if r.applicant is not None else r
+                   for r in check_document(open_input(input_path), source=source, rules=rules)]
     failed = [r for r in results if not r.ok]
     _warn_examples((f"{source} [{r.index}]" if r.index is not None else
                     f"{source} line {r.line}" if r.line is not None else source, r.warnings)

@@ -21,7 +21,8 @@ from typing import Any
 
 from stdnum.cn import ric, uscc
 
-from sheetgen.errors import Problem, UsageError
+from sheetgen.errors import Problem, SheetgenError, UsageError
+from sheetgen.model import Applicant
 from sheetgen.rules import Province, Rules
 from sheetgen.vocabulary import Nature
 
@@ -162,3 +163,13 @@ def warning_line(source: str, warnings: list[Problem]) -> str:
             f"the fictitious sample data of `sheetgen example` ({shown}); replace "
             f"{'them' if len(warnings) != 1 else 'it'} with the applicant's real data before "
             "printing / 仍含 sheetgen example 的虚构示例数据，打印前请换成真实信息")
+
+
+def applicant_warnings(applicant: Applicant, rules: Rules) -> list[Problem]:
+    """:func:`example_warnings` of a validated applicant (its canonical values compare as the
+    raw ones do); [] when the rules have no sample for its province."""
+    try:
+        return example_warnings(applicant.model_dump(mode="json"), rules, applicant.province,
+                                applicant.host.nature.code)
+    except SheetgenError:
+        return []
