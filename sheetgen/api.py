@@ -145,4 +145,5 @@ def render(applicant: Applicant | bytes | str | Mapping[str, Any], *, cover: boo
                             templates=TemplateSet(Path(templates)) if templates else None,
                             details=details)
     plan = make_plan(applicant, loaded_rules, variant=loaded_rules.check_variant(variant))
-    return Result(produce(plan, options, formats=formats, stem=output_stem(applicant)))
+    return Result(produce(plan, options, formats=formats, stem=output_stem(applicant),
+                          warn_rules=loaded_rules))

@@ -70,7 +70,8 @@ PROBLEM_CODES: dict[str, str] = {
     "too_deep": "arrays and objects nested deeper than the limit",
     "duplicate_key": "the same key twice in one JSON object",
     "not_an_object": "a record that is not a JSON object",
-    "unreadable": "an input file that cannot be read",
+    "unreadable": "an input file that cannot be read (or, in an input folder, is not a "
+                  "regular file: a FIFO, socket or device)",
     "no_records": "an empty array (or a sheet without data rows): no applicant to check",
     # spreadsheets (sheetgen.sources.spreadsheet): files, the header row, cells, groups
     "not_xlsx": "an .xlsx that is not a workbook (not a zip, an old .xls, damaged)",
@@ -87,12 +88,13 @@ PROBLEM_CODES: dict[str, str] = {
     "group_conflict": "an applicant's value that differs between its rows",
     # the applicant model (sheetgen.model, sheetgen.identifiers)
     "required": "a required value is missing, null or empty",
-    "unknown_key": "a key the contract does not define (typo?)",
+    "unknown_key": "a key the contract does not define here (typo? or where it belongs)",
     "wrong_type": "a value of the wrong JSON type",
     "too_long": "a string longer than its field allows",
     "too_few": "a list with too few items",
     "too_many": "a list with too many items",
-    "unsafe_character": "a control, invisible, bidi or unassigned character",
+    "unsafe_character": "a control, invisible, bidi or unassigned character (in a key: a lone "
+                        "surrogate)",
     "province_unknown": "not one of the 31 provinces in any accepted form",
     "filing_type_unknown": "not a filing type code or name",
     "nature_unknown": "not a nature code or name",
@@ -110,8 +112,11 @@ PROBLEM_CODES: dict[str, str] = {
     "phone_format": "emergency phone neither a mobile nor a landline",
     "emergency_same_as_mobile": "emergency phone equal to the mobile",
     "email_format": "e-mail malformed",
+    "email_domain": "e-mail domain under a reserved, special-use or non-existent TLD",
     "domain_invalid": "not a valid domain (or has scheme, path, port)",
     "domain_www": "domain written with www.",
+    "domain_tld": "TLD reserved, special-use or not existing (Public Suffix List), or the "
+                  "domain is itself a public suffix",
     "domain_duplicate": "the same domain twice in one applicant",
     "registrar_required": "registrar missing where the province asks for it (Beijing)",
     "homepage_format": "homepage not an http(s) URL",
@@ -145,6 +150,8 @@ PROBLEM_CODES: dict[str, str] = {
     "rules_inconsistent": "rules file entries that contradict each other",
     # batch runs (sheetgen.batch)
     "worker_crashed": "the worker process died while rendering this record (alone, on a retry)",
+    "worker_timeout": "the worker had not finished this record after --timeout seconds; it "
+                      "was stopped",
     "interrupted": "the batch was stopped before this record was done",
     "internal": "a bug in sheetgen met while processing this record",
     # the HTTP API (sheetgen.serve)
@@ -156,6 +163,8 @@ PROBLEM_CODES: dict[str, str] = {
     "busy": "every render worker stayed busy for the whole timeout (HTTP 503)",
     "timeout": "a render took longer than the server's timeout and was stopped (HTTP 504)",
     "unavailable": "the server is shutting down (HTTP 503)",
+    # warnings (the record is valid)
+    "example_data": "a value still the fictitious sample of `sheetgen example`",
     # the error classes below, when an error has no problems of its own
     "error": "an error of no more specific kind (exit 1)",
     "usage": "a wrong command line, option or file (exit 2)",

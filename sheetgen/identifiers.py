@@ -11,10 +11,20 @@ personal values are masked. Well-kept libraries do the real work where one exist
   numbers such as a Pudong resident born in 1985. Here the region must exist at *some* time.
 * unified social credit code (GB 32100): ``stdnum.cn.uscc``.
 * mobiles and landlines: ``phonenumbers`` (region CN) on top of the contract's formats, so a
-  number must both look right and belong to an allocated range / real area code.
-* domains: ``idna`` (UTS 46), so internationalised domains (例子.中国) are accepted.
-* IP addresses: :mod:`ipaddress`.
-* e-mail: a deliberately simple rule (see :func:`check_email`), no extra dependency.
+  number must both look right and belong to an allocated range / real area code; a mobile
+  of the right shape whose prefix is not a mobile range (129…) is told so.
+* domains: ``idna`` (UTS 46), so internationalised domains (例子.中国) are accepted; the
+  top-level domain must be in the ICANN section of the Public Suffix List as shipped by the
+  ``publicsuffixlist`` package (maintained, updated with each release, never downloaded at
+  run time), so reserved and special-use names (``.test``, ``.local``, ``.localhost``,
+  ``.invalid``, ``.example``: RFC 6761/6762) and unassigned ones (``.zz``) are refused, and
+  so is a name that is itself a public suffix (``com.cn``). The list also carries two
+  special-use names that no website can use, ``onion`` (RFC 7686, Tor only) and ``arpa``
+  (RFC 3172, infrastructure): those two are refused by name (:data:`_SPECIAL_USE` also
+  gives the reason shown for the reserved names the list does not have).
+* IP addresses: :mod:`ipaddress` (``is_global``, multicast, reserved, site-local).
+* e-mail: a deliberately simple rule (see :func:`check_email`); its domain is held to the same
+  top-level-domain rule as website domains.
 
 Callers pass text that is already NFC-normalised and stripped; these functions fold full-width
 ASCII themselves (:func:`fold_fullwidth`) because identifiers are often typed with a Chinese IME.
@@ -27,7 +37,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import idna
@@ -158,7 +168,7 @@ def check_other_certificate(text: str) -> str:
 
 # --- phones ---------------------------------------------------------------------------------
 
-_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_MOBILE = re.compile(r"1[0-9]{10}")
 _LANDLINE = re.compile(r"0[0-9]{2,3}-[0-9]{7,8}")
 _PHONE_PUNCTUATION = re.compile(r"[\s\-()]")
 
@@ -183,13 +193,20 @@ def _parse_cn(digits: str) -> phonenumbers.PhoneNumber | None:
 def check_mobile(text: str) -> str:
     """A mainland mobile number, canonical as 11 digits."""
     digits = _national(text)
-    number = _parse_cn(digits) if _MOBILE.fullmatch(digits) else None
+    shown = mask_mobile(digits) if digits.isascii() else "…"
+    if not _MOBILE.fullmatch(digits):
+        raise IdentifierError("mobile_format", f"手机号码 {shown} 无效（应为 1 开头的 11 位号码）",
+                              f"mobile number {shown} is not valid (11 digits starting with 1)")
+    number = _parse_cn(digits)
     if number is None or phonenumbers.number_type(number) not in (
             phonenumbers.PhoneNumberType.MOBILE,
             phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
-        shown = mask_mobile(digits) if digits.isascii() else "…"
-        raise IdentifierError("mobile_format", f"手机号码 {shown} 无效（应为 1 开头的 11 位号码）",
-                              f"mobile number {shown} is not valid (11 digits starting with 1)")
+        # The shape is right: say what is wrong with it (phonenumbers' CN ranges).
+        prefix = digits[:3]
+        raise IdentifierError("mobile_format",
+                              f"手机号码 {shown} 无效：号段 {prefix} 不是已分配的手机号段",
+                              f"mobile number {shown} is not valid: the prefix {prefix} is not "
+                              "assigned to mobile numbers in mainland China")
     return digits
 
 
@@ -235,14 +252,66 @@ def _hostname(text: str) -> str | None:
     return ascii_name
 
 
+#: Special-use names (IANA's Special-Use Domain Names registry) and why a website cannot use
+#: them. ``onion`` and ``arpa`` are in the Public Suffix List and refused here; the others
+#: are absent from it (that is what refuses them) and listed only for the reason shown.
+_SPECIAL_USE = {
+    "onion": ("RFC 7686 为 Tor 隐藏服务保留，互联网上无法访问",
+              "reserved for Tor onion services (RFC 7686), not reachable on the Internet"),
+    "arpa": ("RFC 3172 为互联网基础设施保留", "reserved for Internet infrastructure (RFC 3172)"),
+    "test": ("RFC 6761 为测试保留", "reserved for testing (RFC 6761)"),
+    "example": ("RFC 6761 为文档示例保留", "reserved for documentation examples (RFC 6761)"),
+    "invalid": ("RFC 6761 保留为无效域名", "reserved as always invalid (RFC 6761)"),
+    "localhost": ("RFC 6761 为本机保留", "reserved for the local computer (RFC 6761)"),
+    "local": ("RFC 6762 为局域网 mDNS 保留", "reserved for local networks, mDNS (RFC 6762)"),
+    "alt": ("RFC 9476 为非 DNS 命名系统保留", "reserved for non-DNS name systems (RFC 9476)"),
+}
+
+
+@cache
+def _suffixes() -> Any:
+    """The ICANN section of the Public Suffix List bundled with ``publicsuffixlist``, parsed
+    once per process (about 0.1 s). Queried with Unicode names, so its punycode forms are not
+    generated."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList(only_icann=True, accept_unknown=False, accept_encoded_idn=False)
+
+
+def _suffix_problem(ascii_name: str) -> tuple[str, str] | None:
+    """Why the valid host name ``ascii_name`` (punycode) is not a registrable Internet name
+    (zh, en), or None when it is one: a top-level domain that does not exist or is reserved,
+    or a name that is itself a public suffix."""
+    name = str(idna.decode(ascii_name))
+    tld = name.rsplit(".", 1)[-1]
+    if tld in ("onion", "arpa"):
+        zh, en = _SPECIAL_USE[tld]
+        return f"顶级域 .{tld} 是特殊用途域名：{zh}", f"the top-level domain .{tld} is {en}"
+    psl = _suffixes()
+    if psl.publicsuffix(tld) is None:
+        if tld in _SPECIAL_USE:
+            zh, en = _SPECIAL_USE[tld]
+            return (f"顶级域 .{tld} 是特殊用途的保留域名：{zh}，不能注册",
+                    f"the top-level domain .{tld} is a special-use name {en}; it cannot be "
+                    "registered")
+        return (f"顶级域 .{tld} 不存在（不在公共后缀列表中）",
+                f"the top-level domain .{tld} does not exist (it is not in the Public Suffix "
+                "List)")
+    if psl.privatesuffix(name) is None:
+        suffix = psl.publicsuffix(name)
+        return (f"{name} 是公共后缀（如 .{suffix}），不是可注册的域名",
+                f"{name} is a public suffix (like .{suffix}), not a domain one can register")
+    return None
+
+
 def check_email(text: str) -> str:
     """An e-mail address, with its domain lower-cased.
 
     The rule is deliberately simple and documented: ``local@domain`` where the local part is
     dot-separated RFC 5322 "atext" (ASCII letters, digits and ``!#$%&'*+/=?^_`{|}~-``, at most
-    64 characters), the domain is a valid (IDN allowed) host name with a TLD, and the whole is
-    at most 254 characters. Quoted local parts and IP-literal domains are refused: no provider
-    accepts them in a filing.
+    64 characters), the domain is a valid (IDN allowed) host name under an existing top-level
+    domain (as website domains), and the whole is at most 254 characters. Quoted local parts
+    and IP-literal domains are refused: no provider accepts them in a filing.
     """
     address = fold_fullwidth(text).strip()
     local, at, domain = address.rpartition("@")
@@ -251,6 +320,10 @@ def check_email(text: str) -> str:
             or not _EMAIL_LOCAL.fullmatch(local)):
         raise IdentifierError("email_format", "电子邮箱格式错误（应如 name@example.cn）",
                               "e-mail address is malformed (like name@example.cn)")
+    problem = _suffix_problem(host)
+    if problem is not None:
+        raise IdentifierError("email_domain", f"电子邮箱的域名无效：{problem[0]}",
+                              f"the e-mail address's domain is not valid: {problem[1]}")
     return f"{local}@{idna.decode(host)}"
 
 
@@ -258,7 +331,8 @@ def check_domain(text: str) -> str:
     """A website domain, canonical in Unicode lower case (例子.中国, example.cn).
 
     Accepts internationalised names; refuses schemes, paths, ports, a ``www.`` prefix (the
-    sheet lists domains without it), single labels and TLDs that cannot exist.
+    sheet lists domains without it), single labels, and names under a top-level domain that
+    does not exist or is reserved, or that are a public suffix themselves (``domain_tld``).
     """
     name = fold_fullwidth(text).strip()
     shown = printable(name, 80)
@@ -273,6 +347,10 @@ def check_domain(text: str) -> str:
     if host.startswith("www."):
         raise IdentifierError("domain_www", f"域名 {shown} 不应带 www. 前缀",
                               f"domain {shown}: write it without the www. prefix")
+    problem = _suffix_problem(host)
+    if problem is not None:
+        raise IdentifierError("domain_tld", f"域名 {shown} 无效：{problem[0]}",
+                              f"domain {shown} is not valid: {problem[1]}")
     return str(idna.decode(host))
 
 
@@ -315,17 +393,46 @@ def check_homepage(text: str, domains: tuple[str, ...]) -> str:
     return url
 
 
-#: Addresses that cannot be a website's public address. Documentation ranges (192.0.2.0/24,
-#: 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) are allowed on purpose: the contract's own
-#: example uses 203.0.113.7, and examples must not use someone's real address.
-_NOT_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-    "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
-    "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8"))
+#: Documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) are
+#: allowed on purpose although not global: the contract's own example uses 203.0.113.7, and
+#: examples must not use someone's real address.
+_DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in (
+    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
+#: Shared address space for carrier-grade NAT (RFC 6598): neither private nor global.
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+
+
+def _not_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[str, str] | None:
+    """Why ``address`` cannot be a website's public address (zh, en), or None."""
+    if any(address in network for network in _DOCUMENTATION):
+        return None
+    if address.is_unspecified:
+        return "未指定地址", "the unspecified address"
+    if address.is_loopback:
+        return "回环地址", "a loopback address"
+    if address.is_link_local:
+        return "链路本地地址", "a link-local address"
+    if address.is_multicast:
+        return "组播地址", "a multicast address"
+    if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
+        return "已废弃的站点本地地址（fec0::/10）", "a deprecated site-local address (fec0::/10)"
+    if address in _SHARED:
+        return "运营商级 NAT 共享地址（RFC 6598）", "shared carrier-grade NAT space (RFC 6598)"
+    if address.is_private:
+        return ("内网或特殊用途地址（IANA 特殊用途地址表）",
+                "a private or special-purpose address (IANA special-purpose registry)")
+    if address.is_reserved or not address.is_global:
+        return "保留地址", "a reserved address"
+    return None
 
 
 def check_ip(text: str) -> str:
-    """A public IPv4 or IPv6 address, canonical (compressed IPv6)."""
+    """A public IPv4 or IPv6 address, canonical (compressed IPv6).
+
+    Public means globally reachable as :mod:`ipaddress` knows it (``is_global``, from IANA's
+    special-purpose registries) and neither multicast, reserved nor site-local; the
+    documentation ranges are the one exception (see :data:`_DOCUMENTATION`).
+    """
     value = fold_fullwidth(text).strip()
     shown = printable(value, 40)
     try:
@@ -338,11 +445,12 @@ def check_ip(text: str) -> str:
                               f"IP address {shown} is not a valid IPv4 or IPv6 address")
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    if any(address in network for network in _NOT_PUBLIC):
+    why = _not_public(address)
+    if why is not None:
         raise IdentifierError("ip_not_public",
-                              f"IP 地址 {shown} 是内网、回环或保留地址，不能作为网站的公网 IP",
-                              f"IP address {shown} is private, loopback or reserved; "
-                              "a website needs a public address")
+                              f"IP 地址 {shown} 是{why[0]}，不能作为网站的公网 IP",
+                              f"IP address {shown} is {why[1]}; a website needs a public "
+                              "address")
     return str(address)
 
 

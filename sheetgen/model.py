@@ -40,9 +40,9 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, NoReturn
+from typing import Annotated, Any, ClassVar, Literal, NoReturn, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -68,6 +68,8 @@ from sheetgen.sources.json import (
     object_expected,
     parse_json,
     printable,
+    read_lines,
+    sniff_lines,
 )
 from sheetgen.vocabulary import FilingType, Nature, Preapproval
 
@@ -644,13 +646,64 @@ def parse_applicant(data: object, rules: Rules | None = None) -> Applicant:
         raise InvalidDataError("invalid applicant data: not an object",
                                problems=[object_expected(data)])
     state = _State(rules or load_rules())
+    # A key with a lone surrogate makes pydantic refuse the whole document ("invalid value"
+    # at no path): such keys are reported here, by their path, and left out of the rest of
+    # the validation (no contract key has one), which then reports everything else.
+    bad_keys = list(_unsafe_keys(data, []))
+    if bad_keys:
+        data = _without_keys(data, {id(parent) for parent, _, _ in bad_keys})
+    problems = [problem for _, _, problem in bad_keys]
     try:
-        return Applicant.model_validate(data, context={_STATE: state})
+        applicant = Applicant.model_validate(data, context={_STATE: state})
     except ValidationError as exc:
-        problems = _problems(exc, data)
+        problems += _problems(exc, data)
+    else:
+        if not problems:
+            return applicant
+    if len(problems) > MAX_PROBLEMS + 1:  # many bad keys and many other problems
+        problems = [*problems[:MAX_PROBLEMS], _too_many(len(problems) - MAX_PROBLEMS)]
     raise InvalidDataError(
         f"invalid applicant data: {len(problems)} problem{'s' if len(problems) != 1 else ''}",
         problems=problems)
+
+
+def _unsafe_keys(value: object, path: list[int | str]
+                 ) -> Iterator[tuple[dict[str, Any], str, Problem]]:
+    """Every object key with a lone surrogate: its object, the key and the problem at its path.
+
+    Lone surrogates (``"\\ud800"`` in JSON) are the one kind of character a key can hold that
+    pydantic cannot even read; other odd keys are unknown keys, reported as such.
+    """
+    stack: list[tuple[object, list[int | str]]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                surrogate = next((i for i, ch in enumerate(key)
+                                  if unicodedata.category(ch) == "Cs"), None)
+                if surrogate is not None:
+                    shown = f"U+{ord(key[surrogate]):04X}"
+                    name = printable(key, 40)
+                    yield item, key, Problem(
+                        json_path([*where, key]), "unsafe_character",
+                        f"键 {name} 的第 {surrogate + 1} 个字符 {shown} 是代理字符，不能使用 / "
+                        f"key {name}: character {surrogate + 1} is {shown}, a lone surrogate "
+                        "(not a character); remove it")
+                else:
+                    stack.append((child, [*where, key]))
+        elif isinstance(item, list):
+            stack.extend((child, [*where, i]) for i, child in enumerate(item))
+
+
+def _without_keys(value: object, parents: set[int]) -> Any:
+    """A copy of ``value`` without the surrogate keys of the objects in ``parents`` (by id)."""
+    if isinstance(value, dict):
+        return {key: _without_keys(child, parents) for key, child in value.items()
+                if not (id(value) in parents
+                        and any(unicodedata.category(ch) == "Cs" for ch in key))}
+    if isinstance(value, list):
+        return [_without_keys(child, parents) for child in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -660,6 +713,10 @@ class CheckResult:
     index: int | None
     applicant: Applicant | None
     problems: tuple[Problem, ...]
+    line: int | None = None  # where the record starts, in JSON Lines
+    # A valid record's values still from `sheetgen example` (filled in by the caller, which
+    # knows the samples: sheetgen.documents.example.applicant_warnings).
+    warnings: tuple[Problem, ...] = ()
     rows: tuple[int, ...] = ()     # a spreadsheet record's rows (its problems name them)
 
     @property
@@ -671,12 +728,17 @@ class CheckResult:
         applicant = self.applicant
         rows = {"rows": list(self.rows)} if self.rows else {}
         return {"ok": self.ok, **rows, "errors": [p.as_dict() for p in self.problems],
+                "warnings": [w.as_dict() for w in self.warnings],
                 "websites": len(applicant.websites) if applicant else 0,
                 "variant": rules.province(applicant.province).variant if applicant else None}
 
     def located(self) -> tuple[Problem, ...]:
-        """The problems with paths prefixed by the record's index in an array (``[2].host``);
-        a spreadsheet record's problems name their row instead."""
+        """The problems with paths prefixed by the record's index in an array (``[2].host``)
+        or its line in JSON Lines (``line 3: host``); a spreadsheet record's problems name
+        their row instead."""
+        if self.line is not None and self.index is None:
+            return tuple(Problem(f"line {self.line}" + (f": {p.path}" if p.path else ""),
+                                 p.code, p.message) for p in self.problems)
         if self.index is None or self.rows:
             return self.problems
         prefix = f"[{self.index}]"
@@ -685,16 +747,25 @@ class CheckResult:
 
 
 def check_document(data: bytes, *, source: str, rules: Rules | None = None) -> list[CheckResult]:
-    """Validate a document of one applicant (an object) or many (an array), record by record.
+    """Validate a document of one applicant (an object) or many (an array, or JSON Lines:
+    one applicant per line), record by record.
 
-    A document that cannot be read (not JSON, too large …) is one failed result; an empty
-    array is one failed result (``no_records``). Never raises InvalidDataError.
+    Read as batch reads it: ``.jsonl`` is JSON Lines, ``.json`` one document, any other name
+    (``<stdin>``) JSON Lines when it is not one JSON value and :func:`sniff_lines` says so.
+    A document that cannot be read (not JSON, too large …) is one failed result, and so is
+    each broken line of JSON Lines; an empty array is one failed result (``no_records``).
+    Never raises InvalidDataError.
     """
     rules = rules or load_rules()
+    suffix = source.lower().rpartition(".")[2] if "." in source else ""
     try:
         value = parse_json(data, source=source)
     except InvalidDataError as err:
+        if suffix == "jsonl" or (suffix != "json" and sniff_lines(data[:MAX_SNIFF])):
+            return _check_lines(data, source, rules)
         return [CheckResult(None, None, tuple(err.problems))]
+    if suffix == "jsonl":
+        return _check_lines(data, source, rules)
     if not isinstance(value, list):
         return [_check(None, value, rules)]
     if not value:
@@ -721,7 +792,25 @@ def check_records(records: Iterable[Record], rules: Rules | None = None) -> list
                 problems = locate(record, err.problems)
         # A file that gave no rows (unreadable, a bad header) is not a record of its own.
         results.append(CheckResult(index if record.rows else None, applicant, problems,
-                                   record.rows))
+                                   rows=record.rows))
+    return results
+
+
+#: Bytes of a document looked at to tell JSON Lines (its first two lines; see sniff_lines).
+MAX_SNIFF = 2 * (5 * 1024 * 1024 + 1)
+
+
+def _check_lines(data: bytes, source: str, rules: Rules) -> list[CheckResult]:
+    results = []
+    for record in read_lines(data, source=source):
+        if record.error is not None:
+            results.append(CheckResult(None, None, tuple(record.error.problems), record.line))
+        else:
+            result = _check(None, record.value, rules)
+            results.append(CheckResult(None, result.applicant, result.problems, record.line,
+                                       result.warnings))
+    if not results:
+        return [CheckResult(None, None, (Problem("", "no_records", "没有申请人 / no applicants"),))]
     return results
 
 
@@ -748,11 +837,13 @@ def _problems(exc: ValidationError, data: object) -> list[Problem]:
     problems = [_problem(err["type"], err["loc"], err.get("ctx") or {}, data)
                 for err in errors[:MAX_PROBLEMS]]
     if len(errors) > MAX_PROBLEMS:
-        more = len(errors) - MAX_PROBLEMS
-        problems.append(Problem("", "too_many_errors",
-                                f"另有 {more} 个问题未列出，请先修正以上问题 / "
-                                f"{more} more problems not listed; fix these first"))
+        problems.append(_too_many(len(errors) - MAX_PROBLEMS))
     return problems
+
+
+def _too_many(more: int) -> Problem:
+    return Problem("", "too_many_errors", f"另有 {more} 个问题未列出，请先修正以上问题 / "
+                                          f"{more} more problems not listed; fix these first")
 
 
 _EXPECTED = {
@@ -776,12 +867,7 @@ def _problem(kind: str, loc: tuple[int | str, ...], ctx: dict[str, Any],
     if kind == "missing":
         return Problem(path, "required", "缺少必填项 / required value is missing")
     if kind == "extra_forbidden":
-        key = str(loc[-1])
-        hint = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
-        shown = printable(key, 40)
-        zh = f"未知的键 {shown}" + (f"，是否应为 “{hint[0]}”？" if hint else "")
-        en = f"unknown key {shown}" + (f" (did you mean “{hint[0]}”?)" if hint else "")
-        return Problem(path, "unknown_key", f"{zh} / {en}")
+        return _unknown_key(path, loc)
     if kind in _EXPECTED:
         want_zh, want_en = _EXPECTED[kind]
         got_zh, got_en = json_type(value)
@@ -817,12 +903,66 @@ def _locate(loc: tuple[int | str, ...], data: object) -> tuple[list[int | str], 
     return parts, current
 
 
-def _model_keys(*models: type[BaseModel]) -> tuple[str, ...]:
-    return tuple(sorted({key for model in models for key in model.model_fields}))
+def _submodels(annotation: object, many: bool = False) -> Iterator[tuple[type[BaseModel], bool]]:
+    """The models inside a field's type, each with whether it is an item of a list."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation, many
+        return
+    args = get_args(annotation)
+    if get_origin(annotation) is Annotated:
+        yield from _submodels(args[0], many)
+        return
+    many = many or get_origin(annotation) in (tuple, list)
+    for arg in args:
+        yield from _submodels(arg, many)
 
 
-#: Every key the contract defines, for "did you mean" hints on unknown keys.
-_KNOWN_KEYS = _model_keys(Applicant, Host, Certificate, Person, Website, Domain, Access)
+def _places(model: type[BaseModel], where: str = "") -> dict[str, type[BaseModel]]:
+    """Every place of the document where an object goes (``websites[].manager``) and its model."""
+    places = {where: model}
+    for name, info in model.model_fields.items():
+        for sub, many in _submodels(info.annotation):
+            places.update(_places(sub, (f"{where}.{name}" if where else name)
+                                  + ("[]" if many else "")))
+    return places
+
+
+#: Where each kind of object goes, and for each key the places where it is a key.
+_PLACES = _places(Applicant)
+_KEY_PLACES: dict[str, list[str]] = {}
+for _where, _model in _PLACES.items():
+    for _key in _model.model_fields:
+        _KEY_PLACES.setdefault(_key, []).append(_where)
+
+
+def _place(loc: tuple[int | str, ...]) -> str:
+    """The place pattern of an object's location: ``("websites", 0, "manager")`` →
+    ``websites[].manager``."""
+    out = ""
+    for part in loc:
+        out += "[]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _unknown_key(path: str, loc: tuple[int | str, ...]) -> Problem:
+    """An unknown key: where it belongs if it is a key elsewhere, else the closest key here."""
+    key = str(loc[-1])
+    here = _place(loc[:-1])
+    shown = printable(key, 40)
+    elsewhere = _KEY_PLACES.get(key)
+    if elsewhere:
+        spots = [spot or "(top level)" for spot in elsewhere]
+        level = here or "the top level"
+        zh = f"键 {shown} 不能写在这里（{here or '最外层'}），应写在 {' 或 '.join(spots)} 中"
+        return Problem(path, "unknown_key", f"{zh} / key {shown} does not belong in {level}; "
+                                            f"it goes in {' or '.join(spots)}")
+    model = _PLACES.get(here)
+    local = list(model.model_fields) if model is not None else []
+    hint = (difflib.get_close_matches(key, local, n=1)
+            or difflib.get_close_matches(key, sorted(_KEY_PLACES), n=1))
+    zh = f"未知的键 {shown}" + (f"，是否应为 “{hint[0]}”？" if hint else "")
+    en = f"unknown key {shown}" + (f" (did you mean “{hint[0]}”?)" if hint else "")
+    return Problem(path, "unknown_key", f"{zh} / {en}")
 
 
 def json_schema(rules: Rules | None = None) -> dict[str, Any]:

@@ -4,6 +4,18 @@ Every file sheetgen writes appears whole or not at all: it is written to a tempo
 the target directory, flushed to disk, then renamed over the target (``os.replace`` is atomic
 on one filesystem). An interrupted run therefore never leaves a partial PDF behind, and a
 re-run can trust any output that exists.
+
+Output targets
+    A target that exists must be a regular file, or a symbolic link to one: a directory, a
+    FIFO, a socket or a device is refused (exit 2) rather than replaced by a file (as root,
+    renaming over ``/dev/full`` would turn the device node into a regular file). A symbolic
+    link is written through, as a shell redirection does: the file it points to gets the new
+    bytes and the link stays. Writers of files named from data inside a folder sheetgen owns
+    (a batch's per-record outputs) pass ``follow_symlinks=False``: a link there is replaced,
+    so no output leaves the folder. :func:`output_file` holds ``fill -o FILE`` to the same
+    rules before anything is rendered, and also refuses a name ending in ``/`` (a folder) and
+    a folder that does not exist: ``fill`` does not create folders, so a mistyped folder name
+    is an error, not a new folder.
 """
 
 from __future__ import annotations
@@ -11,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import sys
 import tempfile
 import unicodedata
@@ -30,6 +43,66 @@ os.umask(_UMASK)
 MAX_STEM = 60
 
 
+def _kind(mode: int) -> str | None:
+    """What a file that is not a regular file is, for a message (None: a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe), not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a regular file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a regular file"
+    return "not a regular file"
+
+
+def _refuse(path: Path, kind: str) -> UsageError:
+    hint = ("give a file name inside it" if kind == "a directory"
+            else "write to a regular file, or give -o - to write to stdout")
+    return UsageError(f"cannot write {path}: it is {kind}", hint=hint)
+
+
+def target_of(path: Path, *, follow_symlinks: bool = True) -> Path:
+    """The file that writing ``path`` replaces: ``path``, or what its symbolic link points to.
+
+    Raises UsageError if the target exists and is not a regular file (see the module
+    docstring). With ``follow_symlinks=False`` a link at ``path`` is itself the target.
+    """
+    try:
+        info = path.stat(follow_symlinks=follow_symlinks)
+    except (FileNotFoundError, NotADirectoryError):
+        info = None  # a new file, a link to a file still to be made, or no such folder
+    except OSError as exc:  # a loop of links, a component that is not a folder, …
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if info is not None and not (not follow_symlinks and stat.S_ISLNK(info.st_mode)):
+        kind = _kind(info.st_mode)
+        if kind is not None:
+            raise _refuse(path, kind)
+    if follow_symlinks and path.is_symlink():
+        return Path(os.path.realpath(path))
+    return path
+
+
+def output_file(text: str) -> Path:
+    """``fill -o FILE`` checked before any work: a file name in an existing folder, and no
+    directory, FIFO, socket or device (UsageError, exit 2, saying which)."""
+    if text.endswith(("/", os.sep)):
+        raise UsageError(f"-o {text} names a folder; fill writes one file there",
+                         hint=f"give a file name, e.g. -o {text}sheets.pdf")
+    path = Path(text)
+    target = target_of(path)
+    folder = target.parent
+    if not folder.is_dir():
+        what = (f"{folder} is not a folder" if folder.exists()
+                else f"the folder {folder} does not exist")
+        raise UsageError(f"cannot write {path}: {what}",
+                         hint="fill does not create folders: create it first "
+                              f"(mkdir -p {folder}) or give another path")
+    return path
+
+
 def _temporary(path: Path) -> tuple[int, Path]:
     """A new hidden ``.part`` file beside ``path`` (its folder created): descriptor and path."""
     try:
@@ -46,16 +119,19 @@ def check_writable(path: Path) -> None:
     For files written only at the end of a long run (a batch's bundle and report), so that
     a wrong path fails the run before it starts, not after all its work.
     """
-    if path.is_dir():
-        raise UsageError(f"cannot write {path}: it is a directory")
-    fd, tmp = _temporary(path)
+    fd, tmp = _temporary(target_of(path))
     os.close(fd)
     with contextlib.suppress(OSError):
         tmp.unlink()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file + rename)."""
+def write_atomic(path: Path, data: bytes, *, follow_symlinks: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file + rename).
+
+    A symbolic link at ``path`` is written through (its target is replaced, the link stays)
+    unless ``follow_symlinks`` is false; a directory, FIFO, socket or device is refused.
+    """
+    path = target_of(path, follow_symlinks=follow_symlinks)
     fd, tmp = _temporary(path)
     try:
         try:

@@ -30,10 +30,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sheetgen.documents.context import reference
+from sheetgen.documents.example import applicant_warnings
 from sheetgen.documents.jobs import RenderOptions, applicant_jobs
 from sheetgen.documents.plan import FilingPlan, make_plan
+from sheetgen.errors import Problem
 from sheetgen.model import Applicant, parse_applicant
-from sheetgen.output import check_formats, safe_stem, write_atomic, write_stdout
+from sheetgen.output import check_formats, output_file, safe_stem, write_atomic, write_stdout
 from sheetgen.rendering.fields import FieldFit
 from sheetgen.rules import Rules, load_rules
 from sheetgen.sources.json import read_document
@@ -96,6 +98,7 @@ class Produced:
     rendered: Rendered | None = None          # with a PDF
     docx: list[DocxFile] = field(default_factory=list)
     planned: list[PlannedJob] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # values still `sheetgen example`'s
 
     @property
     def variant(self) -> str:
@@ -134,11 +137,12 @@ class Produced:
         if self.docx:
             body["docx"] = [d.report() for d in self.docx]
         names = list(outputs) if outputs is not None else [f.name for f in self.files]
-        return {"ok": True, "source": source, "outputs": names, **body, "errors": []}
+        return {"ok": True, "source": source, "outputs": names, **body, "errors": [],
+                "warnings": [w.as_dict() for w in self.warnings]}
 
 
 def produce(plan: FilingPlan, options: RenderOptions, *, formats: Collection[str],
-            stem: str, keep_pages: bool = False) -> Produced:
+            stem: str, keep_pages: bool = False, warn_rules: Rules | None = None) -> Produced:
     """Render ``plan`` in ``formats`` (of :data:`~sheetgen.output.FORMATS`, possibly none) as
     files named from ``stem``. Every format is rendered before anything is returned, so a
     failure (does not fit, a font or template problem) yields no file at all.
@@ -147,11 +151,13 @@ def produce(plan: FilingPlan, options: RenderOptions, *, formats: Collection[str
     layout), whatever the formats: a value too long for it is refused for the Word files too,
     and one that fits it fits them (:func:`~sheetgen.rendering.docx.document.render_docx`,
     ``verified``). ``keep_pages``: keep the fitted pages even without a PDF (a bundle draws
-    them).
+    them). ``warn_rules``: the rules the plan was made under, to warn (``warnings``) about
+    values still those of ``sheetgen example`` (fill and the library API; a batch does not).
     """
     from sheetgen.rendering.pdf.document import PdfBuilder, render_planned
 
-    produced = Produced(plan, [])
+    produced = Produced(plan, [], warnings=[] if warn_rules is None else applicant_warnings(
+        plan.applicant, warn_rules))
     if not formats and not keep_pages:
         return produced
     builder = PdfBuilder(options.templates)
@@ -202,11 +208,12 @@ def fill(data: bytes, *, source: str, output: str | None = None, rules: Rules | 
     The files are written only once every format has rendered, so a failure writes nothing.
     """
     check_formats(formats, output)
+    given = output_file(output) if output not in (None, "-") else None  # before any work
+    rules = rules or load_rules()
     plan = plan_input(data, source=source, rules=rules, variant=variant)
-    path = (Path(output) if output not in (None, "-")
-            else Path(f"{output_stem(plan.applicant)}.pdf"))
+    path = given or Path(f"{output_stem(plan.applicant)}.pdf")
     produced = produce(plan, options or RenderOptions(), formats=formats,
-                       stem=path.stem)
+                       stem=path.stem, warn_rules=rules)
     if output == "-":
         assert produced.pdf is not None  # check_formats: stdout takes the PDF only
         write_stdout(produced.pdf)

@@ -39,7 +39,7 @@ def test_check_stdin_and_json() -> None:
     result = run_cli("check", "-", "--json", stdin=_json(unit()))
     assert result.code == 0
     assert json.loads(result.text) == {"ok": True, "source": "<stdin>", "errors": [],
-                                       "websites": 1, "variant": "public"}
+                                       "warnings": [], "websites": 1, "variant": "public"}
 
 
 FIVE_MISTAKES = [

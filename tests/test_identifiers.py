@@ -326,3 +326,62 @@ def test_masks(func: Callable[[str], str], value: str, masked: str) -> None:
 def test_fold_fullwidth() -> None:
     assert ids.fold_fullwidth("ＡＢＣ１２３＠．－\u3000（）") == "ABC123@.- ()"
     assert ids.fold_fullwidth("江西省，南昌") == "江西省,南昌"  # U+FF0C folds; hanzi stay
+
+
+# --- issue 15: exact reasons ----------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["12912345678", "10012345678", "11012345678"])
+def test_mobile_of_the_right_shape_names_the_unassigned_prefix(text: str) -> None:
+    with pytest.raises(ids.IdentifierError) as err:
+        ids.check_mobile(text)
+    assert err.value.code == "mobile_format"
+    assert f"the prefix {text[:3]} is not assigned to mobile numbers" in err.value.message
+    assert f"号段 {text[:3]}" in err.value.message
+    assert "11 digits starting with 1" not in err.value.message
+    assert text not in err.value.message  # still masked
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("site.test", "special-use name reserved for testing (RFC 6761)"),
+    ("site.local", "RFC 6762"),
+    ("site.localhost", "reserved for the local computer"),
+    ("site.invalid", "reserved as always invalid"),
+    ("site.example", "reserved for documentation examples"),
+    ("site.onion", "Tor onion services (RFC 7686)"),
+    ("site.zz", "the top-level domain .zz does not exist"),
+    ("site.arpa", "Internet infrastructure"),
+    ("com.cn", "com.cn is a public suffix"),
+])
+def test_reserved_and_nonexistent_tlds_are_refused_with_the_reason(text: str,
+                                                                  reason: str) -> None:
+    with pytest.raises(ids.IdentifierError) as err:
+        ids.check_domain(text)
+    assert err.value.code == "domain_tld" and reason in err.value.message
+    with pytest.raises(ids.IdentifierError) as mail:
+        ids.check_email(f"someone@{text}")
+    assert mail.value.code == "email_domain" and reason in mail.value.message
+
+
+@pytest.mark.parametrize("text", ["example.cn", "例子.中国", "xn--fsqu00a.xn--fiqs8s", "a.com.cn",
+                                  "shop.公司", "example.top", "x.gov.cn", "a.b.ck"])
+def test_existing_tlds_are_accepted(text: str) -> None:
+    ids.check_domain(text)
+    ids.check_email(f"me@{text}")
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("198.18.0.1", "special-purpose"), ("100::1", "special-purpose"),
+    ("2001:10::1", "special-purpose"), ("fec0::1", "site-local"),
+    ("224.0.0.1", "multicast"), ("100.64.0.1", "carrier-grade NAT"), ("::1", "loopback"),
+    ("fe80::1", "link-local"), ("0.0.0.0", "unspecified"), ("240.0.0.1", "special-purpose"),
+    ("::ffff:192.168.1.1", "private"), ("64:ff9b::1", "reserved"),
+])
+def test_non_public_ips_are_refused_with_the_reason(text: str, reason: str) -> None:
+    with pytest.raises(ids.IdentifierError) as err:
+        ids.check_ip(text)
+    assert err.value.code == "ip_not_public" and reason in err.value.message
+
+
+@pytest.mark.parametrize("text", ["203.0.113.7", "2001:db8::1", "8.8.8.8", "2400:3200::1"])
+def test_public_and_documentation_ips_are_accepted(text: str) -> None:
+    assert ids.check_ip(text) == text

@@ -511,7 +511,7 @@ def test_check_document_single_and_array() -> None:
     bad = check_document(json.dumps([edit(personal(), "host.name", 1)]).encode(), source="s")
     assert [p.path for p in bad[0].located()] == ["[0].host.name"]
     assert bad[0].as_dict(RULES) == {"ok": False, "errors": [p.as_dict() for p in bad[0].problems],
-                                     "websites": 0, "variant": None}
+                                     "warnings": [], "websites": 0, "variant": None}
 
 
 @pytest.mark.parametrize(("data", "code"), [(b"[]", "no_records"), (b"{", "not_json"),
@@ -562,3 +562,115 @@ def test_make_example_is_valid_for_every_province_and_nature(province: Any) -> N
         number = applicant.websites[0].manager.certificate.number
         assert number.startswith(province.sample_region)
         assert make_example(RULES, province.pinyin, nature.code) == data  # deterministic
+
+
+# --- issue 15: exact errors -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("path", "key"), [
+    ("", "\ud800"), ("host", "a\udfffb"), ("websites[0].manager.certificate", "\udc00")])
+def test_a_lone_surrogate_in_a_key_names_the_key_and_the_cause(path: str, key: str) -> None:
+    data = personal()
+    where: Any = data
+    for part in path.replace("[0]", ".0").split(".") if path else []:
+        where = where[int(part)] if part.isdigit() else where[part]
+    where[key] = 1
+    data["host"]["name"] = ""  # another problem of the record is still found
+    found = problems(data)
+    key_path = (f"{path}" if path else "") + f'["{key.encode("unicode_escape").decode()}"]'
+    assert (key_path, "unsafe_character") in found
+    assert ("host.name", "required") in found
+    [message] = [m for m in messages(data) if "lone surrogate" in m]
+    assert "character" in message and "U+D" in message and "代理字符" in message
+    assert "invalid value" not in " ".join(messages(data))
+
+
+def test_a_lone_surrogate_key_alone_is_the_only_problem() -> None:
+    data = personal()
+    data["\ud800x"] = True
+    assert problems(data) == [('["\\ud800x"]', "unsafe_character")]
+
+
+@pytest.mark.parametrize(("path", "places"), [
+    ("host.mobile", "host.principal or websites[].manager"),
+    ("registrar", "websites[].domains[]"),
+    ("websites[0].provider", "access"),
+    ("access.province", "(top level)"),
+    ("websites[0].manager.number", "host.certificate or host.principal.certificate or "
+                                   "websites[].manager.certificate"),
+])
+def test_a_key_at_the_wrong_level_says_where_it_belongs(path: str, places: str) -> None:
+    [message] = messages(edit(personal(), path, "x"))
+    assert f"it goes in {places}" in message, message
+    assert "did you mean" not in message
+    assert "不能写在这里" in message
+
+
+def test_a_misspelt_key_suggests_the_key_of_its_own_level_first() -> None:
+    # "nmae" is closest to "name", which exists here; "registar" to the domain's "registrar".
+    [message] = messages(edit(personal(), "websites[0].nmae", "x"))
+    assert "did you mean “name”?" in message
+    [message] = messages(edit(personal(), "websites[0].domains[1].registar", "x"))
+    assert "did you mean “registrar”?" in message
+
+
+def test_a_character_no_font_has_in_a_website_name_is_reported_once_at_its_path() -> None:
+    """The cover lists every website's name too; the problem names the exact field once."""
+    from sheetgen.documents.jobs import RenderOptions
+    from sheetgen.errors import FontError
+    from sheetgen.pipeline import plan_input
+    from sheetgen.rendering.docx.document import render_docx
+    from sheetgen.rendering.pdf.document import render_pdf
+
+    data = edit(personal(), "websites[0].name", "张三的\ue000笔记")
+    plan = plan_input(json.dumps(data).encode(), source="me.json")
+    for render in (render_pdf, render_docx):
+        with pytest.raises(FontError) as caught:
+            render(plan, RenderOptions(cover=True))
+        assert [(p.path, p.code) for p in caught.value.problems] == [
+            ("websites[0].name", "font_missing_char")], render
+        assert "websites[0].name U+E000" in caught.value.message
+
+
+def test_a_character_only_the_cover_prints_keeps_the_covers_path() -> None:
+    from sheetgen.documents.jobs import RenderOptions
+    from sheetgen.errors import FontError
+    from sheetgen.pipeline import plan_input
+    from sheetgen.rendering.pdf.document import render_pdf
+
+    data = edit(personal(), "host.name", "张\ue000")
+    data["host"]["certificate"]["number"] = data["websites"][0]["manager"]["certificate"][
+        "number"]
+    data["websites"][0]["manager"]["name"] = "张\ue000"
+    plan = plan_input(json.dumps(data).encode(), source="me.json")
+    with pytest.raises(FontError) as caught:
+        render_pdf(plan, RenderOptions(cover=True))
+    paths = [p.path for p in caught.value.problems]
+    assert len(paths) == len(set(paths)) and "host.name" in paths
+
+
+def test_example_data_is_warned_about_until_every_sample_value_is_replaced(tmp_path: Any) -> None:
+    from tests.conftest import run_cli as cli
+
+    made = cli("example", "--province", "广东", "--nature", "enterprise")
+    sample = json.loads(made.text)
+    checked = cli("check", "-", stdin=made.stdout)
+    assert checked.code == 0 and "sheetgen: warning: <stdin>: " in checked.stderr
+    assert "fictitious sample data of `sheetgen example`" in checked.stderr
+    report = json.loads(cli("check", "-", "--json", stdin=made.stdout).text)
+    paths = {w["path"] for w in report["warnings"]}
+    assert {"ref", "host.name", "host.certificate.number", "access.provider",
+            "websites[0].manager.mobile", "websites[0].domains[0].name"} <= paths
+    assert {w["code"] for w in report["warnings"]} == {"example_data"}
+    # Province, filing type, nature and certificate type are not sample values.
+    assert not paths & {"province", "filing_type", "host.nature", "host.certificate.type"}
+    source = tmp_path / "sample.json"
+    source.write_bytes(made.stdout)
+    filled = cli("fill", str(source), "-o", str(tmp_path / "out.pdf"), "--json")
+    assert filled.code == 0 and "sheetgen: warning:" in filled.stderr
+    assert {w["path"] for w in json.loads(filled.text)["warnings"]} == paths
+    # Replaced one by one, the warning names fewer values, and none once all are real.
+    data = {**sample, "ref": "REAL-1"}
+    partly = json.loads(cli("check", "-", "--json", stdin=json.dumps(data).encode()).text)
+    assert {w["path"] for w in partly["warnings"]} == paths - {"ref"}
+    clean = cli("check", "-", "--json", stdin=json.dumps(personal()).encode())
+    assert json.loads(clean.text)["warnings"] == [] and "warning" not in clean.stderr

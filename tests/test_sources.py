@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from sheetgen.errors import InvalidDataError, UsageError
+from sheetgen.model import check_document
 from sheetgen.sources.json import (
     MAX_DEPTH,
     MAX_DOCUMENT_BYTES,
+    iter_records,
     json_path,
     open_input,
     parse_json,
     read_document,
     read_records,
+    sniff_lines,
 )
+from tests.applicants import personal, unit
 
 
 def _code(data: bytes) -> tuple[str, str]:
@@ -135,3 +141,78 @@ def test_open_input_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_open_input_usage_errors(tmp_path: Path, name: str, fragment: str) -> None:
     with pytest.raises(UsageError, match=fragment):
         open_input(str(tmp_path / name))
+
+
+# --- issue 15: JSON Lines everywhere, and no input that hangs a batch ---------------------------
+
+def _lines(*records: object) -> bytes:
+    return b"".join(json.dumps(r, ensure_ascii=False).encode() + b"\n" for r in records)
+
+
+@pytest.mark.parametrize(("data", "lines"), [
+    (b'{"a": 1}\n{"b": 2}\n', True),
+    (b'{"a": broken\n{"b": 2}\n', True),             # a broken first record
+    (b'\n\n{"a": broken\n\n{"b": 2}', True),         # blank lines between
+    (b'{\n  "a": 1\n}\n', False),                     # a document over several lines
+    (b'{\n  "a": {"b": 1}\n', False),                 # a broken one: its 2nd line is no object
+    (b'{"a": broken', False),                         # one broken line: one document
+    (b'', False),
+])
+def test_sniff_lines(data: bytes, lines: bool) -> None:
+    assert sniff_lines(data) is lines
+
+
+def test_stdin_json_lines_with_a_broken_first_line_is_still_json_lines() -> None:
+    data = b'{"ref": "A", oops\n' + _lines(personal(), unit())
+    records = list(iter_records(["-"], stdin=io.BytesIO(data)))
+    assert [(r.line, r.error is None) for r in records] == [(1, False), (2, True), (3, True)]
+    assert records[0].error is not None and records[0].error.problems[0].code == "not_json"
+
+
+@pytest.mark.parametrize("source", ["in.jsonl", "<stdin>", "export.txt"])
+def test_check_reads_json_lines_like_batch(source: str) -> None:
+    data = b'{"broken\n' + _lines(personal(), {**unit(), "province": "火星"})
+    results = check_document(data, source=source)
+    assert [(r.line, r.index, r.ok) for r in results] == [
+        (1, None, False), (2, None, True), (3, None, False)]
+    assert results[0].problems[0].code == "not_json"
+    assert [p.path for p in results[2].located()] == ["line 3: province"]
+
+
+def test_check_reads_a_one_line_jsonl_file_as_json_lines() -> None:
+    [result] = check_document(_lines(personal()), source="one.jsonl")
+    assert result.ok and result.line == 1
+
+
+def test_check_keeps_documents_and_arrays_as_before() -> None:
+    [one] = check_document(json.dumps(personal()).encode(), source="me.json")
+    assert one.ok and one.index is None and one.line is None
+    many = check_document(json.dumps([personal(), unit()]).encode(), source="<stdin>")
+    assert [(r.index, r.ok) for r in many] == [(0, True), (1, True)]
+    # A .json file is one document, as batch reads it: JSON Lines in it is not JSON.
+    [bad] = check_document(_lines(personal(), unit()), source="two.json")
+    assert bad.problems[0].code == "not_json"
+
+
+def test_a_fifo_in_an_input_folder_is_an_unreadable_record_not_a_hang(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text(json.dumps(personal()), encoding="utf-8")
+    os.mkfifo(tmp_path / "b.json")  # nobody ever writes to it: opening it would block
+    (tmp_path / "c.jsonl").write_bytes(_lines(unit()))
+    records = list(iter_records([str(tmp_path)]))
+    assert [(Path(r.source).name, r.error is None) for r in records] == [
+        ("a.json", True), ("b.json", False), ("c.jsonl", True)]
+    error = records[1].error
+    assert error is not None and error.problems[0].code == "unreadable"
+    assert "FIFO, not a regular file" in error.problems[0].message
+
+
+def test_a_pipe_given_by_name_is_still_read(tmp_path: Path) -> None:
+    """`sheetgen batch <(export-tool)` passes a pipe by name: that one is meant to be read."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, _lines(personal()))
+    os.close(write_end)
+    try:
+        records = list(iter_records([f"/proc/self/fd/{read_end}"]))
+    finally:
+        os.close(read_end)
+    assert [r.error is None for r in records] == [True]

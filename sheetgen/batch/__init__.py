@@ -30,7 +30,8 @@ from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
-from sheetgen import __version__
+from sheetgen import __version__, scratch
+from sheetgen.batch.processes import helpers_stopped, kill_pool
 from sheetgen.documents.context import content_digest, reference
 from sheetgen.documents.jobs import SUBJECT, RenderOptions
 from sheetgen.documents.plan import make_plan
@@ -68,6 +69,10 @@ IN_FLIGHT_PER_JOB = 4
 #: Isolated retries that crash in a row before the run gives up: a worker that cannot process
 #: anything is a broken installation, not a bad record.
 MAX_CONSECUTIVE_CRASHES = 8
+#: Seconds a record may take in a worker before it fails with ``worker_timeout`` (``--timeout``):
+#: a record takes well under a second, a cold layout compile a few seconds on a slow machine;
+#: only a hung worker gets anywhere near this.
+DEFAULT_TIMEOUT = 300.0
 #: The bundle composes its pages every this many records, while the workers go on, instead of
 #: all at the end (see PdfBuilder.flush); each part adds its own font subset to the bundle.
 BUNDLE_CHUNK = 250
@@ -95,6 +100,7 @@ class BatchOptions:
     force: bool = False
     sheets: SheetOptions = field(default_factory=SheetOptions)  # spreadsheet inputs
     failed: Path | None = None               # --failed: the failed rows, back as a spreadsheet
+    timeout: float = DEFAULT_TIMEOUT         # per record, seconds (see DEFAULT_TIMEOUT)
 
     def render_options(self, templates: TemplateSet | None) -> RenderOptions:
         return dataclasses.replace(self.render, templates=templates)
@@ -232,6 +238,13 @@ def _failure(err: SheetgenError) -> _Outcome:
     return _Outcome(False, errors=tuple(err.problems or [Problem("", err.code, err.message)]))
 
 
+def _timeout_outcome(seconds: float) -> _Outcome:
+    return _Outcome(False, errors=(Problem(
+        "", "worker_timeout",
+        f"工作进程 {seconds:g} 秒内未完成该记录，已被终止 / the worker did not finish this record "
+        f"within {seconds:g} s (--timeout) and was stopped; the others go on"),))
+
+
 # --- the worker side ---------------------------------------------------------------------
 
 class _Worker:
@@ -273,7 +286,7 @@ class _Worker:
         outputs = []
         for item in produced.files:
             _check_name(outdir, item.name)
-            write_atomic(outdir / item.name, item.data)
+            write_atomic(outdir / item.name, item.data, follow_symlinks=False)  # stays in OUTDIR
             outputs.append(Output(item.name, item.format, hashlib.sha256(item.data).hexdigest()))
         outcome = _Outcome(True, reference=produced.reference, outputs=tuple(outputs),
                            pages=produced.pages, variant=produced.variant,
@@ -281,7 +294,8 @@ class _Worker:
         state = {"key": task.key, "reference": outcome.reference,
                  "outputs": [o.as_dict() for o in outputs], "pages": outcome.pages,
                  "variant": outcome.variant, "fit": outcome.fit}
-        write_atomic(state_path, json.dumps(state, ensure_ascii=False).encode())
+        write_atomic(state_path, json.dumps(state, ensure_ascii=False).encode(),
+                     follow_symlinks=False)
         return outcome
 
 
@@ -324,11 +338,13 @@ def _up_to_date(state_path: Path, key: str, options: BatchOptions) -> _Outcome |
 
 _worker: _Worker | None = None
 _setup_error: SheetgenError | None = None
+_starts: Any = None  # the run's shared start times (see _Run.starts)
 
 
-def _init_worker(setup: _Setup) -> None:
+def _init_worker(setup: _Setup, starts: Any = None) -> None:
     """Pool initializer: runs once in each worker process."""
-    global _worker, _setup_error
+    global _worker, _setup_error, _starts
+    _starts = starts
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group
     # SIGTERM kills a worker (the pool terminates workers so); a forked worker would otherwise
     # inherit the parent's handler that turns SIGTERM into KeyboardInterrupt.
@@ -353,11 +369,14 @@ def _exit_with_parent(sentinel: int) -> None:
     from multiprocessing.connection import wait
 
     wait([sentinel])
+    scratch.cleanup()  # os._exit skips every exit handler
     os._exit(1)
 
 
 def _process(task: _Task) -> _Outcome:
     """One record in a worker: never raises for the record's own problems."""
+    if _starts is not None:  # the --timeout clock starts now, not while the pool starts
+        _starts[task.position % len(_starts)] = time.monotonic()
     if _worker is None:
         return _failure(_setup_error or InternalError("worker not initialised"))
     try:
@@ -436,6 +455,12 @@ class _Run:
         self.bundled = 0  # records added to the bundle
         self.failed_rows = FailedRows() if options.failed is not None else None
         self.crashes_in_a_row = 0
+        self.limit = max(2, jobs * IN_FLIGHT_PER_JOB)
+        # When each record in flight started in its worker (time.monotonic(), the same clock
+        # in every process; 0: not yet), by position modulo the window size, which is unique
+        # within the window. Shared memory without a lock: a worker killed mid-write cannot
+        # leave it locked, as it could a queue.
+        self.starts: Any = context.RawArray("d", self.limit)
         outdir = options.outdir.resolve()
         reserved = [path.name for path in (options.bundle, options.report, options.failed)
                     if path is not None and path.resolve().parent == outdir]
@@ -445,12 +470,13 @@ class _Run:
 
     def _new_pool(self, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=workers, mp_context=self.context,
-                                   initializer=_init_worker, initargs=(self.setup,))
+                                   initializer=_init_worker, initargs=(self.setup, self.starts))
 
     def _submit(self, pending: _Pending) -> None:
         assert pending.task is not None
         if self.pool is None:
             self.pool = self._new_pool(self.jobs)
+        self.starts[pending.position % len(self.starts)] = 0.0  # not started
         pending.future = self.pool.submit(_process, pending.task)
 
     def close(self, *, cancel: bool = False) -> None:
@@ -462,7 +488,7 @@ class _Run:
 
     def run(self, records: Iterator[Record]) -> None:
         exhausted = False
-        limit = max(2, self.jobs * IN_FLIGHT_PER_JOB)
+        limit = self.limit
         while True:
             self.stop.check()
             while not exhausted and len(self.window) < limit:
@@ -501,12 +527,47 @@ class _Run:
         while head.outcome is None:
             assert head.future is not None
             try:
-                with self.stop.waiting():
-                    outcome = head.future.result()
-                head.outcome = outcome
+                head.outcome = self._result(head.future, head.position)
             except BrokenProcessPool:
                 self._recover()
+            except TimeoutError:
+                self._timed_out(head)
         return head.outcome
+
+    def _result(self, future: Future[_Outcome], position: int) -> _Outcome:
+        """The record's outcome once it arrives; TimeoutError once it has been running in its
+        worker for longer than ``--timeout`` (time waiting for a worker does not count)."""
+        while True:
+            try:
+                with self.stop.waiting():
+                    return future.result(timeout=self._remaining(position))
+            except TimeoutError:
+                if self._remaining(position) <= 0:
+                    raise
+
+    def _remaining(self, position: int) -> float:
+        started = float(self.starts[position % len(self.starts)])
+        if not started:
+            return 1.0  # not started yet: look again in a second
+        return max(0.0, started + self.options.timeout - time.monotonic())
+
+    def _timed_out(self, head: _Pending) -> None:
+        """The head took longer than ``--timeout``: it fails with ``worker_timeout``; its
+        pool is killed (which worker hangs is not known) and the other records in flight are
+        kept if done, else submitted again to a new pool."""
+        head.outcome = _timeout_outcome(self.options.timeout)
+        if self.pool is not None:
+            kill_pool(self.pool)
+            self.pool = None
+        for pending in self.window:
+            if pending.outcome is not None or pending.task is None:
+                continue
+            future = pending.future
+            if future is not None and future.done() and not future.cancelled() \
+                    and future.exception() is None:
+                pending.outcome = future.result()
+            else:
+                self._submit(pending)
 
     def _recover(self) -> None:
         """The pool broke: keep what arrived, rerun the rest one by one, then a new pool."""
@@ -530,10 +591,15 @@ class _Run:
                 if isolation is None:
                     isolation = self._new_pool(1)
                 try:
-                    with self.stop.waiting():
-                        outcome = isolation.submit(_process, pending.task).result()
+                    self.starts[pending.position % len(self.starts)] = 0.0
+                    outcome = self._result(isolation.submit(_process, pending.task),
+                                           pending.position)
                     pending.outcome = outcome
                     self.crashes_in_a_row = 0
+                except TimeoutError:
+                    kill_pool(isolation)
+                    isolation = None
+                    pending.outcome = _timeout_outcome(self.options.timeout)
                 except BrokenProcessPool:
                     isolation.shutdown(wait=True)
                     isolation = None
@@ -769,6 +835,8 @@ def _check_options(options: BatchOptions, rules: Rules) -> int:
     rules.check_variant(options.variant)
     if options.render.copies < 1:
         raise UsageError("--copies must be at least 1")
+    if not options.timeout > 0:  # also refuses nan
+        raise UsageError(f"--timeout must be a number of seconds above 0, not {options.timeout}")
     if "pdf" in options.formats or options.bundle is not None:
         source_date()  # a malformed SOURCE_DATE_EPOCH would fail every record alike
     if options.outdir.exists() and not options.outdir.is_dir():
@@ -807,7 +875,8 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create {outdir}: {exc.strerror or exc}") from None
-    with _locked(outdir) as lock_fd:
+    scratch.sweep()  # what killed runs (and their workers) left in the temp folder
+    with helpers_stopped(), _locked(outdir) as lock_fd:
         _remove_partial_files(outdir)
         context = mp_context or _default_context()
         # Only a forked worker has the parent's file descriptors (under the same numbers).
@@ -852,6 +921,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
             if run.bundle_file is not None:
                 run.bundle_file.discard()  # not written (interrupted, failed): no trace left
         _remove_partial_files(outdir)  # left by workers that crashed mid-write
+        scratch.sweep()  # the temp folders of workers that crashed or were killed
     result.elapsed = time.perf_counter() - started
     if options.report is not None:
         write_atomic(options.report, _manifest_bytes(result))

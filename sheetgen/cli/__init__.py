@@ -99,8 +99,9 @@ EditionOption = Annotated[str | None, typer.Option(
 @app.command()
 def check(
     input_path: Annotated[str, typer.Argument(
-        metavar="INPUT", help="Applicant JSON file (an object, or an array of them), a "
-                              "spreadsheet (.xlsx, .csv, .tsv), or - for stdin.")],
+        metavar="INPUT", help="Applicant JSON file (an object, or an array of them), JSON "
+                              "Lines file (.jsonl), a spreadsheet (.xlsx, .csv, .tsv); - reads "
+                              "stdin.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     rules_file: RulesOption = None,
     rules_edition: EditionOption = None,
@@ -109,6 +110,9 @@ def check(
     ignore_columns: IgnoreColumnsOption = False,
 ) -> None:
     """Validate applicant data; list every problem with its JSON path (exit 3 if invalid)."""
+    from dataclasses import replace
+
+    from sheetgen.documents.example import applicant_warnings
     from sheetgen.errors import InvalidDataError
     from sheetgen.model import check_document, check_records
     from sheetgen.rules import load_rules
@@ -119,18 +123,24 @@ def check(
     with json_errors(as_json, source=source):
         rules = load_rules(rules_file, edition=rules_edition)
         if is_spreadsheet(input_path):
-            results = check_records(spreadsheet_records(
+            checked = check_records(spreadsheet_records(
                 Path(input_path), sheet_options(sheet, column_map, ignore_columns)), rules)
         else:
-            results = check_document(open_input(input_path), source=source, rules=rules)
+            checked = check_document(open_input(input_path), source=source, rules=rules)
+        results = [replace(r, warnings=tuple(applicant_warnings(r.applicant, rules)))
+                   if r.applicant is not None else r for r in checked]
     failed = [r for r in results if not r.ok]
+    _warn_examples((f"{source} [{r.index}]" if r.index is not None else
+                    f"{source} line {r.line}" if r.line is not None else source, r.warnings)
+                   for r in results)
     if as_json:
-        if len(results) == 1 and results[0].index is None:
+        if len(results) == 1 and results[0].index is None and results[0].line is None:
             record = results[0].as_dict(rules)
             payload = {"ok": record["ok"], "source": source, **record}
         else:
             payload = {"ok": not failed, "source": source, "records": [
-                {"index": r.index, **r.as_dict(rules)} for r in results]}
+                {"index": r.index, **({"line": r.line} if r.line is not None else {}),
+                 **r.as_dict(rules)} for r in results]}
         emit_json(payload)
         if failed:
             raise typer.Exit(int(ExitCode.INVALID_DATA))
@@ -144,6 +154,16 @@ def check(
     websites = sum(len(r.applicant.websites) for r in results if r.applicant)
     records = f"{len(results)} records, " if len(results) > 1 else ""
     say(f"ok: {source}: valid ({records}{websites} website{'s' if websites != 1 else ''})")
+
+
+def _warn_examples(records: Iterable[tuple[str, Sequence[Problem]]]) -> None:
+    """``sheetgen: warning: …`` on stderr for each record (where, warnings) still holding
+    values of the fictitious sample of ``sheetgen example``."""
+    from sheetgen.documents.example import warning_line
+
+    for where, warnings in records:
+        if warnings:
+            say(f"warning: {warning_line(where, list(warnings))}")
 
 
 @app.command()
@@ -330,8 +350,10 @@ def render_setup(*, provider: str | None, no_qr: bool, no_cover: bool, copies: i
                  verification: str | None = None) -> tuple[Any, Any, str]:
     """Options, rules and the checked variant of a rendering command, all before its input is
     read: a usage error must not wait for (or consume) stdin."""
+    from sheetgen import scratch
     from sheetgen.rules import load_rules
 
+    scratch.sweep()  # what killed runs left in the temp folder
     options = render_options(provider=provider, no_qr=no_qr, no_cover=no_cover, copies=copies,
                              templates=templates, pdfa=pdfa, details=details)
     rules = load_rules(rules_file, edition=rules_edition, verification=verification)
@@ -373,7 +395,7 @@ def fill(
     ignore_columns: IgnoreColumnsOption = False,
 ) -> None:
     """Fill the check sheets of one applicant into one print-ready PDF (or Word files)."""
-    from sheetgen.output import check_formats, parse_formats
+    from sheetgen.output import check_formats, output_file, parse_formats
     from sheetgen.pipeline import fill as run_fill
     from sheetgen.sources.json import open_input
     from sheetgen.sources.spreadsheet import is_spreadsheet
@@ -382,6 +404,8 @@ def fill(
     with json_errors(as_json, source=source):
         if as_json and output == "-":
             raise UsageError("--json and -o - both want stdout", hint="give -o FILE with --json")
+        if output not in (None, "-"):
+            output_file(output)  # a folder, device or missing folder: before reading stdin
         if output not in (None, "-") and input_path != "-" and (
                 Path(output).resolve() == Path(input_path).resolve()):
             raise UsageError(f"-o {output} is the input file; it would be overwritten",
@@ -401,6 +425,7 @@ def fill(
         with located(record):
             result = run_fill(data, source=source, output=output, rules=rules,
                               variant=variant, options=options, formats=formats)
+    _warn_examples([(source, result.produced.warnings)])
     if as_json:
         emit_json(result.as_dict())
     elif output != "-":
@@ -522,6 +547,10 @@ def batch(
     templates: TemplatesOption = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Redo every record, also those whose output is up to date.")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", metavar="SECONDS",
+        help="Fail a record (worker_timeout) that takes longer than this; the batch goes on.")
+    ] = 300.0,
     report: Annotated[Path | None, typer.Option(
         "--report", metavar="FILE", help="Write the manifest (JSON) to FILE.")] = None,
     as_json: Annotated[bool, typer.Option(
@@ -552,7 +581,8 @@ def batch(
             render=render_options(provider=provider, no_qr=no_qr, no_cover=no_cover,
                                   copies=copies, templates=None, pdfa=pdfa,
                                   details=details),
-            sheets=sheet_options(sheet, column_map, ignore_columns), failed=failed_rows)
+            sheets=sheet_options(sheet, column_map, ignore_columns), failed=failed_rows,
+            timeout=timeout)
         if sys.stderr.isatty():
             with BatchProgress() as progress:
                 result = run_batch(inputs, options, on_record=progress.update)
@@ -620,6 +650,12 @@ def show_problems(problems: Iterable[Problem]) -> None:
         print(f"  {where}{problem.message} [{problem.code}]", file=sys.stderr)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM ends a run as Ctrl-C does (exit 130), so that its temporary files and folders
+    are removed on the way out (atexit does not run when SIGTERM kills the process)."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None, *, stdin: BinaryIO | None = None,
          stdout: BinaryIO | None = None, stderr: BinaryIO | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return its exit code
@@ -666,6 +702,21 @@ def _streams(stdin: BinaryIO | None, stdout: BinaryIO | None, stderr: BinaryIO |
 
 
 def _run(argv: list[str], *, own_stdout: bool) -> int:
+    import signal
+    import threading
+
+    # SIGTERM → an orderly exit for the duration of the command only (main() may be called by
+    # a program with its own handler); only the main thread can set handlers.
+    if threading.current_thread() is not threading.main_thread():
+        return _handled(argv, own_stdout=own_stdout)
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _handled(argv, own_stdout=own_stdout)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _handled(argv: list[str], *, own_stdout: bool) -> int:
     debug = os.environ.get("SHEETGEN_DEBUG") == "1"
     try:
         result = app(args=argv, prog_name="sheetgen", standalone_mode=False)

@@ -5,6 +5,14 @@ or unit of the province, with a resident ID on the province's sample district (G
 from the rules data) and a correct check digit, a unified social credit code with a correct
 check character for units, the registrar where the province asks for it. Output is
 deterministic, so it can be used in tests and docs; every output passes ``sheetgen check``.
+
+Because it is valid, sample data could be printed and handed in by mistake. Being
+deterministic, it is also recognisable: :func:`example_warnings` finds the values of a record
+that are still those of the sample for its province and nature (the ref ``EX-…``, the
+fictitious names, numbers, mobiles, e-mails, domains, the provider 示例云计算有限公司), so
+``check`` and ``fill`` warn until every one of them has been replaced. Values every applicant
+of the kind shares (province, filing type, nature, certificate type, registrar) are not
+signs of sample data and are not compared.
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ from typing import Any
 
 from stdnum.cn import ric, uscc
 
-from sheetgen.errors import UsageError
+from sheetgen.errors import Problem, SheetgenError, UsageError
+from sheetgen.model import Applicant
 from sheetgen.rules import Province, Rules
 from sheetgen.vocabulary import Nature
 
@@ -110,3 +119,57 @@ def make_example(rules: Rules, province: str = "江西", nature: str = "personal
         }],
         "access": {"provider": "示例云计算有限公司"},
     }
+
+
+#: Keys whose values are the same for every applicant of the sample's kind (not fictitious).
+_SHARED_KEYS = frozenset({"province", "filing_type", "nature", "type", "registrar"})
+
+
+def _leaves(value: object, path: str = "") -> dict[str, str]:
+    """The string values of a JSON value by JSON path, trimmed; a bare domain string counts as
+    its ``name`` (the sample writes ``{name, registrar}`` only where a registrar is needed)."""
+    if isinstance(value, dict):
+        found: dict[str, str] = {}
+        for key, child in value.items():
+            if isinstance(key, str) and key not in _SHARED_KEYS:
+                found.update(_leaves(child, f"{path}.{key}" if path else key))
+        return found
+    if isinstance(value, list):
+        found = {}
+        for index, child in enumerate(value):
+            if path.endswith(".domains") and isinstance(child, str):
+                child = {"name": child}
+            found.update(_leaves(child, f"{path}[{index}]"))
+        return found
+    return {path: value.strip()} if isinstance(value, str) and value.strip() else {}
+
+
+def example_warnings(data: object, rules: Rules, province: str, nature: str) -> list[Problem]:
+    """A warning (code ``example_data``) for each value of the record ``data`` (raw JSON)
+    that is still the fictitious value :func:`make_example` gives a ``province`` ``nature``
+    applicant; [] once all are replaced."""
+    sample = _leaves(make_example(rules, province, nature))
+    return [Problem(path, "example_data",
+                    "仍是 sheetgen example 生成的虚构示例值，请换成申请人的真实信息 / still the "
+                    "fictitious sample value of `sheetgen example`; replace it with the "
+                    "applicant's real data")
+            for path, value in _leaves(data).items() if sample.get(path) == value]
+
+
+def warning_line(source: str, warnings: list[Problem]) -> str:
+    """The one stderr line of a record's example warnings."""
+    shown = ", ".join(w.path for w in warnings[:4]) + (", …" if len(warnings) > 4 else "")
+    return (f"{source}: {len(warnings)} value{'s are' if len(warnings) != 1 else ' is'} still "
+            f"the fictitious sample data of `sheetgen example` ({shown}); replace "
+            f"{'them' if len(warnings) != 1 else 'it'} with the applicant's real data before "
+            "printing / 仍含 sheetgen example 的虚构示例数据，打印前请换成真实信息")
+
+
+def applicant_warnings(applicant: Applicant, rules: Rules) -> list[Problem]:
+    """:func:`example_warnings` of a validated applicant (its canonical values compare as the
+    raw ones do); [] when the rules have no sample for its province."""
+    try:
+        return example_warnings(applicant.model_dump(mode="json"), rules, applicant.province,
+                                applicant.host.nature.code)
+    except SheetgenError:
+        return []

@@ -244,7 +244,11 @@ def refuse(problems: list[Problem]) -> DoesNotFitError:
                                 "several websites")
 
 
-def check_fonts(sheet: SheetContext) -> None:
-    """Refuse (FontError, exit 5) any value with a character no bundled font has."""
+def check_fonts(*sheets: SheetContext) -> None:
+    """Refuse (FontError, exit 5) any value with a character no bundled font has.
+
+    All of a record's pages are checked at once, so each character is reported once, at the
+    most exact path any page knows for it (see :func:`~sheetgen.rendering.fonts.check_text`).
+    """
     fonts.check_text((sheet.paths.get(path, path), value)
-                     for path, value in sheet.values().items())
+                     for sheet in sheets for path, value in sheet.values().items())

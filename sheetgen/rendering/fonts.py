@@ -214,9 +214,15 @@ def check_text(fields: Iterable[tuple[str, str]]) -> None:
     """Raise FontError listing every character of every field that the fonts cannot print.
 
     ``fields`` are (JSON path, value) pairs; each missing character of each field becomes one
-    :class:`~sheetgen.errors.Problem` with code ``font_missing_char``.
+    :class:`~sheetgen.errors.Problem` with code ``font_missing_char``, once: a value printed
+    in several places (the cover lists every website's name, the sheet prints one) is
+    reported at its most exact path only (``websites[0].name``, not also ``websites``).
     """
-    missing = [(path, char) for path, value in fields for char in missing_characters(value)]
+    missing = list(dict.fromkeys(
+        (path, char) for path, value in fields for char in missing_characters(value)))
+    missing = [(path, char) for path, char in missing
+               if not any(other != path and char == again and _inside(other, path)
+                          for other, again in missing)]
     if not missing:
         return
     problems = [Problem(path, "font_missing_char",
@@ -230,6 +236,11 @@ def check_text(fields: Iterable[tuple[str, str]]) -> None:
         hint="replace the character with a common equivalent, or report it to the "
              "sheetgen maintainers",
         problems=problems)
+
+
+def _inside(path: str, parent: str) -> bool:
+    """Whether JSON path ``path`` is below ``parent`` (``websites[0].name`` below ``websites``)."""
+    return path.startswith(parent) and path[len(parent):len(parent) + 1] in (".", "[")
 
 
 def split_by_font(text: str) -> list[tuple[str, str]]:

@@ -19,9 +19,11 @@ one broken record is a result, not a crash.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import stat
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -356,14 +358,17 @@ def iter_records(inputs: Sequence[str], *, exclude: Iterable[Path] = (),
             yield from _stream_records(stdin or sys.stdin.buffer, STDIN_NAME, "sniff")
         elif Path(arg).is_dir():
             for path in _walk(Path(arg), skip):
-                yield from _any_file_records(path, spreadsheets)
+                yield from _any_file_records(path, spreadsheets, regular_only=True)
         else:
             yield from _any_file_records(Path(arg), spreadsheets)
 
 
-def _any_file_records(path: Path, spreadsheets: SpreadsheetReader | None) -> Iterator[Record]:
+def _any_file_records(path: Path, spreadsheets: SpreadsheetReader | None, *,
+                      regular_only: bool = False) -> Iterator[Record]:
     if path.suffix.lower() not in SPREADSHEET_FILES:
-        yield from _file_records(path)
+        yield from _file_records(path, regular_only=regular_only)
+    elif regular_only and not path.is_file():  # a FIFO named .xlsx would block the reader
+        yield _unreadable(str(path), "不是普通文件", "it is not a regular file")
     elif spreadsheets is not None:
         yield from spreadsheets(path)
     else:
@@ -382,18 +387,49 @@ def _walk(root: Path, skip: set[Path]) -> Iterator[Path]:
                 yield path
 
 
-def _file_records(path: Path) -> Iterator[Record]:
+def _unreadable(source: str, zh: str, en: str) -> Record:
+    return Record(source, error=_error(source, Problem(
+        "", "unreadable", f"文件无法读取（{zh}）/ the file cannot be read ({en})")))
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file; OSError(ENODEV) if it is not.
+
+    Opened without blocking and checked on the open descriptor: a FIFO found in a folder
+    would otherwise block the open until some writer came, and a check before the open
+    could be outwitted by a rename in between.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode)
+                    else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special file")
+            raise OSError(errno.ENODEV, f"a {kind}, not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _file_records(path: Path, *, regular_only: bool = False) -> Iterator[Record]:
+    """The records of one input file. Files found in a folder (``regular_only``) must be
+    regular files; a path given by name may also be a pipe (``<(export-tool)``)."""
     source = str(path)
     suffix = path.suffix.lower()
     mode = "lines" if suffix in LINES_SUFFIXES else (
         "document" if suffix in DOCUMENT_SUFFIXES else "sniff")
     try:
-        stream = path.open("rb")
+        stream = _open_regular(path) if regular_only else path.open("rb")
     except OSError as exc:
-        reason = "is a directory" if isinstance(exc, IsADirectoryError) else (
-            exc.strerror or type(exc).__name__)
-        yield Record(source, error=_error(source, Problem(
-            "", "unreadable", f"文件无法读取（{reason}）/ the file cannot be read ({reason})")))
+        if isinstance(exc, IsADirectoryError):
+            yield _unreadable(source, "是目录", "is a directory")
+        elif regular_only and exc.errno == errno.ENODEV:
+            yield _unreadable(source, "不是普通文件", f"it is {exc.strerror}")
+        else:
+            reason = exc.strerror or type(exc).__name__
+            yield _unreadable(source, reason, reason)
         return
     with stream:
         yield from _stream_records(stream, source, mode)
@@ -414,16 +450,11 @@ def _stream_records(stream: BinaryIO, source: str, mode: str) -> Iterator[Record
             yield _document_record(reader, source)
         elif first is None:
             return  # empty stdin (or an empty file of another name): no records
-        else:  # sniff: JSON Lines when the first line is a whole JSON value, else one document
-            newline = reader.buf.find(b"\n", start - reader.base)
-            while newline < 0 and len(reader.buf) <= MAX_DOCUMENT_BYTES and reader.fill(0):
-                newline = reader.buf.find(b"\n", start - reader.base)
-            try:
-                parse_json(reader.buf[:newline] if newline >= 0 else reader.buf, source=source)
-                lines = True
-            except InvalidDataError:
-                lines = False
-            if lines:
+        else:  # sniff (see sniff_lines): JSON Lines, or one document
+            while (reader.buf.count(b"\n", start - reader.base) < 2
+                   and len(reader.buf) <= MAX_DOCUMENT_BYTES and reader.fill(0)):
+                pass  # up to the end of the second line: enough to tell
+            if sniff_lines(reader.buf[start - reader.base:]):
                 yield from _line_records(reader, source, reader.base)
             else:
                 yield _document_record(reader, source)
@@ -431,6 +462,49 @@ def _stream_records(stream: BinaryIO, source: str, mode: str) -> Iterator[Record
         reason = exc.strerror or type(exc).__name__
         yield Record(source, error=_error(source, Problem(
             "", "unreadable", f"读取中断（{reason}）/ reading failed ({reason})")))
+
+
+def _first_lines(data: bytes, count: int) -> list[bytes]:
+    """The first ``count`` non-blank lines of ``data`` (without reading further)."""
+    lines: list[bytes] = []
+    start = 0
+    while len(lines) < count and start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        if data[start:end].strip():
+            lines.append(data[start:end])
+        start = end + 1
+    return lines
+
+
+def _parses(line: bytes, *, object_only: bool = False) -> bool:
+    try:
+        value = parse_json(line, source="")
+    except InvalidDataError:
+        return False
+    return isinstance(value, dict) or not object_only
+
+
+def sniff_lines(data: bytes) -> bool:
+    """Whether input of no telling name (stdin) is JSON Lines rather than one document.
+
+    JSON Lines when the first non-blank line is a whole JSON value; and also when it is not
+    (a broken first record) but the second non-blank line is a whole JSON object: a document
+    written over several lines has no line that is an object by itself after its first, so a
+    broken first line does not turn a JSON Lines stream into one broken document. ``data``
+    needs to hold only the first two lines.
+    """
+    first = _first_lines(data, 2)
+    if not first:
+        return False
+    return _parses(first[0]) or (len(first) > 1 and _parses(first[1], object_only=True))
+
+
+def read_lines(data: bytes, *, source: str) -> Iterator[Record]:
+    """The records of JSON Lines input held in memory (``sheetgen check``), as batch reads them."""
+    import io
+
+    yield from _stream_records(io.BytesIO(data), source, "lines")
 
 
 def _document_record(reader: _Reader, source: str) -> Record:

@@ -1191,8 +1191,9 @@ def render_docx(plan: FilingPlan, options: RenderOptions | None = None, *,
     options = options or RenderOptions()
     files = []
     sheets = 0
-    for job in applicant_jobs(plan, options):
-        check_fonts(job.sheet)
+    jobs = applicant_jobs(plan, options)
+    check_fonts(*(job.sheet for job in jobs))
+    for job in jobs:
         if job.sheet.template == COVER_TEMPLATE:
             name = "cover"
         else:

@@ -97,8 +97,8 @@ class PdfBuilder:
         at its minimum size) for the whole record.
         """
         planned = []
+        check_fonts(*(job.sheet for job in jobs))
         for job in jobs:
-            check_fonts(job.sheet)
             layout = get_layout(self.templates, job.sheet.template, job.sheet.context,
                                 max_pages=job.max_pages)
             values = job.sheet.values()

@@ -513,7 +513,13 @@ def _fonts() -> tuple[Any, Any]:
     from weasyprint import CSS
     from weasyprint.text.fonts import FontConfiguration
 
+    from sheetgen import scratch
+
     font_config = FontConfiguration()
+    # WeasyPrint's copies of the fonts go into sheetgen's scratch folder, which is removed
+    # on every way out, batch workers and killed runs included (see sheetgen.scratch);
+    # WeasyPrint's own mkdtemp folder would outlive them.
+    font_config._folder = scratch.subfolder("weasyprint-fonts")
     css = CSS(string=fonts.font_face_css(), font_config=font_config,
               url_fetcher=_bundled_only_fetcher(resources.fonts_dir()))
     # Let the configuration delete its font copies while the interpreter is still whole;
