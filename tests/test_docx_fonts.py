@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from sheetgen.documents.jobs import RenderOptions
 from sheetgen.documents.plan import FilingPlan
 from sheetgen.pipeline import plan_input
 from sheetgen.rendering.docx import fonts as docx_fonts
@@ -167,7 +168,7 @@ def test_the_host_name_is_in_the_body_font(jiangxi: list[DocxFile]) -> None:
     sheet = jiangxi[1]
     body = next(f for name, f in embedded(sheet.data).items()
                 if name.startswith("Noto Serif SC "))
-    assert {ord(c) for c in "熊文斌江西省南昌市东湖区阳明路0123456789"} <= code_points(body)
+    assert {ord(c) for c in "熊文斌0123456789"} <= code_points(body)  # the host, page numbers
     heading = next(f for name, f in embedded(sheet.data).items()
                    if name.startswith("Noto Sans SC "))
     assert {ord(c) for c in TITLE} <= code_points(heading)
@@ -175,7 +176,9 @@ def test_the_host_name_is_in_the_body_font(jiangxi: list[DocxFile]) -> None:
 
 
 def test_rare_characters_embed_the_supplement() -> None:
-    files = render_docx(plan_of(edit(personal(), "websites[0].name", "吉𠮷的技术笔记")))
+    # The website's name is printed in the detailed block (--details).
+    files = render_docx(plan_of(edit(personal(), "websites[0].name", "吉𠮷的技术笔记")),
+                        RenderOptions(details=True))
     fonts = embedded(files[1].data)
     supplement = next(f for name, f in fonts.items()
                       if name.startswith("Noto Serif SC Supplement "))
@@ -292,7 +295,8 @@ def check_conversion(pdf: Path, document: DocxFile, host_name: str) -> list[str]
     problems = []
     pages = pdf_characters(pdf, pdf.with_suffix(".png"))
     pngs = sorted(pdf.parent.glob(f"{pdf.stem}-*.png"))
-    if len(pngs) != len(pages) or not all(p.stat().st_size > 10_000 for p in pngs):
+    # A cover's second page may hold only its last lines: the first page must show ink.
+    if len(pngs) != len(pages) or not pngs or pngs[0].stat().st_size <= 10_000:
         problems.append(f"{pdf.stem}: pages not rendered to PNG")
     if document.name.startswith("sheet") and len(pages) != 1:
         problems.append(f"{pdf.stem}: {len(pages)} pages, not one")

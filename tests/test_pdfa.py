@@ -111,3 +111,18 @@ def test_qpdf_finds_no_structural_errors(archival: bytes, tmp_path: Path) -> Non
     result = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_output_intents_profile_carries_no_clock() -> None:
+    """LittleCMS stamps the current time into a new profile's header; PDF/A output must not
+    change with it (run twice across a second boundary)."""
+    import struct
+    import time
+
+    from sheetgen.rendering.pdf.compose import ICC_DATE, srgb_profile
+
+    first = srgb_profile()
+    time.sleep(1.1)
+    assert srgb_profile() == first
+    assert struct.unpack(">6H", first[24:36]) == ICC_DATE and first[36:40] == b"acsp"
+

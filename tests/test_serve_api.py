@@ -265,6 +265,11 @@ def test_sheets_options(client: TestClient) -> None:
     provided = post(client, "/api/v1/sheets?cover=false&provider=某某数据有限公司",
                     edit(personal(), "access.provider", None))
     assert "某某数据有限公司" in page_texts(provided.content)[0]
+    address = personal()["host"]["address"][:6]  # printed in the detailed block only
+    plain = post(client, "/api/v1/sheets?cover=false", personal())
+    detailed = post(client, "/api/v1/sheets?cover=false&details=true", personal())
+    assert address not in page_texts(plain.content)[0]
+    assert address in page_texts(detailed.content)[0]
 
 
 def test_sheets_docx(client: TestClient) -> None:
@@ -310,7 +315,7 @@ def test_sheets_invalid_data(client: TestClient) -> None:
 def test_sheets_does_not_fit(client: TestClient) -> None:
     data = edit(unit(), "websites[0].domains",
                 [{"name": d, "registrar": "某某" * 40} for d in LONG_DOMAINS])
-    problems = assert_problems(post(client, "/api/v1/sheets", data), 422)
+    problems = assert_problems(post(client, "/api/v1/sheets?details=true", data), 422)
     assert problems[0]["code"] == "does_not_fit"
     assert problems[0]["path"].startswith("websites[0].domains")
 

@@ -248,6 +248,9 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                         "each: a ZIP when several)")] = "pdf",
         cover: Annotated[bool, Query(description="the cover checklist first")] = True,
         qr: Annotated[bool, Query(description="a QR code of the sheet's reference")] = True,
+        details: Annotated[bool, Query(
+            description="the detailed applicant block (certificate numbers, mobiles, e-mail, "
+                        "address) on each sheet, as --details")] = False,
         variant: Annotated[str, Query(description="auto, public or guangdong")] = "auto",
         provider: Annotated[str | None, Query(
             description="接入服务单位, when the data has none", max_length=100)] = None,
@@ -259,7 +262,7 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
     ) -> Response:
         body = await read_json_body(request, config.body_limit)
         job = engine.SheetRequest(body, format=format, cover=cover, qr=qr, variant=variant,
-                                  provider=provider, copies=copies)
+                                  provider=provider, copies=copies, details=details)
         try:
             result = await request.app.state.pool.render(job)
         except PoolError as err:

@@ -55,6 +55,8 @@ LABELS: dict[tuple[str, str], tuple[str, str]] = {
                                    "赣ICP备2024012345号-1"),
     ("Website", "ips"): ("IP 地址（新增接入时必填，每行一个）", "203.0.113.7"),
     ("Website", "manager"): ("网站负责人", ""),
+    ("Website", "preapproval"): ("前置审批内容（选填，每行一项：新闻、出版、教育、医疗保健、"
+                                 "药品和医疗器械、文化、广播电影电视节目、电子公告）", ""),
     ("Domain", "name"): ("域名（不带 www.）", "example.cn"),
     ("Domain", "registrar"): ("域名注册商", "某某注册商"),
     ("Access", "provider"): ("接入服务单位（选填）", "某某云计算有限公司"),

@@ -53,6 +53,7 @@ class SheetRequest:
     variant: str = "auto"
     provider: str | None = None
     copies: int = 1
+    details: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def _render(request: SheetRequest) -> SheetResult:
 
     result = render_data(load(request.body, source=SOURCE), cover=request.cover, qr=request.qr,
                          provider=request.provider, variant=request.variant,
-                         copies=request.copies,
+                         copies=request.copies, details=request.details,
                          formats=("docx",) if request.format == "docx" else ("pdf",))
     report = result.report()
     files = result.files

@@ -457,12 +457,21 @@ def source_date() -> datetime | None:
                          "since 1970") from None
 
 
+#: The creation date written into the sRGB profile's header (ICC.1 §7.2.8): LittleCMS writes
+#: the current time there, which made every PDF/A differ from the last.
+ICC_DATE = (2000, 1, 1, 0, 0, 0)
+
+
 def srgb_profile() -> bytes:
-    """An sRGB ICC profile (Pillow's LittleCMS built-in one), for the PDF/A output intent."""
+    """An sRGB ICC profile (Pillow's LittleCMS built-in one), for the PDF/A output intent,
+    with a fixed creation date so that the same input gives the same bytes."""
+    import struct
+
     from PIL import ImageCms
 
-    profile: bytes = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    return profile
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile[24:36] = struct.pack(">6H", *ICC_DATE)  # header bytes 24-35: dateTimeNumber
+    return bytes(profile)
 
 
 def xmp_packet(info: Mapping[str, str]) -> bytes:
