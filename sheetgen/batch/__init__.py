@@ -559,6 +559,13 @@ class _Run:
         if self.pool is not None:
             kill_pool(self.pool)
             self.pool = None
+        for pending in self._unfinished():
+            self._submit(pending)
+
+    def _unfinished(self) -> list[_Pending]:
+        """After the pool was stopped or broke: keep the results that had arrived; the records
+        in flight still without one, in input order."""
+        unfinished = []
         for pending in self.window:
             if pending.outcome is not None or pending.task is None:
                 continue
@@ -567,20 +574,12 @@ class _Run:
                     and future.exception() is None:
                 pending.outcome = future.result()
             else:
-                self._submit(pending)
+                unfinished.append(pending)
+        return unfinished
 
     def _recover(self) -> None:
         """The pool broke: keep what arrived, rerun the rest one by one, then a new pool."""
-        suspects = []
-        for pending in self.window:
-            if pending.outcome is not None or pending.task is None:
-                continue
-            future = pending.future
-            if future is not None and future.done() and not future.cancelled() \
-                    and future.exception() is None:
-                pending.outcome = future.result()
-            else:
-                suspects.append(pending)
+        suspects = self._unfinished()
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
