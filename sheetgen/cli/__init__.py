@@ -116,13 +116,14 @@ def check(
     from sheetgen.errors import InvalidDataError
     from sheetgen.model import check_document, check_records
     from sheetgen.rules import load_rules
-    from sheetgen.sources.json import open_input
-    from sheetgen.sources.spreadsheet import is_spreadsheet, spreadsheet_records
+    from sheetgen.sources.json import is_spreadsheet, open_input
 
     source = input_name(input_path)
     with json_errors(as_json, source=source):
         rules = load_rules(rules_file, edition=rules_edition)
         if is_spreadsheet(input_path):
+            from sheetgen.sources.spreadsheet import spreadsheet_records
+
             checked = check_records(spreadsheet_records(
                 Path(input_path), sheet_options(sheet, column_map, ignore_columns)), rules)
         else:
@@ -397,8 +398,7 @@ def fill(
     """Fill the check sheets of one applicant into one print-ready PDF (or Word files)."""
     from sheetgen.output import check_formats, output_file, parse_formats
     from sheetgen.pipeline import fill as run_fill
-    from sheetgen.sources.json import open_input
-    from sheetgen.sources.spreadsheet import is_spreadsheet
+    from sheetgen.sources.json import is_spreadsheet, open_input
 
     source = input_name(input_path)
     with json_errors(as_json, source=source):
@@ -455,8 +455,7 @@ def preview(
     from sheetgen.pipeline import plan_input
     from sheetgen.rendering.pdf.document import render_pdf
     from sheetgen.rendering.pdf.preview import write_previews
-    from sheetgen.sources.json import open_input
-    from sheetgen.sources.spreadsheet import is_spreadsheet
+    from sheetgen.sources.json import is_spreadsheet, open_input
 
     options, rules, variant = render_setup(
         provider=provider, no_qr=no_qr, no_cover=no_cover, copies=1, templates=templates,

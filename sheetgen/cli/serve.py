@@ -3,20 +3,22 @@
 Thin: builds a :class:`~sheetgen.serve.config.ServeConfig` from the options, binds the socket
 itself (so a port in use is a plain usage error, and ``--port 0`` takes a free port and says
 which), prints where the form is, and runs uvicorn until Ctrl-C or SIGTERM. FastAPI and
-uvicorn are imported only here, so the other commands start as fast as before.
+uvicorn (and the socket and logging modules) are imported only when it runs, so the other
+commands do not pay for them.
 """
 
 from __future__ import annotations
 
-import logging
-import socket
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sheetgen.errors import UsageError
 from sheetgen.serve.config import DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, TOKEN_ENV
+
+if TYPE_CHECKING:
+    import socket
 
 
 def serve(
@@ -41,6 +43,8 @@ def serve(
         "--no-access-log", help="No access log lines on stderr.")] = False,
 ) -> None:
     """Serve the web form (Chinese) at / and the HTTP API at /api/v1 (docs at /docs)."""
+    import logging
+
     from sheetgen.serve.config import ServeConfig, default_workers
 
     config = ServeConfig(host=host, port=port, workers=workers or default_workers(),
@@ -69,6 +73,8 @@ def serve(
 
 def _bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port``, or a UsageError that says why not."""
+    import socket
+
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]

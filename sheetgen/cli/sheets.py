@@ -4,6 +4,10 @@
 (:class:`sheetgen.sources.spreadsheet.SheetOptions`); :func:`spreadsheet_input` turns a one-
 applicant spreadsheet into the JSON bytes the single-applicant commands take, with the record
 kept to locate any error by row and column (:func:`located`).
+
+The spreadsheet reader (:mod:`sheetgen.sources.spreadsheet`, with python-calamine) is imported
+only when a spreadsheet is read: these options are declared on every data command, and a fill
+of a JSON file must not pay for it.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sheetgen.errors import SheetgenError
-from sheetgen.sources.json import Record
-from sheetgen.sources.spreadsheet import SheetOptions, locate, single_record
+
+if TYPE_CHECKING:
+    from sheetgen.sources.json import Record
+    from sheetgen.sources.spreadsheet import SheetOptions
 
 SheetOption = Annotated[str | None, typer.Option(
     "--sheet", metavar="NAME",
@@ -33,11 +39,15 @@ IgnoreColumnsOption = Annotated[bool, typer.Option(
 
 def sheet_options(sheet: str | None, column_map: Path | None,
                   ignore_columns: bool) -> SheetOptions:
+    from sheetgen.sources.spreadsheet import SheetOptions
+
     return SheetOptions(sheet=sheet, column_map=column_map, ignore_columns=ignore_columns)
 
 
 def spreadsheet_input(path: str, options: SheetOptions) -> tuple[bytes, Record]:
     """The one applicant of a spreadsheet as JSON bytes, and its record (for :func:`located`)."""
+    from sheetgen.sources.spreadsheet import single_record
+
     record = single_record(Path(path), options)
     return json.dumps(record.value, ensure_ascii=False).encode(), record
 
@@ -49,5 +59,7 @@ def located(record: Record | None) -> Iterator[None]:
         yield
     except SheetgenError as err:
         if record is not None and err.problems:
+            from sheetgen.sources.spreadsheet import locate
+
             err.problems = list(locate(record, err.problems))
         raise

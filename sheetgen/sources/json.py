@@ -328,6 +328,13 @@ SpreadsheetReader = Callable[[Path], Iterator["Record"]]
 SPREADSHEET_FILES = frozenset({".xlsx", ".csv", ".tsv"})
 
 
+def is_spreadsheet(arg: str) -> bool:
+    """Whether an INPUT argument names a spreadsheet (by the ending of its name). Here, not in
+    :mod:`sheetgen.sources.spreadsheet`, so that a command asking it about a JSON file does not
+    import the spreadsheet reader."""
+    return arg != "-" and Path(arg).suffix.lower() in SPREADSHEET_FILES
+
+
 def iter_records(inputs: Sequence[str], *, exclude: Iterable[Path] = (),
                  stdin: BinaryIO | None = None,
                  spreadsheets: SpreadsheetReader | None = None) -> Iterator[Record]:

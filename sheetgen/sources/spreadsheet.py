@@ -79,7 +79,14 @@ from typing import Any, NamedTuple
 
 import sheetgen.sources.columns as cols
 from sheetgen.errors import InvalidDataError, Problem, UsageError
-from sheetgen.sources.json import SPREADSHEET_FILES, Record, SpreadsheetReader, json_path, printable
+from sheetgen.sources.json import (  # noqa: F401 - is_spreadsheet is also this module's
+    SPREADSHEET_FILES,
+    Record,
+    SpreadsheetReader,
+    is_spreadsheet,
+    json_path,
+    printable,
+)
 from sheetgen.vocabulary import Nature
 
 SPREADSHEET_SUFFIXES = SPREADSHEET_FILES
@@ -878,11 +885,6 @@ def locate(record: Record, problems: Iterable[Problem]) -> tuple[Problem, ...]:
 
 
 # --- one applicant (fill, preview) ------------------------------------------------------------
-
-def is_spreadsheet(arg: str) -> bool:
-    """Whether an INPUT argument names a spreadsheet (by the ending of its name)."""
-    return arg != "-" and Path(arg).suffix.lower() in SPREADSHEET_SUFFIXES
-
 
 def single_record(path: Path, options: SheetOptions | None = None) -> Record:
     """The one applicant of a spreadsheet (``fill``): its rows must be one group."""
