@@ -20,9 +20,9 @@ SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-su
 	libreoffice-writer-nogui libreoffice-calc-nogui qpdf chromium chromium-driver \
 	fontconfig fonts-dejavu-core
 
-.PHONY: setup system demo test lint typecheck pytest bench fonts docx-templates clean
+.PHONY: setup system layouts demo test lint typecheck pytest bench wheel fonts docx-templates clean
 
-setup: system $(STAMP)
+setup: system $(STAMP) layouts
 
 system:
 	@tools/system-packages.sh $(SYSTEM_PACKAGES)
@@ -31,6 +31,12 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $@
+
+# The precompiled layouts of the bundled templates (sheetgen/_layouts, git-ignored), so that a
+# first fill does not wait for WeasyPrint: about 15 s on a fresh clone, a no-op when up to date
+# (tools/build_layouts.py). The wheel's build hook (hatch_build.py) ships the same folder.
+layouts: $(STAMP)
+	@$(PY) tools/build_layouts.py
 
 demo: setup
 	@rm -rf $(OUT) && mkdir -p $(OUT)
@@ -59,6 +65,11 @@ bench: setup
 	$(PY) bench/docx_fonts.py
 	$(PY) bench/receive.py
 
+# A release wheel, with the precompiled layouts (built in this environment, see hatch_build.py).
+wheel: setup
+	SHEETGEN_REQUIRE_LAYOUTS=1 $(PY) -m pip wheel --no-deps --no-build-isolation --quiet \
+		--disable-pip-version-check --wheel-dir dist .
+
 # Rebuild the supplementary font from Debian's fonts-noto-cjk (see fonts/README.md).
 fonts: setup
 	$(PY) tools/build_fonts.py
@@ -68,4 +79,4 @@ docx-templates: setup
 	$(PY) tools/build_docx_templates.py
 
 clean:
-	rm -rf $(VENV) $(OUT) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OUT) build dist .pytest_cache .mypy_cache .ruff_cache sheetgen/_layouts

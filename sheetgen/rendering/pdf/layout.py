@@ -38,6 +38,15 @@ it) under a key covering sheetgen's and WeasyPrint's versions, every file of the
 and the static context. A process whose layouts are all cached never imports WeasyPrint, which
 is most of a cold ``sheetgen fill``'s time. A cache entry that is missing, unreadable or
 malformed is simply compiled again.
+
+**Precompiled layouts.** The layouts of the bundled templates and rules are also shipped with
+the package, in ``sheetgen/_layouts/`` (built by ``tools/build_layouts.py``: by the wheel's
+build hook, and by ``make setup`` for a checkout), so that a first run on a new machine does
+not wait for WeasyPrint either. They are looked up after the user's cache and before
+compiling, and are read-only: the cache code never writes or deletes them. Besides its key,
+each entry is valid only under the :func:`engine_stamp` it was built with (WeasyPrint's
+version, the sheetgen code that makes a layout, the bundled fonts); when the stamp differs, or
+``SHEETGEN_PRECOMPILED=off``, none of them is used.
 """
 
 from __future__ import annotations
@@ -131,12 +140,15 @@ def get_layout(templates: TemplateSet, template: str, context: Mapping[str, Any]
     with _lock:
         cached = _cache.get(key)
     if cached is None:
-        with _compiling(key):
-            cached = _load(key, template)
-            if cached is None or cached.page_count > max_pages:
-                cached = compile_layout(templates, template, context, key=key,
-                                        max_pages=max_pages)
-                _store(cached)
+        # Reading needs no lock (entries are written atomically); only compiling does.
+        cached = _load(key, template) or _load_shipped(key, template)
+        if cached is None or cached.page_count > max_pages:
+            with _compiling(key):
+                cached = _load(key, template)  # another process may just have compiled it
+                if cached is None or cached.page_count > max_pages:
+                    cached = compile_layout(templates, template, context, key=key,
+                                            max_pages=max_pages)
+                    _store(cached)
         with _lock:
             cached = _cache.setdefault(key, cached)
     return cached
@@ -150,17 +162,21 @@ def cached_layout(prefix: str) -> CompiledLayout | None:
         found = [layout for key, layout in _cache.items() if key.startswith(prefix)]
     if len(found) == 1:
         return found[0]
-    directory = cache_dir()
-    if found or directory is None or not prefix.isalnum():
+    if found or not prefix.isalnum():
         return None
+    directory = cache_dir()
     try:
-        metas = sorted(directory.glob(f"{prefix}*.json"))
-        if len(metas) != 1:
-            return None
-        template = json.loads(metas[0].read_text("utf-8"))["template"]
+        metas = sorted(directory.glob(f"{prefix}*.json")) if directory is not None else []
+        if len(metas) == 1:
+            template = json.loads(metas[0].read_text("utf-8"))["template"]
+            return _load(metas[0].stem, str(template))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return _load(metas[0].stem, str(template))
+    if metas:
+        return None
+    shipped = [(key, template) for key, template in _shipped_index().items()
+               if key.startswith(prefix)]
+    return _load_shipped(*shipped[0]) if len(shipped) == 1 else None
 
 
 @contextlib.contextmanager
@@ -200,9 +216,26 @@ def cache_dir() -> Path | None:
 
 
 def _load(key: str, template: str) -> CompiledLayout | None:
+    """The layout of ``key`` from the user's disk cache, or None."""
+    directory = cache_dir()
+    return None if directory is None else _read_entry(directory, key, template)
+
+
+def _store(layout: CompiledLayout) -> None:
+    """Keep ``layout`` in the user's disk cache (never in the shipped folder)."""
     directory = cache_dir()
     if directory is None:
-        return None
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_entry(directory, layout)
+    except (OSError, SheetgenError):
+        pass  # a cache that cannot be written only costs time
+
+
+def _read_entry(directory: Path, key: str, template: str) -> CompiledLayout | None:
+    """The layout stored under ``key`` in ``directory`` (``KEY.json`` and ``KEY.pdf``), or None
+    when it is missing, unreadable, malformed or not whole."""
     try:
         meta = json.loads((directory / f"{key}.json").read_text("utf-8"))
         background = (directory / f"{key}.pdf").read_bytes()
@@ -219,10 +252,8 @@ def _load(key: str, template: str) -> CompiledLayout | None:
         return None
 
 
-def _store(layout: CompiledLayout) -> None:
-    directory = cache_dir()
-    if directory is None:
-        return
+def write_entry(directory: Path, layout: CompiledLayout) -> None:
+    """Store ``layout`` in ``directory`` as :func:`_read_entry` reads it (atomic writes)."""
     from sheetgen.output import write_atomic
 
     meta = {"key": layout.key, "template": layout.template,
@@ -231,14 +262,77 @@ def _store(layout: CompiledLayout) -> None:
             "fields": [dataclasses.asdict(f) for f in layout.fields],
             "regions": [dataclasses.asdict(r) for r in layout.regions.values()],
             "areas": {name: dataclasses.asdict(box) for name, box in layout.areas.items()}}
+    # The background first: a meta file never points at a missing or partial PDF.
+    write_atomic(directory / f"{layout.key}.pdf", layout.background)
+    write_atomic(directory / f"{layout.key}.json",
+                 json.dumps(meta, ensure_ascii=False).encode())
+
+
+# --- precompiled layouts, shipped with the package -------------------------------------------
+
+#: The file of the shipped folder that lists its layouts and the stamp they were built under.
+SHIPPED_INDEX = "index.json"
+#: What a layout is made by besides its key (the template set's files, the static context and
+#: WeasyPrint's version): these modules of sheetgen, relative to the package, and the fonts.
+ENGINE_SOURCES = ("rendering/pdf/layout.py", "rendering/fields.py", "rendering/templating.py",
+                  "rendering/fonts.py")
+
+
+def shipped_dir() -> Path | None:
+    """The folder of precompiled layouts inside the package, or None when they are turned off
+    (``SHEETGEN_PRECOMPILED=off``)."""
+    if os.environ.get("SHEETGEN_PRECOMPILED", "").lower() in ("0", "off", "no"):
+        return None
+    return Path(__file__).resolve().parents[2] / "_layouts"
+
+
+@functools.cache
+def engine_stamp() -> str:
+    """A hash of everything besides :func:`layout_key` that goes into a compiled layout.
+
+    The key names the inputs (templates, static context, versions); a layout is also made by
+    sheetgen's code (compiling, fitting sizes, rendering the template, the @font-face rules)
+    and by the bundled font files, which a checkout can change without a new version number.
+    Each font enters by its size and its first 4 KB, which hold the table directory: a
+    checksum of every table, so any change to a glyph changes it, without hashing 26 MB.
+    """
+    from sheetgen.resources import FONT_FILES, fonts_dir
+
+    package = Path(__file__).resolve().parents[2]
+    sha = hashlib.sha256(json.dumps([FORMAT, __version__, _weasyprint_version()]).encode())
+    for name in ENGINE_SOURCES:
+        sha.update(f"\0{name}\0".encode())
+        sha.update((package / name).read_bytes())
+    for name in sorted(FONT_FILES.values()):
+        path = fonts_dir() / name
+        with contextlib.suppress(OSError), path.open("rb") as font:
+            sha.update(f"\0{name}\0{path.stat().st_size}\0".encode())
+            sha.update(font.read(4096))
+    return sha.hexdigest()[:24]
+
+
+@functools.cache
+def _shipped_index() -> dict[str, str]:
+    """key → template of the shipped layouts valid under this :func:`engine_stamp`; empty when
+    there are none, they are turned off, or they were built by other code or fonts."""
+    directory = shipped_dir()
+    if directory is None:
+        return {}
     try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # The background first: a meta file never points at a missing or partial PDF.
-        write_atomic(directory / f"{layout.key}.pdf", layout.background)
-        write_atomic(directory / f"{layout.key}.json",
-                     json.dumps(meta, ensure_ascii=False).encode())
-    except (OSError, SheetgenError):
-        pass  # a cache that cannot be written only costs time
+        index = json.loads((directory / SHIPPED_INDEX).read_text("utf-8"))
+        if index["stamp"] != engine_stamp():
+            return {}
+        return {str(k): str(v) for k, v in index["layouts"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _load_shipped(key: str, template: str) -> CompiledLayout | None:
+    """The precompiled layout of ``key``, when the package ships a valid one."""
+    directory = shipped_dir()
+    if directory is None or _shipped_index().get(key) != template:
+        return None
+    return _read_entry(directory, key, template)
 
 
 def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, Any], *,

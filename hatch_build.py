@@ -1,0 +1,42 @@
+"""The wheel's build hook: ship the precompiled layouts (``sheetgen/_layouts``) in the wheel.
+
+``tools/build_layouts.py`` compiles the layouts of the bundled templates and rules into the
+git-ignored folder ``sheetgen/_layouts`` (``make setup`` runs it too, for the editable install,
+which reads that folder in place). Hatch leaves git-ignored files out of a wheel, so this hook
+runs the tool (a no-op when the folder is up to date) and adds the folder explicitly.
+
+The tool needs sheetgen's own dependencies (WeasyPrint above all), which an isolated build
+environment does not have: there the wheel is built without the folder, with a warning, and
+still works (layouts are compiled on first use, as before); ``SHEETGEN_REQUIRE_LAYOUTS=1`` makes
+that an error instead. Build release wheels with ``make wheel`` (or ``pip wheel
+--no-build-isolation`` inside the project's environment).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+
+class CustomBuildHook(BuildHookInterface):
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        if self.target_name != "wheel" or version == "editable":
+            return  # an editable install reads sheetgen/_layouts where it is
+        root = Path(self.root)
+        out = root / "sheetgen" / "_layouts"
+        built = subprocess.run([sys.executable, str(root / "tools" / "build_layouts.py"),
+                                "--out", str(out)], cwd=root, check=False)
+        if built.returncode != 0:
+            message = ("sheetgen: the precompiled layouts could not be built (is this an "
+                       "isolated build without sheetgen's dependencies?); the wheel compiles "
+                       "them on first use instead")
+            if os.environ.get("SHEETGEN_REQUIRE_LAYOUTS") == "1":
+                raise RuntimeError(message)
+            print(f"WARNING: {message}", file=sys.stderr)
+            return
+        build_data["force_include"][str(out)] = "sheetgen/_layouts"

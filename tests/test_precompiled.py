@@ -1,0 +1,181 @@
+"""A fast start: precompiled layouts shipped with the package, and what a cold fill imports.
+
+The shipped folder (``sheetgen/_layouts``, built by tools/build_layouts.py) is looked up after
+the user's cache and before compiling; an entry is used only under the engine stamp it was
+built with, and the cache code never writes or deletes it. A ``fill`` of a JSON file imports
+neither the engines it does not run nor the commands it is not.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sheetgen.rendering.pdf import layout
+from sheetgen.rendering.pdf.layout import SHIPPED_INDEX, engine_stamp, get_layout, write_entry
+from sheetgen.rendering.templating import TemplateSet
+from tests.conftest import EXAMPLES, REPO
+
+CONTEXT: dict[str, Any] = {"host": {"name": "张三"}, "flags": {}, "rules": {}}
+PAGE = """<!DOCTYPE html><html><head><style>
+@page { size: A4; margin: 10mm }
+body { margin: 0; font-family: "Sheetgen Serif"; font-size: 10pt }
+.f { height: 6mm; width: 60mm }
+</style></head><body><div class="f" data-field="host.name"></div></body></html>"""
+
+
+def _tree(directory: Path) -> dict[str, tuple[int, int]]:
+    """name → (size, mtime) of every file: what "left as it was" is checked against."""
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in directory.iterdir()}
+
+
+@pytest.fixture
+def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A shipped folder holding the one layout of a small template set, and an empty user
+    cache; yields (templates, shipped layout, folder, user cache)."""
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "t.html").write_text(PAGE, "utf-8")
+    templates = TemplateSet(tmp_path / "t")
+    folder, cache = tmp_path / "shipped", tmp_path / "cache"
+    folder.mkdir()
+    monkeypatch.setenv("SHEETGEN_CACHE_DIR", str(cache))
+    monkeypatch.delenv("SHEETGEN_PRECOMPILED", raising=False)
+    monkeypatch.setattr(layout, "shipped_dir", lambda: folder)
+    monkeypatch.setattr(layout, "_cache", {})
+    key = layout.layout_key(templates, "t.html", CONTEXT)
+    compiled = layout.compile_layout(templates, "t.html", CONTEXT, key=key)
+    write_entry(folder, compiled)
+    (folder / SHIPPED_INDEX).write_text(json.dumps(
+        {"stamp": engine_stamp(), "layouts": {key: "t.html"}}), "utf-8")
+    layout._shipped_index.cache_clear()
+    calls: list[str] = []
+    real = layout.compile_layout
+    monkeypatch.setattr(layout, "compile_layout",
+                        lambda *a, **k: calls.append("compiled") or real(*a, **k))
+    yield templates, compiled, folder, cache, calls
+    layout._shipped_index.cache_clear()
+
+
+def test_a_shipped_layout_is_served_without_compiling_and_left_as_it_was(shipped: Any) -> None:
+    templates, compiled, folder, cache, calls = shipped
+    before = _tree(folder)
+    found = get_layout(templates, "t.html", CONTEXT)
+    assert found == compiled and calls == []
+    assert _tree(folder) == before  # read-only
+    assert not cache.exists()  # nothing copied, nothing locked in the user's cache
+    assert layout.cached_layout(compiled.key[:10]) == compiled  # receive finds it too
+
+
+def test_the_user_cache_comes_first(shipped: Any) -> None:
+    templates, compiled, folder, cache, calls = shipped
+    (folder / f"{compiled.key}.pdf").write_bytes(b"%PDF-not-this-one")
+    cache.mkdir()
+    write_entry(cache, compiled)
+    assert get_layout(templates, "t.html", CONTEXT) == compiled and calls == []
+
+
+@pytest.mark.parametrize("change", ["stamp", "key", "damaged", "off"])
+def test_a_stale_or_damaged_shipped_layout_is_never_served(shipped: Any, change: str,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    templates, compiled, folder, cache, calls = shipped
+    index = json.loads((folder / SHIPPED_INDEX).read_text("utf-8"))
+    if change == "stamp":  # built by other code, fonts or WeasyPrint
+        index["stamp"] = "0" * 24
+    elif change == "key":  # the index lists another layout only
+        index["layouts"] = {"f" * 24: "t.html"}
+    elif change == "damaged":
+        (folder / f"{compiled.key}.pdf").write_bytes(b"%PDF-garbage")
+    else:
+        monkeypatch.setenv("SHEETGEN_PRECOMPILED", "off")
+        monkeypatch.setattr(layout, "shipped_dir", lambda: None)
+    (folder / SHIPPED_INDEX).write_text(json.dumps(index), "utf-8")
+    layout._shipped_index.cache_clear()
+    before = _tree(folder)
+    found = get_layout(templates, "t.html", CONTEXT)
+    assert calls == ["compiled"] and found == compiled  # compiled again: the same layout
+    assert _tree(folder) == before  # a damaged shipped file is neither replaced nor removed
+    assert (cache / f"{compiled.key}.pdf").is_file()  # the compile went to the user cache
+
+
+def test_the_engine_stamp_covers_the_code_that_makes_a_layout() -> None:
+    package = Path(layout.__file__).resolve().parents[2]
+    for name in layout.ENGINE_SOURCES:
+        assert (package / name).is_file(), name
+    assert "rendering/pdf/layout.py" in layout.ENGINE_SOURCES
+    assert len(engine_stamp()) == 24
+
+
+def _build_tool() -> Any:
+    spec = importlib.util.spec_from_file_location("build_layouts",
+                                                  REPO / "tools" / "build_layouts.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_the_shipped_set_holds_every_layout_the_examples_print() -> None:
+    """The enumeration is made from the rules; the examples are made by hand: each example's
+    sheets, and the cover of each first filing among them, are in the shipped set."""
+    from sheetgen.documents.jobs import RenderOptions, applicant_jobs
+    from sheetgen.pipeline import plan_input
+    from sheetgen.rendering.templating import bundled
+
+    wanted = _build_tool().layouts(everything=False)
+    covers = sum(t == "common/cover.html" for t, _, _ in wanted.values())
+    assert covers and len(wanted) > covers
+    for example in sorted(EXAMPLES.glob("*.json")):
+        plan = plan_input(example.read_bytes(), source=example.name)
+        for job in applicant_jobs(plan, RenderOptions()):
+            if job.sheet.template == "common/cover.html" and (
+                    plan.applicant.filing_type.code != "new_filing" or plan.applicant.special_site
+                    or "preapproval" in plan.flags):
+                continue
+            key = layout.layout_key(bundled(), job.sheet.template, job.sheet.context)
+            assert key in wanted, (example.name, job.sheet.template)
+
+
+def test_the_checkouts_shipped_folder_is_current() -> None:
+    """make setup builds sheetgen/_layouts; once built, it must match this code and these
+    fonts (a stale folder is never served, but it would be shipped for nothing)."""
+    folder = Path(layout.__file__).resolve().parents[2] / "_layouts"
+    if not folder.is_dir():
+        pytest.skip("sheetgen/_layouts not built (make setup builds it)")
+    index = json.loads((folder / SHIPPED_INDEX).read_text("utf-8"))
+    assert index["stamp"] == engine_stamp()
+    assert _build_tool().up_to_date(folder, index["inputs"])
+
+
+# --- what a cold fill imports -----------------------------------------------------------------
+
+NOT_FOR_A_JSON_FILL = ("weasyprint", "sheetgen.sources.spreadsheet", "python_calamine",
+                       "openpyxl", "sheetgen.rendering.docx", "docxtpl", "docx",
+                       "sheetgen.serve.app", "fastapi", "uvicorn", "starlette",
+                       "sheetgen.receive", "zxingcpp", "numpy", "pypdfium2",
+                       "sheetgen.batch", "rich.progress")
+
+
+def test_a_json_fill_imports_only_what_it_runs(tmp_path: Path) -> None:
+    env = {"SHEETGEN_CACHE_DIR": str(tmp_path / "cache"), "SHEETGEN_PRECOMPILED": "off",
+           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    fill = ["fill", str(EXAMPLES / "jiangxi-personal.json"), "-o", str(tmp_path / "x.pdf")]
+    code = ("import json, sys, sheetgen\n"
+            f"code = sheetgen.main({fill!r})\n"
+            "print(json.dumps([code, sorted(sys.modules)]))\n")
+    # The first run compiles the layouts into the cache; the second is the cold fill.
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, timeout=300, env=env, cwd=tmp_path)
+    status, modules = json.loads(proc.stdout.splitlines()[-1])
+    assert status == 0, proc.stderr
+    loaded = [m for m in modules
+              if any(m == n or m.startswith(n + ".") for n in NOT_FOR_A_JSON_FILL)]
+    assert loaded == []
