@@ -32,11 +32,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $@
 
-# The precompiled layouts of the bundled templates (sheetgen/_layouts, git-ignored), so that a
+# The precompiled layouts of the bundled templates (sheetgen/_precompiled, git-ignored), so that a
 # first fill does not wait for WeasyPrint: about 15 s on a fresh clone, a no-op when up to date
-# (tools/build_layouts.py). The wheel's build hook (hatch_build.py) ships the same folder.
+# (tools/precompile.py). The wheel's build hook (hatch_build.py) ships the same folder.
 layouts: $(STAMP)
-	@$(PY) tools/build_layouts.py
+	@$(PY) tools/precompile.py
 
 demo: setup
 	@rm -rf $(OUT) && mkdir -p $(OUT)
@@ -79,4 +79,4 @@ docx-templates: setup
 	$(PY) tools/build_docx_templates.py
 
 clean:
-	rm -rf $(VENV) $(OUT) build dist .pytest_cache .mypy_cache .ruff_cache sheetgen/_layouts
+	rm -rf $(VENV) $(OUT) build dist .pytest_cache .mypy_cache .ruff_cache sheetgen/_precompiled

@@ -1,7 +1,7 @@
-"""The wheel's build hook: ship the precompiled layouts (``sheetgen/_layouts``) in the wheel.
+"""The wheel's build hook: ship the precompiled layouts (``sheetgen/_precompiled``) in the wheel.
 
-``tools/build_layouts.py`` compiles the layouts of the bundled templates and rules into the
-git-ignored folder ``sheetgen/_layouts`` (``make setup`` runs it too, for the editable install,
+``tools/precompile.py`` compiles the layouts of the bundled templates and rules into the
+git-ignored folder ``sheetgen/_precompiled`` (``make setup`` runs it too, for the editable install,
 which reads that folder in place). Hatch leaves git-ignored files out of a wheel, so this hook
 runs the tool (a no-op when the folder is up to date) and adds the folder explicitly.
 
@@ -26,10 +26,10 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 class CustomBuildHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel" or version == "editable":
-            return  # an editable install reads sheetgen/_layouts where it is
+            return  # an editable install reads sheetgen/_precompiled where it is
         root = Path(self.root)
-        out = root / "sheetgen" / "_layouts"
-        built = subprocess.run([sys.executable, str(root / "tools" / "build_layouts.py"),
+        out = root / "sheetgen" / "_precompiled"
+        built = subprocess.run([sys.executable, str(root / "tools" / "precompile.py"),
                                 "--out", str(out)], cwd=root, check=False)
         if built.returncode != 0:
             message = ("sheetgen: the precompiled layouts could not be built (is this an "
@@ -39,4 +39,4 @@ class CustomBuildHook(BuildHookInterface):
                 raise RuntimeError(message)
             print(f"WARNING: {message}", file=sys.stderr)
             return
-        build_data["force_include"][str(out)] = "sheetgen/_layouts"
+        build_data["force_include"][str(out)] = "sheetgen/_precompiled"

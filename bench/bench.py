@@ -5,10 +5,12 @@ renders the same sheets with the Typst form of the default sheet (``bench/typst/
 one reused compiler: :class:`bench.peers.TypstSheet`) and the naive path (Jinja2 → WeasyPrint
 per record, values inline: ``bench/naive.py``). Prints issue 16's figures as ratios with their
 goals, a profile of sheetgen's warm sheet by stage, and the floor (the libraries alone). Then
-times whole ``sheetgen fill`` processes, with an empty layout cache (a first run) and a warm
-one, against a whole Typst process (import, fonts, one compile).
+times whole ``sheetgen fill`` processes, with an empty layout cache (a first run, served by
+the precompiled layouts the package ships) and a warm one, interleaved with whole Typst
+processes (import, fonts, one compile); also, for reference, a first run that compiles its
+layouts (``SHEETGEN_PRECOMPILED=off``).
 
-    .venv/bin/python bench/bench.py [--records N] [--naive N] [--cold-runs N]
+    .venv/bin/python bench/bench.py [--records N] [--naive N] [--cold-runs N] [--cold-only]
 
 Not part of the test suite: wall-clock figures are noisy on a shared machine; the sheetgen and
 Typst figures are measured interleaved, and the ratios are what to compare between runs.
@@ -51,7 +53,15 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200, help="applicants to fill")
     parser.add_argument("--naive", type=int, default=40, help="of those, rendered naively too")
     parser.add_argument("--cold-runs", type=int, default=5)
+    parser.add_argument("--cold-only", action="store_true",
+                        help="only the cold `sheetgen fill` figures (no Typst warm runs)")
     args = parser.parse_args()
+    if args.cold_only:
+        from bench import peers
+
+        cold = cold_fill(args.cold_runs, peers.cold_typst)
+        table(cold_figures(cold))
+        return
     cache = tempfile.mkdtemp(prefix="sheetgen-bench-cache-")
     os.environ["SHEETGEN_CACHE_DIR"] = cache
 
@@ -93,8 +103,7 @@ def main() -> None:
     sheet_kb = statistics.median(len(render_pdf(p, sheet).pdf) for p in plans) / 1024
     cover_kb = statistics.median(len(render_pdf(p, cover).pdf) for p in plans) / 1024
     typst_kb = statistics.median(len(typst.render(p)) for p in public) / 1024
-    cold = cold_fill(args.cold_runs)
-    typst_cold = statistics.median(peers.cold_typst() for _ in range(args.cold_runs))
+    cold = cold_fill(args.cold_runs, peers.cold_typst)
 
     ms = 1000
     figures = [
@@ -111,10 +120,7 @@ def main() -> None:
         ("cover + one sheet PDF, median", f"{cover_kb:.1f} KB",
          f"{all_sheets['sheetgen + cover'] * ms:.1f} ms", None, "≤ 100 KB", None,
          cover_kb <= 100),
-        ("cold `sheetgen fill`, layouts cached", f"{cold[True]:.2f} s",
-         f"Typst cold {typst_cold:.2f} s", cold[True] / typst_cold, "≤ 6×", 6.0),
-        ("cold `sheetgen fill`, first run", f"{cold[False]:.2f} s",
-         f"Typst cold {typst_cold:.2f} s", cold[False] / typst_cold, "≤ 12×", 12.0),
+        *cold_figures(cold),
     ]
     print(f"records: {len(plans)} (of them public: {len(public)}), one website each; "
           f"naive sample {len(sample)}")
@@ -150,22 +156,49 @@ def table(figures: Sequence[tuple[Any, ...]]) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
-def cold_fill(runs: int) -> dict[bool, float]:
-    """Median seconds of whole ``sheetgen fill`` processes: empty layout cache, warm one."""
+def cold_figures(cold: dict[str, float]) -> list[tuple[Any, ...]]:
+    """The table rows of :func:`cold_fill`'s medians."""
+    typst = f"Typst cold {cold['typst']:.2f} s"
+    return [
+        ("cold `sheetgen fill`, layouts cached", f"{cold['cached']:.2f} s", typst,
+         cold["cached"] / cold["typst"], "≤ 6×", 6.0),
+        ("cold `sheetgen fill`, first run", f"{cold['first']:.2f} s", typst,
+         cold["first"] / cold["typst"], "≤ 12×", 12.0),
+        ("  first run compiling (no precompiled layouts)", f"{cold['compiling']:.2f} s", typst,
+         cold["compiling"] / cold["typst"], "", None),
+    ]
+
+
+def cold_fill(runs: int, typst: Callable[[], float]) -> dict[str, float]:
+    """Median seconds of whole ``sheetgen fill`` processes and of whole Typst processes
+    (``typst``), run in turns: a warm layout cache (``cached``), an empty one (``first``: the
+    shipped precompiled layouts serve it), an empty one without them (``compiling``).
+
+    sheetgen's own modules are byte-compiled first, as installing its wheel does (pip writes
+    the ``.pyc`` files; an editable checkout under ``PYTHONDONTWRITEBYTECODE`` has none, and
+    would compile every module from source in every run).
+    """
+    import compileall
+
+    compileall.compile_dir(str(REPO / "sheetgen"), quiet=1)
     sheetgen = str(Path(sys.executable).parent / "sheetgen")
     example = REPO / "examples" / "jiangxi-personal.json"
-    times: dict[bool, list[float]] = {False: [], True: []}
+    times: dict[str, list[float]] = {"cached": [], "first": [], "compiling": [], "typst": []}
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(runs + 1):
-            for warm in (False, True):
-                cache = Path(tmp) / ("warm" if warm else f"cold-{n}")
+            for kind in ("first", "cached", "compiling"):
+                cache = Path(tmp) / ("warm" if kind == "cached" else f"{kind}-{n}")
                 env = {**os.environ, "SHEETGEN_CACHE_DIR": str(cache)}
+                if kind == "compiling":
+                    env["SHEETGEN_PRECOMPILED"] = "off"
                 started = time.perf_counter()
                 subprocess.run([sheetgen, "fill", str(example), "-o", f"{tmp}/x.pdf"],
-                               env=env, check=True, stdout=subprocess.DEVNULL)
-                times[warm].append(time.perf_counter() - started)
-    # The first "warm" run filled the cache; the first cold one also warmed the OS's caches.
-    return {warm: statistics.median(values[1:]) for warm, values in times.items()}
+                               env=env, check=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+                times[kind].append(time.perf_counter() - started)
+            times["typst"].append(typst())
+    # The first "cached" run filled the cache; the first round also warmed the OS's caches.
+    return {kind: statistics.median(values[1:]) for kind, values in times.items()}
 
 
 if __name__ == "__main__":

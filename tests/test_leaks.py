@@ -28,7 +28,10 @@ from tests.test_batch import FORK, applicants, jsonl
 
 def _env(tmp: Path) -> dict[str, str]:
     tmp.mkdir(exist_ok=True)
-    return {**os.environ, "TMPDIR": str(tmp), "SHEETGEN_CACHE_DIR": "off"}
+    # These runs must compile their layouts (WeasyPrint's font copies are what could leak):
+    # no cache, and not the precompiled layouts shipped in the package either.
+    return {**os.environ, "TMPDIR": str(tmp), "SHEETGEN_CACHE_DIR": "off",
+            "SHEETGEN_PRECOMPILED": "off"}
 
 
 def _children() -> set[int]:

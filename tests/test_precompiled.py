@@ -1,6 +1,6 @@
 """A fast start: precompiled layouts shipped with the package, and what a cold fill imports.
 
-The shipped folder (``sheetgen/_layouts``, built by tools/build_layouts.py) is looked up after
+The shipped folder (``sheetgen/_precompiled``, built by tools/precompile.py) is looked up after
 the user's cache and before compiling; an entry is used only under the engine stamp it was
 built with, and the cache code never writes or deletes it. A ``fill`` of a JSON file imports
 neither the engines it does not run nor the commands it is not.
@@ -113,8 +113,8 @@ def test_the_engine_stamp_covers_the_code_that_makes_a_layout() -> None:
 
 
 def _build_tool() -> Any:
-    spec = importlib.util.spec_from_file_location("build_layouts",
-                                                  REPO / "tools" / "build_layouts.py")
+    spec = importlib.util.spec_from_file_location("precompile",
+                                                  REPO / "tools" / "precompile.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -144,14 +144,53 @@ def test_the_shipped_set_holds_every_layout_the_examples_print() -> None:
 
 
 def test_the_checkouts_shipped_folder_is_current() -> None:
-    """make setup builds sheetgen/_layouts; once built, it must match this code and these
+    """make setup builds sheetgen/_precompiled; once built, it must match this code and these
     fonts (a stale folder is never served, but it would be shipped for nothing)."""
-    folder = Path(layout.__file__).resolve().parents[2] / "_layouts"
-    if not folder.is_dir():
-        pytest.skip("sheetgen/_layouts not built (make setup builds it)")
-    index = json.loads((folder / SHIPPED_INDEX).read_text("utf-8"))
+    root = Path(layout.__file__).resolve().parents[2] / "_precompiled"
+    if not root.is_dir():
+        pytest.skip("sheetgen/_precompiled not built (make setup builds it)")
+    index = json.loads((root / "layouts" / SHIPPED_INDEX).read_text("utf-8"))
     assert index["stamp"] == engine_stamp()
-    assert _build_tool().up_to_date(folder, index["inputs"])
+    assert _build_tool().up_to_date(root, _build_tool().inputs_digest(everything=False))
+
+
+# --- the built-in rules, parsed at build time ---------------------------------------------------
+
+@pytest.mark.parametrize("edition", ["2025", "2018"])
+def test_the_parsed_rules_are_those_of_the_file(edition: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from sheetgen import rules
+
+    _build_tool().build_rules(tmp_path)
+    monkeypatch.setattr(rules, "precompiled_dir", lambda: tmp_path)
+    data = rules.rules_file(rules.EDITIONS[edition]).read_bytes()
+    shipped = rules._precompiled(edition, data)
+    fresh = rules.parse_rules(data, origin=rules._builtin_origin(edition))
+    assert shipped is not None and shipped == fresh
+    assert (shipped.origin, shipped.version, shipped.edition) == (
+        fresh.origin, fresh.version, fresh.edition)
+    province = shipped.resolve_province("赣")
+    assert shipped.facts(province) == fresh.facts(fresh.resolve_province("赣"))
+
+
+def test_a_parsed_copy_of_other_rules_or_code_is_never_read(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    from sheetgen import rules
+
+    _build_tool().build_rules(tmp_path)
+    monkeypatch.setattr(rules, "precompiled_dir", lambda: tmp_path)
+    data = rules.rules_file("rules.toml").read_bytes()
+    assert rules._precompiled("2025", data) is not None
+    # Another file (or another version of this module or of pydantic) has another name.
+    assert rules.precompiled_name("2025", data + b"\n") != rules.precompiled_name("2025", data)
+    assert rules._precompiled("2025", data + b"\n") is None
+    # A damaged copy is not trusted.
+    (tmp_path / rules.precompiled_name("2025", data)).write_bytes(b"not a pickle")
+    assert rules._precompiled("2025", data) is None
+    monkeypatch.undo()
+    monkeypatch.setenv("SHEETGEN_PRECOMPILED", "off")
+    assert rules.precompiled_dir() is None
 
 
 # --- what a cold fill imports -----------------------------------------------------------------

@@ -21,14 +21,23 @@ most :data:`MAX_RULES_BYTES`, nesting at most :data:`MAX_RULES_DEPTH` levels (a 
 digits; each such problem is a RulesError (exit 2) naming the file, the line and the key.
 
 Importing this module stays cheap (pydantic and the standard library only): ``sheetgen rules``
-must start fast.
+must start fast. For the same reason the models' validators are built on first use
+(``defer_build``), and a built-in edition is read, when it can be, from the copy of it already
+parsed and validated that the package ships (``sheetgen/_precompiled/rules/``, written by
+``tools/precompile.py`` like the precompiled layouts): a pickle named by a hash of the TOML
+file, of this module and of pydantic's version, so a copy made from another file or by other
+code is never read. It is part of the installed package, as trusted as its code; the user's
+cache is never used for it. Without it, the file is parsed and validated as above.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import pickle
 import re
 import stat
+import sys
 import tomllib
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -71,7 +80,9 @@ FLAGS: tuple[str, ...] = get_args(Flag)
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # The validators are built when a file is validated, not when this module is imported:
+    # a process that reads the shipped parsed rules never needs them.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class _Entry(_Data):
@@ -710,7 +721,43 @@ _RULES_HINT = "compare with the built-in file: python -c 'import sheetgen.resour
 
 @cache
 def _builtin(edition: str) -> Rules:
-    return parse_rules(rules_file(EDITIONS[edition]).read_bytes(), origin=_builtin_origin(edition))
+    data = rules_file(EDITIONS[edition]).read_bytes()
+    return (_precompiled(edition, data)
+            or parse_rules(data, origin=_builtin_origin(edition)))
+
+
+def precompiled_name(edition: str, data: bytes) -> str:
+    """The file name of the parsed copy of edition ``edition`` whose TOML is ``data``: it
+    changes with the file, with this module (the models) and with pydantic."""
+    import pydantic
+
+    sha = hashlib.sha256(data)
+    sha.update(Path(__file__).read_bytes())
+    sha.update(f"\0{pydantic.VERSION}\0{sys.version_info[:2]}".encode())
+    return f"{edition}-{sha.hexdigest()[:24]}.pickle"
+
+
+def precompiled_dir() -> Path | None:
+    """Where the package keeps its parsed built-in editions; None when turned off
+    (``SHEETGEN_PRECOMPILED=off``, as for the precompiled layouts)."""
+    if os.environ.get("SHEETGEN_PRECOMPILED", "").lower() in ("0", "off", "no"):
+        return None
+    return Path(__file__).resolve().parents[1] / "_precompiled" / "rules"
+
+
+def _precompiled(edition: str, data: bytes) -> Rules | None:
+    """The shipped parsed copy of a built-in edition, when there is one for exactly ``data``."""
+    directory = precompiled_dir()
+    if directory is None:
+        return None
+    try:
+        rules = pickle.loads((directory / precompiled_name(edition, data)).read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
+            TypeError, ValueError):
+        return None
+    if not isinstance(rules, Rules) or rules.version != hashlib.sha256(data).hexdigest()[:16]:
+        return None
+    return rules
 
 
 def _builtin_origin(edition: str) -> str:

@@ -40,7 +40,7 @@ is most of a cold ``sheetgen fill``'s time. A cache entry that is missing, unrea
 malformed is simply compiled again.
 
 **Precompiled layouts.** The layouts of the bundled templates and rules are also shipped with
-the package, in ``sheetgen/_layouts/`` (built by ``tools/build_layouts.py``: by the wheel's
+the package, in ``sheetgen/_precompiled/`` (built by ``tools/precompile.py``: by the wheel's
 build hook, and by ``make setup`` for a checkout), so that a first run on a new machine does
 not wait for WeasyPrint either. They are looked up after the user's cache and before
 compiling, and are read-only: the cache code never writes or deletes them. Besides its key,
@@ -283,7 +283,7 @@ def shipped_dir() -> Path | None:
     (``SHEETGEN_PRECOMPILED=off``)."""
     if os.environ.get("SHEETGEN_PRECOMPILED", "").lower() in ("0", "off", "no"):
         return None
-    return Path(__file__).resolve().parents[2] / "_layouts"
+    return Path(__file__).resolve().parents[2] / "_precompiled" / "layouts"
 
 
 @functools.cache

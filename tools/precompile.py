@@ -1,8 +1,9 @@
-"""Precompile the layouts of the bundled templates and rules, to ship them with the package.
+"""Precompile what a first run would otherwise make: the layouts of the bundled templates and
+rules, and the built-in rules editions parsed, to ship them with the package.
 
-    python tools/build_layouts.py                # sheetgen/_layouts/ (what make setup runs)
-    python tools/build_layouts.py --out DIR      # elsewhere (the wheel's build hook)
-    python tools/build_layouts.py --all --dry-run   # how many layouts the whole set has
+    python tools/precompile.py                   # sheetgen/_precompiled/ (what make setup runs)
+    python tools/precompile.py --out DIR         # elsewhere
+    python tools/precompile.py --all --dry-run   # how many layouts the whole set has
 
 A first ``sheetgen fill`` on a new machine otherwise spends most of its time compiling its
 cover and sheet layouts with WeasyPrint (see docs/performance.md). The layouts are found the way
@@ -19,13 +20,15 @@ special-site mark. The whole set is about four times as big (the cover's static 
 per filing type, per 前置审批 and per special site, see docs/performance.md for the figures);
 a layout that is not shipped is compiled on first use and kept in the user's cache as before.
 
-The folder holds ``KEY.pdf`` and ``KEY.json`` per layout (the user cache's format,
+The folder holds ``layouts/``: ``KEY.pdf`` and ``KEY.json`` per layout (the user cache's format,
 :func:`sheetgen.rendering.pdf.layout.write_entry`) and ``index.json``: the stamp they were built
 under, a digest of this build's inputs (that stamp, the templates, the rules files, every
 module of the package: they make the contexts and so the keys) and key → template. Run again
 with the same inputs, it checks the files and stops (``make setup`` runs it every time); with
 other inputs it enumerates again, compiles only what is missing or stale, removes the files of
-layouts no longer in the set, and writes the index last.
+layouts no longer in the set, and writes the index last. And ``rules/``: each built-in edition
+validated and pickled, named by :func:`sheetgen.rules.precompiled_name` (read by
+:func:`sheetgen.rules.load_rules` instead of parsing the TOML file again).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = REPO / "sheetgen" / "_layouts"
+DEFAULT_OUT = REPO / "sheetgen" / "_precompiled"
 
 
 def variants(rules: Any, *, everything: bool) -> Iterator[dict[str, Any]]:
@@ -121,26 +124,51 @@ def inputs_digest(*, everything: bool) -> str:
     sha = hashlib.sha256(f"{engine_stamp()}\0{bundled().digest}\0{everything}".encode())
     package = REPO / "sheetgen"
     for path in sorted([*package.rglob("*.py"), *(package / "rules").glob("*.toml")]):
-        if "_layouts" not in path.parts:
+        if "_precompiled" not in path.parts:
             sha.update(f"\0{path.relative_to(package)}\0".encode())
             sha.update(path.read_bytes())
     return sha.hexdigest()
 
 
 def up_to_date(out: Path, digest: str) -> bool:
-    """Whether ``out`` was built from these inputs and still holds every file it lists."""
+    """Whether ``out`` (the _precompiled folder) was built from these inputs and still holds every file it lists."""
     from sheetgen.rendering.pdf.layout import SHIPPED_INDEX, _read_entry
+    from sheetgen.rules import EDITIONS, precompiled_name
+    from sheetgen.rules import rules_file as rules_path
 
     try:
-        index = json.loads((out / SHIPPED_INDEX).read_text("utf-8"))
+        index = json.loads((out / "layouts" / SHIPPED_INDEX).read_text("utf-8"))
         return index["inputs"] == digest and all(
-            _read_entry(out, key, template) is not None
-            for key, template in index["layouts"].items())
+            _read_entry(out / "layouts", key, template) is not None
+            for key, template in index["layouts"].items()) and all(
+            (out / "rules" / precompiled_name(e, rules_path(f).read_bytes())).is_file()
+            for e, f in EDITIONS.items())
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
 
 
-def build(out: Path, *, everything: bool, dry_run: bool) -> int:
+def build_rules(out: Path) -> list[str]:
+    """Each built-in rules edition parsed and validated, pickled under its name (see
+    :func:`sheetgen.rules.precompiled_name`); other files of the folder are removed."""
+    import pickle
+
+    from sheetgen.rules import EDITIONS, _builtin_origin, parse_rules, precompiled_name
+    from sheetgen.rules import rules_file as rules_path
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for edition, name in EDITIONS.items():
+        data = rules_path(name).read_bytes()
+        rules = parse_rules(data, origin=_builtin_origin(edition))
+        written.append(precompiled_name(edition, data))
+        (out / written[-1]).write_bytes(pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL))
+    for path in out.iterdir():
+        if path.name not in written:
+            path.unlink()
+    return written
+
+
+def build(root: Path, *, everything: bool, dry_run: bool) -> int:
     from sheetgen.output import write_atomic
     from sheetgen.rendering.pdf.layout import (
         SHIPPED_INDEX,
@@ -153,8 +181,8 @@ def build(out: Path, *, everything: bool, dry_run: bool) -> int:
 
     started = time.perf_counter()
     digest = inputs_digest(everything=everything)
-    if not dry_run and up_to_date(out, digest):
-        print(f"build_layouts: {out} is up to date")
+    if not dry_run and up_to_date(root, digest):
+        print(f"precompile: {root} is up to date")
         return 0
     wanted = layouts(everything=everything)
     enumerated = time.perf_counter() - started
@@ -162,9 +190,10 @@ def build(out: Path, *, everything: bool, dry_run: bool) -> int:
     for template, _, _ in wanted.values():
         kinds[template] = kinds.get(template, 0) + 1
     summary = ", ".join(f"{n} {t}" for t, n in sorted(kinds.items()))
-    print(f"build_layouts: {len(wanted)} layouts ({summary}), enumerated in {enumerated:.1f} s")
+    print(f"precompile: {len(wanted)} layouts ({summary}), enumerated in {enumerated:.1f} s")
     if dry_run:
         return 0
+    out = root / "layouts"
     stamp = engine_stamp()
     try:
         index = json.loads((out / SHIPPED_INDEX).read_text("utf-8"))
@@ -172,6 +201,7 @@ def build(out: Path, *, everything: bool, dry_run: bool) -> int:
     except (OSError, ValueError, KeyError, TypeError):
         current = {}
     out.mkdir(parents=True, exist_ok=True)
+    (out / SHIPPED_INDEX).unlink(missing_ok=True)  # written again last, once all is there
     templates = bundled()
     compiled = 0
     for key, (template, context, max_pages) in sorted(wanted.items()):
@@ -181,15 +211,17 @@ def build(out: Path, *, everything: bool, dry_run: bool) -> int:
                                         max_pages=max_pages))
         compiled += 1
     for path in out.iterdir():  # the files of layouts no longer in the set
-        if path.name != SHIPPED_INDEX and path.stem not in wanted:
+        if path.stem not in wanted:
             path.unlink()
+    editions = build_rules(root / "rules")
     write_atomic(out / SHIPPED_INDEX, json.dumps(
         {"stamp": stamp, "inputs": digest,
          "layouts": {k: t for k, (t, _, _) in sorted(wanted.items())}},
         indent=1).encode())
-    size = sum(p.stat().st_size for p in out.iterdir())
-    print(f"build_layouts: {compiled} compiled, {len(wanted) - compiled} up to date; "
-          f"{out} holds {size / 1e6:.1f} MB; {time.perf_counter() - started:.1f} s")
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    print(f"precompile: {compiled} layouts compiled, {len(wanted) - compiled} up to date, "
+          f"{len(editions)} rules editions; {root} holds {size / 1e6:.1f} MB; "
+          f"{time.perf_counter() - started:.1f} s")
     return 0
 
 
