@@ -1,15 +1,16 @@
-"""The wheel's build hook: ship the precompiled layouts (``sheetgen/_precompiled``) in the wheel.
+"""The wheel's build hook: ship ``sheetgen/_precompiled`` (precompiled layouts, parsed rules).
 
-``tools/precompile.py`` compiles the layouts of the bundled templates and rules into the
-git-ignored folder ``sheetgen/_precompiled`` (``make setup`` runs it too, for the editable install,
-which reads that folder in place). Hatch leaves git-ignored files out of a wheel, so this hook
-runs the tool (a no-op when the folder is up to date) and adds the folder explicitly.
+``tools/precompile.py`` compiles the layouts of the bundled templates and rules, and parses the
+built-in rules editions, into the git-ignored folder ``sheetgen/_precompiled`` (``make setup``
+runs it too, for the editable install, which reads that folder in place). Hatch leaves
+git-ignored files out of a wheel, so this hook runs the tool (a no-op when the folder is up to
+date) and adds the folder explicitly.
 
 The tool needs sheetgen's own dependencies (WeasyPrint above all), which an isolated build
 environment does not have: there the wheel is built without the folder, with a warning, and
-still works (layouts are compiled on first use, as before); ``SHEETGEN_REQUIRE_LAYOUTS=1`` makes
-that an error instead. Build release wheels with ``make wheel`` (or ``pip wheel
---no-build-isolation`` inside the project's environment).
+still works (layouts are compiled and rules parsed on first use, as before);
+``SHEETGEN_REQUIRE_LAYOUTS=1`` makes that an error instead. Build release wheels with ``make
+wheel`` (or ``pip wheel --no-build-isolation`` inside the project's environment).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ class CustomBuildHook(BuildHookInterface):
         built = subprocess.run([sys.executable, str(root / "tools" / "precompile.py"),
                                 "--out", str(out)], cwd=root, check=False)
         if built.returncode != 0:
-            message = ("sheetgen: the precompiled layouts could not be built (is this an "
-                       "isolated build without sheetgen's dependencies?); the wheel compiles "
-                       "them on first use instead")
+            message = ("sheetgen: the precompiled layouts and rules could not be built (is "
+                       "this an isolated build without sheetgen's dependencies?); the wheel "
+                       "makes them on first use instead")
             if os.environ.get("SHEETGEN_REQUIRE_LAYOUTS") == "1":
                 raise RuntimeError(message)
             print(f"WARNING: {message}", file=sys.stderr)

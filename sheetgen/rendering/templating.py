@@ -27,6 +27,7 @@ template that would lay out differently per record is caught at once instead of 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -35,15 +36,24 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-import jinja2
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from sheetgen import resources
 from sheetgen.errors import SheetgenError, TemplateError
+
+if TYPE_CHECKING:
+    import jinja2
+
+    class _SetLoader(jinja2.BaseLoader):
+        """What :func:`_loader_class` makes, for the type checker."""
+
+        root: Path
+        real_root: Path
+
+        def __init__(self, root: Path) -> None: ...
+        def path(self, name: str) -> Path: ...
 
 
 class BlankValueUsedError(Exception):
@@ -115,68 +125,77 @@ def template_name(name: str) -> str:
     return name
 
 
-class SetLoader(jinja2.BaseLoader):
-    """Loads templates from one template set, and nothing from outside it.
+@cache
+def _loader_class() -> type[_SetLoader]:
+    """:class:`SetLoader`, defined on first use: Jinja2 is imported only when a template is
+    loaded, not for a template set's digest (what a process whose layouts are all cached
+    needs of it)."""
+    import jinja2
 
-    Jinja2's FileSystemLoader refuses ``..`` in a name but follows a symlink anywhere; this
-    loader resolves each file's real path and refuses one that leaves the set, and reads only
-    regular files (a FIFO would block the read forever).
-    """
+    class SetLoader(jinja2.BaseLoader):
+        """Loads templates from one template set, and nothing from outside it.
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.real_root = root.resolve()
-
-    def path(self, name: str) -> Path:
-        """The real path of template ``name``, checked to be a regular file inside the set.
-
-        Callers read this path, not the link that led to it, so a link changed between the
-        check and the read cannot send the read elsewhere.
+        Jinja2's FileSystemLoader refuses ``..`` in a name but follows a symlink anywhere; this
+        loader resolves each file's real path and refuses one that leaves the set, and reads only
+        regular files (a FIFO would block the read forever).
         """
-        template_name(name)
-        path = self.root / name
-        try:
-            real = path.resolve(strict=True)
-        except (OSError, RuntimeError):  # missing, or a symlink loop
-            raise jinja2.TemplateNotFound(name) from None
-        if not real.is_relative_to(self.real_root):
-            raise TemplateError(
-                f"template {name} is a link to a file outside the template set {self.root}",
-                hint="templates may use only files of their own set; copy the file into it")
-        try:
-            info = real.stat()
-        except OSError:
-            raise jinja2.TemplateNotFound(name) from None
-        if not stat.S_ISREG(info.st_mode):
-            raise TemplateError(f"template {name} is not a regular file (in {self.root})")
-        if info.st_size > MAX_TEMPLATE_BYTES:
-            raise TemplateError(f"template {name} is larger than "
-                                f"{MAX_TEMPLATE_BYTES // (1024 * 1024)} MiB (in {self.root})")
-        return real
 
-    def get_source(self, environment: jinja2.Environment,
-                   template: str) -> tuple[str, str, Callable[[], bool]]:
-        path = self.path(template)
-        try:
-            source = path.read_text("utf-8")
-            mtime = path.stat().st_mtime
-        except UnicodeDecodeError as exc:
-            raise TemplateError(f"template {template} is not UTF-8 text (byte {exc.start})") \
-                from None
-        except OSError:
-            raise jinja2.TemplateNotFound(template) from None
+        def __init__(self, root: Path) -> None:
+            self.root = root
+            self.real_root = root.resolve()
 
-        def uptodate() -> bool:
+        def path(self, name: str) -> Path:
+            """The real path of template ``name``, checked to be a regular file inside the set.
+
+            Callers read this path, not the link that led to it, so a link changed between the
+            check and the read cannot send the read elsewhere.
+            """
+            template_name(name)
+            path = self.root / name
             try:
-                return path.stat().st_mtime == mtime
+                real = path.resolve(strict=True)
+            except (OSError, RuntimeError):  # missing, or a symlink loop
+                raise jinja2.TemplateNotFound(name) from None
+            if not real.is_relative_to(self.real_root):
+                raise TemplateError(
+                    f"template {name} is a link to a file outside the template set {self.root}",
+                    hint="templates may use only files of their own set; copy the file into it")
+            try:
+                info = real.stat()
             except OSError:
-                return False
+                raise jinja2.TemplateNotFound(name) from None
+            if not stat.S_ISREG(info.st_mode):
+                raise TemplateError(f"template {name} is not a regular file (in {self.root})")
+            if info.st_size > MAX_TEMPLATE_BYTES:
+                raise TemplateError(f"template {name} is larger than "
+                                    f"{MAX_TEMPLATE_BYTES // (1024 * 1024)} MiB (in {self.root})")
+            return real
 
-        # Named by its place in the set: Jinja2 puts this name in tracebacks (see where()).
-        return source, str(self.root / template), uptodate
+        def get_source(self, environment: jinja2.Environment,
+                       template: str) -> tuple[str, str, Callable[[], bool]]:
+            path = self.path(template)
+            try:
+                source = path.read_text("utf-8")
+                mtime = path.stat().st_mtime
+            except UnicodeDecodeError as exc:
+                raise TemplateError(f"template {template} is not UTF-8 text (byte {exc.start})") \
+                    from None
+            except OSError:
+                raise jinja2.TemplateNotFound(template) from None
 
-    def list_templates(self) -> list[str]:
-        return sorted(name for name, _ in _set_files(self.root))
+            def uptodate() -> bool:
+                try:
+                    return path.stat().st_mtime == mtime
+                except OSError:
+                    return False
+
+            # Named by its place in the set: Jinja2 puts this name in tracebacks (see where()).
+            return source, str(self.root / template), uptodate
+
+        def list_templates(self) -> list[str]:
+            return sorted(name for name, _ in _set_files(self.root))
+
+    return cast("type[_SetLoader]", SetLoader)
 
 
 def _set_files(root: Path) -> Iterator[tuple[str, Path]]:
@@ -202,8 +221,19 @@ class TemplateSet:
         if not root.is_dir():
             raise TemplateError(f"template directory not found: {root}")
         self.root = root
-        self.loader = SetLoader(root)
-        self.env = ImmutableSandboxedEnvironment(
+
+    @functools.cached_property
+    def loader(self) -> _SetLoader:
+        """The set's :class:`SetLoader`."""
+        return _loader_class()(self.root)
+
+    @functools.cached_property
+    def env(self) -> jinja2.Environment:
+        """The set's strict, sandboxed Jinja2 environment, made on first use."""
+        import jinja2
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        return ImmutableSandboxedEnvironment(
             loader=self.loader,
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(["html", "htm", "xml"], default=True),
@@ -217,6 +247,8 @@ class TemplateSet:
 
     def read_bytes(self, name: str) -> bytes:
         """The bytes of file ``name`` of the set (a DOCX template), under the loader's rules."""
+        import jinja2
+
         try:
             return self.loader.path(name).read_bytes()
         except (jinja2.TemplateNotFound, OSError):
@@ -230,6 +262,8 @@ class TemplateSet:
         How a problem found in the laid-out page (an element, a page size) is traced back to
         the source line a template author has to change.
         """
+        import jinja2
+
         regex = re.compile(pattern)
         names = [first] + [n for n in self.loader.list_templates()
                            if n != first and n.endswith((".html", ".htm", ".css"))]
@@ -262,6 +296,9 @@ class TemplateSet:
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
         """Render template ``name``; every template problem becomes a TemplateError."""
+        import jinja2
+        from jinja2.exceptions import SecurityError
+
         try:
             return self.env.get_template(name).render(context)
         except jinja2.TemplateNotFound as exc:
