@@ -38,7 +38,6 @@ import pickle
 import re
 import stat
 import sys
-import tomllib
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -598,6 +597,8 @@ def parse_rules(data: bytes, *, origin: str) -> Rules:
     if too_deep is not None:
         raise _bounds_error(origin, *too_deep, "rules_too_deep",
                             f"nested more than {MAX_RULES_DEPTH} levels deep")
+    import tomllib  # only when a file is parsed: the built-in editions come parsed
+
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
