@@ -131,7 +131,8 @@ def inputs_digest(*, everything: bool) -> str:
 
 
 def up_to_date(out: Path, digest: str) -> bool:
-    """Whether ``out`` (the _precompiled folder) was built from these inputs and still holds every file it lists."""
+    """Whether ``out`` (the _precompiled folder) was built from these inputs and still holds
+    every file it lists."""
     from sheetgen.rendering.pdf.layout import SHIPPED_INDEX, _read_entry
     from sheetgen.rules import EDITIONS, precompiled_name
     from sheetgen.rules import rules_file as rules_path
