@@ -173,9 +173,12 @@ def test_wheel_installs_outside_the_repo_and_renders(tmp_path: Path) -> None:
                              check=True, cwd=tmp_path, env=env)
     assert version.stdout.strip() == f"sheetgen {__version__}"
     out = tmp_path / "sheet.pdf"
+    cache = tmp_path / "cache"  # empty: a first run, served by the layouts in the wheel
     subprocess.run([str(sheetgen), "fill", str(EXAMPLES / "guangdong-personal.json"), "-o",
-                    str(out)], check=True, cwd=tmp_path, env=env)
+                    str(out)], check=True, cwd=tmp_path,
+                   env={**env, "SHEETGEN_CACHE_DIR": str(cache)})
     assert out.read_bytes().startswith(b"%PDF-")
+    assert not cache.exists()  # nothing compiled, so nothing cached
     doctor = subprocess.run([str(sheetgen), "doctor"], capture_output=True, text=True,
                             cwd=tmp_path, env=env, check=False)
     assert doctor.returncode == 0, doctor.stdout

@@ -195,7 +195,7 @@ def test_a_parsed_copy_of_other_rules_or_code_is_never_read(tmp_path: Path,
 
 # --- what a cold fill imports -----------------------------------------------------------------
 
-NOT_FOR_A_JSON_FILL = ("weasyprint", "sheetgen.sources.spreadsheet", "python_calamine",
+NOT_FOR_A_JSON_FILL = ("weasyprint", "jinja2", "sheetgen.sources.spreadsheet", "python_calamine",
                        "openpyxl", "sheetgen.rendering.docx", "docxtpl", "docx",
                        "sheetgen.serve.app", "fastapi", "uvicorn", "starlette",
                        "sheetgen.receive", "zxingcpp", "numpy", "pypdfium2",
