@@ -11,6 +11,11 @@ processes (import, fonts, one compile); also, for reference, a first run that co
 layouts (``SHEETGEN_PRECOMPILED=off``).
 
     .venv/bin/python bench/bench.py [--records N] [--naive N] [--cold-runs N] [--cold-only]
+                                    [--baseline DIR]
+
+``--baseline DIR`` also times, in the same interleaved loop, the ``sheetgen fill`` of another
+checkout (``git worktree add --detach /tmp/base main``), run as ``python -m sheetgen`` from it:
+the before and after of a change, as ratios of one run.
 
 Not part of the test suite: wall-clock figures are noisy on a shared machine; the sheetgen and
 Typst figures are measured interleaved, and the ratios are what to compare between runs.
@@ -55,11 +60,13 @@ def main() -> None:
     parser.add_argument("--cold-runs", type=int, default=5)
     parser.add_argument("--cold-only", action="store_true",
                         help="only the cold `sheetgen fill` figures (no Typst warm runs)")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="another checkout whose cold fill is timed in the same loop")
     args = parser.parse_args()
     if args.cold_only:
         from bench import peers
 
-        cold = cold_fill(args.cold_runs, peers.cold_typst)
+        cold = cold_fill(args.cold_runs, peers.cold_typst, baseline=args.baseline)
         table(cold_figures(cold))
         return
     cache = tempfile.mkdtemp(prefix="sheetgen-bench-cache-")
@@ -103,7 +110,7 @@ def main() -> None:
     sheet_kb = statistics.median(len(render_pdf(p, sheet).pdf) for p in plans) / 1024
     cover_kb = statistics.median(len(render_pdf(p, cover).pdf) for p in plans) / 1024
     typst_kb = statistics.median(len(typst.render(p)) for p in public) / 1024
-    cold = cold_fill(args.cold_runs, peers.cold_typst)
+    cold = cold_fill(args.cold_runs, peers.cold_typst, baseline=args.baseline)
 
     ms = 1000
     figures = [
@@ -166,13 +173,20 @@ def cold_figures(cold: dict[str, float]) -> list[tuple[Any, ...]]:
          cold["first"] / cold["typst"], "≤ 12×", 12.0),
         ("  first run compiling (no precompiled layouts)", f"{cold['compiling']:.2f} s", typst,
          cold["compiling"] / cold["typst"], "", None),
+        *[(f"  baseline checkout, {label}", f"{cold[kind]:.2f} s", typst,
+           cold[kind] / cold["typst"], "", None)
+          for kind, label in (("base cached", "layouts cached"), ("base first", "first run"))
+          if kind in cold],
     ]
 
 
-def cold_fill(runs: int, typst: Callable[[], float]) -> dict[str, float]:
+def cold_fill(runs: int, typst: Callable[[], float], *,
+              baseline: Path | None = None) -> dict[str, float]:
     """Median seconds of whole ``sheetgen fill`` processes and of whole Typst processes
     (``typst``), run in turns: a warm layout cache (``cached``), an empty one (``first``: the
-    shipped precompiled layouts serve it), an empty one without them (``compiling``).
+    shipped precompiled layouts serve it), an empty one without them (``compiling``); and, with
+    a ``baseline`` checkout, its fill with a warm and an empty cache (``base cached``,
+    ``base first``).
 
     sheetgen's own modules are byte-compiled first, as installing its wheel does (pip writes
     the ``.pyc`` files; an editable checkout under ``PYTHONDONTWRITEBYTECODE`` has none, and
@@ -181,19 +195,29 @@ def cold_fill(runs: int, typst: Callable[[], float]) -> dict[str, float]:
     import compileall
 
     compileall.compile_dir(str(REPO / "sheetgen"), quiet=1)
-    sheetgen = str(Path(sys.executable).parent / "sheetgen")
+    sheetgen = [str(Path(sys.executable).parent / "sheetgen")]
     example = REPO / "examples" / "jiangxi-personal.json"
-    times: dict[str, list[float]] = {"cached": [], "first": [], "compiling": [], "typst": []}
+    kinds = ["first", "cached", "compiling"]
+    if baseline is not None:
+        compileall.compile_dir(str(baseline / "sheetgen"), quiet=1)
+        kinds += ["base first", "base cached"]
+    times: dict[str, list[float]] = {kind: [] for kind in [*kinds, "typst"]}
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(runs + 1):
-            for kind in ("first", "cached", "compiling"):
-                cache = Path(tmp) / ("warm" if kind == "cached" else f"{kind}-{n}")
+            for kind in kinds:
+                warm = kind.endswith("cached")
+                cache = Path(tmp) / (f"{kind}-warm" if warm else f"{kind}-{n}")
                 env = {**os.environ, "SHEETGEN_CACHE_DIR": str(cache)}
+                command, cwd = sheetgen, None
                 if kind == "compiling":
                     env["SHEETGEN_PRECOMPILED"] = "off"
+                if kind.startswith("base"):
+                    assert baseline is not None
+                    env["PYTHONPATH"] = str(baseline)
+                    command, cwd = [sys.executable, "-m", "sheetgen"], baseline
                 started = time.perf_counter()
-                subprocess.run([sheetgen, "fill", str(example), "-o", f"{tmp}/x.pdf"],
-                               env=env, check=True, stdout=subprocess.DEVNULL,
+                subprocess.run([*command, "fill", str(example), "-o", f"{tmp}/x.pdf"],
+                               env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
                 times[kind].append(time.perf_counter() - started)
             times["typst"].append(typst())
