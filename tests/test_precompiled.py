@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from sheetgen.rendering.pdf import layout
-from sheetgen.rendering.pdf.layout import SHIPPED_INDEX, engine_stamp, get_layout, write_entry
+from sheetgen.rendering.pdf.layout import SHIPPED_INDEX, engine_stamp, get_layout
 from sheetgen.rendering.templating import TemplateSet
 from tests.conftest import EXAMPLES, REPO
 
@@ -50,7 +50,7 @@ def shipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(layout, "_cache", {})
     key = layout.layout_key(templates, "t.html", CONTEXT)
     compiled = layout.compile_layout(templates, "t.html", CONTEXT, key=key)
-    write_entry(folder, compiled)
+    layout._store(compiled, folder)
     (folder / SHIPPED_INDEX).write_text(json.dumps(
         {"stamp": engine_stamp(), "layouts": {key: "t.html"}}), "utf-8")
     layout._shipped_index.cache_clear()
@@ -76,7 +76,7 @@ def test_the_user_cache_comes_first(shipped: Any) -> None:
     templates, compiled, folder, cache, calls = shipped
     (folder / f"{compiled.key}.pdf").write_bytes(b"%PDF-not-this-one")
     cache.mkdir()
-    write_entry(cache, compiled)
+    layout._store(compiled, cache)
     assert get_layout(templates, "t.html", CONTEXT) == compiled and calls == []
 
 

@@ -21,7 +21,7 @@ per filing type, per 前置审批 and per special site, see docs/performance.md 
 a layout that is not shipped is compiled on first use and kept in the user's cache as before.
 
 The folder holds ``layouts/``: ``KEY.pdf`` and ``KEY.json`` per layout (the user cache's format,
-:func:`sheetgen.rendering.pdf.layout.write_entry`) and ``index.json``: the stamp they were built
+:func:`sheetgen.rendering.pdf.layout._store`) and ``index.json``: the stamp they were built
 under, a digest of this build's inputs (that stamp, the templates, the rules files, every
 module of the package: they make the contexts and so the keys) and key → template. Run again
 with the same inputs, it checks the files and stops (``make setup`` runs it every time); with
@@ -133,14 +133,14 @@ def inputs_digest(*, everything: bool) -> str:
 def up_to_date(out: Path, digest: str) -> bool:
     """Whether ``out`` (the _precompiled folder) was built from these inputs and still holds
     every file it lists."""
-    from sheetgen.rendering.pdf.layout import SHIPPED_INDEX, _read_entry
+    from sheetgen.rendering.pdf.layout import SHIPPED_INDEX, _load
     from sheetgen.rules import EDITIONS, precompiled_name
     from sheetgen.rules import rules_file as rules_path
 
     try:
         index = json.loads((out / "layouts" / SHIPPED_INDEX).read_text("utf-8"))
         return index["inputs"] == digest and all(
-            _read_entry(out / "layouts", key, template) is not None
+            _load(key, template, out / "layouts") is not None
             for key, template in index["layouts"].items()) and all(
             (out / "rules" / precompiled_name(e, rules_path(f).read_bytes())).is_file()
             for e, f in EDITIONS.items())
@@ -173,10 +173,10 @@ def build(root: Path, *, everything: bool, dry_run: bool) -> int:
     from sheetgen.output import write_atomic
     from sheetgen.rendering.pdf.layout import (
         SHIPPED_INDEX,
-        _read_entry,
+        _load,
+        _store,
         compile_layout,
         engine_stamp,
-        write_entry,
     )
     from sheetgen.rendering.templating import bundled
 
@@ -206,10 +206,12 @@ def build(root: Path, *, everything: bool, dry_run: bool) -> int:
     templates = bundled()
     compiled = 0
     for key, (template, context, max_pages) in sorted(wanted.items()):
-        if current.get(key) == template and _read_entry(out, key, template) is not None:
+        if current.get(key) == template and _load(key, template, out) is not None:
             continue
-        write_entry(out, compile_layout(templates, template, context, key=key,
-                                        max_pages=max_pages))
+        _store(compile_layout(templates, template, context, key=key, max_pages=max_pages),
+               out)
+        if _load(key, template, out) is None:  # _store keeps quiet about a failed write
+            raise SystemExit(f"precompile: could not write layout {key} into {out}")
         compiled += 1
     for path in out.iterdir():  # the files of layouts no longer in the set
         if path.stem not in wanted:

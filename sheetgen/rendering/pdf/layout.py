@@ -215,27 +215,12 @@ def cache_dir() -> Path | None:
     return base / "sheetgen" / "layouts"
 
 
-def _load(key: str, template: str) -> CompiledLayout | None:
-    """The layout of ``key`` from the user's disk cache, or None."""
-    directory = cache_dir()
-    return None if directory is None else _read_entry(directory, key, template)
-
-
-def _store(layout: CompiledLayout) -> None:
-    """Keep ``layout`` in the user's disk cache (never in the shipped folder)."""
-    directory = cache_dir()
-    if directory is None:
-        return
-    try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_entry(directory, layout)
-    except (OSError, SheetgenError):
-        pass  # a cache that cannot be written only costs time
-
-
-def _read_entry(directory: Path, key: str, template: str) -> CompiledLayout | None:
-    """The layout stored under ``key`` in ``directory`` (``KEY.json`` and ``KEY.pdf``), or None
+def _load(key: str, template: str, folder: Path | None = None) -> CompiledLayout | None:
+    """The layout stored under ``key`` in ``folder`` (default: the user's disk cache), or None
     when it is missing, unreadable, malformed or not whole."""
+    directory = folder or cache_dir()
+    if directory is None:
+        return None
     try:
         meta = json.loads((directory / f"{key}.json").read_text("utf-8"))
         background = (directory / f"{key}.pdf").read_bytes()
@@ -252,8 +237,12 @@ def _read_entry(directory: Path, key: str, template: str) -> CompiledLayout | No
         return None
 
 
-def write_entry(directory: Path, layout: CompiledLayout) -> None:
-    """Store ``layout`` in ``directory`` as :func:`_read_entry` reads it (atomic writes)."""
+def _store(layout: CompiledLayout, folder: Path | None = None) -> None:
+    """Keep ``layout`` in ``folder`` (default: the user's disk cache; the cache code never
+    passes the shipped folder, which only tools/precompile.py writes)."""
+    directory = folder or cache_dir()
+    if directory is None:
+        return
     from sheetgen.output import write_atomic
 
     meta = {"key": layout.key, "template": layout.template,
@@ -262,10 +251,14 @@ def write_entry(directory: Path, layout: CompiledLayout) -> None:
             "fields": [dataclasses.asdict(f) for f in layout.fields],
             "regions": [dataclasses.asdict(r) for r in layout.regions.values()],
             "areas": {name: dataclasses.asdict(box) for name, box in layout.areas.items()}}
-    # The background first: a meta file never points at a missing or partial PDF.
-    write_atomic(directory / f"{layout.key}.pdf", layout.background)
-    write_atomic(directory / f"{layout.key}.json",
-                 json.dumps(meta, ensure_ascii=False).encode())
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # The background first: a meta file never points at a missing or partial PDF.
+        write_atomic(directory / f"{layout.key}.pdf", layout.background)
+        write_atomic(directory / f"{layout.key}.json",
+                     json.dumps(meta, ensure_ascii=False).encode())
+    except (OSError, SheetgenError):
+        pass  # a cache that cannot be written only costs time
 
 
 # --- precompiled layouts, shipped with the package -------------------------------------------
@@ -332,7 +325,7 @@ def _load_shipped(key: str, template: str) -> CompiledLayout | None:
     directory = shipped_dir()
     if directory is None or _shipped_index().get(key) != template:
         return None
-    return _read_entry(directory, key, template)
+    return _load(key, template, directory)
 
 
 def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, Any], *,
