@@ -150,8 +150,9 @@ def test_the_checkouts_shipped_folder_is_current() -> None:
     if not root.is_dir():
         pytest.skip("sheetgen/_precompiled not built (make setup builds it)")
     index = json.loads((root / "layouts" / SHIPPED_INDEX).read_text("utf-8"))
-    assert index["stamp"] == engine_stamp()
-    assert _build_tool().up_to_date(root, _build_tool().inputs_digest(everything=False))
+    stale = f"{root} is stale: run make setup (or python tools/precompile.py)"
+    assert index["stamp"] == engine_stamp(), stale
+    assert _build_tool().up_to_date(root, _build_tool().inputs_digest(everything=False)), stale
 
 
 # --- the built-in rules, parsed at build time ---------------------------------------------------
