@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import shutil
 import subprocess
@@ -104,16 +103,93 @@ def test_qr_uses_the_fixed_mask_and_the_same_modules_every_time() -> None:
     assert dark == {(r, c) for r, cells in enumerate(matrix) for c, v in enumerate(cells) if v}
 
 
-def test_stamp_subset_holds_only_the_characters_drawn() -> None:
-    # No "ASCII readable" block: a sheet's value font has the glyphs it prints, not all 95.
+def font_programs(pdf: bytes) -> dict[str, set[int]]:
+    """For each font name (without its subset tag), the object numbers of its programs."""
+    found: dict[str, set[int]] = {}
+    document = reader(pdf)
+    for number in range(1, int(document.trailer["/Size"])):
+        value = document.get_object(number)
+        if isinstance(value, dict) and value.get("/Type") == "/FontDescriptor":
+            base = str(value["/FontName"]).partition("+")[2]
+            found.setdefault(base, set()).add(value.raw_get("/FontFile2").idnum)
+    return found
+
+
+def test_one_font_program_per_face_in_cover_and_sheet() -> None:
+    pdf = render_pdf(plans()[0], RenderOptions()).pdf
+    programs = font_programs(pdf)
+    # The backgrounds' WeasyPrint fonts (named by CSS family) and the stamp's (named by the
+    # font's PostScript name) of the serif face share one program; the headings' face has its.
+    assert set(programs) >= {"Sheetgen-Serif", "Sheetgen-Sans-Bold", "NotoSerifSC-Regular"}
+    assert programs["Sheetgen-Serif"] == programs["NotoSerifSC-Regular"]
+    assert len(programs["Sheetgen-Serif"]) == 1
+    assert len(set().union(*programs.values())) == 2
+    assert b"/CIDSet" not in pdf and b"/Helvetica" not in pdf
+
+
+def test_a_streamed_bundle_has_one_program_per_face_for_all_its_chunks() -> None:
+    pdf = bundle(PdfBuilder())
+    programs = font_programs(pdf)
+    assert len(programs["Sheetgen-Serif"]) == 1
+    assert programs["Sheetgen-Serif"] == programs["NotoSerifSC-Regular"]
+    document = reader(pdf)
+    stamp_fonts = {ref.idnum for page in document.pages
+                   for name, ref in page["/Resources"].get("/Font", {}).items()}
+    assert len(stamp_fonts) == 1  # one stamp font for all chunks (no rare characters here)
+
+
+def test_stamp_font_is_a_cid_font_of_the_drawn_glyphs_with_widths_and_to_unicode() -> None:
+    from sheetgen.rendering import fonts
+
     pdf = render_pdf(plans()[0], RenderOptions(cover=False)).pdf
     document = reader(pdf)
-    fonts = document.pages[0]["/Resources"]["/Font"]
-    subsets = [ref.get_object() for ref in fonts.values()]
-    subsets = [font for font in subsets if font["/Subtype"] == "/TrueType"]
-    assert subsets
-    for font in subsets:
-        first, last = int(font["/FirstChar"]), int(font["/LastChar"])
-        assert last - first < 95
-    assert "QY-2026-000123" in page_texts(pdf)[0]
-    assert io.BytesIO(pdf).getbuffer().nbytes < 70_000
+    (font,) = [ref.get_object() for ref in document.pages[0]["/Resources"]["/Font"].values()]
+    assert font["/Subtype"] == "/Type0" and font["/Encoding"] == "/Identity-H"
+    cid_font = font["/DescendantFonts"][0].get_object()
+    assert cid_font["/CIDToGIDMap"] == "/Identity" and cid_font["/DW"] == 1000
+    face = fonts.face("body")
+    widths = cid_font["/W"]
+    for at in range(0, len(widths), 2):  # every width listed is the face's own advance
+        first, run = widths[at], widths[at + 1]
+        assert [face.advance(first + i) for i in range(len(run))] == list(run)
+    program = cid_font["/FontDescriptor"]["/FontFile2"].get_object().get_data()
+    count, outlines = fonts.program_glyphs(program)
+    assert count <= face.glyph_count
+    text = page_texts(pdf)[0]
+    assert "QY-2026-000123" in text
+    for char in "QY2026":  # the glyphs the stamp draws are in the shared program, as is
+        assert outlines[face.glyph(ord(char))] == face.outline(face.glyph(ord(char)))
+    assert len(pdf) < 50_000
+
+
+def test_characters_sharing_a_glyph_each_extract() -> None:
+    from sheetgen.rendering import fonts
+    from sheetgen.rendering.pdf.stamp import StampFonts
+
+    face = fonts.face("body")
+    assert face.glyph(ord("①")) == face.glyph(ord("➀"))  # one glyph, two characters
+    glyphs = StampFonts()
+    runs = glyphs.encode("body", "①➀①")
+    assert [name for name, _ in runs] == [b"/SgB0", b"/SgB1", b"/SgB0"]
+    assert [dict(layer) for layer in glyphs.layers["body"]] == [
+        {face.glyph(ord("①")): "①"}, {face.glyph(ord("➀")): "➀"}]
+
+
+def test_a_font_not_of_the_bundled_faces_is_not_taken_for_one(tmp_path: Path) -> None:
+    from sheetgen.rendering import fonts
+    from sheetgen.rendering.pdf.compose import _matching_face
+
+    face = fonts.face("body")
+    glyphs = [face.glyph(ord(c)) for c in "核验单"]
+    role, found = _matching_face(face.subset(glyphs)) or ("", frozenset())
+    assert role == "body" and set(glyphs) <= found
+    dejavu = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    if dejavu.is_file():
+        assert _matching_face(dejavu.read_bytes()) is None
+    import uharfbuzz as hb
+
+    request = hb.SubsetInput()  # a subset with its glyphs renumbered: other glyph ids
+    request.glyph_set.update(glyphs)
+    compact = bytes(hb.subset(hb.Face(hb.Blob.from_file_path(str(fonts.font_path("body")))),
+                              request).blob.data)
+    assert _matching_face(compact) is None

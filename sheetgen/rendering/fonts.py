@@ -22,7 +22,7 @@ import array
 import struct
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -259,6 +259,191 @@ def split_by_font(text: str) -> list[tuple[str, str]]:
         else:
             runs.append((role or "body", char))
     return runs
+
+
+# --- faces: metrics, glyph ids, subsets (HarfBuzz) ------------------------------------------
+
+#: Tables a PDF's ``FontFile2`` needs of a TrueType font drawn by glyph id (ISO 32000 9.9:
+#: head, hhea, loca, maxp, glyf, hmtx; the hinting tables are dropped with the hints). The
+#: rest (cmap, name, post, OS/2, layout tables, vertical metrics) is never read by a PDF
+#: viewer through ``/Identity-H`` and would only add bytes.
+_DROPPED_TABLES = ("GSUB", "GPOS", "GDEF", "BASE", "JSTF", "MATH", "STAT", "gasp", "name",
+                   "post", "cmap", "OS/2", "vhea", "vmtx", "VORG", "DSIG", "meta", "prep",
+                   "fpgm", "cvt ", "hdmx", "LTSH", "VDMX", "kern")
+
+
+class Face:
+    """One bundled font file, as the PDF stamp draws with it: glyph ids, advances, subsets.
+
+    Loaded with HarfBuzz (``uharfbuzz``) from a memory map of the file: about a millisecond
+    for the 15 MB body font, where reportlab's ``TTFont`` parsed all of it (0.25 s a process).
+    Widths are in 1/1000 em (the bundled fonts all have 1000 units per em).
+    """
+
+    def __init__(self, role: str) -> None:
+        import uharfbuzz as hb
+
+        path = font_path(role)
+        try:
+            self._face = hb.Face(hb.Blob.from_file_path(str(path)))
+            self._font = hb.Font(self._face)
+        except (OSError, ValueError) as exc:
+            raise FontError(f"bundled font {path.name} is unreadable: {exc}",
+                            hint="run `sheetgen doctor`; reinstall sheetgen") from exc
+        self.role = role
+        self.glyph_count: int = self._face.glyph_count
+        self._scale = 1000 / self._face.upem
+        self.postscript_name = _postscript_name(self._face) or path.stem
+        self._glyphs: dict[int, int] = {}
+        self._advances: dict[int, int] = {}
+        self._outlines: tuple[Any, memoryview] | None = None
+
+    def glyph(self, codepoint: int) -> int:
+        """The glyph id ``codepoint`` maps to in the font's cmap; 0 (.notdef) if none."""
+        glyph = self._glyphs.get(codepoint)
+        if glyph is None:
+            glyph = self._glyphs[codepoint] = self._font.get_nominal_glyph(codepoint) or 0
+        return glyph
+
+    def advance(self, glyph: int) -> int:
+        """The advance width of ``glyph`` in 1/1000 em (rounded as a PDF ``/W`` holds it)."""
+        width = self._advances.get(glyph)
+        if width is None:
+            width = self._advances[glyph] = round(
+                self._font.get_glyph_h_advance(glyph) * self._scale)
+        return width
+
+    def measure(self, text: str, size: float) -> float:
+        """The width of ``text`` at ``size`` pt, each character at its cmap glyph's advance
+        (.notdef's for a character the font lacks).
+
+        Summed and scaled in the order reportlab's ``stringWidth`` does (widths in 1/1000 em,
+        then ``* 0.001 * size``), so that it gives the same floats to the last bit: fitting
+        measures exactly what it measured before, and the Word side (still on reportlab's
+        metrics) fits a value the same way (``tests/test_fonts.py`` checks both).
+        """
+        return sum(self.advance(self.glyph(ord(char))) for char in text) * 0.001 * size
+
+    def metrics(self) -> tuple[tuple[int, int, int, int], int, int]:
+        """(font bounding box, ascent, descent) in 1/1000 em, for a PDF font descriptor."""
+        head = self._face.reference_table("head").data
+        hhea = self._face.reference_table("hhea").data
+        x_min, y_min, x_max, y_max = struct.unpack_from(">4h", head, 36)
+        ascent, descent = struct.unpack_from(">2h", hhea, 4)
+        box = tuple(round(v * self._scale) for v in (x_min, y_min, x_max, y_max))
+        return (box[0], box[1], box[2], box[3]), round(ascent * self._scale), round(
+            descent * self._scale)
+
+    def outline(self, glyph: int) -> bytes:
+        """The ``glyf`` data of ``glyph`` (b"" for an empty glyph), trailing padding removed."""
+        if self._outlines is None:
+            self._outlines = _glyph_table(self._face)
+        return _outline(self._outlines, glyph)
+
+    def subset(self, glyphs: Iterable[int]) -> bytes:
+        """A TrueType font of ``glyphs`` (and .notdef) that keeps their glyph ids.
+
+        HarfBuzz's subsetter with ``RETAIN_GIDS`` and no hinting, every table a PDF does not
+        read dropped (see :data:`_DROPPED_TABLES`): a PDF's ``/CIDToGIDMap /Identity`` font
+        then addresses the bundled font's glyph ids, so every content stream drawn with this
+        face, WeasyPrint's and the stamp's, is served by the one program.
+        Raises FontError if the subsetter fails (a damaged font file).
+        """
+        import uharfbuzz as hb
+
+        request = hb.SubsetInput()
+        request.glyph_set.update(sorted({0, *glyphs}))
+        request.flags = hb.SubsetFlags.RETAIN_GIDS | hb.SubsetFlags.NO_HINTING
+        for tag in _DROPPED_TABLES:
+            request.drop_table_tag_set.add(int.from_bytes(tag.encode("latin-1"), "big"))
+        subset = hb.subset(self._face, request)
+        if subset is None:
+            raise FontError(f"cannot subset the bundled font {FONT_FILES[self.role]}",
+                            hint="run `sheetgen doctor`; reinstall sheetgen")
+        return bytes(subset.blob.data)
+
+
+def _postscript_name(face: Any) -> str | None:
+    name = face.get_name(6)  # name ID 6: the PostScript name
+    return str(name) if name else None
+
+
+def _glyph_table(face: Any) -> tuple[Any, memoryview]:
+    """The ``loca`` offsets and the ``glyf`` table of a HarfBuzz face (a font file or an
+    embedded program)."""
+    head = face.reference_table("head").data
+    (long_offsets,) = struct.unpack_from(">h", head, 50)  # indexToLocFormat
+    count = face.glyph_count + 1
+    loca = face.reference_table("loca").data
+    offsets: Any = array.array("I" if long_offsets else "H")
+    offsets.frombytes(bytes(loca[:count * offsets.itemsize]))
+    if sys.byteorder == "little":
+        offsets.byteswap()
+    if not long_offsets:
+        offsets = array.array("I", (2 * offset for offset in offsets))
+    return offsets, memoryview(face.reference_table("glyf").data)
+
+
+def _outline(table: tuple[Any, memoryview], glyph: int) -> bytes:
+    offsets, glyf = table
+    if glyph + 1 >= len(offsets):
+        return b""
+    return bytes(glyf[offsets[glyph]:offsets[glyph + 1]]).rstrip(b"\0")
+
+
+def program_glyphs(program: bytes) -> tuple[int, dict[int, bytes]]:
+    """(glyph count, outline of each non-empty glyph) of an embedded TrueType program."""
+    import uharfbuzz as hb
+
+    face = hb.Face(hb.Blob(program))
+    table = _glyph_table(face)
+    return face.glyph_count, {glyph: _outline(table, glyph) for glyph in range(face.glyph_count)
+                              if table[0][glyph + 1] > table[0][glyph]}
+
+
+_face_lock = threading.Lock()
+_faces: dict[str, Face] = {}
+
+
+def face(role: str) -> Face:
+    """The :class:`Face` of ``role`` (a key of ``FONT_FILES``), loaded once per process.
+
+    Raises FontError if the file is missing or unreadable.
+    """
+    found = _faces.get(role)
+    if found is None:
+        with _face_lock:
+            found = _faces.get(role)
+            if found is None:
+                found = _faces[role] = Face(role)
+    return found
+
+
+def measure(text: str, size: float) -> float:
+    """The width of ``text`` at ``size`` pt in the body font (see :meth:`Face.measure`):
+    how every value is measured for fitting. Characters above U+FFFF, drawn with the
+    supplement, take .notdef's advance, which is the supplement ideographs' (1000 units)."""
+    return face("body").measure(text, size)
+
+
+def to_unicode_cmap(name: str, glyphs: Mapping[int, str]) -> bytes:
+    """A ToUnicode CMap for 2-byte codes (``/Identity-H`` CIDs): each CID of ``glyphs`` to
+    its text, as UTF-16BE hex (a surrogate pair above U+FFFF, ISO 32000 9.10.3), in blocks
+    of at most 100 entries as the CMap syntax allows."""
+    entries = sorted(glyphs.items())
+    blocks = []
+    for start in range(0, len(entries), 100):
+        block = entries[start:start + 100]
+        blocks.append(f"{len(block)} beginbfchar\n" + "\n".join(
+            f"<{cid:04X}> <{''.join(_utf16_hex(ord(c)) for c in text)}>"
+            for cid, text in block) + "\nendbfchar")
+    return "\n".join([
+        "/CIDInit /ProcSet findresource begin", "12 dict begin", "begincmap",
+        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
+        f"/CMapName /{name} def", "/CMapType 2 def",
+        "1 begincodespacerange", "<0000> <FFFF>", "endcodespacerange",
+        *blocks, "endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end",
+    ]).encode("ascii")
 
 
 # --- reportlab -------------------------------------------------------------------------------

@@ -13,10 +13,19 @@ object streams, the cross-reference table is a compressed stream (PDF 1.5; PDF/A
 both), pages carry only what they use (no ``/ProcSet``, ``/Rotate 0`` or ``/Trans``) and
 bookmarks point at their page with ``/Dest`` rather than a GoTo action object each.
 
-pypdf only reads here: the backgrounds and each stamp document are parsed by ``PdfReader`` and
-their objects are copied into the stream by :class:`_Copier` (written by this module, where
-pypdf's writer would hold the whole document in memory and has no object streams). pypdf is
-imported at module level: this module is loaded only to render.
+The stamped values arrive as content streams (:mod:`~.stamp`) and are written as they are.
+Fonts are per output document, **one font program per face**: every font of a bundled face
+(the backgrounds' WeasyPrint subsets, recognised by :func:`_our_programs`, and the stamp's)
+points at one ``FontFile2``, a subset of the union of their glyphs keeping the bundled font's
+glyph ids (:meth:`~sheetgen.rendering.fonts.Face.subset`), so no content stream changes.
+Those objects are reserved when first used and written by :meth:`Composer.finish` with the
+union of the whole document: for a streamed bundle, memory stays a set of glyph ids per face.
+Any other font (a provider's template with a system font) is copied untouched.
+
+pypdf only reads here, the backgrounds (once per layout and process): their objects are
+copied into the stream by :class:`_Copier` (written by this module, where pypdf's writer
+would hold the whole document in memory and has no object streams). pypdf is imported at
+module level: this module is loaded only to render.
 """
 
 from __future__ import annotations
@@ -26,9 +35,10 @@ import hashlib
 import io
 import os
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from struct import error as struct_error
 from typing import Any, Protocol
 
 from pypdf import PdfReader
@@ -43,13 +53,18 @@ from pypdf.generic import (
     TextStringObject,
 )
 
-from sheetgen.errors import UsageError
+from sheetgen.errors import FontError, UsageError
+from sheetgen.rendering import fonts
 from sheetgen.rendering.pdf.layout import CompiledLayout
+from sheetgen.rendering.pdf.stamp import StampedPage, StampFonts
 
 #: Small objects per compressed object stream: big enough to compress well, small enough to
 #: keep little in memory and let a reader find an object without inflating much.
 OBJECTS_PER_STREAM = 200
 HEADER = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"  # the binary comment marks the file as binary
+#: zlib level of the font programs: level 9 takes twice level 6's time on a retain-gids
+#: subset for 0.4 % fewer bytes (measured in docs/performance.md).
+FONT_LEVEL = 6
 
 
 class Sink(Protocol):
@@ -187,19 +202,23 @@ class _Copier:
     """Copies objects of one parsed PDF into a :class:`PdfStream`, each at most once.
 
     Renumbers references as it goes and writes every object reachable from what it is asked
-    to copy; ``skip`` keys are dropped from every dictionary copied (a page's parent).
+    to copy. ``substitutes`` maps source object numbers to output objects written elsewhere
+    (the shared font programs): those are referenced, never copied. ``drop`` names, by source
+    object number, keys left out of that dictionary (a ``/CIDSet`` that no longer holds).
     """
 
-    def __init__(self, out: PdfStream) -> None:
+    def __init__(self, out: PdfStream, substitutes: Mapping[int, int] | None = None,
+                 drop: Mapping[int, frozenset[str]] | None = None) -> None:
         self.out = out
-        self._numbers: dict[int, int] = {}  # source object number -> output object number
-        self._queue: list[tuple[int, Any]] = []
+        self._numbers: dict[int, int] = dict(substitutes or {})  # source -> output number
+        self._drop = drop or {}
+        self._queue: list[tuple[int, int, Any]] = []
 
     def ref(self, reference: IndirectObject) -> int:
         number = self._numbers.get(reference.idnum)
         if number is None:
             number = self._numbers[reference.idnum] = self.out.reserve()
-            self._queue.append((number, reference.get_object()))
+            self._queue.append((number, reference.idnum, reference.get_object()))
         return number
 
     def value(self, value: Any) -> bytes:
@@ -209,7 +228,10 @@ class _Copier:
     def drain(self) -> None:
         """Write every object referenced so far (and what they reference)."""
         while self._queue:
-            number, value = self._queue.pop()
+            number, source, value = self._queue.pop()
+            dropped = self._drop.get(source)
+            if dropped and isinstance(value, DictionaryObject):
+                value = DictionaryObject({k: v for k, v in value.items() if k not in dropped})
             self.write(number, value)
 
     def write(self, number: int, value: Any) -> None:
@@ -220,6 +242,99 @@ class _Copier:
             self.out.put_stream(number, entries, raw)
         else:
             self.out.put(number, dump(value, self.ref))
+
+
+class _DocumentFonts:
+    """The fonts of the bundled faces in one output document: one program per face.
+
+    Object numbers are reserved when a face is first used (:meth:`program`,
+    :meth:`stamp_font`); :meth:`finish` writes them, the program holding every glyph any
+    background or stamp of the document uses (:meth:`use`).
+    """
+
+    def __init__(self, out: PdfStream) -> None:
+        self.out = out
+        self._programs: dict[str, int] = {}
+        self._glyphs: dict[str, set[int]] = {}
+        self._stamp: dict[bytes, int] = {}
+
+    def program(self, role: str) -> int:
+        """The object number of the face's ``FontFile2``."""
+        number = self._programs.get(role)
+        if number is None:
+            number = self._programs[role] = self.out.reserve()
+            self._glyphs.setdefault(role, set())
+        return number
+
+    def use(self, role: str, glyphs: Iterable[int]) -> None:
+        self.program(role)
+        self._glyphs[role].update(glyphs)
+
+    def stamp_font(self, name: bytes) -> int:
+        """The object number of the stamp's font resource ``name`` (see :class:`StampFonts`)."""
+        number = self._stamp.get(name)
+        if number is None:
+            number = self._stamp[name] = self.out.reserve()
+        return number
+
+    def finish(self, stamp: StampFonts) -> None:
+        """Write the stamp's font dictionaries and every face's program."""
+        out = self.out
+        descriptors: dict[str, int] = {}
+        written = []
+        for name, role, glyphs in stamp.fonts():
+            number = self._stamp.get(name)
+            if number is None:  # registered while drawing, never on a page composed
+                continue
+            self.use(role, glyphs)
+            written.append((number, role, glyphs))
+        tags = {role: _subset_tag(role, glyphs) for role, glyphs in self._glyphs.items()}
+        for number, role, glyphs in written:
+            face = fonts.face(role)
+            base = b"/%s+%s" % (tags[role].encode(), face.postscript_name.encode("ascii"))
+            descriptor = descriptors.get(role)
+            if descriptor is None:
+                descriptor = descriptors[role] = out.reserve()
+                box, ascent, descent = face.metrics()
+                out.put(descriptor, b"<</Type/FontDescriptor/FontName%s/Flags 4/FontBBox[%s]"
+                        b"/ItalicAngle 0/Ascent %d/Descent %d/CapHeight %d/StemV 80"
+                        b"/FontFile2 %d 0 R>>" % (base, b" ".join(b"%d" % v for v in box),
+                                                  ascent, descent, ascent,
+                                                  self._programs[role]))
+            cid_font, to_unicode = out.reserve(), out.reserve()
+            out.put(number, b"<</Type/Font/Subtype/Type0/BaseFont%s/Encoding/Identity-H"
+                    b"/DescendantFonts[%d 0 R]/ToUnicode %d 0 R>>" % (base, cid_font, to_unicode))
+            out.put(cid_font, b"<</Type/Font/Subtype/CIDFontType2/BaseFont%s/CIDSystemInfo"
+                    b"<</Registry(Adobe)/Ordering(Identity)/Supplement 0>>/FontDescriptor"
+                    b" %d 0 R/DW 1000/W[%s]/CIDToGIDMap/Identity>>"
+                    % (base, descriptor, _widths(face, glyphs)))
+            cmap = fonts.to_unicode_cmap(f"{tags[role]}-UCS", glyphs)
+            out.put_stream(to_unicode, b"/Filter/FlateDecode", zlib.compress(cmap, 9))
+        for role, number in sorted(self._programs.items()):
+            program = fonts.face(role).subset(self._glyphs[role])
+            out.put_stream(number, b"/Length1 %d/Filter/FlateDecode" % len(program),
+                           zlib.compress(program, FONT_LEVEL))
+
+
+def _widths(face: fonts.Face, glyphs: Iterable[int]) -> bytes:
+    """A CID font's ``/W`` for ``glyphs``: runs of consecutive CIDs, those of the default
+    width (1000) left out."""
+    runs: list[list[int]] = []
+    for glyph in sorted(glyphs):
+        width = face.advance(glyph)
+        if width == 1000:
+            continue
+        if runs and runs[-1][0] + len(runs[-1]) - 1 == glyph:
+            runs[-1].append(width)
+        else:
+            runs.append([glyph, width])
+    return b"".join(b"%d[%s]" % (run[0], b" ".join(b"%d" % w for w in run[1:])) for run in runs)
+
+
+def _subset_tag(role: str, glyphs: Iterable[int]) -> str:
+    """Six capital letters naming a subset (ISO 32000 9.6.4): the same glyphs, the same tag."""
+    digest = hashlib.sha256(f"{role}:{sorted(glyphs)}".encode()).digest()
+    return "".join(chr(ord("A") + byte % 26) for byte in digest[:6])
 
 
 class _Outline:
@@ -312,6 +427,7 @@ class Composer:
         self._forms: dict[tuple[str, int], tuple[bytes, int]] = {}  # name, object number
         self._background_copiers: dict[str, _Copier] = {}
         self._draw_calls: dict[bytes, int] = {}
+        self.fonts = _DocumentFonts(self.out)
         self.outline = _Outline(self.out)
         self.pages = 0
 
@@ -321,39 +437,32 @@ class Composer:
         self._kids.append(number)
         return number
 
-    def add_document(self, stamp_pdf: bytes, pages: list[tuple[CompiledLayout, int, int]]
-                     ) -> None:
-        """Compose the pages of one stamp document: for each (layout, page of the layout,
-        page number reserved by :meth:`reserve_page`), in the stamp's page order."""
-        stamped = PdfReader(io.BytesIO(stamp_pdf)).pages
-        copier = _Copier(self.out)  # one per stamp document: its fonts are copied once
-        for stamp_page, (layout, page, number) in zip(stamped, pages, strict=True):
-            self._add(copier, layout, page, stamp_page, number)
-        copier.drain()
+    def add_pages(self, pages: Iterable[tuple[CompiledLayout, int, int, StampedPage]]
+                  ) -> None:
+        """Compose pages: for each (layout, page of the layout, page number reserved by
+        :meth:`reserve_page`, its stamp), the background beneath the stamp."""
+        for layout, page, number, stamp in pages:
+            self._add(layout, page, number, stamp)
 
-    def _add(self, copier: _Copier, layout: CompiledLayout, page: int, stamp_page: Any,
-             number: int) -> None:
+    def _add(self, layout: CompiledLayout, page: int, number: int, stamp: StampedPage) -> None:
         name, form = self._form(layout, page)
-        resources = stamp_page.get("/Resources")
-        resources = resources.get_object() if resources is not None else DictionaryObject()
-        fonts = resources.get("/Font")
-        kept = b"/Font" + _separated(copier.value(fonts)) if fonts is not None else b""
-        contents = stamp_page.get("/Contents")
-        stamped: list[bytes] = []
-        if contents is not None:
-            target = contents.get_object()
-            items = list(target) if isinstance(target, ArrayObject) else [contents]
-            stamped = [copier.value(item) for item in items]
-        box = b"[" + b" ".join(_number(v) for v in stamp_page.mediabox) + b"]"
+        fonts_used = b"".join(b"%s %d 0 R" % (font, self.fonts.stamp_font(font))
+                              for font in stamp.fonts)
+        kept = b"/Font<<%s>>" % fonts_used if fonts_used else b""
+        contents = [b"%d 0 R" % self._draw_call(name)]
+        if stamp.content:
+            content = self.out.reserve()
+            self.out.put_stream(content, b"/Filter/FlateDecode", zlib.compress(stamp.content, 9))
+            contents.append(b"%d 0 R" % content)
+        box = b"[0 0 %s %s]" % (_number(stamp.size[0]), _number(stamp.size[1]))
         self.out.put(number, b"<</Type/Page/Parent %d 0 R/MediaBox%s/Resources<<%s/XObject<<%s"
                      b" %d 0 R>>>>/Contents[%s]>>" % (
-                         self._pages_root, box, kept, name, form,
-                         b" ".join([b"%d 0 R" % self._draw_call(name), *stamped])))
+                         self._pages_root, box, kept, name, form, b" ".join(contents)))
         self.pages += 1
 
     def finish(self, *, title: str, subject: str, outline: list[OutlineEntry] | None = None,
                metadata: Mapping[str, str] | None = None, identity: bytes = b"",
-               pdfa: bool = False) -> bytes:
+               pdfa: bool = False, stamp_fonts: StampFonts | None = None) -> bytes:
         """Write the rest of the document; the PDF when it was collected in memory (else b"").
 
         ``identity`` seeds the document ID (same input, same bytes). ``outline``, when
@@ -364,9 +473,10 @@ class Composer:
 
         for entry in outline or ():
             self.outline.add(entry.title, self._kids[entry.page], child=entry.parent is not None)
+        self.fonts.finish(stamp_fonts or StampFonts())
         out = self.out
         info = {"/Title": title, "/Subject": subject, "/Creator": f"sheetgen {__version__}",
-                "/Producer": f"sheetgen {__version__} (WeasyPrint, reportlab, pypdf)"}
+                "/Producer": f"sheetgen {__version__} (WeasyPrint, HarfBuzz, pypdf)"}
         created = source_date()
         if created is not None:
             info["/CreationDate"] = info["/ModDate"] = created.strftime("D:%Y%m%d%H%M%SZ")
@@ -414,10 +524,16 @@ class Composer:
     def _form(self, layout: CompiledLayout, page: int) -> tuple[bytes, int]:
         key = (layout.key, page)
         if key not in self._forms:
-            source = _background_reader(layout).pages[page]
+            source = _background(layout).reader.pages[page]
             copier = self._background_copiers.get(layout.key)
             if copier is None:  # one per layout: its pages share fonts
-                copier = self._background_copiers[layout.key] = _Copier(self.out)
+                ours = _background(layout).programs
+                for role, glyphs in ours.values():
+                    self.fonts.use(role, glyphs)
+                copier = self._background_copiers[layout.key] = _Copier(
+                    self.out, {source: self.fonts.program(role)
+                               for source, (role, _) in ours.items()},
+                    _background(layout).drop)
             contents = source.get_contents()
             data = contents.get_data() if contents is not None else b""
             box = b"[" + b" ".join(_number(v) for v in source.mediabox) + b"]"
@@ -509,24 +625,117 @@ def xmp_packet(info: Mapping[str, str]) -> bytes:
     return packet.encode("utf-8")
 
 
-_readers: dict[str, Any] = {}
+@dataclass
+class _Background:
+    """A layout's background, parsed once per process (see :func:`_background`)."""
+
+    reader: Any
+    #: Source ``FontFile2`` object number -> (face role, glyph ids) of each of our fonts.
+    programs: dict[int, tuple[str, frozenset[int]]]
+    #: Source font descriptor object number -> keys to drop when copying it.
+    drop: dict[int, frozenset[str]]
 
 
-def _background_reader(layout: CompiledLayout) -> Any:
-    """A parsed reader of the layout's background, kept for the process like the layout.
+_backgrounds: dict[str, _Background] = {}
+
+
+def _background(layout: CompiledLayout) -> _Background:
+    """The layout's background parsed, with its fonts of the bundled faces recognised; kept
+    for the process like the layout.
 
     Parsing a background (its fonts' width arrays above all) costs more than stamping a
     page, so it is done once per layout, not once per output document; and its plain arrays
     are serialized once too (see :func:`_serialize_plain_arrays`).
     """
-    reader = _readers.get(layout.key)
-    if reader is None:
-
+    found = _backgrounds.get(layout.key)
+    if found is None:
         reader = PdfReader(io.BytesIO(layout.background))
         for page in reader.pages:
             _serialize_plain_arrays(page["/Resources"], set())
-        _readers[layout.key] = reader
-    return reader
+        programs, drop = _our_programs(reader)
+        found = _backgrounds[layout.key] = _Background(reader, programs, drop)
+    return found
+
+
+def _our_programs(reader: Any) -> tuple[dict[int, tuple[str, frozenset[int]]],
+                                         dict[int, frozenset[str]]]:
+    """The background's font programs that are subsets of a bundled face, with their glyphs.
+
+    A font descriptor is taken for ours when its ``/FontName`` is a subset name (``ABCDEF+``)
+    of ``Sheetgen-…`` (WeasyPrint names a font by its CSS family) and its ``FontFile2``
+    is a retain-glyph-id subset of a bundled face: no more glyphs than the face has, and each
+    of its non-empty glyphs the face's own outline at the same id, with the same advance.
+    Only then can the face's shared program replace it. Anything else is left as it is.
+    Also returns, per descriptor of ours, the keys that no longer hold (``/CIDSet``: the
+    shared program has more glyphs).
+    """
+    programs: dict[int, tuple[str, frozenset[int]]] = {}
+    drop: dict[int, frozenset[str]] = {}
+    for reference, descriptor in _descriptors(reader):
+        name = str(descriptor.get("/FontName", ""))
+        file = descriptor.get("/FontFile2")
+        tag, _, base = name.lstrip("/").partition("+")
+        if not (isinstance(file, IndirectObject) and len(tag) == 6 and tag.isupper()
+                and base.startswith("Sheetgen-")):
+            continue
+        stream = file.get_object()
+        role = _matching_face(stream.get_data()) if isinstance(stream, StreamObject) else None
+        if role is None:
+            continue
+        programs[file.idnum] = role
+        drop[reference] = frozenset({"/CIDSet"})
+    return programs, drop
+
+
+def _descriptors(reader: Any) -> list[tuple[int, Any]]:
+    """Every font descriptor reachable from the pages' resources (object number, dictionary),
+    in a fixed order."""
+    found: dict[int, Any] = {}
+    seen: set[int] = set()
+    stack: list[Any] = [page.get("/Resources") for page in reader.pages]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, IndirectObject):
+            if node.idnum in seen:
+                continue
+            seen.add(node.idnum)
+            target = node.get_object()
+            if isinstance(target, DictionaryObject) and target.get("/Type") == "/FontDescriptor":
+                found[node.idnum] = target
+                continue
+            node = target
+        if isinstance(node, StreamObject):
+            node = DictionaryObject(node)  # a form's or a pattern's dictionary
+        if isinstance(node, DictionaryObject):
+            stack.extend(value for key, value in node.items() if key != "/Parent")
+        elif isinstance(node, ArrayObject):
+            stack.extend(node)
+    return sorted(found.items())
+
+
+def _matching_face(program: bytes) -> tuple[str, frozenset[int]] | None:
+    """(role, glyph ids) of the bundled face ``program`` is a retain-gids subset of, else None."""
+    import uharfbuzz as hb
+
+    try:
+        count, outlines = fonts.program_glyphs(program)
+        embedded = hb.Font(hb.Face(hb.Blob(program)))
+    except (ValueError, struct_error):
+        return None
+    for role in ("body", "heading", "supplement"):
+        try:
+            face = fonts.face(role)
+        except FontError:  # an optional face missing (the heading font)
+            continue
+        if count > face.glyph_count:
+            continue
+        if all(face.outline(glyph) == outline
+               and face.advance(glyph) == round(embedded.get_glyph_h_advance(glyph)
+                                                * 1000 / embedded.face.upem)
+               for glyph, outline in outlines.items()):
+            used = {glyph for glyph in range(count) if embedded.get_glyph_h_advance(glyph)}
+            return role, frozenset(used | set(outlines))
+    return None
 
 
 #: Arrays shorter than this are written as they are: not worth the indirection.
@@ -576,9 +785,3 @@ def _serialized_array(array: ArrayObject) -> _SerializedArray:
     buffer = io.BytesIO()
     array.write_to_stream(buffer)
     return _SerializedArray(buffer.getvalue())
-
-
-def stamp_pages(stamp_pdf: bytes) -> list[Any]:
-    """The pages of a stamp document, parsed (for inspection; see :meth:`Composer.add_document`)."""
-
-    return list(PdfReader(io.BytesIO(stamp_pdf)).pages)
