@@ -145,7 +145,7 @@ def floor(plan: FilingPlan) -> list[tuple[str, float]]:
     glyphs = set(builder._composer.fonts._glyphs["body"])
     glyphs |= set(builder._stamper.glyphs.layers["body"][0])
     face = fonts.face("body")
-    program = face.subset(glyphs)
+    program = face.subset(glyphs)[0]
     repeat = 30
     return [(f"HarfBuzz alone: subset {len(glyphs)} glyphs", per_call(
                  lambda: [face.subset(glyphs) for _ in range(repeat)], repeat, repeat=3)),

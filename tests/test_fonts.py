@@ -180,18 +180,32 @@ def test_face_widths_are_reportlabs_for_every_code_point_and_string() -> None:
         assert fonts.measure(text, size) == stringWidth(text, name, size)
 
 
-def test_face_subset_keeps_glyph_ids_and_only_what_a_pdf_reads() -> None:
+def test_face_subset_renumbers_in_order_or_keeps_glyph_ids_and_only_what_a_pdf_reads() -> None:
     import uharfbuzz as hb
 
     face = fonts.face("body")
-    glyphs = [face.glyph(ord(c)) for c in "张江A"]
-    program = face.subset(glyphs)
+    glyphs = sorted({face.glyph(ord(c)) for c in "张江A"})
+    program, glyph_map = face.subset(glyphs)
     count, outlines = fonts.program_glyphs(program)
-    assert count == max(glyphs) + 1  # glyph ids kept (RETAIN_GIDS)
-    assert {g: face.outline(g) for g in glyphs} == {g: outlines[g] for g in glyphs}
-    tags = {int.to_bytes(tag, 4, "big").decode() if isinstance(tag, int) else str(tag)
-            for tag in hb.Face(hb.Blob(program)).table_tags}
-    assert tags == {"glyf", "head", "hhea", "hmtx", "loca", "maxp"}
+    assert sorted(glyph_map) == [0, *glyphs] and count == len(glyphs) + 1
+    assert sorted(glyph_map.values()) == list(range(count))  # renumbered in id order
+    assert all(face.outline(g) == outlines[glyph_map[g]] for g in glyphs)
+    kept, same = face.subset(glyphs, retain_gids=True)
+    count, outlines = fonts.program_glyphs(kept)
+    assert count == max(glyphs) + 1 and all(same[g] == g for g in glyphs)
+    assert all(face.outline(g) == outlines[g] for g in glyphs)
+    for data in (program, kept):
+        tags = {int.to_bytes(tag, 4, "big").decode() if isinstance(tag, int) else str(tag)
+                for tag in hb.Face(hb.Blob(data)).table_tags}
+        assert tags == {"glyf", "head", "hhea", "hmtx", "loca", "maxp"}
+
+
+def test_face_subset_gives_the_same_bytes_once_the_face_is_preprocessed() -> None:
+    face = fonts.Face("body")  # a face of its own: its subset count starts at 0
+    glyphs = [face.glyph(ord(c)) for c in "核验单"]
+    results = [face.subset(glyphs) for _ in range(4)]  # from the third on: preprocessed
+    assert face._preprocessed is not None
+    assert all(result == results[0] for result in results)
 
 
 def test_to_unicode_cmap_maps_cids_to_utf16_with_surrogate_pairs() -> None:

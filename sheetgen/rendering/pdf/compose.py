@@ -34,9 +34,10 @@ import array
 import hashlib
 import io
 import os
+import sys
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from struct import error as struct_error
 from typing import Any, Protocol
@@ -62,9 +63,11 @@ from sheetgen.rendering.pdf.stamp import StampedPage, StampFonts
 #: keep little in memory and let a reader find an object without inflating much.
 OBJECTS_PER_STREAM = 200
 HEADER = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"  # the binary comment marks the file as binary
-#: zlib level of the font programs: level 9 takes twice level 6's time on a retain-gids
-#: subset for 0.4 % fewer bytes (measured in docs/performance.md).
+#: zlib levels of a face's program and of its ``/CIDToGIDMap`` (60 KB, mostly zeros): level 9
+#: saves 0.05 % of a program's bytes for 6 % more time, and takes 1.8 ms on a map where
+#: level 4 takes 0.16 ms for the same size (docs/performance.md).
 FONT_LEVEL = 6
+MAP_LEVEL = 4
 
 
 class Sink(Protocol):
@@ -203,15 +206,16 @@ class _Copier:
 
     Renumbers references as it goes and writes every object reachable from what it is asked
     to copy. ``substitutes`` maps source object numbers to output objects written elsewhere
-    (the shared font programs): those are referenced, never copied. ``drop`` names, by source
-    object number, keys left out of that dictionary (a ``/CIDSet`` that no longer holds).
+    (the shared font programs): those are referenced, never copied. ``edits`` changes, by
+    source object number, entries of a dictionary: a key to serialized bytes, or to None to
+    leave the key out (a font's ``/CIDToGIDMap`` and ``/CIDSet`` for the shared program).
     """
 
     def __init__(self, out: PdfStream, substitutes: Mapping[int, int] | None = None,
-                 drop: Mapping[int, frozenset[str]] | None = None) -> None:
+                 edits: Mapping[int, Mapping[str, bytes | None]] | None = None) -> None:
         self.out = out
         self._numbers: dict[int, int] = dict(substitutes or {})  # source -> output number
-        self._drop = drop or {}
+        self._edits = edits or {}
         self._queue: list[tuple[int, int, Any]] = []
 
     def ref(self, reference: IndirectObject) -> int:
@@ -229,10 +233,16 @@ class _Copier:
         """Write every object referenced so far (and what they reference)."""
         while self._queue:
             number, source, value = self._queue.pop()
-            dropped = self._drop.get(source)
-            if dropped and isinstance(value, DictionaryObject):
-                value = DictionaryObject({k: v for k, v in value.items() if k not in dropped})
-            self.write(number, value)
+            edits = self._edits.get(source)
+            if edits and isinstance(value, DictionaryObject) and not isinstance(
+                    value, StreamObject):
+                entries = [_name(key) + _separated(dump(item, self.ref))
+                           for key, item in value.items() if key not in edits]
+                entries += [_name(key) + _separated(raw)
+                            for key, raw in edits.items() if raw is not None]
+                self.out.put(number, b"<<" + b"".join(entries) + b">>")
+            else:
+                self.write(number, value)
 
     def write(self, number: int, value: Any) -> None:
         if isinstance(value, StreamObject):
@@ -247,27 +257,36 @@ class _Copier:
 class _DocumentFonts:
     """The fonts of the bundled faces in one output document: one program per face.
 
-    Object numbers are reserved when a face is first used (:meth:`program`,
+    Object numbers are reserved when a face is first used (:meth:`program`, :meth:`cid_map`,
     :meth:`stamp_font`); :meth:`finish` writes them, the program holding every glyph any
-    background or stamp of the document uses (:meth:`use`).
+    background or stamp of the document uses (:meth:`use`). The program is a compact subset
+    (glyphs renumbered); every font of the face reaches it through the one ``/CIDToGIDMap``
+    stream, so the CIDs of every content stream stay the bundled font's glyph ids.
     """
 
     def __init__(self, out: PdfStream) -> None:
         self.out = out
-        self._programs: dict[str, int] = {}
+        self._programs: dict[str, tuple[int, int]] = {}  # role -> FontFile2, CIDToGIDMap
         self._glyphs: dict[str, set[int]] = {}
         self._stamp: dict[bytes, int] = {}
 
+    def _reserved(self, role: str) -> tuple[int, int]:
+        numbers = self._programs.get(role)
+        if numbers is None:
+            numbers = self._programs[role] = (self.out.reserve(), self.out.reserve())
+            self._glyphs.setdefault(role, set())
+        return numbers
+
     def program(self, role: str) -> int:
         """The object number of the face's ``FontFile2``."""
-        number = self._programs.get(role)
-        if number is None:
-            number = self._programs[role] = self.out.reserve()
-            self._glyphs.setdefault(role, set())
-        return number
+        return self._reserved(role)[0]
+
+    def cid_map(self, role: str) -> int:
+        """The object number of the face's ``/CIDToGIDMap`` stream."""
+        return self._reserved(role)[1]
 
     def use(self, role: str, glyphs: Iterable[int]) -> None:
-        self.program(role)
+        self._reserved(role)
         self._glyphs[role].update(glyphs)
 
     def stamp_font(self, name: bytes) -> int:
@@ -278,7 +297,7 @@ class _DocumentFonts:
         return number
 
     def finish(self, stamp: StampFonts) -> None:
-        """Write the stamp's font dictionaries and every face's program."""
+        """Write the stamp's font dictionaries and every face's program and map."""
         out = self.out
         descriptors: dict[str, int] = {}
         written = []
@@ -299,21 +318,33 @@ class _DocumentFonts:
                 out.put(descriptor, b"<</Type/FontDescriptor/FontName%s/Flags 4/FontBBox[%s]"
                         b"/ItalicAngle 0/Ascent %d/Descent %d/CapHeight %d/StemV 80"
                         b"/FontFile2 %d 0 R>>" % (base, b" ".join(b"%d" % v for v in box),
-                                                  ascent, descent, ascent,
-                                                  self._programs[role]))
+                                                  ascent, descent, ascent, self.program(role)))
             cid_font, to_unicode = out.reserve(), out.reserve()
             out.put(number, b"<</Type/Font/Subtype/Type0/BaseFont%s/Encoding/Identity-H"
                     b"/DescendantFonts[%d 0 R]/ToUnicode %d 0 R>>" % (base, cid_font, to_unicode))
             out.put(cid_font, b"<</Type/Font/Subtype/CIDFontType2/BaseFont%s/CIDSystemInfo"
                     b"<</Registry(Adobe)/Ordering(Identity)/Supplement 0>>/FontDescriptor"
-                    b" %d 0 R/DW 1000/W[%s]/CIDToGIDMap/Identity>>"
-                    % (base, descriptor, _widths(face, glyphs)))
+                    b" %d 0 R/DW 1000/W[%s]/CIDToGIDMap %d 0 R>>"
+                    % (base, descriptor, _widths(face, glyphs), self.cid_map(role)))
             cmap = fonts.to_unicode_cmap(f"{tags[role]}-UCS", glyphs)
             out.put_stream(to_unicode, b"/Filter/FlateDecode", zlib.compress(cmap, 9))
-        for role, number in sorted(self._programs.items()):
-            program = fonts.face(role).subset(self._glyphs[role])
-            out.put_stream(number, b"/Length1 %d/Filter/FlateDecode" % len(program),
+        for role, (program_number, map_number) in sorted(self._programs.items()):
+            program, glyph_map = fonts.face(role).subset(self._glyphs[role])
+            out.put_stream(program_number, b"/Length1 %d/Filter/FlateDecode" % len(program),
                            zlib.compress(program, FONT_LEVEL))
+            out.put_stream(map_number, b"/Filter/FlateDecode",
+                           zlib.compress(_cid_to_gid_map(glyph_map), MAP_LEVEL))
+
+
+def _cid_to_gid_map(glyph_map: Mapping[int, int]) -> bytes:
+    """A ``/CIDToGIDMap`` stream's data: for each CID (a glyph id of the bundled face) from 0
+    up, the 2-byte big-endian glyph id it has in the subset (0 for a glyph not in it)."""
+    table = array.array("H", bytes(2 * (max(glyph_map) + 1)))
+    for old, new in glyph_map.items():
+        table[old] = new
+    if sys.byteorder == "little":
+        table.byteswap()
+    return table.tobytes()
 
 
 def _widths(face: fonts.Face, glyphs: Iterable[int]) -> bytes:
@@ -527,20 +558,21 @@ class Composer:
             source = _background(layout).reader.pages[page]
             copier = self._background_copiers.get(layout.key)
             if copier is None:  # one per layout: its pages share fonts
-                ours = _background(layout).programs
-                for role, glyphs in ours.values():
+                background = _background(layout)
+                for role, glyphs in background.programs.values():
                     self.fonts.use(role, glyphs)
+                edits: dict[int, dict[str, bytes | None]] = {
+                    source: {"/CIDSet": None} for source in background.descriptors}
+                edits.update({source: {"/CIDToGIDMap": b"%d 0 R" % self.fonts.cid_map(role)}
+                              for source, role in background.cid_fonts.items()})
                 copier = self._background_copiers[layout.key] = _Copier(
                     self.out, {source: self.fonts.program(role)
-                               for source, (role, _) in ours.items()},
-                    _background(layout).drop)
-            contents = source.get_contents()
-            data = contents.get_data() if contents is not None else b""
-            box = b"[" + b" ".join(_number(v) for v in source.mediabox) + b"]"
+                               for source, (role, _) in background.programs.items()}, edits)
+            box, content = _background(layout).content(page)
             number = self.out.reserve()
             self.out.put_stream(number, b"/Type/XObject/Subtype/Form/BBox%s/Resources%s"
                                 b"/Filter/FlateDecode" % (box, copier.value(source["/Resources"])),
-                                zlib.compress(data, 9))
+                                content)
             copier.drain()
             self._forms[key] = (b"/SgBg%d" % len(self._forms), number)
         return self._forms[key]
@@ -632,8 +664,22 @@ class _Background:
     reader: Any
     #: Source ``FontFile2`` object number -> (face role, glyph ids) of each of our fonts.
     programs: dict[int, tuple[str, frozenset[int]]]
-    #: Source font descriptor object number -> keys to drop when copying it.
-    drop: dict[int, frozenset[str]]
+    #: Source object numbers of our fonts' descriptors (their ``/CIDSet`` is dropped) and
+    #: of our CID fonts, by face (their ``/CIDToGIDMap`` becomes the face's map).
+    descriptors: frozenset[int]
+    cid_fonts: dict[int, str]
+    #: Page -> (its box, its content compressed), made once: the same bytes in every document.
+    contents: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)
+
+    def content(self, page: int) -> tuple[bytes, bytes]:
+        found = self.contents.get(page)
+        if found is None:
+            source = self.reader.pages[page]
+            contents = source.get_contents()
+            data = contents.get_data() if contents is not None else b""
+            box = b"[" + b" ".join(_number(v) for v in source.mediabox) + b"]"
+            found = self.contents[page] = (box, zlib.compress(data, 9))
+        return found
 
 
 _backgrounds: dict[str, _Background] = {}
@@ -652,65 +698,70 @@ def _background(layout: CompiledLayout) -> _Background:
         reader = PdfReader(io.BytesIO(layout.background))
         for page in reader.pages:
             _serialize_plain_arrays(page["/Resources"], set())
-        programs, drop = _our_programs(reader)
-        found = _backgrounds[layout.key] = _Background(reader, programs, drop)
+        found = _backgrounds[layout.key] = _Background(reader, *_our_fonts(reader))
     return found
 
 
-def _our_programs(reader: Any) -> tuple[dict[int, tuple[str, frozenset[int]]],
-                                         dict[int, frozenset[str]]]:
-    """The background's font programs that are subsets of a bundled face, with their glyphs.
+def _our_fonts(reader: Any) -> tuple[dict[int, tuple[str, frozenset[int]]], frozenset[int],
+                                     dict[int, str]]:
+    """The background's fonts that are subsets of a bundled face: their programs (with their
+    glyphs), descriptors and CID fonts, by source object number.
 
-    A font descriptor is taken for ours when its ``/FontName`` is a subset name (``ABCDEF+``)
-    of ``Sheetgen-…`` (WeasyPrint names a font by its CSS family) and its ``FontFile2``
-    is a retain-glyph-id subset of a bundled face: no more glyphs than the face has, and each
-    of its non-empty glyphs the face's own outline at the same id, with the same advance.
-    Only then can the face's shared program replace it. Anything else is left as it is.
-    Also returns, per descriptor of ours, the keys that no longer hold (``/CIDSet``: the
-    shared program has more glyphs).
+    A font is taken for ours when its descriptor's ``/FontName`` is a subset name
+    (``ABCDEF+``) of ``Sheetgen-…`` (WeasyPrint names a font by its CSS family), its
+    ``FontFile2`` is a retain-glyph-id subset of a bundled face (no more glyphs than the face
+    has, each non-empty glyph the face's own outline at the same id, with the same advance),
+    and every CID font using that descriptor is an indirect object mapping CIDs to glyph ids
+    by ``/Identity``. Only then can the face's shared program (and map) replace its own.
+    Anything else is left as it is.
     """
-    programs: dict[int, tuple[str, frozenset[int]]] = {}
-    drop: dict[int, frozenset[str]] = {}
-    for reference, descriptor in _descriptors(reader):
-        name = str(descriptor.get("/FontName", ""))
-        file = descriptor.get("/FontFile2")
-        tag, _, base = name.lstrip("/").partition("+")
-        if not (isinstance(file, IndirectObject) and len(tag) == 6 and tag.isupper()
-                and base.startswith("Sheetgen-")):
-            continue
-        stream = file.get_object()
-        role = _matching_face(stream.get_data()) if isinstance(stream, StreamObject) else None
-        if role is None:
-            continue
-        programs[file.idnum] = role
-        drop[reference] = frozenset({"/CIDSet"})
-    return programs, drop
-
-
-def _descriptors(reader: Any) -> list[tuple[int, Any]]:
-    """Every font descriptor reachable from the pages' resources (object number, dictionary),
-    in a fixed order."""
-    found: dict[int, Any] = {}
+    descriptors: dict[int, Any] = {}
+    users: dict[int, list[int | None]] = {}  # descriptor -> CID fonts using it (None: unsafe)
     seen: set[int] = set()
-    stack: list[Any] = [page.get("/Resources") for page in reader.pages]
+    stack: list[tuple[int | None, Any]] = [(None, page.get("/Resources")) for page in reader.pages]
     while stack:
-        node = stack.pop()
+        number, node = stack.pop()
         if isinstance(node, IndirectObject):
             if node.idnum in seen:
                 continue
             seen.add(node.idnum)
-            target = node.get_object()
-            if isinstance(target, DictionaryObject) and target.get("/Type") == "/FontDescriptor":
-                found[node.idnum] = target
+            number, node = node.idnum, node.get_object()
+        if isinstance(node, DictionaryObject) and not isinstance(node, StreamObject):
+            if node.get("/Type") == "/FontDescriptor":
+                if number is not None:
+                    descriptors[number] = node
                 continue
-            node = target
-        if isinstance(node, StreamObject):
-            node = DictionaryObject(node)  # a form's or a pattern's dictionary
-        if isinstance(node, DictionaryObject):
-            stack.extend(value for key, value in node.items() if key != "/Parent")
+            if node.get("/Subtype") == "/CIDFontType2":
+                descriptor = node.get("/FontDescriptor")
+                if isinstance(descriptor, IndirectObject):
+                    identity = node.get("/CIDToGIDMap", "/Identity") == "/Identity"
+                    users.setdefault(descriptor.idnum, []).append(
+                        number if identity else None)
+            stack.extend((None, value) for key, value in node.items() if key != "/Parent")
+        elif isinstance(node, StreamObject):  # a form's or a pattern's dictionary
+            stack.extend((None, value) for key, value in node.items() if key != "/Parent")
         elif isinstance(node, ArrayObject):
-            stack.extend(node)
-    return sorted(found.items())
+            stack.extend((None, value) for value in node)
+    programs: dict[int, tuple[str, frozenset[int]]] = {}
+    ours: set[int] = set()
+    cid_fonts: dict[int, str] = {}
+    for number, descriptor in sorted(descriptors.items()):
+        name = str(descriptor.get("/FontName", ""))
+        file = descriptor.get("/FontFile2")
+        tag, _, base = name.lstrip("/").partition("+")
+        fonts_using = users.get(number, [])
+        if not (isinstance(file, IndirectObject) and len(tag) == 6 and tag.isupper()
+                and base.startswith("Sheetgen-") and fonts_using
+                and None not in fonts_using):
+            continue
+        stream = file.get_object()
+        found = _matching_face(stream.get_data()) if isinstance(stream, StreamObject) else None
+        if found is None:
+            continue
+        programs[file.idnum] = found
+        ours.add(number)
+        cid_fonts.update((font, found[0]) for font in fonts_using if font is not None)
+    return programs, frozenset(ours), cid_fonts
 
 
 def _matching_face(program: bytes) -> tuple[str, frozenset[int]] | None:
