@@ -194,7 +194,7 @@ def test_characters_sharing_a_glyph_each_extract() -> None:
 
 def test_a_font_not_of_the_bundled_faces_is_not_taken_for_one(tmp_path: Path) -> None:
     from sheetgen.rendering import fonts
-    from sheetgen.rendering.pdf.compose import _matching_face
+    from sheetgen.rendering.pdf.layout import _matching_face
 
     face = fonts.face("body")
     glyphs = [face.glyph(ord(c)) for c in "核验单"]
@@ -210,3 +210,19 @@ def test_a_font_not_of_the_bundled_faces_is_not_taken_for_one(tmp_path: Path) ->
     compact = bytes(hb.subset(hb.Face(hb.Blob.from_file_path(str(fonts.font_path("body")))),
                               request).blob.data)
     assert _matching_face(compact) is None
+
+
+def test_the_same_bytes_from_a_layout_compiled_here_or_read_from_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sheetgen.rendering.pdf import compose, layout
+
+    monkeypatch.setenv("SHEETGEN_CACHE_DIR", str(tmp_path / "cache"))
+
+    def fresh() -> bytes:
+        layout._cache.clear()
+        compose._backgrounds.clear()
+        return render_pdf(plans()[0], RenderOptions()).pdf
+
+    compiled = fresh()  # compiles every layout (the cache directory is empty)
+    assert sorted(p.suffix for p in (tmp_path / "cache").iterdir())
+    assert fresh() == compiled  # every layout from the disk cache

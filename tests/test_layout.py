@@ -117,6 +117,31 @@ def test_layouts_are_cached_in_process_and_on_disk(tmp_path: Path,
     assert get_layout(templates, "t.html", CONTEXT) == first and compiled == ["x"]
 
 
+def test_a_layout_knows_its_bundled_fonts_from_compile_time(tmp_path: Path) -> None:
+    import dataclasses
+
+    from sheetgen.rendering.pdf import compose
+    from sheetgen.rendering.pdf.layout import BackgroundFonts, identify_fonts
+
+    (tmp_path / "t").mkdir()
+    templates = template_set(tmp_path / "t", '<div class="f" data-field="host.name">'
+                                             '</div><p>网站备案</p>')
+    compiled = compile_layout(templates, "t.html", CONTEXT, key="k")
+    assert compiled.fonts is not None and compiled.fonts.current()
+    ((role, glyphs),) = compiled.fonts.programs.values()
+    assert role == "body" and len(glyphs) >= 5  # .notdef and the four hanzi at least
+    assert len(compiled.fonts.descriptors) == len(compiled.fonts.cid_fonts) == 1
+    assert BackgroundFonts.from_json(compiled.fonts.as_json()) == compiled.fonts
+    assert BackgroundFonts.from_json({"faces": "x"}) is None
+    # Checked against another build of the font file: recognised again when composing.
+    stale = dataclasses.replace(compiled.fonts, faces={"body": compiled.fonts.faces["body"] ^ 1},
+                                programs={})
+    assert not stale.current()
+    relaid = dataclasses.replace(compiled, key="k-stale", fonts=stale)
+    assert compose._background(relaid).fonts == identify_fonts(compiled.background)
+    assert compose._background(relaid).fonts.programs == compiled.fonts.programs
+
+
 def test_the_cache_key_follows_templates_and_static_context(tmp_path: Path) -> None:
     templates = template_set(tmp_path, "")
     key = layout.layout_key(templates, "t.html", CONTEXT)

@@ -296,6 +296,9 @@ class Face:
         self.glyph_count: int = self._face.glyph_count
         self._scale = 1000 / self._face.upem
         self.postscript_name = _postscript_name(self._face) or path.stem
+        #: ``head.checkSumAdjustment``: tells one build of the font file from another.
+        self.checksum: int = struct.unpack_from(">L", self._face.reference_table("head").data,
+                                                8)[0]
         self._glyphs: dict[int, int] = {}
         self._advances: dict[int, int] = {}
         self._widths: dict[str, int] = {}  # character -> advance of its glyph, for measure

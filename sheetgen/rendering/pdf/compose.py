@@ -15,7 +15,8 @@ bookmarks point at their page with ``/Dest`` rather than a GoTo action object ea
 
 The stamped values arrive as content streams (:mod:`~.stamp`) and are written as they are.
 Fonts are per output document, **one font program per face**: every font of a bundled face
-(the backgrounds' WeasyPrint subsets, recognised by :func:`_our_programs`, and the stamp's)
+(the backgrounds' WeasyPrint subsets, recognised when the layout is compiled, and the
+stamp's)
 points at one ``FontFile2``, a subset of the union of their glyphs keeping the bundled font's
 glyph ids (:meth:`~sheetgen.rendering.fonts.Face.subset`), so no content stream changes.
 Those objects are reserved when first used and written by :meth:`Composer.finish` with the
@@ -39,7 +40,6 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from struct import error as struct_error
 from typing import Any, Protocol
 
 from pypdf import PdfReader
@@ -54,9 +54,9 @@ from pypdf.generic import (
     TextStringObject,
 )
 
-from sheetgen.errors import FontError, UsageError
+from sheetgen.errors import UsageError
 from sheetgen.rendering import fonts
-from sheetgen.rendering.pdf.layout import CompiledLayout
+from sheetgen.rendering.pdf.layout import BackgroundFonts, CompiledLayout, identify_fonts
 from sheetgen.rendering.pdf.stamp import StampedPage, StampFonts
 
 #: Small objects per compressed object stream: big enough to compress well, small enough to
@@ -558,16 +558,19 @@ class Composer:
             source = _background(layout).reader.pages[page]
             copier = self._background_copiers.get(layout.key)
             if copier is None:  # one per layout: its pages share fonts
-                background = _background(layout)
-                for role, glyphs in background.programs.values():
+                ours = _background(layout).fonts
+                # In object number order, whatever order they were found or stored in: the
+                # face programs' numbers are reserved here, and the bytes must not depend on
+                # whether the layout was compiled in this process or read from the cache.
+                for _, (role, glyphs) in sorted(ours.programs.items()):
                     self.fonts.use(role, glyphs)
                 edits: dict[int, dict[str, bytes | None]] = {
-                    source: {"/CIDSet": None} for source in background.descriptors}
+                    source: {"/CIDSet": None} for source in ours.descriptors}
                 edits.update({source: {"/CIDToGIDMap": b"%d 0 R" % self.fonts.cid_map(role)}
-                              for source, role in background.cid_fonts.items()})
+                              for source, role in ours.cid_fonts.items()})
                 copier = self._background_copiers[layout.key] = _Copier(
                     self.out, {source: self.fonts.program(role)
-                               for source, (role, _) in background.programs.items()}, edits)
+                               for source, (role, _) in ours.programs.items()}, edits)
             box, content = _background(layout).content(page)
             number = self.out.reserve()
             self.out.put_stream(number, b"/Type/XObject/Subtype/Form/BBox%s/Resources%s"
@@ -662,12 +665,7 @@ class _Background:
     """A layout's background, parsed once per process (see :func:`_background`)."""
 
     reader: Any
-    #: Source ``FontFile2`` object number -> (face role, glyph ids) of each of our fonts.
-    programs: dict[int, tuple[str, frozenset[int]]]
-    #: Source object numbers of our fonts' descriptors (their ``/CIDSet`` is dropped) and
-    #: of our CID fonts, by face (their ``/CIDToGIDMap`` becomes the face's map).
-    descriptors: frozenset[int]
-    cid_fonts: dict[int, str]
+    fonts: BackgroundFonts  # its fonts of the bundled faces
     #: Page -> (its box, its content compressed), made once: the same bytes in every document.
     contents: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)
 
@@ -686,107 +684,25 @@ _backgrounds: dict[str, _Background] = {}
 
 
 def _background(layout: CompiledLayout) -> _Background:
-    """The layout's background parsed, with its fonts of the bundled faces recognised; kept
-    for the process like the layout.
+    """The layout's background parsed, with its fonts of the bundled faces; kept for the
+    process like the layout.
 
     Parsing a background (its fonts' width arrays above all) costs more than stamping a
     page, so it is done once per layout, not once per output document; and its plain arrays
-    are serialized once too (see :func:`_serialize_plain_arrays`).
+    are serialized once too (see :func:`_serialize_plain_arrays`). Its fonts were recognised
+    when the layout was compiled (:attr:`CompiledLayout.fonts`); they are recognised again
+    here only when that is missing or was checked against other font files.
     """
     found = _backgrounds.get(layout.key)
     if found is None:
         reader = PdfReader(io.BytesIO(layout.background))
+        ours = layout.fonts
+        if ours is None or not ours.current():
+            ours = identify_fonts(reader)
         for page in reader.pages:
             _serialize_plain_arrays(page["/Resources"], set())
-        found = _backgrounds[layout.key] = _Background(reader, *_our_fonts(reader))
+        found = _backgrounds[layout.key] = _Background(reader, ours)
     return found
-
-
-def _our_fonts(reader: Any) -> tuple[dict[int, tuple[str, frozenset[int]]], frozenset[int],
-                                     dict[int, str]]:
-    """The background's fonts that are subsets of a bundled face: their programs (with their
-    glyphs), descriptors and CID fonts, by source object number.
-
-    A font is taken for ours when its descriptor's ``/FontName`` is a subset name
-    (``ABCDEF+``) of ``Sheetgen-…`` (WeasyPrint names a font by its CSS family), its
-    ``FontFile2`` is a retain-glyph-id subset of a bundled face (no more glyphs than the face
-    has, each non-empty glyph the face's own outline at the same id, with the same advance),
-    and every CID font using that descriptor is an indirect object mapping CIDs to glyph ids
-    by ``/Identity``. Only then can the face's shared program (and map) replace its own.
-    Anything else is left as it is.
-    """
-    descriptors: dict[int, Any] = {}
-    users: dict[int, list[int | None]] = {}  # descriptor -> CID fonts using it (None: unsafe)
-    seen: set[int] = set()
-    stack: list[tuple[int | None, Any]] = [(None, page.get("/Resources")) for page in reader.pages]
-    while stack:
-        number, node = stack.pop()
-        if isinstance(node, IndirectObject):
-            if node.idnum in seen:
-                continue
-            seen.add(node.idnum)
-            number, node = node.idnum, node.get_object()
-        if isinstance(node, DictionaryObject) and not isinstance(node, StreamObject):
-            if node.get("/Type") == "/FontDescriptor":
-                if number is not None:
-                    descriptors[number] = node
-                continue
-            if node.get("/Subtype") == "/CIDFontType2":
-                descriptor = node.get("/FontDescriptor")
-                if isinstance(descriptor, IndirectObject):
-                    identity = node.get("/CIDToGIDMap", "/Identity") == "/Identity"
-                    users.setdefault(descriptor.idnum, []).append(
-                        number if identity else None)
-            stack.extend((None, value) for key, value in node.items() if key != "/Parent")
-        elif isinstance(node, StreamObject):  # a form's or a pattern's dictionary
-            stack.extend((None, value) for key, value in node.items() if key != "/Parent")
-        elif isinstance(node, ArrayObject):
-            stack.extend((None, value) for value in node)
-    programs: dict[int, tuple[str, frozenset[int]]] = {}
-    ours: set[int] = set()
-    cid_fonts: dict[int, str] = {}
-    for number, descriptor in sorted(descriptors.items()):
-        name = str(descriptor.get("/FontName", ""))
-        file = descriptor.get("/FontFile2")
-        tag, _, base = name.lstrip("/").partition("+")
-        fonts_using = users.get(number, [])
-        if not (isinstance(file, IndirectObject) and len(tag) == 6 and tag.isupper()
-                and base.startswith("Sheetgen-") and fonts_using
-                and None not in fonts_using):
-            continue
-        stream = file.get_object()
-        found = _matching_face(stream.get_data()) if isinstance(stream, StreamObject) else None
-        if found is None:
-            continue
-        programs[file.idnum] = found
-        ours.add(number)
-        cid_fonts.update((font, found[0]) for font in fonts_using if font is not None)
-    return programs, frozenset(ours), cid_fonts
-
-
-def _matching_face(program: bytes) -> tuple[str, frozenset[int]] | None:
-    """(role, glyph ids) of the bundled face ``program`` is a retain-gids subset of, else None."""
-    import uharfbuzz as hb
-
-    try:
-        count, outlines = fonts.program_glyphs(program)
-        embedded = hb.Font(hb.Face(hb.Blob(program)))
-    except (ValueError, struct_error):
-        return None
-    for role in ("body", "heading", "supplement"):
-        try:
-            face = fonts.face(role)
-        except FontError:  # an optional face missing (the heading font)
-            continue
-        if count > face.glyph_count:
-            continue
-        if all(face.outline(glyph) == outline
-               and face.advance(glyph) == round(embedded.get_glyph_h_advance(glyph)
-                                                * 1000 / embedded.face.upem)
-               for glyph, outline in outlines.items()):
-            used = {glyph for glyph in range(count) if embedded.get_glyph_h_advance(glyph)}
-            return role, frozenset(used | set(outlines))
-    return None
 
 
 #: Arrays shorter than this are written as they are: not worth the indirection.
