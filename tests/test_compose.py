@@ -226,3 +226,92 @@ def test_the_same_bytes_from_a_layout_compiled_here_or_read_from_the_cache(
     compiled = fresh()  # compiles every layout (the cache directory is empty)
     assert sorted(p.suffix for p in (tmp_path / "cache").iterdir())
     assert fresh() == compiled  # every layout from the disk cache
+
+
+def test_the_background_is_stored_as_objects_read_back_without_pypdf() -> None:
+    import pypdfium2
+
+    from sheetgen.rendering.pdf import background
+    from sheetgen.rendering.pdf.layout import get_layout
+    from sheetgen.rendering.templating import bundled
+
+    job = applicant_jobs(plans()[1], RenderOptions())[0]
+    compiled = get_layout(bundled(), job.sheet.template, job.sheet.context,
+                          max_pages=job.max_pages)
+    objects = background.read(compiled.background)
+    assert objects is not None and len(objects.pages) == compiled.page_count
+    # Every reference the pattern finds is one of pypdf's, and the other way round.
+    document = reader(compiled.background)
+    for number, (body, _) in objects.objects.items():
+        found = [int(m[1]) for m in background.REFERENCE.finditer(body)]
+        assert all(target in objects.objects for target in found)
+        refs = _references(document.get_object(number))
+        assert sorted(found) == sorted(refs), number
+    assert b"(Sheetgen" not in compiled.background  # strings in hex: no false references
+    # Still an ordinary PDF, the same page as WeasyPrint drew it.
+    assert "网站备案信息真实性核验单" in page_texts(compiled.background)[0]
+    pdf = pypdfium2.PdfDocument(compiled.background)
+    try:
+        assert len(pdf) == compiled.page_count
+    finally:
+        pdf.close()
+    assert background.read(render_pdf(plans()[1], RenderOptions()).pdf) is None
+
+
+def _references(node: object) -> list[int]:
+    """The object numbers pypdf sees referenced in ``node`` (a stream's /Length aside)."""
+    from pypdf.generic import IndirectObject
+
+    if isinstance(node, IndirectObject):
+        return [node.idnum]
+    if isinstance(node, dict):
+        return [n for key, item in node.items() if key != "/Length" for n in _references(item)]
+    if isinstance(node, list):
+        return [n for item in node for n in _references(item)]
+    return []
+
+
+def test_rendering_from_cached_layouts_imports_no_pdf_library(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    from tests.conftest import EXAMPLES
+
+    script = f"""
+import sys
+from pathlib import Path
+from sheetgen.documents.jobs import RenderOptions
+from sheetgen.pipeline import plan_input
+from sheetgen.rendering.pdf.document import render_pdf
+path = Path({str(EXAMPLES / "jiangxi-personal.json")!r})
+render_pdf(plan_input(path.read_bytes(), source=path.name), RenderOptions())
+print("pypdf" in sys.modules)
+"""
+    env = {**os.environ, "SHEETGEN_CACHE_DIR": str(tmp_path / "cache")}
+    run = [sys.executable, "-c", script]
+    first = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
+    assert first.stdout.strip() == "True"  # compiling the layouts reads WeasyPrint's PDF
+    cached = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
+    assert cached.stdout.strip() == "False"
+
+
+def test_a_background_in_another_form_is_stored_again_when_composed() -> None:
+    import dataclasses
+
+    from sheetgen.rendering.pdf import compose
+    from sheetgen.rendering.pdf.layout import get_layout
+    from sheetgen.rendering.templating import bundled
+    from tests.pdfs import is_a4
+
+    job = applicant_jobs(plans()[0], RenderOptions(cover=False))[0]
+    compiled = get_layout(bundled(), job.sheet.template, job.sheet.context)
+    weasy_like = render_pdf(plans()[0], RenderOptions(cover=False)).pdf  # not our stored form
+    other = dataclasses.replace(compiled, key="another-form", background=weasy_like,
+                                fonts=None)
+    found = compose._background(other)
+    assert found.objects.pages and is_a4(page_sizes_of(found.objects.pages[0].box))
+
+
+def page_sizes_of(box: bytes) -> tuple[float, float]:
+    values = [float(v) for v in box.strip(b"[]").split()]
+    return values[2] - values[0], values[3] - values[1]

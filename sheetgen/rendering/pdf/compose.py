@@ -23,10 +23,11 @@ Those objects are reserved when first used and written by :meth:`Composer.finish
 union of the whole document: for a streamed bundle, memory stays a set of glyph ids per face.
 Any other font (a provider's template with a system font) is copied untouched.
 
-pypdf only reads here, the backgrounds (once per layout and process): their objects are
-copied into the stream by :class:`_Copier` (written by this module, where pypdf's writer
-would hold the whole document in memory and has no object streams). pypdf is imported at
-module level: this module is loaded only to render.
+The backgrounds come as objects ready to copy (:mod:`~.background`, made when the layout
+was compiled): :class:`_Copier` renumbers their references and writes them into the stream.
+No PDF library is imported to compose (pypdf's writer would hold the whole document in
+memory and has no object streams; reading the backgrounds with it was 76 ms of imports and
+about 20 ms a layout in every process).
 """
 
 from __future__ import annotations
@@ -35,27 +36,17 @@ import array
 import hashlib
 import io
 import os
+import re
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pypdf import PdfReader
-from pypdf.generic import (
-    ArrayObject,
-    DictionaryObject,
-    FloatObject,
-    IndirectObject,
-    NameObject,
-    NumberObject,
-    StreamObject,
-    TextStringObject,
-)
-
 from sheetgen.errors import UsageError
 from sheetgen.rendering import fonts
+from sheetgen.rendering.pdf import background as stored
 from sheetgen.rendering.pdf.layout import BackgroundFonts, CompiledLayout, identify_fonts
 from sheetgen.rendering.pdf.stamp import StampedPage, StampFonts
 
@@ -166,92 +157,56 @@ class PdfStream:
         self._write(b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % at)
 
 
-def dump(value: Any, ref: Callable[[IndirectObject], int]) -> bytes:
-    """``value`` (a pypdf object, not a stream) serialized, references renumbered by ``ref``."""
-    if isinstance(value, IndirectObject):
-        return b"%d 0 R" % ref(value)
-    if isinstance(value, _SerializedArray):
-        return value.raw
-    if isinstance(value, DictionaryObject):
-        return b"<<" + b"".join(_name(key) + _separated(dump(item, ref))
-                                for key, item in value.items()) + b">>"
-    if isinstance(value, ArrayObject):
-        return b"[" + b" ".join(dump(item, ref) for item in value) + b"]"
-    if isinstance(value, NameObject):
-        return _name(value)
-    buffer = io.BytesIO()
-    value.write_to_stream(buffer)
-    return buffer.getvalue()
-
-
-def _separated(data: bytes) -> bytes:
-    # After a name, a value that starts with a letter or digit needs a space between them.
-    return data if data[:1] in (b"/", b"<", b"[", b"(") else b" " + data
-
-
-_names: dict[str, bytes] = {}
-
-
-def _name(name: str) -> bytes:
-    data = _names.get(name)
-    if data is None:
-        buffer = io.BytesIO()
-        NameObject(name).write_to_stream(buffer)
-        data = _names[name] = buffer.getvalue()
-    return data
-
-
 class _Copier:
-    """Copies objects of one parsed PDF into a :class:`PdfStream`, each at most once.
+    """Copies objects of one background (:class:`~.background.Objects`) into a
+    :class:`PdfStream`, each at most once.
 
-    Renumbers references as it goes and writes every object reachable from what it is asked
-    to copy. ``substitutes`` maps source object numbers to output objects written elsewhere
-    (the shared font programs): those are referenced, never copied. ``edits`` changes, by
-    source object number, entries of a dictionary: a key to serialized bytes, or to None to
-    leave the key out (a font's ``/CIDToGIDMap`` and ``/CIDSet`` for the shared program).
+    Renumbers references as it goes (:data:`~.background.REFERENCE`) and writes every object
+    reachable from what it is asked to copy. ``substitutes`` maps source object numbers to
+    output objects written elsewhere (the shared font programs): those are referenced, never
+    copied. ``edits`` rewrites, by source object number, a dictionary (a font's
+    ``/CIDToGIDMap`` and ``/CIDSet`` for the shared program): entries taken out before its
+    references are followed, entries (with output object numbers) added after.
     """
 
-    def __init__(self, out: PdfStream, substitutes: Mapping[int, int] | None = None,
-                 edits: Mapping[int, Mapping[str, bytes | None]] | None = None) -> None:
+    def __init__(self, out: PdfStream, objects: stored.Objects,
+                 substitutes: Mapping[int, int] | None = None,
+                 edits: Mapping[int, _Edit] | None = None) -> None:
         self.out = out
+        self._objects = objects.objects
         self._numbers: dict[int, int] = dict(substitutes or {})  # source -> output number
         self._edits = edits or {}
-        self._queue: list[tuple[int, int, Any]] = []
+        self._queue: list[tuple[int, int]] = []
 
-    def ref(self, reference: IndirectObject) -> int:
-        number = self._numbers.get(reference.idnum)
+    def ref(self, source: int) -> int:
+        number = self._numbers.get(source)
         if number is None:
-            number = self._numbers[reference.idnum] = self.out.reserve()
-            self._queue.append((number, reference.idnum, reference.get_object()))
+            number = self._numbers[source] = self.out.reserve()
+            self._queue.append((number, source))
         return number
 
-    def value(self, value: Any) -> bytes:
-        """``value`` serialized for the output; what it references is written after."""
-        return dump(value, self.ref)
+    def _renumbered(self, body: bytes) -> bytes:
+        return stored.REFERENCE.sub(lambda match: b"%d 0 R" % self.ref(int(match[1])), body)
 
     def drain(self) -> None:
         """Write every object referenced so far (and what they reference)."""
         while self._queue:
-            number, source, value = self._queue.pop()
-            edits = self._edits.get(source)
-            if edits and isinstance(value, DictionaryObject) and not isinstance(
-                    value, StreamObject):
-                entries = [_name(key) + _separated(dump(item, self.ref))
-                           for key, item in value.items() if key not in edits]
-                entries += [_name(key) + _separated(raw)
-                            for key, raw in edits.items() if raw is not None]
-                self.out.put(number, b"<<" + b"".join(entries) + b">>")
+            number, source = self._queue.pop()
+            body, data = self._objects[source]
+            edit = self._edits.get(source)
+            if edit is not None:
+                body = edit.remove.sub(b"", body)
+            body = self._renumbered(body)
+            if edit is not None and edit.add:
+                body = body.removesuffix(b">>") + edit.add + b">>"
+            if data is None:
+                self.out.put(number, body)
             else:
-                self.write(number, value)
+                self.out.put_stream(number, body, data)
 
-    def write(self, number: int, value: Any) -> None:
-        if isinstance(value, StreamObject):
-            raw = value._data if hasattr(value, "_data") else value.get_data()
-            entries = b"".join(_name(key) + _separated(dump(item, self.ref))
-                               for key, item in value.items() if key != "/Length")
-            self.out.put_stream(number, entries, raw)
-        else:
-            self.out.put(number, dump(value, self.ref))
+
+def _name(name: str) -> bytes:
+    return name.encode("ascii")  # only the plain names this module writes
 
 
 class _DocumentFonts:
@@ -437,9 +392,12 @@ class _Outline:
 
 
 def _text(text: str) -> bytes:
-    buffer = io.BytesIO()
-    TextStringObject(text).write_to_stream(buffer)
-    return buffer.getvalue()
+    """A PDF text string: literal when printable ASCII, else UTF-16BE with its byte order
+    mark, in hex (ISO 32000 7.9.2.2)."""
+    if all(" " <= char <= "~" for char in text):
+        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        return b"(" + escaped.encode("ascii") + b")"
+    return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode("ascii") + b">"
 
 
 class Composer:
@@ -507,7 +465,7 @@ class Composer:
         self.fonts.finish(stamp_fonts or StampFonts())
         out = self.out
         info = {"/Title": title, "/Subject": subject, "/Creator": f"sheetgen {__version__}",
-                "/Producer": f"sheetgen {__version__} (WeasyPrint, HarfBuzz, pypdf)"}
+                "/Producer": f"sheetgen {__version__} (WeasyPrint, HarfBuzz)"}
         created = source_date()
         if created is not None:
             info["/CreationDate"] = info["/ModDate"] = created.strftime("D:%Y%m%d%H%M%SZ")
@@ -555,27 +513,28 @@ class Composer:
     def _form(self, layout: CompiledLayout, page: int) -> tuple[bytes, int]:
         key = (layout.key, page)
         if key not in self._forms:
-            source = _background(layout).reader.pages[page]
+            background = _background(layout)
             copier = self._background_copiers.get(layout.key)
             if copier is None:  # one per layout: its pages share fonts
-                ours = _background(layout).fonts
+                ours = background.fonts
                 # In object number order, whatever order they were found or stored in: the
                 # face programs' numbers are reserved here, and the bytes must not depend on
                 # whether the layout was compiled in this process or read from the cache.
                 for _, (role, glyphs) in sorted(ours.programs.items()):
                     self.fonts.use(role, glyphs)
-                edits: dict[int, dict[str, bytes | None]] = {
-                    source: {"/CIDSet": None} for source in ours.descriptors}
-                edits.update({source: {"/CIDToGIDMap": b"%d 0 R" % self.fonts.cid_map(role)}
+                edits: dict[int, _Edit] = dict.fromkeys(ours.descriptors, _WITHOUT_CID_SET)
+                edits.update({source: _with_cid_map(self.fonts.cid_map(role))
                               for source, role in ours.cid_fonts.items()})
                 copier = self._background_copiers[layout.key] = _Copier(
-                    self.out, {source: self.fonts.program(role)
-                               for source, (role, _) in ours.programs.items()}, edits)
-            box, content = _background(layout).content(page)
+                    self.out, background.objects,
+                    {source: self.fonts.program(role)
+                     for source, (role, _) in ours.programs.items()}, edits)
+            source = background.objects.pages[page]
+            _, content = background.objects.objects[source.content]
             number = self.out.reserve()
-            self.out.put_stream(number, b"/Type/XObject/Subtype/Form/BBox%s/Resources%s"
-                                b"/Filter/FlateDecode" % (box, copier.value(source["/Resources"])),
-                                content)
+            self.out.put_stream(number, b"/Type/XObject/Subtype/Form/BBox%s/Resources %d 0 R"
+                                b"/Filter/FlateDecode" % (source.box, copier.ref(source.resources)),
+                                content or b"")
             copier.drain()
             self._forms[key] = (b"/SgBg%d" % len(self._forms), number)
         return self._forms[key]
@@ -660,95 +619,53 @@ def xmp_packet(info: Mapping[str, str]) -> bytes:
     return packet.encode("utf-8")
 
 
+@dataclass(frozen=True)
+class _Edit:
+    """Entries taken out of a dictionary (``remove``) and added to it (``add``)."""
+
+    remove: re.Pattern[bytes]
+    add: bytes = b""
+
+
+#: A font descriptor of ours loses its ``/CIDSet``: the shared program has more glyphs than
+#: it lists (PDF/A-2 wants a CIDSet complete or absent).
+_WITHOUT_CID_SET = _Edit(re.compile(rb"/CIDSet \d+ 0 R"))
+
+
+def _with_cid_map(number: int) -> _Edit:
+    """A CID font of ours pointed at the face's ``/CIDToGIDMap`` stream ``number``."""
+    return _Edit(re.compile(rb"/CIDToGIDMap/Identity"), b"/CIDToGIDMap %d 0 R" % number)
+
+
 @dataclass
 class _Background:
-    """A layout's background, parsed once per process (see :func:`_background`)."""
+    """A layout's background, read once per process (see :func:`_background`)."""
 
-    reader: Any
+    objects: stored.Objects
     fonts: BackgroundFonts  # its fonts of the bundled faces
-    #: Page -> (its box, its content compressed), made once: the same bytes in every document.
-    contents: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)
-
-    def content(self, page: int) -> tuple[bytes, bytes]:
-        found = self.contents.get(page)
-        if found is None:
-            source = self.reader.pages[page]
-            contents = source.get_contents()
-            data = contents.get_data() if contents is not None else b""
-            box = b"[" + b" ".join(_number(v) for v in source.mediabox) + b"]"
-            found = self.contents[page] = (box, zlib.compress(data, 9))
-        return found
 
 
 _backgrounds: dict[str, _Background] = {}
 
 
 def _background(layout: CompiledLayout) -> _Background:
-    """The layout's background parsed, with its fonts of the bundled faces; kept for the
-    process like the layout.
+    """The layout's background as objects (:mod:`~.background`), with its fonts of the
+    bundled faces; kept for the process like the layout.
 
-    Parsing a background (its fonts' width arrays above all) costs more than stamping a
-    page, so it is done once per layout, not once per output document; and its plain arrays
-    are serialized once too (see :func:`_serialize_plain_arrays`). Its fonts were recognised
-    when the layout was compiled (:attr:`CompiledLayout.fonts`); they are recognised again
-    here only when that is missing or was checked against other font files.
+    Both were made when the layout was compiled; they are made again here only for a
+    background in another form (a layout made by hand) or fonts checked against other font
+    files, which imports pypdf.
     """
     found = _backgrounds.get(layout.key)
     if found is None:
-        reader = PdfReader(io.BytesIO(layout.background))
+        pdf = layout.background
+        objects = stored.read(pdf)
+        if objects is None:
+            pdf = stored.canonical(pdf)
+            objects = stored.read(pdf)
+            assert objects is not None  # canonical() writes what read() reads
         ours = layout.fonts
-        if ours is None or not ours.current():
-            ours = identify_fonts(reader)
-        for page in reader.pages:
-            _serialize_plain_arrays(page["/Resources"], set())
-        found = _backgrounds[layout.key] = _Background(reader, ours)
+        if ours is None or not ours.current() or pdf is not layout.background:
+            ours = identify_fonts(pdf)
+        found = _backgrounds[layout.key] = _Background(objects, ours)
     return found
-
-
-#: Arrays shorter than this are written as they are: not worth the indirection.
-_SERIALIZE_FROM = 16
-
-
-def _serialize_plain_arrays(node: Any, seen: set[int]) -> None:
-    """Replace, below ``node``, each long array of plain values by its serialized form.
-
-    A CID font's width array (/W) holds hundreds of small arrays; serializing it number by
-    number into every output document was most of the cost of composing one. An array with
-    no references in it is the same bytes in every document, so it is written once here and
-    copied as bytes ever after.
-    """
-
-    node = node.get_object() if isinstance(node, IndirectObject) else node
-    if id(node) in seen or not isinstance(node, DictionaryObject | ArrayObject):
-        return
-    seen.add(id(node))
-    slots = node.items() if isinstance(node, DictionaryObject) else enumerate(node)
-    for slot, value in list(slots):
-        if isinstance(value, ArrayObject) and len(value) >= _SERIALIZE_FROM and _plain(value):
-            node[slot] = _serialized_array(value)
-        else:
-            _serialize_plain_arrays(value, seen)
-
-
-def _plain(value: Any) -> bool:
-
-    if isinstance(value, ArrayObject):
-        return all(_plain(item) for item in value)
-    return isinstance(value, NumberObject | FloatObject | NameObject)
-
-
-class _SerializedArray(ArrayObject):
-    """A plain array as its bytes, written as is."""
-
-    def __init__(self, raw: bytes) -> None:
-        super().__init__()
-        self.raw = raw
-
-    def write_to_stream(self, stream: Any, encryption_key: Any = None) -> None:
-        stream.write(self.raw)
-
-
-def _serialized_array(array: ArrayObject) -> _SerializedArray:
-    buffer = io.BytesIO()
-    array.write_to_stream(buffer)
-    return _SerializedArray(buffer.getvalue())

@@ -71,6 +71,7 @@ from sheetgen.rendering.fields import (
     check_min_size,
     min_size,
 )
+from sheetgen.rendering.pdf.background import canonical
 from sheetgen.rendering.templating import TemplateSet, blank_context, blank_paths
 
 #: CSS px to PDF points.
@@ -81,7 +82,7 @@ A4_TOLERANCE = 0.5
 #: What ``data-kind`` may say.
 KINDS = ("text", "qr")
 #: Changes whenever what a compiled layout holds changes, so older cache entries are ignored.
-FORMAT = 3
+FORMAT = 4
 
 
 @dataclass(frozen=True)
@@ -352,7 +353,8 @@ def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, 
         if f.overflow and f.overflow not in regions:
             raise TemplateError(f"template {template}: field {f.path} continues in region "
                                 f"{f.overflow!r}, which the template does not define")
-    background = document.write_pdf()
+    # In the form the composer copies without a PDF library (see the background module).
+    background = canonical(document.write_pdf())
     return CompiledLayout(key, template, background, tuple(sizes), tuple(fields), regions,
                           areas, identify_fonts(background))
 
