@@ -1,19 +1,24 @@
-"""The bundled fonts: what they cover, and how the two PDF engines load them.
+"""The bundled fonts: what they cover, and how the PDF stamp, reportlab and WeasyPrint use them.
 
 This module owns
 - the coverage questions asked before rendering (:func:`coverage`, :func:`role_for`,
   :func:`missing_characters`, :func:`check_text`, :func:`split_by_font`): every character of the
   data must be in the body font or in the supplement (characters above U+FFFF), else the record
   is refused with a :class:`~sheetgen.errors.FontError` naming the field and the character;
+- the faces as the PDF stamp uses them (:class:`Face`, :func:`face`, :func:`measure`,
+  :func:`to_unicode_cmap`): glyph ids, advances (the widths every value is fitted with),
+  subsets for one font program per face, read through HarfBuzz (``uharfbuzz``);
 - reportlab registration (:func:`register_reportlab`), including the fix of reportlab's
-  ToUnicode CMap for characters above U+FFFF;
+  ToUnicode CMap for characters above U+FFFF: only the Word side's measurement and the batch
+  still load it (the PDF no longer goes through reportlab);
 - the ``@font-face`` rules for WeasyPrint (:func:`font_face_css`);
 - the environment check behind ``sheetgen doctor`` (:func:`self_check`).
 
 Files are located through :mod:`sheetgen.resources` only; where they come from and how they are
 built is in ``fonts/README.md``. Importing this module imports neither reportlab nor WeasyPrint
-nor fontTools: coverage is read straight from the fonts' ``cmap`` tables (a few milliseconds,
-where fontTools needs about 0.3 s for the body font), the engines are imported when used.
+nor fontTools nor HarfBuzz: coverage is read straight from the fonts' ``cmap`` tables (a few
+milliseconds, where fontTools needs about 0.3 s for the body font), the engines are imported
+when used.
 """
 
 from __future__ import annotations

@@ -1,6 +1,11 @@
 """Compile a page layout once: WeasyPrint lays out a template with blank values, giving the
 background pages (PDF) and the field map: where each value goes, at what size.
 
+The background is stored in the form the composer copies without a PDF library
+(:func:`~sheetgen.rendering.pdf.background.canonical`), and its fonts that are subsets of a
+bundled face are recognised once, here (:func:`identify_fonts`, :class:`BackgroundFonts`):
+every output document then points them, and the stamp, at one font program per face.
+
 This is the "compile" half of compile-once/stamp-many (design.md §2). Elements of a template
 marked ``data-field="host.name"`` become :class:`FieldBox` es, elements marked
 ``data-region="remarks"`` become :class:`Region` s (blank space a long value may continue in),
