@@ -98,80 +98,56 @@ def profile(plans: Sequence[FilingPlan], options: RenderOptions) -> list[tuple[s
     jobs = [applicant_jobs(plan, options) for plan in plans]
     builders = [PdfBuilder() for _ in plans]
     planned: list[Any] = [None] * len(plans)
-    stamps: list[bytes] = [b""] * len(plans)
     n = len(plans)
 
     def fit() -> None:
         for i, builder in enumerate(builders):
             planned[i] = builder.plan_record(jobs[i])
 
-    def draw() -> None:
+    def draw() -> None:  # content streams and the glyphs they use
         for i, builder in enumerate(builders):
             builder.add_planned(planned[i])
 
-    def save() -> None:  # reportlab writes the stamp document, with its font subset
-        for i, builder in enumerate(builders):
-            stamps[i] = builder._stamper.finish()
-
-    stages: list[tuple[str, float]] = [("fit values (incl. QR encoding)", per_call(fit, n)),
-                                       ("reportlab: draw values", per_call(draw, n)),
-                                       ("reportlab: save stamp (font subset)", per_call(save, n))]
-    rest = _compose_stages(builders, stamps)
-    return stages + rest
-
-
-def _compose_stages(builders: Sequence[Any], stamps: Sequence[bytes]
-                    ) -> list[tuple[str, float]]:
-    """The compose stages after the stamp is saved; ``builders`` hold their drawn pages."""
-    n = len(builders)
-
     def compose() -> None:
-        for i, builder in enumerate(builders):
-            builder._composer.add_document(stamps[i], builder._pending)
+        for builder in builders:
+            builder.flush()
+
+    def subset() -> None:  # the stamp's font dictionaries, one program per face
+        for builder in builders:
+            builder._composer.fonts.finish(builder._stamper.glyphs)
 
     def write() -> None:
         for builder in builders:
+            builder._composer.fonts.finish = lambda stamp: None  # done by subset() above
             builder._composer.finish(title="t", subject="s")
 
-    return [("compose: parse stamp, pages over backgrounds", per_call(compose, n)),
-            ("compose: write the rest (outline, xref)", per_call(write, n))]
+    return [("fit values (incl. QR encoding)", per_call(fit, n)),
+            ("stamp: content streams", per_call(draw, n)),
+            ("compose: pages over backgrounds", per_call(compose, n)),
+            ("fonts: one subset per face, zlib", per_call(subset, n)),
+            ("write the rest (outline, xref)", per_call(write, n))]
 
 
 def floor(plan: FilingPlan) -> list[tuple[str, float]]:
-    """The libraries alone, per sheet: reportlab drawing the sheet's text with the body font
-    into a fresh document and saving it (its subsetter), pypdf reading that page and writing
-    it into a new document. sheetgen's own work (fitting, composing over the background,
-    outline, metadata) comes on top."""
-    import io
+    """The libraries alone, per sheet: HarfBuzz subsetting the body face to the sheet's
+    glyphs (its background's and its values'), and zlib compressing that program: what every
+    output document pays once per face. sheetgen's own work (fitting, content streams,
+    composing over the background, outline, metadata) comes on top."""
+    import zlib
 
-    from pypdf import PdfReader, PdfWriter
-    from reportlab.pdfgen.canvas import Canvas
-
+    from sheetgen.documents.jobs import applicant_jobs
     from sheetgen.rendering import fonts
+    from sheetgen.rendering.pdf.document import PdfBuilder
 
-    names = fonts.register_reportlab()
-    values = [v for v in sheet_jobs(plan, RenderOptions(cover=False))[0].sheet.values().values()
-              if v]
-
-    def reportlab_alone() -> bytes:
-        buffer = io.BytesIO()
-        canvas = Canvas(buffer, invariant=1, pageCompression=1)
-        canvas.setFont(names.body, 10)
-        for n, value in enumerate(values):
-            canvas.drawString(50, 800 - 14 * n, value)
-        canvas.showPage()
-        canvas.save()
-        return buffer.getvalue()
-
-    stamp = reportlab_alone()
-
-    def pypdf_alone() -> None:
-        writer = PdfWriter()
-        writer.add_page(PdfReader(io.BytesIO(stamp)).pages[0])
-        writer.write(io.BytesIO())
-
+    builder = PdfBuilder()
+    builder.add_record(applicant_jobs(plan, RenderOptions(cover=False)))
+    builder.flush()
+    glyphs = set(builder._composer.fonts._glyphs["body"])
+    glyphs |= set(builder._stamper.glyphs.layers["body"][0])
+    face = fonts.face("body")
+    program = face.subset(glyphs)[0]
     repeat = 30
-    return [("reportlab alone: draw + save the values", per_call(
-                 lambda: [reportlab_alone() for _ in range(repeat)], repeat, repeat=3)),
-            ("pypdf alone: read + write that page", per_call(
-                 lambda: [pypdf_alone() for _ in range(repeat)], repeat, repeat=3))]
+    return [(f"HarfBuzz alone: subset {len(glyphs)} glyphs", per_call(
+                 lambda: [face.subset(glyphs) for _ in range(repeat)], repeat, repeat=3)),
+            (f"zlib alone: that program ({len(program) // 1024} KB)", per_call(
+                 lambda: [zlib.compress(program, 6) for _ in range(repeat)], repeat, repeat=3))]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import shutil
 import subprocess
@@ -104,16 +103,248 @@ def test_qr_uses_the_fixed_mask_and_the_same_modules_every_time() -> None:
     assert dark == {(r, c) for r, cells in enumerate(matrix) for c, v in enumerate(cells) if v}
 
 
-def test_stamp_subset_holds_only_the_characters_drawn() -> None:
-    # No "ASCII readable" block: a sheet's value font has the glyphs it prints, not all 95.
+def font_programs(pdf: bytes) -> dict[str, set[int]]:
+    """For each font name (without its subset tag), the object numbers of its programs."""
+    found: dict[str, set[int]] = {}
+    document = reader(pdf)
+    for number in range(1, int(document.trailer["/Size"])):
+        value = document.get_object(number)
+        if isinstance(value, dict) and value.get("/Type") == "/FontDescriptor":
+            base = str(value["/FontName"]).partition("+")[2]
+            found.setdefault(base, set()).add(value.raw_get("/FontFile2").idnum)
+    return found
+
+
+def test_one_font_program_per_face_in_cover_and_sheet() -> None:
+    pdf = render_pdf(plans()[0], RenderOptions()).pdf
+    programs = font_programs(pdf)
+    # The backgrounds' WeasyPrint fonts of the serif face (named by CSS family) and the
+    # stamp's (named by the font's PostScript name) share one program.
+    assert {"Sheetgen-Serif", "NotoSerifSC-Regular"} <= set(programs)
+    assert programs["Sheetgen-Serif"] == programs["NotoSerifSC-Regular"]
+    assert len(programs["Sheetgen-Serif"]) == 1
+    assert b"/CIDSet" not in pdf and b"/Helvetica" not in pdf
+    # Every CID font of the merged face reaches the compact program through the face's one
+    # /CIDToGIDMap stream. WeasyPrint's heading subset is not a pure retain-gids one (its
+    # last glyph is another of the face's), so it keeps its own program and /Identity.
+    document = reader(pdf)
+    maps: dict[int, set[object]] = {}
+    for number in range(1, int(document.trailer["/Size"])):
+        value = document.get_object(number)
+        if isinstance(value, dict) and value.get("/Subtype") == "/CIDFontType2":
+            program = value["/FontDescriptor"].raw_get("/FontFile2").idnum
+            cid_map = value.raw_get("/CIDToGIDMap")
+            maps.setdefault(program, set()).add(getattr(cid_map, "idnum", cid_map))
+    (shared,) = programs["Sheetgen-Serif"]
+    assert len(maps[shared]) == 1 and isinstance(next(iter(maps[shared])), int)
+    assert all(numbers == {"/Identity"} for program, numbers in maps.items()
+               if program != shared)
+
+
+def test_a_streamed_bundle_has_one_program_per_face_for_all_its_chunks() -> None:
+    pdf = bundle(PdfBuilder())
+    programs = font_programs(pdf)
+    assert len(programs["Sheetgen-Serif"]) == 1
+    assert programs["Sheetgen-Serif"] == programs["NotoSerifSC-Regular"]
+    document = reader(pdf)
+    stamp_fonts = {ref.idnum for page in document.pages
+                   for name, ref in page["/Resources"].get("/Font", {}).items()}
+    assert len(stamp_fonts) == 1  # one stamp font for all chunks (no rare characters here)
+
+
+def test_stamp_font_is_a_cid_font_of_the_drawn_glyphs_with_widths_and_to_unicode() -> None:
+    from sheetgen.rendering import fonts
+
     pdf = render_pdf(plans()[0], RenderOptions(cover=False)).pdf
     document = reader(pdf)
-    fonts = document.pages[0]["/Resources"]["/Font"]
-    subsets = [ref.get_object() for ref in fonts.values()]
-    subsets = [font for font in subsets if font["/Subtype"] == "/TrueType"]
-    assert subsets
-    for font in subsets:
-        first, last = int(font["/FirstChar"]), int(font["/LastChar"])
-        assert last - first < 95
-    assert "QY-2026-000123" in page_texts(pdf)[0]
-    assert io.BytesIO(pdf).getbuffer().nbytes < 70_000
+    (font,) = [ref.get_object() for ref in document.pages[0]["/Resources"]["/Font"].values()]
+    assert font["/Subtype"] == "/Type0" and font["/Encoding"] == "/Identity-H"
+    cid_font = font["/DescendantFonts"][0].get_object()
+    assert cid_font["/DW"] == 1000
+    glyph_ids = cid_font["/CIDToGIDMap"].get_object().get_data()  # CID = the face's glyph id
+    face = fonts.face("body")
+    widths = cid_font["/W"]
+    for at in range(0, len(widths), 2):  # every width listed is the face's own advance
+        first, run = widths[at], widths[at + 1]
+        assert [face.advance(first + i) for i in range(len(run))] == list(run)
+    program = cid_font["/FontDescriptor"]["/FontFile2"].get_object().get_data()
+    count, outlines = fonts.program_glyphs(program)
+    assert count <= face.glyph_count
+    text = page_texts(pdf)[0]
+    assert "QY-2026-000123" in text
+    for char in "QY2026":  # the glyphs the stamp draws are in the shared program
+        glyph = face.glyph(ord(char))
+        in_subset = int.from_bytes(glyph_ids[2 * glyph:2 * glyph + 2], "big")
+        assert in_subset and outlines[in_subset] == face.outline(glyph)
+    assert len(pdf) < 50_000
+
+
+def test_characters_sharing_a_glyph_each_extract() -> None:
+    from sheetgen.rendering import fonts
+    from sheetgen.rendering.pdf.stamp import StampFonts
+
+    face = fonts.face("body")
+    assert face.glyph(ord("①")) == face.glyph(ord("➀"))  # one glyph, two characters
+    glyphs = StampFonts()
+    runs = glyphs.encode("body", "①➀①")
+    assert [name for name, _ in runs] == [b"/SgB0", b"/SgB1", b"/SgB0"]
+    assert [dict(layer) for layer in glyphs.layers["body"]] == [
+        {face.glyph(ord("①")): "①"}, {face.glyph(ord("➀")): "➀"}]
+
+
+def test_a_font_not_of_the_bundled_faces_is_not_taken_for_one(tmp_path: Path) -> None:
+    from sheetgen.rendering import fonts
+    from sheetgen.rendering.pdf.layout import _matching_face
+
+    face = fonts.face("body")
+    glyphs = [face.glyph(ord(c)) for c in "核验单"]
+    role, found = _matching_face(face.subset(glyphs, retain_gids=True)[0]) or ("", frozenset())
+    assert role == "body" and set(glyphs) <= found
+    dejavu = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    if dejavu.is_file():
+        assert _matching_face(dejavu.read_bytes()) is None
+    import uharfbuzz as hb
+
+    request = hb.SubsetInput()  # a subset with its glyphs renumbered: other glyph ids
+    request.glyph_set.update(glyphs)
+    compact = bytes(hb.subset(hb.Face(hb.Blob.from_file_path(str(fonts.font_path("body")))),
+                              request).blob.data)
+    assert _matching_face(compact) is None
+
+
+def test_the_same_bytes_from_a_layout_compiled_here_or_read_from_the_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sheetgen.rendering.pdf import compose, layout
+
+    monkeypatch.setenv("SHEETGEN_CACHE_DIR", str(tmp_path / "cache"))
+
+    def fresh() -> bytes:
+        layout._cache.clear()
+        compose._backgrounds.clear()
+        return render_pdf(plans()[0], RenderOptions()).pdf
+
+    compiled = fresh()  # compiles every layout (the cache directory is empty)
+    assert sorted(p.suffix for p in (tmp_path / "cache").iterdir())
+    assert fresh() == compiled  # every layout from the disk cache
+
+
+def test_the_background_is_stored_as_objects_read_back_without_pypdf() -> None:
+    import pypdfium2
+
+    from sheetgen.rendering.pdf import background
+    from sheetgen.rendering.pdf.layout import get_layout
+    from sheetgen.rendering.templating import bundled
+
+    job = applicant_jobs(plans()[1], RenderOptions())[0]
+    compiled = get_layout(bundled(), job.sheet.template, job.sheet.context,
+                          max_pages=job.max_pages)
+    objects = background.read(compiled.background)
+    assert objects is not None and len(objects.pages) == compiled.page_count
+    # Every reference the pattern finds is one of pypdf's, and the other way round.
+    document = reader(compiled.background)
+    for number, (body, _) in objects.objects.items():
+        found = [int(m[1]) for m in background.REFERENCE.finditer(body)]
+        assert all(target in objects.objects for target in found)
+        refs = _references(document.get_object(number))
+        assert sorted(found) == sorted(refs), number
+    assert b"(Sheetgen" not in compiled.background  # strings in hex: no false references
+    # Still an ordinary PDF, the same page as WeasyPrint drew it.
+    assert "网站备案信息真实性核验单" in page_texts(compiled.background)[0]
+    pdf = pypdfium2.PdfDocument(compiled.background)
+    try:
+        assert len(pdf) == compiled.page_count
+    finally:
+        pdf.close()
+    assert background.read(render_pdf(plans()[1], RenderOptions()).pdf) is None
+
+
+def _references(node: object) -> list[int]:
+    """The object numbers pypdf sees referenced in ``node`` (a stream's /Length aside)."""
+    from pypdf.generic import IndirectObject
+
+    if isinstance(node, IndirectObject):
+        return [node.idnum]
+    if isinstance(node, dict):
+        return [n for key, item in node.items() if key != "/Length" for n in _references(item)]
+    if isinstance(node, list):
+        return [n for item in node for n in _references(item)]
+    return []
+
+
+def test_rendering_from_cached_layouts_imports_no_pdf_library(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    from tests.conftest import EXAMPLES
+
+    script = f"""
+import sys
+from pathlib import Path
+from sheetgen.documents.jobs import RenderOptions
+from sheetgen.pipeline import plan_input
+from sheetgen.rendering.pdf.document import render_pdf
+path = Path({str(EXAMPLES / "jiangxi-personal.json")!r})
+render_pdf(plan_input(path.read_bytes(), source=path.name), RenderOptions())
+print("pypdf" in sys.modules)
+"""
+    env = {**os.environ, "SHEETGEN_CACHE_DIR": str(tmp_path / "cache")}
+    run = [sys.executable, "-c", script]
+    first = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
+    assert first.stdout.strip() == "True"  # compiling the layouts reads WeasyPrint's PDF
+    cached = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
+    assert cached.stdout.strip() == "False"
+
+
+def test_a_background_in_another_form_is_stored_again_when_composed() -> None:
+    import dataclasses
+
+    from sheetgen.rendering.pdf import compose
+    from sheetgen.rendering.pdf.layout import get_layout
+    from sheetgen.rendering.templating import bundled
+    from tests.pdfs import is_a4
+
+    job = applicant_jobs(plans()[0], RenderOptions(cover=False))[0]
+    compiled = get_layout(bundled(), job.sheet.template, job.sheet.context)
+    weasy_like = render_pdf(plans()[0], RenderOptions(cover=False)).pdf  # not our stored form
+    other = dataclasses.replace(compiled, key="another-form", background=weasy_like,
+                                fonts=None)
+    found = compose._background(other)
+    assert found.objects.pages and is_a4(page_sizes_of(found.objects.pages[0].box))
+
+
+def page_sizes_of(box: bytes) -> tuple[float, float]:
+    values = [float(v) for v in box.strip(b"[]").split()]
+    return values[2] - values[0], values[3] - values[1]
+
+
+def test_every_width_is_the_shared_programs_advance_of_its_glyph() -> None:
+    # PDF/A-2 (6.2.11.5): a font's widths agree with its program. With one program per face
+    # behind a /CIDToGIDMap, check every CID font: backgrounds' and stamp's, cover and sheet.
+    import uharfbuzz as hb
+
+    pdf = render_pdf(plans()[1], RenderOptions(pdfa=True)).pdf
+    document = reader(pdf)
+    checked = 0
+    for number in range(1, int(document.trailer["/Size"])):
+        font = document.get_object(number)
+        if not (isinstance(font, dict) and font.get("/Subtype") == "/CIDFontType2"):
+            continue
+        program = font["/FontDescriptor"]["/FontFile2"].get_object().get_data()
+        advances = hb.Font(hb.Face(hb.Blob(program)))
+        cid_map = font.get("/CIDToGIDMap")
+        table = cid_map.get_object().get_data() if cid_map != "/Identity" else None
+        widths, at = font.get("/W", []), 0
+        while at < len(widths):
+            first = int(widths[at])
+            if isinstance(widths[at + 1], list):
+                pairs = [(first + i, w) for i, w in enumerate(widths[at + 1])]
+                at += 2
+            else:
+                pairs = [(cid, widths[at + 2]) for cid in range(first, int(widths[at + 1]) + 1)]
+                at += 3
+            for cid, width in pairs:
+                glyph = cid if table is None else int.from_bytes(table[2 * cid:2 * cid + 2], "big")
+                assert glyph, (number, cid)  # the glyph is in the program
+                assert advances.get_glyph_h_advance(glyph) == round(float(width)), (number, cid)
+                checked += 1
+    assert checked > 100

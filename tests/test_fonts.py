@@ -157,6 +157,90 @@ def test_split_by_font_puts_above_bmp_characters_in_supplement_runs() -> None:
         ("body", "a")]
 
 
+# --- faces (HarfBuzz) ------------------------------------------------------------------------
+
+def test_face_widths_are_reportlabs_for_every_code_point_and_string() -> None:
+    # Fitting moved from reportlab's metrics to the face's: the same floats, to the last bit,
+    # so no value fits differently (and the Word side, on reportlab's, agrees).
+    import random
+
+    from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
+
+    name = fonts.register_reportlab().body
+    reference = getFont(name).face
+    face = fonts.face("body")
+    covered = sorted(fonts.coverage("body"))
+    assert [face.advance(face.glyph(cp)) for cp in covered] == [
+        reference.charWidths.get(cp, reference.defaultWidth) for cp in covered]
+    pool = [chr(cp) for cp in random.Random(7).sample(covered, 400)] + list(RARE_NAME + " \xa0")
+    rng = random.Random(11)
+    for _ in range(3000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(1, 40)))
+        size = rng.choice([5, 5.5, 6, 7.5, 9, 10.5, 12])
+        assert fonts.measure(text, size) == stringWidth(text, name, size)
+
+
+def test_face_subset_renumbers_in_order_or_keeps_glyph_ids_and_only_what_a_pdf_reads() -> None:
+    import uharfbuzz as hb
+
+    face = fonts.face("body")
+    glyphs = sorted({face.glyph(ord(c)) for c in "张江A"})
+    program, glyph_map = face.subset(glyphs)
+    count, outlines = fonts.program_glyphs(program)
+    assert sorted(glyph_map) == [0, *glyphs] and count == len(glyphs) + 1
+    assert sorted(glyph_map.values()) == list(range(count))  # renumbered in id order
+    assert all(face.outline(g) == outlines[glyph_map[g]] for g in glyphs)
+    kept, same = face.subset(glyphs, retain_gids=True)
+    count, outlines = fonts.program_glyphs(kept)
+    assert count == max(glyphs) + 1 and all(same[g] == g for g in glyphs)
+    assert all(face.outline(g) == outlines[g] for g in glyphs)
+    for data in (program, kept):
+        tags = {int.to_bytes(tag, 4, "big").decode() if isinstance(tag, int) else str(tag)
+                for tag in hb.Face(hb.Blob(data)).table_tags}
+        assert tags == {"glyf", "head", "hhea", "hmtx", "loca", "maxp"}
+
+
+def test_face_subset_gives_the_same_bytes_once_the_face_is_preprocessed() -> None:
+    face = fonts.Face("body")  # a face of its own: its subset count starts at 0
+    glyphs = [face.glyph(ord(c)) for c in "核验单"]
+    results = [face.subset(glyphs) for _ in range(4)]  # from the third on: preprocessed
+    assert face._preprocessed is not None
+    assert all(result == results[0] for result in results)
+
+
+def test_to_unicode_cmap_maps_cids_to_utf16_with_surrogate_pairs() -> None:
+    cmap = fonts.to_unicode_cmap("X", dict.fromkeys(range(150), "张") | {0x1234: "𠮷"}).decode()
+    assert "<1234> <D842DFB7>" in cmap and "<0001> <5F20>" in cmap
+    assert cmap.count("beginbfchar") == 2  # at most 100 entries a block
+    assert "100 beginbfchar" in cmap and "51 beginbfchar" in cmap
+
+
+def test_stamped_text_extracts_back_with_pypdf_and_pdfium() -> None:
+    # Above U+FFFF (the supplement's font), and two characters of one glyph (two layers).
+    import json
+
+    import pypdfium2
+    from pypdf import PdfReader
+
+    from sheetgen.documents.jobs import RenderOptions
+    from sheetgen.pipeline import plan_input
+    from sheetgen.rendering.pdf.document import render_pdf
+    from tests.applicants import edit, personal
+
+    name = RARE_NAME + "①➀"
+    data = personal()
+    for path in ("host.name", "websites[0].manager.name"):
+        data = edit(data, path, name)
+    plan = plan_input(json.dumps(data, ensure_ascii=False).encode(), source="t")
+    pdf = render_pdf(plan, RenderOptions(cover=False)).pdf
+    assert name in PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        assert name in document[0].get_textpage().get_text_bounded()
+    finally:
+        document.close()
+
+
 # --- reportlab -------------------------------------------------------------------------------
 
 def reportlab_pdf(text: str) -> bytes:

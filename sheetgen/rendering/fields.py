@@ -7,7 +7,7 @@ largest font size at which a value fits, shrinking step by step down to the fiel
 size and then continuing in the region, and :func:`refuse` is the one error of a value that
 still does not fit. The PDF stamper (:mod:`sheetgen.rendering.pdf.stamp`) and the Word renderer
 (:mod:`sheetgen.rendering.docx.document`) both call these, with the same text measurement (the
-bundled body font's reportlab metrics), so the two formats fit a value the same way.
+bundled body font's metrics), so the two formats fit a value the same way.
 
 :data:`MIN_SIZES` is the one source of each field's minimum size: a template may ask for a
 larger minimum (``data-min-size`` in HTML, ``min-size`` in a DOCX field comment), never a
@@ -20,6 +20,7 @@ minimum.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -139,21 +140,80 @@ Measure = Callable[[str, float], float]
 
 
 def wrap(text: str, width: float, size: float, font: str, measure: Measure) -> list[str]:
-    """``text`` broken into lines no wider than ``width`` at ``size``; ``\\n`` breaks a line."""
-    from reportlab.lib.textsplit import wordSplit
+    """``text`` broken into lines no wider than ``width`` at ``size``; ``\\n`` breaks a line.
 
+    Widths come from ``measure`` alone; ``font`` names the font it measures with (callers
+    pass it along with ``measure``) and does not change the result.
+    """
+    del font  # the widths are measure's
     lines: list[str] = []
     for paragraph in text.split("\n"):
         if not paragraph:
             lines.append("")
             continue
-        split = wordSplit(paragraph, [width], font, size)
+        split = word_split(paragraph, width, [measure(char, size) for char in paragraph])
         if all(extra >= -0.01 for extra, _ in split):
             lines.extend(line for _, line in split)
         else:
-            # wordSplit keeps a closing mark on a full line even when that overflows it
+            # word_split keeps a closing mark on a full line even when that overflows it
             # (e.g. the dots of a long domain); break such a paragraph by characters instead.
             lines.extend(_split_characters(paragraph, width, size, measure))
+    return lines
+
+
+#: Characters that may not start a line (kinsoku): closing marks and small kana, hung at the
+#: end of the line before instead. reportlab's ``textsplit.ALL_CANNOT_START``, the same set.
+CANNOT_START_LINE = (
+    "!',.:;?!\")]\u3001\u3002\u300d\u300f\u3011\u3015\uff3d\u3011\uff09"
+    "\u3005\u2015\u3041\u3043\u3045\u3047\u3049\u3063\u3083\u3085\u3087\u308e\u30a1\u30a3"
+    "\u30a5\u30a7\u30a9\u30c3\u30e3\u30e5\u30e7\u30ee\u30fc\u30f5\u30f6"
+    "\u309b\u309c\u30fb\u30fd\u30fe\u309d\u309e\u2015\u2010\xb0\u2032\u2033\u2103\uffe0\uff05\u2030")
+_FUZZ = 1e-6  # reportlab's rl_config._FUZZ: a line may overrun its width by this much
+
+
+def word_split(word: str, width: float, widths: list[float]) -> list[tuple[float, str]]:
+    """Break ``word`` (no line feeds) into lines of at most ``width``, given each character's
+    width: (unused width, line) per line, the unused width negative when a line overflows.
+
+    The same result as reportlab's ``textsplit.wordSplit`` (its ``dumbSplit``, reportlab 5.1,
+    BSD licence), step for step, for one width: cut "like a knife" between characters (CJK
+    needs no spaces); inside a run of Latin text, go back to the last space or CJK character
+    if that is in the second half of the line; a character of :data:`CANNOT_START_LINE` hangs
+    at the end of the line instead of starting the next. Importing reportlab for this (its
+    ``rl_config`` and ``utils`` come along) cost about 90 ms of every process's start;
+    ``tests/test_layout.py`` checks the two agree.
+    """
+    lines: list[tuple[float, str]] = []
+    i = start = 0
+    used = 0.0
+    count = len(word)
+    while i < count:
+        w = widths[i]
+        char = word[i]
+        used += w
+        i += 1
+        if used > width + _FUZZ and used > 0:
+            extra = width - used
+            if ord(char) < 0x3000:  # inside a non-CJK run: back to a space or CJK character
+                for j in range(i - 1, (start + i) >> 1, -1):
+                    back = word[j]
+                    if unicodedata.category(back) == "Zs" or ord(back) >= 0x3000:
+                        k = j + 1
+                        if k < i:
+                            j = k + 1
+                            extra += sum(widths[j:i])
+                            w = widths[k]
+                            char = word[k]
+                            i = j
+                            break
+            if char not in CANNOT_START_LINE and i > start + 1:  # push the character back
+                i -= 1
+                extra += w
+            lines.append((extra, word[start:i].strip()))
+            start = i
+            used = 0.0
+    if used > 0:
+        lines.append((width - used, word[start:]))
     return lines
 
 

@@ -1,28 +1,35 @@
-"""The bundled fonts: what they cover, and how the two PDF engines load them.
+"""The bundled fonts: what they cover, and how the PDF stamp, reportlab and WeasyPrint use them.
 
 This module owns
 - the coverage questions asked before rendering (:func:`coverage`, :func:`role_for`,
   :func:`missing_characters`, :func:`check_text`, :func:`split_by_font`): every character of the
   data must be in the body font or in the supplement (characters above U+FFFF), else the record
   is refused with a :class:`~sheetgen.errors.FontError` naming the field and the character;
+- the faces as the PDF stamp uses them (:class:`Face`, :func:`face`, :func:`measure`,
+  :func:`to_unicode_cmap`): glyph ids, advances (the widths every value is fitted with),
+  subsets for one font program per face, read through HarfBuzz (``uharfbuzz``);
 - reportlab registration (:func:`register_reportlab`), including the fix of reportlab's
-  ToUnicode CMap for characters above U+FFFF;
+  ToUnicode CMap for characters above U+FFFF: only the Word side's measurement and the batch
+  still load it (the PDF no longer goes through reportlab);
 - the ``@font-face`` rules for WeasyPrint (:func:`font_face_css`);
 - the environment check behind ``sheetgen doctor`` (:func:`self_check`).
 
 Files are located through :mod:`sheetgen.resources` only; where they come from and how they are
 built is in ``fonts/README.md``. Importing this module imports neither reportlab nor WeasyPrint
-nor fontTools: coverage is read straight from the fonts' ``cmap`` tables (a few milliseconds,
-where fontTools needs about 0.3 s for the body font), the engines are imported when used.
+nor fontTools nor HarfBuzz: coverage is read straight from the fonts' ``cmap`` tables (a few
+milliseconds, where fontTools needs about 0.3 s for the body font), the engines are imported
+when used.
 """
 
 from __future__ import annotations
 
 import array
+import io
+import mmap
 import struct
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -259,6 +266,239 @@ def split_by_font(text: str) -> list[tuple[str, str]]:
         else:
             runs.append((role or "body", char))
     return runs
+
+
+# --- faces: metrics, glyph ids, subsets (HarfBuzz) ------------------------------------------
+
+#: Tables a PDF's ``FontFile2`` needs of a TrueType font drawn by glyph id (ISO 32000 9.9:
+#: head, hhea, loca, maxp, glyf, hmtx; the hinting tables are dropped with the hints). The
+#: rest (cmap, name, post, OS/2, layout tables, vertical metrics) is never read by a PDF
+#: viewer through ``/Identity-H`` and would only add bytes.
+_DROPPED_TABLES = ("GSUB", "GPOS", "GDEF", "BASE", "JSTF", "MATH", "STAT", "gasp", "name",
+                   "post", "cmap", "OS/2", "vhea", "vmtx", "VORG", "DSIG", "meta", "prep",
+                   "fpgm", "cvt ", "hdmx", "LTSH", "VDMX", "kern")
+
+
+class Face:
+    """One bundled font file, as the PDF stamp draws with it: glyph ids, advances, subsets.
+
+    Loaded with HarfBuzz (``uharfbuzz``) from a memory map of the file: about a millisecond
+    for the 15 MB body font, where reportlab's ``TTFont`` parsed all of it (0.25 s a process).
+    Widths are in 1/1000 em (the bundled fonts all have 1000 units per em).
+    """
+
+    def __init__(self, role: str) -> None:
+        import uharfbuzz as hb
+
+        path = font_path(role)
+        try:
+            self._face = hb.Face(hb.Blob.from_file_path(str(path)))
+            self._font = hb.Font(self._face)
+        except (OSError, ValueError) as exc:
+            raise FontError(f"bundled font {path.name} is unreadable: {exc}",
+                            hint="run `sheetgen doctor`; reinstall sheetgen") from exc
+        self.role = role
+        self.glyph_count: int = self._face.glyph_count
+        self._scale = 1000 / self._face.upem
+        self.postscript_name = _postscript_name(self._face) or path.stem
+        #: ``head.checkSumAdjustment``: tells one build of the font file from another.
+        self.checksum: int = struct.unpack_from(">L", self._face.reference_table("head").data,
+                                                8)[0]
+        self._glyphs: dict[int, int] = {}
+        self._advances: dict[int, int] = {}
+        self._widths: dict[str, int] = {}  # character -> advance of its glyph, for measure
+        self._outlines: tuple[Any, memoryview] | None = None
+        self._subsets = 0
+        self._preprocessed: Any = None
+        self._lock = threading.Lock()
+
+    def glyph(self, codepoint: int) -> int:
+        """The glyph id ``codepoint`` maps to in the font's cmap; 0 (.notdef) if none."""
+        glyph = self._glyphs.get(codepoint)
+        if glyph is None:
+            glyph = self._glyphs[codepoint] = self._font.get_nominal_glyph(codepoint) or 0
+        return glyph
+
+    def advance(self, glyph: int) -> int:
+        """The advance width of ``glyph`` in 1/1000 em (rounded as a PDF ``/W`` holds it)."""
+        width = self._advances.get(glyph)
+        if width is None:
+            width = self._advances[glyph] = round(
+                self._font.get_glyph_h_advance(glyph) * self._scale)
+        return width
+
+    def measure(self, text: str, size: float) -> float:
+        """The width of ``text`` at ``size`` pt, each character at its cmap glyph's advance
+        (.notdef's for a character the font lacks).
+
+        Summed and scaled in the order reportlab's ``stringWidth`` does (widths in 1/1000 em,
+        then ``* 0.001 * size``), so that it gives the same floats to the last bit: fitting
+        measures exactly what it measured before, and the Word side (still on reportlab's
+        metrics) fits a value the same way (``tests/test_fonts.py`` checks both).
+        """
+        widths = self._widths
+        try:
+            return sum([widths[char] for char in text]) * 0.001 * size
+        except KeyError:  # a character not measured before in this process
+            for char in text:
+                if char not in widths:
+                    widths[char] = self.advance(self.glyph(ord(char)))
+            return sum([widths[char] for char in text]) * 0.001 * size
+
+    def metrics(self) -> tuple[tuple[int, int, int, int], int, int]:
+        """(font bounding box, ascent, descent) in 1/1000 em, for a PDF font descriptor."""
+        head = self._face.reference_table("head").data
+        hhea = self._face.reference_table("hhea").data
+        x_min, y_min, x_max, y_max = struct.unpack_from(">4h", head, 36)
+        ascent, descent = struct.unpack_from(">2h", hhea, 4)
+        box = tuple(round(v * self._scale) for v in (x_min, y_min, x_max, y_max))
+        return (box[0], box[1], box[2], box[3]), round(ascent * self._scale), round(
+            descent * self._scale)
+
+    def outline(self, glyph: int) -> bytes:
+        """The ``glyf`` data of ``glyph`` (b"" for an empty glyph), trailing padding removed."""
+        if self._outlines is None:  # a memory map: only the pages of the glyphs read count
+            with font_path(self.role).open("rb") as file:
+                mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            self._outlines = _glyph_table(mapped)
+        return _outline(self._outlines, glyph)
+
+    def subset(self, glyphs: Iterable[int], *, retain_gids: bool = False
+               ) -> tuple[bytes, dict[int, int]]:
+        """A TrueType font of ``glyphs`` (with .notdef and the components of composite
+        glyphs), and the glyph id each glyph of the face has in it.
+
+        HarfBuzz's subsetter without hinting, every table a PDF does not read dropped (see
+        :data:`_DROPPED_TABLES`). Glyphs are renumbered in the order of their ids (a PDF font
+        reaches them through a ``/CIDToGIDMap`` stream made from the returned map), unless
+        ``retain_gids``: then each keeps its id (as WeasyPrint embeds its fonts), at the cost
+        of full-length ``loca`` and ``hmtx`` tables.
+        Raises FontError if the subsetter fails (a damaged font file).
+        """
+        import uharfbuzz as hb
+
+        request = hb.SubsetInput()
+        request.glyph_set.update(sorted({0, *glyphs}))
+        request.flags = hb.SubsetFlags.NO_HINTING | (
+            hb.SubsetFlags.RETAIN_GIDS if retain_gids else hb.SubsetFlags.DEFAULT)
+        for tag in _DROPPED_TABLES:
+            request.drop_table_tag_set.add(int.from_bytes(tag.encode("latin-1"), "big"))
+        plan = hb.SubsetPlan(self._source(), request)
+        subset = plan.execute()
+        if subset is None:
+            raise FontError(f"cannot subset the bundled font {FONT_FILES[self.role]}",
+                            hint="run `sheetgen doctor`; reinstall sheetgen")
+        return bytes(subset.blob.data), dict(plan.old_to_new_glyph_mapping.items())
+
+    def _source(self) -> Any:
+        """The face to subset: from the third subset in a process on, HarfBuzz's
+        preprocessed face (``hb_subset_preprocess``, the same output bytes).
+
+        A subset of the body font costs about 3 ms whatever its size, most of it HarfBuzz
+        indexing the whole font again; a preprocessed face answers in about 0.1 ms, but
+        preprocessing costs about 55 ms once. One ``fill`` subsets each face once (one
+        program per face per document) and a bundle once in all, so only a process making
+        many documents (``sheetgen serve``, the per-record PDFs of a batch) gets there.
+        """
+        with self._lock:
+            self._subsets += 1
+            if self._subsets > 2 and self._preprocessed is None:
+                import uharfbuzz as hb
+
+                self._preprocessed = hb.subset_preprocess(self._face)
+            return self._preprocessed if self._preprocessed is not None else self._face
+
+
+def _postscript_name(face: Any) -> str | None:
+    name = face.get_name(6)  # name ID 6: the PostScript name
+    return str(name) if name else None
+
+
+def _glyph_table(font: Any) -> tuple[Any, memoryview]:
+    """The ``loca`` offsets and a view of the ``glyf`` table of a TrueType font held in
+    ``font`` (bytes, or a memory map of a font file: nothing is copied but ``loca``)."""
+    view = memoryview(font)
+    tables = _table_directory(io.BytesIO(view[:12 + 16 * struct.unpack_from(">H", view, 4)[0]]),
+                              len(view))
+    try:
+        head, maxp = tables[b"head"][0], tables[b"maxp"][0]
+        loca, glyf = tables[b"loca"], tables[b"glyf"]
+    except KeyError as exc:
+        raise ValueError(f"no {exc.args[0].decode('latin-1')!r} table") from None
+    (long_offsets,) = struct.unpack_from(">h", view, head + 50)  # indexToLocFormat
+    (count,) = struct.unpack_from(">H", view, maxp + 4)  # numGlyphs
+    offsets: Any = array.array("I" if long_offsets else "H")
+    offsets.frombytes(view[loca[0]:loca[0] + (count + 1) * offsets.itemsize])
+    if sys.byteorder == "little":
+        offsets.byteswap()
+    if not long_offsets:
+        offsets = array.array("I", (2 * offset for offset in offsets))
+    if len(offsets) != count + 1:
+        raise ValueError("loca table truncated")
+    return offsets, view[glyf[0]:glyf[0] + glyf[1]]
+
+
+def _outline(table: tuple[Any, memoryview], glyph: int) -> bytes:
+    offsets, glyf = table
+    if glyph + 1 >= len(offsets):
+        return b""
+    return bytes(glyf[offsets[glyph]:offsets[glyph + 1]]).rstrip(b"\0")
+
+
+def program_glyphs(program: bytes) -> tuple[int, dict[int, bytes]]:
+    """(glyph count, outline of each non-empty glyph) of an embedded TrueType program.
+
+    Raises ValueError (or struct.error) if ``program`` is not a TrueType font."""
+    table = _glyph_table(program)
+    offsets = table[0]
+    count = len(offsets) - 1
+    return count, {glyph: _outline(table, glyph) for glyph in range(count)
+                   if offsets[glyph + 1] > offsets[glyph]}
+
+
+_face_lock = threading.Lock()
+_faces: dict[str, Face] = {}
+
+
+def face(role: str) -> Face:
+    """The :class:`Face` of ``role`` (a key of ``FONT_FILES``), loaded once per process.
+
+    Raises FontError if the file is missing or unreadable.
+    """
+    found = _faces.get(role)
+    if found is None:
+        with _face_lock:
+            found = _faces.get(role)
+            if found is None:
+                found = _faces[role] = Face(role)
+    return found
+
+
+def measure(text: str, size: float) -> float:
+    """The width of ``text`` at ``size`` pt in the body font (see :meth:`Face.measure`):
+    how every value is measured for fitting. Characters above U+FFFF, drawn with the
+    supplement, take .notdef's advance, which is the supplement ideographs' (1000 units)."""
+    return face("body").measure(text, size)
+
+
+def to_unicode_cmap(name: str, glyphs: Mapping[int, str]) -> bytes:
+    """A ToUnicode CMap for 2-byte codes (``/Identity-H`` CIDs): each CID of ``glyphs`` to
+    its text, as UTF-16BE hex (a surrogate pair above U+FFFF, ISO 32000 9.10.3), in blocks
+    of at most 100 entries as the CMap syntax allows."""
+    entries = sorted(glyphs.items())
+    blocks = []
+    for start in range(0, len(entries), 100):
+        block = entries[start:start + 100]
+        blocks.append(f"{len(block)} beginbfchar\n" + "\n".join(
+            f"<{cid:04X}> <{''.join(_utf16_hex(ord(c)) for c in text)}>"
+            for cid, text in block) + "\nendbfchar")
+    return "\n".join([
+        "/CIDInit /ProcSet findresource begin", "12 dict begin", "begincmap",
+        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
+        f"/CMapName /{name} def", "/CMapType 2 def",
+        "1 begincodespacerange", "<0000> <FFFF>", "endcodespacerange",
+        *blocks, "endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end",
+    ]).encode("ascii")
 
 
 # --- reportlab -------------------------------------------------------------------------------

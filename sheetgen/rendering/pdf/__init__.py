@@ -1,5 +1,6 @@
-"""PDF output: compile a layout once (WeasyPrint), stamp values per record (reportlab), compose
-pages and bundles (pypdf). See ``docs/how-it-works.md``.
+"""PDF output: compile a layout once (WeasyPrint), stamp values per record (content streams
+written directly, fonts through HarfBuzz), compose pages and bundles (our writer; pypdf reads
+the backgrounds). See ``docs/how-it-works.md``.
 
 - :mod:`~sheetgen.rendering.pdf.layout`: compiled layouts, their field maps and their cache;
 - :mod:`~sheetgen.rendering.pdf.stamp`: drawing fitted values onto a page;

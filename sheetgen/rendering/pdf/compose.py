@@ -13,10 +13,21 @@ object streams, the cross-reference table is a compressed stream (PDF 1.5; PDF/A
 both), pages carry only what they use (no ``/ProcSet``, ``/Rotate 0`` or ``/Trans``) and
 bookmarks point at their page with ``/Dest`` rather than a GoTo action object each.
 
-pypdf only reads here: the backgrounds and each stamp document are parsed by ``PdfReader`` and
-their objects are copied into the stream by :class:`_Copier` (written by this module, where
-pypdf's writer would hold the whole document in memory and has no object streams). pypdf is
-imported at module level: this module is loaded only to render.
+The stamped values arrive as content streams (:mod:`~.stamp`) and are written as they are.
+Fonts are per output document, **one font program per face**: every font of a bundled face
+(the backgrounds' WeasyPrint subsets, recognised when the layout is compiled, and the
+stamp's)
+points at one ``FontFile2``, a subset of the union of their glyphs keeping the bundled font's
+glyph ids (:meth:`~sheetgen.rendering.fonts.Face.subset`), so no content stream changes.
+Those objects are reserved when first used and written by :meth:`Composer.finish` with the
+union of the whole document: for a streamed bundle, memory stays a set of glyph ids per face.
+Any other font (a provider's template with a system font) is copied untouched.
+
+The backgrounds come as objects ready to copy (:mod:`~.background`, made when the layout
+was compiled): :class:`_Copier` renumbers their references and writes them into the stream.
+No PDF library is imported to compose (pypdf's writer would hold the whole document in
+memory and has no object streams; reading the backgrounds with it was 76 ms of imports and
+about 20 ms a layout in every process).
 """
 
 from __future__ import annotations
@@ -25,31 +36,29 @@ import array
 import hashlib
 import io
 import os
+import re
+import sys
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pypdf import PdfReader
-from pypdf.generic import (
-    ArrayObject,
-    DictionaryObject,
-    FloatObject,
-    IndirectObject,
-    NameObject,
-    NumberObject,
-    StreamObject,
-    TextStringObject,
-)
-
 from sheetgen.errors import UsageError
-from sheetgen.rendering.pdf.layout import CompiledLayout
+from sheetgen.rendering import fonts
+from sheetgen.rendering.pdf import background as stored
+from sheetgen.rendering.pdf.layout import BackgroundFonts, CompiledLayout, identify_fonts
+from sheetgen.rendering.pdf.stamp import StampedPage, StampFonts
 
 #: Small objects per compressed object stream: big enough to compress well, small enough to
 #: keep little in memory and let a reader find an object without inflating much.
 OBJECTS_PER_STREAM = 200
 HEADER = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"  # the binary comment marks the file as binary
+#: zlib levels of a face's program and of its ``/CIDToGIDMap`` (60 KB, mostly zeros): level 9
+#: saves 0.05 % of a program's bytes for 6 % more time, and takes 1.8 ms on a map where
+#: level 4 takes 0.16 ms for the same size (docs/performance.md).
+FONT_LEVEL = 6
+MAP_LEVEL = 4
 
 
 class Sink(Protocol):
@@ -148,78 +157,170 @@ class PdfStream:
         self._write(b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % at)
 
 
-def dump(value: Any, ref: Callable[[IndirectObject], int]) -> bytes:
-    """``value`` (a pypdf object, not a stream) serialized, references renumbered by ``ref``."""
-    if isinstance(value, IndirectObject):
-        return b"%d 0 R" % ref(value)
-    if isinstance(value, _SerializedArray):
-        return value.raw
-    if isinstance(value, DictionaryObject):
-        return b"<<" + b"".join(_name(key) + _separated(dump(item, ref))
-                                for key, item in value.items()) + b">>"
-    if isinstance(value, ArrayObject):
-        return b"[" + b" ".join(dump(item, ref) for item in value) + b"]"
-    if isinstance(value, NameObject):
-        return _name(value)
-    buffer = io.BytesIO()
-    value.write_to_stream(buffer)
-    return buffer.getvalue()
-
-
-def _separated(data: bytes) -> bytes:
-    # After a name, a value that starts with a letter or digit needs a space between them.
-    return data if data[:1] in (b"/", b"<", b"[", b"(") else b" " + data
-
-
-_names: dict[str, bytes] = {}
-
-
-def _name(name: str) -> bytes:
-    data = _names.get(name)
-    if data is None:
-        buffer = io.BytesIO()
-        NameObject(name).write_to_stream(buffer)
-        data = _names[name] = buffer.getvalue()
-    return data
-
-
 class _Copier:
-    """Copies objects of one parsed PDF into a :class:`PdfStream`, each at most once.
+    """Copies objects of one background (:class:`~.background.Objects`) into a
+    :class:`PdfStream`, each at most once.
 
-    Renumbers references as it goes and writes every object reachable from what it is asked
-    to copy; ``skip`` keys are dropped from every dictionary copied (a page's parent).
+    Renumbers references as it goes (:data:`~.background.REFERENCE`) and writes every object
+    reachable from what it is asked to copy. ``substitutes`` maps source object numbers to
+    output objects written elsewhere (the shared font programs): those are referenced, never
+    copied. ``edits`` rewrites, by source object number, a dictionary (a font's
+    ``/CIDToGIDMap`` and ``/CIDSet`` for the shared program): entries taken out before its
+    references are followed, entries (with output object numbers) added after.
     """
 
-    def __init__(self, out: PdfStream) -> None:
+    def __init__(self, out: PdfStream, objects: stored.Objects,
+                 substitutes: Mapping[int, int] | None = None,
+                 edits: Mapping[int, _Edit] | None = None) -> None:
         self.out = out
-        self._numbers: dict[int, int] = {}  # source object number -> output object number
-        self._queue: list[tuple[int, Any]] = []
+        self._objects = objects.objects
+        self._numbers: dict[int, int] = dict(substitutes or {})  # source -> output number
+        self._edits = edits or {}
+        self._queue: list[tuple[int, int]] = []
 
-    def ref(self, reference: IndirectObject) -> int:
-        number = self._numbers.get(reference.idnum)
+    def ref(self, source: int) -> int:
+        number = self._numbers.get(source)
         if number is None:
-            number = self._numbers[reference.idnum] = self.out.reserve()
-            self._queue.append((number, reference.get_object()))
+            number = self._numbers[source] = self.out.reserve()
+            self._queue.append((number, source))
         return number
 
-    def value(self, value: Any) -> bytes:
-        """``value`` serialized for the output; what it references is written after."""
-        return dump(value, self.ref)
+    def _renumbered(self, body: bytes) -> bytes:
+        return stored.REFERENCE.sub(lambda match: b"%d 0 R" % self.ref(int(match[1])), body)
 
     def drain(self) -> None:
         """Write every object referenced so far (and what they reference)."""
         while self._queue:
-            number, value = self._queue.pop()
-            self.write(number, value)
+            number, source = self._queue.pop()
+            body, data = self._objects[source]
+            edit = self._edits.get(source)
+            if edit is not None:
+                body = edit.remove.sub(b"", body)
+            body = self._renumbered(body)
+            if edit is not None and edit.add:
+                body = body.removesuffix(b">>") + edit.add + b">>"
+            if data is None:
+                self.out.put(number, body)
+            else:
+                self.out.put_stream(number, body, data)
 
-    def write(self, number: int, value: Any) -> None:
-        if isinstance(value, StreamObject):
-            raw = value._data if hasattr(value, "_data") else value.get_data()
-            entries = b"".join(_name(key) + _separated(dump(item, self.ref))
-                               for key, item in value.items() if key != "/Length")
-            self.out.put_stream(number, entries, raw)
+
+def _name(name: str) -> bytes:
+    return name.encode("ascii")  # only the plain names this module writes
+
+
+class _DocumentFonts:
+    """The fonts of the bundled faces in one output document: one program per face.
+
+    Object numbers are reserved when a face is first used (:meth:`program`, :meth:`cid_map`,
+    :meth:`stamp_font`); :meth:`finish` writes them, the program holding every glyph any
+    background or stamp of the document uses (:meth:`use`). The program is a compact subset
+    (glyphs renumbered); every font of the face reaches it through the one ``/CIDToGIDMap``
+    stream, so the CIDs of every content stream stay the bundled font's glyph ids.
+    """
+
+    def __init__(self, out: PdfStream) -> None:
+        self.out = out
+        self._programs: dict[str, tuple[int, int]] = {}  # role -> FontFile2, CIDToGIDMap
+        self._glyphs: dict[str, set[int]] = {}
+        self._stamp: dict[bytes, int] = {}
+
+    def _reserved(self, role: str) -> tuple[int, int]:
+        numbers = self._programs.get(role)
+        if numbers is None:
+            numbers = self._programs[role] = (self.out.reserve(), self.out.reserve())
+            self._glyphs.setdefault(role, set())
+        return numbers
+
+    def program(self, role: str) -> int:
+        """The object number of the face's ``FontFile2``."""
+        return self._reserved(role)[0]
+
+    def cid_map(self, role: str) -> int:
+        """The object number of the face's ``/CIDToGIDMap`` stream."""
+        return self._reserved(role)[1]
+
+    def use(self, role: str, glyphs: Iterable[int]) -> None:
+        self._reserved(role)
+        self._glyphs[role].update(glyphs)
+
+    def stamp_font(self, name: bytes) -> int:
+        """The object number of the stamp's font resource ``name`` (see :class:`StampFonts`)."""
+        number = self._stamp.get(name)
+        if number is None:
+            number = self._stamp[name] = self.out.reserve()
+        return number
+
+    def finish(self, stamp: StampFonts) -> None:
+        """Write the stamp's font dictionaries and every face's program and map."""
+        out = self.out
+        descriptors: dict[str, int] = {}
+        written = []
+        for name, role, glyphs in stamp.fonts():
+            number = self._stamp.get(name)
+            if number is None:  # registered while drawing, never on a page composed
+                continue
+            self.use(role, glyphs)
+            written.append((number, role, glyphs))
+        tags = {role: _subset_tag(role, glyphs) for role, glyphs in self._glyphs.items()}
+        for number, role, glyphs in written:
+            face = fonts.face(role)
+            base = b"/%s+%s" % (tags[role].encode(), face.postscript_name.encode("ascii"))
+            descriptor = descriptors.get(role)
+            if descriptor is None:
+                descriptor = descriptors[role] = out.reserve()
+                box, ascent, descent = face.metrics()
+                out.put(descriptor, b"<</Type/FontDescriptor/FontName%s/Flags 4/FontBBox[%s]"
+                        b"/ItalicAngle 0/Ascent %d/Descent %d/CapHeight %d/StemV 80"
+                        b"/FontFile2 %d 0 R>>" % (base, b" ".join(b"%d" % v for v in box),
+                                                  ascent, descent, ascent, self.program(role)))
+            cid_font, to_unicode = out.reserve(), out.reserve()
+            out.put(number, b"<</Type/Font/Subtype/Type0/BaseFont%s/Encoding/Identity-H"
+                    b"/DescendantFonts[%d 0 R]/ToUnicode %d 0 R>>" % (base, cid_font, to_unicode))
+            out.put(cid_font, b"<</Type/Font/Subtype/CIDFontType2/BaseFont%s/CIDSystemInfo"
+                    b"<</Registry(Adobe)/Ordering(Identity)/Supplement 0>>/FontDescriptor"
+                    b" %d 0 R/DW 1000/W[%s]/CIDToGIDMap %d 0 R>>"
+                    % (base, descriptor, _widths(face, glyphs), self.cid_map(role)))
+            cmap = fonts.to_unicode_cmap(f"{tags[role]}-UCS", glyphs)
+            out.put_stream(to_unicode, b"/Filter/FlateDecode", zlib.compress(cmap, 9))
+        for role, (program_number, map_number) in sorted(self._programs.items()):
+            program, glyph_map = fonts.face(role).subset(self._glyphs[role])
+            out.put_stream(program_number, b"/Length1 %d/Filter/FlateDecode" % len(program),
+                           zlib.compress(program, FONT_LEVEL))
+            out.put_stream(map_number, b"/Filter/FlateDecode",
+                           zlib.compress(_cid_to_gid_map(glyph_map), MAP_LEVEL))
+
+
+def _cid_to_gid_map(glyph_map: Mapping[int, int]) -> bytes:
+    """A ``/CIDToGIDMap`` stream's data: for each CID (a glyph id of the bundled face) from 0
+    up, the 2-byte big-endian glyph id it has in the subset (0 for a glyph not in it)."""
+    table = array.array("H", bytes(2 * (max(glyph_map) + 1)))
+    for old, new in glyph_map.items():
+        table[old] = new
+    if sys.byteorder == "little":
+        table.byteswap()
+    return table.tobytes()
+
+
+def _widths(face: fonts.Face, glyphs: Iterable[int]) -> bytes:
+    """A CID font's ``/W`` for ``glyphs``: runs of consecutive CIDs, those of the default
+    width (1000) left out."""
+    runs: list[list[int]] = []
+    for glyph in sorted(glyphs):
+        width = face.advance(glyph)
+        if width == 1000:
+            continue
+        if runs and runs[-1][0] + len(runs[-1]) - 1 == glyph:
+            runs[-1].append(width)
         else:
-            self.out.put(number, dump(value, self.ref))
+            runs.append([glyph, width])
+    return b"".join(b"%d[%s]" % (run[0], b" ".join(b"%d" % w for w in run[1:])) for run in runs)
+
+
+def _subset_tag(role: str, glyphs: Iterable[int]) -> str:
+    """Six capital letters naming a subset (ISO 32000 9.6.4): the same glyphs, the same tag."""
+    digest = hashlib.sha256(f"{role}:{sorted(glyphs)}".encode()).digest()
+    return "".join(chr(ord("A") + byte % 26) for byte in digest[:6])
 
 
 class _Outline:
@@ -291,9 +392,12 @@ class _Outline:
 
 
 def _text(text: str) -> bytes:
-    buffer = io.BytesIO()
-    TextStringObject(text).write_to_stream(buffer)
-    return buffer.getvalue()
+    """A PDF text string: literal when printable ASCII, else UTF-16BE with its byte order
+    mark, in hex (ISO 32000 7.9.2.2)."""
+    if all(" " <= char <= "~" for char in text):
+        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        return b"(" + escaped.encode("ascii") + b")"
+    return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode("ascii") + b">"
 
 
 class Composer:
@@ -312,6 +416,7 @@ class Composer:
         self._forms: dict[tuple[str, int], tuple[bytes, int]] = {}  # name, object number
         self._background_copiers: dict[str, _Copier] = {}
         self._draw_calls: dict[bytes, int] = {}
+        self.fonts = _DocumentFonts(self.out)
         self.outline = _Outline(self.out)
         self.pages = 0
 
@@ -321,39 +426,32 @@ class Composer:
         self._kids.append(number)
         return number
 
-    def add_document(self, stamp_pdf: bytes, pages: list[tuple[CompiledLayout, int, int]]
-                     ) -> None:
-        """Compose the pages of one stamp document: for each (layout, page of the layout,
-        page number reserved by :meth:`reserve_page`), in the stamp's page order."""
-        stamped = PdfReader(io.BytesIO(stamp_pdf)).pages
-        copier = _Copier(self.out)  # one per stamp document: its fonts are copied once
-        for stamp_page, (layout, page, number) in zip(stamped, pages, strict=True):
-            self._add(copier, layout, page, stamp_page, number)
-        copier.drain()
+    def add_pages(self, pages: Iterable[tuple[CompiledLayout, int, int, StampedPage]]
+                  ) -> None:
+        """Compose pages: for each (layout, page of the layout, page number reserved by
+        :meth:`reserve_page`, its stamp), the background beneath the stamp."""
+        for layout, page, number, stamp in pages:
+            self._add(layout, page, number, stamp)
 
-    def _add(self, copier: _Copier, layout: CompiledLayout, page: int, stamp_page: Any,
-             number: int) -> None:
+    def _add(self, layout: CompiledLayout, page: int, number: int, stamp: StampedPage) -> None:
         name, form = self._form(layout, page)
-        resources = stamp_page.get("/Resources")
-        resources = resources.get_object() if resources is not None else DictionaryObject()
-        fonts = resources.get("/Font")
-        kept = b"/Font" + _separated(copier.value(fonts)) if fonts is not None else b""
-        contents = stamp_page.get("/Contents")
-        stamped: list[bytes] = []
-        if contents is not None:
-            target = contents.get_object()
-            items = list(target) if isinstance(target, ArrayObject) else [contents]
-            stamped = [copier.value(item) for item in items]
-        box = b"[" + b" ".join(_number(v) for v in stamp_page.mediabox) + b"]"
+        fonts_used = b"".join(b"%s %d 0 R" % (font, self.fonts.stamp_font(font))
+                              for font in stamp.fonts)
+        kept = b"/Font<<%s>>" % fonts_used if fonts_used else b""
+        contents = [b"%d 0 R" % self._draw_call(name)]
+        if stamp.content:
+            content = self.out.reserve()
+            self.out.put_stream(content, b"/Filter/FlateDecode", zlib.compress(stamp.content, 9))
+            contents.append(b"%d 0 R" % content)
+        box = b"[0 0 %s %s]" % (_number(stamp.size[0]), _number(stamp.size[1]))
         self.out.put(number, b"<</Type/Page/Parent %d 0 R/MediaBox%s/Resources<<%s/XObject<<%s"
                      b" %d 0 R>>>>/Contents[%s]>>" % (
-                         self._pages_root, box, kept, name, form,
-                         b" ".join([b"%d 0 R" % self._draw_call(name), *stamped])))
+                         self._pages_root, box, kept, name, form, b" ".join(contents)))
         self.pages += 1
 
     def finish(self, *, title: str, subject: str, outline: list[OutlineEntry] | None = None,
                metadata: Mapping[str, str] | None = None, identity: bytes = b"",
-               pdfa: bool = False) -> bytes:
+               pdfa: bool = False, stamp_fonts: StampFonts | None = None) -> bytes:
         """Write the rest of the document; the PDF when it was collected in memory (else b"").
 
         ``identity`` seeds the document ID (same input, same bytes). ``outline``, when
@@ -364,9 +462,10 @@ class Composer:
 
         for entry in outline or ():
             self.outline.add(entry.title, self._kids[entry.page], child=entry.parent is not None)
+        self.fonts.finish(stamp_fonts or StampFonts())
         out = self.out
         info = {"/Title": title, "/Subject": subject, "/Creator": f"sheetgen {__version__}",
-                "/Producer": f"sheetgen {__version__} (WeasyPrint, reportlab, pypdf)"}
+                "/Producer": f"sheetgen {__version__} (WeasyPrint, HarfBuzz)"}
         created = source_date()
         if created is not None:
             info["/CreationDate"] = info["/ModDate"] = created.strftime("D:%Y%m%d%H%M%SZ")
@@ -414,17 +513,28 @@ class Composer:
     def _form(self, layout: CompiledLayout, page: int) -> tuple[bytes, int]:
         key = (layout.key, page)
         if key not in self._forms:
-            source = _background_reader(layout).pages[page]
+            background = _background(layout)
             copier = self._background_copiers.get(layout.key)
             if copier is None:  # one per layout: its pages share fonts
-                copier = self._background_copiers[layout.key] = _Copier(self.out)
-            contents = source.get_contents()
-            data = contents.get_data() if contents is not None else b""
-            box = b"[" + b" ".join(_number(v) for v in source.mediabox) + b"]"
+                ours = background.fonts
+                # In object number order, whatever order they were found or stored in: the
+                # face programs' numbers are reserved here, and the bytes must not depend on
+                # whether the layout was compiled in this process or read from the cache.
+                for _, (role, glyphs) in sorted(ours.programs.items()):
+                    self.fonts.use(role, glyphs)
+                edits: dict[int, _Edit] = dict.fromkeys(ours.descriptors, _WITHOUT_CID_SET)
+                edits.update({source: _with_cid_map(self.fonts.cid_map(role))
+                              for source, role in ours.cid_fonts.items()})
+                copier = self._background_copiers[layout.key] = _Copier(
+                    self.out, background.objects,
+                    {source: self.fonts.program(role)
+                     for source, (role, _) in ours.programs.items()}, edits)
+            source = background.objects.pages[page]
+            _, content = background.objects.objects[source.content]
             number = self.out.reserve()
-            self.out.put_stream(number, b"/Type/XObject/Subtype/Form/BBox%s/Resources%s"
-                                b"/Filter/FlateDecode" % (box, copier.value(source["/Resources"])),
-                                zlib.compress(data, 9))
+            self.out.put_stream(number, b"/Type/XObject/Subtype/Form/BBox%s/Resources %d 0 R"
+                                b"/Filter/FlateDecode" % (source.box, copier.ref(source.resources)),
+                                content or b"")
             copier.drain()
             self._forms[key] = (b"/SgBg%d" % len(self._forms), number)
         return self._forms[key]
@@ -509,76 +619,53 @@ def xmp_packet(info: Mapping[str, str]) -> bytes:
     return packet.encode("utf-8")
 
 
-_readers: dict[str, Any] = {}
+@dataclass(frozen=True)
+class _Edit:
+    """Entries taken out of a dictionary (``remove``) and added to it (``add``)."""
+
+    remove: re.Pattern[bytes]
+    add: bytes = b""
 
 
-def _background_reader(layout: CompiledLayout) -> Any:
-    """A parsed reader of the layout's background, kept for the process like the layout.
+#: A font descriptor of ours loses its ``/CIDSet``: the shared program has more glyphs than
+#: it lists (PDF/A-2 wants a CIDSet complete or absent).
+_WITHOUT_CID_SET = _Edit(re.compile(rb"/CIDSet \d+ 0 R"))
 
-    Parsing a background (its fonts' width arrays above all) costs more than stamping a
-    page, so it is done once per layout, not once per output document; and its plain arrays
-    are serialized once too (see :func:`_serialize_plain_arrays`).
+
+def _with_cid_map(number: int) -> _Edit:
+    """A CID font of ours pointed at the face's ``/CIDToGIDMap`` stream ``number``."""
+    return _Edit(re.compile(rb"/CIDToGIDMap/Identity"), b"/CIDToGIDMap %d 0 R" % number)
+
+
+@dataclass
+class _Background:
+    """A layout's background, read once per process (see :func:`_background`)."""
+
+    objects: stored.Objects
+    fonts: BackgroundFonts  # its fonts of the bundled faces
+
+
+_backgrounds: dict[str, _Background] = {}
+
+
+def _background(layout: CompiledLayout) -> _Background:
+    """The layout's background as objects (:mod:`~.background`), with its fonts of the
+    bundled faces; kept for the process like the layout.
+
+    Both were made when the layout was compiled; they are made again here only for a
+    background in another form (a layout made by hand) or fonts checked against other font
+    files, which imports pypdf.
     """
-    reader = _readers.get(layout.key)
-    if reader is None:
-
-        reader = PdfReader(io.BytesIO(layout.background))
-        for page in reader.pages:
-            _serialize_plain_arrays(page["/Resources"], set())
-        _readers[layout.key] = reader
-    return reader
-
-
-#: Arrays shorter than this are written as they are: not worth the indirection.
-_SERIALIZE_FROM = 16
-
-
-def _serialize_plain_arrays(node: Any, seen: set[int]) -> None:
-    """Replace, below ``node``, each long array of plain values by its serialized form.
-
-    A CID font's width array (/W) holds hundreds of small arrays; serializing it number by
-    number into every output document was most of the cost of composing one. An array with
-    no references in it is the same bytes in every document, so it is written once here and
-    copied as bytes ever after.
-    """
-
-    node = node.get_object() if isinstance(node, IndirectObject) else node
-    if id(node) in seen or not isinstance(node, DictionaryObject | ArrayObject):
-        return
-    seen.add(id(node))
-    slots = node.items() if isinstance(node, DictionaryObject) else enumerate(node)
-    for slot, value in list(slots):
-        if isinstance(value, ArrayObject) and len(value) >= _SERIALIZE_FROM and _plain(value):
-            node[slot] = _serialized_array(value)
-        else:
-            _serialize_plain_arrays(value, seen)
-
-
-def _plain(value: Any) -> bool:
-
-    if isinstance(value, ArrayObject):
-        return all(_plain(item) for item in value)
-    return isinstance(value, NumberObject | FloatObject | NameObject)
-
-
-class _SerializedArray(ArrayObject):
-    """A plain array as its bytes, written as is."""
-
-    def __init__(self, raw: bytes) -> None:
-        super().__init__()
-        self.raw = raw
-
-    def write_to_stream(self, stream: Any, encryption_key: Any = None) -> None:
-        stream.write(self.raw)
-
-
-def _serialized_array(array: ArrayObject) -> _SerializedArray:
-    buffer = io.BytesIO()
-    array.write_to_stream(buffer)
-    return _SerializedArray(buffer.getvalue())
-
-
-def stamp_pages(stamp_pdf: bytes) -> list[Any]:
-    """The pages of a stamp document, parsed (for inspection; see :meth:`Composer.add_document`)."""
-
-    return list(PdfReader(io.BytesIO(stamp_pdf)).pages)
+    found = _backgrounds.get(layout.key)
+    if found is None:
+        pdf = layout.background
+        objects = stored.read(pdf)
+        if objects is None:
+            pdf = stored.canonical(pdf)
+            objects = stored.read(pdf)
+            assert objects is not None  # canonical() writes what read() reads
+        ours = layout.fonts
+        if ours is None or not ours.current() or pdf is not layout.background:
+            ours = identify_fonts(pdf)
+        found = _backgrounds[layout.key] = _Background(objects, ours)
+    return found

@@ -27,7 +27,7 @@ from sheetgen.documents.plan import FilingPlan
 from sheetgen.rendering.fields import FieldFit, check_fonts
 from sheetgen.rendering.pdf.compose import Composer, Sink, source_date
 from sheetgen.rendering.pdf.layout import CompiledLayout, get_layout
-from sheetgen.rendering.pdf.stamp import PagePlan, Stamper
+from sheetgen.rendering.pdf.stamp import PagePlan, StampedPage, Stamper
 from sheetgen.rendering.templating import TemplateSet, bundled
 
 
@@ -71,13 +71,13 @@ class PdfBuilder:
 
     def __init__(self, templates: TemplateSet | None = None, *,
                  sink: Sink | None = None) -> None:
-        source_date()  # a malformed SOURCE_DATE_EPOCH is a usage error, before reportlab trips
+        source_date()  # a malformed SOURCE_DATE_EPOCH is a usage error, before any work
         self.templates = templates or bundled()
-        self._stamper = Stamper()
+        self._stamper = Stamper()  # one for the document: its fonts are the document's
         self._composer = Composer(sink)
-        # Drawn into the current stamp document, not yet composed: layout, page of the
-        # layout, the page's object number.
-        self._pending: list[tuple[CompiledLayout, int, int]] = []
+        # Stamped, not yet composed: layout, page of the layout, the page's object number,
+        # the stamp.
+        self._pending: list[tuple[CompiledLayout, int, int, StampedPage]] = []
         self.page_count = 0
 
     @property
@@ -121,9 +121,9 @@ class PdfBuilder:
             numbers = []
             for _ in range(job.copies):
                 for page, plan in enumerate(job.pages):
-                    self._stamper.draw(plan)
                     numbers.append(self._composer.reserve_page())
-                    self._pending.append((job.layout, page, numbers[-1]))
+                    self._pending.append((job.layout, page, numbers[-1],
+                                          self._stamper.draw(plan)))
                     self.page_count += 1
             if outline is not None:  # the record's bookmark, before its jobs' ones
                 bookmarks.add(outline, numbers[0], child=False)
@@ -143,21 +143,18 @@ class PdfBuilder:
         """The PDF of everything added, in order (PDF/A-2b with ``pdfa``)."""
         self.flush()
         return self._composer.finish(title=title, subject=subject, metadata=metadata,
-                                     identity=identity, pdfa=pdfa)
+                                     identity=identity, pdfa=pdfa,
+                                     stamp_fonts=self._stamper.glyphs)
 
     def flush(self) -> None:
-        """Compose the pages drawn so far; later pages go into a new stamp document.
+        """Compose and write out the pages stamped so far.
 
-        A long bundle flushes every few hundred records, so that composing overlaps the
-        rendering of the rest instead of all coming at the end, and its pages are written out
-        (with a sink) instead of held; each stamp document brings its own font subset, which
-        is the price.
+        A long bundle flushes every few hundred records, so that its pages are written out
+        (with a sink) instead of held. The fonts are the whole document's whatever the
+        flushes: their objects are written by :meth:`finish`, with every glyph used.
         """
-        if not self._pending:
-            return
-        self._composer.add_document(self._stamper.finish(), self._pending)
+        self._composer.add_pages(self._pending)
         self._pending = []
-        self._stamper = Stamper()
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,11 @@
 """Compile a page layout once: WeasyPrint lays out a template with blank values, giving the
 background pages (PDF) and the field map: where each value goes, at what size.
 
+The background is stored in the form the composer copies without a PDF library
+(:func:`~sheetgen.rendering.pdf.background.canonical`), and its fonts that are subsets of a
+bundled face are recognised once, here (:func:`identify_fonts`, :class:`BackgroundFonts`):
+every output document then points them, and the stamp, at one font program per face.
+
 This is the "compile" half of compile-once/stamp-many (design.md §2). Elements of a template
 marked ``data-field="host.name"`` become :class:`FieldBox` es, elements marked
 ``data-region="remarks"`` become :class:`Region` s (blank space a long value may continue in),
@@ -56,11 +61,13 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import io
 import json
 import logging
 import math
 import os
 import re
+import struct
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -68,7 +75,7 @@ from pathlib import Path
 from typing import Any
 
 from sheetgen import __version__, resources
-from sheetgen.errors import SheetgenError, TemplateError
+from sheetgen.errors import FontError, SheetgenError, TemplateError
 from sheetgen.rendering import fonts
 from sheetgen.rendering.fields import (
     STATIC_KEYS,
@@ -78,6 +85,7 @@ from sheetgen.rendering.fields import (
     check_min_size,
     min_size,
 )
+from sheetgen.rendering.pdf.background import canonical
 from sheetgen.rendering.templating import TemplateSet, blank_context, blank_paths
 
 #: CSS px to PDF points.
@@ -88,7 +96,50 @@ A4_TOLERANCE = 0.5
 #: What ``data-kind`` may say.
 KINDS = ("text", "qr")
 #: Changes whenever what a compiled layout holds changes, so older cache entries are ignored.
-FORMAT = 2
+FORMAT = 4
+
+
+@dataclass(frozen=True)
+class BackgroundFonts:
+    """The fonts of a background that are subsets of a bundled face (:func:`identify_fonts`),
+    by object number in the background PDF: what lets every output document point them all
+    at one program per face (:mod:`~.compose`).
+    """
+
+    #: Face role -> ``head.checkSumAdjustment`` of the font file they were checked against.
+    faces: Mapping[str, int]
+    #: ``FontFile2`` -> (face role, the glyph ids it holds).
+    programs: Mapping[int, tuple[str, frozenset[int]]]
+    #: Their font descriptors (a ``/CIDSet`` is dropped) and CID fonts, by face (their
+    #: ``/CIDToGIDMap`` becomes the face's map).
+    descriptors: frozenset[int]
+    cid_fonts: Mapping[int, str]
+
+    def current(self) -> bool:
+        """Whether the bundled font files are still those the fonts were checked against."""
+        try:
+            return all(fonts.face(role).checksum == value for role, value in self.faces.items())
+        except FontError:
+            return False
+
+    def as_json(self) -> dict[str, Any]:
+        return {"faces": dict(self.faces),
+                "programs": [[number, role, sorted(glyphs)]
+                             for number, (role, glyphs) in sorted(self.programs.items())],
+                "descriptors": sorted(self.descriptors),
+                "cid_fonts": sorted([number, role] for number, role in self.cid_fonts.items())}
+
+    @classmethod
+    def from_json(cls, data: Any) -> BackgroundFonts | None:
+        """The fonts stored by :meth:`as_json`; None when ``data`` is missing or malformed."""
+        try:
+            return cls({str(role): int(value) for role, value in data["faces"].items()},
+                       {int(number): (str(role), frozenset(int(g) for g in glyphs))
+                        for number, role, glyphs in data["programs"]},
+                       frozenset(int(number) for number in data["descriptors"]),
+                       {int(number): str(role) for number, role in data["cid_fonts"]})
+        except (TypeError, KeyError, ValueError, AttributeError):
+            return None
 
 
 @dataclass(frozen=True)
@@ -102,6 +153,8 @@ class CompiledLayout:
     fields: tuple[FieldBox, ...]
     regions: Mapping[str, Region] = field(default_factory=dict)
     areas: Mapping[str, Box] = field(default_factory=dict)  # data-area name -> its box
+    #: The background's fonts of the bundled faces, recognised when it was compiled.
+    fonts: BackgroundFonts | None = None
 
     @property
     def page_count(self) -> int:
@@ -232,7 +285,8 @@ def _load(key: str, template: str, folder: Path | None = None) -> CompiledLayout
             tuple(FieldBox(**{**f, "box": Box(**f["box"])}) for f in meta["fields"]),
             {r["name"]: Region(r["name"], Box(**r["box"]), r["font_size"])
              for r in meta["regions"]},
-            {name: Box(**box) for name, box in meta["areas"].items()})
+            {name: Box(**box) for name, box in meta["areas"].items()},
+            BackgroundFonts.from_json(meta.get("fonts")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -250,7 +304,8 @@ def _store(layout: CompiledLayout, folder: Path | None = None) -> None:
             "page_sizes": layout.page_sizes,
             "fields": [dataclasses.asdict(f) for f in layout.fields],
             "regions": [dataclasses.asdict(r) for r in layout.regions.values()],
-            "areas": {name: dataclasses.asdict(box) for name, box in layout.areas.items()}}
+            "areas": {name: dataclasses.asdict(box) for name, box in layout.areas.items()},
+            "fonts": layout.fonts.as_json() if layout.fonts is not None else None}
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         # The background first: a meta file never points at a missing or partial PDF.
@@ -390,9 +445,10 @@ def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, 
         if f.overflow and f.overflow not in regions:
             raise TemplateError(f"template {template}: field {f.path} continues in region "
                                 f"{f.overflow!r}, which the template does not define")
-    background = document.write_pdf()
+    # In the form the composer copies without a PDF library (see the background module).
+    background = canonical(document.write_pdf())
     return CompiledLayout(key, template, background, tuple(sizes), tuple(fields), regions,
-                          areas)
+                          areas, identify_fonts(background))
 
 
 def _known_paths(context: Mapping[str, Any]) -> frozenset[str]:
@@ -644,3 +700,97 @@ def _bundled_only_fetcher(base: Path) -> Any:
             raise ValueError(f"sheetgen templates may only load bundled files, not {url}")
 
     return BundledOnlyFetcher(allowed_protocols=("file", "data"))
+
+
+# --- the background's fonts of the bundled faces ------------------------------------------
+
+def identify_fonts(background: Any) -> BackgroundFonts:
+    """The fonts of ``background`` (a PDF, or a pypdf reader of one) that are subsets of a
+    bundled face: their programs (with their glyphs), descriptors and CID fonts.
+
+    A font is taken for ours when its descriptor's ``/FontName`` is a subset name
+    (``ABCDEF+``) of ``Sheetgen-…`` (WeasyPrint names a font by its CSS family), its
+    ``FontFile2`` is a retain-glyph-id subset of a bundled face (no more glyphs than the face
+    has, each non-empty glyph the face's own outline at the same id, with the same advance),
+    and every CID font using that descriptor is an indirect object mapping CIDs to glyph ids
+    by ``/Identity``. Only then can the face's shared program (and map) replace its own.
+    Anything else is left as it is.
+    """
+    from pypdf import PdfReader
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
+
+    reader = PdfReader(io.BytesIO(background)) if isinstance(background, bytes) else background
+    descriptors: dict[int, Any] = {}
+    users: dict[int, list[int | None]] = {}  # descriptor -> CID fonts using it (None: unsafe)
+    seen: set[int] = set()
+    stack: list[tuple[int | None, Any]] = [(None, page.get("/Resources")) for page in reader.pages]
+    while stack:
+        number, node = stack.pop()
+        if isinstance(node, IndirectObject):
+            if node.idnum in seen:
+                continue
+            seen.add(node.idnum)
+            number, node = node.idnum, node.get_object()
+        if isinstance(node, DictionaryObject) and not isinstance(node, StreamObject):
+            if node.get("/Type") == "/FontDescriptor":
+                if number is not None:
+                    descriptors[number] = node
+                continue
+            if node.get("/Subtype") == "/CIDFontType2":
+                descriptor = node.get("/FontDescriptor")
+                if isinstance(descriptor, IndirectObject):
+                    identity = node.get("/CIDToGIDMap", "/Identity") == "/Identity"
+                    users.setdefault(descriptor.idnum, []).append(
+                        number if identity else None)
+            stack.extend((None, value) for key, value in node.items() if key != "/Parent")
+        elif isinstance(node, StreamObject):  # a form's or a pattern's dictionary
+            stack.extend((None, value) for key, value in node.items() if key != "/Parent")
+        elif isinstance(node, ArrayObject):
+            stack.extend((None, value) for value in node)
+    programs: dict[int, tuple[str, frozenset[int]]] = {}
+    ours: set[int] = set()
+    cid_fonts: dict[int, str] = {}
+    for number, descriptor in sorted(descriptors.items()):
+        name = str(descriptor.get("/FontName", ""))
+        file = descriptor.get("/FontFile2")
+        tag, _, base = name.lstrip("/").partition("+")
+        fonts_using = users.get(number, [])
+        if not (isinstance(file, IndirectObject) and len(tag) == 6 and tag.isupper()
+                and base.startswith("Sheetgen-") and fonts_using
+                and None not in fonts_using):
+            continue
+        stream = file.get_object()
+        found = _matching_face(stream.get_data()) if isinstance(stream, StreamObject) else None
+        if found is None:
+            continue
+        programs[file.idnum] = found
+        ours.add(number)
+        cid_fonts.update((font, found[0]) for font in fonts_using if font is not None)
+    faces = {role: fonts.face(role).checksum
+             for role in sorted({role for role, _ in programs.values()})}
+    return BackgroundFonts(faces, programs, frozenset(ours), cid_fonts)
+
+
+def _matching_face(program: bytes) -> tuple[str, frozenset[int]] | None:
+    """(role, glyph ids) of the bundled face ``program`` is a retain-gids subset of, else None."""
+    import uharfbuzz as hb
+
+    try:
+        count, outlines = fonts.program_glyphs(program)
+        embedded = hb.Font(hb.Face(hb.Blob(program)))
+    except (ValueError, struct.error):
+        return None
+    for role in ("body", "heading", "supplement"):
+        try:
+            face = fonts.face(role)
+        except FontError:  # an optional face missing (the heading font)
+            continue
+        if count > face.glyph_count:
+            continue
+        if all(face.outline(glyph) == outline
+               and face.advance(glyph) == round(embedded.get_glyph_h_advance(glyph)
+                                                * 1000 / embedded.face.upem)
+               for glyph, outline in outlines.items()):
+            used = {glyph for glyph in range(count) if embedded.get_glyph_h_advance(glyph)}
+            return role, frozenset(used | set(outlines))
+    return None

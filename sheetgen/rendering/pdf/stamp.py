@@ -1,21 +1,26 @@
 """Stamp values into compiled layouts: the per-record half of compile-once/stamp-many.
 
-A :class:`Stamper` draws the values of any number of pages into one reportlab document, so a
-whole bundle shares one font subset. Each text value is wrapped (CJK line breaking with
-reportlab's ``wordSplit``, which keeps closing punctuation off the start of a line) and shrunk
-step by step from its box's font size down to its minimum size; a value that still does not
-fit may continue in a region of blank space (``data-overflow``), else it is refused with
-:class:`~sheetgen.errors.DoesNotFitError`. Nothing is ever clipped and nothing adds a page:
-the background decides the page count. Every field gets a :class:`FieldFit` for the fit report.
+A :class:`Stamper` fits each page's values (:func:`plan_page`) and writes each planned page's
+content stream itself (:meth:`Stamper.draw`): text as ``BT /SgB0 9 Tf x y Td <glyph ids> Tj
+ET`` in a Type0 ``/Identity-H`` font whose CIDs are the bundled font's glyph ids, the QR code
+as one path in module units. Each text value is wrapped (CJK line breaking, closing
+punctuation kept off the start of a line) and shrunk step by step from its box's font size
+down to its minimum size; a value that still does not fit may continue in a region of blank
+space (``data-overflow``), else it is refused with :class:`~sheetgen.errors.DoesNotFitError`.
+Nothing is ever clipped and nothing adds a page: the background decides the page count.
+Every field gets a :class:`FieldFit` for the fit report.
 
-Characters above U+FFFF are drawn with the supplementary font (reportlab has no font fallback).
-Both fonts give CJK ideographs and .notdef the same 1000-unit advance, so text is measured with
-the body font alone.
+Which glyph stands for which text is collected for the whole output document in
+:class:`StampFonts`; the composer (:mod:`~.compose`) writes the font dictionaries (widths,
+ToUnicode) and one font program per face from it at the end, shared with the backgrounds.
+
+Characters above U+FFFF are drawn with the supplementary font (:func:`~sheetgen.rendering.
+fonts.split_by_font`). Both fonts give CJK ideographs and .notdef the same 1000-unit advance,
+so text is measured with the body font alone (:func:`~sheetgen.rendering.fonts.measure`).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -136,53 +141,103 @@ def plan_page(layout: CompiledLayout, page: int, values: Mapping[str, str],
     return PagePlan(layout.page_sizes[page], tuple(draws), tuple(fits))
 
 
-class Stamper:
-    """Draws planned pages into one reportlab document (one font subset for all of them)."""
+#: Resource name prefix of the stamp's font of each face (``/SgB0``, ``/SgS0``, …).
+_FACE_NAMES = {"body": "B", "supplement": "S"}
+
+
+class StampFonts:
+    """The stamp's fonts of one output document: the text each glyph id stands for, per face.
+
+    A font dictionary's ToUnicode map gives one text per CID, and here a CID is the glyph id:
+    two characters drawn with the same glyph (a CJK compatibility ideograph and its unified
+    twin, say) cannot share one dictionary and still both extract. Each face therefore has
+    *layers* of dictionaries over the same font program: a character goes into the first layer
+    where its glyph is free or already stands for it (almost always layer 0). Memory is
+    bounded by the glyphs a face has, however many pages are stamped.
+    """
 
     def __init__(self) -> None:
-        from reportlab import rl_config
-        from reportlab.pdfbase.pdfmetrics import stringWidth
-        from reportlab.pdfgen.canvas import Canvas
+        self.layers: dict[str, list[dict[int, str]]] = {}
 
-        self._fonts = fonts.register_reportlab()
-        self._buffer = io.BytesIO()
-        # invariant=1: no creation date or random ID, so the same input stamps the same bytes.
-        # No ASCII85 on top of Flate: it only makes the pages a quarter bigger.
-        rl_config.useA85 = 0
-        self._canvas = Canvas(self._buffer, invariant=1, pageCompression=1)
-        body = self._fonts.body
-        self.measure: Measure = lambda text, size: float(stringWidth(text, body, size))
+    def encode(self, role: str, text: str) -> list[tuple[bytes, bytes]]:
+        """``text`` (drawn with the face of ``role``) as (font resource name, hex string of
+        CIDs) runs, registering what each glyph stands for."""
+        face = fonts.face(role)
+        layers = self.layers.setdefault(role, [])
+        runs: list[tuple[bytes, list[str]]] = []
+        for char in text:
+            glyph = face.glyph(ord(char))
+            layer = 0
+            while layer < len(layers) and layers[layer].setdefault(glyph, char) != char:
+                layer += 1
+            if layer == len(layers):
+                layers.append({glyph: char})
+            name = self.name(role, layer)
+            if runs and runs[-1][0] == name:
+                runs[-1][1].append(f"{glyph:04X}")
+            else:
+                runs.append((name, [f"{glyph:04X}"]))
+        return [(name, "".join(cids).encode("ascii")) for name, cids in runs]
+
+    @staticmethod
+    def name(role: str, layer: int) -> bytes:
+        return b"/Sg%s%d" % (_FACE_NAMES[role].encode(), layer)
+
+    def fonts(self) -> list[tuple[bytes, str, dict[int, str]]]:
+        """Every font dictionary to write: (resource name, face role, glyph id -> text)."""
+        return [(self.name(role, layer), role, glyphs)
+                for role, layers in sorted(self.layers.items())
+                for layer, glyphs in enumerate(layers)]
+
+
+@dataclass(frozen=True)
+class StampedPage:
+    """A page's stamped values: its content stream and the font resources it uses."""
+
+    size: tuple[float, float]
+    content: bytes
+    fonts: tuple[bytes, ...]
+
+
+def _num(value: float) -> bytes:
+    """A PDF number: at most 3 decimals (1/1000 pt), no trailing zeros."""
+    text = b"%.3f" % value
+    text = text.rstrip(b"0").rstrip(b".")
+    return b"0" if text in (b"-0", b"") else text
+
+
+class Stamper:
+    """Fits and draws pages of values; one per output document (see :class:`StampFonts`)."""
+
+    def __init__(self, glyphs: StampFonts | None = None) -> None:
+        self.glyphs = glyphs if glyphs is not None else StampFonts()
+        self.measure: Measure = fonts.measure
         self.pages = 0
 
     def plan(self, layout: CompiledLayout, page: int, values: Mapping[str, str],
              paths: Mapping[str, str]) -> PagePlan:
         """Fit one page's values (see :func:`plan_page`); nothing is drawn yet."""
-        return plan_page(layout, page, values, paths, self.measure, self._fonts.body)
+        return plan_page(layout, page, values, paths, self.measure, "body")
 
-    def draw(self, plan: PagePlan) -> None:
-        """Draw a planned page as the document's next page."""
-        canvas = self._canvas
-        canvas.setPageSize(plan.size)
+    def draw(self, plan: PagePlan) -> StampedPage:
+        """The content stream of a planned page."""
+        parts: list[bytes] = []
+        used: dict[bytes, None] = {}
         for item in plan.draws:
             if item.qr is not None:
-                self._draw_qr(item.qr, item.box)
+                parts.append(_qr(item.qr, item.box))
             else:
-                self._draw_lines(item)
-        canvas.showPage()
+                parts.extend(self._lines(item, used))
         self.pages += 1
+        return StampedPage(plan.size, b"\n".join(parts), tuple(used))
 
-    def finish(self) -> bytes:
-        """The stamp document: one page per :meth:`draw`, in order."""
-        self._canvas.save()
-        return self._buffer.getvalue()
-
-    def _draw_lines(self, item: _Draw) -> None:
+    def _lines(self, item: _Draw, used: dict[bytes, None]) -> list[bytes]:
         box, size = item.box, item.size
         leading = size * LEADING
         block = len(item.lines) * leading
         top = (box.y + box.height / 2 + block / 2) if item.centre else (
             box.y + box.height - item.offset)
-        canvas = self._canvas
+        out = []
         for number, line in enumerate(item.lines):
             if not line:
                 continue
@@ -193,27 +248,29 @@ class Stamper:
                 x += (box.width - width) / 2
             elif item.align == "right":
                 x += box.width - width
-            text = canvas.beginText(x, baseline)
+            shown = []
+            current = None
             for role, run in fonts.split_by_font(line):
-                text.setFont(getattr(self._fonts, role), size)
-                text.textOut(run)
-            canvas.drawText(text)
+                for name, cids in self.glyphs.encode(role, run):
+                    if name != current:
+                        shown.append(b"%s %s Tf" % (name, _num(size)))
+                        current = name
+                        used[name] = None
+                    shown.append(b"<%s> Tj" % cids)
+            out.append(b"BT %s %s Td %s ET" % (_num(x), _num(baseline), b" ".join(shown)))
+        return out
 
-    def _draw_qr(self, code: QrModules, box: Box) -> None:
-        """A QR code filling the top-right square of ``box``, as one vector path.
 
-        Drawn in module units (a transformation maps a module to its size on the page, rows
-        downwards), so each run of dark modules is a rectangle of small whole numbers: about
-        a third of the bytes of the same path in page coordinates. (reportlab's own QR widget
-        builds a shape per module, about 70 ms a code.)
-        """
-        canvas = self._canvas
-        side = min(box.width, box.height)
-        module = side / code.size
-        canvas.saveState()
-        canvas.transform(module, 0, 0, -module, box.x + box.width - side, box.y + box.height)
-        path = canvas.beginPath()
-        for row, first, length in code.runs:
-            path.rect(first, row, length, 1)
-        canvas.drawPath(path, stroke=0, fill=1)
-        canvas.restoreState()
+def _qr(code: QrModules, box: Box) -> bytes:
+    """A QR code filling the top-right square of ``box``, as one filled vector path.
+
+    Drawn in module units (a transformation maps a module to its size on the page, rows
+    downwards), so each run of dark modules is a rectangle of small whole numbers: about a
+    third of the bytes of the same path in page coordinates.
+    """
+    side = min(box.width, box.height)
+    module = side / code.size
+    matrix = b"%s 0 0 %s %s %s cm" % (_num(module), _num(-module),
+                                      _num(box.x + box.width - side), _num(box.y + box.height))
+    runs = b" ".join(b"%d %d %d 1 re" % (first, row, length) for row, first, length in code.runs)
+    return b"q %s %s f Q" % (matrix, runs)
