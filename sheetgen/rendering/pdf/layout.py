@@ -322,8 +322,8 @@ def _store(layout: CompiledLayout, folder: Path | None = None) -> None:
 SHIPPED_INDEX = "index.json"
 #: What a layout is made by besides its key (the template set's files, the static context and
 #: WeasyPrint's version): these modules of sheetgen, relative to the package, and the fonts.
-ENGINE_SOURCES = ("rendering/pdf/layout.py", "rendering/fields.py", "rendering/templating.py",
-                  "rendering/fonts.py")
+ENGINE_SOURCES = ("rendering/pdf/layout.py", "rendering/pdf/background.py", "rendering/fields.py",
+                  "rendering/templating.py", "rendering/fonts.py")
 
 
 def shipped_dir() -> Path | None:
