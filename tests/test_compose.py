@@ -217,6 +217,7 @@ def test_the_same_bytes_from_a_layout_compiled_here_or_read_from_the_cache(
     from sheetgen.rendering.pdf import compose, layout
 
     monkeypatch.setenv("SHEETGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SHEETGEN_PRECOMPILED", "off")  # compiled here, not shipped
 
     def fresh() -> bytes:
         layout._cache.clear()
@@ -287,12 +288,17 @@ path = Path({str(EXAMPLES / "jiangxi-personal.json")!r})
 render_pdf(plan_input(path.read_bytes(), source=path.name), RenderOptions())
 print("pypdf" in sys.modules)
 """
-    env = {**os.environ, "SHEETGEN_CACHE_DIR": str(tmp_path / "cache")}
+    env = {**os.environ, "SHEETGEN_CACHE_DIR": str(tmp_path / "cache"),
+           "SHEETGEN_PRECOMPILED": "off"}
     run = [sys.executable, "-c", script]
     first = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
     assert first.stdout.strip() == "True"  # compiling the layouts reads WeasyPrint's PDF
     cached = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
     assert cached.stdout.strip() == "False"
+    # A first run served by the layouts shipped with the package reads no PDF library either.
+    env = {**os.environ, "SHEETGEN_CACHE_DIR": str(tmp_path / "empty")}
+    shipped = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
+    assert shipped.stdout.strip() == "False"
 
 
 def test_a_background_in_another_form_is_stored_again_when_composed() -> None:
