@@ -54,3 +54,16 @@ def run_cli(*args: str, stdin: bytes | None = None, cwd: Path | None = None,
     finally:
         os.chdir(previous)
     return CliResult(code, out.getvalue(), err.getvalue().decode("utf-8", "replace"))
+
+
+def reportlab_body() -> str:
+    """The body font registered with reportlab, kept as the test oracle of the metrics (the
+    PDF and the Word files were fitted with reportlab's before; the same floats since)."""
+    from reportlab.pdfbase import pdfmetrics, ttfonts
+
+    from sheetgen.resources import font_path
+
+    name = "OracleSerif"
+    if name not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(ttfonts.TTFont(name, str(font_path("body"))))
+    return name

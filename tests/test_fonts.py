@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from sheetgen import resources
 from sheetgen.errors import ExitCode, FontError
 from sheetgen.rendering import fonts
 
-from .conftest import REPO
+from .conftest import REPO, reportlab_body
 
 FONTS = REPO / "fonts"
 RARE_NAME = "张𠮷䶮"  # 𠮷 U+20BB7 is above U+FFFF (supplement), 䶮 U+4DAE is in Extension A (body)
@@ -161,12 +160,12 @@ def test_split_by_font_puts_above_bmp_characters_in_supplement_runs() -> None:
 
 def test_face_widths_are_reportlabs_for_every_code_point_and_string() -> None:
     # Fitting moved from reportlab's metrics to the face's: the same floats, to the last bit,
-    # so no value fits differently (and the Word side, on reportlab's, agrees).
+    # so no value fits differently than it did.
     import random
 
     from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
 
-    name = fonts.register_reportlab().body
+    name = reportlab_body()
     reference = getFont(name).face
     face = fonts.face("body")
     covered = sorted(fonts.coverage("body"))
@@ -239,74 +238,6 @@ def test_stamped_text_extracts_back_with_pypdf_and_pdfium() -> None:
         assert name in document[0].get_textpage().get_text_bounded()
     finally:
         document.close()
-
-
-# --- reportlab -------------------------------------------------------------------------------
-
-def reportlab_pdf(text: str) -> bytes:
-    from reportlab.pdfgen import canvas
-
-    names = fonts.register_reportlab()
-    out = io.BytesIO()
-    pdf = canvas.Canvas(out)
-    # One text object: pypdf would put a line break between separate drawString calls.
-    line = pdf.beginText(72, 720)
-    for role, run in fonts.split_by_font(text):
-        line.setFont(getattr(names, role), 14)
-        line.textOut(run)
-    pdf.drawText(line)
-    pdf.save()
-    return out.getvalue()
-
-
-def test_register_reportlab_is_idempotent_and_thread_safe() -> None:
-    from reportlab.pdfbase import pdfmetrics
-
-    results: list[fonts.ReportlabFonts] = []
-    threads = [threading.Thread(target=lambda: results.append(fonts.register_reportlab()))
-               for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(results) == 4 and all(r is results[0] for r in results)
-    assert results[0] == fonts.ReportlabFonts("SheetgenSerif", "SheetgenSerifSupplement")
-    for name in (results[0].body, results[0].supplement):
-        assert pdfmetrics.getFont(name).fontName == name
-
-
-def test_reportlab_text_extracts_back_with_pypdf_and_pdfium() -> None:
-    import pypdfium2
-    from pypdf import PdfReader
-
-    data = reportlab_pdf(RARE_NAME)
-    assert PdfReader(io.BytesIO(data)).pages[0].extract_text() == RARE_NAME
-    document = pypdfium2.PdfDocument(data)
-    try:
-        assert document[0].get_textpage().get_text_bounded() == RARE_NAME
-    finally:
-        document.close()
-
-
-def test_reportlab_to_unicode_uses_surrogate_pairs() -> None:
-    fonts.register_reportlab()
-    cmap = fonts._to_unicode_cmap("X", [0, 0x5F20, 0x20BB7])
-    assert "<01> <5F20>" in cmap and "<02> <D842DFB7>" in cmap
-
-
-def test_to_unicode_fix_changes_nothing_in_the_bmp() -> None:
-    # Run where reportlab's own function is still reachable: a fresh interpreter.
-    script = """
-from reportlab.pdfbase import ttfonts
-original = ttfonts.makeToUnicodeCMap
-from sheetgen.rendering import fonts
-fonts.register_reportlab()
-assert ttfonts.makeToUnicodeCMap is fonts._to_unicode_cmap
-for subset in ([0], [0, *range(32, 127)], [0, 0x5F20, 0x4DAE, 0xFFFD, 0xFFFF], list(range(256))):
-    assert original("AAAAAA+Name", subset) == fonts._to_unicode_cmap("AAAAAA+Name", subset)
-assert "<01> <20BB7>" in original("A", [0, 0x20BB7])  # the bug being fixed
-"""
-    subprocess.run([sys.executable, "-c", script], check=True, cwd=REPO)
 
 
 # --- WeasyPrint ------------------------------------------------------------------------------

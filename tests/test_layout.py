@@ -185,14 +185,11 @@ def test_sizes_step_down_to_the_minimum() -> None:
 
 
 def test_wrap_breaks_cjk_and_keeps_closing_marks_off_line_starts() -> None:
-    from sheetgen.rendering.fonts import register_reportlab
-
-    font = register_reportlab().body
-    lines = wrap("江西省南昌市红谷滩区某某路，一号", 80, 10, font, measure)
+    lines = wrap("江西省南昌市红谷滩区某某路，一号", 80, 10, measure)
     assert "".join(lines) == "江西省南昌市红谷滩区某某路，一号"
     assert not any(line.startswith("，") for line in lines)
     long_domain = "a" * 120 + ".example.com"
-    lines = wrap(long_domain, 200, 10, font, measure)
+    lines = wrap(long_domain, 200, 10, measure)
     assert "".join(lines) == long_domain and len(lines) > 1
 
 
@@ -206,7 +203,9 @@ def test_word_split_is_reportlabs_word_split() -> None:
     from sheetgen.rendering import fonts
     from sheetgen.rendering.fields import word_split
 
-    font = fonts.register_reportlab().body
+    from .conftest import reportlab_body
+
+    font = reportlab_body()
     pool = list("江西省南昌市红谷滩区某某路，一号。、）」abcdefghij ABC.-_@0123456789 𠮷（《!?")
     rng = random.Random(5)
     for _ in range(3000):

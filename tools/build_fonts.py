@@ -9,7 +9,7 @@ Three files, named by ``sheetgen.resources.FONT_FILES``:
 * ``NotoSerifSC-Supplement.ttf`` is built from Debian's ``fonts-noto-cjk``: the Simplified
   Chinese face of ``NotoSerifCJK-Regular.ttc`` subset to the code points above U+FFFF that it
   maps (rare name characters such as 𠮷 U+20BB7, which the body font lacks), with its CFF
-  outlines converted to TrueType quadratic outlines (reportlab reads only ``glyf`` fonts) and
+  outlines converted to TrueType quadratic outlines (every bundled font is a ``glyf`` font) and
   its own family name. The output is deterministic: ``head.created``/``modified`` come from the
   source font, so the same inputs and fontTools version give byte-identical files.
 

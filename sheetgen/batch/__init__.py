@@ -258,7 +258,6 @@ class _Worker:
         self.templates = TemplateSet(options.templates) if options.templates else bundled()
         self.render = options.render_options(self.templates)
         self.sent: set[str] = set()  # layouts this process has sent to the parent
-        fonts.register_reportlab()
 
     def run(self, task: _Task) -> _Outcome:
         options = self.options
@@ -789,7 +788,7 @@ def _options_digest(options: BatchOptions, rules: Rules, templates: TemplateSet)
     from importlib.metadata import version
 
     payload = {"sheetgen": __version__, "rules": rules.version, "templates": templates.digest,
-               "engines": [version(name) for name in ("weasyprint", "reportlab", "pypdf")],
+               "engines": [version(name) for name in ("weasyprint", "pypdf", "uharfbuzz", "segno")],
                "formats": sorted(options.formats), "variant": options.variant,
                "render": options.render.identity(),
                # PDF dates (compose.source_date); workers inherit the environment.
@@ -820,8 +819,9 @@ def _default_context() -> BaseContext:
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
-        # Imported once in the server, so each worker starts with them loaded.
-        context.set_forkserver_preload(["sheetgen.batch", "pypdf", "reportlab.pdfgen.canvas"])
+        # Imported once in the server, so each worker starts with them loaded (the render
+        # path imports HarfBuzz and segno when it first draws).
+        context.set_forkserver_preload(["sheetgen.batch", "uharfbuzz", "segno"])
         return context
     return multiprocessing.get_context("spawn")
 
@@ -864,7 +864,8 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
     jobs = _check_options(options, rules)
     templates = TemplateSet(options.templates) if options.templates else bundled()
     _check_templates(templates)
-    fonts.register_reportlab()  # a broken font installation fails the run here (exit 5)
+    for role in ("body", "supplement"):  # what the stamps draw with
+        fonts.face(role)  # a missing or broken font fails the run here (exit 5)
     records = iter_records(inputs, stdin=stdin, spreadsheets=spreadsheet_reader(options.sheets),
                            exclude=[p for p in (options.report, options.failed) if p is not None])
     first = next(records, None)  # missing inputs are usage errors before anything is written

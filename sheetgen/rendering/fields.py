@@ -139,13 +139,9 @@ class _Fitted:
 Measure = Callable[[str, float], float]
 
 
-def wrap(text: str, width: float, size: float, font: str, measure: Measure) -> list[str]:
+def wrap(text: str, width: float, size: float, measure: Measure) -> list[str]:
     """``text`` broken into lines no wider than ``width`` at ``size``; ``\\n`` breaks a line.
-
-    Widths come from ``measure`` alone; ``font`` names the font it measures with (callers
-    pass it along with ``measure``) and does not change the result.
-    """
-    del font  # the widths are measure's
+    Widths come from ``measure``."""
     lines: list[str] = []
     for paragraph in text.split("\n"):
         if not paragraph:
@@ -239,13 +235,13 @@ def sizes(start: float, minimum: float) -> list[float]:
     return out
 
 
-def fit(text: str, field: FieldBox, region: Region | None, region_used: float, font: str,
+def fit(text: str, field: FieldBox, region: Region | None, region_used: float,
         measure: Measure) -> _Fitted | None:
     """The largest size at which ``text`` fits its box, or box + region; None if none does."""
     box = field.box
     candidates = sizes(field.font_size, min(field.min_size, field.font_size))
     for size in candidates:
-        lines = wrap(text, box.width, size, font, measure)
+        lines = wrap(text, box.width, size, measure)
         if len(lines) * size * LEADING <= box.height + 0.01:
             return _Fitted(size, lines, [])
     if region is None:
@@ -258,7 +254,7 @@ def fit(text: str, field: FieldBox, region: Region | None, region_used: float, f
         head: list[str] = []
         taken = 0
         while taken < len(paragraphs):
-            more = wrap(paragraphs[taken], box.width, size, font, measure)
+            more = wrap(paragraphs[taken], box.width, size, measure)
             if len(head) + len(more) > capacity:
                 break
             head.extend(more)
@@ -266,19 +262,19 @@ def fit(text: str, field: FieldBox, region: Region | None, region_used: float, f
         if not head:
             continue
         rest = wrap(field.overflow_caption + "\n".join(paragraphs[taken:]), region.box.width,
-                    size, font, measure)
+                    size, measure)
         if len(rest) * size * LEADING <= region.box.height - region_used + 0.01:
             return _Fitted(size, head, rest)
     return None
 
 
 def fit_value(field: FieldBox, values: Mapping[str, str], region: Region | None,
-              region_used: float, font: str, measure: Measure) -> _Fitted | None:
+              region_used: float, measure: Measure) -> _Fitted | None:
     """The field's value fitted (see :func:`fit`), else its shorter ``fallback`` value in the
     box alone; None when neither fits. Used by the PDF and the Word files alike."""
-    fitted = fit(values[field.path], field, region, region_used, font, measure)
+    fitted = fit(values[field.path], field, region, region_used, measure)
     if fitted is None and field.fallback and values.get(field.fallback):
-        fitted = fit(values[field.fallback], field, None, 0.0, font, measure)
+        fitted = fit(values[field.fallback], field, None, 0.0, measure)
     return fitted
 
 

@@ -1,4 +1,4 @@
-"""The bundled fonts: what they cover, and how the PDF stamp, reportlab and WeasyPrint use them.
+"""The bundled fonts: what they cover, and how the PDF stamp and WeasyPrint use them.
 
 This module owns
 - the coverage questions asked before rendering (:func:`coverage`, :func:`role_for`,
@@ -7,15 +7,13 @@ This module owns
   is refused with a :class:`~sheetgen.errors.FontError` naming the field and the character;
 - the faces as the PDF stamp uses them (:class:`Face`, :func:`face`, :func:`measure`,
   :func:`to_unicode_cmap`): glyph ids, advances (the widths every value is fitted with),
-  subsets for one font program per face, read through HarfBuzz (``uharfbuzz``);
-- reportlab registration (:func:`register_reportlab`), including the fix of reportlab's
-  ToUnicode CMap for characters above U+FFFF: only the Word side's measurement and the batch
-  still load it (the PDF no longer goes through reportlab);
+  subsets for one font program per face, read through HarfBuzz (``uharfbuzz``); the Word
+  files are fitted with the same :func:`measure`;
 - the ``@font-face`` rules for WeasyPrint (:func:`font_face_css`);
 - the environment check behind ``sheetgen doctor`` (:func:`self_check`).
 
 Files are located through :mod:`sheetgen.resources` only; where they come from and how they are
-built is in ``fonts/README.md``. Importing this module imports neither reportlab nor WeasyPrint
+built is in ``fonts/README.md``. Importing this module imports neither WeasyPrint
 nor fontTools nor HarfBuzz: coverage is read straight from the fonts' ``cmap`` tables (a few
 milliseconds, where fontTools needs about 0.3 s for the body font), the engines are imported
 when used.
@@ -29,22 +27,13 @@ import mmap
 import struct
 import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from sheetgen.errors import FontError, Problem
 from sheetgen.resources import FONT_FILES, REQUIRED_FONTS, font_path, fonts_dir
-
-#: Font names under which :func:`register_reportlab` registers each role with reportlab.
-#: Only the text fonts: reportlab draws values, never headings, and loading the 10 MB heading
-#: face would cost every process about 0.1 s for nothing.
-REPORTLAB_NAMES: dict[str, str] = {
-    "body": "SheetgenSerif",
-    "supplement": "SheetgenSerifSupplement",
-}
 
 #: CSS family names that :func:`font_face_css` declares for each role.
 CSS_FAMILIES: dict[str, str] = {
@@ -253,10 +242,10 @@ def _inside(path: str, parent: str) -> bool:
 def split_by_font(text: str) -> list[tuple[str, str]]:
     """``text`` cut into runs of (role, text) to draw with one font each, in order.
 
-    reportlab has no font fallback (a character missing from the font silently becomes a
-    blank .notdef box), so characters above U+FFFF must be drawn with the supplement
-    explicitly. Characters no font maps stay with the body run (:func:`check_text` refuses
-    them before rendering); line feeds stay with the run they are in.
+    A PDF font has no fallback (a character missing from the font prints as a blank .notdef
+    box), so characters above U+FFFF must be drawn with the supplement explicitly. Characters
+    no font maps stay with the body run (:func:`check_text` refuses them before rendering);
+    line feeds stay with the run they are in.
     """
     runs: list[tuple[str, str]] = []
     for char in text:
@@ -297,6 +286,9 @@ class Face:
         except (OSError, ValueError) as exc:
             raise FontError(f"bundled font {path.name} is unreadable: {exc}",
                             hint="run `sheetgen doctor`; reinstall sheetgen") from exc
+        if self._face.glyph_count == 0:  # HarfBuzz reads what is no font as an empty face
+            raise FontError(f"bundled font {path.name} is not a font",
+                            hint="run `sheetgen doctor`; reinstall sheetgen")
         self.role = role
         self.glyph_count: int = self._face.glyph_count
         self._scale = 1000 / self._face.upem
@@ -333,8 +325,8 @@ class Face:
 
         Summed and scaled in the order reportlab's ``stringWidth`` does (widths in 1/1000 em,
         then ``* 0.001 * size``), so that it gives the same floats to the last bit: fitting
-        measures exactly what it measured before, and the Word side (still on reportlab's
-        metrics) fits a value the same way (``tests/test_fonts.py`` checks both).
+        measures exactly what it measured when it went through reportlab
+        (``tests/test_fonts.py`` checks it against reportlab, kept as a test oracle).
         """
         widths = self._widths
         try:
@@ -481,6 +473,15 @@ def measure(text: str, size: float) -> float:
     return face("body").measure(text, size)
 
 
+def _utf16_hex(codepoint: int) -> str:
+    """``codepoint`` as the hex of its UTF-16BE code units: 4 digits in the BMP, else the 8
+    digits of its surrogate pair (``D842DFB7`` for U+20BB7)."""
+    if codepoint <= 0xFFFF:
+        return f"{codepoint:04X}"
+    offset = codepoint - 0x10000
+    return f"{0xD800 + (offset >> 10):04X}{0xDC00 + (offset & 0x3FF):04X}"
+
+
 def to_unicode_cmap(name: str, glyphs: Mapping[int, str]) -> bytes:
     """A ToUnicode CMap for 2-byte codes (``/Identity-H`` CIDs): each CID of ``glyphs`` to
     its text, as UTF-16BE hex (a surrogate pair above U+FFFF, ISO 32000 9.10.3), in blocks
@@ -499,130 +500,6 @@ def to_unicode_cmap(name: str, glyphs: Mapping[int, str]) -> bytes:
         "1 begincodespacerange", "<0000> <FFFF>", "endcodespacerange",
         *blocks, "endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end",
     ]).encode("ascii")
-
-
-# --- reportlab -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ReportlabFonts:
-    """The reportlab font names of the bundled fonts (see :data:`REPORTLAB_NAMES`)."""
-
-    body: str
-    supplement: str
-
-
-def _utf16_hex(codepoint: int) -> str:
-    """``codepoint`` as the hex of its UTF-16BE code units: 4 digits in the BMP, else the 8
-    digits of its surrogate pair (``D842DFB7`` for U+20BB7)."""
-    if codepoint <= 0xFFFF:
-        return f"{codepoint:04X}"
-    offset = codepoint - 0x10000
-    return f"{0xD800 + (offset >> 10):04X}{0xDC00 + (offset & 0x3FF):04X}"
-
-
-def _to_unicode_cmap(fontname: str, subset: Sequence[int]) -> str:
-    """reportlab's ``makeToUnicodeCMap`` with correct destinations above U+FFFF.
-
-    A line-for-line copy of reportlab 5.1's function except for the bfchar destination, which
-    is the UTF-16BE hex of the character as ISO 32000 (9.10.3) requires. For BMP characters
-    the output is unchanged (``%04X`` of the code point is its UTF-16BE hex).
-    """
-    cmap = [
-        "/CIDInit /ProcSet findresource begin",
-        "12 dict begin",
-        "begincmap",
-        "/CIDSystemInfo",
-        f"<< /Registry ({fontname})",
-        f"/Ordering ({fontname})",
-        "/Supplement 0",
-        ">> def",
-        f"/CMapName /{fontname} def",
-        "/CMapType 2 def",
-        "1 begincodespacerange",
-        f"<00> <{len(subset) - 1:02X}>",
-        "endcodespacerange",
-        f"{len(subset)} beginbfchar",
-        *(f"<{i:02X}> <{_utf16_hex(v)}>" for i, v in enumerate(subset)),
-        "endbfchar",
-        "endcmap",
-        "CMapName currentdict /CMap defineresource pop",
-        "end",
-        "end",
-    ]
-    return "\n".join(cmap)
-
-
-def _install_to_unicode_fix(ttfonts: Any) -> None:  # the reportlab.pdfbase.ttfonts module
-    # reportlab 5.1's makeToUnicodeCMap writes each code point with "%04X", so U+20BB7 becomes
-    # the five digits <20BB7> instead of the surrogate pair <D842DFB7>: PDF readers then cannot
-    # extract or copy the character (pypdf: "Odd-length string"), and every character a sheet
-    # prints must extract back. Its only caller, TTFont.addObjects in the same module, looks
-    # the name up in the module's globals at call time, so replacing the module attribute is
-    # enough (no other reportlab module imports it by name).
-    ttfonts.makeToUnicodeCMap = _to_unicode_cmap
-
-
-class _GlyphSlices:
-    """The ``glyf`` table as a view of the font file, cut into bytes glyph by glyph.
-
-    reportlab's subsetter asks for the whole ``glyf`` table (``get_table("glyf")``), which
-    copies it (14 MB for the body font) for every document it writes, only to cut a few dozen
-    glyphs out of it; this view hands out the glyphs it is sliced for and copies nothing else.
-    Slicing is all ``TTFontFile.makeSubset`` does with the table (reportlab 5.1).
-    """
-
-    def __init__(self, view: memoryview) -> None:
-        self._view = view
-
-    def __getitem__(self, where: slice) -> bytes:
-        return bytes(self._view[where])
-
-    def __len__(self) -> int:
-        return len(self._view)
-
-
-def _share_glyph_table(face: Any) -> None:  # a reportlab TTFontFace
-    view = memoryview(face._ttf_data)
-    offset, length = face.get_table_pos("glyf")
-    glyphs = _GlyphSlices(view[offset:offset + length])
-    read_table = face.get_table
-    face.get_table = lambda tag: glyphs if tag == "glyf" else read_table(tag)
-
-
-_register_lock = threading.Lock()
-_registered: ReportlabFonts | None = None
-
-
-def register_reportlab() -> ReportlabFonts:
-    """Register the bundled fonts with reportlab (once per process) and return their names.
-
-    Also installs the ToUnicode fix (see ``_install_to_unicode_fix``) and lets the subsetter
-    read glyphs without copying the ``glyf`` table (see :class:`_GlyphSlices`). Fonts are
-    registered without reportlab's "ASCII readable" first subset, which would embed all 95
-    ASCII glyphs in every document (about 5 KB) whether it prints them or not: each subset
-    then holds only the characters drawn (text still extracts through the ToUnicode map).
-    Safe to call from several threads.
-    Raises FontError if a required font is missing or reportlab cannot read it.
-    """
-    global _registered
-    if _registered is not None:
-        return _registered
-    with _register_lock:
-        if _registered is None:
-            from reportlab.pdfbase import pdfmetrics, ttfonts
-
-            _install_to_unicode_fix(ttfonts)
-            for role, name in REPORTLAB_NAMES.items():
-                path = font_path(role)
-                try:
-                    font = ttfonts.TTFont(name, str(path), asciiReadable=False)
-                    _share_glyph_table(font.face)
-                    pdfmetrics.registerFont(font)
-                except Exception as exc:  # reportlab raises TTFError, struct.error, OSError…
-                    raise FontError(f"reportlab cannot load {path.name}: {exc}",
-                                    hint="run `sheetgen doctor`; reinstall sheetgen") from exc
-            _registered = ReportlabFonts(REPORTLAB_NAMES["body"], REPORTLAB_NAMES["supplement"])
-    return _registered
 
 
 def _present(role: str) -> bool:

@@ -1,6 +1,6 @@
 """The render workers of ``sheetgen serve``: warm processes, one request at a time each.
 
-Rendering is CPU-bound Python (fitting, reportlab, pypdf), so the server hands every sheet
+Rendering is CPU-bound Python (fitting, stamping, composing), so the server hands every sheet
 request to one of N worker processes and keeps its own event loop for HTTP and validation.
 Each worker warms up once when it starts (:func:`sheetgen.serve.render.warm_up`: imports
 the engines, loads rules, templates and fonts, compiles the layouts of a common applicant)

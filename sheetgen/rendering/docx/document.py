@@ -20,12 +20,12 @@ Long values: fitted like the PDF, from the template's own geometry
     行高 固定值), so a value can never make the page grow. The cell's size is read from the
     DOCX itself (grid columns, spans, cell margins, row heights), not from a side file, so a
     provider's own template needs nothing but ``{{ host.name }}`` in such a cell. Each value is
-    fitted with the PDF's code (:func:`~.fit_value`, reportlab metrics of the bundled
-    font): shrunk step by step to its minimum size, continued in a region of blank space
-    (the 备注 cell) when the template allows it, else refused with
-    :class:`~sheetgen.errors.DoesNotFitError` naming the JSON path. The fitted lines are
-    printed with hard line breaks and an exact line height, so Word and LibreOffice cannot
-    wrap a value onto a line the fitting did not count (and clip it).
+    fitted with the PDF's code (:func:`~.fit_value` and the bundled body font's metrics,
+    :func:`~sheetgen.rendering.fonts.measure`): shrunk step by step to its minimum size,
+    continued in a region of blank space (the 备注 cell) when the template allows it, else
+    refused with :class:`~sheetgen.errors.DoesNotFitError` naming the JSON path. The fitted
+    lines are printed with hard line breaks and an exact line height, so Word and LibreOffice
+    cannot wrap a value onto a line the fitting did not count (and clip it).
 
 How: compile once, render many
     A template is compiled once per process (:func:`compile_docx`): each field paragraph is
@@ -820,12 +820,7 @@ class _Fitter:
 
     def __init__(self, compiled: CompiledDocx, values: Mapping[str, str],
                  paths: Mapping[str, str], *, verified: bool = False) -> None:
-        from reportlab.pdfbase.pdfmetrics import stringWidth
-
-        self._font = fonts.register_reportlab().body
-        font = self._font
-        self._measure: Callable[[str, float], float] = (
-            lambda text, size: float(stringWidth(text, font, size)))
+        self._measure: Callable[[str, float], float] = fonts.measure
         self._fields = {item.ident: item.box for item in compiled.fields}
         # Values the sheet's field map accepted may use a cell's safety margins rather than
         # be refused (see render_docx): the Word file never refuses what the PDF prints.
@@ -864,10 +859,10 @@ class _Fitter:
             return self._qr(value, box)
         region = self._regions.get(f"r_{box.overflow}") if box.overflow else None
         used = self._used.get(box.overflow or "", 0.0)
-        fitted = fit_value(box, self._values, region, used, self._font, self._measure)
+        fitted = fit_value(box, self._values, region, used, self._measure)
         if fitted is None and ident in self._full:
             box = self._full[ident]
-            fitted = fit_value(box, self._values, region, used, self._font, self._measure)
+            fitted = fit_value(box, self._values, region, used, self._measure)
         if fitted is None:
             self.problems.append(does_not_fit(json_path, box, box="cell"))
             return _slot((), box.font_size, style)

@@ -99,7 +99,7 @@ class PagePlan:
 
 
 def plan_page(layout: CompiledLayout, page: int, values: Mapping[str, str],
-              paths: Mapping[str, str], measure: Measure, font: str) -> PagePlan:
+              paths: Mapping[str, str], measure: Measure) -> PagePlan:
     """Fit every value of one page of ``layout``.
 
     ``values`` are by context path; ``paths`` maps a context path to the JSON path of its
@@ -124,7 +124,7 @@ def plan_page(layout: CompiledLayout, page: int, values: Mapping[str, str],
             fits.append(FieldFit(json_path, field.path, "fitted", field.font_size, 1))
             continue
         region = layout.regions.get(field.overflow) if field.overflow else None
-        fitted = fit_value(field, values, region, used.get(field.overflow or "", 0.0), font,
+        fitted = fit_value(field, values, region, used.get(field.overflow or "", 0.0),
                            measure)
         if fitted is None:
             problems.append(does_not_fit(json_path, field))
@@ -217,7 +217,7 @@ class Stamper:
     def plan(self, layout: CompiledLayout, page: int, values: Mapping[str, str],
              paths: Mapping[str, str]) -> PagePlan:
         """Fit one page's values (see :func:`plan_page`); nothing is drawn yet."""
-        return plan_page(layout, page, values, paths, self.measure, "body")
+        return plan_page(layout, page, values, paths, self.measure)
 
     def draw(self, plan: PagePlan) -> StampedPage:
         """The content stream of a planned page."""
