@@ -22,7 +22,7 @@ import sheetgen.rendering.pdf.document as pdf_document
 from sheetgen import scratch
 from sheetgen.batch import BatchOptions, run_batch
 from tests.applicants import SECRET
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.test_batch import FORK, applicants, jsonl
 
 
@@ -89,6 +89,13 @@ def test_a_sigterm_during_fill_leaves_nothing_in_the_temp_folder(tmp_path: Path)
     assert b"interrupted" in stderr and b"Traceback" not in stderr and SECRET.encode() not in stderr
     assert sorted(tmp.iterdir()) == []
     assert not list(tmp_path.glob(".*.part"))
+
+
+def test_an_interrupted_command_exits_with_130_under_python_m() -> None:
+    # Not -2 (SIGINT), which CPython would use after a KeyboardInterrupt left exec'd code.
+    done = subprocess.run([sys.executable, "-m", "tests.interrupted_main"], cwd=REPO,
+                          check=False)
+    assert done.returncode == 130
 
 
 def _leave_folder(tmp: Path, how: str) -> Path:
