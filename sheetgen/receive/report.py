@@ -23,6 +23,7 @@ from xml.sax.saxutils import escape
 
 from sheetgen.errors import UsageError
 from sheetgen.output import write_atomic
+from sheetgen.sources.spreadsheet import column_letter
 
 if TYPE_CHECKING:
     from sheetgen.receive import Receipt
@@ -111,7 +112,7 @@ def to_xlsx(table: Sequence[Sequence[Cell]], widths: Sequence[int]) -> bytes:
     for r, row in enumerate(table, start=1):
         cells = []
         for c, value in enumerate(row):
-            ref = f"{_column(c)}{r}"
+            ref = f"{column_letter(c)}{r}"
             style = ' s="1"' if r == 1 else ""
             if isinstance(value, int) and not isinstance(value, bool):
                 cells.append(f'<c r="{ref}"{style}><v>{value}</v></c>')
@@ -141,15 +142,6 @@ def to_xlsx(table: Sequence[Sequence[Cell]], widths: Sequence[int]) -> bytes:
             package.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), text.encode(),
                              compress_type=zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
-
-
-def _column(index: int) -> str:
-    name = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        name = chr(65 + rest) + name
-    return name
 
 
 def _xml_safe(text: str) -> str:
