@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -511,17 +512,22 @@ def test_a_render_over_the_timeout_is_stopped() -> None:
         assert post(hurried, "/api/v1/check", personal()).status_code == 200
 
 
-def test_a_crashed_worker_is_replaced() -> None:
-    with start(ServeConfig(workers=1)) as fragile:
+def test_workers_killed_while_idle_are_seen_and_replaced_before_a_request() -> None:
+    """Issue 26.6: after SIGKILL of both idle workers, health says so, and the next two
+    requests are rendered by new workers (not 500 worker_crashed)."""
+    with start(ServeConfig(workers=2)) as fragile:
         wait_ready(fragile)
         pool = fragile.app.state.pool  # type: ignore[attr-defined]
-        for worker in list(pool._workers):
-            worker.process.kill()
-            worker.process.join()
-        problems = assert_problems(post(fragile, "/api/v1/sheets", personal()), 500)
-        assert problems[0]["code"] == "worker_crashed"
-        wait_ready(fragile)
-        assert post(fragile, "/api/v1/sheets", personal()).status_code == 200
+        for pid in pool.pids():
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while fragile.get("/api/v1/health").json()["workers"]["idle"] == 2:
+            assert time.monotonic() < deadline, "dead workers still counted as idle"
+            time.sleep(0.01)
+        for _ in range(2):
+            assert post(fragile, "/api/v1/sheets", personal()).status_code == 200
+        workers = fragile.get("/api/v1/health").json()["workers"]
+        assert workers["replaced"] == 2 and workers["served"] == 2
 
 
 def test_the_cli_does_not_import_the_web_stack() -> None:

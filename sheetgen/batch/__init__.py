@@ -16,22 +16,20 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import multiprocessing
 import os
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
 from sheetgen import __version__, scratch
-from sheetgen.batch.processes import helpers_stopped, kill_pool
+from sheetgen.batch.processes import helpers_stopped
 from sheetgen.documents.context import content_digest, reference
 from sheetgen.documents.jobs import SUBJECT, RenderOptions
 from sheetgen.documents.plan import make_plan
@@ -58,6 +56,7 @@ from sheetgen.rules import Rules, choose, load_rules, parse_rules
 from sheetgen.sources.json import Record, iter_records, read_file
 from sheetgen.sources.spreadsheet import FailedRows, SheetOptions, check_failed_path, locate
 from sheetgen.sources.spreadsheet import reader as spreadsheet_reader
+from sheetgen.workers import Pool, WorkerCrashed, WorkerTimeout, cpu_count, start_context
 
 __all__ = ["BatchOptions", "BatchResult", "Output", "RecordResult", "run_batch"]
 
@@ -238,6 +237,19 @@ def _failure(err: SheetgenError) -> _Outcome:
     return _Outcome(False, errors=tuple(err.problems or [Problem("", err.code, err.message)]))
 
 
+def _crashed_outcome(crash: WorkerCrashed) -> _Outcome:
+    if not crash.started:
+        return _Outcome(False, errors=(Problem(
+            "", "worker_crashed",
+            "没有能启动的工作进程 / no worker process could be started for this record; it "
+            "is skipped, the others go on"),))
+    return _Outcome(False, errors=(Problem(
+        "", "worker_crashed",
+        f"处理该记录时工作进程崩溃 / the worker process crashed while rendering this record "
+        f"(exit code {crash.exitcode}); it is not run again (it may have written some of its "
+        f"files), the others go on"),))
+
+
 def _timeout_outcome(seconds: float) -> _Outcome:
     return _Outcome(False, errors=(Problem(
         "", "worker_timeout",
@@ -337,45 +349,23 @@ def _up_to_date(state_path: Path, key: str, options: BatchOptions) -> _Outcome |
 
 _worker: _Worker | None = None
 _setup_error: SheetgenError | None = None
-_starts: Any = None  # the run's shared start times (see _Run.starts)
 
 
-def _init_worker(setup: _Setup, starts: Any = None) -> None:
-    """Pool initializer: runs once in each worker process."""
-    global _worker, _setup_error, _starts
-    _starts = starts
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group
-    # SIGTERM kills a worker (the pool terminates workers so); a forked worker would otherwise
-    # inherit the parent's handler that turns SIGTERM into KeyboardInterrupt.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+def _init_worker(setup: _Setup) -> None:
+    """The pool's initializer: runs once in each worker process (the pool's worker ignores
+    SIGINT, stops on SIGTERM and exits when the parent is gone)."""
+    global _worker, _setup_error
     if setup.close_fd is not None:
         with contextlib.suppress(OSError):
             os.close(setup.close_fd)  # a forked worker must not keep OUTDIR locked
-    parent = multiprocessing.parent_process()
-    if parent is not None and parent.sentinel is not None:
-        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True).start()
     try:
         _worker = _Worker(setup)
     except SheetgenError as err:  # every record then fails with it, not as a crash
         _setup_error = err
 
 
-def _exit_with_parent(sentinel: int) -> None:
-    """Exit as soon as the parent is gone (``kill -9``): an orphaned worker would wait for work
-    forever, holding the parent's stdout and stderr open. The sentinel is a pipe the parent
-    holds open (not ``os.getppid()``: a forkserver worker's parent is the server, which itself
-    outlives the parent as long as the workers live)."""
-    from multiprocessing.connection import wait
-
-    wait([sentinel])
-    scratch.cleanup()  # os._exit skips every exit handler
-    os._exit(1)
-
-
 def _process(task: _Task) -> _Outcome:
     """One record in a worker: never raises for the record's own problems."""
-    if _starts is not None:  # the --timeout clock starts now, not while the pool starts
-        _starts[task.position % len(_starts)] = time.monotonic()
     if _worker is None:
         return _failure(_setup_error or InternalError("worker not initialised"))
     try:
@@ -395,14 +385,6 @@ def given_ref(value: object) -> str | None:
     names a failed record by it too."""
     ref = value.get("ref") if isinstance(value, dict) else None
     return ref.strip()[:100] or None if isinstance(ref, str) else None
-
-
-def default_jobs() -> int:
-    """Worker processes by default: the CPUs this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclass
@@ -446,7 +428,7 @@ class _Run:
         self.stop = _Stop()
         self.read = 0
         self.window: deque[_Pending] = deque()
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: Pool | None = None
         self.layouts: dict[str, CompiledLayout] = {}
         # The bundle is written as it is composed, into a hidden file renamed at the end.
         self.bundle_file = AtomicFile(options.bundle) if options.bundle is not None else None
@@ -455,11 +437,6 @@ class _Run:
         self.failed_rows = FailedRows() if options.failed is not None else None
         self.crashes_in_a_row = 0
         self.limit = max(2, jobs * IN_FLIGHT_PER_JOB)
-        # When each record in flight started in its worker (time.monotonic(), the same clock
-        # in every process; 0: not yet), by position modulo the window size, which is unique
-        # within the window. Shared memory without a lock: a worker killed mid-write cannot
-        # leave it locked, as it could a queue.
-        self.starts: Any = context.RawArray("d", self.limit)
         outdir = options.outdir.resolve()
         reserved = [path.name for path in (options.bundle, options.report, options.failed)
                     if path is not None and path.resolve().parent == outdir]
@@ -467,20 +444,18 @@ class _Run:
 
     # pool
 
-    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=self.context,
-                                   initializer=_init_worker, initargs=(self.setup, self.starts))
-
     def _submit(self, pending: _Pending) -> None:
         assert pending.task is not None
-        if self.pool is None:
-            self.pool = self._new_pool(self.jobs)
-        self.starts[pending.position % len(self.starts)] = 0.0  # not started
-        pending.future = self.pool.submit(_process, pending.task)
+        if self.pool is None:  # started with the first record: a run of only bad records
+            # (or none) starts no process
+            self.pool = Pool(self.jobs, _process, initializer=_init_worker,
+                             initargs=(self.setup,), context=self.context,
+                             name="sheetgen-batch")
+        pending.future = self.pool.submit(pending.task, timeout=self.options.timeout)
 
     def close(self, *, cancel: bool = False) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=cancel)
+            self.pool.close(cancel=cancel)
             self.pool = None
 
     # the main loop
@@ -517,104 +492,39 @@ class _Run:
             _check_name(self.options.outdir, f"{stem}.{fmt}")
         key = hashlib.sha256(f"{self.setup.digest}:{pending.digest}".encode()).hexdigest()
         pending.task = _Task(self.read, record.value, stem, key)
-        try:
-            self._submit(pending)
-        except BrokenProcessPool:
-            self._recover()
+        self._submit(pending)
 
     def _wait(self, head: _Pending) -> _Outcome:
-        while head.outcome is None:
-            assert head.future is not None
-            try:
-                head.outcome = self._result(head.future, head.position)
-            except BrokenProcessPool:
-                self._recover()
-            except TimeoutError:
-                self._timed_out(head)
-        return head.outcome
-
-    def _result(self, future: Future[_Outcome], position: int) -> _Outcome:
-        """The record's outcome once it arrives; TimeoutError once it has been running in its
-        worker for longer than ``--timeout`` (time waiting for a worker does not count)."""
-        while True:
-            try:
-                with self.stop.waiting():
-                    return future.result(timeout=self._remaining(position))
-            except TimeoutError:
-                if self._remaining(position) <= 0:
-                    raise
-
-    def _remaining(self, position: int) -> float:
-        started = float(self.starts[position % len(self.starts)])
-        if not started:
-            return 1.0  # not started yet: look again in a second
-        return max(0.0, started + self.options.timeout - time.monotonic())
-
-    def _timed_out(self, head: _Pending) -> None:
-        """The head took longer than ``--timeout``: it fails with ``worker_timeout``; its
-        pool is killed (which worker hangs is not known) and the other records in flight are
-        kept if done, else submitted again to a new pool."""
-        head.outcome = _timeout_outcome(self.options.timeout)
-        if self.pool is not None:
-            kill_pool(self.pool)
-            self.pool = None
-        for pending in self._unfinished():
-            self._submit(pending)
-
-    def _unfinished(self) -> list[_Pending]:
-        """After the pool was stopped or broke: keep the results that had arrived; the records
-        in flight still without one, in input order."""
-        unfinished = []
-        for pending in self.window:
-            if pending.outcome is not None or pending.task is None:
-                continue
-            future = pending.future
-            if future is not None and future.done() and not future.cancelled() \
-                    and future.exception() is None:
-                pending.outcome = future.result()
-            else:
-                unfinished.append(pending)
-        return unfinished
-
-    def _recover(self) -> None:
-        """The pool broke: keep what arrived, rerun the rest one by one, then a new pool."""
-        suspects = self._unfinished()
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
-        isolation: ProcessPoolExecutor | None = None
+        """The head's outcome once its worker is done with it. A record that hung or whose
+        worker died fails alone (the pool stops and replaces only that worker); it is not run
+        again: it may have written some of its files."""
+        if head.outcome is not None:
+            return head.outcome
+        assert head.future is not None
         try:
-            for pending in suspects:
-                assert pending.task is not None
-                if isolation is None:
-                    isolation = self._new_pool(1)
-                try:
-                    self.starts[pending.position % len(self.starts)] = 0.0
-                    outcome = self._result(isolation.submit(_process, pending.task),
-                                           pending.position)
-                    pending.outcome = outcome
-                    self.crashes_in_a_row = 0
-                except TimeoutError:
-                    kill_pool(isolation)
-                    isolation = None
-                    pending.outcome = _timeout_outcome(self.options.timeout)
-                except BrokenProcessPool:
-                    isolation.shutdown(wait=True)
-                    isolation = None
-                    pending.outcome = _Outcome(False, errors=(Problem(
-                        "", "worker_crashed",
-                        "处理该记录时工作进程崩溃 / the worker process crashed while rendering "
-                        "this record (alone, on a retry too); it is skipped, the others go on"),))
-                    self.crashes_in_a_row += 1
-                    if self.crashes_in_a_row >= MAX_CONSECUTIVE_CRASHES:
-                        raise WorkersCrashedError(
-                            f"worker processes crashed on {self.crashes_in_a_row} records in a "
-                            "row; stopping the batch",
-                            hint="run `sheetgen doctor`; run again with --jobs 1 to narrow "
-                                 "it down") from None
-        finally:
-            if isolation is not None:
-                isolation.shutdown(wait=True)
+            while True:  # a wait with a timeout: signals are handled between the waits
+                with self.stop.waiting():
+                    try:
+                        outcome: _Outcome = head.future.result(timeout=1.0)
+                        break
+                    except TimeoutError:
+                        continue
+        except WorkerTimeout:
+            outcome = _timeout_outcome(self.options.timeout)
+        except WorkerCrashed as crash:
+            outcome = _crashed_outcome(crash)
+            self.crashes_in_a_row += 1
+            if self.crashes_in_a_row >= MAX_CONSECUTIVE_CRASHES:
+                head.outcome = outcome
+                raise WorkersCrashedError(
+                    f"worker processes crashed on {self.crashes_in_a_row} records in a row; "
+                    "stopping the batch",
+                    hint="run `sheetgen doctor`; run again with --jobs 1 to narrow it down"
+                ) from None
+        else:
+            self.crashes_in_a_row = 0
+        head.outcome = outcome
+        return outcome
 
     def _report(self, pending: _Pending, outcome: _Outcome, *, bundle: bool = True) -> None:
         record = pending.record
@@ -645,11 +555,7 @@ class _Run:
         The bundle is not drawn any more: an interrupted run does not write it.
         """
         self.stop.quiet()
-        for pending in self.window:
-            if pending.future is not None and pending.outcome is None:
-                pending.future.cancel()
-        with contextlib.suppress(BrokenProcessPool):
-            self.close(cancel=True)
+        self.close(cancel=True)  # the records running finish (within --timeout)
         stopped = _Outcome(False, errors=(Problem(
             "", "interrupted", "批处理被中断，该记录未处理 / the batch was interrupted before "
                                "this record was done; run the same command again"),))
@@ -816,18 +722,13 @@ def _check_destinations(inputs: Sequence[str], options: BatchOptions) -> None:
 
 
 def _default_context() -> BaseContext:
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        context = multiprocessing.get_context("forkserver")
-        # Imported once in the server, so each worker starts with them loaded (the render
-        # path imports HarfBuzz and segno when it first draws).
-        context.set_forkserver_preload(["sheetgen.batch", "uharfbuzz", "segno"])
-        return context
-    return multiprocessing.get_context("spawn")
+    # Imported once in the forkserver, so each worker starts with them loaded (the render
+    # path imports HarfBuzz and segno when it first draws).
+    return start_context(["sheetgen.batch", "uharfbuzz", "segno"])
 
 
 def _check_options(options: BatchOptions, rules: Rules) -> int:
-    jobs = default_jobs() if options.jobs is None else options.jobs
+    jobs = cpu_count() if options.jobs is None else options.jobs
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
     check_formats(options.formats)

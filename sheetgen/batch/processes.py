@@ -1,4 +1,4 @@
-"""The processes a batch starts besides its workers, and stopping workers that hang.
+"""The helper processes multiprocessing starts besides a batch's workers, stopped at its end.
 
 multiprocessing starts two helper processes on first use and keeps them for the life of the
 interpreter: the forkserver (workers are forked from it) and the resource tracker (it
@@ -10,10 +10,7 @@ unlinks the pool's named semaphores if the parent dies). Left alone they outlive
 ``ResourceTracker._stop``, the methods CPython's own tests stop them with: there is no
 public API for it.
 
-A worker that hangs cannot be stopped through :class:`~concurrent.futures.ProcessPoolExecutor`
-(its ``terminate_workers`` is Python 3.14+), and which worker holds which record is not
-known: :func:`kill_pool` kills all of a pool's workers (the batch then runs the records they
-held again in a new pool) and removes what the killed workers left in the temp folder.
+(Workers that hang or crash are the pool's business: :mod:`sheetgen.workers`.)
 """
 
 from __future__ import annotations
@@ -21,10 +18,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
-
-from sheetgen import scratch
 
 
 def _helpers() -> tuple[Any, Any]:
@@ -56,17 +50,3 @@ def helpers_stopped() -> Iterator[None]:
             with contextlib.suppress(Exception):
                 tracker._stop()
 
-
-def kill_pool(pool: ProcessPoolExecutor) -> None:
-    """Kill every worker of ``pool`` (SIGKILL: a hung worker may not heed SIGTERM), shut the
-    pool down (its futures fail with BrokenProcessPool or are cancelled) and sweep the
-    scratch folders the killed workers could not remove."""
-    processes = dict(getattr(pool, "_processes", None) or {})
-    for process in processes.values():
-        with contextlib.suppress(Exception):
-            process.kill()
-    for process in processes.values():
-        with contextlib.suppress(Exception):
-            process.join(5)
-    pool.shutdown(wait=True, cancel_futures=True)
-    scratch.sweep()

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 
 from sheetgen.errors import UsageError
+from sheetgen.workers import cpu_count
 
 #: Request bodies larger than this are refused with 413 (contract.md §6).
 DEFAULT_BODY_LIMIT = 1_000_000
@@ -101,9 +102,5 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: may resolve to anything
 
 
-def default_workers() -> int:
-    """One render worker per CPU this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+#: Render workers by default: one per CPU this process may run on (the pool's one helper).
+default_workers = cpu_count
