@@ -260,8 +260,8 @@ def test_rerun_skips_up_to_date_records_and_force_redoes_them(tmp_path: Path) ->
 
 def test_worker_crash_fails_only_that_record(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """A worker dying on one record (injected: os._exit while rendering T-003) breaks the
-    pool; the records in flight are retried alone and only the culprit fails."""
+    """A worker dying on one record (injected: os._exit while rendering T-003) fails only
+    that record; the worker is replaced and the others go on."""
     real = pdf_document.render_planned
 
     def crashing(plan: Any, *args: Any, **kwargs: Any) -> Any:
@@ -279,6 +279,40 @@ def test_worker_crash_fails_only_that_record(tmp_path: Path,
     assert len(list(out.glob("*.pdf"))) == 9 and not list(out.glob(".*.part"))
     assert result.bundle is not None and result.bundle["records"] == 9
     assert result.bundle["pages"] == sum(r.pages or 0 for r in result.records)
+
+
+def test_a_hung_record_and_a_killed_worker_fail_alone_and_nothing_runs_twice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 22.4: one record hangs (T-002), one's worker is killed mid-render (T-005). Both
+    fail (worker_timeout, worker_crashed); every other record is rendered exactly once (no
+    pool-wide restart re-running records that were fine), by the two first workers and the
+    two that replaced the stopped ones, and neither failed record is run again."""
+    real = pdf_document.render_planned
+    log = tmp_path / "renders.log"
+
+    def render(plan: Any, *args: Any, **kwargs: Any) -> Any:
+        with log.open("a", encoding="utf-8") as stream:
+            stream.write(f"{plan.applicant.ref} {os.getpid()}\n")
+        if plan.applicant.ref == "T-002":
+            time.sleep(3600)
+        if plan.applicant.ref == "T-005":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(plan, *args, **kwargs)
+
+    monkeypatch.setattr(pdf_document, "render_planned", render)
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(applicants(12)))
+    out = tmp_path / "out"
+    result = run([str(source)], out, timeout=20)
+    codes = [[p.code for p in r.errors] for r in result.records]
+    assert codes == [["worker_timeout"] if n == 2 else ["worker_crashed"] if n == 5 else []
+                     for n in range(12)]
+    renders = [line.split() for line in log.read_text("utf-8").splitlines()]
+    refs = sorted(ref for ref, _ in renders)
+    assert refs == sorted(f"T-{n:03d}" for n in range(12))  # each once, the failed ones too
+    assert len({pid for _, pid in renders}) <= 4
+    assert sorted(p.name for p in out.glob("*.pdf")) == [
+        f"T-{n:03d}.pdf" for n in range(12) if n not in (2, 5)]
 
 
 def test_a_run_stopped_by_repeated_crashes_still_writes_its_report(
