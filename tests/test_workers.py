@@ -145,3 +145,20 @@ def test_one_cpu_count() -> None:
     from sheetgen.serve.config import default_workers
 
     assert cpu_count() >= 1 and default_workers() == cpu_count()
+
+
+def test_a_worker_that_cannot_even_be_started_fails_the_task_and_the_pool_goes_on(
+        tmp_path: Path) -> None:
+    class Broken:  # a start method whose Process cannot start
+        def Pipe(self) -> Any:
+            return FORK.Pipe()
+
+        def Process(self, **kwargs: Any) -> Any:
+            raise OSError("no more processes")
+
+    pool = Pool(1, _task, context=Broken())  # type: ignore[arg-type]
+    try:
+        with pytest.raises(WorkerCrashed):
+            pool.submit(("ok", 1, str(tmp_path / "log")), timeout=30).result(timeout=60)
+    finally:
+        pool.close()

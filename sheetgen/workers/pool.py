@@ -125,9 +125,12 @@ def _worker_main(conn: Connection, initializer: Callable[..., object] | None,
     conn.send(_READY)
     while True:
         try:
-            task = conn.recv()
+            message = conn.recv()  # (task,), or None: stop
         except (EOFError, OSError):
-            return  # the caller closed the pool or is gone
+            return  # the caller is gone
+        if message is None:
+            return
+        task = message[0]
         try:
             conn.send(_TAKEN)
             try:
@@ -191,7 +194,12 @@ class _Worker:
             return False
 
     def stop(self, *, kill: bool) -> int | None:
-        """End the process (killed, or asked by closing its pipe); its exit code."""
+        """End the process (killed, or asked to stop); its exit code."""
+        if not kill:
+            # Asked by a message, not by closing the pipe: a forked worker holds a copy of
+            # the caller's end too, so it would not see end of file.
+            with contextlib.suppress(OSError, ValueError):
+                self.conn.send(None)
         with contextlib.suppress(OSError):
             self.conn.close()
         if kill:
@@ -331,7 +339,10 @@ class Pool:
         self._set(n, "starting", None)
         if self._closing:
             return None
-        worker = _Worker(self._context, self._name, self._args)
+        try:
+            worker = _Worker(self._context, self._name, self._args)
+        except Exception:  # no process (out of memory, too many files, a broken main
+            return None    # module): this start failed; the task, if any, says so
         self._set(n, "starting", worker)
         if worker.wait_ready(self._start_timeout):
             return worker
@@ -383,7 +394,7 @@ class Pool:
                 return None
             self._set(n, "busy", worker)
             try:
-                worker.conn.send(item.task)
+                worker.conn.send((item.task,))
                 taken = worker.answered(self._start_timeout) and worker.receive() == _TAKEN
             except (EOFError, OSError):
                 taken = False
