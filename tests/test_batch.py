@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import io
 import json
 import multiprocessing
@@ -27,9 +28,13 @@ import sheetgen.batch as batch
 import sheetgen.rendering.pdf.document as pdf_document
 import sheetgen.sources.json as sources
 from sheetgen.batch import BatchOptions, BatchResult, run_batch
+from sheetgen.batch.flight import _Names as Names
+from sheetgen.batch.run import _locked as locked
+from sheetgen.batch.worker import _check_name as check_name
 from sheetgen.documents.example import make_example
 from sheetgen.documents.jobs import RenderOptions
-from sheetgen.errors import ExitCode, SheetgenError
+from sheetgen.errors import ExitCode, SheetgenError, UsageError
+from sheetgen.output import AtomicFile
 from sheetgen.pipeline import output_stem
 from sheetgen.rules import load_rules
 from sheetgen.sources.json import iter_records
@@ -182,10 +187,10 @@ def test_hostile_refs_cannot_name_a_path_outside_outdir(ref: str, tmp_path: Path
     path = (tmp_path / f"{stem}.pdf").resolve()
     assert path.parent == tmp_path.resolve()
     assert not path.name.startswith(".") and "/" not in stem and "\\" not in stem
-    batch._check_name(tmp_path, f"{stem}.pdf")
+    check_name(tmp_path, f"{stem}.pdf")
     for bad in ("../x.pdf", "/etc/passwd", ".hidden.pdf", "", "a\\b.pdf"):
         with pytest.raises(SheetgenError):
-            batch._check_name(tmp_path, bad)
+            check_name(tmp_path, bad)
 
 
 def test_names_from_ref_else_index_and_host_and_duplicates_get_a_suffix() -> None:
@@ -193,7 +198,7 @@ def test_names_from_ref_else_index_and_host_and_duplicates_get_a_suffix() -> Non
     assert output_stem({"ref": "ＱＹ－１"}, 3) == "QY-1"  # full-width, folded like validation
     assert output_stem({"host": {"name": "某某 科技/有限公司"}}, 12) == "12-某某_科技_有限公司"
     assert output_stem([1, 2], 4) == "4-applicant"
-    names = batch._Names(["bundle.pdf"])
+    names = Names(["bundle.pdf"])
     assert [names.claim(s, ["pdf"]) for s in ("a", "A", "a", "bundle", "a~2")] == [
         "a", "A~2", "a~3", "bundle~2", "a~2~2"]
 
@@ -227,7 +232,7 @@ def test_mixed_inputs_manifest_accounts_for_every_record(tmp_path: Path) -> None
             [output] = record["outputs"]
             assert output["path"] == f"{record['reference']}.pdf"
             data = (out / output["path"]).read_bytes()
-            assert batch.hashlib.sha256(data).hexdigest() == output["sha256"]
+            assert hashlib.sha256(data).hexdigest() == output["sha256"]
             assert record["pages"] in (2, 3)  # a cover of one or two pages, one sheet
             assert record["variant"] in ("public", "guangdong")
             assert record["fit"]["fields"] > 10
@@ -471,10 +476,10 @@ def test_bundle_that_fails_at_the_end_still_leaves_the_report(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bundle = tmp_path / "all.pdf"
 
-    def disk_full(self: batch.AtomicFile) -> None:  # the bundle is written as it goes
-        raise batch.UsageError(f"cannot write {self.path}: No space left on device")
+    def disk_full(self: AtomicFile) -> None:  # the bundle is written as it goes
+        raise UsageError(f"cannot write {self.path}: No space left on device")
 
-    monkeypatch.setattr(batch.AtomicFile, "commit", disk_full)
+    monkeypatch.setattr(AtomicFile, "commit", disk_full)
     source = tmp_path / "in.jsonl"
     source.write_text(jsonl(applicants(2)))
     with pytest.raises(SheetgenError, match="No space left"):
@@ -488,7 +493,7 @@ def test_bundle_that_fails_at_the_end_still_leaves_the_report(
 def test_outdir_that_is_a_file_or_in_use_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     assert run_cli("batch", str(EXAMPLES), "-o", str(tmp_path / "file")).code == ExitCode.USAGE
-    with batch._locked(tmp_path / "busy"):
+    with locked(tmp_path / "busy"):
         result = run_cli("batch", str(EXAMPLES), "-o", str(tmp_path / "busy"))
     assert result.code == ExitCode.USAGE and "another sheetgen batch" in result.stderr
 
@@ -617,7 +622,7 @@ def test_docx_and_pdf_outputs_are_listed_hashed_and_kept_up_to_date(tmp_path: Pa
         [(f"T-00{n}.pdf", "pdf"), (f"T-00{n}-cover.docx", "docx"),
          (f"T-00{n}-sheet1.docx", "docx")] for n in (0, 1)]
     for output in first.records[1].outputs:
-        assert batch.hashlib.sha256((out / output.path).read_bytes()).hexdigest() == \
+        assert hashlib.sha256((out / output.path).read_bytes()).hexdigest() == \
             output.sha256
     (out / "T-001-sheet1.docx").unlink()
     again = run([str(source)], out, formats=("pdf", "docx"))
