@@ -373,16 +373,21 @@ class Pool:
                     return
                 if not item.future.set_running_or_notify_cancel():
                     continue  # cancelled while it waited
-                worker = self._run(n, worker, item)
+                following: tuple[_Item, bool] | None = (item, False)
+                while following is not None:
+                    worker, following = self._run(n, worker, *following)
         finally:
             self._set(n, "stopped", None)
             if worker is not None:
                 worker.stop(kill=False)
 
-    def _run(self, n: int, worker: _Worker | None, item: _Item) -> _Worker | None:
-        """Hand ``item`` to a live worker and settle its future; the worker to go on with."""
+    def _run(self, n: int, worker: _Worker | None, item: _Item,
+             sent: bool) -> tuple[_Worker | None, tuple[_Item, bool] | None]:
+        """Hand ``item`` to a live worker (``sent``: it was already sent to ``worker``) and
+        settle its future. Returns the worker to go on with, and the task sent to it
+        meanwhile, if any (see :meth:`_finish`)."""
         for attempt in itertools.count():
-            if worker is not None and worker.dead():
+            if not sent and worker is not None and worker.dead():
                 self._replace(worker, kill=False)
                 worker = None
             if worker is None:
@@ -391,32 +396,62 @@ class Pool:
                 self.crashed += 1
                 item.future.set_exception(PoolClosed("the pool is closed") if self._closing
                                           else WorkerCrashed(None, started=False))
-                return None
+                return None, None
             self._set(n, "busy", worker)
             try:
-                worker.conn.send((item.task,))
+                if not sent:
+                    worker.conn.send((item.task,))
                 taken = worker.answered(self._start_timeout) and worker.receive() == _TAKEN
             except (EOFError, OSError):
                 taken = False
             except Exception as exc:  # the task cannot be pickled: nothing was sent
                 item.future.set_exception(exc)
-                return worker
+                return worker, None
             if taken:
                 return self._finish(worker, item)
             # The worker died (or hung) before it took the task: the task never started, so
             # it may go to a fresh worker, once.
             self._replace(worker, kill=True)
-            worker = None
+            worker, sent = None, False
             if attempt >= 1:
                 self.crashed += 1
                 item.future.set_exception(WorkerCrashed(None, started=False))
-                return None
+                return None, None
         raise AssertionError("unreachable")
 
-    def _finish(self, worker: _Worker, item: _Item) -> _Worker | None:
+    def _prefetch(self, worker: _Worker) -> tuple[_Item, bool] | None:
+        """The next task queued, sent to ``worker`` while it still runs the current one, so it
+        starts it without waiting for this thread (which needs the caller's GIL: a batch's
+        parent drawing the bundle holds it for milliseconds). It is not started until the
+        worker takes it (acknowledges it); until then it may go to another worker."""
+        try:
+            item = self._queue.get_nowait()
+        except queue.Empty:
+            return None
+        if item is None:
+            self._queue.put(None)  # a stop mark: this slot stops after the current task
+            return None
+        if not item.future.set_running_or_notify_cancel():
+            return None
+        try:
+            worker.conn.send((item.task,))
+        except (EOFError, OSError):
+            return item, False
+        except Exception as exc:  # the task cannot be pickled: nothing was sent
+            item.future.set_exception(exc)
+            return None
+        return item, True
+
+    def _finish(self, worker: _Worker,
+                item: _Item) -> tuple[_Worker | None, tuple[_Item, bool] | None]:
+        """Wait for ``item``'s result within its timeout, sending the next task meanwhile;
+        the worker to go on with (None: it was stopped) and the next task."""
         started = time.monotonic()
+        following: tuple[_Item, bool] | None = None
         try:
             while True:
+                if following is None and not self._closing:
+                    following = self._prefetch(worker)
                 left = started + item.timeout - time.monotonic()
                 if worker.answered(max(0.0, min(left, IDLE_CHECK))):
                     ok, value = worker.receive()
@@ -427,7 +462,7 @@ class Pool:
                     self.timed_out += 1
                     self._replace(worker, kill=True)
                     item.future.set_exception(WorkerTimeout(item.timeout))
-                    return None
+                    return None, _unsent(following)
         except (EOFError, OSError):
             code = self._replace(worker, kill=True)
             if self._kill_running:
@@ -435,13 +470,19 @@ class Pool:
             else:
                 self.crashed += 1
                 item.future.set_exception(WorkerCrashed(code))
-            return None
+            return None, _unsent(following)
         except Exception as exc:  # the result could not be unpickled: the worker is fine
             item.future.set_exception(exc)
-            return worker
+            return worker, following
         if ok:
             self.served += 1
             item.future.set_result(value)
         else:
             item.future.set_exception(value)
-        return worker
+        return worker, following
+
+
+def _unsent(following: tuple[_Item, bool] | None) -> tuple[_Item, bool] | None:
+    """The task sent to a worker that was then stopped: it never started, so it goes to the
+    next worker as if it had not been sent."""
+    return None if following is None else (following[0], False)
