@@ -330,6 +330,10 @@ class Pool:
 
     # a slot: one worker's thread
 
+    def _count(self, what: str) -> None:
+        with self._lock:  # the slots count from their threads
+            setattr(self, what, getattr(self, what) + 1)
+
     def _set(self, n: int, state: str, worker: _Worker | None) -> None:
         with self._lock:
             self._state[n] = (state, worker)
@@ -350,7 +354,7 @@ class Pool:
         return None
 
     def _replace(self, worker: _Worker, *, kill: bool) -> int | None:
-        self.replaced += 1
+        self._count("replaced")
         code = worker.stop(kill=kill)
         scratch.sweep()  # the temp folders a killed worker could not remove
         return code
@@ -393,7 +397,7 @@ class Pool:
             if worker is None:
                 worker = self._new_worker(n)
             if worker is None:  # none could be started: the task fails, the slot goes on
-                self.crashed += 1
+                self._count("crashed")
                 item.future.set_exception(PoolClosed("the pool is closed") if self._closing
                                           else WorkerCrashed(None, started=False))
                 return None, None
@@ -414,7 +418,7 @@ class Pool:
             self._replace(worker, kill=True)
             worker, sent = None, False
             if attempt >= 1:
-                self.crashed += 1
+                self._count("crashed")
                 item.future.set_exception(WorkerCrashed(None, started=False))
                 return None, None
         raise AssertionError("unreachable")
@@ -459,7 +463,7 @@ class Pool:
                 if self._kill_running:
                     raise EOFError
                 if left <= 0:
-                    self.timed_out += 1
+                    self._count("timed_out")
                     self._replace(worker, kill=True)
                     item.future.set_exception(WorkerTimeout(item.timeout))
                     return None, _unsent(following)
@@ -468,14 +472,14 @@ class Pool:
             if self._kill_running:
                 item.future.set_exception(PoolClosed("the pool was closed"))
             else:
-                self.crashed += 1
+                self._count("crashed")
                 item.future.set_exception(WorkerCrashed(code))
             return None, _unsent(following)
         except Exception as exc:  # the result could not be unpickled: the worker is fine
             item.future.set_exception(exc)
             return worker, following
         if ok:
-            self.served += 1
+            self._count("served")
             item.future.set_result(value)
         else:
             item.future.set_exception(value)
