@@ -235,14 +235,25 @@ def test_the_background_is_stored_as_objects_read_back_without_pypdf() -> None:
                           max_pages=job.max_pages)
     objects = background.read(compiled.background)
     assert objects is not None and len(objects.pages) == compiled.page_count
-    # Every reference the pattern finds is one of pypdf's, and the other way round.
+    # The index notes every reference pypdf sees, where its bytes say so; and where the
+    # entries the composer edits are.
     document = reader(compiled.background)
-    for number, (body, _) in objects.objects.items():
-        found = [int(m[1]) for m in background.REFERENCE.finditer(body)]
+    pages = {page.indirect_reference.idnum for page in document.pages}  # type: ignore[union-attr]
+    edited = 0
+    for number, stored in objects.objects.items():
+        if number in pages or number <= 2:
+            continue  # the page tree: never copied, its references not noted
+        found = [target for _, target in stored.references]
         assert all(target in objects.objects for target in found)
+        for offset, target in stored.references:
+            assert stored.body[offset:].startswith(b"%d 0 R" % target)
         refs = _references(document.get_object(number))
         assert sorted(found) == sorted(refs), number
-    assert b"(Sheetgen" not in compiled.background  # strings in hex: no false references
+        for key, (start, end) in stored.entries.items():
+            assert stored.body[start:end].startswith(key.encode())
+            edited += 1
+    assert edited  # fonts' /FontName, /BaseFont, /CIDToGIDMap at least
+    assert b"(Sheetgen" not in compiled.background  # strings in hex
     # Still an ordinary PDF, the same page as WeasyPrint drew it.
     assert "网站备案信息真实性核验单" in page_texts(compiled.background)[0]
     pdf = pypdfium2.PdfDocument(compiled.background)

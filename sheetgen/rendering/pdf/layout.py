@@ -96,7 +96,7 @@ A4_TOLERANCE = 0.5
 #: What ``data-kind`` may say.
 KINDS = ("text", "qr")
 #: Changes whenever what a compiled layout holds changes, so older cache entries are ignored.
-FORMAT = 4
+FORMAT = 5
 
 
 @dataclass(frozen=True)
