@@ -39,7 +39,7 @@ import itertools
 import os
 import sys
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -182,8 +182,10 @@ class _Copier:
 
     def __init__(self, out: PdfStream, objects: stored.Objects,
                  substitutes: Mapping[int, int] | None = None,
-                 edits: Mapping[int, _Edit] | None = None) -> None:
+                 edits: Mapping[int, _Edit] | None = None,
+                 defer: Callable[[int, bytes, str, str], None] | None = None) -> None:
         self.out = out
+        self._defer = defer
         self._objects = objects.objects
         self._numbers: dict[int, int] = dict(substitutes or {})  # source -> output number
         self._edits = edits or {}
@@ -201,8 +203,11 @@ class _Copier:
         while self._queue:
             number, source = self._queue.pop()
             stored_object = self._objects[source]
-            body = self._spliced(stored_object, self._edits.get(source))
-            if stored_object.data is None:
+            edit = self._edits.get(source)
+            body = self._spliced(stored_object, edit)
+            if edit is not None and edit.name is not None and self._defer is not None:
+                self._defer(number, body, *edit.name)  # named when the document is finished
+            elif stored_object.data is None:
                 self.out.put(number, body)
             else:
                 self.out.put_stream(number, body, stored_object.data)
@@ -253,6 +258,7 @@ class _DocumentFonts:
         self._programs: dict[str, tuple[int, int]] = {}  # role -> FontFile2, CIDToGIDMap
         self._glyphs: dict[str, set[int]] = {}
         self._stamp: dict[bytes, int] = {}
+        self._deferred: list[tuple[int, bytes, str, str]] = []
 
     def _reserved(self, role: str) -> tuple[int, int]:
         numbers = self._programs.get(role)
@@ -273,6 +279,11 @@ class _DocumentFonts:
         self._reserved(role)
         self._glyphs[role].update(glyphs)
 
+    def defer(self, number: int, body: bytes, key: str, role: str) -> None:
+        """Object ``number``, a background's font dictionary ``body`` of the face of ``role``
+        without its name (``key``): written by :meth:`finish` with the face's name."""
+        self._deferred.append((number, body, key, role))
+
     def stamp_font(self, name: bytes) -> int:
         """The object number of the stamp's font resource ``name`` (see :class:`StampFonts`)."""
         number = self._stamp.get(name)
@@ -292,6 +303,9 @@ class _DocumentFonts:
             self.use(role, glyphs)
             written.append((number, role, glyphs))
         tags = {role: _subset_tag(role, glyphs) for role, glyphs in self._glyphs.items()}
+        for number, body, key, role in self._deferred:
+            out.put(number, body.removesuffix(b">>") + syntax.entries(
+                {key: Name(f"{tags[role]}+{fonts.face(role).postscript_name}")}) + b">>")
         for number, role, glyphs in written:
             face = fonts.face(role)
             base = Name(f"{tags[role]}+{face.postscript_name}")
@@ -564,13 +578,20 @@ class Composer:
                 # whether the layout was compiled in this process or read from the cache.
                 for _, (role, glyphs) in sorted(ours.programs.items()):
                     self.fonts.use(role, glyphs)
-                edits: dict[int, _Edit] = dict.fromkeys(ours.descriptors, _WITHOUT_CID_SET)
-                edits.update({source: _with_cid_map(self.fonts.cid_map(role))
-                              for source, role in ours.cid_fonts.items()})
+                # Every font of a face is named after the face's one program, whose subset
+                # tag is known at the end: those dictionaries are written by finish().
+                edits: dict[int, _Edit] = {
+                    source: _Edit(("/CIDSet", "/FontName"), name=("FontName", role))
+                    for source, role in ours.descriptors.items()}
+                edits.update({source: _Edit(("/CIDToGIDMap", "/BaseFont"), syntax.entries(
+                    {"CIDToGIDMap": Ref(self.fonts.cid_map(role))}), ("BaseFont", role))
+                    for source, role in ours.cid_fonts.items()})
+                edits.update({source: _Edit(("/BaseFont",), name=("BaseFont", role))
+                              for source, role in ours.type0_fonts.items()})
                 copier = self._background_copiers[layout.key] = _Copier(
                     self.out, background.objects,
                     {source: self.fonts.program(role)
-                     for source, (role, _) in ours.programs.items()}, edits)
+                     for source, (role, _) in ours.programs.items()}, edits, self.fonts.defer)
             source = background.objects.pages[page]
             content = background.objects.objects[source.content]
             number = self.out.reserve()
@@ -659,21 +680,16 @@ def xmp_packet(info: Mapping[str, str]) -> bytes:
 
 @dataclass(frozen=True)
 class _Edit:
-    """Entries taken out of a dictionary (``remove``, keys of
-    :data:`~.background.EDITABLE`) and added at its end (``add``, serialized)."""
+    """A font dictionary of a background, edited for the face's one program: entries taken
+    out (``remove``, keys of :data:`~.background.EDITABLE`; a descriptor's ``/CIDSet``
+    lists fewer glyphs than the shared program has, and PDF/A-2 wants it complete or
+    absent), entries added at its end (``add``, serialized: a CID font's ``/CIDToGIDMap``
+    is the face's map) and, with ``name`` (key, face role), the name of the face's program
+    added when the document is finished."""
 
     remove: tuple[str, ...]
     add: bytes = b""
-
-
-#: A font descriptor of ours loses its ``/CIDSet``: the shared program has more glyphs than
-#: it lists (PDF/A-2 wants a CIDSet complete or absent).
-_WITHOUT_CID_SET = _Edit(("/CIDSet",))
-
-
-def _with_cid_map(number: int) -> _Edit:
-    """A CID font of ours pointed at the face's ``/CIDToGIDMap`` stream ``number``."""
-    return _Edit(("/CIDToGIDMap",), syntax.entries({"CIDToGIDMap": syntax.Ref(number)}))
+    name: tuple[str, str] | None = None
 
 
 @dataclass
