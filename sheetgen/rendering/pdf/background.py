@@ -32,11 +32,37 @@ EDITABLE = ("/CIDSet", "/CIDToGIDMap", "/FontName", "/BaseFont")
 
 @dataclass(frozen=True)
 class Page:
-    """A background page: its resources object, its content stream object, its box."""
+    """A background page: its resources object, its content stream object, its box, and its
+    links (each a rectangle, lower-left and upper-right corner, and the URI it opens)."""
 
     resources: int
     content: int
     box: bytes  # the MediaBox array, serialized
+    links: tuple[tuple[tuple[float, float, float, float], str], ...] = ()
+
+
+class NotCopied(ValueError):
+    """A background page carries something the composer does not copy (a link inside the
+    document, a form field, a page-level action …): refused rather than dropped silently.
+
+    ``what`` says what it is; ``written`` is text of the template that names it (a link's
+    target), for the error to point at its line, or None.
+    """
+
+    def __init__(self, what: str, written: str | None = None) -> None:
+        super().__init__(what)
+        self.what = what
+        self.written = written
+
+
+#: Page entries the composer makes itself (the page tree, the box) or copies (resources,
+#: content, links): anything else on a background page is refused (:class:`NotCopied`).
+#: The trim and bleed boxes WeasyPrint writes are accepted when they are the media box.
+_PAGE_ENTRIES = frozenset({"/Type", "/Parent", "/MediaBox", "/Resources", "/Contents",
+                           "/Annots"})
+#: The links a background may carry: to web pages, mail and phone numbers.
+LINK_SCHEMES = ("http", "https", "mailto", "tel")
+_SAME_AS_MEDIA_BOX = frozenset({"/CropBox", "/TrimBox", "/BleedBox", "/ArtBox"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +84,8 @@ class Objects:
 
     objects: dict[int, Stored]
     pages: tuple[Page, ...]
+    #: What the background holds that PDF/A-2b forbids (see :func:`_archival_problems`).
+    archival_problems: tuple[str, ...] = ()
 
 
 def read(pdf: bytes) -> Objects | None:
@@ -81,15 +109,16 @@ def read(pdf: bytes) -> Objects | None:
                     0 <= first <= last <= length for first, last in entries.values()):
                 return None
             objects[int(number)] = Stored(pdf[start:start + length], data, references, entries)
-        pages = tuple(Page(int(resources), int(content), str(box).encode("ascii"))
-                      for resources, content, box in index["pages"])
+        pages = tuple(Page(int(resources), int(content), str(box).encode("ascii"), tuple(
+            ((float(x1), float(y1), float(x2), float(y2)), str(uri))
+            for x1, y1, x2, y2, uri in links)) for resources, content, box, links in index["pages"])
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     if not all(page.resources in objects and page.content in objects for page in pages) or \
             not all(target in objects for stored in objects.values()
                     for _, target in stored.references):
         return None
-    return Objects(objects, pages)
+    return Objects(objects, pages, tuple(str(problem) for problem in index["pdfa"]))
 
 
 def canonical(pdf: bytes) -> bytes:
@@ -127,7 +156,7 @@ def canonical(pdf: bytes) -> bytes:
         data = contents.get_data() if contents is not None else b""
         content_number = new(_Stream(b"/Filter/FlateDecode", zlib.compress(data, 9)))
         box = b"[" + b" ".join(_number(v) for v in page.mediabox) + b"]"
-        pages.append((resources_number, content_number, box.decode("ascii")))
+        pages.append((resources_number, content_number, box.decode("ascii"), _links(page)))
         page_numbers.append(new(_Raw(b"<</Type/Page/Parent 2 0 R/MediaBox%s/Resources %d 0 R"
                                      b"/Contents %d 0 R>>" % (box, resources_number,
                                                               content_number))))
@@ -183,10 +212,97 @@ def canonical(pdf: bytes) -> bytes:
     for number in range(1, size):
         out.write(b"%010d 00000 n \n" % offsets[number])
     out.write(b"trailer\n<</Size %d/Root 1 0 R>>\n" % size)
-    index = {"pages": pages, "objects": entries}
+    problems = sorted({problem for _, value in order for problem in _archival_problems(value)})
+    index = {"pages": pages, "objects": entries, "pdfa": problems}
     out.write(MARK + json.dumps(index, separators=(",", ":")).encode("ascii") + b"\n")
     out.write(b"startxref\n%d\n%%%%EOF\n" % xref)
     return out.getvalue()
+
+
+def _links(page: Any) -> list[list[Any]]:
+    """The links of a page ([x1, y1, x2, y2, URI], corners ordered); raises
+    :class:`NotCopied` for anything else the page carries that the composer would drop."""
+    from pypdf.generic import ArrayObject, DictionaryObject
+
+    for key, value in page.items():
+        if key in _SAME_AS_MEDIA_BOX:
+            if [float(v) for v in value] != [float(v) for v in page.mediabox]:
+                raise NotCopied(f"a page {key} other than its media box")
+        elif key not in _PAGE_ENTRIES:
+            raise NotCopied(f"a page entry {key}")
+    links: list[list[Any]] = []
+    annotations = page.get("/Annots")
+    annotations = annotations.get_object() if annotations is not None else ArrayObject()
+    for annotation in annotations:
+        annotation = annotation.get_object()
+        subtype = annotation.get("/Subtype")
+        action = annotation.get("/A")
+        action = action.get_object() if action is not None else None
+        if subtype != "/Link":
+            raise NotCopied(f"a {str(subtype).lstrip('/') or 'untyped'} annotation "
+                            "(a form field, a comment …)")
+        if "/Dest" in annotation:
+            target = str(annotation["/Dest"]) if not isinstance(
+                annotation["/Dest"], ArrayObject) else ""
+            raise NotCopied("a link to a place in the document (href=\"#…\")",
+                            f"#{target}" if target else None)
+        if "/AA" in annotation:
+            raise NotCopied("a link with additional actions (/AA: JavaScript …)")
+        if not (isinstance(action, DictionaryObject) and action.get("/S") == "/URI"
+                and "/URI" in action and "/Next" not in action):
+            kind = str(action.get("/S", "")).lstrip("/") if isinstance(
+                action, DictionaryObject) else ""
+            raise NotCopied(f"a link with a {kind or 'missing'} action (JavaScript, a "
+                            "launch …)")
+        x1, y1, x2, y2 = (float(v) for v in annotation["/Rect"])
+        raw = action["/URI"]
+        uri = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+        if uri.partition(":")[0].lower() not in LINK_SCHEMES:
+            raise NotCopied(f"a link to {uri[:60]!r} (only {', '.join(LINK_SCHEMES)} links are "
+                            "kept; a javascript: link would run code in a viewer)", uri)
+        links.append([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2), uri])
+    return links
+
+
+def _archival_problems(value: Any) -> list[str]:
+    """What ``value`` (one object of a background) holds that PDF/A-2b (ISO 19005-2)
+    forbids, or that sheetgen cannot show to be allowed, in words: transparency (soft
+    masks, constant alpha below 1, blend modes, transparency groups; 6.4), fonts not
+    embedded (6.2.11.4) or without a ToUnicode map, JavaScript and other actions (6.6)."""
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+    if isinstance(value, ArrayObject):
+        return [problem for item in value for problem in _archival_problems(item)]
+    if not isinstance(value, DictionaryObject):
+        return []
+    # Direct dictionaries inside (an ExtGState in a resources dictionary); indirect ones are
+    # objects of their own, checked as such.
+    found = [problem for key, item in value.items() if key != "/Parent"
+             for problem in _archival_problems(item)]
+    if "/SMask" in value and value.get("/SMask") != "/None":
+        found.append("a soft mask (a semi-transparent image or drawing)")
+    if value.get("/SMaskInData", 0) not in (0, None):
+        found.append("an image with transparency in its data")
+    for key in ("/CA", "/ca"):
+        alpha = value.get(key, 1)
+        if isinstance(alpha, int | float) and alpha < 1:
+            found.append("a semi-transparent drawing (opacity below 1)")
+    if value.get("/BM", "/Normal") not in ("/Normal", "/Compatible"):
+        found.append("a blend mode")
+    group = value.get("/Group")
+    group = group.get_object() if isinstance(group, IndirectObject) else group
+    if isinstance(group, DictionaryObject) and group.get("/S") == "/Transparency":
+        found.append("a transparency group")
+    if value.get("/Type") == "/FontDescriptor" and not any(
+            key in value for key in ("/FontFile", "/FontFile2", "/FontFile3")):
+        found.append(f"a font not embedded ({str(value.get('/FontName', '')).lstrip('/')})")
+    if value.get("/Type") == "/Font" and value.get("/Subtype") in (
+            "/Type0", "/TrueType", "/Type1") and "/ToUnicode" not in value:
+        found.append(f"a font without a ToUnicode map "
+                     f"({str(value.get('/BaseFont', '')).lstrip('/')})")
+    if value.get("/S") in ("/JavaScript", "/Launch") or "/JS" in value or "/AA" in value:
+        found.append("JavaScript or another action")
+    return found
 
 
 @dataclass(frozen=True)

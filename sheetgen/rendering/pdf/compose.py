@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from sheetgen.errors import UsageError
+from sheetgen.errors import TemplateError, UsageError
 from sheetgen.rendering import fonts
 from sheetgen.rendering.pdf import background as stored
 from sheetgen.rendering.pdf import syntax
@@ -63,6 +63,10 @@ HEADER = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"  # the binary comment marks the file a
 #: level 4 takes 0.16 ms for the same size (docs/performance.md).
 FONT_LEVEL = 6
 MAP_LEVEL = 4
+
+
+#: A background page's links: (rectangle, URI) each.
+_Links = tuple[tuple[tuple[float, float, float, float], str], ...]
 
 
 class Sink(Protocol):
@@ -461,8 +465,11 @@ class Composer:
         self.out = PdfStream(sink)
         self._pages_root = self.out.reserve()
         self._kids = array.array("Q")
-        self._forms: dict[tuple[str, int], tuple[str, int]] = {}  # name, object number
+        # name, object number, links
+        self._forms: dict[tuple[str, int], tuple[str, int, _Links]] = {}
         self._background_copiers: dict[str, _Copier] = {}
+        #: What PDF/A forbids in the backgrounds used, by template (see finish()).
+        self._archival_problems: dict[str, tuple[str, ...]] = {}
         self._draw_calls: dict[str, int] = {}
         self.fonts = _DocumentFonts(self.out)
         self.outline = _Outline(self.out)
@@ -482,7 +489,7 @@ class Composer:
             self._add(layout, page, number, stamp)
 
     def _add(self, layout: CompiledLayout, page: int, number: int, stamp: StampedPage) -> None:
-        name, form = self._form(layout, page)
+        name, form, links = self._form(layout, page)
         resources: dict[str, syntax.Value] = {}
         if stamp.fonts:
             resources["Font"] = {font.decode("ascii").removeprefix("/"):
@@ -493,10 +500,13 @@ class Composer:
             content = self.out.reserve()
             self.out.put_stream(content, syntax.entries(_FLATE), zlib.compress(stamp.content, 9))
             contents.append(Ref(content))
-        self.out.put(number, syntax.serialize({
+        entries: dict[str, syntax.Value] = {
             "Type": Name("Page"), "Parent": Ref(self._pages_root),
             "MediaBox": [0, 0, stamp.size[0], stamp.size[1]], "Resources": resources,
-            "Contents": contents}))
+            "Contents": contents}
+        if links:
+            entries["Annots"] = [Ref(self._link(number, rect, uri)) for rect, uri in links]
+        self.out.put(number, syntax.serialize(entries))
         self.pages += 1
 
     def finish(self, *, title: str, subject: str, outline: list[OutlineEntry] | None = None,
@@ -510,6 +520,11 @@ class Composer:
         """
         from sheetgen import __version__
 
+        if pdfa and self._archival_problems:  # refused: PDF/A's claim is checked, not hoped
+            template, problems = next(iter(sorted(self._archival_problems.items())))
+            raise TemplateError(
+                f"template {template} draws {'; '.join(problems)}, which PDF/A-2b (--pdfa) "
+                "forbids", hint="remove it from the template, or write the PDF without --pdfa")
         for entry in outline or ():
             self.outline.add(entry.title, self._kids[entry.page], child=entry.parent is not None)
         self.fonts.finish(stamp_fonts or StampFonts())
@@ -566,7 +581,20 @@ class Composer:
                                                  "Subtype": Name("XML")}), xmp_packet(info))
         return {"OutputIntents": [Ref(intent)], "Metadata": Ref(metadata)}
 
-    def _form(self, layout: CompiledLayout, page: int) -> tuple[str, int]:
+    def _link(self, page: int, rect: tuple[float, float, float, float], uri: str) -> int:
+        """A link of a background on output page ``page``: an annotation of its own (an
+        annotation belongs to one page), printable (``/F 4``, as PDF/A asks), no border.
+        The background is drawn untransformed (its form's matrix is the identity and its
+        box the page's), so the rectangle is the template's."""
+        number = self.out.reserve()
+        target = Text(uri) if uri.isascii() else syntax.Bytes(uri.encode("utf-8"))
+        self.out.put(number, syntax.serialize({
+            "Type": Name("Annot"), "Subtype": Name("Link"), "Rect": list(rect),
+            "Border": [0, 0, 0], "F": 4, "P": Ref(page),
+            "A": {"S": Name("URI"), "URI": target}}))
+        return number
+
+    def _form(self, layout: CompiledLayout, page: int) -> tuple[str, int, _Links]:
         key = (layout.key, page)
         if key not in self._forms:
             background = _background(layout)
@@ -592,6 +620,9 @@ class Composer:
                     self.out, background.objects,
                     {source: self.fonts.program(role)
                      for source, (role, _) in ours.programs.items()}, edits, self.fonts.defer)
+                if background.objects.archival_problems:
+                    self._archival_problems[layout.template] = \
+                        background.objects.archival_problems
             source = background.objects.pages[page]
             content = background.objects.objects[source.content]
             number = self.out.reserve()
@@ -600,7 +631,7 @@ class Composer:
                 "Resources": Ref(copier.ref(source.resources)), **_FLATE}),
                 content.data or b"")
             copier.drain()
-            self._forms[key] = (f"SgBg{len(self._forms)}", number)
+            self._forms[key] = (f"SgBg{len(self._forms)}", number, source.links)
         return self._forms[key]
 
     def _draw_call(self, name: str) -> int:

@@ -85,7 +85,7 @@ from sheetgen.rendering.fields import (
     check_min_size,
     min_size,
 )
-from sheetgen.rendering.pdf.background import canonical
+from sheetgen.rendering.pdf.background import NotCopied, canonical
 from sheetgen.rendering.templating import TemplateSet, blank_context, blank_paths
 
 #: CSS px to PDF points.
@@ -452,7 +452,14 @@ def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, 
             raise TemplateError(f"template {template}: field {f.path} continues in region "
                                 f"{f.overflow!r}, which the template does not define")
     # In the form the composer copies without a PDF library (see the background module).
-    background = canonical(document.write_pdf())
+    try:
+        background = canonical(document.write_pdf())
+    except NotCopied as exc:  # refused, never dropped silently
+        where = templates.locate(re.escape(exc.written), template) if exc.written else template
+        raise TemplateError(
+            f"template {where}: the page holds {exc.what}, which sheetgen does not copy into "
+            "its PDFs", hint="remove it from the template; links to web addresses "
+            "(href=\"https://…\") are kept") from None
     return CompiledLayout(key, template, background, tuple(sizes), tuple(fields), regions,
                           areas, identify_fonts(background))
 
