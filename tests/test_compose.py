@@ -368,3 +368,25 @@ def test_every_width_is_the_shared_programs_advance_of_its_glyph() -> None:
                 assert advances.get_glyph_h_advance(glyph) == round(float(width)), (number, cid)
                 checked += 1
     assert checked > 100
+
+
+@pytest.mark.parametrize("damage", [
+    lambda index: index.pop("pdfa"),
+    lambda index: index["pages"][0].pop(),  # no links entry
+    lambda index: index["objects"][0].__setitem__(5, [0, 99999]),  # a reference to nothing
+    lambda index: index["objects"][0].__setitem__(5, [10**9, 3]),  # past the object's end
+])
+def test_a_damaged_background_index_is_read_as_none(damage: object) -> None:
+    from sheetgen.rendering.pdf import background
+    from sheetgen.rendering.pdf.layout import get_layout
+    from sheetgen.rendering.templating import bundled
+
+    job = applicant_jobs(plans()[0], RenderOptions(cover=False))[0]
+    pdf = get_layout(bundled(), job.sheet.template, job.sheet.context).background
+    at = pdf.rindex(background.MARK) + len(background.MARK)
+    end = pdf.index(b"\n", at)
+    index = json.loads(pdf[at:end])
+    assert background.read(pdf) is not None
+    damage(index)  # type: ignore[operator]
+    damaged = pdf[:at] + json.dumps(index).encode() + pdf[end:]
+    assert background.read(damaged) is None

@@ -112,13 +112,14 @@ def read(pdf: bytes) -> Objects | None:
         pages = tuple(Page(int(resources), int(content), str(box).encode("ascii"), tuple(
             ((float(x1), float(y1), float(x2), float(y2)), str(uri))
             for x1, y1, x2, y2, uri in links)) for resources, content, box, links in index["pages"])
+        problems = tuple(str(problem) for problem in index["pdfa"])
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     if not all(page.resources in objects and page.content in objects for page in pages) or \
             not all(target in objects for stored in objects.values()
                     for _, target in stored.references):
         return None
-    return Objects(objects, pages, tuple(str(problem) for problem in index["pdfa"]))
+    return Objects(objects, pages, problems)
 
 
 def canonical(pdf: bytes) -> bytes:
