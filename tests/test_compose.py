@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from sheetgen.output import AtomicFile
 from sheetgen.pipeline import plan_input
 from sheetgen.rendering.pdf.document import PdfBuilder, render_pdf
 from sheetgen.rendering.pdf.stamp import QR_MASK, encode_qr
+from tests import pdfcheck
 from tests.applicants import personal, unit
 from tests.pdfs import outline_titles, page_texts, reader
 
@@ -80,15 +80,9 @@ def test_bundle_structure_object_streams_compact_pages_dest_bookmarks() -> None:
     assert all("备案材料清单" in texts[page] for page in first)
 
 
-@pytest.mark.skipif(shutil.which("qpdf") is None, reason="qpdf not installed")
-def test_qpdf_finds_the_bundle_and_a_pdfa_sheet_well_formed(tmp_path: Path) -> None:
-    for name, pdf in (("bundle", bundle(PdfBuilder())),
-                      ("pdfa", render_pdf(plans()[1], RenderOptions(pdfa=True)).pdf)):
-        path = tmp_path / f"{name}.pdf"
-        path.write_bytes(pdf)
-        check = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
-        assert check.returncode == 0, check.stdout + check.stderr
-        assert "No syntax or stream encoding errors" in check.stdout
+def test_qpdf_finds_the_bundle_and_a_pdfa_sheet_well_formed() -> None:
+    for pdf in (bundle(PdfBuilder()), render_pdf(plans()[1], RenderOptions(pdfa=True)).pdf):
+        pdfcheck.check(pdf)  # fails in CI without qpdf (SHEETGEN_REQUIRE_QPDF)
 
 
 def test_qr_uses_the_fixed_mask_and_the_same_modules_every_time() -> None:
@@ -104,25 +98,35 @@ def test_qr_uses_the_fixed_mask_and_the_same_modules_every_time() -> None:
 
 
 def font_programs(pdf: bytes) -> dict[str, set[int]]:
-    """For each font name (without its subset tag), the object numbers of its programs."""
+    """For each font name (without its subset tag), the object numbers of its programs;
+    checking that every program has one name, which its fonts' descriptors, CID fonts and
+    Type0 fonts all give."""
     found: dict[str, set[int]] = {}
+    names: dict[int, set[str]] = {}  # program -> every name a font using it gives
     document = reader(pdf)
     for number in range(1, int(document.trailer["/Size"])):
         value = document.get_object(number)
         if isinstance(value, dict) and value.get("/Type") == "/FontDescriptor":
             base = str(value["/FontName"]).partition("+")[2]
-            found.setdefault(base, set()).add(value.raw_get("/FontFile2").idnum)
+            program = value.raw_get("/FontFile2").idnum
+            found.setdefault(base, set()).add(program)
+            names.setdefault(program, set()).add(str(value["/FontName"]))
+        if isinstance(value, dict) and value.get("/Subtype") == "/Type0":
+            cid_font = value["/DescendantFonts"][0].get_object()
+            program = cid_font["/FontDescriptor"].raw_get("/FontFile2").idnum
+            names.setdefault(program, set()).update(
+                {str(value["/BaseFont"]), str(cid_font["/BaseFont"])})
+    assert all(len(given) == 1 for given in names.values()), names
     return found
 
 
 def test_one_font_program_per_face_in_cover_and_sheet() -> None:
     pdf = render_pdf(plans()[0], RenderOptions()).pdf
     programs = font_programs(pdf)
-    # The backgrounds' WeasyPrint fonts of the serif face (named by CSS family) and the
-    # stamp's (named by the font's PostScript name) share one program.
-    assert {"Sheetgen-Serif", "NotoSerifSC-Regular"} <= set(programs)
-    assert programs["Sheetgen-Serif"] == programs["NotoSerifSC-Regular"]
-    assert len(programs["Sheetgen-Serif"]) == 1
+    # The backgrounds' WeasyPrint fonts of the serif face (WeasyPrint names them by CSS
+    # family) and the stamp's share one program, named once, by the font's PostScript name.
+    assert "Sheetgen-Serif" not in programs
+    assert len(programs["NotoSerifSC-Regular"]) == 1
     assert b"/CIDSet" not in pdf and b"/Helvetica" not in pdf
     # Every CID font of the merged face reaches the compact program through the face's one
     # /CIDToGIDMap stream. WeasyPrint's heading subset is not a pure retain-gids one (its
@@ -135,7 +139,7 @@ def test_one_font_program_per_face_in_cover_and_sheet() -> None:
             program = value["/FontDescriptor"].raw_get("/FontFile2").idnum
             cid_map = value.raw_get("/CIDToGIDMap")
             maps.setdefault(program, set()).add(getattr(cid_map, "idnum", cid_map))
-    (shared,) = programs["Sheetgen-Serif"]
+    (shared,) = programs["NotoSerifSC-Regular"]
     assert len(maps[shared]) == 1 and isinstance(next(iter(maps[shared])), int)
     assert all(numbers == {"/Identity"} for program, numbers in maps.items()
                if program != shared)
@@ -144,8 +148,7 @@ def test_one_font_program_per_face_in_cover_and_sheet() -> None:
 def test_a_streamed_bundle_has_one_program_per_face_for_all_its_chunks() -> None:
     pdf = bundle(PdfBuilder())
     programs = font_programs(pdf)
-    assert len(programs["Sheetgen-Serif"]) == 1
-    assert programs["Sheetgen-Serif"] == programs["NotoSerifSC-Regular"]
+    assert len(programs["NotoSerifSC-Regular"]) == 1 and "Sheetgen-Serif" not in programs
     document = reader(pdf)
     stamp_fonts = {ref.idnum for page in document.pages
                    for name, ref in page["/Resources"].get("/Font", {}).items()}
@@ -241,14 +244,25 @@ def test_the_background_is_stored_as_objects_read_back_without_pypdf() -> None:
                           max_pages=job.max_pages)
     objects = background.read(compiled.background)
     assert objects is not None and len(objects.pages) == compiled.page_count
-    # Every reference the pattern finds is one of pypdf's, and the other way round.
+    # The index notes every reference pypdf sees, where its bytes say so; and where the
+    # entries the composer edits are.
     document = reader(compiled.background)
-    for number, (body, _) in objects.objects.items():
-        found = [int(m[1]) for m in background.REFERENCE.finditer(body)]
+    pages = {page.indirect_reference.idnum for page in document.pages}  # type: ignore[union-attr]
+    edited = 0
+    for number, stored in objects.objects.items():
+        if number in pages or number <= 2:
+            continue  # the page tree: never copied, its references not noted
+        found = [target for _, target in stored.references]
         assert all(target in objects.objects for target in found)
+        for offset, target in stored.references:
+            assert stored.body[offset:].startswith(b"%d 0 R" % target)
         refs = _references(document.get_object(number))
         assert sorted(found) == sorted(refs), number
-    assert b"(Sheetgen" not in compiled.background  # strings in hex: no false references
+        for key, (start, end) in stored.entries.items():
+            assert stored.body[start:end].startswith(key.encode())
+            edited += 1
+    assert edited  # fonts' /FontName, /BaseFont, /CIDToGIDMap at least
+    assert b"(Sheetgen" not in compiled.background  # strings in hex
     # Still an ordinary PDF, the same page as WeasyPrint drew it.
     assert "网站备案信息真实性核验单" in page_texts(compiled.background)[0]
     pdf = pypdfium2.PdfDocument(compiled.background)
@@ -354,3 +368,25 @@ def test_every_width_is_the_shared_programs_advance_of_its_glyph() -> None:
                 assert advances.get_glyph_h_advance(glyph) == round(float(width)), (number, cid)
                 checked += 1
     assert checked > 100
+
+
+@pytest.mark.parametrize("damage", [
+    lambda index: index.pop("pdfa"),
+    lambda index: index["pages"][0].pop(),  # no links entry
+    lambda index: index["objects"][0].__setitem__(5, [0, 99999]),  # a reference to nothing
+    lambda index: index["objects"][0].__setitem__(5, [10**9, 3]),  # past the object's end
+])
+def test_a_damaged_background_index_is_read_as_none(damage: object) -> None:
+    from sheetgen.rendering.pdf import background
+    from sheetgen.rendering.pdf.layout import get_layout
+    from sheetgen.rendering.templating import bundled
+
+    job = applicant_jobs(plans()[0], RenderOptions(cover=False))[0]
+    pdf = get_layout(bundled(), job.sheet.template, job.sheet.context).background
+    at = pdf.rindex(background.MARK) + len(background.MARK)
+    end = pdf.index(b"\n", at)
+    index = json.loads(pdf[at:end])
+    assert background.read(pdf) is not None
+    damage(index)  # type: ignore[operator]
+    damaged = pdf[:at] + json.dumps(index).encode() + pdf[end:]
+    assert background.read(damaged) is None

@@ -22,7 +22,7 @@ from sheetgen.documents.plan import FilingPlan
 from sheetgen.pipeline import plan_input
 from sheetgen.rendering.docx import fonts as docx_fonts
 from sheetgen.rendering.docx.document import DocxFile, read_package, render_docx, write_package
-from sheetgen.rendering.fonts import _parse_cmap, _table_directory
+from sheetgen.rendering.fonts import code_points as font_code_points
 from sheetgen.resources import FONT_FILES, fonts_dir
 from tests.applicants import edit, example, personal
 from tests.conftest import EXAMPLES
@@ -55,8 +55,7 @@ def embedded(document: bytes) -> dict[str, bytes]:
 
 
 def code_points(font: bytes) -> frozenset[int]:
-    offset, length = _table_directory(io.BytesIO(font), len(font))[b"cmap"]
-    return _parse_cmap(font[offset:offset + length])
+    return font_code_points(font)
 
 
 def family_name(font: bytes) -> str:

@@ -88,7 +88,8 @@ def test_coverage_reads_a_format_4_only_cmap(tmp_path: Path) -> None:
     builder.save(str(path))
     with TTFont(str(path)) as font:
         assert [t.format for t in font["cmap"].tables] == [4, 4]
-    assert fonts._read_code_points(path) == {0x41, 0x42, 0x43, 0x4E00}
+    assert fonts.code_points(path) == {0x41, 0x42, 0x43, 0x4E00}
+    assert fonts.code_points(path.read_bytes()) == {0x41, 0x42, 0x43, 0x4E00}
 
 
 def test_body_covers_every_gb2312_hanzi() -> None:

@@ -14,9 +14,9 @@ This module owns
 
 Files are located through :mod:`sheetgen.resources` only; where they come from and how they are
 built is in ``fonts/README.md``. Importing this module imports neither WeasyPrint
-nor fontTools nor HarfBuzz: coverage is read straight from the fonts' ``cmap`` tables (a few
-milliseconds, where fontTools needs about 0.3 s for the body font), the engines are imported
-when used.
+nor fontTools nor HarfBuzz; the engines are imported when used. Coverage is read by HarfBuzz
+(:func:`code_points`: a few milliseconds, where fontTools needs about 0.3 s for the body
+font).
 """
 
 from __future__ import annotations
@@ -57,7 +57,6 @@ SUPPLEMENT_PROBE = 0x20BB7
 _TRUETYPE_VERSIONS = (b"\x00\x01\x00\x00", b"true")
 _REQUIRED_TABLES = (b"cmap", b"glyf", b"head", b"hhea", b"hmtx", b"loca", b"maxp", b"name",
                     b"post")
-_UNICODE_ENCODINGS = {(0, encoding) for encoding in range(7)} | {(3, 1), (3, 10)}
 _SFNT_CHECKSUM = 0xB1B0AFBA  # what a whole font file sums to, by head.checkSumAdjustment
 
 
@@ -82,70 +81,22 @@ def _table_directory(stream: BinaryIO, size: int) -> dict[bytes, tuple[int, int]
     return tables
 
 
-def _parse_cmap(cmap: bytes) -> frozenset[int]:
-    """The code points a ``cmap`` table maps to a glyph other than .notdef.
+def code_points(font: bytes | Path) -> frozenset[int]:
+    """The code points the ``cmap`` of ``font`` (a font file's bytes, or its path) maps to a
+    glyph other than .notdef: HarfBuzz's ``hb_face_collect_unicodes``, which picks the best
+    Unicode subtable as fontTools' ``getBestCmap`` does (format 12, else format 4).
 
-    Uses a Unicode subtable of format 12 (full repertoire) if there is one, else format 4
-    (BMP only), as fontTools' ``getBestCmap`` does; the bundled fonts all have format 12.
+    Raises ValueError when ``font`` is not a font HarfBuzz can read.
     """
-    (count,) = struct.unpack_from(">H", cmap, 2)
-    found: dict[int, int] = {}
-    for platform, encoding, offset in struct.iter_unpack(">HHL", cmap[4:4 + 8 * count]):
-        if (platform, encoding) in _UNICODE_ENCODINGS:
-            (fmt,) = struct.unpack_from(">H", cmap, offset)
-            found.setdefault(fmt, offset)
-    if 12 in found:
-        return _parse_format12(cmap, found[12])
-    if 4 in found:
-        return _parse_format4(cmap, found[4])
-    raise ValueError("no Unicode cmap subtable of format 4 or 12")
+    import uharfbuzz as hb
 
-
-def _parse_format12(cmap: bytes, offset: int) -> frozenset[int]:
-    (groups,) = struct.unpack_from(">L", cmap, offset + 12)
-    start_of_groups = offset + 16
-    if start_of_groups + 12 * groups > len(cmap):
-        raise ValueError("cmap format 12 subtable truncated")
-    code_points: set[int] = set()
-    for start, end, glyph in struct.iter_unpack(
-            ">LLL", cmap[start_of_groups:start_of_groups + 12 * groups]):
-        # Glyph ids run up from `glyph` over the group; only its first code point can be 0.
-        code_points.update(range(start + (glyph == 0), end + 1))
-    return frozenset(code_points)
-
-
-def _parse_format4(cmap: bytes, offset: int) -> frozenset[int]:
-    (seg_x2,) = struct.unpack_from(">H", cmap, offset + 6)
-    segments = seg_x2 // 2
-    ends = struct.unpack_from(f">{segments}H", cmap, offset + 14)
-    starts = struct.unpack_from(f">{segments}H", cmap, offset + 16 + seg_x2)
-    deltas = struct.unpack_from(f">{segments}H", cmap, offset + 16 + 2 * seg_x2)
-    range_offsets_at = offset + 16 + 3 * seg_x2
-    range_offsets = struct.unpack_from(f">{segments}H", cmap, range_offsets_at)
-    code_points: set[int] = set()
-    for i, (start, end, delta, range_offset) in enumerate(
-            zip(starts, ends, deltas, range_offsets, strict=True)):
-        if range_offset == 0:  # glyph = code + delta (mod 65536)
-            code_points.update(c for c in range(start, end + 1) if (c + delta) & 0xFFFF)
-            continue
-        for c in range(start, end + 1):  # glyph ids from glyphIdArray, 0 meaning unmapped
-            at = range_offsets_at + 2 * i + range_offset + 2 * (c - start)
-            (glyph,) = struct.unpack_from(">H", cmap, at)
-            if glyph and (glyph + delta) & 0xFFFF:
-                code_points.add(c)
-    return frozenset(code_points)
-
-
-def _read_code_points(path: Path) -> frozenset[int]:
-    """Read only the table directory and the ``cmap`` table of the font at ``path``."""
-    with path.open("rb") as stream:
-        size = path.stat().st_size
-        tables = _table_directory(stream, size)
-        if b"cmap" not in tables:
-            raise ValueError("no cmap table")
-        offset, length = tables[b"cmap"]
-        stream.seek(offset)
-        return _parse_cmap(stream.read(length))
+    if isinstance(font, Path) and not font.is_file():
+        raise FileNotFoundError(f"no such file: {font}")
+    blob = hb.Blob.from_file_path(str(font)) if isinstance(font, Path) else hb.Blob(font)
+    face = hb.Face(blob)
+    if face.glyph_count == 0:  # HarfBuzz reads what is no font as an empty face
+        raise ValueError("not a font")
+    return frozenset(face.unicodes)
 
 
 def _check_font_file(path: Path) -> None:
@@ -176,8 +127,8 @@ def coverage(role: str) -> frozenset[int]:
         raise ValueError(f"unknown font role {role!r}; expected one of {sorted(FONT_FILES)}")
     path = font_path(role)
     try:
-        return _read_code_points(path)
-    except (OSError, ValueError, struct.error) as exc:
+        return code_points(path)
+    except (OSError, ValueError) as exc:
         raise FontError(f"bundled font {path.name} is unreadable: {exc}",
                         hint="run `sheetgen doctor`; reinstall sheetgen") from exc
 

@@ -37,19 +37,20 @@ import hashlib
 import io
 import itertools
 import os
-import re
 import sys
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from sheetgen.errors import UsageError
+from sheetgen.errors import TemplateError, UsageError
 from sheetgen.rendering import fonts
 from sheetgen.rendering.pdf import background as stored
+from sheetgen.rendering.pdf import syntax
 from sheetgen.rendering.pdf.layout import BackgroundFonts, CompiledLayout, identify_fonts
 from sheetgen.rendering.pdf.stamp import StampedPage, StampFonts
+from sheetgen.rendering.pdf.syntax import Name, Ref, Text
 
 #: Small objects per compressed object stream: big enough to compress well, small enough to
 #: keep little in memory and let a reader find an object without inflating much.
@@ -62,6 +63,10 @@ HEADER = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"  # the binary comment marks the file a
 #: level 4 takes 0.16 ms for the same size (docs/performance.md).
 FONT_LEVEL = 6
 MAP_LEVEL = 4
+
+
+#: A background page's links: (rectangle, URI) each.
+_Links = tuple[tuple[tuple[float, float, float, float], str], ...]
 
 
 class Sink(Protocol):
@@ -170,18 +175,21 @@ class _Copier:
     """Copies objects of one background (:class:`~.background.Objects`) into a
     :class:`PdfStream`, each at most once.
 
-    Renumbers references as it goes (:data:`~.background.REFERENCE`) and writes every object
-    reachable from what it is asked to copy. ``substitutes`` maps source object numbers to
-    output objects written elsewhere (the shared font programs): those are referenced, never
-    copied. ``edits`` rewrites, by source object number, a dictionary (a font's
-    ``/CIDToGIDMap`` and ``/CIDSet`` for the shared program): entries taken out before its
-    references are followed, entries (with output object numbers) added after.
+    Renumbers references as it goes (splicing at the offsets the background's index gives)
+    and writes every object reachable from what it is asked to copy. ``substitutes`` maps
+    source object numbers to output objects written elsewhere (the shared font programs):
+    those are referenced, never copied. ``edits`` rewrites, by source object number, a
+    dictionary (a font's ``/CIDToGIDMap`` and ``/CIDSet`` for the shared program): entries
+    taken out before its references are followed, entries (with output object numbers) added
+    after.
     """
 
     def __init__(self, out: PdfStream, objects: stored.Objects,
                  substitutes: Mapping[int, int] | None = None,
-                 edits: Mapping[int, _Edit] | None = None) -> None:
+                 edits: Mapping[int, _Edit] | None = None,
+                 defer: Callable[[int, bytes, str, str], None] | None = None) -> None:
         self.out = out
+        self._defer = defer
         self._objects = objects.objects
         self._numbers: dict[int, int] = dict(substitutes or {})  # source -> output number
         self._edits = edits or {}
@@ -194,28 +202,49 @@ class _Copier:
             self._queue.append((number, source))
         return number
 
-    def _renumbered(self, body: bytes) -> bytes:
-        return stored.REFERENCE.sub(lambda match: b"%d 0 R" % self.ref(int(match[1])), body)
-
     def drain(self) -> None:
         """Write every object referenced so far (and what they reference)."""
         while self._queue:
             number, source = self._queue.pop()
-            body, data = self._objects[source]
+            stored_object = self._objects[source]
             edit = self._edits.get(source)
-            if edit is not None:
-                body = edit.remove.sub(b"", body)
-            body = self._renumbered(body)
-            if edit is not None and edit.add:
-                body = body.removesuffix(b">>") + edit.add + b">>"
-            if data is None:
+            body = self._spliced(stored_object, edit)
+            if edit is not None and edit.name is not None and self._defer is not None:
+                self._defer(number, body, *edit.name)  # named when the document is finished
+            elif stored_object.data is None:
                 self.out.put(number, body)
             else:
-                self.out.put_stream(number, body, data)
+                self.out.put_stream(number, body, stored_object.data)
 
-
-def _name(name: str) -> bytes:
-    return name.encode("ascii")  # only the plain names this module writes
+    def _spliced(self, source: stored.Stored, edit: _Edit | None) -> bytes:
+        """``source``'s bytes with every reference renumbered and ``edit`` applied, spliced at
+        the offsets the background's index gives (entries taken out first: a reference in
+        one is not followed)."""
+        body = source.body
+        cuts = sorted(source.entries[key] for key in (edit.remove if edit else ())
+                      if key in source.entries)
+        parts = []
+        at = 0
+        cut = 0
+        for offset, target in source.references:
+            while cut < len(cuts) and cuts[cut][1] <= offset:
+                parts.append(body[at:cuts[cut][0]])
+                at = cuts[cut][1]
+                cut += 1
+            if cut < len(cuts) and cuts[cut][0] <= offset:
+                continue  # inside an entry taken out
+            parts.append(body[at:offset])
+            written = b"%d 0 R" % target
+            parts.append(b"%d 0 R" % self.ref(target))
+            at = offset + len(written)
+        for first, last in cuts[cut:]:
+            parts.append(body[at:first])
+            at = last
+        parts.append(body[at:])
+        spliced = b"".join(parts)
+        if edit is not None and edit.add:
+            spliced = spliced.removesuffix(b">>") + edit.add + b">>"
+        return spliced
 
 
 class _DocumentFonts:
@@ -233,6 +262,7 @@ class _DocumentFonts:
         self._programs: dict[str, tuple[int, int]] = {}  # role -> FontFile2, CIDToGIDMap
         self._glyphs: dict[str, set[int]] = {}
         self._stamp: dict[bytes, int] = {}
+        self._deferred: list[tuple[int, bytes, str, str]] = []
 
     def _reserved(self, role: str) -> tuple[int, int]:
         numbers = self._programs.get(role)
@@ -253,6 +283,11 @@ class _DocumentFonts:
         self._reserved(role)
         self._glyphs[role].update(glyphs)
 
+    def defer(self, number: int, body: bytes, key: str, role: str) -> None:
+        """Object ``number``, a background's font dictionary ``body`` of the face of ``role``
+        without its name (``key``): written by :meth:`finish` with the face's name."""
+        self._deferred.append((number, body, key, role))
+
     def stamp_font(self, name: bytes) -> int:
         """The object number of the stamp's font resource ``name`` (see :class:`StampFonts`)."""
         number = self._stamp.get(name)
@@ -272,31 +307,39 @@ class _DocumentFonts:
             self.use(role, glyphs)
             written.append((number, role, glyphs))
         tags = {role: _subset_tag(role, glyphs) for role, glyphs in self._glyphs.items()}
+        for number, body, key, role in self._deferred:
+            out.put(number, body.removesuffix(b">>") + syntax.entries(
+                {key: Name(f"{tags[role]}+{fonts.face(role).postscript_name}")}) + b">>")
         for number, role, glyphs in written:
             face = fonts.face(role)
-            base = b"/%s+%s" % (tags[role].encode(), face.postscript_name.encode("ascii"))
+            base = Name(f"{tags[role]}+{face.postscript_name}")
             descriptor = descriptors.get(role)
             if descriptor is None:
                 descriptor = descriptors[role] = out.reserve()
                 box, ascent, descent = face.metrics()
-                out.put(descriptor, b"<</Type/FontDescriptor/FontName%s/Flags 4/FontBBox[%s]"
-                        b"/ItalicAngle 0/Ascent %d/Descent %d/CapHeight %d/StemV 80"
-                        b"/FontFile2 %d 0 R>>" % (base, b" ".join(b"%d" % v for v in box),
-                                                  ascent, descent, ascent, self.program(role)))
+                out.put(descriptor, syntax.serialize({
+                    "Type": Name("FontDescriptor"), "FontName": base, "Flags": 4,
+                    "FontBBox": list(box), "ItalicAngle": 0, "Ascent": ascent,
+                    "Descent": descent, "CapHeight": ascent, "StemV": 80,
+                    "FontFile2": Ref(self.program(role))}))
             cid_font, to_unicode = out.reserve(), out.reserve()
-            out.put(number, b"<</Type/Font/Subtype/Type0/BaseFont%s/Encoding/Identity-H"
-                    b"/DescendantFonts[%d 0 R]/ToUnicode %d 0 R>>" % (base, cid_font, to_unicode))
-            out.put(cid_font, b"<</Type/Font/Subtype/CIDFontType2/BaseFont%s/CIDSystemInfo"
-                    b"<</Registry(Adobe)/Ordering(Identity)/Supplement 0>>/FontDescriptor"
-                    b" %d 0 R/DW 1000/W[%s]/CIDToGIDMap %d 0 R>>"
-                    % (base, descriptor, _widths(face, glyphs), self.cid_map(role)))
+            out.put(number, syntax.serialize({
+                "Type": Name("Font"), "Subtype": Name("Type0"), "BaseFont": base,
+                "Encoding": Name("Identity-H"), "DescendantFonts": [Ref(cid_font)],
+                "ToUnicode": Ref(to_unicode)}))
+            out.put(cid_font, syntax.serialize({
+                "Type": Name("Font"), "Subtype": Name("CIDFontType2"), "BaseFont": base,
+                "CIDSystemInfo": {"Registry": Text("Adobe"), "Ordering": Text("Identity"),
+                                  "Supplement": 0},
+                "FontDescriptor": Ref(descriptor), "DW": 1000, "W": _widths(face, glyphs),
+                "CIDToGIDMap": Ref(self.cid_map(role))}))
             cmap = fonts.to_unicode_cmap(f"{tags[role]}-UCS", glyphs)
-            out.put_stream(to_unicode, b"/Filter/FlateDecode", zlib.compress(cmap, 9))
+            out.put_stream(to_unicode, syntax.entries(_FLATE), zlib.compress(cmap, 9))
         for role, (program_number, map_number) in sorted(self._programs.items()):
             program, glyph_map = fonts.face(role).subset(self._glyphs[role])
-            out.put_stream(program_number, b"/Length1 %d/Filter/FlateDecode" % len(program),
+            out.put_stream(program_number, syntax.entries({"Length1": len(program), **_FLATE}),
                            zlib.compress(program, FONT_LEVEL))
-            out.put_stream(map_number, b"/Filter/FlateDecode",
+            out.put_stream(map_number, syntax.entries(_FLATE),
                            zlib.compress(_cid_to_gid_map(glyph_map), MAP_LEVEL))
 
 
@@ -311,7 +354,11 @@ def _cid_to_gid_map(glyph_map: Mapping[int, int]) -> bytes:
     return table.tobytes()
 
 
-def _widths(face: fonts.Face, glyphs: Iterable[int]) -> bytes:
+#: A stream's data compressed with zlib.
+_FLATE: dict[str, syntax.Value] = {"Filter": Name("FlateDecode")}
+
+
+def _widths(face: fonts.Face, glyphs: Iterable[int]) -> list[syntax.Value]:
     """A CID font's ``/W`` for ``glyphs``: runs of consecutive CIDs, those of the default
     width (1000) left out."""
     runs: list[list[int]] = []
@@ -323,7 +370,7 @@ def _widths(face: fonts.Face, glyphs: Iterable[int]) -> bytes:
             runs[-1].append(width)
         else:
             runs.append([glyph, width])
-    return b"".join(b"%d[%s]" % (run[0], b" ".join(b"%d" % w for w in run[1:])) for run in runs)
+    return [item for run in runs for item in (run[0], run[1:])]
 
 
 def _subset_tag(role: str, glyphs: Iterable[int]) -> str:
@@ -345,23 +392,22 @@ class _Outline:
         self.count = 0
         self.first: int | None = None
         self.last: int | None = None  # the last top-level item written or open
-        self._open: tuple[int, bytes, int, int | None] | None = None  # number, title, page, prev
-        self._children: list[tuple[int, bytes, int]] = []
+        self._open: tuple[int, str, int, int | None] | None = None  # number, title, page, prev
+        self._children: list[tuple[int, str, int]] = []
 
     def add(self, title: str, page: int, *, child: bool) -> None:
         """A bookmark to the page with object number ``page``; ``child``: below the last
         top-level one."""
         number = self.out.reserve()
         self.count += 1
-        encoded = _text(title)
         if child and self._open is not None:
-            self._children.append((number, encoded, page))
+            self._children.append((number, title, page))
             return
         previous = None
         if self._open is not None:
             previous = self._open[0]
             self._close(next_item=number)
-        self._open = (number, encoded, page, previous)
+        self._open = (number, title, page, previous)
         self.first = self.first if self.first is not None else number
         self.last = number
 
@@ -369,23 +415,13 @@ class _Outline:
         assert self._open is not None
         number, title, page, previous = self._open
         children = self._children
-        entries = [b"/Title", title, b"/Parent %d 0 R/Dest[%d 0 R/Fit]" % (self.root, page)]
-        if previous is not None:
-            entries.append(b"/Prev %d 0 R" % previous)
-        if next_item is not None:
-            entries.append(b"/Next %d 0 R" % next_item)
-        if children:
-            entries.append(b"/First %d 0 R/Last %d 0 R/Count %d"
-                           % (children[0][0], children[-1][0], len(children)))
-        self.out.put(number, b"<<" + b"".join(entries) + b">>")
+        self.out.put(number, _bookmark(
+            title, self.root, page, previous, next_item,
+            (children[0][0], children[-1][0], len(children)) if children else None))
         for i, (child, child_title, child_page) in enumerate(children):
-            links = [b"/Title", child_title, b"/Parent %d 0 R/Dest[%d 0 R/Fit]" % (number,
-                                                                                  child_page)]
-            if i:
-                links.append(b"/Prev %d 0 R" % children[i - 1][0])
-            if i + 1 < len(children):
-                links.append(b"/Next %d 0 R" % children[i + 1][0])
-            self.out.put(child, b"<<" + b"".join(links) + b">>")
+            self.out.put(child, _bookmark(
+                child_title, number, child_page, children[i - 1][0] if i else None,
+                children[i + 1][0] if i + 1 < len(children) else None, None))
         self._children = []
         self._open = None
 
@@ -395,18 +431,25 @@ class _Outline:
             self._close(next_item=None)
         if self.first is None or self.last is None:
             return None
-        self.out.put(self.root, b"<</Type/Outlines/First %d 0 R/Last %d 0 R/Count %d>>"
-                     % (self.first, self.last, self.count))
+        self.out.put(self.root, syntax.serialize({
+            "Type": Name("Outlines"), "First": Ref(self.first), "Last": Ref(self.last),
+            "Count": self.count}))
         return self.root
 
 
-def _text(text: str) -> bytes:
-    """A PDF text string: literal when printable ASCII, else UTF-16BE with its byte order
-    mark, in hex (ISO 32000 7.9.2.2)."""
-    if all(" " <= char <= "~" for char in text):
-        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        return b"(" + escaped.encode("ascii") + b")"
-    return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode("ascii") + b">"
+def _bookmark(title: str, parent: int, page: int, previous: int | None, following: int | None,
+              children: tuple[int, int, int] | None) -> bytes:
+    """An outline item: its title as given, the page it shows (``/Dest``, whole page), its
+    neighbours and (first, last, count of) its children."""
+    item: dict[str, syntax.Value] = {"Title": Text(title), "Parent": Ref(parent),
+                                     "Dest": [Ref(page), Name("Fit")]}
+    if previous is not None:
+        item["Prev"] = Ref(previous)
+    if following is not None:
+        item["Next"] = Ref(following)
+    if children is not None:
+        item.update(First=Ref(children[0]), Last=Ref(children[1]), Count=children[2])
+    return syntax.serialize(item)
 
 
 class Composer:
@@ -422,9 +465,12 @@ class Composer:
         self.out = PdfStream(sink)
         self._pages_root = self.out.reserve()
         self._kids = array.array("Q")
-        self._forms: dict[tuple[str, int], tuple[bytes, int]] = {}  # name, object number
+        # name, object number, links
+        self._forms: dict[tuple[str, int], tuple[str, int, _Links]] = {}
         self._background_copiers: dict[str, _Copier] = {}
-        self._draw_calls: dict[bytes, int] = {}
+        #: What PDF/A forbids in the backgrounds used, by template (see finish()).
+        self._archival_problems: dict[str, tuple[str, ...]] = {}
+        self._draw_calls: dict[str, int] = {}
         self.fonts = _DocumentFonts(self.out)
         self.outline = _Outline(self.out)
         self.pages = 0
@@ -443,19 +489,24 @@ class Composer:
             self._add(layout, page, number, stamp)
 
     def _add(self, layout: CompiledLayout, page: int, number: int, stamp: StampedPage) -> None:
-        name, form = self._form(layout, page)
-        fonts_used = b"".join(b"%s %d 0 R" % (font, self.fonts.stamp_font(font))
-                              for font in stamp.fonts)
-        kept = b"/Font<<%s>>" % fonts_used if fonts_used else b""
-        contents = [b"%d 0 R" % self._draw_call(name)]
+        name, form, links = self._form(layout, page)
+        resources: dict[str, syntax.Value] = {}
+        if stamp.fonts:
+            resources["Font"] = {font.decode("ascii").removeprefix("/"):
+                                 Ref(self.fonts.stamp_font(font)) for font in stamp.fonts}
+        resources["XObject"] = {name: Ref(form)}
+        contents = [Ref(self._draw_call(name))]
         if stamp.content:
             content = self.out.reserve()
-            self.out.put_stream(content, b"/Filter/FlateDecode", zlib.compress(stamp.content, 9))
-            contents.append(b"%d 0 R" % content)
-        box = b"[0 0 %s %s]" % (_number(stamp.size[0]), _number(stamp.size[1]))
-        self.out.put(number, b"<</Type/Page/Parent %d 0 R/MediaBox%s/Resources<<%s/XObject<<%s"
-                     b" %d 0 R>>>>/Contents[%s]>>" % (
-                         self._pages_root, box, kept, name, form, b" ".join(contents)))
+            self.out.put_stream(content, syntax.entries(_FLATE), zlib.compress(stamp.content, 9))
+            contents.append(Ref(content))
+        entries: dict[str, syntax.Value] = {
+            "Type": Name("Page"), "Parent": Ref(self._pages_root),
+            "MediaBox": [0, 0, stamp.size[0], stamp.size[1]], "Resources": resources,
+            "Contents": contents}
+        if links:
+            entries["Annots"] = [Ref(self._link(number, rect, uri)) for rect, uri in links]
+        self.out.put(number, syntax.serialize(entries))
         self.pages += 1
 
     def finish(self, *, title: str, subject: str, outline: list[OutlineEntry] | None = None,
@@ -469,6 +520,11 @@ class Composer:
         """
         from sheetgen import __version__
 
+        if pdfa and self._archival_problems:  # refused: PDF/A's claim is checked, not hoped
+            template, problems = next(iter(sorted(self._archival_problems.items())))
+            raise TemplateError(
+                f"template {template} draws {'; '.join(problems)}, which PDF/A-2b (--pdfa) "
+                "forbids", hint="remove it from the template, or write the PDF without --pdfa")
         for entry in outline or ():
             self.outline.add(entry.title, self._kids[entry.page], child=entry.parent is not None)
         self.fonts.finish(stamp_fonts or StampFonts())
@@ -479,27 +535,29 @@ class Composer:
         if created is not None:
             info["/CreationDate"] = info["/ModDate"] = created.strftime("D:%Y%m%d%H%M%SZ")
         info.update(metadata or {})
-        kids = b" ".join(b"%d 0 R" % kid for kid in self._kids)
-        out.put(self._pages_root, b"<</Type/Pages/Kids[%s]/Count %d>>" % (kids, len(self._kids)))
+        out.put(self._pages_root, syntax.serialize({
+            "Type": Name("Pages"), "Kids": [Ref(kid) for kid in self._kids],
+            "Count": len(self._kids)}))
         root = out.reserve()
-        catalog = [b"/Type/Catalog/Pages %d 0 R" % self._pages_root]
+        catalog: dict[str, syntax.Value] = {"Type": Name("Catalog"),
+                                            "Pages": Ref(self._pages_root)}
         outlines = self.outline.finish()
         if outlines is not None:
-            catalog.append(b"/Outlines %d 0 R/PageMode/UseOutlines" % outlines)
+            catalog.update(Outlines=Ref(outlines), PageMode=Name("UseOutlines"))
         else:
-            catalog.append(b"/PageMode/UseNone")
+            catalog["PageMode"] = Name("UseNone")
         if pdfa:
-            catalog.append(self._archival(info))
-        out.put(root, b"<<" + b"".join(catalog) + b">>")
+            catalog.update(self._archival(info))
+        out.put(root, syntax.serialize(catalog))
         info_number = out.reserve()
-        out.put(info_number, b"<<" + b"".join(_name(key) + _text(value)
-                                              for key, value in info.items()) + b">>")
-        digest = hashlib.md5(identity + title.encode(), usedforsecurity=False).hexdigest()
-        out.close(b"/Root %d 0 R/Info %d 0 R/ID[<%s><%s>]"
-                  % (root, info_number, digest.encode(), digest.encode()))
+        out.put(info_number, syntax.serialize({key.removeprefix("/"): Text(value)
+                                               for key, value in info.items()}))
+        digest = hashlib.md5(identity + title.encode(), usedforsecurity=False).digest()
+        out.close(syntax.entries({"Root": Ref(root), "Info": Ref(info_number),
+                                  "ID": [syntax.Bytes(digest)] * 2}))
         return self._buffer.getvalue() if self._buffer is not None else b""
 
-    def _archival(self, info: Mapping[str, str]) -> bytes:
+    def _archival(self, info: Mapping[str, str]) -> dict[str, syntax.Value]:
         """What PDF/A-2b asks of the document beyond its pages: the catalog's entries.
 
         The pages already qualify: every font is embedded, nothing is transparent, there are
@@ -510,16 +568,33 @@ class Composer:
         """
         out = self.out
         profile = out.reserve()
-        out.put_stream(profile, b"/N 3/Filter/FlateDecode", zlib.compress(srgb_profile(), 9))
-        condition = _text("sRGB IEC61966-2.1")
+        out.put_stream(profile, syntax.entries({"N": 3, **_FLATE}),
+                       zlib.compress(srgb_profile(), 9))
+        condition = Text("sRGB IEC61966-2.1")
         intent = out.reserve()
-        out.put(intent, b"<</Type/OutputIntent/S/GTS_PDFA1/OutputConditionIdentifier%s/Info%s"
-                b"/DestOutputProfile %d 0 R>>" % (condition, condition, profile))
+        out.put(intent, syntax.serialize({
+            "Type": Name("OutputIntent"), "S": Name("GTS_PDFA1"),
+            "OutputConditionIdentifier": condition, "Info": condition,
+            "DestOutputProfile": Ref(profile)}))
         metadata = out.reserve()  # unfiltered and typed, as PDF/A wants it
-        out.put_stream(metadata, b"/Type/Metadata/Subtype/XML", xmp_packet(info))
-        return b"/OutputIntents[%d 0 R]/Metadata %d 0 R" % (intent, metadata)
+        out.put_stream(metadata, syntax.entries({"Type": Name("Metadata"),
+                                                 "Subtype": Name("XML")}), xmp_packet(info))
+        return {"OutputIntents": [Ref(intent)], "Metadata": Ref(metadata)}
 
-    def _form(self, layout: CompiledLayout, page: int) -> tuple[bytes, int]:
+    def _link(self, page: int, rect: tuple[float, float, float, float], uri: str) -> int:
+        """A link of a background on output page ``page``: an annotation of its own (an
+        annotation belongs to one page), printable (``/F 4``, as PDF/A asks), no border.
+        The background is drawn untransformed (its form's matrix is the identity and its
+        box the page's), so the rectangle is the template's."""
+        number = self.out.reserve()
+        target = Text(uri) if uri.isascii() else syntax.Bytes(uri.encode("utf-8"))
+        self.out.put(number, syntax.serialize({
+            "Type": Name("Annot"), "Subtype": Name("Link"), "Rect": list(rect),
+            "Border": [0, 0, 0], "F": 4, "P": Ref(page),
+            "A": {"S": Name("URI"), "URI": target}}))
+        return number
+
+    def _form(self, layout: CompiledLayout, page: int) -> tuple[str, int, _Links]:
         key = (layout.key, page)
         if key not in self._forms:
             background = _background(layout)
@@ -531,34 +606,40 @@ class Composer:
                 # whether the layout was compiled in this process or read from the cache.
                 for _, (role, glyphs) in sorted(ours.programs.items()):
                     self.fonts.use(role, glyphs)
-                edits: dict[int, _Edit] = dict.fromkeys(ours.descriptors, _WITHOUT_CID_SET)
-                edits.update({source: _with_cid_map(self.fonts.cid_map(role))
-                              for source, role in ours.cid_fonts.items()})
+                # Every font of a face is named after the face's one program, whose subset
+                # tag is known at the end: those dictionaries are written by finish().
+                edits: dict[int, _Edit] = {
+                    source: _Edit(("/CIDSet", "/FontName"), name=("FontName", role))
+                    for source, role in ours.descriptors.items()}
+                edits.update({source: _Edit(("/CIDToGIDMap", "/BaseFont"), syntax.entries(
+                    {"CIDToGIDMap": Ref(self.fonts.cid_map(role))}), ("BaseFont", role))
+                    for source, role in ours.cid_fonts.items()})
+                edits.update({source: _Edit(("/BaseFont",), name=("BaseFont", role))
+                              for source, role in ours.type0_fonts.items()})
                 copier = self._background_copiers[layout.key] = _Copier(
                     self.out, background.objects,
                     {source: self.fonts.program(role)
-                     for source, (role, _) in ours.programs.items()}, edits)
+                     for source, (role, _) in ours.programs.items()}, edits, self.fonts.defer)
+                if background.objects.archival_problems:
+                    self._archival_problems[layout.template] = \
+                        background.objects.archival_problems
             source = background.objects.pages[page]
-            _, content = background.objects.objects[source.content]
+            content = background.objects.objects[source.content]
             number = self.out.reserve()
-            self.out.put_stream(number, b"/Type/XObject/Subtype/Form/BBox%s/Resources %d 0 R"
-                                b"/Filter/FlateDecode" % (source.box, copier.ref(source.resources)),
-                                content or b"")
+            self.out.put_stream(number, syntax.entries({
+                "Type": Name("XObject"), "Subtype": Name("Form"), "BBox": syntax.Raw(source.box),
+                "Resources": Ref(copier.ref(source.resources)), **_FLATE}),
+                content.data or b"")
             copier.drain()
-            self._forms[key] = (b"/SgBg%d" % len(self._forms), number)
+            self._forms[key] = (f"SgBg{len(self._forms)}", number, source.links)
         return self._forms[key]
 
-    def _draw_call(self, name: bytes) -> int:
+    def _draw_call(self, name: str) -> int:
         call = self._draw_calls.get(name)
         if call is None:
             call = self._draw_calls[name] = self.out.reserve()
-            self.out.put_stream(call, b"", b"q %s Do Q\n" % name)
+            self.out.put_stream(call, b"", b"q %s Do Q\n" % syntax.name(name))
         return call
-
-
-def _number(value: Any) -> bytes:
-    number = float(value)
-    return b"%d" % number if number.is_integer() else (b"%.4f" % number).rstrip(b"0")
 
 
 def source_date() -> datetime | None:
@@ -630,20 +711,16 @@ def xmp_packet(info: Mapping[str, str]) -> bytes:
 
 @dataclass(frozen=True)
 class _Edit:
-    """Entries taken out of a dictionary (``remove``) and added to it (``add``)."""
+    """A font dictionary of a background, edited for the face's one program: entries taken
+    out (``remove``, keys of :data:`~.background.EDITABLE`; a descriptor's ``/CIDSet``
+    lists fewer glyphs than the shared program has, and PDF/A-2 wants it complete or
+    absent), entries added at its end (``add``, serialized: a CID font's ``/CIDToGIDMap``
+    is the face's map) and, with ``name`` (key, face role), the name of the face's program
+    added when the document is finished."""
 
-    remove: re.Pattern[bytes]
+    remove: tuple[str, ...]
     add: bytes = b""
-
-
-#: A font descriptor of ours loses its ``/CIDSet``: the shared program has more glyphs than
-#: it lists (PDF/A-2 wants a CIDSet complete or absent).
-_WITHOUT_CID_SET = _Edit(re.compile(rb"/CIDSet \d+ 0 R"))
-
-
-def _with_cid_map(number: int) -> _Edit:
-    """A CID font of ours pointed at the face's ``/CIDToGIDMap`` stream ``number``."""
-    return _Edit(re.compile(rb"/CIDToGIDMap/Identity"), b"/CIDToGIDMap %d 0 R" % number)
+    name: tuple[str, str] | None = None
 
 
 @dataclass

@@ -85,7 +85,7 @@ from sheetgen.rendering.fields import (
     check_min_size,
     min_size,
 )
-from sheetgen.rendering.pdf.background import canonical
+from sheetgen.rendering.pdf.background import NotCopied, canonical
 from sheetgen.rendering.templating import TemplateSet, blank_context, blank_paths
 
 #: CSS px to PDF points.
@@ -96,7 +96,7 @@ A4_TOLERANCE = 0.5
 #: What ``data-kind`` may say.
 KINDS = ("text", "qr")
 #: Changes whenever what a compiled layout holds changes, so older cache entries are ignored.
-FORMAT = 4
+FORMAT = 5
 
 
 @dataclass(frozen=True)
@@ -110,10 +110,12 @@ class BackgroundFonts:
     faces: Mapping[str, int]
     #: ``FontFile2`` -> (face role, the glyph ids it holds).
     programs: Mapping[int, tuple[str, frozenset[int]]]
-    #: Their font descriptors (a ``/CIDSet`` is dropped) and CID fonts, by face (their
-    #: ``/CIDToGIDMap`` becomes the face's map).
-    descriptors: frozenset[int]
+    #: Their font descriptors (a ``/CIDSet`` is dropped), CID fonts (their ``/CIDToGIDMap``
+    #: becomes the face's map) and Type0 fonts, each with its face: every one of them is
+    #: given the name of the face's one program in the output document.
+    descriptors: Mapping[int, str]
     cid_fonts: Mapping[int, str]
+    type0_fonts: Mapping[int, str] = field(default_factory=dict)
 
     def current(self) -> bool:
         """Whether the bundled font files are still those the fonts were checked against."""
@@ -126,8 +128,11 @@ class BackgroundFonts:
         return {"faces": dict(self.faces),
                 "programs": [[number, role, sorted(glyphs)]
                              for number, (role, glyphs) in sorted(self.programs.items())],
-                "descriptors": sorted(self.descriptors),
-                "cid_fonts": sorted([number, role] for number, role in self.cid_fonts.items())}
+                "descriptors": sorted([number, role]
+                                      for number, role in self.descriptors.items()),
+                "cid_fonts": sorted([number, role] for number, role in self.cid_fonts.items()),
+                "type0_fonts": sorted([number, role]
+                                      for number, role in self.type0_fonts.items())}
 
     @classmethod
     def from_json(cls, data: Any) -> BackgroundFonts | None:
@@ -136,8 +141,9 @@ class BackgroundFonts:
             return cls({str(role): int(value) for role, value in data["faces"].items()},
                        {int(number): (str(role), frozenset(int(g) for g in glyphs))
                         for number, role, glyphs in data["programs"]},
-                       frozenset(int(number) for number in data["descriptors"]),
-                       {int(number): str(role) for number, role in data["cid_fonts"]})
+                       {int(number): str(role) for number, role in data["descriptors"]},
+                       {int(number): str(role) for number, role in data["cid_fonts"]},
+                       {int(number): str(role) for number, role in data["type0_fonts"]})
         except (TypeError, KeyError, ValueError, AttributeError):
             return None
 
@@ -446,7 +452,14 @@ def compile_layout(templates: TemplateSet, template: str, context: Mapping[str, 
             raise TemplateError(f"template {template}: field {f.path} continues in region "
                                 f"{f.overflow!r}, which the template does not define")
     # In the form the composer copies without a PDF library (see the background module).
-    background = canonical(document.write_pdf())
+    try:
+        background = canonical(document.write_pdf())
+    except NotCopied as exc:  # refused, never dropped silently
+        where = templates.locate(re.escape(exc.written), template) if exc.written else template
+        raise TemplateError(
+            f"template {where}: the page holds {exc.what}, which sheetgen does not copy into "
+            "its PDFs", hint="remove it from the template; links to web addresses "
+            "(href=\"https://…\") are kept") from None
     return CompiledLayout(key, template, background, tuple(sizes), tuple(fields), regions,
                           areas, identify_fonts(background))
 
@@ -706,7 +719,7 @@ def _bundled_only_fetcher(base: Path) -> Any:
 
 def identify_fonts(background: Any) -> BackgroundFonts:
     """The fonts of ``background`` (a PDF, or a pypdf reader of one) that are subsets of a
-    bundled face: their programs (with their glyphs), descriptors and CID fonts.
+    bundled face: their programs (with their glyphs), descriptors, CID and Type0 fonts.
 
     A font is taken for ours when its descriptor's ``/FontName`` is a subset name
     (``ABCDEF+``) of ``Sheetgen-…`` (WeasyPrint names a font by its CSS family), its
@@ -722,6 +735,7 @@ def identify_fonts(background: Any) -> BackgroundFonts:
     reader = PdfReader(io.BytesIO(background)) if isinstance(background, bytes) else background
     descriptors: dict[int, Any] = {}
     users: dict[int, list[int | None]] = {}  # descriptor -> CID fonts using it (None: unsafe)
+    type0: dict[int, int] = {}  # Type0 font -> its CID font
     seen: set[int] = set()
     stack: list[tuple[int | None, Any]] = [(None, page.get("/Resources")) for page in reader.pages]
     while stack:
@@ -736,6 +750,11 @@ def identify_fonts(background: Any) -> BackgroundFonts:
                 if number is not None:
                     descriptors[number] = node
                 continue
+            descendants = node.get("/DescendantFonts")
+            if node.get("/Subtype") == "/Type0" and number is not None and isinstance(
+                    descendants, ArrayObject) and len(descendants) == 1 and isinstance(
+                    descendants[0], IndirectObject):
+                type0[number] = descendants[0].idnum
             if node.get("/Subtype") == "/CIDFontType2":
                 descriptor = node.get("/FontDescriptor")
                 if isinstance(descriptor, IndirectObject):
@@ -748,7 +767,7 @@ def identify_fonts(background: Any) -> BackgroundFonts:
         elif isinstance(node, ArrayObject):
             stack.extend((None, value) for value in node)
     programs: dict[int, tuple[str, frozenset[int]]] = {}
-    ours: set[int] = set()
+    ours: dict[int, str] = {}
     cid_fonts: dict[int, str] = {}
     for number, descriptor in sorted(descriptors.items()):
         name = str(descriptor.get("/FontName", ""))
@@ -764,11 +783,12 @@ def identify_fonts(background: Any) -> BackgroundFonts:
         if found is None:
             continue
         programs[file.idnum] = found
-        ours.add(number)
+        ours[number] = found[0]
         cid_fonts.update((font, found[0]) for font in fonts_using if font is not None)
     faces = {role: fonts.face(role).checksum
              for role in sorted({role for role, _ in programs.values()})}
-    return BackgroundFonts(faces, programs, frozenset(ours), cid_fonts)
+    type0_fonts = {font: cid_fonts[cid] for font, cid in type0.items() if cid in cid_fonts}
+    return BackgroundFonts(faces, programs, ours, cid_fonts, type0_fonts)
 
 
 def _matching_face(program: bytes) -> tuple[str, frozenset[int]] | None:
