@@ -1,9 +1,9 @@
 """A fast start: precompiled layouts shipped with the package, and what a cold fill imports.
 
 The shipped folder (``sheetgen/_precompiled``, built by tools/precompile.py) is looked up first,
-before the user's cache (which is used only when no other user can write it); an entry is used only under the engine stamp it was
-built with, and the cache code never writes or deletes it. A ``fill`` of a JSON file imports
-neither the engines it does not run nor the commands it is not.
+before the user's cache (used only when no other user can write it); an entry is used only
+under the engine stamp it was built with, and the cache code never writes or deletes it. A
+``fill`` of a JSON file imports neither the engines it does not run nor the commands it is not.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def _poisoned(compiled: layout.CompiledLayout) -> layout.CompiledLayout:
 
 def test_the_shipped_layouts_come_before_the_user_cache(shipped: Any) -> None:
     """Issue 26.4: the package's own layout is preferred whenever one matches."""
-    templates, compiled, folder, cache, calls = shipped
+    templates, compiled, _, cache, calls = shipped
     cache.mkdir(mode=0o700)
     layout._store(_poisoned(compiled), cache)
     assert layout._load(compiled.key, "t.html") == _poisoned(compiled)  # a valid entry …
