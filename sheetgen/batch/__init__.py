@@ -136,6 +136,7 @@ class RecordResult:
     errors: tuple[Problem, ...] = ()
     ref: str | None = None          # the record's ``ref`` as given, also when it failed
     rows: tuple[int, ...] = ()      # a spreadsheet record's rows (one per website)
+    websites: int | None = None     # of a record printed: what receive expects back
 
     def as_dict(self) -> dict[str, Any]:
         entry = {"index": self.index, "source": self.source, "locator": self.locator,
@@ -146,6 +147,8 @@ class RecordResult:
                  "errors": [p.as_dict() for p in self.errors]}
         if self.rows:
             entry["rows"] = list(self.rows)
+        if self.websites is not None:
+            entry["websites"] = self.websites
         return entry
 
 
@@ -296,6 +299,12 @@ class _Worker:
         write_atomic(state_path, json.dumps(state, ensure_ascii=False).encode(),
                      follow_symlinks=False)
         return outcome
+
+
+def _websites(value: Any) -> int | None:
+    """How many websites (one sheet each) a valid record has: receive's count to expect."""
+    websites = value.get("websites") if isinstance(value, dict) else None
+    return len(websites) if isinstance(websites, list) else None
 
 
 def _fit_summary(fits: Sequence[FieldFit]) -> dict[str, Any]:
@@ -632,7 +641,8 @@ class _Run:
             input_sha256=pending.digest, ok=outcome.ok, skipped=outcome.skipped,
             reference=outcome.reference, outputs=outcome.outputs, pages=outcome.pages,
             variant=outcome.variant, fit=outcome.fit, errors=errors,
-            ref=given_ref(record.value), rows=record.rows)
+            ref=given_ref(record.value), rows=record.rows,
+            websites=_websites(record.value) if outcome.ok else None)
         if self.failed_rows is not None and not outcome.ok and not _interrupted(result):
             self.failed_rows.add(record, errors)
         self.results[pending.position] = result  # by position: reporting twice is harmless

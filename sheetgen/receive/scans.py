@@ -8,9 +8,11 @@ at all is one page with a problem, so the report still lists it.
 
 PDF pages are rendered with pypdfium2 at :data:`PDF_DPI`, enough for the sheet's 15 mm code
 (25 × 25 modules: 4.7 px a module); :func:`ScanPage.again` renders a page once more at
-:data:`PDF_RETRY_DPI` when the code was not found. Images are decoded only when their header
-says they are below :data:`MAX_PIXELS` (an A3 page at 600 dpi is 70 million pixels; a
-20 000 × 20 000 image would take 1.2 GB in RGB).
+:data:`PDF_RETRY_DPI` when the code was not found. A page object the file names again (a page
+tree can list one page thousands of times) and a page that draws nothing are rendered once
+per file: the later ones are ``same_as`` the first, and their result is its result. Images are
+decoded only when their header says they are below :data:`MAX_PIXELS` (an A3 page at 600 dpi
+is 70 million pixels; a 20 000 × 20 000 image would take 1.2 GB in RGB).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class ScanPage:
     image: Image | None = None
     problem: ScanProblem | None = None
     rerender: Callable[[float], Image] | None = None  # PDFs: the page at another resolution
+    same_as: int | None = None  # a PDF page that is this file's page N again: not rendered
 
     def again(self) -> Image | None:
         """The page rendered at a higher resolution (PDF pages), else None."""
@@ -113,7 +116,21 @@ def _pdf_pages(path: Path) -> Iterator[ScanPage]:
         if count == 0:
             yield ScanPage(name, None, problem=ScanProblem(
                 "empty_file", "PDF 没有页面 / the PDF has no pages"))
+        identities = _page_identities(path, count) if count > 1 else None
+        first: dict[object, int] = {}  # a page's identity -> its first page number
         for index in range(count):
+            identity = identities[index] if identities is not None else None
+            if identity is not None and identity in first:
+                yield ScanPage(name, index + 1, same_as=first[identity])
+                continue
+            if _empty(document, index):  # nothing drawn: one blank page is read for all
+                if "empty" in first:
+                    yield ScanPage(name, index + 1, same_as=first["empty"])
+                    continue
+                first["empty"] = index + 1
+            if identity is not None:
+                first[identity] = index + 1
+
             def render(dpi: float, index: int = index) -> Image:
                 return _render_pdf_page(document, index, dpi)
 
@@ -129,6 +146,41 @@ def _pdf_pages(path: Path) -> Iterator[ScanPage]:
             yield ScanPage(name, index + 1, image, rerender=render)
     finally:
         document.close()
+
+
+def _page_identities(path: Path, count: int) -> list[object] | None:
+    """Each page's object in the file (its object and generation numbers): a page tree may
+    name one page object any number of times (20 000 entries of one page make a 20 KB file),
+    and such a page is read once. None when the tree cannot be read that way, or pypdf counts
+    the pages differently than pdfium: then every page is rendered."""
+    import logging
+
+    from pypdf import PdfReader
+
+    try:
+        logging.getLogger("pypdf").setLevel(logging.ERROR)  # a damaged file is pdfium's report
+        reader = PdfReader(str(path), strict=False)
+        identities: list[object] = []
+        for page in reader.pages:
+            ref = page.indirect_reference
+            identities.append((ref.idnum, ref.generation) if ref is not None else None)
+    except Exception:  # pypdf's errors on a damaged file are of many kinds; pdfium reports it
+        return None
+    return identities if len(identities) == count else None
+
+
+def _empty(document: object, index: int) -> bool:
+    """Whether the page draws nothing at all (no page objects): a blank page."""
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        page = document[index]  # type: ignore[index]
+    except Exception:  # rendered (and reported) below
+        return False
+    try:
+        return int(pdfium_c.FPDFPage_CountObjects(page.raw)) == 0
+    finally:
+        page.close()
 
 
 class _TooLarge(Exception):
