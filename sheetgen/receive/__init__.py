@@ -268,7 +268,13 @@ def _check_areas(result: PageResult, image: Image, layout: Any, layouts: Layouts
         if area is None:
             continue
         measured = ink.measure(image, registration, blank, area, height, kind)
-        value = measured.inked if kind != "date" else not measured.inked
+        value: bool | None = measured.inked if kind != "date" else not measured.inked
+        if measured.uncertain:
+            value = None
+            result.problem("seal_uncertain",
+                           "印章可能太淡或不完整，无法确定是否已盖章：请人工核对此页 / the seal "
+                           "area holds faint or little red ink: not judged; a person should "
+                           "look at this page")
         setattr(result, flag, value)
         result.confidence[flag] = measured.confidence
         result.ink[kind] = round(measured.fraction, 4)
