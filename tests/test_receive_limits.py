@@ -150,3 +150,43 @@ def test_ctrl_c_reports_the_pages_read_so_far(tmp_path: Path, jiangxi: list[Shee
     document = json.loads(report.read_text("utf-8"))
     assert document["interrupted"] is True and document["ok"] is False
     assert [p["page"] for p in document["pages"]] == [1, 2]
+
+
+def test_ctrl_c_in_a_real_run_lists_and_reports_what_was_read(tmp_path: Path) -> None:
+    """SIGINT to ``sheetgen receive`` once it has printed its first page: exit 130, every page
+    read so far on stderr and in the report."""
+    import signal
+    import subprocess
+    import sys
+
+    make = _maker()
+    count = 200  # distinct pages that each draw a line: each is read in full (no code found)
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Count %d /Kids [%s] >>" % (
+                   count, b" ".join(b"%d 0 R" % (3 + 2 * i) for i in range(count)))]
+    for i in range(count):
+        content = b"1 w %d 100 m 400 %d l S" % (50 + i, 300 + i)
+        objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents %d 0 R >>"
+                    % (4 + 2 * i),
+                    b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream"]
+    scans = tmp_path / "long.pdf"
+    scans.write_bytes(make.pdf(objects))
+    report = tmp_path / "received.json"
+    with subprocess.Popen([sys.executable, "-m", "sheetgen", "receive", str(scans),
+                           "--report", str(report)], stderr=subprocess.PIPE,
+                          stdout=subprocess.DEVNULL, cwd=tmp_path) as proc:
+        assert proc.stderr is not None
+        try:
+            first = proc.stderr.readline().decode()
+            assert "long.pdf p. 1: " in first, first
+            proc.send_signal(signal.SIGINT)
+            rest = proc.stderr.read().decode()
+            assert proc.wait(timeout=120) == 130, first + rest
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    document = json.loads(report.read_text("utf-8"))
+    read = document["summary"]["pages"]
+    assert document["interrupted"] is True and 1 <= read < count
+    assert f"sheetgen: interrupted after {read} pages:" in rest
+    assert (first + rest).count("long.pdf p. ") == read

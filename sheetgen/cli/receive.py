@@ -1,7 +1,7 @@
 """``sheetgen receive``: the returned, signed sheets, scanned, matched and checked.
 
-A translator over :func:`sheetgen.receive.receive`: one line per page and a summary on
-stderr, the receipt as JSON on stdout with ``--json``, a JSON/CSV/XLSX report with
+A translator over :func:`sheetgen.receive.receive`: one line per page as it is read and a
+summary on stderr, the receipt as JSON on stdout with ``--json``, a JSON/CSV/XLSX report with
 ``--report``; exit 0 when every page matched and every record is complete, 6 otherwise.
 """
 
@@ -72,13 +72,13 @@ def receive(
             check_target(report, scans)
         receipt = run(scans, manifest=manifest,
                       templates=TemplateSet(templates) if templates else None,
-                      rules=load_rules(rules_file), originals=originals, max_pages=max_pages)
+                      rules=load_rules(rules_file), originals=originals, max_pages=max_pages,
+                      on_page=lambda page: print(f"  {page_line(page)}", file=sys.stderr,
+                                                 flush=True))
         if report is not None:
             write_report(receipt, report, originals=originals)
     if as_json:
         emit_json(receipt.as_dict())
-    for page in receipt.pages:
-        print(f"  {page_line(page)}", file=sys.stderr)
     shown = [r for r in receipt.records if not r.complete][:SHOWN_RECORDS]
     for record in shown:
         say(f"record {record.reference} incomplete:")

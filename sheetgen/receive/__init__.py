@@ -13,7 +13,7 @@ came back complete (:mod:`.records`); :mod:`.report` writes it all as JSON, CSV 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,13 +115,15 @@ MAX_PAGES = 5000
 
 def receive(scans: Iterable[Path], *, manifest: Path | None = None,
             templates: TemplateSet | None = None, rules: Rules | None = None,
-            originals: int = 2, max_pages: int = MAX_PAGES) -> Receipt:
+            originals: int = 2, max_pages: int = MAX_PAGES,
+            on_page: Callable[[PageResult], None] | None = None) -> Receipt:
     """Read every page of ``scans`` and check it; with ``manifest``, every record too.
 
     A missing scan file or an unreadable manifest is a UsageError; every problem of a page
     (no code, an unknown layout, a corrupt file, a missing signature) is in its result. At most
     ``max_pages`` pages are read (the rest is one ``page_limit`` problem). Ctrl-C (or SIGTERM)
     ends the reading: the receipt holds the pages read so far, with ``interrupted`` set.
+    ``on_page`` is called with each page's result as soon as it is known (progress).
     """
     from sheetgen.receive.records import group, load_manifest
 
@@ -129,7 +131,10 @@ def receive(scans: Iterable[Path], *, manifest: Path | None = None,
     pages: list[PageResult] = []
     interrupted = False
     try:
-        pages.extend(check_scans(scans, templates=templates, rules=rules, max_pages=max_pages))
+        for page in check_scans(scans, templates=templates, rules=rules, max_pages=max_pages):
+            pages.append(page)
+            if on_page is not None:
+                on_page(page)
     except KeyboardInterrupt:
         interrupted = True
     records = group(pages, expected, originals=originals)
