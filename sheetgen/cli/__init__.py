@@ -664,11 +664,11 @@ def main(argv: Sequence[str] | None = None, *, stdin: IO[Any] | None = None,
     test, or a program embedding the CLI): binary (``io.BytesIO``; text goes to them as UTF-8)
     or text (``io.StringIO``; a PDF needs a binary stdout), see :mod:`sheetgen.cli.streams`.
     Anything else is a TypeError. While it runs, the processes it starts (batch and server
-    workers) do not run the caller's script again (:func:`sheetgen.api.main_kept_from_workers`):
-    a script without an ``if __name__ == "__main__":`` guard is safe. The console script and
+    workers) do not run the caller's script again (:mod:`sheetgen.cli.mainguard`): a script
+    without an ``if __name__ == "__main__":`` guard is safe. The console script and
     ``python -m sheetgen`` exit with the code this returns.
     """
-    from sheetgen.api import main_kept_from_workers
+    from sheetgen.cli.mainguard import main_kept_from_workers
 
     with _streams(stdin, stdout, stderr), main_kept_from_workers() as starting:
         if starting is not None:  # a script without a __main__ guard, run again in a child
