@@ -224,3 +224,17 @@ def test_main_refuses_to_run_while_a_process_of_the_caller_is_starting(tmp_path:
     assert proc.stdout.splitlines() == ["hello", "parent 0 0"], proc.stdout + proc.stderr
     assert "child 2 sheetgen: error: sheetgen.main() was called while a process" in proc.stderr
     assert 'if __name__ == "__main__":' in proc.stderr
+
+
+def test_the_callers_main_module_is_hidden_only_while_sheetgen_runs() -> None:
+    from sheetgen.cli.mainguard import main_kept_from_workers
+
+    caller = sys.modules["__main__"]
+    with main_kept_from_workers() as refused:
+        assert refused is None
+        hidden = sys.modules["__main__"]
+        assert hidden is not caller and getattr(hidden, "__file__", None) is None
+        with main_kept_from_workers():  # another call (another thread) meanwhile
+            assert sys.modules["__main__"] is hidden
+        assert sys.modules["__main__"] is hidden  # the outer call still runs
+    assert sys.modules["__main__"] is caller

@@ -10,9 +10,17 @@ Light on purpose: every command passes through it, and it imports nothing of she
 from __future__ import annotations
 
 import contextlib
+import threading
+import types
 from collections.abc import Iterator
 
 from sheetgen.errors import UsageError
+
+#: What ``sys.modules["__main__"]`` is while sheetgen runs: a module of no file and no name.
+_STAND_IN = types.ModuleType("__main__")
+_lock = threading.Lock()
+_depth = 0  # sheetgen.main calls running (threads)
+_caller: types.ModuleType | None = None  # the module _STAND_IN replaces
 
 
 @contextlib.contextmanager
@@ -35,22 +43,28 @@ def main_kept_from_workers() -> Iterator[UsageError | None]:
     """
     import multiprocessing
     import sys
-    import types
 
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         yield UsageError("sheetgen.main() was called while a process of this program was "
                          "starting (multiprocessing runs the script again in each new "
                          "process)", hint='put the call under `if __name__ == "__main__":`')
         return
-    caller = sys.modules.get("__main__")
-    if caller is None or (getattr(caller.__spec__, "name", None) is None
-                          and getattr(caller, "__file__", None) is None):
-        yield None  # an interactive session, python -c: nothing a child would import
-        return
-    stand_in = types.ModuleType("__main__")
-    sys.modules["__main__"] = stand_in
+    global _depth, _caller
+    with _lock:  # calls from several threads: the first hides the module, the last restores it
+        if _depth == 0:
+            caller = sys.modules.get("__main__")
+            if caller is not None and (getattr(caller.__spec__, "name", None) is not None
+                                       or getattr(caller, "__file__", None) is not None):
+                # (an interactive session or python -c has nothing a child would import)
+                _caller = caller
+                sys.modules["__main__"] = _STAND_IN
+        _depth += 1
     try:
         yield None
     finally:
-        if sys.modules.get("__main__") is stand_in:
-            sys.modules["__main__"] = caller
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and _caller is not None:
+                if sys.modules.get("__main__") is _STAND_IN:
+                    sys.modules["__main__"] = _caller
+                _caller = None
