@@ -315,3 +315,44 @@ def test_a_json_fill_imports_only_what_it_runs(tmp_path: Path) -> None:
     loaded = [m for m in modules
               if any(m == n or m.startswith(n + ".") for n in NOT_FOR_A_JSON_FILL)]
     assert loaded == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX owners and modes")
+def test_a_poisoned_cache_others_can_write_does_not_change_a_fill(tmp_path: Path) -> None:
+    """Issue 26.4 as reported: another user swaps the applicant's and the provider's fields in
+    a cache they can write (digest recomputed); the fill prints what it should, and warns."""
+    example = EXAMPLES / "jiangxi-personal.json"
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+
+    def fill(name: str, cache_dir: str) -> subprocess.CompletedProcess[str]:
+        env = {"SHEETGEN_CACHE_DIR": cache_dir, "SHEETGEN_PRECOMPILED": "off",
+               "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SOURCE_DATE_EPOCH": "0"}
+        return subprocess.run([sys.executable, "-m", "sheetgen", "fill", str(example),
+                               "--provider", "某某云计算有限公司", "-o", str(tmp_path / name)],
+                              capture_output=True, text=True, timeout=300, env=env,
+                              check=False, cwd=tmp_path)
+
+    assert fill("clean.pdf", "off").returncode == 0
+    assert fill("first.pdf", str(cache)).returncode == 0  # fills the cache
+    poisoned = 0
+    for meta_path in cache.glob("*.json"):
+        meta = json.loads(meta_path.read_text("utf-8"))
+        paths = [f["path"] for f in meta["fields"]]
+        if "host.name" in paths and "provider.name" in paths:
+            for f in meta["fields"]:
+                f["path"] = {"host.name": "provider.name",
+                             "provider.name": "host.name"}.get(f["path"], f["path"])
+            background = (cache / f"{meta_path.stem}.pdf").read_bytes()
+            meta["entry_sha256"] = layout.entry_digest(meta, background)
+            meta_path.write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
+            poisoned += 1
+    assert poisoned
+    cache.chmod(0o777)
+    proc = fill("after.pdf", str(cache))
+    assert proc.returncode == 0, proc.stderr
+    assert "sheetgen: warning: the layout cache folder" in proc.stderr
+    assert "writable by every user" in proc.stderr
+    clean = (tmp_path / "clean.pdf").read_bytes()
+    assert (tmp_path / "first.pdf").read_bytes() == clean
+    assert (tmp_path / "after.pdf").read_bytes() == clean
