@@ -157,8 +157,10 @@ def _page_identities(path: Path, count: int) -> list[object] | None:
 
     from pypdf import PdfReader
 
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # a damaged file is pdfium's to report, page by page
     try:
-        logging.getLogger("pypdf").setLevel(logging.ERROR)  # a damaged file is pdfium's report
         reader = PdfReader(str(path), strict=False)
         identities: list[object] = []
         for page in reader.pages:
@@ -166,6 +168,8 @@ def _page_identities(path: Path, count: int) -> list[object] | None:
             identities.append((ref.idnum, ref.generation) if ref is not None else None)
     except Exception:  # pypdf's errors on a damaged file are of many kinds; pdfium reports it
         return None
+    finally:
+        logger.setLevel(level)
     return identities if len(identities) == count else None
 
 
