@@ -100,6 +100,20 @@ def test_one_page_named_20000_times_is_read_once_and_the_run_is_capped(
     assert rendered == [0, 0]  # at 200 dpi, then once more at 300 for the code: page 1 only
 
 
+def test_a_branch_named_again_and_again_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    hostile = HOSTILE / "one-branch-many-times.pdf"
+    assert hostile.read_bytes() == _maker().one_branch_many_times()
+    rendered: list[int] = []
+    real = scan_files._render_pdf_page
+    monkeypatch.setattr(scan_files, "_render_pdf_page",
+                        lambda doc, index, dpi: rendered.append(index) or real(doc, index, dpi))
+    started = time.perf_counter()
+    receipt = receive([hostile])  # 125 000 pages
+    assert time.perf_counter() - started < 60
+    assert len(receipt.pages) == MAX_PAGES + 1 and rendered == [0, 0]
+    assert [p.code for p in receipt.pages[-1].problems] == ["page_limit"]
+
+
 def test_the_page_limit_is_a_flag(tmp_path: Path) -> None:
     hostile = HOSTILE / "one-page-20000-times.pdf"
     started = time.perf_counter()

@@ -172,7 +172,7 @@ def check_scans(scans: Iterable[Path], *, templates: TemplateSet | None = None,
     read = 0
     for path in files:
         checked: dict[int, PageResult] = {}  # this file's pages by number, for ``same_as``
-        for scan in read_pages(path):
+        for scan in read_pages(path, limit=max_pages - read):
             if read >= max_pages:
                 limit = PageResult(scan.file, scan.page)
                 limit.problem("page_limit", f"已读 {max_pages} 页，达到上限，其余页面未读 / "
