@@ -204,3 +204,20 @@ def test_ctrl_c_in_a_real_run_lists_and_reports_what_was_read(tmp_path: Path) ->
     assert document["interrupted"] is True and 1 <= read < count
     assert f"sheetgen: interrupted after {read} pages:" in rest
     assert (first + rest).count("long.pdf p. ") == read
+
+
+def test_identical_frames_of_a_tiff_are_checked_once(tmp_path: Path, jiangxi: list[Sheet],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    page = jpeg(scan(ink(jiangxi[0], seed=4), seed=4))
+    other = jpeg(scan(ink(jiangxi[0], seed=5), seed=5))
+    tiff = tmp_path / "frames.tif"
+    frames = [page] * 10 + [other]
+    frames[0].save(tiff, save_all=True, append_images=frames[1:], compression="tiff_deflate")
+    real = sheetgen.receive.check_page
+    checked: list[int | None] = []
+    monkeypatch.setattr(sheetgen.receive, "check_page",
+                        lambda scan, layouts: checked.append(scan.page) or real(scan, layouts))
+    receipt = receive([tiff])
+    assert checked == [1, 11]
+    assert [p.page for p in receipt.pages] == list(range(1, 12))
+    assert all(p.reference == jiangxi[0].reference and p.signed for p in receipt.pages)

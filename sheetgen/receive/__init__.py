@@ -147,11 +147,13 @@ def check_scans(scans: Iterable[Path], *, templates: TemplateSet | None = None,
                 ) -> Iterator[PageResult]:
     """Each page of each scan, checked, in order (one page image in memory at a time).
 
-    A page a PDF names again (or another blank one) is checked once: its result is the
-    first's, at its own page number. After ``max_pages`` pages, one ``page_limit`` result
-    says where reading stopped.
+    A page a PDF names again (or another blank one), and a page whose image is exactly that
+    of an earlier page of the same file (a TIFF of 5 000 identical frames is a few MB), is
+    checked once: its result is the first's, at its own page number. After ``max_pages``
+    pages, one ``page_limit`` result says where reading stopped.
     """
     import dataclasses
+    import hashlib
 
     from sheetgen.errors import UsageError
     from sheetgen.receive.layouts import Layouts
@@ -172,6 +174,7 @@ def check_scans(scans: Iterable[Path], *, templates: TemplateSet | None = None,
     read = 0
     for path in files:
         checked: dict[int, PageResult] = {}  # this file's pages by number, for ``same_as``
+        images: dict[bytes, PageResult] = {}  # and by the digest of their pixels
         for scan in read_pages(path, limit=max_pages - read):
             if read >= max_pages:
                 limit = PageResult(scan.file, scan.page)
@@ -182,6 +185,11 @@ def check_scans(scans: Iterable[Path], *, templates: TemplateSet | None = None,
                 return
             read += 1
             earlier = checked.get(scan.same_as) if scan.same_as is not None else None
+            digest = None
+            if earlier is None and scan.image is not None:
+                digest = hashlib.blake2b(scan.image.tobytes(), digest_size=20).digest()
+                digest += repr((scan.image.size, scan.image.mode)).encode()
+                earlier = images.get(digest)
             if earlier is not None:
                 result = dataclasses.replace(
                     earlier, page=scan.page, problems=list(earlier.problems),
@@ -190,6 +198,8 @@ def check_scans(scans: Iterable[Path], *, templates: TemplateSet | None = None,
                 result = check_page(scan, layouts)
             if scan.page is not None and scan.same_as is None:
                 checked[scan.page] = result
+            if digest is not None:
+                images.setdefault(digest, result)
             yield result
 
 
