@@ -135,3 +135,106 @@ def test_main_takes_binary_streams_and_returns_the_exit_code() -> None:
     code = sheetgen.main(["check", "-", "--json"], stdin=io.BytesIO(b"[]"), stdout=out,
                          stderr=err)
     assert code == sheetgen.ExitCode.INVALID_DATA
+
+
+def test_main_takes_text_streams_too() -> None:
+    """Issue 27.13: io.StringIO for stdin, stdout and stderr (it ended in an internal error)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = sheetgen.main(["check", "-", "--json"], stdin=io.StringIO(json.dumps(personal())),
+                         stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    assert json.loads(out.getvalue())["ok"] is True
+    broken = edit(personal(), "host", {"name": "张三"})  # the rest of host is missing
+    out, err = io.StringIO(), io.StringIO()
+    code = sheetgen.main(["check", "-"], stdin=io.StringIO(json.dumps(broken, ensure_ascii=False)),
+                         stdout=out, stderr=err)
+    assert code == sheetgen.ExitCode.INVALID_DATA
+    assert "host.nature: 缺少必填项" in err.getvalue() and "internal error" not in err.getvalue()
+    # Text in, binary out, and the other way.
+    binary = io.BytesIO()
+    assert sheetgen.main(["check", "-", "--json"], stdin=io.StringIO(json.dumps(personal())),
+                         stdout=binary, stderr=io.StringIO()) == 0
+    assert json.loads(binary.getvalue())["ok"] is True
+    text = io.StringIO()
+    assert sheetgen.main(["check", "-", "--json"], stdin=io.BytesIO(json.dumps(personal())
+                                                                     .encode()),
+                         stdout=text, stderr=io.BytesIO()) == 0
+    assert json.loads(text.getvalue())["ok"] is True
+
+
+def test_main_says_a_pdf_needs_a_binary_stdout_and_what_a_stream_is() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = sheetgen.main(["fill", "-", "-o", "-", "--no-cover"],
+                         stdin=io.StringIO(json.dumps(personal())), stdout=out, stderr=err)
+    assert code == sheetgen.ExitCode.USAGE
+    assert "stdout is a text stream" in err.getvalue() and "io.BytesIO" in err.getvalue()
+    assert "internal error" not in err.getvalue() and out.getvalue() == ""
+    with pytest.raises(TypeError, match=r"stdin must be a binary stream .* or a text stream"):
+        sheetgen.main(["check", "-"], stdin=b"{}")  # type: ignore[arg-type]
+
+
+#: A script as an integrator writes it: no ``if __name__ == "__main__":`` guard.
+UNGUARDED = """\
+import sys
+import sheetgen
+
+print("script ran", flush=True)
+code = sheetgen.main(["batch", {inputs!r}, "-o", {outdir!r}, "--jobs", "2"])
+print("exit", code, flush=True)
+sys.exit(code)
+"""
+
+
+def test_main_in_a_script_without_a_main_guard_runs_the_batch_once(tmp_path: Path) -> None:
+    """Issue 27.12: the workers do not run the caller's script again (each ran the batch
+    again and tripped over the folder's lock)."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("jiangxi-personal", "beijing-unit-two-websites"):
+        (inputs / f"{name}.json").write_bytes((EXAMPLES / f"{name}.json").read_bytes())
+    script = tmp_path / "make_sheets.py"
+    script.write_text(UNGUARDED.format(inputs=str(inputs), outdir=str(tmp_path / "out")),
+                      "utf-8")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.stdout.splitlines() == ["script ran", "exit 0"], proc.stdout + proc.stderr
+    assert proc.returncode == 0
+    assert len(list((tmp_path / "out").glob("*.pdf"))) == 2
+    assert sys.modules["__main__"] is not None  # (this process's own main is untouched)
+
+
+def test_main_refuses_to_run_while_a_process_of_the_caller_is_starting(tmp_path: Path) -> None:
+    """The caller's own multiprocessing runs an unguarded script again in each child: there,
+    sheetgen says what to do instead of starting processes from a process still starting."""
+    script = tmp_path / "own_pool.py"
+    script.write_text(
+        "import io, multiprocessing, sys\n"
+        "import sheetgen\n"
+        "err = io.StringIO()\n"
+        "code = sheetgen.main(['rules', '--json'], stdout=io.StringIO(), stderr=err)\n"
+        "if __name__ == '__mp_main__':  # run again in the child\n"
+        "    print('child', code, err.getvalue().strip(), file=sys.stderr, flush=True)\n"
+        "if __name__ == '__main__':\n"
+        "    context = multiprocessing.get_context('spawn')\n"
+        "    child = context.Process(target=print, args=('hello',))\n"
+        "    child.start(); child.join()\n"
+        "    print('parent', code, child.exitcode, flush=True)\n", "utf-8")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.stdout.splitlines() == ["hello", "parent 0 0"], proc.stdout + proc.stderr
+    assert "child 2 sheetgen: error: sheetgen.main() was called while a process" in proc.stderr
+    assert 'if __name__ == "__main__":' in proc.stderr
+
+
+def test_the_callers_main_module_is_hidden_only_while_sheetgen_runs() -> None:
+    from sheetgen.cli.mainguard import main_kept_from_workers
+
+    caller = sys.modules["__main__"]
+    with main_kept_from_workers() as refused:
+        assert refused is None
+        hidden = sys.modules["__main__"]
+        assert hidden is not caller and getattr(hidden, "__file__", None) is None
+        with main_kept_from_workers():  # another call (another thread) meanwhile
+            assert sys.modules["__main__"] is hidden
+        assert sys.modules["__main__"] is hidden  # the outer call still runs
+    assert sys.modules["__main__"] is caller

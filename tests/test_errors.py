@@ -17,7 +17,9 @@ _REPORTERS = {"Problem": 1, "_coded": 1, "_fail": None, "IdentifierError": None,
               # Failure(code, …)
               "one": 1, "PoolError": 1, "Failure": 0,
               # sheetgen.sources.spreadsheet: a file's problem, a cell's problem
-              "_file_error": 1, "Cell": 1}
+              "_file_error": 1, "Cell": 1,
+              # sheetgen.receive: a page's or a file's problem, a page's or a record's problem
+              "ScanProblem": 0, "problem": 0}
 
 
 CODE = re.compile(r"[a-z][a-z0-9_]*")

@@ -1,15 +1,17 @@
 """A fast start: precompiled layouts shipped with the package, and what a cold fill imports.
 
-The shipped folder (``sheetgen/_precompiled``, built by tools/precompile.py) is looked up after
-the user's cache and before compiling; an entry is used only under the engine stamp it was
-built with, and the cache code never writes or deletes it. A ``fill`` of a JSON file imports
-neither the engines it does not run nor the commands it is not.
+The shipped folder (``sheetgen/_precompiled``, built by tools/precompile.py) is looked up first,
+before the user's cache (used only when no other user can write it); an entry is used only
+under the engine stamp it was built with, and the cache code never writes or deletes it. A
+``fill`` of a JSON file imports neither the engines it does not run nor the commands it is not.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -72,12 +74,106 @@ def test_a_shipped_layout_is_served_without_compiling_and_left_as_it_was(shipped
     assert layout.cached_layout(compiled.key[:10]) == compiled  # receive finds it too
 
 
-def test_the_user_cache_comes_first(shipped: Any) -> None:
+def test_a_damaged_shipped_layout_falls_back_to_the_user_cache(shipped: Any) -> None:
     templates, compiled, folder, cache, calls = shipped
     (folder / f"{compiled.key}.pdf").write_bytes(b"%PDF-not-this-one")
     cache.mkdir()
     layout._store(compiled, cache)
     assert get_layout(templates, "t.html", CONTEXT) == compiled and calls == []
+
+
+def _poisoned(compiled: layout.CompiledLayout) -> layout.CompiledLayout:
+    """The layout with its field moved and pointed at another value: what an attacker who can
+    write the cache writes (with a digest made to match: a digest alone proves nothing)."""
+    field = compiled.fields[0]
+    moved = dataclasses.replace(field, path="rules.provider",
+                                box=dataclasses.replace(field.box, x=field.box.x + 100))
+    return dataclasses.replace(compiled, fields=(moved, *compiled.fields[1:]))
+
+
+def test_the_shipped_layouts_come_before_the_user_cache(shipped: Any) -> None:
+    """Issue 26.4: the package's own layout is preferred whenever one matches."""
+    templates, compiled, _, cache, calls = shipped
+    cache.mkdir(mode=0o700)
+    layout._store(_poisoned(compiled), cache)
+    assert layout._load(compiled.key, "t.html") == _poisoned(compiled)  # a valid entry …
+    assert get_layout(templates, "t.html", CONTEXT) == compiled and calls == []  # … not used
+    assert layout.cached_layout(compiled.key[:10]) == compiled
+
+
+@pytest.fixture
+def user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A user cache (no shipped layouts) holding the one layout of a small template set;
+    yields (templates, layout, cache folder, compile calls)."""
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "t.html").write_text(PAGE, "utf-8")
+    templates = TemplateSet(tmp_path / "t")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SHEETGEN_CACHE_DIR", str(cache))
+    monkeypatch.setattr(layout, "shipped_dir", lambda: None)
+    monkeypatch.setattr(layout, "_cache", {})
+    monkeypatch.setattr(layout, "_warned", set())
+    layout._shipped_index.cache_clear()
+    compiled = get_layout(templates, "t.html", CONTEXT)
+    assert layout._load(compiled.key, "t.html") == compiled
+    monkeypatch.setattr(layout, "_cache", {})
+    calls: list[str] = []
+    real = layout.compile_layout
+    monkeypatch.setattr(layout, "compile_layout",
+                        lambda *a, **k: calls.append("compiled") or real(*a, **k))
+    yield templates, compiled, cache, calls
+    layout._shipped_index.cache_clear()
+
+
+def test_an_edited_field_map_is_compiled_again(user_cache: Any) -> None:
+    """Issue 26.4: the digest covers the whole entry, not only the background."""
+    templates, compiled, cache, calls = user_cache
+    meta_path = cache / f"{compiled.key}.json"
+    meta = json.loads(meta_path.read_text("utf-8"))
+    meta["fields"][0]["path"] = "rules.provider"
+    meta_path.write_text(json.dumps(meta), "utf-8")
+    assert layout._load(compiled.key, "t.html") is None
+    assert get_layout(templates, "t.html", CONTEXT) == compiled and calls == ["compiled"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX owners and modes")
+@pytest.mark.parametrize("how", ["folder-0777", "folder-0775", "entry-0666", "entry-owner"])
+def test_a_cache_others_can_write_is_refused_with_a_warning(
+        user_cache: Any, how: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 26.4: a poisoned entry (valid digest) in a folder, or as a file, another user
+    could have written is not read; the layout is compiled in memory and nothing is written
+    there."""
+    templates, compiled, cache, calls = user_cache
+    layout._store(_poisoned(compiled), cache)  # what the other user wrote
+    pdf, meta = cache / f"{compiled.key}.pdf", cache / f"{compiled.key}.json"
+    if how == "folder-0777":
+        cache.chmod(0o777)
+    elif how == "folder-0775":  # group-writable, and the group is not this user's own
+        if layout._private_group(cache.stat().st_gid):
+            os.chown(cache, -1, 4242) if os.geteuid() == 0 else pytest.skip("own group")
+        cache.chmod(0o775)
+    elif how == "entry-0666":
+        meta.chmod(0o666)
+    else:
+        if os.geteuid() != 0:
+            pytest.skip("only root can give a file to another user")
+        os.chown(pdf, 4242, -1)
+    capsys.readouterr()
+    before = _tree(cache)
+    found = get_layout(templates, "t.html", CONTEXT)
+    assert found == compiled and calls == ["compiled"]
+    warning = capsys.readouterr().err
+    assert warning.startswith("sheetgen: warning: the layout cache ") and "not used" in warning
+    assert layout.cached_layout(compiled.key[:10]) == compiled  # from this process's memory
+    layout._cache.clear()
+    if how.startswith("folder"):
+        assert _tree(cache) == before  # nothing written (nor locked) in a folder others can write
+        assert layout.cached_layout(compiled.key[:10]) is None  # never the poisoned entry
+    else:  # the folder is this user's: the entry was replaced by this user's own
+        assert layout._load(compiled.key, "t.html") == compiled
+        assert not meta.stat().st_mode & 0o022 and pdf.stat().st_uid == os.geteuid()
+    get_layout(templates, "t.html", CONTEXT)
+    assert capsys.readouterr().err == ""  # the warning is said once
 
 
 @pytest.mark.parametrize("change", ["stamp", "key", "damaged", "off"])
@@ -219,3 +315,44 @@ def test_a_json_fill_imports_only_what_it_runs(tmp_path: Path) -> None:
     loaded = [m for m in modules
               if any(m == n or m.startswith(n + ".") for n in NOT_FOR_A_JSON_FILL)]
     assert loaded == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX owners and modes")
+def test_a_poisoned_cache_others_can_write_does_not_change_a_fill(tmp_path: Path) -> None:
+    """Issue 26.4 as reported: another user swaps the applicant's and the provider's fields in
+    a cache they can write (digest recomputed); the fill prints what it should, and warns."""
+    example = EXAMPLES / "jiangxi-personal.json"
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+
+    def fill(name: str, cache_dir: str) -> subprocess.CompletedProcess[str]:
+        env = {"SHEETGEN_CACHE_DIR": cache_dir, "SHEETGEN_PRECOMPILED": "off",
+               "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SOURCE_DATE_EPOCH": "0"}
+        return subprocess.run([sys.executable, "-m", "sheetgen", "fill", str(example),
+                               "--provider", "某某云计算有限公司", "-o", str(tmp_path / name)],
+                              capture_output=True, text=True, timeout=300, env=env,
+                              check=False, cwd=tmp_path)
+
+    assert fill("clean.pdf", "off").returncode == 0
+    assert fill("first.pdf", str(cache)).returncode == 0  # fills the cache
+    poisoned = 0
+    for meta_path in cache.glob("*.json"):
+        meta = json.loads(meta_path.read_text("utf-8"))
+        paths = [f["path"] for f in meta["fields"]]
+        if "host.name" in paths and "provider.name" in paths:
+            for f in meta["fields"]:
+                f["path"] = {"host.name": "provider.name",
+                             "provider.name": "host.name"}.get(f["path"], f["path"])
+            background = (cache / f"{meta_path.stem}.pdf").read_bytes()
+            meta["entry_sha256"] = layout.entry_digest(meta, background)
+            meta_path.write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
+            poisoned += 1
+    assert poisoned
+    cache.chmod(0o777)
+    proc = fill("after.pdf", str(cache))
+    assert proc.returncode == 0, proc.stderr
+    assert "sheetgen: warning: the layout cache folder" in proc.stderr
+    assert "writable by every user" in proc.stderr
+    clean = (tmp_path / "clean.pdf").read_bytes()
+    assert (tmp_path / "first.pdf").read_bytes() == clean
+    assert (tmp_path / "after.pdf").read_bytes() == clean

@@ -63,6 +63,12 @@ def given_ref(value: object) -> str | None:
     return ref.strip()[:100] or None if isinstance(ref, str) else None
 
 
+def _websites(value: object) -> int | None:
+    """How many websites (one sheet each) a valid record has: receive's count to expect."""
+    websites = value.get("websites") if isinstance(value, dict) else None
+    return len(websites) if isinstance(websites, list) else None
+
+
 @dataclass
 class _Pending:
     """A record read and not yet reported."""
@@ -218,7 +224,8 @@ class _Run:
             input_sha256=pending.digest, ok=outcome.ok, skipped=outcome.skipped,
             reference=outcome.reference, outputs=outcome.outputs, pages=outcome.pages,
             variant=outcome.variant, fit=outcome.fit, errors=errors,
-            ref=given_ref(record.value), rows=record.rows)
+            ref=given_ref(record.value), rows=record.rows,
+            websites=_websites(record.value) if outcome.ok else None)
         if self.failed_rows is not None and not outcome.ok and not _interrupted(result):
             self.failed_rows.add(record, errors)
         self.results[pending.position] = result  # by position: reporting twice is harmless

@@ -79,6 +79,7 @@ class RecordResult:
     errors: tuple[Problem, ...] = ()
     ref: str | None = None          # the record's ``ref`` as given, also when it failed
     rows: tuple[int, ...] = ()      # a spreadsheet record's rows (one per website)
+    websites: int | None = None     # of a record printed: what receive expects back
 
     def as_dict(self) -> dict[str, Any]:
         entry = {"index": self.index, "source": self.source, "locator": self.locator,
@@ -89,6 +90,8 @@ class RecordResult:
                  "errors": [p.as_dict() for p in self.errors]}
         if self.rows:
             entry["rows"] = list(self.rows)
+        if self.websites is not None:
+            entry["websites"] = self.websites
         return entry
 
 

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, NoReturn
+from typing import IO, Annotated, Any, BinaryIO, NoReturn
 
 import typer
 
@@ -655,16 +655,25 @@ def _terminated(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: Sequence[str] | None = None, *, stdin: BinaryIO | None = None,
-         stdout: BinaryIO | None = None, stderr: BinaryIO | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, stdin: IO[Any] | None = None,
+         stdout: IO[Any] | None = None, stderr: IO[Any] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return its exit code
     (contract.md §3), mapping every outcome to it; nothing escapes as a traceback.
 
-    ``stdin``, ``stdout`` and ``stderr`` are binary streams to use instead of the process's
-    own (a test, or a program embedding the CLI); text goes to them as UTF-8. The console
-    script and ``python -m sheetgen`` exit with the code this returns.
+    ``stdin``, ``stdout`` and ``stderr`` are streams to use instead of the process's own (a
+    test, or a program embedding the CLI): binary (``io.BytesIO``; text goes to them as UTF-8)
+    or text (``io.StringIO``; a PDF needs a binary stdout), see :mod:`sheetgen.cli.streams`.
+    Anything else is a TypeError. While it runs, the processes it starts (batch and server
+    workers) do not run the caller's script again (:mod:`sheetgen.cli.mainguard`): a script
+    without an ``if __name__ == "__main__":`` guard is safe. The console script and
+    ``python -m sheetgen`` exit with the code this returns.
     """
-    with _streams(stdin, stdout, stderr):
+    from sheetgen.cli.mainguard import main_kept_from_workers
+
+    with _streams(stdin, stdout, stderr), main_kept_from_workers() as starting:
+        if starting is not None:  # a script without a __main__ guard, run again in a child
+            report_error(starting)
+            return int(starting.exit_code)
         return _run(list(argv) if argv is not None else sys.argv[1:], own_stdout=stdout is None)
 
 
@@ -692,11 +701,15 @@ def run() -> NoReturn:
 
 
 @contextlib.contextmanager
-def _streams(stdin: BinaryIO | None, stdout: BinaryIO | None, stderr: BinaryIO | None
+def _streams(stdin: IO[Any] | None, stdout: IO[Any] | None, stderr: IO[Any] | None
              ) -> Iterator[None]:
-    """``sys.stdin``/``stdout``/``stderr`` replaced by text wrappers of the given binary
-    streams for the duration (``.buffer`` is the stream itself), then restored; the wrappers
-    are detached, so the caller's streams stay open."""
+    """``sys.stdin``/``stdout``/``stderr`` replaced by text wrappers of the given streams for
+    the duration (``.buffer`` is a binary stream, or their byte side), then restored; the
+    wrappers are detached, so the caller's streams stay open."""
+    from sheetgen.cli.streams import binary_side
+
+    sides = [binary_side(stream, name, reading=name == "stdin") if stream is not None else None
+             for name, stream in (("stdin", stdin), ("stdout", stdout), ("stderr", stderr))]
     saved = sys.stdin, sys.stdout, sys.stderr
     wrappers: list[io.TextIOWrapper] = []
 
@@ -707,12 +720,12 @@ def _streams(stdin: BinaryIO | None, stdout: BinaryIO | None, stderr: BinaryIO |
         return wrapper
 
     try:
-        if stdin is not None:
-            sys.stdin = wrap(stdin)
-        if stdout is not None:
-            sys.stdout = wrap(stdout)
-        if stderr is not None:
-            sys.stderr = wrap(stderr)
+        if sides[0] is not None:
+            sys.stdin = wrap(sides[0])
+        if sides[1] is not None:
+            sys.stdout = wrap(sides[1])
+        if sides[2] is not None:
+            sys.stderr = wrap(sides[2])
         yield
     finally:
         for wrapper in wrappers:

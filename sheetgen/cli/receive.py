@@ -1,7 +1,7 @@
 """``sheetgen receive``: the returned, signed sheets, scanned, matched and checked.
 
-A translator over :func:`sheetgen.receive.receive`: one line per page and a summary on
-stderr, the receipt as JSON on stdout with ``--json``, a JSON/CSV/XLSX report with
+A translator over :func:`sheetgen.receive.receive`: one line per page as it is read and a
+summary on stderr, the receipt as JSON on stdout with ``--json``, a JSON/CSV/XLSX report with
 ``--report``; exit 0 when every page matched and every record is complete, 6 otherwise.
 """
 
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from sheetgen.receive import PageResult
 
 SHOWN_RECORDS = 50
+#: sheetgen.receive.MAX_PAGES (not imported here: a fill imports no receive code).
+MAX_PAGES = 5000
 
 
 def register(app: typer.Typer) -> None:
@@ -47,15 +49,19 @@ def receive(
     ] = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the receipt (pages and records) as JSON on stdout.")] = False,
+    max_pages: Annotated[int, typer.Option(
+        "--max-pages", metavar="N", min=1,
+        help="Pages read at most in one run (the rest is reported, not read).")] = MAX_PAGES,
 ) -> int:
     """Check scans of the returned, signed sheets: match each page to its record by its QR
     code, and check the signature, seal, fingerprint and the blank date.
 
     Exit 0 when every page matched and every record is complete, 6 when some page or record
-    has a problem (each is listed).
+    has a problem (each is listed), 130 when interrupted (what was read so far is listed and
+    reported).
     """
     from sheetgen.cli.output import emit_json, json_errors, say
-    from sheetgen.errors import BatchPartialError
+    from sheetgen.errors import BatchPartialError, ExitCode
     from sheetgen.receive import receive as run
     from sheetgen.receive.report import check_target, write_report
     from sheetgen.rendering.templating import TemplateSet
@@ -66,13 +72,13 @@ def receive(
             check_target(report, scans)
         receipt = run(scans, manifest=manifest,
                       templates=TemplateSet(templates) if templates else None,
-                      rules=load_rules(rules_file), originals=originals)
+                      rules=load_rules(rules_file), originals=originals, max_pages=max_pages,
+                      on_page=lambda page: print(f"  {page_line(page)}", file=sys.stderr,
+                                                 flush=True))
         if report is not None:
             write_report(receipt, report, originals=originals)
     if as_json:
         emit_json(receipt.as_dict())
-    for page in receipt.pages:
-        print(f"  {page_line(page)}", file=sys.stderr)
     shown = [r for r in receipt.records if not r.complete][:SHOWN_RECORDS]
     for record in shown:
         say(f"record {record.reference} incomplete:")
@@ -84,6 +90,9 @@ def receive(
             f"{s['complete']} complete, {s['incomplete']} incomplete")
     if report is not None:
         done += f"; report {report}"
+    if receipt.interrupted:
+        say(f"interrupted after {done}")
+        return int(ExitCode.INTERRUPTED)
     if not receipt.ok:
         raise BatchPartialError(done, hint="the report (--report FILE or --json) lists every "
                                            "page and record with its problems")

@@ -13,7 +13,7 @@ came back complete (:mod:`.records`); :mod:`.report` writes it all as JSON, CSV 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,10 +83,11 @@ class Receipt:
     pages: list[PageResult]
     records: list[RecordResult]
     manifest: str | None = None
+    interrupted: bool = False  # Ctrl-C or SIGTERM: ``pages`` are those read before it
 
     @property
     def ok(self) -> bool:
-        return (all(not p.problems for p in self.pages)
+        return (not self.interrupted and all(not p.problems for p in self.pages)
                 and all(r.complete for r in self.records))
 
     def summary(self) -> dict[str, int]:
@@ -102,35 +103,66 @@ class Receipt:
         from sheetgen import __version__
 
         return {"ok": self.ok, "sheetgen": __version__, "manifest": self.manifest,
-                "summary": self.summary(), "pages": [p.as_dict() for p in self.pages],
+                "interrupted": self.interrupted, "summary": self.summary(),
+                "pages": [p.as_dict() for p in self.pages],
                 "records": [r.as_dict() for r in self.records]}
+
+
+#: Pages read in one run unless the caller allows more (``--max-pages``): a day's returned
+#: sheets are hundreds; a file naming one page 20 000 times is an attack on the time it takes.
+MAX_PAGES = 5000
 
 
 def receive(scans: Iterable[Path], *, manifest: Path | None = None,
             templates: TemplateSet | None = None, rules: Rules | None = None,
-            originals: int = 2) -> Receipt:
+            originals: int = 2, max_pages: int = MAX_PAGES,
+            on_page: Callable[[PageResult], None] | None = None) -> Receipt:
     """Read every page of ``scans`` and check it; with ``manifest``, every record too.
 
     A missing scan file or an unreadable manifest is a UsageError; every problem of a page
-    (no code, an unknown layout, a corrupt file, a missing signature) is in its result.
+    (no code, an unknown layout, a corrupt file, a missing signature) is in its result. At most
+    ``max_pages`` pages are read (the rest is one ``page_limit`` problem). Ctrl-C (or SIGTERM)
+    ends the reading: the receipt holds the pages read so far, with ``interrupted`` set.
+    ``on_page`` is called with each page's result as soon as it is known (progress).
     """
     from sheetgen.receive.records import group, load_manifest
 
     expected = load_manifest(manifest) if manifest is not None else None
-    pages = list(check_scans(scans, templates=templates, rules=rules))
+    pages: list[PageResult] = []
+    interrupted = False
+    try:
+        for page in check_scans(scans, templates=templates, rules=rules, max_pages=max_pages):
+            pages.append(page)
+            if on_page is not None:
+                on_page(page)
+    except KeyboardInterrupt:
+        interrupted = True
     records = group(pages, expected, originals=originals)
-    return Receipt(pages, records, str(manifest) if manifest is not None else None)
+    return Receipt(pages, records, str(manifest) if manifest is not None else None,
+                   interrupted=interrupted)
 
 
 def check_scans(scans: Iterable[Path], *, templates: TemplateSet | None = None,
-                rules: Rules | None = None) -> Iterator[PageResult]:
-    """Each page of each scan, checked, in order (one page image in memory at a time)."""
+                rules: Rules | None = None, max_pages: int = MAX_PAGES
+                ) -> Iterator[PageResult]:
+    """Each page of each scan, checked, in order (one page image in memory at a time).
+
+    A page a PDF names again (or another blank one), and a page whose image is exactly that
+    of an earlier page of the same file (a TIFF of 5 000 identical frames is a few MB), is
+    checked once: its result is the first's, at its own page number. After ``max_pages``
+    pages, one ``page_limit`` result says where reading stopped.
+    """
+    import dataclasses
+    import hashlib
+
     from sheetgen.errors import UsageError
     from sheetgen.receive.layouts import Layouts
     from sheetgen.receive.scans import expand, read_pages
     from sheetgen.rendering.templating import bundled
     from sheetgen.rules import load_rules
 
+    if max_pages < 1:
+        raise UsageError(f"--max-pages must be at least 1, not {max_pages}")
     files = expand(scans)
     missing = [str(p) for p in files if not p.exists()]
     if missing:
@@ -139,9 +171,36 @@ def check_scans(scans: Iterable[Path], *, templates: TemplateSet | None = None,
     if not files:
         raise UsageError("no scans given", hint="give PDF or image files (or folders of them)")
     layouts = Layouts(templates or bundled(), rules or load_rules())
+    read = 0
     for path in files:
-        for scan in read_pages(path):
-            yield check_page(scan, layouts)
+        checked: dict[int, PageResult] = {}  # this file's pages by number, for ``same_as``
+        images: dict[bytes, PageResult] = {}  # and by the digest of their pixels
+        for scan in read_pages(path, limit=max_pages - read):
+            if read >= max_pages:
+                limit = PageResult(scan.file, scan.page)
+                limit.problem("page_limit", f"已读 {max_pages} 页，达到上限，其余页面未读 / "
+                              f"{max_pages} pages read, the limit of one run: this page and "
+                              "the rest were not read (--max-pages N reads more)")
+                yield limit
+                return
+            read += 1
+            earlier = checked.get(scan.same_as) if scan.same_as is not None else None
+            digest = None
+            if earlier is None and scan.image is not None:
+                digest = hashlib.blake2b(scan.image.tobytes(), digest_size=20).digest()
+                digest += repr((scan.image.size, scan.image.mode)).encode()
+                earlier = images.get(digest)
+            if earlier is not None:
+                result = dataclasses.replace(
+                    earlier, page=scan.page, problems=list(earlier.problems),
+                    confidence=dict(earlier.confidence), ink=dict(earlier.ink))
+            else:
+                result = check_page(scan, layouts)
+            if scan.page is not None and scan.same_as is None:
+                checked[scan.page] = result
+            if digest is not None:
+                images.setdefault(digest, result)
+            yield result
 
 
 def check_page(scan: ScanPage, layouts: Layouts) -> PageResult:
@@ -224,7 +283,13 @@ def _check_areas(result: PageResult, image: Image, layout: Any, layouts: Layouts
         if area is None:
             continue
         measured = ink.measure(image, registration, blank, area, height, kind)
-        value = measured.inked if kind != "date" else not measured.inked
+        value: bool | None = measured.inked if kind != "date" else not measured.inked
+        if measured.uncertain:
+            value = None
+            result.problem("seal_uncertain",
+                           "印章可能太淡或不完整，无法确定是否已盖章：请人工核对此页 / the seal "
+                           "area holds faint or little red ink: not judged; a person should "
+                           "look at this page")
         setattr(result, flag, value)
         result.confidence[flag] = measured.confidence
         result.ink[kind] = round(measured.fraction, 4)

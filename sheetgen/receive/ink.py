@@ -10,8 +10,15 @@ in a neighbourhood of ink (a 3 × 3 majority), which removes scanner noise and J
 Red ink does not count as signature or date (on a colour scan; a grey one cannot tell): a
 seal often overlaps the signature line.
 
+Where red ink counts (seal, fingerprint), red over the blank layout's own print counts too:
+the form prints in black and grey, so red there is ink; a seal's ring pressed exactly over the
+printed 单位公章 circle would otherwise hide in the tolerance band around it.
+
 The fraction of the area's free pixels that carry ink is compared with a threshold per kind;
-the confidence grows with the distance from it (0.5 at the threshold, 1 at twice or none).
+the confidence grows with the distance from it (0.5 at the threshold, 1 at twice or none). A
+seal is not judged absent on a measure near its threshold: below it but above
+:data:`UNCERTAIN` of it, or with faint colour (half the strength that counts as ink) over the
+threshold, it is ``uncertain`` (real seals vary in ink; a person looks) rather than false.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ TOLERANCE_MM = 0.6
 DARK = 0.42        # darkness above which a pixel is ink (0 paper, 1 black)
 CHROMA = 0.25      # or a colour this far from grey
 BLANK_INK = 0.15   # the blank layout prints here
+UNCERTAIN = 0.5    # of the threshold: a seal measured between this and it is not judged
+FAINT = 0.5        # of DARK and CHROMA: ink too light to count, enough to doubt a "no"
 
 
 @dataclass(frozen=True)
@@ -41,11 +50,12 @@ class AreaRule:
     margins: tuple[float, float, float, float]
     threshold: float   # fraction of free pixels with ink
     red_counts: bool   # a seal's red ink counts here
+    doubt: bool = False  # near the threshold, or faint ink: uncertain rather than absent
 
 
 RULES = {
     "signature": AreaRule((1.0, 6.0, 1.0, 1.5), 0.02, red_counts=False),
-    "seal": AreaRule((1.0, 1.0, 1.0, 1.0), 0.03, red_counts=True),
+    "seal": AreaRule((1.0, 1.0, 1.0, 1.0), 0.03, red_counts=True, doubt=True),
     "fingerprint": AreaRule((0.5, 0.5, 0.5, 0.5), 0.03, red_counts=True),
     "date": AreaRule((0.0, 1.5, 0.0, 1.0), 0.012, red_counts=False),
 }
@@ -59,6 +69,7 @@ class AreaInk:
     inked: bool
     confidence: float
     pattern: Array  # the new ink at a third of AREA_DPI: tells one original from another
+    uncertain: bool = False  # not inked, but too near to say "none" (rules with ``doubt``)
 
 
 def measure(image: Image, registration: Registration, blank: Array, area: Box,
@@ -76,19 +87,30 @@ def measure(image: Image, registration: Registration, blank: Array, area: Box,
     rgb = np.asarray(crop.convert("RGB"), dtype=np.float64) / 255.0
     dark = 1.0 - (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2])
     chroma = rgb.max(axis=2) - rgb.min(axis=2)
+    redness = rgb[..., 0] - np.maximum(rgb[..., 1], rgb[..., 2])
     ink = (dark > DARK) | (chroma > CHROMA)
     if not rule.red_counts:
-        red = (rgb[..., 0] - np.maximum(rgb[..., 1], rgb[..., 2])) > CHROMA
-        ink &= ~red
+        ink &= ~(redness > CHROMA)
     ink = _majority(ink)
     printed = _blank_crop(blank, x0, y0, ink.shape) > BLANK_INK
     printed = _dilate(printed, max(1, round(TOLERANCE_MM * MM * AREA_DPI / 72)))
     free = ~printed
-    fraction = float((ink & free).sum()) / max(1, int(free.sum()))
+    found = ink & free
+    if rule.red_counts:  # the print is black: red on it is ink (a seal's ring on the circle)
+        found |= _majority(redness > CHROMA) & printed
+    fraction = float(found.sum()) / max(1, int(free.sum()))
     inked = fraction >= rule.threshold
     ratio = fraction / rule.threshold
     confidence = min(1.0, 0.5 + (ratio - 1) / 2) if inked else min(1.0, 0.5 + (1 - ratio) / 2)
-    return AreaInk(fraction, inked, round(confidence, 2), _pattern(ink & free))
+    uncertain = False
+    if rule.doubt and not inked:
+        faint = _majority((dark > DARK * FAINT) | (chroma > CHROMA * FAINT)) & free
+        faint |= _majority(redness > CHROMA * FAINT) & printed
+        uncertain = (ratio >= UNCERTAIN
+                     or float(faint.sum()) / max(1, int(free.sum())) >= rule.threshold)
+        if uncertain:
+            confidence = 0.5  # neither way
+    return AreaInk(fraction, inked, round(confidence, 2), _pattern(found), uncertain)
 
 
 def _blank_crop(blank: Array, x0: float, y0: float, shape: tuple[int, ...]) -> Array:

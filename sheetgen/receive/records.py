@@ -1,10 +1,12 @@
 """Per record: did both originals of every website come back, signed, sealed, undated?
 
 Pages are grouped by the reference their code carries. A record's websites are known from its
-codes (``1/2``: website 1 of 2); ``--manifest`` (the ``batch --report`` document) adds the
-records that were printed (``ok`` entries) but have nothing back, and marks references it does
-not list. Each website expects ``originals`` originals (two: one for the provider, one for
-the communications administration).
+codes (``1/2``: website 1 of 2), or, when the manifest gives it, from the manifest alone: a
+code is only printed text, and one that disagrees with the manifest is a problem of its page
+(``website_count_mismatch``), not 998 missing originals. ``--manifest`` (the ``batch --report``
+document) also adds the records that were printed (``ok`` entries) but have nothing back, and
+marks references it does not list. Each website expects ``originals`` originals (two: one for
+the provider, one for the communications administration).
 
 The same original scanned twice is told from the second original by its ink: two originals
 are signed (and sealed) separately, so their ink differs; two scans of one sheet carry the
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sheetgen.errors import UsageError
+from sheetgen.receive.scans import ScanProblem
 
 if TYPE_CHECKING:
     from sheetgen.receive import PageResult
@@ -37,6 +40,7 @@ class Expected:
     reference: str
     index: int | None
     source: str | None
+    websites: int | None = None  # as printed: what the codes' counts are checked against
 
 
 @dataclass
@@ -110,10 +114,11 @@ def load_manifest(path: Path) -> list[Expected]:
     for record in records:
         if not isinstance(record, dict) or not record.get("ok") or not record.get("reference"):
             continue  # a failed record printed nothing, so nothing comes back
-        index = record.get("index")
+        index, websites = record.get("index"), record.get("websites")
         expected.append(Expected(str(record["reference"]),
                                  index if isinstance(index, int) else None,
-                                 str(record["source"]) if record.get("source") else None))
+                                 str(record["source"]) if record.get("source") else None,
+                                 websites if type(websites) is int and websites > 0 else None))
     return expected
 
 
@@ -121,9 +126,12 @@ def group(pages: list[PageResult], expected: list[Expected] | None, *, originals
           ) -> list[RecordResult]:
     """The records of ``pages`` (and of the manifest), manifest order first, each checked."""
     records: dict[str, RecordResult] = {}
+    printed: dict[str, int] = {}  # the manifest's website counts: they outrank the codes'
     for item in expected or ():
         records.setdefault(item.reference, RecordResult(
-            item.reference, True, item.index, item.source))
+            item.reference, True, item.index, item.source, websites=item.websites))
+        if item.websites is not None:
+            printed.setdefault(item.reference, item.websites)
     for page in pages:
         if page.reference is None:
             continue
@@ -134,7 +142,16 @@ def group(pages: list[PageResult], expected: list[Expected] | None, *, originals
         if page.website is None:
             record.unplaced.append(page)
             continue
-        record.websites = max(record.websites or 0, page.count or 0) or None
+        count = printed.get(page.reference)
+        if count is None:
+            record.websites = max(record.websites or 0, page.count or 0) or None
+        elif page.count != count or page.website > count:
+            page.problems.append(ScanProblem(
+                "website_count_mismatch",
+                f"二维码写明网站 {page.website}/{page.count}，而清单中该记录有 {count} 个"
+                f"网站：请人工核对此页 / the code says website {page.website} of "
+                f"{page.count}, the manifest printed {count}: check this page by hand (a "
+                "sheet of another printing, or a forged code)"))
         receipt = record.received.setdefault(page.website, WebsiteReceipt(page.website))
         twin = next((p for p in receipt.pages if _same_original(p, page)), None)
         if twin is not None:

@@ -8,9 +8,11 @@ at all is one page with a problem, so the report still lists it.
 
 PDF pages are rendered with pypdfium2 at :data:`PDF_DPI`, enough for the sheet's 15 mm code
 (25 × 25 modules: 4.7 px a module); :func:`ScanPage.again` renders a page once more at
-:data:`PDF_RETRY_DPI` when the code was not found. Images are decoded only when their header
-says they are below :data:`MAX_PIXELS` (an A3 page at 600 dpi is 70 million pixels; a
-20 000 × 20 000 image would take 1.2 GB in RGB).
+:data:`PDF_RETRY_DPI` when the code was not found. A page object the file names again (a page
+tree can list one page thousands of times) and a page that draws nothing are rendered once
+per file: the later ones are ``same_as`` the first, and their result is its result. Images are
+decoded only when their header says they are below :data:`MAX_PIXELS` (an A3 page at 600 dpi
+is 70 million pixels; a 20 000 × 20 000 image would take 1.2 GB in RGB).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -51,6 +53,7 @@ class ScanPage:
     image: Image | None = None
     problem: ScanProblem | None = None
     rerender: Callable[[float], Image] | None = None  # PDFs: the page at another resolution
+    same_as: int | None = None  # a PDF page that is this file's page N again: not rendered
 
     def again(self) -> Image | None:
         """The page rendered at a higher resolution (PDF pages), else None."""
@@ -76,8 +79,10 @@ def expand(inputs: Iterable[Path]) -> list[Path]:
     return files
 
 
-def read_pages(path: Path) -> Iterator[ScanPage]:
-    """Every page of one scan file, one at a time (a long scan is never held whole)."""
+def read_pages(path: Path, limit: int = 1 << 62) -> Iterator[ScanPage]:
+    """Every page of one scan file, one at a time (a long scan is never held whole); of a PDF,
+    the first ``limit`` pages read and then one more page, not read (the caller's page limit
+    is reached by then)."""
     name = str(path)
     try:
         with path.open("rb") as handle:
@@ -87,12 +92,12 @@ def read_pages(path: Path) -> Iterator[ScanPage]:
             "unreadable", f"无法读取文件 / cannot read the file: {err.strerror or err}"))
         return
     if head.startswith(b"%PDF") or path.suffix.lower() == ".pdf":
-        yield from _pdf_pages(path)
+        yield from _pdf_pages(path, limit)
     else:
         yield from _image_pages(path)
 
 
-def _pdf_pages(path: Path) -> Iterator[ScanPage]:
+def _pdf_pages(path: Path, limit: int) -> Iterator[ScanPage]:
     import pypdfium2 as pdfium
 
     name = str(path)
@@ -113,7 +118,24 @@ def _pdf_pages(path: Path) -> Iterator[ScanPage]:
         if count == 0:
             yield ScanPage(name, None, problem=ScanProblem(
                 "empty_file", "PDF 没有页面 / the PDF has no pages"))
+        identities = _page_identities(path, count, limit) if count > 1 else None
+        first: dict[object, int] = {}  # a page's identity -> its first page number
         for index in range(count):
+            if index >= limit:  # the caller reads no more (its page limit)
+                yield ScanPage(name, index + 1)
+                return
+            identity = identities[index] if identities is not None else None
+            if identity is not None and identity in first:
+                yield ScanPage(name, index + 1, same_as=first[identity])
+                continue
+            if _empty(document, index):  # nothing drawn: one blank page is read for all
+                if "empty" in first:
+                    yield ScanPage(name, index + 1, same_as=first["empty"])
+                    continue
+                first["empty"] = index + 1
+            if identity is not None:
+                first[identity] = index + 1
+
             def render(dpi: float, index: int = index) -> Image:
                 return _render_pdf_page(document, index, dpi)
 
@@ -129,6 +151,71 @@ def _pdf_pages(path: Path) -> Iterator[ScanPage]:
             yield ScanPage(name, index + 1, image, rerender=render)
     finally:
         document.close()
+
+
+#: Page tree levels followed at most (a real tree has a few; pdfium reads the file anyway).
+MAX_TREE_DEPTH = 64
+
+
+def _page_identities(path: Path, count: int, limit: int) -> list[object] | None:
+    """The page object (object and generation numbers) of each of the first ``min(count,
+    limit)`` pages: a page tree may name one page object, or one branch of pages, any number
+    of times (20 000 entries of one page make a 120 KB file; a branch named 50 times at three
+    levels, 125 000 pages in 1 KB), and such a page is read once. The tree is walked in order
+    and only as far as needed. None when it cannot be read that way (then every page is
+    rendered)."""
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+
+    wanted = min(count, limit)
+    found: list[object] = []
+
+    def walk(node: object, ref: object, depth: int) -> None:
+        if len(found) >= wanted:
+            return
+        if depth > MAX_TREE_DEPTH or not isinstance(node, DictionaryObject):
+            raise ValueError("not a page tree pdfium would read the same way")
+        kids = node.get("/Kids")
+        if kids is None:
+            found.append(ref)
+            return
+        kids = kids.get_object()
+        if not isinstance(kids, ArrayObject):
+            raise ValueError("/Kids is not an array")
+        for kid in kids:
+            if len(found) >= wanted:
+                return
+            if not isinstance(kid, IndirectObject):
+                raise ValueError("a kid that is not a reference")
+            walk(kid.get_object(), (kid.idnum, kid.generation), depth + 1)
+
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # a damaged file is pdfium's to report, page by page
+    try:
+        root: Any = PdfReader(str(path), strict=False).trailer["/Root"].get_object()
+        walk(root["/Pages"].get_object(), None, 0)
+    except Exception:  # pypdf's errors on a damaged file are of many kinds; pdfium reports it
+        return None
+    finally:
+        logger.setLevel(level)
+    return found if len(found) == wanted and None not in found else None
+
+
+def _empty(document: object, index: int) -> bool:
+    """Whether the page draws nothing at all (no page objects): a blank page."""
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        page = document[index]  # type: ignore[index]
+    except Exception:  # rendered (and reported) below
+        return False
+    try:
+        return int(pdfium_c.FPDFPage_CountObjects(page.raw)) == 0
+    finally:
+        page.close()
 
 
 class _TooLarge(Exception):

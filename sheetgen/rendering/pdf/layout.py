@@ -41,14 +41,17 @@ Compiled layouts are cached per process, and on disk (``$SHEETGEN_CACHE_DIR``, e
 ``$XDG_CACHE_HOME/sheetgen``, else ``~/.cache/sheetgen``; ``SHEETGEN_CACHE_DIR=off`` disables
 it) under a key covering sheetgen's and WeasyPrint's versions, every file of the template set
 and the static context. A process whose layouts are all cached never imports WeasyPrint, which
-is most of a cold ``sheetgen fill``'s time. A cache entry that is missing, unreadable or
-malformed is simply compiled again.
+is most of a cold ``sheetgen fill``'s time. A cache entry that is missing, unreadable,
+malformed or not as it was stored (a SHA-256 covers the whole entry: field map and background)
+is simply compiled again. A cache folder or entry another user could have written is not used
+at all (a warning says so, once; layouts are then compiled in memory): a replaced field map
+would print one value in another's box.
 
 **Precompiled layouts.** The layouts of the bundled templates and rules are also shipped with
 the package, in ``sheetgen/_precompiled/`` (built by ``tools/precompile.py``: by the wheel's
 build hook, and by ``make setup`` for a checkout), so that a first run on a new machine does
-not wait for WeasyPrint either. They are looked up after the user's cache and before
-compiling, and are read-only: the cache code never writes or deletes them. Besides its key,
+not wait for WeasyPrint either. They are looked up first, before the user's cache, and are
+read-only: the cache code never writes or deletes them. Besides its key,
 each entry is valid only under the :func:`engine_stamp` it was built with (WeasyPrint's
 version, the sheetgen code that makes a layout, the bundled fonts); when the stamp differs, or
 ``SHEETGEN_PRECOMPILED=off``, none of them is used.
@@ -200,7 +203,9 @@ def get_layout(templates: TemplateSet, template: str, context: Mapping[str, Any]
         cached = _cache.get(key)
     if cached is None:
         # Reading needs no lock (entries are written atomically); only compiling does.
-        cached = _load(key, template) or _load_shipped(key, template)
+        # The shipped layouts first: read-only and part of the package, they are preferred
+        # to the user's cache whenever one matches.
+        cached = _load_shipped(key, template) or _load(key, template)
         if cached is None or cached.page_count > max_pages:
             with _compiling(key):
                 cached = _load(key, template)  # another process may just have compiled it
@@ -223,19 +228,23 @@ def cached_layout(prefix: str) -> CompiledLayout | None:
         return found[0]
     if found or not prefix.isalnum():
         return None
-    directory = cache_dir()
-    try:
-        metas = sorted(directory.glob(f"{prefix}*.json")) if directory is not None else []
-        if len(metas) == 1:
-            template = json.loads(metas[0].read_text("utf-8"))["template"]
-            return _load(metas[0].stem, str(template))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if metas:
-        return None
     shipped = [(key, template) for key, template in _shipped_index().items()
                if key.startswith(prefix)]
-    return _load_shipped(*shipped[0]) if len(shipped) == 1 else None
+    if len(shipped) == 1 and (layout := _load_shipped(*shipped[0])) is not None:
+        return layout  # the package's own, as get_layout prefers it
+    directory = cache_dir()
+    if directory is None or not _trusted(directory):
+        return None
+    try:
+        metas = sorted(directory.glob(f"{prefix}*.json"))
+        if len(metas) == 1:
+            template = json.loads(_read_entry(metas[0], check=True))["template"]
+            return _load(metas[0].stem, str(template))
+    except _Untrusted as refused:
+        _warn_untrusted(str(refused))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 @contextlib.contextmanager
@@ -254,9 +263,12 @@ def _compiling(key: str) -> Iterator[None]:
 
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle = (directory / f"{key}.lock").open("a")
+        # A folder others can write is not used (another user could hold the lock for ever).
+        handle = (directory / f"{key}.lock").open("a") if _trusted(directory) else None
     except OSError:
-        yield  # an unwritable cache only costs time
+        handle = None  # an unwritable cache only costs time
+    if handle is None:
+        yield
         return
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -276,14 +288,18 @@ def cache_dir() -> Path | None:
 
 def _load(key: str, template: str, folder: Path | None = None) -> CompiledLayout | None:
     """The layout stored under ``key`` in ``folder`` (default: the user's disk cache), or None
-    when it is missing, unreadable, malformed or not whole."""
+    when it is missing, unreadable, malformed, not whole or not as it was stored (the
+    :func:`entry_digest` covers the field map as well as the background), or when the user's
+    cache folder or the entry's files could have been written by another user
+    (:func:`_trusted`)."""
+    user_cache = folder is None
     directory = folder or cache_dir()
-    if directory is None:
+    if directory is None or (user_cache and not _trusted(directory)):
         return None
     try:
-        meta = json.loads((directory / f"{key}.json").read_text("utf-8"))
-        background = (directory / f"{key}.pdf").read_bytes()
-        if meta["key"] != key or hashlib.sha256(background).hexdigest() != meta["sha256"]:
+        meta = json.loads(_read_entry(directory / f"{key}.json", check=user_cache))
+        background = _read_entry(directory / f"{key}.pdf", check=user_cache)
+        if meta["key"] != key or entry_digest(meta, background) != meta["entry_sha256"]:
             return None
         return CompiledLayout(
             key, template, background,
@@ -293,33 +309,148 @@ def _load(key: str, template: str, folder: Path | None = None) -> CompiledLayout
              for r in meta["regions"]},
             {name: Box(**box) for name, box in meta["areas"].items()},
             BackgroundFonts.from_json(meta.get("fonts")))
+    except _Untrusted as refused:
+        _warn_untrusted(str(refused))
+        return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def _store(layout: CompiledLayout, folder: Path | None = None) -> None:
     """Keep ``layout`` in ``folder`` (default: the user's disk cache; the cache code never
-    passes the shipped folder, which only tools/precompile.py writes)."""
+    passes the shipped folder, which only tools/precompile.py writes). A user cache folder
+    others can write is left alone: the layout lives in this process's memory only."""
+    user_cache = folder is None
     directory = folder or cache_dir()
     if directory is None:
         return
     from sheetgen.output import write_atomic
 
-    meta = {"key": layout.key, "template": layout.template,
-            "sha256": hashlib.sha256(layout.background).hexdigest(),
-            "page_sizes": layout.page_sizes,
-            "fields": [dataclasses.asdict(f) for f in layout.fields],
-            "regions": [dataclasses.asdict(r) for r in layout.regions.values()],
-            "areas": {name: dataclasses.asdict(box) for name, box in layout.areas.items()},
-            "fonts": layout.fonts.as_json() if layout.fonts is not None else None}
+    meta: dict[str, Any] = {
+        "key": layout.key, "template": layout.template,
+        "page_sizes": layout.page_sizes,
+        "fields": [dataclasses.asdict(f) for f in layout.fields],
+        "regions": [dataclasses.asdict(r) for r in layout.regions.values()],
+        "areas": {name: dataclasses.asdict(box) for name, box in layout.areas.items()},
+        "fonts": layout.fonts.as_json() if layout.fonts is not None else None}
+    meta = json.loads(json.dumps(meta, ensure_ascii=False))  # as _load will read it
+    meta["entry_sha256"] = entry_digest(meta, layout.background)
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if user_cache and not _trusted(directory):
+            return
+        names = (f"{layout.key}.json", f"{layout.key}.pdf")
+        if user_cache:  # new files, this user's with the umask's mode (not an old entry's)
+            for name in names:
+                with contextlib.suppress(FileNotFoundError):
+                    (directory / name).unlink()
         # The background first: a meta file never points at a missing or partial PDF.
-        write_atomic(directory / f"{layout.key}.pdf", layout.background)
-        write_atomic(directory / f"{layout.key}.json",
-                     json.dumps(meta, ensure_ascii=False).encode())
+        write_atomic(directory / names[1], layout.background, follow_symlinks=False)
+        write_atomic(directory / names[0], json.dumps(meta, ensure_ascii=False).encode(),
+                     follow_symlinks=False)
     except (OSError, SheetgenError):
         pass  # a cache that cannot be written only costs time
+
+
+def entry_digest(meta: Mapping[str, Any], background: bytes) -> str:
+    """The SHA-256 of a whole cache entry: its meta file's content (the field map, regions,
+    areas, fonts, page sizes; all but this digest) and the background PDF.
+
+    It tells an entry as it was stored from one damaged or edited since: a field pointed at
+    another value is as wrong as a changed background. (Against a user who can write the
+    folder a digest alone proves nothing: :func:`_trusted` keeps such folders out.)
+    """
+    content = {k: v for k, v in meta.items() if k != "entry_sha256"}
+    sha = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False,
+                                    separators=(",", ":")).encode())
+    sha.update(b"\0")
+    sha.update(background)
+    return sha.hexdigest()
+
+
+class _Untrusted(Exception):
+    """A cache folder or entry another user could have written (the message says why)."""
+
+
+def _writable_by_others(info: os.stat_result) -> str | None:
+    """Why a file or folder with ``info`` could have been written by another user, or None.
+
+    Owned by this user (or root), and writable by nobody else: not by "others", and by its
+    group only when that is this user's own private group (Debian's and Fedora's umask 002).
+    """
+    import stat
+
+    if info.st_uid not in (os.geteuid(), 0):
+        return f"owned by another user (uid {info.st_uid})"
+    if info.st_mode & stat.S_IWOTH:
+        return f"writable by every user (mode {stat.S_IMODE(info.st_mode):04o})"
+    if info.st_mode & stat.S_IWGRP and not _private_group(info.st_gid):
+        return f"writable by its group (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None
+
+
+@functools.cache
+def _private_group(gid: int) -> bool:
+    """Whether ``gid`` is this user's own group: named as the user, with no other members."""
+    try:
+        import grp
+        import pwd
+
+        user = pwd.getpwuid(os.geteuid()).pw_name
+        group = grp.getgrgid(gid)
+    except (ImportError, KeyError):
+        return False
+    return group.gr_name == user and set(group.gr_mem) <= {user}
+
+
+def _trusted(directory: Path) -> bool:
+    """Whether the user's cache folder is safe to read layouts from and write them to.
+
+    A layout says where each value is printed: whoever can replace one makes every later
+    sheet print, say, the provider's name in the applicant's box. A folder another user can
+    write (or owns) is refused with a warning (once), and layouts are compiled in memory.
+    A folder that does not exist yet is fine (it is created ``0700``). Outside POSIX there
+    are no such modes to read.
+    """
+    if os.name != "posix":
+        return True
+    try:
+        info = directory.stat()
+    except OSError:
+        return True  # missing: nothing to read; _store creates it as this user's alone
+    why = _writable_by_others(info)
+    if why is not None:
+        _warn_untrusted(f"the layout cache folder {directory} is {why}")
+        return False
+    return True
+
+
+def _read_entry(path: Path, *, check: bool) -> bytes:
+    """The bytes of one entry file; with ``check``, refused (:class:`_Untrusted`) when the
+    file could have been written by another user (checked on the open file itself)."""
+    with path.open("rb") as handle:
+        if check and os.name == "posix":
+            why = _writable_by_others(os.fstat(handle.fileno()))
+            if why is not None:
+                raise _Untrusted(f"the layout cache entry {path} is {why}")
+        return handle.read()
+
+
+_warned: set[str] = set()
+
+
+def _warn_untrusted(why: str) -> None:
+    """``sheetgen: warning: …`` on stderr, once per process and reason."""
+    import sys
+
+    with _lock:
+        if why in _warned:
+            return
+        _warned.add(why)
+    with contextlib.suppress(OSError, ValueError):
+        print(f"sheetgen: warning: {why}: not used (another user could change what is printed "
+              "where); layouts are compiled in memory. Give SHEETGEN_CACHE_DIR a folder only "
+              "you can write (chmod go-w), or SHEETGEN_CACHE_DIR=off", file=sys.stderr)
 
 
 # --- precompiled layouts, shipped with the package -------------------------------------------
