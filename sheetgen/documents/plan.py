@@ -20,7 +20,7 @@ one mobile gets one code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from sheetgen.model import Applicant, Website
@@ -119,6 +119,9 @@ class FilingPlan:
     rules_as_of: str = ""             # the edition's as-of date, printed on the cover
     verification: str = "paper"       # the provider's flow: paper | electronic
     electronic: tuple[str, ...] = ()  # the cover's electronic-flow lines (electronic only)
+    # Whether each document kind the rules name ([documents.<kind>]) prints for this
+    # applicant; a kind they do not name prints by its registry default (documents.kinds).
+    documents: dict[str, bool] = field(default_factory=dict)
 
 
 def _sms(applicant: Applicant, province: Province, rules: Rules) -> SmsPlan:
@@ -235,4 +238,6 @@ def make_plan(applicant: Applicant, rules: Rules, *, variant: str = "auto") -> F
         verification=flow,
         electronic=(tuple(line.text for line in rules.select(rules.electronic, flags))
                     if not paper else ()),
+        documents={name: rule.applies(frozenset(flags))
+                   for name, rule in rules.documents.items()},
     )

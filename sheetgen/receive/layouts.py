@@ -1,28 +1,27 @@
-"""From a sheet code back to the layout the sheet was printed from, and its blank page.
+"""From a sheet code back to the layout the page was printed from, and its blank page.
 
 A version 1 code carries the first digits of its layout's key (:mod:`sheetgen.documents.
 sheetcode`). The layout is looked up in the layout cache (this process's, then the disk
 cache, where ``fill`` and ``batch`` left it); failing that, every layout this version of
-sheetgen can print under the rules and templates in use is enumerated (each variant, unit or
-personal, with or without fingerprint, seal, landline and registrar: a few dozen keys, hashing
-only) and the one with that key is compiled again. A key that matches none was printed by
-another version, other templates or other rules: the sheet is matched by its reference only.
+sheetgen can print under the rules and templates in use is enumerated (each registered document
+kind that carries a code says its own, :attr:`~sheetgen.documents.kinds.DocumentKind.layouts`:
+for the sheet each variant, unit or personal, with or without fingerprint, seal, landline and
+registrar: a few dozen keys, hashing only) and the one with that key is compiled again. A key
+that matches none was printed by another version, other templates or other rules: the page is
+matched by its reference only.
 
-The candidates are built with the real :func:`~sheetgen.documents.context.sheet_context` from
-an example applicant's plan with the sheet's structural choices replaced, so they carry the
-same flags and static texts a printed sheet's context does.
+The candidates are built with the kinds' real context builders from an example applicant's plan
+with the structural choices replaced, so they carry the same flags and static texts a printed
+page's context does.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from sheetgen.documents.plan import Seal
 from sheetgen.documents.sheetcode import layout_id
 from sheetgen.rendering.pdf.layout import CompiledLayout, cached_layout, get_layout, layout_key
 from sheetgen.rendering.templating import TemplateSet
@@ -65,29 +64,16 @@ class Layouts:
         return get_layout(self.templates, *candidate)
 
     def _enumerate(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        from sheetgen.documents.context import sheet_context
         from sheetgen.documents.example import make_example
+        from sheetgen.documents.kinds import kinds
         from sheetgen.documents.plan import make_plan
         from sheetgen.model import Applicant
 
         applicant = Applicant.model_validate(make_example(self.rules))
         plan = make_plan(applicant, self.rules)
-        base = plan.sheets[0]
-        seal = self.rules.seal
-        for variant, spec in self.rules.variants.items():
-            for unit in (False, True):
-                seals: tuple[Seal, ...] = ("seal", "no_seal") if unit else ("none",)
-                for fingerprint, kind, landline, registrar in itertools.product(
-                        (False, True), seals, (False, True), (False, True)):
-                    sheet = dataclasses.replace(
-                        base, variant=variant, unit=unit,
-                        template=spec.templates.unit if unit else spec.templates.personal,
-                        fingerprint=fingerprint, seal=kind, landline=landline,
-                        commitment=spec.personal_commitment and not unit,
-                        seal_label=seal.label,
-                        no_seal_text=seal.no_seal_text if kind == "no_seal" else None,
-                        registrar=registrar)
-                    context = sheet_context(plan, sheet, qr=True)
+        for kind in kinds():  # every kind that carries a code, each of its layouts
+            if kind.code:
+                for context in kind.layouts(plan, self.rules, kind):
                     yield context.template, context.context
 
 

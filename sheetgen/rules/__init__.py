@@ -254,6 +254,21 @@ class Conditional(_Entry):
         return all(flag in flags for flag in self.when)
 
 
+class Document(_Data):
+    """When a document kind (:mod:`sheetgen.documents.kinds`) prints: ``[documents.<kind>]``.
+
+    A kind prints for an applicant when every flag of ``when`` holds (empty: always); a kind
+    the table does not name prints by its registry entry's default (the cover and the sheet
+    do, a companion letter does not). A separate table, so a provider's rules file without
+    it still prints what it always did.
+    """
+
+    when: tuple[Flag, ...] = ()
+
+    def applies(self, flags: frozenset[str]) -> bool:
+        return all(flag in flags for flag in self.when)
+
+
 class Material(Conditional):
     """One ☐ item of the cover's materials checklist."""
 
@@ -314,6 +329,7 @@ class Rules(_Data):
     electronic: tuple[Conditional, ...] = ()  # the cover's lines for the electronic flow
     commitment: Commitment
     certificates: tuple[CertificateType, ...] = Field(min_length=1)
+    documents: dict[Key, Document] = {}  # when each document kind prints (documents.kinds)
 
     _origin: str = PrivateAttr(default="")
     _version: str = PrivateAttr(default="")
