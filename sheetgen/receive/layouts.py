@@ -45,6 +45,15 @@ class Layouts:
             self._blanks[key] = _render_blank(layout, dpi)
         return self._blanks[key]
 
+    def boxes(self, kind: str | None) -> frozenset[str]:
+        """The boxes receive checks on a page of document ``kind`` (the registry's; every
+        box for a kind this version does not know, as before kinds existed)."""
+        from sheetgen.documents.kinds import BOXES
+        from sheetgen.documents.kinds import kind as registered
+
+        found = registered(kind) if kind is not None else None
+        return found.boxes if found is not None else frozenset(BOXES)
+
     def find(self, short_id: str) -> CompiledLayout | None:
         """The layout whose key starts with ``short_id``, or None when this setup has none."""
         if short_id not in self._found:
