@@ -136,6 +136,7 @@ class RecordResult:
     errors: tuple[Problem, ...] = ()
     ref: str | None = None          # the record's ``ref`` as given, also when it failed
     rows: tuple[int, ...] = ()      # a spreadsheet record's rows (one per website)
+    documents: tuple[dict[str, Any], ...] = ()  # what was printed, by document kind
 
     def as_dict(self) -> dict[str, Any]:
         entry = {"index": self.index, "source": self.source, "locator": self.locator,
@@ -146,6 +147,8 @@ class RecordResult:
                  "errors": [p.as_dict() for p in self.errors]}
         if self.rows:
             entry["rows"] = list(self.rows)
+        if self.documents:
+            entry["documents"] = list(self.documents)
         return entry
 
 
@@ -232,6 +235,7 @@ class _Outcome:
     outline: str | None = None                      # the bundle's bookmark for the record
     bundle: tuple[_WireJob, ...] = ()
     layouts: dict[str, CompiledLayout] = field(default_factory=dict)  # new to the parent
+    documents: tuple[dict[str, Any], ...] = ()      # PageJob.document of each
 
 
 def _failure(err: SheetgenError) -> _Outcome:
@@ -289,10 +293,11 @@ class _Worker:
             outputs.append(Output(item.name, item.format, hashlib.sha256(item.data).hexdigest()))
         outcome = _Outcome(True, reference=produced.reference, outputs=tuple(outputs),
                            pages=produced.pages, variant=produced.variant,
-                           fit=_fit_summary(produced.fits))
+                           fit=_fit_summary(produced.fits), documents=tuple(produced.documents))
         state = {"key": task.key, "reference": outcome.reference,
                  "outputs": [o.as_dict() for o in outputs], "pages": outcome.pages,
-                 "variant": outcome.variant, "fit": outcome.fit}
+                 "variant": outcome.variant, "fit": outcome.fit,
+                 "documents": list(outcome.documents)}
         write_atomic(state_path, json.dumps(state, ensure_ascii=False).encode(),
                      follow_symlinks=False)
         return outcome
@@ -330,7 +335,8 @@ def _up_to_date(state_path: Path, key: str, options: BatchOptions) -> _Outcome |
         return _Outcome(True, skipped=True, reference=str(state["reference"]), outputs=outputs,
                         pages=None if state["pages"] is None else int(state["pages"]),
                         variant=str(state["variant"]),
-                        fit=dict(state["fit"]))
+                        fit=dict(state["fit"]),
+                        documents=tuple(dict(d) for d in state.get("documents", ())))
     except (OSError, ValueError, KeyError, TypeError, SheetgenError):
         return None
 
@@ -632,7 +638,7 @@ class _Run:
             input_sha256=pending.digest, ok=outcome.ok, skipped=outcome.skipped,
             reference=outcome.reference, outputs=outcome.outputs, pages=outcome.pages,
             variant=outcome.variant, fit=outcome.fit, errors=errors,
-            ref=given_ref(record.value), rows=record.rows)
+            ref=given_ref(record.value), rows=record.rows, documents=outcome.documents)
         if self.failed_rows is not None and not outcome.ok and not _interrupted(result):
             self.failed_rows.add(record, errors)
         self.results[pending.position] = result  # by position: reporting twice is harmless

@@ -32,6 +32,12 @@ class PageJob:
     copies: int = 1
     kind: str = "sheet"        # the registry name of its document kind
     name: str = ""             # its Word file's name part (``cover``, ``sheet2``)
+    code: bool = False         # it carries a sheet code: receive expects it back
+
+    def document(self) -> dict[str, object]:
+        """What a manifest says of this document (``receive`` reads it back)."""
+        return {"kind": self.kind, "name": self.name, "title": self.title,
+                "copies": self.copies, "code": self.code}
 
 
 def applicant_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
@@ -39,7 +45,7 @@ def applicant_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
     (the cover, then the sheets, with the bundled kinds), one per website for a per-website
     kind; kinds printed as originals ``options.copies`` times."""
     jobs = []
-    for kind in kinds():
+    for kind in kinds(plan):
         if not kind.applies(plan, options):
             continue
         for number, sheet in (enumerate(plan.sheets, start=1) if kind.per_website
@@ -47,7 +53,7 @@ def applicant_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
             context = kind.context(plan, sheet, options, kind)
             jobs.append(PageJob(kind.job_title(plan, sheet), context, max_pages=kind.max_pages,
                                 copies=options.copies if kind.originals else 1,
-                                kind=kind.name, name=kind.file_name(number)))
+                                kind=kind.name, name=kind.file_name(number), code=kind.code))
     return jobs
 
 

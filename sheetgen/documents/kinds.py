@@ -89,7 +89,8 @@ class DocumentKind:
         """Whether ``plan``'s applicant gets this document (the rules, then the options)."""
         if self.switch is not None and not getattr(options, self.switch):
             return False
-        return plan.documents.get(self.name, self.default)
+        rule = plan.documents.get(self.name)
+        return self.default if rule is None else rule.applies(plan.flags)
 
     def file_name(self, number: int | None) -> str:
         """The Word file's name part: ``cover``, ``sheet2``."""
@@ -123,14 +124,24 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def kinds() -> list[DocumentKind]:
-    """Every registered kind, in print order."""
-    return sorted(_REGISTRY.values(), key=lambda kind: kind.order)
+def kinds(plan: FilingPlan | None = None) -> list[DocumentKind]:
+    """Every registered kind, with those ``plan``'s rules define (``[documents.<kind>]`` with
+    a ``title`` and ``template``, replacing a registered one of the same name), in print
+    order (ties: registry order)."""
+    found = dict(_REGISTRY)
+    for name, rule in (plan.documents.items() if plan is not None else ()):
+        if rule.template is not None and rule.title is not None:
+            found[name] = DocumentKind(
+                name=name, title=rule.title, context=letter_context, template=rule.template,
+                default=True, max_pages=rule.max_pages, suffix=rule.suffix or "",
+                order=rule.order, originals=rule.originals, code=rule.code,
+                boxes=frozenset(rule.boxes))
+    return sorted(found.values(), key=lambda kind: kind.order)
 
 
-def kind(name: str) -> DocumentKind | None:
-    """The kind called ``name``, or None."""
-    return _REGISTRY.get(name)
+def kind(name: str, plan: FilingPlan | None = None) -> DocumentKind | None:
+    """The kind called ``name`` (registered, or defined by ``plan``'s rules), or None."""
+    return next((k for k in kinds(plan) if k.name == name), None)
 
 
 # --- the built-in kinds -------------------------------------------------------------------------

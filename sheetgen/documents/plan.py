@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sheetgen.model import Applicant, Website
-from sheetgen.rules import Material, Province, Rules
+from sheetgen.rules import Document, Material, Province, Rules
 from sheetgen.vocabulary import Preapproval
 
 __all__ = ["FilingPlan", "Material", "SheetPlan", "SmsPlan", "make_plan"]
@@ -119,9 +119,9 @@ class FilingPlan:
     rules_as_of: str = ""             # the edition's as-of date, printed on the cover
     verification: str = "paper"       # the provider's flow: paper | electronic
     electronic: tuple[str, ...] = ()  # the cover's electronic-flow lines (electronic only)
-    # Whether each document kind the rules name ([documents.<kind>]) prints for this
-    # applicant; a kind they do not name prints by its registry default (documents.kinds).
-    documents: dict[str, bool] = field(default_factory=dict)
+    # The rules' entry of each document kind they name ([documents.<kind>]): when it prints
+    # (against ``flags``), and the definition of a kind the rules define (documents.kinds).
+    documents: dict[str, Document] = field(default_factory=dict)
 
 
 def _sms(applicant: Applicant, province: Province, rules: Rules) -> SmsPlan:
@@ -238,6 +238,5 @@ def make_plan(applicant: Applicant, rules: Rules, *, variant: str = "auto") -> F
         verification=flow,
         electronic=(tuple(line.text for line in rules.select(rules.electronic, flags))
                     if not paper else ()),
-        documents={name: rule.applies(frozenset(flags))
-                   for name, rule in rules.documents.items()},
+        documents=dict(rules.documents),
     )

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from sheetgen.documents.plan import FilingPlan
 from sheetgen.documents.sheetcode import layout_id
 from sheetgen.rendering.pdf.layout import CompiledLayout, cached_layout, get_layout, layout_key
 from sheetgen.rendering.templating import TemplateSet
@@ -36,6 +37,7 @@ class Layouts:
         self.rules = rules
         self._found: dict[str, CompiledLayout | None] = {}
         self._candidates: dict[str, tuple[str, dict[str, Any]]] | None = None
+        self._plan: FilingPlan | None = None
         self._blanks: dict[tuple[str, float], np.ndarray[Any, np.dtype[np.float64]]] = {}
 
     def blank(self, layout: CompiledLayout, dpi: float) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -51,8 +53,21 @@ class Layouts:
         from sheetgen.documents.kinds import BOXES
         from sheetgen.documents.kinds import kind as registered
 
-        found = registered(kind) if kind is not None else None
+        found = registered(kind, self.plan) if kind is not None else None
         return found.boxes if found is not None else frozenset(BOXES)
+
+    @property
+    def plan(self) -> FilingPlan:
+        """An example applicant's plan under the rules in use: the candidates' base, and the
+        kinds the rules define."""
+        if self._plan is None:
+            from sheetgen.documents.example import make_example
+            from sheetgen.documents.plan import make_plan
+            from sheetgen.model import Applicant
+
+            self._plan = make_plan(Applicant.model_validate(make_example(self.rules)),
+                                   self.rules)
+        return self._plan
 
     def find(self, short_id: str) -> CompiledLayout | None:
         """The layout whose key starts with ``short_id``, or None when this setup has none."""
@@ -73,14 +88,10 @@ class Layouts:
         return get_layout(self.templates, *candidate)
 
     def _enumerate(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        from sheetgen.documents.example import make_example
         from sheetgen.documents.kinds import kinds
-        from sheetgen.documents.plan import make_plan
-        from sheetgen.model import Applicant
 
-        applicant = Applicant.model_validate(make_example(self.rules))
-        plan = make_plan(applicant, self.rules)
-        for kind in kinds():  # every kind that carries a code, each of its layouts
+        plan = self.plan
+        for kind in kinds(plan):  # every kind that carries a code, each of its layouts
             if kind.code:
                 for context in kind.layouts(plan, self.rules, kind):
                     yield context.template, context.context

@@ -42,6 +42,9 @@ class Expected:
     reference: str
     index: int | None
     source: str | None
+    # How many documents of each kind that carries a code it printed (the manifest's
+    # ``documents``; empty for a manifest written before document kinds).
+    documents: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -125,9 +128,15 @@ def load_manifest(path: Path) -> list[Expected]:
         if not isinstance(record, dict) or not record.get("ok") or not record.get("reference"):
             continue  # a failed record printed nothing, so nothing comes back
         index = record.get("index")
+        documents: dict[str, int] = {}
+        for document in record.get("documents") or ():
+            if isinstance(document, dict) and document.get("code") is True \
+                    and isinstance(document.get("kind"), str):
+                documents[document["kind"]] = documents.get(document["kind"], 0) + 1
         expected.append(Expected(str(record["reference"]),
                                  index if isinstance(index, int) else None,
-                                 str(record["source"]) if record.get("source") else None))
+                                 str(record["source"]) if record.get("source") else None,
+                                 documents))
     return expected
 
 
@@ -136,8 +145,12 @@ def group(pages: list[PageResult], expected: list[Expected] | None, *, originals
     """The records of ``pages`` (and of the manifest), manifest order first, each checked."""
     records: dict[str, RecordResult] = {}
     for item in expected or ():
-        records.setdefault(item.reference, RecordResult(
+        entry = records.setdefault(item.reference, RecordResult(
             item.reference, True, item.index, item.source))
+        for kind, count in item.documents.items():  # what was printed is what comes back
+            entry.counts[kind] = max(entry.counts.get(kind, 0), count)
+        if entry.counts.get(LEGACY_KIND):
+            entry.websites = entry.counts[LEGACY_KIND]
     for page in pages:
         if page.reference is None:
             continue
