@@ -38,7 +38,7 @@ from sheetgen.rendering.pdf.layout import cached_layout
 from sheetgen.rendering.templating import TemplateSet
 from sheetgen.resources import rules_file, templates_dir
 from sheetgen.rules import Rules, load_rules
-from tests.applicants import personal, unit
+from tests.applicants import example, personal, unit
 from tests.pdfs import outline_titles
 from tests.scans import RENDER_DPI, Sheet, ink, scan
 
@@ -279,3 +279,20 @@ def test_every_document_context_key_is_documented_for_template_authors() -> None
         keys = {key for key, _ in flatten(context)}
         assert {key for key in keys if key not in documented
                 and f"{key.split('.')[0]}.*" not in documented} == set()
+
+
+def test_receive_can_find_a_letters_layout_it_never_compiled(
+        setup: tuple[TemplateSet, Rules]) -> None:
+    """A scan of a letter printed elsewhere (no cached layout): the kind's layouts enumerate
+    every flag combination, the personal and the unit ones alike."""
+    from sheetgen.documents.sheetcode import layout_id
+    from sheetgen.receive.layouts import Layouts
+    from sheetgen.rendering.pdf.layout import layout_key
+
+    templates, rules = setup
+    known = {layout_id(layout_key(templates, template, context))
+             for template, context in Layouts(templates, rules)._enumerate()}
+    for data in (unit(), example("shanghai-new-access")):
+        produced = _produce(data, templates, rules)
+        assert produced.pdf is not None
+        assert _letter_sheet(produced.pdf).layout.key[:10].upper() in known

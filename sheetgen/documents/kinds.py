@@ -51,11 +51,27 @@ ContextBuilder = Callable[["FilingPlan", "SheetPlan | None", "RenderOptions", "D
 LayoutEnumerator = Callable[["FilingPlan", "Rules", "DocumentKind"], Iterator[SheetContext]]
 
 
-def _example_layouts(plan: FilingPlan, rules: Rules, kind: DocumentKind
-                     ) -> Iterator[SheetContext]:
-    """The layouts a one-per-applicant kind prints: the one of any plan, with its code."""
-    sheet = plan.sheets[0] if kind.per_website else None
-    yield kind.context(plan, sheet, RenderOptions(qr=True), kind)
+def flag_layouts(plan: FilingPlan, rules: Rules, kind: DocumentKind) -> Iterator[SheetContext]:
+    """The layouts of a one-per-applicant form that receives every rules flag (a letter,
+    :func:`letter_context`): its example context under each combination of flags a plan can
+    hold (unit or personal, seal or not, the filing type, the flow, the free flags): a
+    thousand or so keys, hashing only, so a scan of a letter printed elsewhere is found."""
+    from sheetgen.rules import FLAGS
+
+    base = kind.context(plan, plan.sheets[0] if kind.per_website else None,
+                        RenderOptions(qr=True), kind)
+    if not set(FLAGS) <= set(base.context.get("flags", {})):
+        yield base  # a context of its own flags: the example's layout only
+        return
+    free = ("fingerprint", "commitment", "registrar", "special_site", "preapproval")
+    filing_types = ("new_filing", "new_website", "new_access", "change")
+    holders = (("personal",), ("unit", "seal"), ("unit", "no_seal"), ("unit",))
+    for holder, filing_type, flow, chosen in itertools.product(
+            holders, filing_types, ("paper", "electronic"),
+            itertools.product((False, True), repeat=len(free))):
+        held = {*holder, filing_type, flow, *(f for f, on in zip(free, chosen, strict=True) if on)}
+        flags = {**base.context["flags"], **{name: name in held for name in FLAGS}}
+        yield SheetContext(base.template, {**base.context, "flags": flags}, base.paths)
 
 
 @dataclass(frozen=True)
@@ -75,7 +91,7 @@ class DocumentKind:
     originals: bool = False      # printed ``copies`` times; receive counts the originals
     code: bool = False           # carries a sheet code (QR)
     boxes: frozenset[str] = frozenset()  # what receive checks on a scan (of BOXES)
-    layouts: LayoutEnumerator = _example_layouts  # every layout it can print (receive)
+    layouts: LayoutEnumerator = flag_layouts  # every layout it can print (receive)
 
     def __post_init__(self) -> None:
         if not self.name.isascii() or not self.name.replace("_", "a").isalnum() \
