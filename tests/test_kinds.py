@@ -296,3 +296,24 @@ def test_receive_can_find_a_letters_layout_it_never_compiled(
         produced = _produce(data, templates, rules)
         assert produced.pdf is not None
         assert _letter_sheet(produced.pdf).layout.key[:10].upper() in known
+
+
+def test_a_form_refuses_template_syntax_bad_paths_and_a_second_page() -> None:
+    with pytest.raises(ValueError, match="template syntax"):
+        Form("{{ host.name }}", ())
+    with pytest.raises(ValueError, match="bad field"):
+        Form("信", (Field("名称", "host name"),))
+    with pytest.raises(ValueError, match="bad condition"):
+        Form("信", (), seal="公章", seal_when="unit or personal")
+    with pytest.raises(ValueError, match="one A4 page"):
+        Form("信", tuple(Field(f"第 {n} 行", "host.name", 20) for n in range(13)))
+
+
+def test_a_rules_defined_kind_needs_a_title_and_a_template(tmp_path: Path) -> None:
+    from sheetgen.errors import RulesError
+
+    path = tmp_path / "rules.toml"
+    path.write_text(rules_file().read_text("utf-8")
+                    + '\n[documents.letter]\ntemplate = "letters/x"\n', "utf-8")
+    with pytest.raises(RulesError):
+        load_rules(path)
