@@ -32,7 +32,8 @@ class PageJob:
     copies: int = 1
     kind: str = "sheet"        # the registry name of its document kind
     name: str = ""             # its Word file's name part (``cover``, ``sheet2``)
-    code: bool = False         # it carries a sheet code: receive expects it back
+    code: bool = False         # it carries a sheet code (not with --no-qr): receive expects
+                               # it back
 
     def document(self) -> dict[str, object]:
         """What a manifest says of this document (``receive`` reads it back)."""
@@ -53,7 +54,8 @@ def applicant_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
             context = kind.context(plan, sheet, options, kind)
             jobs.append(PageJob(kind.job_title(plan, sheet), context, max_pages=kind.max_pages,
                                 copies=options.copies if kind.originals else 1,
-                                kind=kind.name, name=kind.file_name(number), code=kind.code))
+                                kind=kind.name, name=kind.file_name(number),
+                                code=kind.code and options.qr))
     return jobs
 
 
