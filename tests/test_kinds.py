@@ -7,7 +7,9 @@ import importlib.util
 import io
 import json
 import multiprocessing
+import os
 import shutil
+import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
@@ -39,7 +41,7 @@ from sheetgen.rendering.templating import TemplateSet
 from sheetgen.resources import rules_file, templates_dir
 from sheetgen.rules import Rules, load_rules
 from tests.applicants import example, personal, unit
-from tests.pdfs import outline_titles
+from tests.pdfs import outline_titles, page_sizes, page_texts
 from tests.scans import RENDER_DPI, Sheet, ink, scan
 
 
@@ -104,6 +106,7 @@ KIND = DocumentKind(name="authorisation", title="网站负责人授权书", cont
                     boxes=frozenset({"signature", "seal", "date"}))
 #: The rules entry: units only.
 RULES_ENTRY = '\n[documents.authorisation]\nwhen = ["unit"]\n'
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 
 def _tool() -> ModuleType:
@@ -317,3 +320,29 @@ def test_a_rules_defined_kind_needs_a_title_and_a_template(tmp_path: Path) -> No
                     + '\n[documents.letter]\ntemplate = "letters/x"\n', "utf-8")
     with pytest.raises(RulesError):
         load_rules(path)
+
+
+@pytest.mark.skipif(SOFFICE is None and not os.environ.get("SHEETGEN_REQUIRE_LIBREOFFICE"),
+                    reason="LibreOffice (soffice) is not installed")
+def test_libreoffice_prints_the_new_kinds_word_file_on_one_a4_page(
+        setup: tuple[TemplateSet, Rules], tmp_path: Path) -> None:
+    assert SOFFICE is not None, "LibreOffice (soffice) is required here but not installed"
+    templates, rules = setup
+    docx = next(f for f in _produce(unit(), templates, rules).files
+                if f.name == "out-authorisation.docx")
+    path = tmp_path / docx.name
+    path.write_bytes(docx.data)
+    proc = subprocess.run(
+        [SOFFICE, "--headless", "--norestore",
+         f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+         "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    pdf = path.with_suffix(".pdf").read_bytes()
+    assert [(round(w), round(h)) for w, h in page_sizes(pdf)] == [(595, 842)]
+    [text] = page_texts(pdf)
+    host = unit()["host"]
+    assert isinstance(host, dict)
+    for printed in (host["name"], "网站负责人授权书", "被授权人签字", "单位公章", "日期"):
+        assert printed in text
