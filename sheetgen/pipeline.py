@@ -18,8 +18,10 @@ Stages (see ``docs/how-it-works.md``)::
       ─ pipeline ─▶ named files ─ output ─▶ disk (atomic) or stdout
 
 Names: a result is named from a *stem*: ``<stem>.pdf`` and ``<stem>-<name>.docx`` for the
-Word files (``cover``, ``sheet1`` …). :func:`output_stem` is the one rule that makes a stem
-from a record's data; :func:`docx_name` the one rule for the Word files beside it.
+Word files, ``<name>`` the document kind's suffix (:mod:`sheetgen.documents.kinds`: ``cover``,
+``sheet1`` … numbered per website for a per-website kind). :func:`output_stem` is the one
+rule that makes a stem from a record's data; :func:`docx_name` the one rule for the Word files
+beside it.
 """
 
 from __future__ import annotations
@@ -99,6 +101,9 @@ class Produced:
     docx: list[DocxFile] = field(default_factory=list)
     planned: list[PlannedJob] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)  # values still `sheetgen example`'s
+    # Every document printed, in print order: its kind, name, title, copies, whether it
+    # carries a code (PageJob.document); a batch's manifest lists them.
+    documents: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def variant(self) -> str:
@@ -161,7 +166,9 @@ def produce(plan: FilingPlan, options: RenderOptions, *, formats: Collection[str
     if not formats and not keep_pages:
         return produced
     builder = PdfBuilder(options.templates)
-    planned = builder.plan_record(applicant_jobs(plan, options))
+    jobs = applicant_jobs(plan, options)
+    produced.documents = [job.document() for job in jobs]
+    planned = builder.plan_record(jobs)
     if "pdf" in formats or keep_pages:  # not for Word files alone: they have no PDF pages
         produced.planned = planned
     if "pdf" in formats:

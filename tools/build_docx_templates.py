@@ -1,11 +1,15 @@
-"""Build the DOCX templates of the check sheets and the cover: their one source of truth.
+"""Build the DOCX templates of the check sheets and the cover, and both templates of every form.
 
-    python tools/build_docx_templates.py            # write templates/*/*.docx
+    python tools/build_docx_templates.py            # write templates/*/*.docx (and the forms'
+                                                    # .html)
     python tools/build_docx_templates.py --check    # rebuild in a temporary directory and
                                                     # compare with the committed files
 
 The committed ``.docx`` files are generated, never edited by hand: change this file, run it,
-commit both (a test runs ``--check``). They mirror the HTML templates block for block
+commit both (a test runs ``--check``). A one-page form of :mod:`sheetgen.documents.forms`
+(``FORMS``: a letter, a commitment) is described once, declaratively, there; this tool writes
+its HTML template and its DOCX template from that one definition (:func:`form_templates`), so
+nothing of a form is described here. They mirror the HTML templates block for block
 (``templates/common/sheet.html``, ``cover.html``): the same sections, labels, □ boxes, seal,
 no-seal and fingerprint boxes, the Guangdong commitment area, empty verifier boxes and dates,
 and the same page margins, so a Word user gets the same form as the PDF.
@@ -42,6 +46,7 @@ from lxml import etree
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from sheetgen.documents import forms  # noqa: E402
 from sheetgen.rendering.docx.document import W_NS, XML_SPACE, W, read_package, write_package  # noqa: E402
 
 TEMPLATES = REPO / "templates"
@@ -745,6 +750,65 @@ def cover_body() -> list[etree._Element]:
 
 # --- the package -----------------------------------------------------------------------------
 
+# --- forms (sheetgen.documents.forms): both templates of a form from its one definition -------
+
+def form_body(form: forms.Form) -> list[etree._Element]:
+    """The DOCX body of ``form``: the rows of its HTML (:func:`~forms.form_html`), each of the
+    same fixed height, the seal and fingerprint drawn as the sheet's marks."""
+    title = paragraph(run(form.title, 19, heading=True, spacing=0.5), size=19, align="center",
+                      line=23)
+    side = CONTENT_W - QR[0]
+
+    def head(qr: bool) -> list[Row]:
+        code = [value("document.ref", 1, "right", kind="qr")] if qr and form.code else []
+        return [Row(10.5, [Cell(0, side, []), Cell(side, QR[0], [title]),
+                           Cell(*QR, code, merge="restart", valign="bottom")]),
+                Row(5, [Cell(0, 10, [text("编号：", 8)]), Cell(10, 60, [value("document.ref", 8)]),
+                        Cell(60, QR[0], []), Cell(*QR, [tiny()], merge="continue")])]
+
+    header = table([tag_row("{%tr if flags.qr %}"), *head(True), tag_row("{%tr else %}"),
+                    *head(False), tag_row("{%tr endif %}")], ruled=False, margin=0.5)
+    fields = table([Row(f.height, [Cell(0, forms.LABEL_WIDTH, [label(f.label)]),
+                                   Cell(forms.LABEL_WIDTH, CONTENT_W, [value(f.path)])])
+                    for f in form.fields])
+    body: list[etree._Element] = [header, paragraph(size=1, line=4), fields]
+    if form.text:
+        body.append(table([Row(form.text_height(p), [Cell(0, CONTENT_W, [
+            text(p, VALUE, indent=2, before=2)], valign="top")]) for p in form.text],
+            ruled=False, margin=0))
+    left = [paragraph(size=VALUE, line=12 / 25.4 * 72)]  # the signature line sits 12 mm down
+    if form.signature is not None:
+        left.append(paragraph(run(form.signature, VALUE), run("\u00a0" * 26, VALUE,
+                                                              underline=True), size=VALUE))
+    if form.date:
+        left += [paragraph(size=VALUE, line=16 / 25.4 * 72),
+                 text("日期：　　　　年　　月　　日", VALUE)]
+    fingerprint: list[etree._Element] = []
+    if form.fingerprint:
+        fingerprint = mark([text("按手印处", 8, "center")], *forms.FINGERPRINT, geometry="rect")
+        if form.fingerprint_when:
+            fingerprint = when(forms.condition(form.fingerprint_when), *fingerprint)
+    seal: list[etree._Element] = []
+    if form.seal is not None:
+        seal = mark([text(form.seal, 8, "center")], forms.SEAL, forms.SEAL, geometry="ellipse")
+        if form.seal_when:
+            seal = when(forms.condition(form.seal_when), *seal)
+    a, b, c, d = forms.SIGNING_COLUMNS
+    body.append(table([Row(forms.SIGNING, [
+        Cell(a, b, left, valign="top"),
+        Cell(b, c, [paragraph(size=1, line=4 / 25.4 * 72), *fingerprint, tiny()], valign="top"),
+        Cell(c, d, [paragraph(size=1, line=2 / 25.4 * 72), *seal, tiny()], valign="top")])],
+        ruled=False, margin=0))
+    return body
+
+
+def form_templates(stem: str, form: forms.Form) -> dict[str, bytes]:
+    """Both templates of ``form`` by their paths under a template set: ``<stem>.html`` for the
+    PDF and ``<stem>.docx`` for Word."""
+    return {f"{stem}.html": forms.form_html(form).encode(),
+            f"{stem}.docx": package(form_body(form), form.title, SHEET_PAGE)}
+
+
 def xml(element: etree._Element) -> bytes:
     return bytes(etree.tostring(element, xml_declaration=True, encoding="UTF-8",
                                 standalone=True))
@@ -924,6 +988,8 @@ def build() -> dict[str, bytes]:
                                  "safety margin")
         built[layout.path] = package(sheet_body(layout)[0], layout.heading, SHEET_PAGE)
     built["common/cover.docx"] = package(cover_body(), "网站备案材料清单", COVER_PAGE)
+    for stem, form in forms.FORMS.items():
+        built |= form_templates(stem, form)
     return built
 
 
@@ -938,6 +1004,10 @@ def differences(built: dict[str, bytes], root: Path) -> list[str]:
         path = root / name
         if not path.is_file():
             found.append(f"{name}: missing")
+            continue
+        if not name.endswith(".docx"):  # a form's generated HTML: compared as text
+            if path.read_bytes() != data:
+                found.append(f"{name} differs")
             continue
         want, have = read_package(data), read_package(path.read_bytes())
         for part in sorted(set(want) | set(have)):

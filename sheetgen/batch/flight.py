@@ -225,7 +225,8 @@ class _Run:
             reference=outcome.reference, outputs=outcome.outputs, pages=outcome.pages,
             variant=outcome.variant, fit=outcome.fit, errors=errors,
             ref=given_ref(record.value), rows=record.rows,
-            websites=_websites(record.value) if outcome.ok else None)
+            websites=_websites(record.value) if outcome.ok else None,
+            documents=outcome.documents)
         if self.failed_rows is not None and not outcome.ok and not _interrupted(result):
             self.failed_rows.add(record, errors)
         self.results[pending.position] = result  # by position: reporting twice is harmless

@@ -80,6 +80,7 @@ class RecordResult:
     ref: str | None = None          # the record's ``ref`` as given, also when it failed
     rows: tuple[int, ...] = ()      # a spreadsheet record's rows (one per website)
     websites: int | None = None     # of a record printed: what receive expects back
+    documents: tuple[dict[str, Any], ...] = ()  # what was printed, by document kind
 
     def as_dict(self) -> dict[str, Any]:
         entry = {"index": self.index, "source": self.source, "locator": self.locator,
@@ -92,6 +93,8 @@ class RecordResult:
             entry["rows"] = list(self.rows)
         if self.websites is not None:
             entry["websites"] = self.websites
+        if self.documents:
+            entry["documents"] = list(self.documents)
         return entry
 
 

@@ -84,6 +84,7 @@ class _Outcome:
     outline: str | None = None                      # the bundle's bookmark for the record
     bundle: tuple[_WireJob, ...] = ()
     layouts: dict[str, CompiledLayout] = field(default_factory=dict)  # new to the parent
+    documents: tuple[dict[str, Any], ...] = ()      # PageJob.document of each
 
 
 def _failure(err: SheetgenError) -> _Outcome:
@@ -152,10 +153,11 @@ class _Worker:
             outputs.append(Output(item.name, item.format, hashlib.sha256(item.data).hexdigest()))
         outcome = _Outcome(True, reference=produced.reference, outputs=tuple(outputs),
                            pages=produced.pages, variant=produced.variant,
-                           fit=_fit_summary(produced.fits))
+                           fit=_fit_summary(produced.fits), documents=tuple(produced.documents))
         state = {"key": task.key, "reference": outcome.reference,
                  "outputs": [o.as_dict() for o in outputs], "pages": outcome.pages,
-                 "variant": outcome.variant, "fit": outcome.fit}
+                 "variant": outcome.variant, "fit": outcome.fit,
+                 "documents": list(outcome.documents)}
         write_atomic(state_path, json.dumps(state, ensure_ascii=False).encode(),
                      follow_symlinks=False)
         return outcome
@@ -193,7 +195,8 @@ def _up_to_date(state_path: Path, key: str, options: BatchOptions) -> _Outcome |
         return _Outcome(True, skipped=True, reference=str(state["reference"]), outputs=outputs,
                         pages=None if state["pages"] is None else int(state["pages"]),
                         variant=str(state["variant"]),
-                        fit=dict(state["fit"]))
+                        fit=dict(state["fit"]),
+                        documents=tuple(dict(d) for d in state.get("documents", ())))
     except (OSError, ValueError, KeyError, TypeError, SheetgenError):
         return None
 

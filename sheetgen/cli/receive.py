@@ -105,7 +105,8 @@ def page_line(page: PageResult) -> str:
     if page.reference is None:
         what = "; ".join(p.message for p in page.problems)
         return f"{page.where}: {what}"
-    sheet = page.reference + (f" website {page.website}/{page.count}" if page.website else "")
+    document = "website" if page.kind in (None, "sheet") else page.kind  # a letter: its kind
+    sheet = page.reference + (f" {document} {page.website}/{page.count}" if page.website else "")
     found = [text for flag, yes, no in (
         ("signed", "signed", "NOT SIGNED"), ("seal", "sealed", "NO SEAL"),
         ("fingerprint", "fingerprint", "NO FINGERPRINT"),

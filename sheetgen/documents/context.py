@@ -174,3 +174,50 @@ def _person(person: Person) -> dict[str, str]:
         "email": person.email,
         "emergency_phone": person.emergency_phone or "",
     }
+
+
+def document_context(plan: FilingPlan, kind: str, template: str, *, provider: str | None = None,
+                     qr: bool = True) -> SheetContext:
+    """The context of a one-per-applicant document of ``kind`` (a letter, a commitment).
+
+    ``document`` (reference, code, filing type, province, date slot), ``host``, ``principal``
+    (the unit's principal, or a person's first website manager), ``provider``, ``flags`` (every
+    rules flag of the plan, and ``qr``) and ``rules`` (none yet); a form prints what it needs.
+    """
+    from sheetgen.rules import FLAGS
+
+    applicant = plan.applicant
+    host = applicant.host
+    principal = host.principal or applicant.websites[0].manager
+    access_provider = applicant.access.provider
+    context: dict[str, Any] = {
+        "document": {
+            "ref": reference(applicant),
+            "code": sheet_code(reference(applicant), 0, 1, kind),
+            "filing_type": applicant.filing_type.label,
+            "province": plan.province.name,
+        },
+        "host": {
+            "name": host.name,
+            "type": f"单位（{host.nature.label}）" if plan.unit else "个人",
+            "certificate_type": host.certificate.type,
+            "certificate_number": host.certificate.number,
+            "address": host.address,
+        },
+        "principal": _person(principal),
+        "provider": {"name": access_provider or provider or ""},
+        "flags": {name: name in plan.flags for name in FLAGS} | {"qr": qr},
+        "rules": {},
+    }
+    principal_path = "host.principal" if host.principal else "websites[0].manager"
+    paths = {
+        "document.ref": "ref", "document.code": "ref", "document.filing_type": "filing_type",
+        "document.province": "province", "host.name": "host.name", "host.type": "host.nature",
+        "host.certificate_type": "host.certificate.type",
+        "host.certificate_number": "host.certificate.number", "host.address": "host.address",
+        "provider.name": "access.provider" if access_provider else "--provider",
+    }
+    for key in PERSON_KEYS:
+        json_key = key.replace("certificate_", "certificate.")
+        paths[f"principal.{key}"] = f"{principal_path}.{json_key}"
+    return SheetContext(template, context, paths)

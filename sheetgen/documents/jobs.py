@@ -1,7 +1,9 @@
 """Page jobs: what to print for one applicant, in print order, whatever the output format.
 
-A :class:`PageJob` is one template with its context (the cover, or one website's check sheet,
-the latter ``copies`` times). :func:`applicant_jobs` lists an applicant's jobs under the
+A :class:`PageJob` is one document of a registered kind (:mod:`~sheetgen.documents.kinds`):
+its template with its context, its title (the bookmark), page limit, copies and Word file
+name. :func:`applicant_jobs` asks the registry which kinds this applicant gets, in their print
+order, and lists their jobs under the
 :class:`RenderOptions`, the one definition of the choices beyond the data that change what is
 printed; the PDF (:mod:`sheetgen.rendering.pdf`) and the Word files (:mod:`sheetgen.rendering.docx`)
 both render these jobs, so they print the same pages with the same text.
@@ -9,65 +11,57 @@ both render these jobs, so they print the same pages with the same text.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-from sheetgen.documents.context import SheetContext, reference, sheet_context
-from sheetgen.documents.cover import MAX_PAGES as COVER_PAGES
-from sheetgen.documents.cover import cover_context
+from sheetgen.documents.context import SheetContext, reference
+from sheetgen.documents.kinds import SHEET, kinds
+from sheetgen.documents.options import RenderOptions
 from sheetgen.documents.plan import FilingPlan
 
-if TYPE_CHECKING:  # a template set is chosen by the caller; documents never load one
-    from sheetgen.rendering.templating import TemplateSet
-
-
-@dataclass(frozen=True)
-class RenderOptions:
-    """How to render: the choices of ``sheetgen fill`` beyond the data."""
-
-    provider: str | None = None
-    qr: bool = True
-    cover: bool = True
-    copies: int = 1
-    templates: TemplateSet | None = None
-    pdfa: bool = False  # mark the PDF as PDF/A-2b (archival)
-    details: bool = False  # the detailed applicant block on the sheet (--details)
-
-    def identity(self) -> dict[str, Any]:
-        """The options as plain data, for a key over everything that changes an output (the
-        template set is keyed by its own digest, elsewhere)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                if f.name != "templates"}
+__all__ = ["SUBJECT", "PageJob", "RenderOptions", "applicant_jobs", "document_title",
+           "sheet_jobs"]
 
 
 @dataclass(frozen=True)
 class PageJob:
-    """One logical page (or pages, for a cover) to produce from a template."""
+    """One document (one page, or a few for a cover) to produce from a template."""
 
     title: str
     sheet: SheetContext
     max_pages: int = 1
     copies: int = 1
+    kind: str = "sheet"        # the registry name of its document kind
+    name: str = ""             # its Word file's name part (``cover``, ``sheet2``)
+    code: bool = False         # it carries a sheet code (not with --no-qr): receive expects
+                               # it back
 
-
-def sheet_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
-    """The page jobs of one applicant: one check sheet per website (× copies)."""
-    jobs = []
-    for sheet in plan.sheets:
-        context = sheet_context(plan, sheet, provider=options.provider, qr=options.qr,
-                                details=options.details)
-        jobs.append(PageJob(f"网站 {sheet.index + 1}：{sheet.website.name}", context,
-                            copies=options.copies))
-    return jobs
+    def document(self) -> dict[str, object]:
+        """What a manifest says of this document (``receive`` reads it back)."""
+        return {"kind": self.kind, "name": self.name, "title": self.title,
+                "copies": self.copies, "code": self.code}
 
 
 def applicant_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
-    """Every page job of one applicant, in print order: the cover, then the sheets."""
-    jobs = sheet_jobs(plan, options)
-    if options.cover:
-        jobs.insert(0, PageJob("备案材料清单", cover_context(plan), max_pages=COVER_PAGES))
+    """Every page job of one applicant, in print order: each registered kind that applies
+    (the cover, then the sheets, with the bundled kinds), one per website for a per-website
+    kind; kinds printed as originals ``options.copies`` times."""
+    jobs = []
+    for kind in kinds(plan):
+        if not kind.applies(plan, options):
+            continue
+        for number, sheet in (enumerate(plan.sheets, start=1) if kind.per_website
+                              else [(None, None)]):
+            context = kind.context(plan, sheet, options, kind)
+            jobs.append(PageJob(kind.job_title(plan, sheet), context, max_pages=kind.max_pages,
+                                copies=options.copies if kind.originals else 1,
+                                kind=kind.name, name=kind.file_name(number),
+                                code=kind.code and options.qr))
     return jobs
+
+
+def sheet_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
+    """The check sheets' jobs alone (one per website, × copies)."""
+    return [job for job in applicant_jobs(plan, options) if job.kind == SHEET.name]
 
 
 SUBJECT = "网站备案信息真实性核验单"

@@ -20,11 +20,11 @@ one mobile gets one code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from sheetgen.model import Applicant, Website
-from sheetgen.rules import Material, Province, Rules
+from sheetgen.rules import Document, Material, Province, Rules
 from sheetgen.vocabulary import Preapproval
 
 __all__ = ["FilingPlan", "Material", "SheetPlan", "SmsPlan", "make_plan"]
@@ -119,6 +119,9 @@ class FilingPlan:
     rules_as_of: str = ""             # the edition's as-of date, printed on the cover
     verification: str = "paper"       # the provider's flow: paper | electronic
     electronic: tuple[str, ...] = ()  # the cover's electronic-flow lines (electronic only)
+    # The rules' entry of each document kind they name ([documents.<kind>]): when it prints
+    # (against ``flags``), and the definition of a kind the rules define (documents.kinds).
+    documents: dict[str, Document] = field(default_factory=dict)
 
 
 def _sms(applicant: Applicant, province: Province, rules: Rules) -> SmsPlan:
@@ -235,4 +238,5 @@ def make_plan(applicant: Applicant, rules: Rules, *, variant: str = "auto") -> F
         verification=flow,
         electronic=(tuple(line.text for line in rules.select(rules.electronic, flags))
                     if not paper else ()),
+        documents=dict(rules.documents),
     )

@@ -42,7 +42,8 @@ class PageResult:
     code: str | None = None          # the QR code's text
     version: int | None = None       # of the sheet code (0: reference only)
     reference: str | None = None
-    website: int | None = None       # 1-based
+    kind: str | None = None          # the document kind the code names (sheet, letter …)
+    website: int | None = None       # 1-based: the website (a sheet) or the document's number
     count: int | None = None         # websites (sheets) of the record
     layout: str | None = None        # the layout id the code names
     signed: bool | None = None
@@ -68,7 +69,8 @@ class PageResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "page": self.page, "code": self.code,
-                "version": self.version, "reference": self.reference, "website": self.website,
+                "version": self.version, "reference": self.reference, "kind": self.kind,
+                "website": self.website,
                 "websites": self.count, "layout": self.layout, "signed": self.signed,
                 "seal": self.seal, "fingerprint": self.fingerprint,
                 "date_blank": self.date_blank, "confidence": self.confidence, "ink": self.ink,
@@ -231,7 +233,7 @@ def check_page(scan: ScanPage, layouts: Layouts) -> PageResult:
                                        "of a sheetgen check sheet")
         return result
     code = best.code
-    result.version, result.reference = code.version, code.reference
+    result.version, result.reference, result.kind = code.version, code.reference, code.kind
     result.website, result.count, result.layout = code.website, code.count, code.layout
     if code.layout is None:
         result.problem("old_code", "旧版核验单（二维码只有编号）：已按编号匹配，签字、盖章未检查"
@@ -278,9 +280,10 @@ def _check_areas(result: PageResult, image: Image, layout: Any, layouts: Layouts
                        " / the page's print could not be matched to its layout (placed by "
                        "the code alone): the flags may be wrong; scan it again, flat and whole")
     blank = layouts.blank(layout, ink.AREA_DPI)
+    boxes = layouts.boxes(result.kind)  # only the boxes the document's kind declares
     for kind, flag in FLAGS.items():
         area = layout.areas.get(kind)
-        if area is None:
+        if area is None or kind not in boxes:
             continue
         measured = ink.measure(image, registration, blank, area, height, kind)
         value: bool | None = measured.inked if kind != "date" else not measured.inked

@@ -1,28 +1,28 @@
-"""From a sheet code back to the layout the sheet was printed from, and its blank page.
+"""From a sheet code back to the layout the page was printed from, and its blank page.
 
 A version 1 code carries the first digits of its layout's key (:mod:`sheetgen.documents.
 sheetcode`). The layout is looked up in the layout cache (this process's, then the disk
 cache, where ``fill`` and ``batch`` left it); failing that, every layout this version of
-sheetgen can print under the rules and templates in use is enumerated (each variant, unit or
-personal, with or without fingerprint, seal, landline and registrar: a few dozen keys, hashing
-only) and the one with that key is compiled again. A key that matches none was printed by
-another version, other templates or other rules: the sheet is matched by its reference only.
+sheetgen can print under the rules and templates in use is enumerated (each registered document
+kind that carries a code says its own, :attr:`~sheetgen.documents.kinds.DocumentKind.layouts`:
+for the sheet each variant, unit or personal, with or without fingerprint, seal, landline and
+registrar: a few dozen keys, hashing only) and the one with that key is compiled again. A key
+that matches none was printed by another version, other templates or other rules: the page is
+matched by its reference only.
 
-The candidates are built with the real :func:`~sheetgen.documents.context.sheet_context` from
-an example applicant's plan with the sheet's structural choices replaced, so they carry the
-same flags and static texts a printed sheet's context does.
+The candidates are built with the kinds' real context builders from an example applicant's plan
+with the structural choices replaced, so they carry the same flags and static texts a printed
+page's context does.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from sheetgen.documents.plan import Seal
+from sheetgen.documents.plan import FilingPlan
 from sheetgen.documents.sheetcode import layout_id
 from sheetgen.rendering.pdf.layout import CompiledLayout, cached_layout, get_layout, layout_key
 from sheetgen.rendering.templating import TemplateSet
@@ -37,6 +37,7 @@ class Layouts:
         self.rules = rules
         self._found: dict[str, CompiledLayout | None] = {}
         self._candidates: dict[str, tuple[str, dict[str, Any]]] | None = None
+        self._plan: FilingPlan | None = None
         self._blanks: dict[tuple[str, float], np.ndarray[Any, np.dtype[np.float64]]] = {}
 
     def blank(self, layout: CompiledLayout, dpi: float) -> np.ndarray[Any, np.dtype[np.float64]]:
@@ -45,6 +46,28 @@ class Layouts:
         if key not in self._blanks:
             self._blanks[key] = _render_blank(layout, dpi)
         return self._blanks[key]
+
+    def boxes(self, kind: str | None) -> frozenset[str]:
+        """The boxes receive checks on a page of document ``kind`` (the registry's; every
+        box for a kind this version does not know, as before kinds existed)."""
+        from sheetgen.documents.kinds import BOXES
+        from sheetgen.documents.kinds import kind as registered
+
+        found = registered(kind, self.plan) if kind is not None else None
+        return found.boxes if found is not None else frozenset(BOXES)
+
+    @property
+    def plan(self) -> FilingPlan:
+        """An example applicant's plan under the rules in use: the candidates' base, and the
+        kinds the rules define."""
+        if self._plan is None:
+            from sheetgen.documents.example import make_example
+            from sheetgen.documents.plan import make_plan
+            from sheetgen.model import Applicant
+
+            self._plan = make_plan(Applicant.model_validate(make_example(self.rules)),
+                                   self.rules)
+        return self._plan
 
     def find(self, short_id: str) -> CompiledLayout | None:
         """The layout whose key starts with ``short_id``, or None when this setup has none."""
@@ -65,29 +88,12 @@ class Layouts:
         return get_layout(self.templates, *candidate)
 
     def _enumerate(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        from sheetgen.documents.context import sheet_context
-        from sheetgen.documents.example import make_example
-        from sheetgen.documents.plan import make_plan
-        from sheetgen.model import Applicant
+        from sheetgen.documents.kinds import kinds
 
-        applicant = Applicant.model_validate(make_example(self.rules))
-        plan = make_plan(applicant, self.rules)
-        base = plan.sheets[0]
-        seal = self.rules.seal
-        for variant, spec in self.rules.variants.items():
-            for unit in (False, True):
-                seals: tuple[Seal, ...] = ("seal", "no_seal") if unit else ("none",)
-                for fingerprint, kind, landline, registrar in itertools.product(
-                        (False, True), seals, (False, True), (False, True)):
-                    sheet = dataclasses.replace(
-                        base, variant=variant, unit=unit,
-                        template=spec.templates.unit if unit else spec.templates.personal,
-                        fingerprint=fingerprint, seal=kind, landline=landline,
-                        commitment=spec.personal_commitment and not unit,
-                        seal_label=seal.label,
-                        no_seal_text=seal.no_seal_text if kind == "no_seal" else None,
-                        registrar=registrar)
-                    context = sheet_context(plan, sheet, qr=True)
+        plan = self.plan
+        for kind in kinds(plan):  # every kind that carries a code, each of its layouts
+            if kind.code:
+                for context in kind.layouts(plan, self.rules, kind):
                     yield context.template, context.context
 
 

@@ -45,7 +45,14 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 
 from sheetgen.errors import Problem, RulesError, UsageError
@@ -254,6 +261,40 @@ class Conditional(_Entry):
         return all(flag in flags for flag in self.when)
 
 
+class Document(_Data):
+    """A document kind in the rules: ``[documents.<kind>]`` (:mod:`sheetgen.documents.kinds`).
+
+    ``when``: the kind prints for an applicant when every flag holds (empty: always); a kind
+    the table does not name prints by its registry entry's default (the cover and the sheet
+    do). With ``title`` and ``template`` the entry also *defines* a kind, no code needed: a
+    one-per-applicant form (a provider's letter) printed from ``<template>.html`` (and
+    ``.docx``) of the template set, with the context of
+    :func:`~sheetgen.documents.context.document_context`; it replaces a registered kind of
+    the same name. A separate table, so a provider's rules file without it still prints what
+    it always did.
+    """
+
+    when: tuple[Flag, ...] = ()
+    title: Text | None = None          # the bookmark and the Word file's title
+    template: Annotated[str, StringConstraints(
+        pattern=r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$", max_length=100)] | None = None
+    order: int = Field(default=50, ge=0, le=1000)   # print order (cover 0, sheets 20)
+    suffix: Key | None = None          # the Word file's name after the stem (default: the kind)
+    max_pages: int = Field(default=1, ge=1, le=4)
+    code: bool = False                 # carries a sheet code (QR) naming the kind
+    originals: bool = False            # printed --copies times; receive counts the originals
+    boxes: tuple[Literal["signature", "seal", "fingerprint", "date"], ...] = ()
+
+    @model_validator(mode="after")
+    def _defined_whole(self) -> Document:
+        if (self.title is None) != (self.template is None):
+            raise ValueError("a document kind the rules define needs both title and template")
+        return self
+
+    def applies(self, flags: frozenset[str]) -> bool:
+        return all(flag in flags for flag in self.when)
+
+
 class Material(Conditional):
     """One ☐ item of the cover's materials checklist."""
 
@@ -314,6 +355,7 @@ class Rules(_Data):
     electronic: tuple[Conditional, ...] = ()  # the cover's lines for the electronic flow
     commitment: Commitment
     certificates: tuple[CertificateType, ...] = Field(min_length=1)
+    documents: dict[Key, Document] = {}  # when each document kind prints (documents.kinds)
 
     _origin: str = PrivateAttr(default="")
     _version: str = PrivateAttr(default="")

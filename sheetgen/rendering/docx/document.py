@@ -66,7 +66,6 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from sheetgen.documents.context import SheetContext
-from sheetgen.documents.cover import TEMPLATE as COVER_TEMPLATE
 from sheetgen.documents.jobs import RenderOptions, applicant_jobs, document_title
 from sheetgen.documents.plan import FilingPlan
 from sheetgen.errors import Problem, SheetgenError, TemplateError
@@ -1097,7 +1096,8 @@ class _CachingEnvironment:
 
 @dataclass(frozen=True)
 class DocxFile:
-    """One rendered Word file: ``cover`` or ``sheetN``, its title, bytes and fit report."""
+    """One rendered Word file: its name part (``cover``, ``sheetN``: the kind's suffix), its
+    title, bytes and fit report."""
 
     name: str
     title: str
@@ -1185,16 +1185,10 @@ def render_docx(plan: FilingPlan, options: RenderOptions | None = None, *,
     """
     options = options or RenderOptions()
     files = []
-    sheets = 0
     jobs = applicant_jobs(plan, options)
     check_fonts(*(job.sheet for job in jobs))
-    for job in jobs:
-        if job.sheet.template == COVER_TEMPLATE:
-            name = "cover"
-        else:
-            sheets += 1
-            name = f"sheet{sheets}"
-        files.append(render_document(job.sheet, options.templates, name=name,
+    for job in jobs:  # each named by its kind (the registry's suffix, numbered per website)
+        files.append(render_document(job.sheet, options.templates, name=job.name,
                                      title=f"{document_title(plan)} {job.title}",
                                      one_page=job.max_pages == 1, verified=verified,
                                      copies=job.copies))

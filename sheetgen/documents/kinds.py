@@ -1,0 +1,212 @@
+"""The registry of document kinds: every printed document is a kind, and everything asks here.
+
+A :class:`DocumentKind` says, once, what the rest of sheetgen used to know by name about the
+cover and the check sheet:
+
+- ``template``: the template it prints from (``None``: the variant's sheet template, which the
+  rules choose per province, ``[variants.*].templates``);
+- ``context``: its context builder (plan, website or None, options → :class:`SheetContext`);
+- ``per_website``: one document per website (the sheet) or one per applicant (the cover, a
+  letter);
+- ``default``: whether it prints when the rules do not name it; when they do
+  (``[documents.<name>] when = [...]``, :class:`sheetgen.rules.Document`), its ``when`` flags
+  decide, from the rules data only (no province name in code);
+- ``max_pages``, ``suffix`` (the Word file's name: ``<stem>-<suffix>[N].docx``), ``order``
+  (print order; ties keep registry order), ``switch`` (the :class:`~.jobs.RenderOptions`
+  field that turns it off, ``cover`` for ``--no-cover``), ``originals`` (printed
+  ``--copies`` times and counted by ``receive``);
+- ``code``: it carries a sheet code (QR, :mod:`~sheetgen.documents.sheetcode`) naming the kind;
+  ``boxes``: the boxes ``receive`` checks on a scan of it (signature, seal, fingerprint, date).
+
+Jobs (:mod:`~.jobs`), PDF bookmarks and DOCX names (job titles and suffixes), the manifest and
+``receive`` (:mod:`sheetgen.receive.layouts`, :mod:`sheetgen.receive.records`) read the
+registry; a new kind is one definition (its template, e.g. made from a
+:class:`sheetgen.documents.forms.Form`), one :func:`register` call and, when it is not for
+everyone, one ``[documents.<name>]`` table in the rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sheetgen.documents.context import SheetContext, document_context, sheet_context
+from sheetgen.documents.cover import MAX_PAGES as COVER_PAGES
+from sheetgen.documents.cover import TEMPLATE as COVER_TEMPLATE
+from sheetgen.documents.cover import cover_context
+from sheetgen.documents.options import RenderOptions
+from sheetgen.documents.plan import FilingPlan, Seal, SheetPlan
+
+if TYPE_CHECKING:
+    from sheetgen.rules import Rules
+
+#: The boxes ``receive`` can check (a layout's ``data-area`` names).
+BOXES = ("signature", "seal", "fingerprint", "date")
+
+ContextBuilder = Callable[["FilingPlan", "SheetPlan | None", "RenderOptions", "DocumentKind"],
+                          SheetContext]
+LayoutEnumerator = Callable[["FilingPlan", "Rules", "DocumentKind"], Iterator[SheetContext]]
+
+
+def flag_layouts(plan: FilingPlan, rules: Rules, kind: DocumentKind) -> Iterator[SheetContext]:
+    """The layouts of a one-per-applicant form that receives every rules flag (a letter,
+    :func:`letter_context`): its example context under each combination of flags a plan can
+    hold (unit or personal, seal or not, the filing type, the flow, the free flags): a
+    thousand or so keys, hashing only, so a scan of a letter printed elsewhere is found."""
+    from sheetgen.rules import FLAGS
+
+    base = kind.context(plan, plan.sheets[0] if kind.per_website else None,
+                        RenderOptions(qr=True), kind)
+    if not set(FLAGS) <= set(base.context.get("flags", {})):
+        yield base  # a context of its own flags: the example's layout only
+        return
+    free = ("fingerprint", "commitment", "registrar", "special_site", "preapproval")
+    filing_types = ("new_filing", "new_website", "new_access", "change")
+    holders = (("personal",), ("unit", "seal"), ("unit", "no_seal"), ("unit",))
+    for holder, filing_type, flow, chosen in itertools.product(
+            holders, filing_types, ("paper", "electronic"),
+            itertools.product((False, True), repeat=len(free))):
+        held = {*holder, filing_type, flow, *(f for f, on in zip(free, chosen, strict=True) if on)}
+        flags = {**base.context["flags"], **{name: name in held for name in FLAGS}}
+        yield SheetContext(base.template, {**base.context, "flags": flags}, base.paths)
+
+
+@dataclass(frozen=True)
+class DocumentKind:
+    """One kind of printed document (see the module docstring for each field)."""
+
+    name: str                    # registry key, rules key, QR payload's kind (a-z0-9_)
+    title: str                   # bookmark and Word title; per website: "{n}" and "{website}"
+    context: ContextBuilder
+    template: str | None = None  # template stem (``common/letter``); None: the plan's sheet's
+    per_website: bool = False
+    default: bool = False        # prints when the rules do not name it
+    max_pages: int = 1
+    suffix: str = ""             # the Word file's name after the stem (default: the name)
+    order: int = 50
+    switch: str | None = None    # a RenderOptions boolean that turns it off
+    originals: bool = False      # printed ``copies`` times; receive counts the originals
+    code: bool = False           # carries a sheet code (QR)
+    boxes: frozenset[str] = frozenset()  # what receive checks on a scan (of BOXES)
+    layouts: LayoutEnumerator = flag_layouts  # every layout it can print (receive)
+
+    def __post_init__(self) -> None:
+        if not self.name.isascii() or not self.name.replace("_", "a").isalnum() \
+                or not self.name[:1].islower():
+            raise ValueError(f"document kind name {self.name!r}: use a-z, 0-9 and _")
+        unknown = set(self.boxes) - set(BOXES)
+        if unknown:
+            raise ValueError(f"document kind {self.name}: unknown boxes {sorted(unknown)}")
+
+    def applies(self, plan: FilingPlan, options: RenderOptions) -> bool:
+        """Whether ``plan``'s applicant gets this document (the rules, then the options)."""
+        if self.switch is not None and not getattr(options, self.switch):
+            return False
+        rule = plan.documents.get(self.name)
+        return self.default if rule is None else rule.applies(plan.flags)
+
+    def file_name(self, number: int | None) -> str:
+        """The Word file's name part: ``cover``, ``sheet2``."""
+        return f"{self.suffix or self.name}{'' if number is None else number}"
+
+    def job_title(self, plan: FilingPlan, sheet: SheetPlan | None) -> str:
+        if sheet is None:
+            return self.title
+        return self.title.format(n=sheet.index + 1, website=sheet.website.name)
+
+    def template_name(self, sheet: SheetPlan | None) -> str:
+        """The HTML template (``common/letter.html``); the DOCX one is beside it."""
+        if self.template is not None:
+            return f"{self.template}.html"
+        if sheet is None:
+            raise ValueError(f"document kind {self.name} has no template of its own")
+        return f"{sheet.template}.html"
+
+
+_REGISTRY: dict[str, DocumentKind] = {}
+
+
+def register(kind: DocumentKind) -> DocumentKind:
+    """Add ``kind`` to the registry (replacing one of the same name); returns it."""
+    _REGISTRY[kind.name] = kind
+    return kind
+
+
+def unregister(name: str) -> None:
+    """Remove a kind (a provider's or a test's); the built-in ones stay unless removed too."""
+    _REGISTRY.pop(name, None)
+
+
+def kinds(plan: FilingPlan | None = None) -> list[DocumentKind]:
+    """Every registered kind, with those ``plan``'s rules define (``[documents.<kind>]`` with
+    a ``title`` and ``template``, replacing a registered one of the same name), in print
+    order (ties: registry order)."""
+    found = dict(_REGISTRY)
+    for name, rule in (plan.documents.items() if plan is not None else ()):
+        if rule.template is not None and rule.title is not None:
+            found[name] = DocumentKind(
+                name=name, title=rule.title, context=letter_context, template=rule.template,
+                default=True, max_pages=rule.max_pages, suffix=rule.suffix or "",
+                order=rule.order, originals=rule.originals, code=rule.code,
+                boxes=frozenset(rule.boxes))
+    return sorted(found.values(), key=lambda kind: kind.order)
+
+
+def kind(name: str, plan: FilingPlan | None = None) -> DocumentKind | None:
+    """The kind called ``name`` (registered, or defined by ``plan``'s rules), or None."""
+    return next((k for k in kinds(plan) if k.name == name), None)
+
+
+# --- the built-in kinds -------------------------------------------------------------------------
+
+def _cover(plan: FilingPlan, sheet: SheetPlan | None, options: RenderOptions,
+           kind: DocumentKind) -> SheetContext:
+    return cover_context(plan)
+
+
+def _sheet(plan: FilingPlan, sheet: SheetPlan | None, options: RenderOptions,
+           kind: DocumentKind) -> SheetContext:
+    assert sheet is not None  # a per-website kind
+    return sheet_context(plan, sheet, provider=options.provider, qr=options.qr,
+                         details=options.details)
+
+
+def letter_context(plan: FilingPlan, sheet: SheetPlan | None, options: RenderOptions,
+                   kind: DocumentKind) -> SheetContext:
+    """The context builder of a one-per-applicant form (a letter): see
+    :func:`~sheetgen.documents.context.document_context`."""
+    return document_context(plan, kind.name, kind.template_name(sheet), provider=options.provider,
+                            qr=options.qr and kind.code)
+
+
+def _sheet_layouts(plan: FilingPlan, rules: Rules, kind: DocumentKind) -> Iterator[SheetContext]:
+    """Every check sheet this version can print under ``rules``: each variant, unit or
+    personal, with or without fingerprint, seal, landline and registrar (a few dozen)."""
+    base = plan.sheets[0]
+    seal = rules.seal
+    for variant, spec in rules.variants.items():
+        for unit in (False, True):
+            seals: tuple[Seal, ...] = ("seal", "no_seal") if unit else ("none",)
+            for fingerprint, chosen, landline, registrar in itertools.product(
+                    (False, True), seals, (False, True), (False, True)):
+                sheet = dataclasses.replace(
+                    base, variant=variant, unit=unit,
+                    template=spec.templates.unit if unit else spec.templates.personal,
+                    fingerprint=fingerprint, seal=chosen, landline=landline,
+                    commitment=spec.personal_commitment and not unit,
+                    seal_label=seal.label,
+                    no_seal_text=seal.no_seal_text if chosen == "no_seal" else None,
+                    registrar=registrar)
+                yield kind.context(plan, sheet, RenderOptions(qr=True), kind)
+
+
+COVER = register(DocumentKind(
+    name="cover", title="备案材料清单", context=_cover,
+    template=COVER_TEMPLATE.removesuffix(".html"), default=True, max_pages=COVER_PAGES,
+    order=0, switch="cover"))
+SHEET = register(DocumentKind(
+    name="sheet", title="网站 {n}：{website}", context=_sheet, per_website=True, default=True,
+    order=20, originals=True, code=True, boxes=frozenset(BOXES), layouts=_sheet_layouts))

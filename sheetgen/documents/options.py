@@ -1,0 +1,35 @@
+"""Render options: the choices of ``sheetgen fill`` beyond the data that change what is printed.
+
+One definition for every engine and every caller (fill, batch, serve, the library API); the
+document kinds (:mod:`~sheetgen.documents.kinds`) read them (a kind's ``switch``, ``--copies``
+for originals, the sheet's ``--details``), the jobs (:mod:`~sheetgen.documents.jobs`) carry
+them to the engines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # a template set is chosen by the caller; documents never load one
+    from sheetgen.rendering.templating import TemplateSet
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to render: the choices of ``sheetgen fill`` beyond the data."""
+
+    provider: str | None = None
+    qr: bool = True
+    cover: bool = True
+    copies: int = 1
+    templates: TemplateSet | None = None
+    pdfa: bool = False  # mark the PDF as PDF/A-2b (archival)
+    details: bool = False  # the detailed applicant block on the sheet (--details)
+
+    def identity(self) -> dict[str, Any]:
+        """The options as plain data, for a key over everything that changes an output (the
+        template set is keyed by its own digest, elsewhere)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "templates"}
