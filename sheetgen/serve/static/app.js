@@ -279,6 +279,7 @@
       }
     }
     showProblems(state.lastProblems);
+    form.dataset.renders = String(Number(form.dataset.renders || 0) + 1);  // for tests to wait on
   }
 
   // --- reading the form back into one applicant's JSON ---------------------------------------
@@ -353,19 +354,13 @@
     return copy;
   }
 
-  function isEmpty(data) {
-    const leaves = (value) => (Array.isArray(value) ? value.some(leaves)
-      : value && typeof value === "object" ? Object.values(value).some(leaves)
-        : typeof value === "string" ? value.trim() !== "" : false);
-    const typed = {...data};
-    // Drop-downs that start preset are not typing.
-    delete typed.filing_type;
-    if (typed.host) { typed.host = {...typed.host}; delete typed.host.nature; }
-    if (typed.host && typed.host.certificate) {
-      typed.host.certificate = {...typed.host.certificate};
-      delete typed.host.certificate.type;
-    }
-    return !leaves(typed);
+  // Nothing typed yet: no text in any box and no province chosen (the drop-downs that start
+  // preset are not typing).
+  function formIsEmpty() {
+    const province = control("province");
+    if (province && province.value) return false;
+    return [...$("form").querySelectorAll("input[type=text], input[type=password], textarea")]
+      .every((node) => !node.value.trim());
   }
 
   function readDraft() {
@@ -381,7 +376,7 @@
     if (!state.spec || $("draft-box").hidden === false) return;  // a draft not yet resumed
     const data = collect();
     try {
-      if (isEmpty(data)) {
+      if (formIsEmpty()) {
         window.localStorage.removeItem(DRAFT_KEY);
         $("draft-saved").textContent = "";
         return;
@@ -461,13 +456,13 @@
       status(`${file.name} 须是一个申请人的 JSON 对象 / one applicant's JSON object`, true);
       return;
     }
-    if (!isEmpty(collect()) && !window.confirm("打开文件会替换表单中已填写的内容。确定吗？")) return;
+    if (!formIsEmpty() && !window.confirm("打开文件会替换表单中已填写的内容。确定吗？")) return;
     await loadRecord(data, []);
     status(`已打开 ${file.name}`);
   }
 
   function clearForm() {
-    if (!isEmpty(collect()) && !window.confirm("清空表单中已填写的全部内容（包括本浏览器中的草稿）？")) return;
+    if (!formIsEmpty() && !window.confirm("清空表单中已填写的全部内容（包括本浏览器中的草稿）？")) return;
     try { window.localStorage.removeItem(DRAFT_KEY); } catch (err) { /* storage off */ }
     state.linked = [];
     state.facts = null;
@@ -695,6 +690,8 @@
       $("download-docx").disabled = false;
       // The pages sit below the form: bring them into view (and focus, for keyboards and
       // screen readers) rather than leave only the status line on screen.
+      // Once the images have their size: before that the page may be too short to scroll.
+      await Promise.all([...box.querySelectorAll("img")].map((img) => img.decode().catch(() => null)));
       box.scrollIntoView({block: "start", behavior: "auto"});
       box.focus({preventScroll: true});
     } catch (err) {
@@ -754,7 +751,7 @@
   }
 
   async function loadExample() {
-    if (!isEmpty(collect()) && !window.confirm(
+    if (!formIsEmpty() && !window.confirm(
       "填入示例会替换表单中已填写的全部内容。确定吗？\n（示例值是虚构的，打印前须换成真实信息。）")) {
       return;
     }
