@@ -315,7 +315,7 @@ def test_the_sample_asks_first_and_its_warnings_show_at_their_fields(server: str
     box = browser.execute_script(
         "const r = document.querySelector('#previews img').getBoundingClientRect();"
         "return [r.top, r.bottom, window.innerHeight]")
-    assert 0 <= box[0] and box[1] <= box[2], box
+    assert box[0] >= 0 and box[1] <= box[2], box
     assert browser.execute_script("return document.activeElement.id") == "previews"
     # Chinese labels only: the variant's name, the rules' date (no provenance notes).
     status_text = browser.find_element(By.ID, "status").text
