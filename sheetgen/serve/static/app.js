@@ -354,11 +354,9 @@
     return copy;
   }
 
-  // Nothing typed yet: no text in any box and no province chosen (the drop-downs that start
-  // preset are not typing).
+  // Nothing typed yet: no text in any box (a drop-down chosen is not typing: 填入示例 uses the
+  // province and nature chosen).
   function formIsEmpty() {
-    const province = control("province");
-    if (province && province.value) return false;
     return [...$("form").querySelectorAll("input[type=text], input[type=password], textarea")]
       .every((node) => !node.value.trim());
   }
@@ -645,7 +643,7 @@
     box.append(list);
     // The rules' provenance notes are for maintainers (English); the applicant reads the date.
     box.append(el("p", {className: "source",
-      text: `依据：sheetgen 规则数据 ${state.spec.rules_version || ""}（各省规定截至 ${facts.as_of}）`}));
+      text: `依据：sheetgen 规则数据（各省规定截至 ${facts.as_of}）`}));
   }
 
   // --- preview and downloads ------------------------------------------------------------------
