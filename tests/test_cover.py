@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from sheetgen.documents.cover import TEMPLATE, cover_context
+from sheetgen.documents.cover import MAX_PAGES, TEMPLATE, cover_context
 from sheetgen.documents.jobs import RenderOptions
+from sheetgen.documents.plan import make_plan
+from sheetgen.errors import InvalidDataError
+from sheetgen.model import parse_applicant
 from sheetgen.pipeline import plan_input
 from sheetgen.rendering.pdf.document import Rendered, render_pdf
+from sheetgen.rendering.pdf.layout import compile_layout, get_layout, layout_key
+from sheetgen.rendering.templating import bundled
 from sheetgen.rules import Rules, load_rules
 from tests.applicants import SECRET, edit, example, personal, unit
+from tests.conftest import REPO
 from tests.pdfs import is_a4, page_sizes, page_texts
 
 COMMITMENT = "本人已履行网站备案信息当面核验手续"
@@ -206,3 +214,97 @@ def test_no_cover_and_copies() -> None:
     rendered = render_pdf(plan, RenderOptions(cover=False, copies=2))
     assert [job.template for job in rendered.jobs] == ["public/sheet.html"]
     assert rendered.pages == 2
+
+
+# --- one A4 page in every case the bundled rules make (issue 27.5) ---------------------------
+
+#: The rules sets a cover can be made under: each edition in each verification flow it has
+#: (the 2018 edition has no electronic verification).
+RULE_SETS = {"current/paper": load_rules(verification="paper"), "current/electronic": ELECTRONIC,
+             "2018/paper": R2018}
+
+
+def _variants() -> Any:
+    """tools/precompile.py's enumeration of every structural choice the rules allow."""
+    spec = importlib.util.spec_from_file_location("precompile", REPO / "tools" / "precompile.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.variants
+
+
+def cover_layouts(rules: Rules, keep: Callable[[dict[str, Any]], bool] = lambda data: True
+                  ) -> dict[str, tuple[str, dict[str, Any]]]:
+    """layout key → (what the applicant is, cover context) of every distinct cover ``rules``
+    make: each province × host nature × filing type × seal × 前置审批 × special site. The
+    cover's layout depends on these only (the applicant's values sit in fixed boxes), so two
+    applicants with the same key print the same page count."""
+    templates = bundled()
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for data in _variants()(rules, everything=True):
+        if data["websites"][0]["manager"].get("office_phone") or not keep(data):
+            continue  # a landline is a value in a box: it changes no cover layout
+        try:
+            plan = make_plan(parse_applicant(data, rules), rules)
+        except InvalidDataError:
+            continue  # a choice the rules refuse: never printed
+        context = cover_context(plan).context
+        key = layout_key(templates, TEMPLATE, context)
+        if key not in found:
+            found[key] = (f"{data['province']} {data['host']['nature']} {data['filing_type']} "
+                          f"seal={data['host'].get('has_seal')} special={data['special_site']} "
+                          f"preapproval={bool(data['websites'][0]['preapproval'])}", context)
+    return found
+
+
+def cover_pages(context: dict[str, Any]) -> int:
+    """The cover's page count for this context, from the compiled layout (shipped, cached or
+    compiled now)."""
+    return get_layout(bundled(), TEMPLATE, context, max_pages=MAX_PAGES).page_count
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "examples").glob("*.json")))
+def test_every_bundled_example_has_a_one_page_cover(name: str) -> None:
+    _, rendered = cover(example(name))
+    assert rendered.jobs[0].pages == 1
+    assert rendered.pages == 1 + len(example(name)["websites"])
+
+
+def _fullest(data: dict[str, Any]) -> bool:
+    """The longest covers: Guangdong's (the commitment), Beijing's (the registrar) and
+    Tianjin's (a 2018 pilot province), of a new website with every extra section."""
+    return (data["province"] in ("广东", "北京", "天津") and data["filing_type"] == "new_website"
+            and data["special_site"] and bool(data["websites"][0]["preapproval"])
+            and data["host"]["nature"] in ("personal", "enterprise"))
+
+
+@pytest.mark.parametrize("name", sorted(RULE_SETS))
+def test_the_fullest_covers_fit_one_page(name: str) -> None:
+    layouts = cover_layouts(RULE_SETS[name], _fullest)
+    assert len(layouts) >= 2
+    too_long = [desc for desc, context in layouts.values() if cover_pages(context) != 1]
+    assert too_long == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(RULE_SETS))
+def test_every_cover_the_rules_make_fits_one_page(name: str) -> None:
+    layouts = cover_layouts(RULE_SETS[name])
+    assert len(layouts) > 20
+    too_long = [desc for desc, context in layouts.values() if cover_pages(context) != 1]
+    assert too_long == []
+
+
+def test_a_longer_cover_moves_the_whole_sms_section_never_one_row() -> None:
+    """Rules longer than the bundled ones (a provider's own) may need a second page: then the
+    SMS section goes there whole, its heading with its table, not a stub of its last row."""
+    desc, context = next(iter(cover_layouts(load_rules(), lambda data: data["province"] == "广东"
+                                            and data["host"]["nature"] == "personal").values()))
+    longer = json.loads(json.dumps(context))
+    longer["rules"]["materials"] += [{"text": f"另一项材料 {n}（服务商要求）", "note": ""}
+                                     for n in range(40)]
+    layout = compile_layout(bundled(), TEMPLATE, longer, key="longer-cover", max_pages=MAX_PAGES)
+    assert layout.page_count == 2, desc
+    first, second = (text.replace(" ", "") for text in page_texts(layout.background))
+    assert "短信核验" not in first and "本次验证码" not in first
+    assert "短信核验" in second and "本次验证码" in second and "收不到时" in second

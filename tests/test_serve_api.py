@@ -157,6 +157,31 @@ def test_check_valid(client: TestClient) -> None:
     assert_no_secret(response)
 
 
+def test_check_warns_of_sample_values_as_the_cli_does(client: TestClient) -> None:
+    """A valid record still holding `sheetgen example`'s values: ok, with the CLI's
+    example_data warnings (severity "warning"), as response=json reports them (issue 27.2)."""
+    from sheetgen.documents.example import make_example
+
+    sample = make_example(load_rules(), "江西", "personal")
+    response = post(client, "/api/v1/check", sample)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["ok"] is True and answer["problems"]
+    assert {p["code"] for p in answer["problems"]} == {"example_data"}
+    assert {p["severity"] for p in answer["problems"]} == {"warning"}
+    assert "host.name" in {p["path"] for p in answer["problems"]}
+
+
+def test_form_shows_access_fields_for_the_filing_types_that_need_them() -> None:
+    fields = form_spec(load_rules())["fields"]
+    websites = next(f for f in fields if f["key"] == "websites")["fields"]
+    access = next(f for f in fields if f["key"] == "access")["fields"]
+    shown = {f["key"]: f.get("filing_types") for f in websites + access}
+    assert shown["ips"] == ["new_access"] and shown["username"] == ["new_access"]
+    assert shown["filing_number"] == ["new_access", "change"]
+    assert shown["name"] is None and shown["provider"] is None
+
+
 def test_check_reports_every_problem_in_the_cli_words(client: TestClient) -> None:
     data = edit(edit(edit(personal(), "websites[0].manager.mobile", "1380000"),
                      "host.certificate.number", "360426199101010072"),

@@ -95,6 +95,15 @@ class ApiError(Exception):
         return cls(status, [Problem(path, code, message)])
 
 
+def _example_warnings(body: bytes) -> list[Problem]:
+    """The ``example_data`` warnings of a valid applicant's JSON (what ``sheetgen check``
+    prints on stderr)."""
+    from sheetgen.api import load
+    from sheetgen.documents.example import applicant_warnings
+
+    return applicant_warnings(load(body, source=engine.SOURCE), load_rules())
+
+
 def problems_response(status: int, problems: list[Problem],
                       headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"ok": False, "problems": [p.as_dict() for p in problems]},
@@ -234,7 +243,11 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
         problems = await asyncio.to_thread(engine.check, body)
         if problems:
             return problems_response(422, problems)
-        return JSONResponse({"ok": True, "problems": []})
+        # A valid record still holding `sheetgen example`'s values: the CLI's warnings, as
+        # problems of severity "warning" (ok stays true), as response=json reports them.
+        warnings = await asyncio.to_thread(_example_warnings, body)
+        return JSONResponse({"ok": True, "problems": [{**w.as_dict(), "severity": "warning"}
+                                                      for w in warnings]})
 
     @api.post("/sheets", openapi_extra=body_doc, responses={
         200: {"content": {engine.MEDIA_TYPES[k]: {} for k in ("pdf", "docx", "png", "zip")},

@@ -9,9 +9,10 @@ vocabularies' and the rules' own.
 What this module adds to the schema is only what a schema cannot say: the Chinese label and
 placeholder of each key (:data:`LABELS`, keyed by the schema definition and property), and
 when a part shows (:data:`SHOW_WHEN`): a unit's principal and seal only for units, the
-registrar only where the province asks for it, and, for a personal filing, the website
-manager's name and certificate taken from the host (the model requires them to be the same
-person), so the applicant types them once.
+registrar only where the province asks for it, the filing number, IPs, username and filing
+password only for the filing types that need them (:data:`FILING_TYPES`), and, for a personal
+filing, the website manager's name and certificate taken from the host (the model requires
+them to be the same person), so the applicant types them once.
 """
 
 from __future__ import annotations
@@ -51,16 +52,15 @@ LABELS: dict[tuple[str, str], tuple[str, str]] = {
     ("Website", "name"): ("网站名称", "张三的技术笔记"),
     ("Website", "domains"): ("网站域名", ""),
     ("Website", "homepage"): ("网站首页网址（选填）", "https://example.cn"),
-    ("Website", "filing_number"): ("网站备案号（新增接入、变更备案时必填）",
-                                   "赣ICP备2024012345号-1"),
-    ("Website", "ips"): ("IP 地址（新增接入时必填，每行一个）", "203.0.113.7"),
+    ("Website", "filing_number"): ("网站备案号", "赣ICP备2024012345号-1"),
+    ("Website", "ips"): ("IP 地址（每行一个）", "203.0.113.7"),
     ("Website", "manager"): ("网站负责人", ""),
     ("Website", "preapproval"): ("前置审批内容（选填，每行一项：新闻、出版、教育、医疗保健、"
                                  "药品和医疗器械、文化、广播电影电视节目、电子公告）", ""),
     ("Domain", "name"): ("域名（不带 www.）", "example.cn"),
     ("Domain", "registrar"): ("域名注册商", "某某注册商"),
     ("Access", "provider"): ("接入服务单位（选填）", "某某云计算有限公司"),
-    ("Access", "username"): ("接入商备案系统用户名（新增接入时必填）", ""),
+    ("Access", "username"): ("接入商备案系统用户名", ""),
     ("Access", "filing_password"): ("备案密码（选填；不会打印、保存或回显）", ""),
 }
 
@@ -70,6 +70,15 @@ SHOW_WHEN: dict[tuple[str, str], str] = {
     ("Host", "principal"): "unit",
     ("Host", "has_seal"): "unit",
     ("Domain", "registrar"): "registrar",
+}
+#: The filing types a field shows for (the others neither need nor print it): the filing
+#: number of an existing filing for 新增接入 and 变更备案, the IPs and the username in the
+#: provider's system for 新增接入 (the model requires them exactly there).
+FILING_TYPES: dict[tuple[str, str], tuple[FilingType, ...]] = {
+    ("Website", "filing_number"): (FilingType.NEW_ACCESS, FilingType.CHANGE),
+    ("Website", "ips"): (FilingType.NEW_ACCESS,),
+    ("Access", "username"): (FilingType.NEW_ACCESS,),
+    ("Access", "filing_password"): (FilingType.NEW_ACCESS, FilingType.CHANGE),
 }
 #: The choice list (in :func:`form_spec`'s ``choices``) of each drop-down.
 CHOICES: dict[tuple[str, str], str] = {
@@ -110,6 +119,8 @@ def _field(schema: dict[str, Any], owner: str, key: str, node: dict[str, Any],
         spec["placeholder"] = placeholder
     if (owner, key) in SHOW_WHEN:
         spec["show_when"] = SHOW_WHEN[(owner, key)]
+    if (owner, key) in FILING_TYPES:
+        spec["filing_types"] = [t.code for t in FILING_TYPES[(owner, key)]]
     if definition is not None:
         spec.update(kind="group", fields=_fields(schema, definition))
         if owner == "Website" and key == "manager":

@@ -1,7 +1,9 @@
 // sheetgen serve: the form. Every field and choice comes from GET /api/v1/form (generated from
 // the model's JSON Schema); every check is POST /api/v1/check (the CLI's validator), so this
 // script knows nothing of the data rules. Values are only ever set as text (textContent,
-// .value), never parsed as HTML. Nothing is kept in the browser beyond this page.
+// .value), never parsed as HTML. A draft is kept in this browser's localStorage (never the
+// filing password) until the applicant discards it; it can also be saved and opened as the
+// JSON file `sheetgen check` reads.
 "use strict";
 
 (() => {
@@ -16,7 +18,12 @@
     checkSeq: 0,
     lastProblems: [],
     retry: null,
+    linked: [],         // per website: its manager is the host's principal (同主体负责人)
+    draftTimer: null,
   };
+  const DRAFT_KEY = "sheetgen.form.draft.v1";
+  const VARIANTS = {public: "公共版本", guangdong: "广东版本"};
+  const isWarning = (problem) => problem.severity === "warning";  // missing severity: an error
   const $ = (id) => document.getElementById(id);
 
   function el(tag, attrs, ...children) {
@@ -96,10 +103,19 @@
       personal: !unit,
       registrar: Boolean(state.facts && state.facts.registrar_required),
       nature: natureOf(data).value,
+      filingType: getPath(data, "filing_type") || "new_filing",
     };
   }
 
+  function currentContext() {
+    const nature = control("host.nature");
+    const filing = control("filing_type");
+    return context({host: {nature: nature ? nature.value : "personal"},
+      filing_type: filing ? filing.value : "new_filing"});
+  }
+
   function shows(field, ctx) {
+    if (field.filing_types && !field.filing_types.includes(ctx.filingType)) return false;
     if (field.show_when === "unit") return ctx.unit;
     if (field.show_when === "registrar") return ctx.registrar;
     return true;
@@ -116,6 +132,7 @@
     const id = "f-" + path.replace(/[^A-Za-z0-9]/g, "-");
     const wrap = el("div", {className: "field " + field.kind + (field.required ? " required" : "")});
     const error = el("div", {className: "error", "data-for": path, "aria-live": "polite"});
+    const warning = el("div", {className: "warning", "data-warn-for": path, "aria-live": "polite"});
     let control;
     if (field.kind === "select") {
       control = el("select", {id});
@@ -148,11 +165,12 @@
     }
     control.dataset.path = path;
     control.dataset.kind = field.kind;
-    control.setAttribute("aria-describedby", id + "-error");
+    control.setAttribute("aria-describedby", id + "-error " + id + "-warning");
     error.id = id + "-error";
+    warning.id = id + "-warning";
     const label = el("label", {for: id, text: field.label});
-    if (field.kind === "checkbox") wrap.append(control, " ", label, error);
-    else wrap.append(label, control, error);
+    if (field.kind === "checkbox") wrap.append(control, " ", label, error, warning);
+    else wrap.append(label, control, error, warning);
     return wrap;
   }
 
@@ -172,7 +190,29 @@
         if (owner === "host" && field.key === "principal") {
           set.append(el("p", {className: "note", text: "单位的主体负责人（法定代表人等）。"}));
         }
+        const site = /^websites\[(\d+)\]\.manager$/.exec(path);
+        const linked = Boolean(owner === "websites" && field.from_host && ctx.unit && site
+          && state.linked[Number(site[1])]);
+        if (owner === "websites" && field.from_host && ctx.unit && site) {
+          // While ticked, the manager IS the principal: the fields follow every later edit
+          // of the principal's (collect() copies them), and are not typed twice.
+          const boxId = "link-" + site[1];
+          const box = el("input", {id: boxId, type: "checkbox", "data-link": site[1]});
+          box.checked = linked;
+          set.append(el("div", {className: "field checkbox"}, box, " ",
+            el("label", {for: boxId, text: "同主体负责人（网站负责人即上面的主体负责人）"})));
+        }
+        if (linked) {
+          set.append(el("p", {className: "note",
+            text: "网站负责人即主体负责人：姓名、证件和联系方式随上面的主体负责人信息一起修改。"}));
+        }
         build(field.fields, path, value || {}, ctx, set, field.from_host && ctx.personal ? "from_host" : field.key);
+        if (linked) {
+          for (const node of set.querySelectorAll(".field")) node.classList.add("hidden");
+          for (const sub of set.querySelectorAll("fieldset")) sub.classList.add("hidden");
+          const boxField = set.querySelector("[data-link]");
+          if (boxField) boxField.closest(".field").classList.remove("hidden");
+        }
         if (field.from_host && ctx.personal) {
           for (const key of Object.keys(field.from_host)) {
             const node = set.querySelector(`[data-path="${CSS.escape(join(path, key))}"]`);
@@ -181,11 +221,6 @@
           for (const sub of set.querySelectorAll("fieldset")) {
             if (!sub.querySelector(".field:not(.hidden)")) sub.classList.add("hidden");
           }
-        }
-        if (owner === "websites" && field.from_host && ctx.unit) {
-          const copy = el("button", {type: "button", className: "secondary", text: "同主体负责人"});
-          copy.addEventListener("click", () => copyPrincipal(path));
-          set.append(copy);
         }
         parent.append(set);
       } else if (field.kind === "list") {
@@ -202,6 +237,7 @@
             remove.addEventListener("click", () => edit((data) => {
               const list = getPath(data, path);
               if (Array.isArray(list)) list.splice(index, 1);
+              if (path === "websites") state.linked.splice(index, 1);
             }));
             set.append(el("div", {className: "item-tools"}, remove));
           }
@@ -243,6 +279,7 @@
       }
     }
     showProblems(state.lastProblems);
+    form.dataset.renders = String(Number(form.dataset.renders || 0) + 1);  // for tests to wait on
   }
 
   // --- reading the form back into one applicant's JSON ---------------------------------------
@@ -257,7 +294,11 @@
       if (!shows(field, ctx)) continue;
       const path = join(prefix, field.key);
       if (field.kind === "group") {
-        const value = collectFields(field.fields, path, ctx, root);
+        let value = collectFields(field.fields, path, ctx, root);
+        const site = /^websites\[(\d+)\]\.manager$/.exec(path);
+        if (site && ctx.unit && state.linked[Number(site[1])]) {
+          value = JSON.parse(JSON.stringify(getPath(root, "host.principal") || {}));
+        }
         if (field.from_host && ctx.personal) {
           for (const [key, source] of Object.entries(field.from_host)) {
             const copied = getPath(root, source);
@@ -291,9 +332,7 @@
   }
 
   function collect() {
-    const nature = control("host.nature");
-    const ctx = context({host: {nature: nature ? nature.value : "personal"}});
-    return collectFields(state.spec.fields, "", ctx, {});
+    return collectFields(state.spec.fields, "", currentContext(), {});
   }
 
   function edit(change) {
@@ -303,15 +342,137 @@
     scheduleCheck();
   }
 
-  function copyPrincipal(managerPath) {
-    edit((data) => {
-      const principal = getPath(data, "host.principal");
-      if (!principal) return;
-      const match = /^websites\[(\d+)\]\.manager$/.exec(managerPath);
-      if (match && data.websites && data.websites[Number(match[1])]) {
-        data.websites[Number(match[1])].manager = JSON.parse(JSON.stringify(principal));
+  // --- the draft: localStorage and JSON files -------------------------------------------------
+
+  // The record without the filing password: what a draft or a saved file may hold.
+  function withoutPassword(data) {
+    const copy = JSON.parse(JSON.stringify(data));
+    if (copy.access && typeof copy.access === "object") {
+      delete copy.access.filing_password;
+      if (!Object.keys(copy.access).length) delete copy.access;
+    }
+    return copy;
+  }
+
+  // Nothing typed yet: no text in any box (a drop-down chosen is not typing: 填入示例 uses the
+  // province and nature chosen).
+  function formIsEmpty() {
+    return [...$("form").querySelectorAll("input[type=text], input[type=password], textarea")]
+      .every((node) => !node.value.trim());
+  }
+
+  function readDraft() {
+    try {
+      const stored = JSON.parse(window.localStorage.getItem(DRAFT_KEY) || "null");
+      return stored && typeof stored.data === "object" && stored.data ? stored : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function saveDraft() {
+    if (!state.spec || $("draft-box").hidden === false) return;  // a draft not yet resumed
+    const data = collect();
+    try {
+      if (formIsEmpty()) {
+        window.localStorage.removeItem(DRAFT_KEY);
+        $("draft-saved").textContent = "";
+        return;
       }
-    });
+      window.localStorage.setItem(DRAFT_KEY, JSON.stringify({
+        data: withoutPassword(data), linked: state.linked.map(Boolean),
+        saved: new Date().toISOString()}));
+      $("draft-saved").textContent = "草稿已保存在本浏览器（不含备案密码）。";
+    } catch (err) {
+      $("draft-saved").textContent = "";  // storage off or full: the form still works
+    }
+  }
+
+  function scheduleDraft() {
+    clearTimeout(state.draftTimer);
+    state.draftTimer = setTimeout(saveDraft, 300);
+  }
+
+  function offerDraft() {
+    const draft = readDraft();
+    if (!draft) return;
+    const when = new Date(draft.saved);
+    const shown = Number.isNaN(when.getTime()) ? "" : "（保存于 " + when.toLocaleString("zh-CN") + "）";
+    $("draft-text").textContent = "本浏览器中有一份未完成的草稿" + shown + "。继续填写，还是放弃它重新开始？";
+    $("draft-box").hidden = false;
+  }
+
+  // Every path that holds a value: what a loaded record shows its problems at.
+  function leafPaths(value, prefix, out) {
+    if (Array.isArray(value)) value.forEach((v, i) => leafPaths(v, `${prefix}[${i}]`, out));
+    else if (value && typeof value === "object") {
+      for (const [key, v] of Object.entries(value)) leafPaths(v, join(prefix, key), out);
+    } else if (prefix) out.push(prefix);
+    return out;
+  }
+
+  async function loadRecord(data, linked) {
+    state.linked = Array.isArray(linked) ? linked.map(Boolean) : [];
+    state.touched = new Set(leafPaths(data, "", []));
+    state.showAll = false;
+    state.lastProblems = [];
+    await loadFacts(typeof data.province === "string" ? data.province : "");
+    render(data);
+    showHints();
+    $("previews").classList.add("stale");
+    scheduleCheck();
+    scheduleDraft();
+  }
+
+  function saveFile() {
+    const data = withoutPassword(collect());
+    const blob = new Blob([JSON.stringify(data, null, 2) + "\n"], {type: "application/json"});
+    const url = URL.createObjectURL(blob);
+    const safe = String(data.ref || "applicant").replace(/[^\w.-]+/g, "_").slice(0, 60) || "applicant";
+    const link = el("a", {href: url, download: safe + ".json"});
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    status(`已保存 ${safe}.json（不含备案密码；可用 sheetgen check ${safe}.json 检查）`);
+  }
+
+  async function openFile(event) {
+    const file = event.target.files && event.target.files[0];
+    event.target.value = "";
+    if (!file) return;
+    if (file.size > 1024 * 1024) { status("文件太大（上限 1 MB）/ the file is over 1 MB", true); return; }
+    let data;
+    try {
+      data = JSON.parse(await file.text());
+    } catch (err) {
+      status(`${file.name} 不是有效的 JSON 文件 / not a JSON file`, true);
+      return;
+    }
+    if (Array.isArray(data) && data.length === 1) data = data[0];
+    if (!data || typeof data !== "object" || Array.isArray(data)) {
+      status(`${file.name} 须是一个申请人的 JSON 对象 / one applicant's JSON object`, true);
+      return;
+    }
+    if (!formIsEmpty() && !window.confirm("打开文件会替换表单中已填写的内容。确定吗？")) return;
+    await loadRecord(data, []);
+    status(`已打开 ${file.name}`);
+  }
+
+  function clearForm() {
+    if (!formIsEmpty() && !window.confirm("清空表单中已填写的全部内容（包括本浏览器中的草稿）？")) return;
+    try { window.localStorage.removeItem(DRAFT_KEY); } catch (err) { /* storage off */ }
+    state.linked = [];
+    state.facts = null;
+    state.factsFor = null;
+    state.touched = new Set();
+    state.showAll = false;
+    state.lastProblems = [];
+    render({});
+    showHints();
+    $("previews").replaceChildren();
+    $("draft-saved").textContent = "";
+    status("");
   }
 
   // --- problems at their fields ---------------------------------------------------------------
@@ -321,6 +482,10 @@
     if (manager && ctx.personal) {
       const fromHost = findManagerSpec();
       if (fromHost && fromHost[manager[1]]) path = fromHost[manager[1]];
+    }
+    const site = /^websites\[(\d+)\]\.manager(\..+)?$/.exec(path);
+    if (site && ctx.unit && state.linked[Number(site[1])]) {
+      path = "host.principal" + (site[2] || "");  // the linked manager's values are these
     }
     let current = path;
     while (current) {
@@ -345,34 +510,53 @@
   function showProblems(problems) {
     state.lastProblems = problems;
     const form = $("form");
-    for (const node of form.querySelectorAll(".error")) node.textContent = "";
-    for (const node of form.querySelectorAll(".field.invalid")) node.classList.remove("invalid");
-    const nature = control("host.nature");
-    const ctx = context({host: {nature: nature ? nature.value : "personal"}});
+    for (const node of form.querySelectorAll(".error, .warning")) node.textContent = "";
+    for (const node of form.querySelectorAll(".invalid, .warned")) {
+      node.classList.remove("invalid", "warned");
+    }
+    const ctx = currentContext();
     const unplaced = [];
-    let hidden = 0;
+    const shown = {error: new Set(), warning: new Set()};  // distinct (field, message)
+    const waiting = new Set();
     for (const problem of problems) {
+      const kind = isWarning(problem) ? "warning" : "error";
       const node = fieldFor(problem.path, ctx);
       const path = node ? node.dataset.for : null;
+      const key = (path === null ? "?" + problem.path : path) + "\u0000" + problem.message;
       const visible = state.showAll || (path && isTouched(path));
-      if (!visible) { hidden += 1; continue; }
+      if (!visible) { if (kind === "error") waiting.add(key); continue; }
+      shown[kind].add(key);
       if (!node) { unplaced.push(problem); continue; }
-      if (!node.textContent.includes(problem.message)) {
-        node.textContent += (node.textContent ? "\n" : "") + problem.message;
+      // A problem of the personal manager's hidden copy of the host's ID lands at the host's
+      // field with the same message: shown (and counted) once.
+      const target = kind === "error" ? node
+        : node.parentElement.querySelector(`.warning[data-warn-for="${CSS.escape(path)}"]`) || node;
+      if (!target.textContent.includes(problem.message)) {
+        target.textContent += (target.textContent ? "\n" : "") + problem.message;
       }
-      node.closest(".field, fieldset").classList.add("invalid");
+      node.closest(".field, fieldset").classList.add(kind === "error" ? "invalid" : "warned");
     }
     const summary = $("summary");
     summary.replaceChildren();
-    if (unplaced.length || (state.showAll && problems.length)) {
-      summary.append(el("h2", {text: `还有 ${problems.length} 个问题需要修改`}));
+    const errors = shown.error.size;
+    const warnings = shown.warning.size;
+    if (errors && (unplaced.length || state.showAll)) {
+      summary.append(el("h2", {text: `还有 ${errors} 个问题需要修改`}));
+    }
+    if (warnings && (unplaced.length || state.showAll)) {
+      summary.append(el("p", {className: "warn",
+        text: `${warnings} 项提醒（不影响生成，打印前请核对）。`}));
+    }
+    if (unplaced.length) {
       const list = el("ul");
       for (const p of unplaced) {
-        list.append(el("li", {className: "problem", text: (p.path ? p.path + "：" : "") + p.message}));
+        list.append(el("li", {className: isWarning(p) ? "warn" : "problem",
+          text: (p.path ? p.path + "：" : "") + p.message}));
       }
-      if (list.children.length) summary.append(list);
-    } else if (hidden && !state.showAll) {
-      summary.append(el("p", {className: "muted", text: `尚未填写完整（${hidden} 项待填或待改）。`}));
+      summary.append(list);
+    }
+    if (!summary.children.length && waiting.size && !state.showAll) {
+      summary.append(el("p", {className: "muted", text: `尚未填写完整（${waiting.size} 项待填或待改）。`}));
     }
   }
 
@@ -457,7 +641,9 @@
       + `提交后会收到${sms.code_digits}位短信验证码，${sms.valid_hours}小时内有效，`
       + `在 ${sms.portal} 完成核验。`);
     box.append(list);
-    box.append(el("p", {className: "source", text: `依据：${facts.source}（截至 ${facts.as_of}）`}));
+    // The rules' provenance notes are for maintainers (English); the applicant reads the date.
+    box.append(el("p", {className: "source",
+      text: `依据：sheetgen 规则数据（各省规定截至 ${facts.as_of}）`}));
   }
 
   // --- preview and downloads ------------------------------------------------------------------
@@ -474,8 +660,7 @@
     if (!answer) return;
     if (!answer.ok) {
       status("请先修改标红的项目。", true);
-      const first = $("form").querySelector(".error:not(:empty)");
-      if (first) first.scrollIntoView({block: "center"});
+      focusFirstError();
       return;
     }
     status("正在生成预览…");
@@ -497,14 +682,38 @@
       });
       const shrunk = (result.report.sheets || []).flatMap((s) => s.fit || [])
         .filter((f) => f.status === "shrunk" || f.status === "continued");
-      status(`共 ${result.pages} 页（${result.variant}）`
+      status(`共 ${result.pages} 页（${variantLabel(result.variant)}核验单）`
         + (shrunk.length ? `；${shrunk.length} 项内容较长，已缩小字号或续写在备注处。` : "。"));
       $("download-pdf").disabled = false;
       $("download-docx").disabled = false;
+      // The pages sit below the form: bring them into view (and focus, for keyboards and
+      // screen readers) rather than leave only the status line on screen.
+      // Once the images have their size: before that the page may be too short to scroll.
+      await Promise.all([...box.querySelectorAll("img")].map((img) => img.decode().catch(() => null)));
+      box.scrollIntoView({block: "start", behavior: "auto"});
+      box.focus({preventScroll: true});
     } catch (err) {
       if (err instanceof AuthNeeded) state.retry = preview;
       else status("无法生成预览 / the preview failed", true);
     }
+  }
+
+  function variantLabel(name) {
+    if (state.facts && state.facts.variant && state.facts.variant.name === name) {
+      return state.facts.variant.label;
+    }
+    return VARIANTS[name] || name;
+  }
+
+  // The first field with an error, in page order: scrolled to the middle and focused, so the
+  // applicant can type the fix at once.
+  function focusFirstError() {
+    const first = $("form").querySelector(".error:not(:empty)");
+    if (!first) return;
+    const holder = first.closest(".field, fieldset");
+    const target = (holder && holder.querySelector("input, select, textarea")) || first;
+    target.scrollIntoView({block: "center"});
+    if (target !== first) target.focus({preventScroll: true});
   }
 
   function fileName(response, fallback) {
@@ -540,6 +749,10 @@
   }
 
   async function loadExample() {
+    if (!formIsEmpty() && !window.confirm(
+      "填入示例会替换表单中已填写的全部内容。确定吗？\n（示例值是虚构的，打印前须换成真实信息。）")) {
+      return;
+    }
     const province = control("province");
     const nature = control("host.nature");
     const params = new URLSearchParams({province: (province && province.value) || "江西",
@@ -548,11 +761,13 @@
       const response = await api("GET", "/api/v1/example?" + params.toString());
       if (!response.ok) return;
       const data = await response.json();
+      state.linked = [];
       await loadFacts(data.province);
       state.showAll = true;
       render(data);
       showHints();
       scheduleCheck();
+      scheduleDraft();
     } catch (err) {
       if (err instanceof AuthNeeded) state.retry = loadExample;
     }
@@ -562,10 +777,19 @@
 
   async function onChange(event) {
     const target = event.target;
+    if (target.dataset && target.dataset.link !== undefined) {
+      const data = collect();  // the manager as it is now: kept when unticked
+      state.linked[Number(target.dataset.link)] = target.checked;
+      render(data);
+      scheduleCheck();
+      scheduleDraft();
+      return;
+    }
     if (!target.dataset || !target.dataset.path) return;
     state.touched.add(target.dataset.path);
     $("previews").classList.add("stale");
-    if (target.dataset.path === "province" || target.dataset.path === "host.nature") {
+    scheduleDraft();
+    if (["province", "host.nature", "filing_type"].includes(target.dataset.path)) {
       const province = control("province");
       await loadFacts(province ? province.value : "");
       render(collect());
@@ -577,6 +801,7 @@
   function onInput(event) {
     if (!event.target.dataset || !event.target.dataset.path) return;
     $("previews").classList.add("stale");
+    scheduleDraft();
     // Live feedback for fields already visited; new ones are checked when left.
     if (isTouched(event.target.dataset.path)) scheduleCheck();
   }
@@ -609,6 +834,23 @@
     $("download-pdf").addEventListener("click", () => download("pdf"));
     $("download-docx").addEventListener("click", () => download("docx"));
     $("load-example").addEventListener("click", loadExample);
+    $("save-json").addEventListener("click", saveFile);
+    $("open-json").addEventListener("change", openFile);
+    $("clear-form").addEventListener("click", clearForm);
+    $("draft-resume").addEventListener("click", async () => {
+      const draft = readDraft();
+      $("draft-box").hidden = true;
+      if (draft) {
+        await loadRecord(draft.data, draft.linked);
+        status("已恢复草稿。");
+      }
+    });
+    $("draft-discard").addEventListener("click", () => {
+      try { window.localStorage.removeItem(DRAFT_KEY); } catch (err) { /* storage off */ }
+      $("draft-box").hidden = true;
+      status("草稿已放弃。");
+    });
+    offerDraft();
   }
 
   document.addEventListener("DOMContentLoaded", () => {
