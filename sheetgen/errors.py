@@ -163,6 +163,11 @@ PROBLEM_CODES: dict[str, str] = {
     "busy": "every render worker stayed busy for the whole timeout (HTTP 503)",
     "timeout": "a render took longer than the server's timeout and was stopped (HTTP 504)",
     "unavailable": "the server is shutting down (HTTP 503)",
+    "unknown_parameter": "a query option the API call does not take (HTTP 400)",
+    "too_many_pages": "a request that would produce more pages than one request may (HTTP 413)",
+    "request_timeout": "a request's headers or body not sent within the server's time (HTTP 408)",
+    "cors_refused": "a cross-origin preflight from an origin, method or header not allowed "
+                    "(HTTP 400)",
     # warnings (the record is valid)
     "example_data": "a value still the fictitious sample of `sheetgen example`",
     # the error classes below, when an error has no problems of its own

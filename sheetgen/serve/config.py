@@ -23,6 +23,16 @@ DEFAULT_TIMEOUT = 30.0
 #: The environment variable that holds the token when it is not given as ``--token``
 #: (a command-line argument is visible to every user of the machine in ``ps``).
 TOKEN_ENV = "SHEETGEN_SERVE_TOKEN"
+#: Seconds a client may take to send a request's line and headers, then its body (408 after;
+#: :mod:`sheetgen.serve.protocol`). Absolute: a client that trickles bytes does not extend them.
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 30.0
+#: Pages one request may produce (cover and sheets, counted before rendering: websites ×
+#: copies plus the cover); 413 beyond. A busy provider renders 20 websites once, or 5 × 4.
+MAX_PAGES = 40
+#: Pixels of PNG pages one request may produce (413 beyond): at the preview's fixed 110 dpi an
+#: A4 page is 910 × 1286 pixels, so this allows 12 pages.
+MAX_PNG_PIXELS = 14_100_000
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,9 @@ class ServeConfig:
     timeout: float = DEFAULT_TIMEOUT
     cors_origins: tuple[str, ...] = ()
     access_log: bool = True
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_connections: int = 0  # 0: from the open-file limit (sheetgen.serve.protocol)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServeConfig:
@@ -74,8 +87,14 @@ class ServeConfig:
             raise UsageError(f"--workers {self.workers}: must be 0 (one per CPU) or more")
         if self.body_limit < 1024:
             raise UsageError(f"body limit {self.body_limit}: must be at least 1024 bytes")
-        if self.timeout <= 0:
-            raise UsageError(f"--timeout {self.timeout}: must be more than 0 seconds")
+        for name, seconds in (("--timeout", self.timeout),
+                              ("--header-timeout", self.header_timeout),
+                              ("--body-timeout", self.body_timeout)):
+            if not seconds > 0:
+                raise UsageError(f"{name} {seconds}: must be more than 0 seconds")
+        if self.max_connections < 0 or 0 < self.max_connections < 4:
+            raise UsageError(f"--max-connections {self.max_connections}: must be 0 (from the "
+                             "open-file limit) or at least 4")
         token = self.token
         if token is not None and (len(token) < 16 or not token.isprintable() or " " in token):
             raise UsageError("the token must be at least 16 printable characters, no spaces",
