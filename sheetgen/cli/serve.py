@@ -95,11 +95,13 @@ def serve(
           f"{', token required' if config.token else ''}, at most "
           f"{limits.max_connections} connections); Ctrl-C stops", file=sys.stderr, flush=True)
     # uvicorn's own h11 protocol, with a header and a body deadline and the connection cap
-    # (sheetgen.serve.protocol says why there); the backlog also bounds how many connections
-    # one turn of the event loop accepts.
+    # (sheetgen.serve.protocol says why there). The backlog also bounds how many connections
+    # one turn of the event loop accepts before any is closed: at most the cap again, which
+    # the default cap leaves room for under the open-file limit.
     server = uvicorn.Server(uvicorn.Config(
         create_app(config), log_config=None, access_log=False, server_header=False,
-        timeout_graceful_shutdown=10, http=protocol_class(limits), backlog=256))
+        timeout_graceful_shutdown=10, http=protocol_class(limits),
+        backlog=max(16, min(2048, limits.max_connections))))
     server.run(sockets=[sock])
 
 
