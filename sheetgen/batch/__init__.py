@@ -43,6 +43,7 @@ from sheetgen.errors import (
     TemplateError,
     UsageError,
     WorkersCrashedError,
+    problem_fields,
 )
 from sheetgen.model import parse_applicant
 from sheetgen.output import AtomicFile, check_formats, check_writable, write_atomic
@@ -138,12 +139,13 @@ class RecordResult:
     rows: tuple[int, ...] = ()      # a spreadsheet record's rows (one per website)
 
     def as_dict(self) -> dict[str, Any]:
-        entry = {"index": self.index, "source": self.source, "locator": self.locator,
+        entry: dict[str, Any] = {
+                 "index": self.index, "source": self.source, "locator": self.locator,
                  "input_sha256": self.input_sha256, "ok": self.ok, "skipped": self.skipped,
                  "ref": self.ref, "reference": self.reference,
                  "outputs": [o.as_dict() for o in self.outputs],
                  "pages": self.pages, "variant": self.variant, "fit": self.fit,
-                 "errors": [p.as_dict() for p in self.errors]}
+                 **problem_fields(self.errors)}
         if self.rows:
             entry["rows"] = list(self.rows)
         return entry
