@@ -489,6 +489,15 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
 
             document = get_openapi(title=app.title, version=app.version,
                                    description=app.description, routes=app.routes)
+            # FastAPI lists a 422 of its own for every route with parameters; a bad parameter
+            # is answered 400 here (bad_query), in the error shape, which the routes list.
+            for methods in document.get("paths", {}).values():
+                for op in methods.values():
+                    answer = op.get("responses", {}).get("422", {})
+                    if "HTTPValidationError" in json.dumps(answer):
+                        del op["responses"]["422"]
+            for name in ("HTTPValidationError", "ValidationError"):
+                document.get("components", {}).get("schemas", {}).pop(name, None)
             applicant = json_schema(rules)
             applicant.pop("$schema", None)
             definitions = {"Applicant": applicant, **applicant.pop("$defs", {}),

@@ -31,7 +31,7 @@ DEFAULT_BODY_TIMEOUT = 30.0
 #: copies plus the cover); 413 beyond. A busy provider renders 20 websites once, or 5 × 4.
 MAX_PAGES = 40
 #: Pixels of PNG pages one request may produce (413 beyond): at the preview's fixed 110 dpi an
-#: A4 page is 910 × 1286 pixels, so this allows 12 pages.
+#: A4 page is 909 × 1286 pixels, so this allows 12 pages.
 MAX_PNG_PIXELS = 14_100_000
 
 
