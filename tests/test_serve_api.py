@@ -717,3 +717,15 @@ def test_serve_limits_are_checked() -> None:
         with pytest.raises(UsageError):
             ServeConfig(**bad).checked()  # type: ignore[arg-type]
     assert ServeConfig(max_connections=0).checked().max_connections == 0
+
+
+def test_connection_limits_from_the_environment() -> None:
+    config = ServeConfig.from_env({"SHEETGEN_SERVE_LOCAL": "1",
+                                   "SHEETGEN_SERVE_HEADER_TIMEOUT": "4",
+                                   "SHEETGEN_SERVE_BODY_TIMEOUT": "12.5",
+                                   "SHEETGEN_SERVE_MAX_CONNECTIONS": "200"})
+    assert (config.header_timeout, config.body_timeout, config.max_connections) == (4, 12.5, 200)
+    with pytest.raises(UsageError, match="SHEETGEN_SERVE_BODY_TIMEOUT"):
+        ServeConfig.from_env({"SHEETGEN_SERVE_LOCAL": "1", "SHEETGEN_SERVE_BODY_TIMEOUT": "x"})
+    with pytest.raises(UsageError, match="--header-timeout"):
+        ServeConfig.from_env({"SHEETGEN_SERVE_LOCAL": "1", "SHEETGEN_SERVE_HEADER_TIMEOUT": "0"})

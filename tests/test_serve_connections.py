@@ -5,7 +5,8 @@ short header and body deadlines and a small connection cap, and these tests hold
 the README promises: a flood of half-sent requests is bounded and timed out, a normal request
 still answers, the log stays a few lines without tracebacks, forged log lines are escaped, an
 aborted upload is one line. Every flood is bounded in count and time and stops by itself.
-The raw requests are in ``tests/fixtures/hostile/http/``.
+The raw requests are in ``tests/fixtures/hostile/http/``. The last test runs the app under
+gunicorn with :mod:`sheetgen.serve.gunicorn`'s worker (skipped where gunicorn is missing).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import re
 import resource
 import socket
@@ -250,3 +252,40 @@ def test_control_characters_in_a_path_are_escaped_in_the_log(server: Server) -> 
     assert line.startswith("sheetgen serve: GET /api/v1/x\\x0aGET /api/v1/sheets 200")
     assert "\\x1b[2J" in line and "\\u2028" in line and " 404 " in line
     assert not any(ch in line for ch in "\x1b\u2028\r")
+
+
+def test_under_gunicorn_the_worker_class_brings_the_same_deadlines() -> None:
+    pytest.importorskip("gunicorn")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "SHEETGEN_SERVE_LOCAL": "1",
+           "SHEETGEN_SERVE_WORKERS": "1", "SHEETGEN_SERVE_HEADER_TIMEOUT": "1.5",
+           "SHEETGEN_SERVE_MAX_CONNECTIONS": "16"}
+    env.pop("SHEETGEN_SERVE_TOKEN", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "sheetgen.serve:create_app()", "-w", "1",
+         "-k", "sheetgen.serve.gunicorn.Worker", "-b", f"127.0.0.1:{port}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, cwd=REPO)
+    running = Server(process, port)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            with contextlib.suppress(OSError):
+                if get(running, "/api/v1/live")[0] == 200:
+                    break
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.3)
+        held = open_slow(running, (HOSTILE / "slow-headers.http").read_bytes(), 40)
+        assert get(running, "/api/v1/live")[0] == 200
+        answers, still_open = wait_closed(held, 10)
+        assert still_open == 0
+        assert any(a.startswith(b"HTTP/1.1 408 ") for a in answers)
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

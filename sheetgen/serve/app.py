@@ -289,7 +289,7 @@ def _content_disposition(name: str) -> str:
 
 def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = None) -> FastAPI:
     """The ASGI application. Without ``config``, from ``SHEETGEN_SERVE_*`` variables (for
-    ``gunicorn -k uvicorn.workers.UvicornWorker 'sheetgen.serve:create_app()'``)."""
+    ``gunicorn -k sheetgen.serve.gunicorn.Worker 'sheetgen.serve:create_app()'``)."""
     config = (config or ServeConfig.from_env()).checked()
     _log_to_stderr()
     rules = load_rules()

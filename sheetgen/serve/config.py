@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sheetgen.errors import UsageError
 
@@ -56,28 +58,33 @@ class ServeConfig:
         """The configuration of an app started by another server (gunicorn, uvicorn --factory).
 
         ``SHEETGEN_SERVE_TOKEN``, ``SHEETGEN_SERVE_WORKERS``, ``SHEETGEN_SERVE_TIMEOUT``,
-        ``SHEETGEN_SERVE_BODY_LIMIT``, ``SHEETGEN_SERVE_CORS`` (comma-separated origins).
-        The app cannot see where the other server binds, so a token is required unless
-        ``SHEETGEN_SERVE_LOCAL=1`` says that it binds to loopback only.
+        ``SHEETGEN_SERVE_BODY_LIMIT``, ``SHEETGEN_SERVE_CORS`` (comma-separated origins), and
+        the connection limits that :mod:`sheetgen.serve.gunicorn`'s worker applies
+        (:meth:`connection_limits`). The app cannot see where the other server binds, so a
+        token is required unless ``SHEETGEN_SERVE_LOCAL=1`` says that it binds to loopback only.
         """
         env = dict(os.environ if environ is None else environ)
-
-        def number(name: str, kind: type[int] | type[float], default: float) -> float:
-            text = env.get(name, "").strip()
-            if not text:
-                return default
-            try:
-                return kind(text)
-            except ValueError:
-                raise UsageError(f"{name}={text[:20]!r} is not a number") from None
-
+        number = _numbers(env)
         host = "127.0.0.1" if env.get("SHEETGEN_SERVE_LOCAL") == "1" else "0.0.0.0"
         return cls(host=host, token=env.get(TOKEN_ENV) or None,
+                   **cls.connection_limits(env),
                    workers=int(number("SHEETGEN_SERVE_WORKERS", int, 0)),
                    timeout=float(number("SHEETGEN_SERVE_TIMEOUT", float, DEFAULT_TIMEOUT)),
                    body_limit=int(number("SHEETGEN_SERVE_BODY_LIMIT", int, DEFAULT_BODY_LIMIT)),
                    cors_origins=tuple(o.strip() for o in env.get("SHEETGEN_SERVE_CORS", "")
                                       .split(",") if o.strip())).checked()
+
+    @staticmethod
+    def connection_limits(environ: dict[str, str] | None = None) -> dict[str, Any]:
+        """``header_timeout``, ``body_timeout`` and ``max_connections`` from
+        ``SHEETGEN_SERVE_HEADER_TIMEOUT``, ``SHEETGEN_SERVE_BODY_TIMEOUT`` and
+        ``SHEETGEN_SERVE_MAX_CONNECTIONS`` (0 or unset: from the open-file limit)."""
+        number = _numbers(dict(os.environ if environ is None else environ))
+        return {"header_timeout": float(number("SHEETGEN_SERVE_HEADER_TIMEOUT", float,
+                                               DEFAULT_HEADER_TIMEOUT)),
+                "body_timeout": float(number("SHEETGEN_SERVE_BODY_TIMEOUT", float,
+                                             DEFAULT_BODY_TIMEOUT)),
+                "max_connections": int(number("SHEETGEN_SERVE_MAX_CONNECTIONS", int, 0))}
 
     def checked(self) -> ServeConfig:
         """This configuration, or a UsageError naming what is wrong with it."""
@@ -108,6 +115,21 @@ class ServeConfig:
                 hint=f"give --token TOKEN or set {TOKEN_ENV}; every /api/ call must then "
                      "send 'Authorization: Bearer TOKEN'")
         return self
+
+
+def _numbers(env: dict[str, str]) -> Callable[[str, type[int] | type[float], float], float]:
+    """A reader of numeric variables of ``env``: the default when unset, else a UsageError
+    naming the variable when it is not a number."""
+    def number(name: str, kind: type[int] | type[float], default: float) -> float:
+        text = env.get(name, "").strip()
+        if not text:
+            return default
+        try:
+            return kind(text)
+        except ValueError:
+            raise UsageError(f"{name}={text[:20]!r} is not a number") from None
+
+    return number
 
 
 def is_loopback(host: str) -> bool:
