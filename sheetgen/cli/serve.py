@@ -77,9 +77,15 @@ def serve(
         protocol_class,
     )
 
+    file_limit = open_file_limit()
     limits = Limits(header_timeout=config.header_timeout, body_timeout=config.body_timeout,
                     max_connections=config.max_connections
-                    or default_max_connections(open_file_limit()))
+                    or default_max_connections(file_limit))
+    if file_limit is not None and limits.max_connections > default_max_connections(file_limit):
+        print(f"sheetgen: warning: --max-connections {limits.max_connections} with an "
+              f"open-file limit of {file_limit}: a burst of connections may run out of files "
+              f"(at most {default_max_connections(file_limit)} is safe; raise ulimit -n)",
+              file=sys.stderr)
     sock = _bind(config.host, config.port)
     bound = sock.getsockname()[1]
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,

@@ -320,11 +320,13 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                               "query option is refused (400).")
     allowed_query: dict[tuple[str, str], frozenset[str]] = {}
 
-    def known_query(request: Request) -> None:
+    async def known_query(request: Request) -> None:
         """400 for a query option the route does not take (a typo would otherwise be ignored
-        silently: ``?formt=png`` answered with a PDF)."""
+        silently: ``?formt=png`` answered with a PDF). Async: it runs on the event loop, so
+        the table is filled once, whole, before any request reads it."""
         route = request.scope.get("route")
-        key = (request.method, getattr(route, "path", ""))
+        method = "GET" if request.method == "HEAD" else request.method
+        key = (method, getattr(route, "path", ""))
         if not allowed_query:
             for path, methods in app.openapi().get("paths", {}).items():
                 for method, op in methods.items():
