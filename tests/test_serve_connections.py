@@ -300,3 +300,72 @@ def test_under_gunicorn_the_worker_class_brings_the_same_deadlines() -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+def test_running_out_of_files_is_logged_once_per_burst() -> None:
+    # A cap set above what the open-file limit allows (the CLI warns): the flood exhausts the
+    # process's files, accept() fails hundreds of times a second, and the log has a line when
+    # that starts and one with the count when it ends, no traceback; once the slow clients'
+    # header deadline has passed, the server answers again.
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (160, 160))
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sheetgen", "serve", "--port", "0", "--workers", "1",
+         "--header-timeout", str(HEADER_TIMEOUT), "--max-connections", "1000"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        preexec_fn=few_files, cwd=REPO)
+    lines: list[str] = []
+
+    def drain() -> None:
+        assert process.stderr is not None
+        for raw in process.stderr:
+            lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    held: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not any(m := re.search(r"http://127\.0\.0\.1:(\d+)/", line) for line in lines):
+            assert time.monotonic() < deadline and process.poll() is None, lines
+            time.sleep(0.1)
+        port = int(next(m.group(1) for line in lines
+                        if (m := re.search(r"http://127\.0\.0\.1:(\d+)/", line))))
+        running = Server(process, port, lines)
+        while True:
+            with contextlib.suppress(OSError):
+                if get(running, "/api/v1/live")[0] == 200:
+                    break
+            assert time.monotonic() < deadline, lines
+            time.sleep(0.2)
+        assert any("warning: --max-connections 1000" in line for line in lines)
+        held = open_slow(running, (HOSTILE / "slow-headers.http").read_bytes(), 300)
+        time.sleep(1)
+        answered = None
+        until = time.monotonic() + HEADER_TIMEOUT + 15
+        while answered is None and time.monotonic() < until:
+            with contextlib.suppress(OSError):
+                answered = get(running, "/api/v1/live", timeout=3)[0]
+        assert answered == 200
+        wait_closed(held, HEADER_TIMEOUT + 5)
+        time.sleep(6)  # the burst's quiet time: its closing line
+        accept_lines = [line for line in lines if "cannot accept connections" in line
+                        or "accept() failures" in line]
+        assert 1 <= len(accept_lines) <= 4, accept_lines
+        assert "Too many open files" in accept_lines[0]
+        assert not any("Traceback" in line or "out of system resource" in line
+                       for line in lines)
+        assert len(lines) < 60, lines
+    finally:
+        for sock in held:
+            sock.close()
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        reader.join(5)
+        if process.stderr is not None:
+            process.stderr.close()
