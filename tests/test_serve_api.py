@@ -32,7 +32,7 @@ from sheetgen.serve.config import ServeConfig
 from sheetgen.serve.form import LABELS, form_spec, schema_keys
 from sheetgen.vocabulary import FilingType, Nature
 from tests.applicants import SECRET, edit, personal, unit
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.pdfs import page_texts
 from tests.test_sheets import LONG_DOMAINS
 
@@ -598,13 +598,9 @@ def test_503_says_when_to_retry() -> None:
         assert int(response.headers["retry-after"]) > 0
 
 
-def _websites(count: int) -> dict[str, Any]:
-    data = unit()
-    site = data["websites"][0]
-    data["websites"] = [edit(edit(site, "name", f"{site['name']}{n}"), "domains",
-                             [f"site{n}-{d}.example.cn" for d in range(10)])
-                        for n in range(count)]
-    return data
+#: Issue 26's request body: a valid unit with 10 websites of 10 domains each.
+TEN_WEBSITES = json.loads((REPO / "tests" / "fixtures" / "hostile" / "http" /
+                           "ten-websites-ten-domains.json").read_text("utf-8"))
 
 
 def test_a_request_for_too_many_pages_is_refused_before_rendering(client: TestClient) -> None:
@@ -612,12 +608,13 @@ def test_a_request_for_too_many_pages_is_refused_before_rendering(client: TestCl
 
     started = time.monotonic()
     # Issue 26's request: 10 websites × 10 domains, ten copies, as PNG (a 22.7 MB ZIP).
+    assert check_document(body(TEN_WEBSITES), source="s")[0].ok  # valid: only too big
     problems = assert_problems(post(client, "/api/v1/sheets?format=png&copies=10&details=true",
-                                    _websites(10)), 413)
+                                    TEN_WEBSITES), 413)
     assert problems[0]["code"] == "too_many_pages" and "101" in problems[0]["message"]
     png_limit = MAX_PNG_PIXELS // (909 * 1286)
     assert f"limit of {png_limit} per request" in problems[0]["message"]
-    problems = assert_problems(post(client, "/api/v1/sheets?copies=5", _websites(10)), 413)
+    problems = assert_problems(post(client, "/api/v1/sheets?copies=5", TEN_WEBSITES), 413)
     assert f"limit of {MAX_PAGES} per request" in problems[0]["message"]
     assert time.monotonic() - started < 5  # nothing was rendered
 
