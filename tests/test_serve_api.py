@@ -726,3 +726,10 @@ def test_connection_limits_from_the_environment() -> None:
         ServeConfig.from_env({"SHEETGEN_SERVE_LOCAL": "1", "SHEETGEN_SERVE_BODY_TIMEOUT": "x"})
     with pytest.raises(UsageError, match="--header-timeout"):
         ServeConfig.from_env({"SHEETGEN_SERVE_LOCAL": "1", "SHEETGEN_SERVE_HEADER_TIMEOUT": "0"})
+
+
+def test_a_body_nested_too_deep_for_the_page_count_is_the_readers_422(client: TestClient) -> None:
+    for content in (b"[" * 100_000 + b"]" * 100_000, b'{"websites": ' + b"[" * 100_000):
+        response = client.post("/api/v1/sheets", content=content,
+                               headers={"content-type": "application/json"})
+        assert assert_problems(response, 422)[0]["code"] in ("too_deep", "not_json")

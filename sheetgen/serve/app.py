@@ -6,21 +6,29 @@ Requests and answers
     CLI's own reader (:mod:`sheetgen.sources.json`: UTF-8, duplicate keys, depth) and model, so
     a body gets exactly the problems ``sheetgen check`` prints for the same file. Every error
     is ``{"ok": false, "problems": [{path, code, message}]}``: 422 for the data (invalid,
-    does not fit, a character no font has), 400 for a query option, 401 without the token,
-    404/405/413/415, 503 when no worker is free in time, 504 when a render overruns the
-    timeout, 500 for a bug (no traceback, no detail).
+    does not fit, a character no font has), 400 for a bad or unknown query option (each
+    route's options are those its OpenAPI description lists) and for a refused CORS
+    preflight, 401 without the token, 404/405/415, 413 for a body over the limit or a request
+    for more pages than one request may have (counted before rendering), 503 with
+    ``Retry-After`` when no worker is free in time, 504 when a render overruns the timeout,
+    500 for a bug (no traceback, no detail). 408 for a request not sent in time and 503 for a
+    full server come from the connection layer (:mod:`sheetgen.serve.protocol`), in the same
+    shape. ``GET /api/v1/live`` needs no token and answers ``{"ok": true}`` only.
 
 Privacy
     Nothing sent is stored: bodies live in memory for the request only, no file is written,
     and the access log (logger ``sheetgen.serve.access``) records method, path without the
-    query, status, size and time, never a body, a query value or a header. Problems are the
-    model's, built from error codes, never from the input, so the filing password cannot be
+    query, status, size and time, never a body, a query value or a header; control
+    characters in every line of the server's loggers are escaped (:class:`EscapeControls`), so
+    a path cannot forge a line. A client gone before its body was read is that line with 499,
+    not an error. Problems are the model's, built from error codes, never from the input
+    (an unknown query option is named, never its value), so the filing password cannot be
     echoed; API answers carry ``Cache-Control: no-store``.
 
 Security headers on every answer: a Content-Security-Policy that allows only this origin's
 own scripts, styles, fonts and images (no inline script or style; ``data:``/``blob:`` images
 for the previews, ``blob:`` for the downloads), ``nosniff``, no framing, no referrer. CORS is
-off unless origins are configured. With a token, every ``/api/`` call needs
+off unless origins are configured. With a token, every ``/api/`` call but ``/api/v1/live`` needs
 ``Authorization: Bearer <token>`` (compared in constant time); the form page and its static
 files do not, and the page asks for the token when the API answers 401.
 """
@@ -229,7 +237,7 @@ def _check_pages(body: bytes, *, format: str, cover: bool, copies: int) -> None:
     renderer's own 422."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep: the reader says so
         return
     websites = data.get("websites") if isinstance(data, dict) else None
     if not isinstance(websites, list):
@@ -329,8 +337,8 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
         key = (method, getattr(route, "path", ""))
         if not allowed_query:
             for path, methods in app.openapi().get("paths", {}).items():
-                for method, op in methods.items():
-                    allowed_query[(method.upper(), path)] = frozenset(
+                for verb, op in methods.items():
+                    allowed_query[(verb.upper(), path)] = frozenset(
                         p["name"] for p in op.get("parameters", []) if p.get("in") == "query")
         unknown = sorted({name for name in request.query_params
                           if name not in allowed_query.get(key, frozenset())})
