@@ -122,10 +122,15 @@ def get(server: Server, path: str, timeout: float = 5.0) -> tuple[int, bytes, fl
         connection.close()
 
 
-def open_slow(server: Server, payload: bytes, count: int) -> list[socket.socket]:
-    """``count`` connections that each send ``payload`` and then nothing."""
+def open_slow(server: Server, payload: bytes, count: int,
+              budget: float = 20.0) -> list[socket.socket]:
+    """``count`` connections that each send ``payload`` and then nothing (fewer if opening
+    them takes longer than ``budget`` seconds: a flood here always stops by itself)."""
     held = []
+    until = time.monotonic() + budget
     for _ in range(count):
+        if time.monotonic() > until:
+            break
         try:
             sock = socket.create_connection(("127.0.0.1", server.port), timeout=3)
             sock.sendall(payload)
