@@ -7,6 +7,7 @@ stderr and that exit code. Library callers catch ``SheetgenError``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -57,6 +58,14 @@ class Problem:
             " ".join(p for p in (self.source or "", f"row {self.row}" if self.row else "") if p),
             self.column or "") if part)
         return f"{place} ({self.path})" if self.path else place
+
+
+def problem_fields(problems: Iterable[Problem]) -> dict[str, list[dict[str, Any]]]:
+    """The problems of a ``--json`` document or a manifest entry: ``problems``, the name the
+    HTTP API uses too, and ``errors``, the same list under its old name, kept as an alias for
+    the 0.2 release only (README, "Machine-readable output")."""
+    listed = [p.as_dict() for p in problems]
+    return {"problems": listed, "errors": [dict(p) for p in listed]}
 
 
 #: Every problem code sheetgen can report, with what it means: the one registry (stable; scripts
@@ -185,6 +194,11 @@ PROBLEM_CODES: dict[str, str] = {
     "extra_originals": "a website with more originals back than expected",
     "scanned_twice": "the same original scanned again",
     "website_count_mismatch": "a code whose website count disagrees with the manifest's",
+    "unknown_parameter": "a query option the API call does not take (HTTP 400)",
+    "too_many_pages": "a request that would produce more pages than one request may (HTTP 413)",
+    "request_timeout": "a request's headers or body not sent within the server's time (HTTP 408)",
+    "cors_refused": "a cross-origin preflight from an origin, method or header not allowed "
+                    "(HTTP 400)",
     # warnings (the record is valid)
     "example_data": "a value still the fictitious sample of `sheetgen example`",
     # the error classes below, when an error has no problems of its own
@@ -219,7 +233,7 @@ class SheetgenError(Exception):
         """The error as JSON-ready data (for ``--json`` and batch manifests)."""
         problems = self.problems or [Problem("", self.code, self.message)]
         return {"code": self.code, "exit_code": int(self.exit_code),
-                "message": self.message, "errors": [p.as_dict() for p in problems]}
+                "message": self.message, **problem_fields(problems)}
 
 
 class UsageError(SheetgenError):

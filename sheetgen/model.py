@@ -59,7 +59,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sheetgen import identifiers as ids
-from sheetgen.errors import InvalidDataError, Problem, UsageError
+from sheetgen.errors import InvalidDataError, Problem, UsageError, problem_fields
 from sheetgen.rules import Province, Rules, load_rules
 from sheetgen.sources.json import (
     Record,
@@ -727,7 +727,7 @@ class CheckResult:
         """The record's part of ``sheetgen check --json``."""
         applicant = self.applicant
         rows = {"rows": list(self.rows)} if self.rows else {}
-        return {"ok": self.ok, **rows, "errors": [p.as_dict() for p in self.problems],
+        return {"ok": self.ok, **rows, **problem_fields(self.problems),
                 "warnings": [w.as_dict() for w in self.warnings],
                 "websites": len(applicant.websites) if applicant else 0,
                 "variant": rules.province(applicant.province).variant if applicant else None}
@@ -984,4 +984,20 @@ def json_schema(rules: Rules | None = None) -> dict[str, Any]:
                   for holder in ("person", "any")}
     defs["PersonCertificate"]["properties"]["type"]["enum"] = cert_names["person"]
     defs["HostCertificate"]["properties"]["type"]["enum"] = cert_names["any"]
+    for node in (schema, *defs.values()):
+        _required_text_not_empty(node)
     return schema
+
+
+def _required_text_not_empty(node: dict[str, Any]) -> None:
+    """``minLength: 1`` on an object's required strings and on strings in its arrays: the
+    validator refuses ``""`` there (``required``), so the schema says so too and a client
+    generated from it does not send one (issue 26.10)."""
+    required = set(node.get("required", ()))
+    for key, prop in node.get("properties", {}).items():
+        items = prop.get("items", {})
+        targets = [prop] if key in required else []
+        targets += [items, *items.get("anyOf", ())] if isinstance(items, dict) else []
+        for target in targets:
+            if target.get("type") == "string" and "enum" not in target:
+                target.setdefault("minLength", 1)

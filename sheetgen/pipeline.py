@@ -35,7 +35,7 @@ from sheetgen.documents.context import reference
 from sheetgen.documents.example import applicant_warnings
 from sheetgen.documents.jobs import RenderOptions, applicant_jobs
 from sheetgen.documents.plan import FilingPlan, make_plan
-from sheetgen.errors import Problem
+from sheetgen.errors import Problem, problem_fields
 from sheetgen.model import Applicant, parse_applicant
 from sheetgen.output import check_formats, output_file, safe_stem, write_atomic, write_stdout
 from sheetgen.rendering.fields import FieldFit
@@ -142,7 +142,7 @@ class Produced:
         if self.docx:
             body["docx"] = [d.report() for d in self.docx]
         names = list(outputs) if outputs is not None else [f.name for f in self.files]
-        return {"ok": True, "source": source, "outputs": names, **body, "errors": [],
+        return {"ok": True, "source": source, "outputs": names, **body, **problem_fields(()),
                 "warnings": [w.as_dict() for w in self.warnings]}
 
 

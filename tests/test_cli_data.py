@@ -38,8 +38,9 @@ def test_check_examples(path: Path) -> None:
 def test_check_stdin_and_json() -> None:
     result = run_cli("check", "-", "--json", stdin=_json(unit()))
     assert result.code == 0
-    assert json.loads(result.text) == {"ok": True, "source": "<stdin>", "errors": [],
-                                       "warnings": [], "websites": 1, "variant": "public"}
+    assert json.loads(result.text) == {"ok": True, "source": "<stdin>", "problems": [],
+                                       "errors": [], "warnings": [], "websites": 1,
+                                       "variant": "public"}
 
 
 FIVE_MISTAKES = [

@@ -510,7 +510,8 @@ def test_check_document_single_and_array() -> None:
     assert [(p.path, p.code) for p in results[1].located()] == [("[1]", "not_an_object")]
     bad = check_document(json.dumps([edit(personal(), "host.name", 1)]).encode(), source="s")
     assert [p.path for p in bad[0].located()] == ["[0].host.name"]
-    assert bad[0].as_dict(RULES) == {"ok": False, "errors": [p.as_dict() for p in bad[0].problems],
+    problems = [p.as_dict() for p in bad[0].problems]
+    assert bad[0].as_dict(RULES) == {"ok": False, "problems": problems, "errors": problems,
                                      "warnings": [], "websites": 0, "variant": None}
 
 

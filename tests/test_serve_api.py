@@ -33,7 +33,7 @@ from sheetgen.serve.config import ServeConfig
 from sheetgen.serve.form import LABELS, form_spec, schema_keys
 from sheetgen.vocabulary import FilingType, Nature
 from tests.applicants import SECRET, edit, personal, unit
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.pdfs import page_texts
 from tests.test_sheets import LONG_DOMAINS
 
@@ -561,3 +561,206 @@ def test_the_cli_does_not_import_the_web_stack() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, timeout=60)
     assert proc.stdout.strip() == "[]"
+
+
+# --- issue 26 and 27: limits, contract gaps, the names of things ------------------------------
+
+def test_live_needs_no_token_and_says_nothing_else() -> None:
+    with start(ServeConfig(host="0.0.0.0", token=TOKEN, workers=1)) as guarded:
+        response = guarded.get("/api/v1/live")
+        assert response.status_code == 200 and response.json() == {"ok": True}
+        assert response.headers["cache-control"] == "no-store"
+        assert assert_problems(guarded.get("/api/v1/health"), 401)[0]["code"] == "unauthorized"
+
+
+def test_unknown_query_options_are_refused_by_name(client: TestClient) -> None:
+    problems = assert_problems(post(client, "/api/v1/sheets?formt=png&foo=1", personal()), 400)
+    assert [(p["path"], p["code"]) for p in problems] == [
+        ("query.foo", "unknown_parameter"), ("query.formt", "unknown_parameter")]
+    assert "formt" in problems[0]["message"] and "foo" in problems[0]["message"]
+    for method, path in (("GET", "/api/v1/health?foo=1"), ("GET", "/api/v1/schema?x="),
+                         ("GET", "/api/v1/rules/江西?province=x"), ("POST", "/api/v1/check?a=1"),
+                         ("GET", "/api/v1/live?probe=1"), ("GET", "/api/v1/example?nture=unit")):
+        response = client.request(method, path, content=body(personal()),
+                                  headers={"content-type": "application/json"})
+        assert assert_problems(response, 400)[0]["code"] == "unknown_parameter", path
+    # What a route takes still works.
+    assert client.get("/api/v1/example?province=广东&nature=personal").status_code == 200
+    assert post(client, "/api/v1/sheets?cover=false&format=pdf&copies=1",
+                personal()).status_code == 200
+
+
+def test_sheets_pdf_and_docx_at_once_as_the_cli(client: TestClient) -> None:
+    for fmt in ("pdf,docx", "docx,pdf"):
+        response = post(client, f"/api/v1/sheets?format={fmt}&cover=false", personal())
+        assert response.status_code == 200, response.text
+        archive = zipfile.ZipFile(io.BytesIO(response.content))
+        assert archive.namelist() == ["QY-2026-000123.pdf", "QY-2026-000123-sheet1.docx"]
+        assert archive.read("QY-2026-000123.pdf").startswith(b"%PDF")
+    for bad in ("pdf,png", "pdf,pdf", "pdf,"):
+        problems = assert_problems(post(client, f"/api/v1/sheets?format={bad}", personal()),
+                                   400)
+        assert problems[0]["path"] == "query.format"
+
+
+class _BusyPool:
+    """A pool whose workers are always busy: what the server answers then."""
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def stats(self) -> dict[str, int]:
+        return {"workers": 1, "idle": 0, "served": 0, "replaced": 0}
+
+    async def render(self, request: Any) -> Any:
+        from sheetgen.serve.pool import PoolError
+
+        raise PoolError(503, "busy", "every render worker stayed busy")
+
+
+def test_503_says_when_to_retry() -> None:
+    with TestClient(create_app(ServeConfig(workers=1), pool=_BusyPool()),  # type: ignore[arg-type]
+                    raise_server_exceptions=False) as busy:
+        response = post(busy, "/api/v1/sheets", personal())
+        assert assert_problems(response, 503)[0]["code"] == "busy"
+        assert int(response.headers["retry-after"]) > 0
+
+
+#: Issue 26's request body: a valid unit with 10 websites of 10 domains each.
+TEN_WEBSITES = json.loads((REPO / "tests" / "fixtures" / "hostile" / "http" /
+                           "ten-websites-ten-domains.json").read_text("utf-8"))
+
+
+def test_a_request_for_too_many_pages_is_refused_before_rendering(client: TestClient) -> None:
+    from sheetgen.serve.config import MAX_PAGES, MAX_PNG_PIXELS
+
+    started = time.monotonic()
+    # Issue 26's request: 10 websites × 10 domains, ten copies, as PNG (a 22.7 MB ZIP).
+    assert check_document(body(TEN_WEBSITES), source="s")[0].ok  # valid: only too big
+    problems = assert_problems(post(client, "/api/v1/sheets?format=png&copies=10&details=true",
+                                    TEN_WEBSITES), 413)
+    assert problems[0]["code"] == "too_many_pages" and "101" in problems[0]["message"]
+    png_limit = MAX_PNG_PIXELS // (909 * 1286)
+    assert f"limit of {png_limit} per request" in problems[0]["message"]
+    problems = assert_problems(post(client, "/api/v1/sheets?copies=5", TEN_WEBSITES), 413)
+    assert f"limit of {MAX_PAGES} per request" in problems[0]["message"]
+    assert time.monotonic() - started < 5  # nothing was rendered
+
+
+def test_png_pages_have_the_previews_fixed_resolution() -> None:
+    from PIL import Image
+
+    from sheetgen.rendering.pdf.preview import DPI, page_images
+    from sheetgen.serve import app
+
+    assert app._PNG_DPI == DPI  # the pixel limit counts pages at this resolution
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(595.28, 841.89)  # A4
+    pdf = io.BytesIO()
+    writer.write(pdf)
+    [png] = page_images(pdf.getvalue())
+    width, height = Image.open(io.BytesIO(png)).size
+    assert abs(width * height - app._A4_PIXELS) < 0.01 * app._A4_PIXELS
+
+
+def test_a_refused_cors_preflight_answers_in_the_error_shape() -> None:
+    with start(ServeConfig(workers=1, cors_origins=("https://provider.example",))) as cors:
+        preflight = {"access-control-request-method": "POST",
+                     "access-control-request-headers": "content-type"}
+        allowed = cors.options("/api/v1/check",
+                               headers={"origin": "https://provider.example", **preflight})
+        assert allowed.status_code == 200
+        refused = cors.options("/api/v1/check",
+                               headers={"origin": "https://elsewhere.example", **preflight})
+        assert refused.headers["content-type"] == "application/json"
+        problems = assert_problems(refused, 400)
+        assert problems[0]["code"] == "cors_refused" and "origin" in problems[0]["message"]
+
+
+def test_openapi_describes_every_error_answer(client: TestClient) -> None:
+    openapi = client.get("/openapi.json").json()
+    paths = openapi["paths"]
+    assert {"400", "401", "413", "415", "422", "503", "504"} <= set(
+        paths["/api/v1/sheets"]["post"]["responses"])
+    assert "400" in paths["/api/v1/example"]["get"]["responses"]
+    assert "404" in paths["/api/v1/rules/{province}"]["get"]["responses"]
+    assert "/api/v1/live" in paths
+    for path, methods in paths.items():
+        for op in methods.values():
+            for status, answer in op["responses"].items():
+                if status.startswith(("4", "5")):
+                    schema = answer["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Problems"}, (path, status)
+    schemas = openapi["components"]["schemas"]
+    assert schemas["Problems"]["required"] == ["ok", "problems"]
+    # FastAPI's own 422 for a bad parameter is not what the server answers (400): not listed.
+    assert "HTTPValidationError" not in schemas
+    # A required string that the validator refuses empty says so (minLength), also in arrays.
+    assert schemas["Host"]["properties"]["name"]["minLength"] == 1
+    assert schemas["Person"]["properties"]["mobile"]["minLength"] == 1
+    domains = schemas["Website"]["properties"]["domains"]["items"]["anyOf"]
+    assert {"type": "string", "minLength": 1} in domains
+
+
+def test_every_required_string_of_the_schema_refuses_empty_as_the_validator_does() -> None:
+    schema = json_schema(load_rules())
+    empties = {"host.name": "host.name", "host.address": "host.address",
+               "websites[0].manager.name": "websites[0].manager.name",
+               "websites[0].domains[0]": "websites[0].domains[0]"}
+    for path in empties:
+        problems = check_document(body(edit(personal(), path, "")), source="s")[0].problems
+        assert any(p.path.startswith(path) for p in problems), path
+    assert schema["$defs"]["Host"]["properties"]["address"]["minLength"] == 1
+
+
+def test_the_cli_and_the_api_call_problems_by_one_name(client: TestClient) -> None:
+    data = edit(personal(), "websites[0].manager.mobile", "1380000")
+    result = run_cli("check", "-", "--json", stdin=body(data))
+    report = json.loads(result.text)
+    http = post(client, "/api/v1/check", data).json()
+    assert report["problems"] == http["problems"]
+    assert report["errors"] == report["problems"]  # the old name, an alias for one release
+    failed = json.loads(run_cli("check", "-", "--json", stdin=b"{").text)
+    assert failed["problems"] == failed["errors"] and failed["problems"][0]["code"] == "not_json"
+
+
+def test_control_characters_are_escaped_in_every_log_line(
+        client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    from sheetgen.serve.app import escape_controls
+
+    assert escape_controls("a\nb\x1b[2J\u2028\u202e\\") == "a\\x0ab\\x1b[2J\\u2028\\u202e\\\\"
+    caplog.set_level(logging.INFO, logger="sheetgen.serve")
+    client.get("/api/v1/x%0AGET%20/api/v1/sheets%20200%1b[2J")
+    [line] = [r.getMessage() for r in caplog.records if r.name == "sheetgen.serve.access"]
+    assert line.startswith("GET /api/v1/x\\x0aGET /api/v1/sheets 200\\x1b[2J 404 ")
+    assert "\n" not in line and "\x1b" not in line
+
+
+def test_serve_limits_are_checked() -> None:
+    for bad in ({"header_timeout": 0}, {"body_timeout": -1}, {"max_connections": 2},
+                {"header_timeout": float("nan")}):
+        with pytest.raises(UsageError):
+            ServeConfig(**bad).checked()  # type: ignore[arg-type]
+    assert ServeConfig(max_connections=0).checked().max_connections == 0
+
+
+def test_connection_limits_from_the_environment() -> None:
+    config = ServeConfig.from_env({"SHEETGEN_SERVE_LOCAL": "1",
+                                   "SHEETGEN_SERVE_HEADER_TIMEOUT": "4",
+                                   "SHEETGEN_SERVE_BODY_TIMEOUT": "12.5",
+                                   "SHEETGEN_SERVE_MAX_CONNECTIONS": "200"})
+    assert (config.header_timeout, config.body_timeout, config.max_connections) == (4, 12.5, 200)
+    with pytest.raises(UsageError, match="SHEETGEN_SERVE_BODY_TIMEOUT"):
+        ServeConfig.from_env({"SHEETGEN_SERVE_LOCAL": "1", "SHEETGEN_SERVE_BODY_TIMEOUT": "x"})
+    with pytest.raises(UsageError, match="--header-timeout"):
+        ServeConfig.from_env({"SHEETGEN_SERVE_LOCAL": "1", "SHEETGEN_SERVE_HEADER_TIMEOUT": "0"})
+
+
+def test_a_body_nested_too_deep_for_the_page_count_is_the_readers_422(client: TestClient) -> None:
+    for content in (b"[" * 100_000 + b"]" * 100_000, b'{"websites": ' + b"[" * 100_000):
+        response = client.post("/api/v1/sheets", content=content,
+                               headers={"content-type": "application/json"})
+        assert assert_problems(response, 422)[0]["code"] in ("too_deep", "not_json")

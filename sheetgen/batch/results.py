@@ -12,9 +12,7 @@ from typing import Any
 
 from sheetgen import __version__
 from sheetgen.documents.jobs import RenderOptions
-from sheetgen.errors import (
-    Problem,
-)
+from sheetgen.errors import Problem, problem_fields
 from sheetgen.rendering.templating import TemplateSet
 from sheetgen.sources.spreadsheet import SheetOptions
 
@@ -83,12 +81,13 @@ class RecordResult:
     documents: tuple[dict[str, Any], ...] = ()  # what was printed, by document kind
 
     def as_dict(self) -> dict[str, Any]:
-        entry = {"index": self.index, "source": self.source, "locator": self.locator,
-                 "input_sha256": self.input_sha256, "ok": self.ok, "skipped": self.skipped,
-                 "ref": self.ref, "reference": self.reference,
-                 "outputs": [o.as_dict() for o in self.outputs],
-                 "pages": self.pages, "variant": self.variant, "fit": self.fit,
-                 "errors": [p.as_dict() for p in self.errors]}
+        entry: dict[str, Any] = {
+            "index": self.index, "source": self.source, "locator": self.locator,
+            "input_sha256": self.input_sha256, "ok": self.ok, "skipped": self.skipped,
+            "ref": self.ref, "reference": self.reference,
+            "outputs": [o.as_dict() for o in self.outputs],
+            "pages": self.pages, "variant": self.variant, "fit": self.fit,
+            **problem_fields(self.errors)}
         if self.rows:
             entry["rows"] = list(self.rows)
         if self.websites is not None:

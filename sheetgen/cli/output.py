@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from sheetgen.errors import SheetgenError
+from sheetgen.errors import Problem, SheetgenError, problem_fields
 
 
 def say(message: str) -> None:
@@ -41,6 +41,6 @@ def json_errors(enabled: bool, **fields: Any) -> Iterator[None]:
         if enabled:
             emit_json({"ok": False, **fields, "code": "internal", "exit_code": 1,
                        "message": f"internal error ({type(exc).__name__})",
-                       "errors": [{"path": "", "code": "internal",
-                                   "message": f"internal error ({type(exc).__name__})"}]})
+                       **problem_fields([Problem("", "internal",
+                                                 f"internal error ({type(exc).__name__})")])})
         raise

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sheetgen.errors import UsageError
-from sheetgen.serve.config import DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUT, TOKEN_ENV
+from sheetgen.serve.config import (
+    DEFAULT_BODY_LIMIT,
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    TOKEN_ENV,
+)
 
 if TYPE_CHECKING:
     import socket
@@ -41,6 +47,18 @@ def serve(
         help="Allow browser calls from this origin (repeatable). Default: CORS off.")] = None,
     no_access_log: Annotated[bool, typer.Option(
         "--no-access-log", help="No access log lines on stderr.")] = False,
+    header_timeout: Annotated[float, typer.Option(
+        "--header-timeout", metavar="SECONDS",
+        help="Seconds a client may take to send a request's headers (408 after).")
+    ] = DEFAULT_HEADER_TIMEOUT,
+    body_timeout: Annotated[float, typer.Option(
+        "--body-timeout", metavar="SECONDS",
+        help="Seconds a client may take to send a request's body (408 after).")
+    ] = DEFAULT_BODY_TIMEOUT,
+    max_connections: Annotated[int, typer.Option(
+        "--max-connections", metavar="N",
+        help="Open connections at most; beyond, the oldest still sending its headers is "
+             "closed. Default (0): 1000, or fewer under a low open-file limit.")] = 0,
 ) -> None:
     """Serve the web form (Chinese) at / and the HTTP API at /api/v1 (docs at /docs)."""
     import logging
@@ -50,7 +68,24 @@ def serve(
     config = ServeConfig(host=host, port=port, workers=workers or default_workers(),
                          token=token, timeout=timeout, body_limit=body_limit,
                          cors_origins=tuple(cors_origin or ()),
-                         access_log=not no_access_log).checked()
+                         access_log=not no_access_log, header_timeout=header_timeout,
+                         body_timeout=body_timeout, max_connections=max_connections).checked()
+    from sheetgen.serve.protocol import (
+        Limits,
+        default_max_connections,
+        open_file_limit,
+        protocol_class,
+    )
+
+    file_limit = open_file_limit()
+    limits = Limits(header_timeout=config.header_timeout, body_timeout=config.body_timeout,
+                    max_connections=config.max_connections
+                    or default_max_connections(file_limit))
+    if file_limit is not None and limits.max_connections > default_max_connections(file_limit):
+        print(f"sheetgen: warning: --max-connections {limits.max_connections} with an "
+              f"open-file limit of {file_limit}: a burst of connections may run out of files "
+              f"(at most {default_max_connections(file_limit)} is safe; raise ulimit -n)",
+              file=sys.stderr)
     sock = _bind(config.host, config.port)
     bound = sock.getsockname()[1]
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -63,11 +98,16 @@ def serve(
     shown = f"[{config.host}]" if ":" in config.host else config.host
     print(f"sheetgen: the form is at http://{shown}:{bound}/ (API /api/v1, docs /docs; "
           f"{config.workers} render worker{'s' if config.workers != 1 else ''}"
-          f"{', token required' if config.token else ''}); Ctrl-C stops", file=sys.stderr,
-          flush=True)
+          f"{', token required' if config.token else ''}, at most "
+          f"{limits.max_connections} connections); Ctrl-C stops", file=sys.stderr, flush=True)
+    # uvicorn's own h11 protocol, with a header and a body deadline and the connection cap
+    # (sheetgen.serve.protocol says why there). The backlog also bounds how many connections
+    # one turn of the event loop accepts before any is closed: at most the cap again, which
+    # the default cap leaves room for under the open-file limit.
     server = uvicorn.Server(uvicorn.Config(
         create_app(config), log_config=None, access_log=False, server_header=False,
-        timeout_graceful_shutdown=10))
+        timeout_graceful_shutdown=10, http=protocol_class(limits),
+        backlog=max(16, min(2048, limits.max_connections))))
     server.run(sockets=[sock])
 
 
@@ -89,6 +129,6 @@ def _bind(host: str, port: int) -> socket.socket:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}",
                          hint="is another server using the port? give --port N "
                               "(or --port 0 for a free one)") from None
-    sock.listen(128)
+    sock.listen(256)
     sock.set_inheritable(True)
     return sock

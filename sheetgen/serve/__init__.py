@@ -4,10 +4,13 @@
 - :mod:`~.render`: what a request asks of the library (check, render to PDF/DOCX/PNG);
 - :mod:`~.pool`: the warm render worker processes, with a per-request timeout;
 - :mod:`~.form`: the form's fields and choices, generated from the model's JSON Schema;
-- :mod:`~.config`: bind address, token, limits; ``static/``: the page, its script and styles.
+- :mod:`~.config`: bind address, token, limits; ``static/``: the page, its script and styles;
+- :mod:`~.protocol`: uvicorn's HTTP/1.1 protocol with header and body deadlines and a
+  connection cap, and accept errors logged once per burst;
+- :mod:`~.gunicorn`: a gunicorn worker class that uses that protocol.
 
 ``create_app()`` without arguments reads ``SHEETGEN_SERVE_*`` variables, for running under
-another ASGI server (gunicorn with uvicorn workers; README).
+another ASGI server (gunicorn with :mod:`~.gunicorn`'s worker; README).
 """
 
 from __future__ import annotations

@@ -6,21 +6,29 @@ Requests and answers
     CLI's own reader (:mod:`sheetgen.sources.json`: UTF-8, duplicate keys, depth) and model, so
     a body gets exactly the problems ``sheetgen check`` prints for the same file. Every error
     is ``{"ok": false, "problems": [{path, code, message}]}``: 422 for the data (invalid,
-    does not fit, a character no font has), 400 for a query option, 401 without the token,
-    404/405/413/415, 503 when no worker is free in time, 504 when a render overruns the
-    timeout, 500 for a bug (no traceback, no detail).
+    does not fit, a character no font has), 400 for a bad or unknown query option (each
+    route's options are those its OpenAPI description lists) and for a refused CORS
+    preflight, 401 without the token, 404/405/415, 413 for a body over the limit or a request
+    for more pages than one request may have (counted before rendering), 503 with
+    ``Retry-After`` when no worker is free in time, 504 when a render overruns the timeout,
+    500 for a bug (no traceback, no detail). 408 for a request not sent in time and 503 for a
+    full server come from the connection layer (:mod:`sheetgen.serve.protocol`), in the same
+    shape. ``GET /api/v1/live`` needs no token and answers ``{"ok": true}`` only.
 
 Privacy
     Nothing sent is stored: bodies live in memory for the request only, no file is written,
     and the access log (logger ``sheetgen.serve.access``) records method, path without the
-    query, status, size and time, never a body, a query value or a header. Problems are the
-    model's, built from error codes, never from the input, so the filing password cannot be
+    query, status, size and time, never a body, a query value or a header; control
+    characters in every line of the server's loggers are escaped (:class:`EscapeControls`), so
+    a path cannot forge a line. A client gone before its body was read is that line with 499,
+    not an error. Problems are the model's, built from error codes, never from the input
+    (an unknown query option is named, never its value), so the filing password cannot be
     echoed; API answers carry ``Cache-Control: no-store``.
 
 Security headers on every answer: a Content-Security-Policy that allows only this origin's
 own scripts, styles, fonts and images (no inline script or style; ``data:``/``blob:`` images
 for the previews, ``blob:`` for the downloads), ``nosniff``, no framing, no referrer. CORS is
-off unless origins are configured. With a token, every ``/api/`` call needs
+off unless origins are configured. With a token, every ``/api/`` call but ``/api/v1/live`` needs
 ``Authorization: Bearer <token>`` (compared in constant time); the form page and its static
 files do not, and the page asks for the token when the API answers 401.
 """
@@ -35,6 +43,7 @@ import html
 import json
 import logging
 import time
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from importlib.resources import files
 from typing import Annotated, Any, Literal
@@ -43,16 +52,20 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 
 import sheetgen.serve.render as engine
 from sheetgen import __version__
 from sheetgen.errors import Problem, UsageError
 from sheetgen.resources import font_path
 from sheetgen.rules import load_rules
-from sheetgen.serve.config import ServeConfig, default_workers
+from sheetgen.serve.config import MAX_PAGES, MAX_PNG_PIXELS, ServeConfig, default_workers
 from sheetgen.serve.form import form_spec
 from sheetgen.serve.pool import PoolError, RenderPool
+from sheetgen.serve.protocol import RETRY_AFTER, install_accept_log
 
 access_log = logging.getLogger("sheetgen.serve.access")
 
@@ -78,6 +91,40 @@ STATIC = files("sheetgen.serve") / "static"
 #: The files the page loads; fonts are the bundled ones (no CJK font needed on the client).
 STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
 FONTS = {"serif.ttf": "body", "serif-supplement.ttf": "supplement"}
+
+
+#: Where a PNG page's pixels come from: the preview's resolution (fixed; no request sets it).
+_PNG_DPI = 110
+_A4_PIXELS = round(210 / 25.4 * _PNG_DPI) * round(297 / 25.4 * _PNG_DPI)
+#: The status logged for a request whose client went away before it was answered (nginx's).
+CLIENT_CLOSED = 499
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control, format and line/paragraph separator character written as a
+    ``\\xNN``/``\\uNNNN`` escape (and ``\\`` doubled), so a request cannot write a line
+    break, a forged log line or a terminal escape into the log (a path with ``%0A``)."""
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs"):
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class EscapeControls(logging.Filter):
+    """Every line of the server's loggers with its control characters escaped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        escaped = escape_controls(message)
+        if escaped != message:
+            record.msg, record.args = escaped, None
+        return True
 
 
 class ApiError(Exception):
@@ -147,9 +194,16 @@ class Guard:
             await self.app(scope, receive, guarded_send)
         finally:
             if self.log:
-                # The path only: a query string can carry values (a provider name).
-                access_log.info("%s %s %d %dB %.1fms", scope.get("method", "-"), path, status,
-                                size, (time.perf_counter() - started) * 1000)
+                note = ""
+                if scope.get("sheetgen.read_timeout"):
+                    status, note = 408, " request body not sent in time"
+                elif status == CLIENT_CLOSED:
+                    note = " client closed the connection"
+                # The path only: a query string can carry values (a provider name); its
+                # control characters are escaped by the logger's filter (EscapeControls).
+                access_log.info("%s %s %d %dB %.1fms%s", scope.get("method", "-"),
+                                path, status, size,
+                                (time.perf_counter() - started) * 1000, note)
 
 
 # --- request helpers -------------------------------------------------------------------------
@@ -168,12 +222,72 @@ async def read_json_body(request: Request, limit: int) -> bytes:
                            f"(Content-Type: application/json), got {media[:40] or 'none'}")
     chunks: list[bytes] = []
     total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientGone from None
     return b"".join(chunks)
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its body was read (an aborted upload): not
+    an error of the server, logged as one access line with status 499."""
+
+
+def _check_pages(body: bytes, *, format: str, cover: bool, copies: int) -> None:
+    """413 before any rendering when the request would produce more pages than one request
+    may (:data:`~sheetgen.serve.config.MAX_PAGES`; PNG pages: :data:`MAX_PNG_PIXELS`), so a
+    5 KB request cannot hold a render worker for long. Counted from the body as sheets
+    (websites × copies) plus the cover; a body that is not an applicant is left to the
+    renderer's own 422."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, or nested too deep: the reader says so
+        return
+    websites = data.get("websites") if isinstance(data, dict) else None
+    if not isinstance(websites, list):
+        return
+    pages = max(1, len(websites)) * copies + (1 if cover else 0)
+    png = format == "png"
+    limit = MAX_PNG_PIXELS // _A4_PIXELS if png else MAX_PAGES
+    if pages > limit:
+        what = f"PNG pages at {_PNG_DPI} dpi" if png else "pages"
+        raise ApiError.one(413, "too_many_pages",
+                           f"此请求将生成 {pages} 页，超过每次请求 {limit} 页的上限；请减少 copies "
+                           f"或分批请求 / this request would produce {pages} {what}, over the "
+                           f"limit of {limit} per request; ask for fewer copies or fewer "
+                           "websites per request", path="query.copies")
+
+
+#: The error shape, as an OpenAPI component.
+PROBLEMS_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["ok", "problems"], "additionalProperties": False,
+    "properties": {
+        "ok": {"const": False},
+        "problems": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["path", "code", "message"],
+            "additionalProperties": False,
+            "properties": {"path": {"type": "string"}, "code": {"type": "string"},
+                           "message": {"type": "string"}}}}}}
+
+
+class ProblemsCORS(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered in the error shape (it answers
+    ``text/plain`` "Disallowed CORS origin" otherwise)."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        refused = bytes(response.body).decode("utf-8", "replace").removeprefix(
+            "Disallowed CORS ")
+        return problems_response(response.status_code, [Problem(
+            "", "cors_refused", f"跨域请求被拒绝（{refused}）/ cross-origin request refused: "
+                                f"{refused} not allowed")])
 
 
 def _too_large(limit: int) -> ApiError:
@@ -192,7 +306,7 @@ def _content_disposition(name: str) -> str:
 
 def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = None) -> FastAPI:
     """The ASGI application. Without ``config``, from ``SHEETGEN_SERVE_*`` variables (for
-    ``gunicorn -k uvicorn.workers.UvicornWorker 'sheetgen.serve:create_app()'``)."""
+    ``gunicorn -k sheetgen.serve.gunicorn.Worker 'sheetgen.serve:create_app()'``)."""
     config = (config or ServeConfig.from_env()).checked()
     _log_to_stderr()
     rules = load_rules()
@@ -200,6 +314,9 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # accept() failing for lack of file descriptors: one line per burst, not a traceback
+        # per attempt (the server's event loop is running now, under any ASGI server).
+        install_accept_log(asyncio.get_running_loop())
         workers = pool or RenderPool(config.workers or default_workers(),
                                      timeout=config.timeout)
         workers.start()
@@ -216,7 +333,30 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                   docs_url=None, redoc_url=None,
                   description="ICP filing check sheets (网站备案信息真实性核验单) from applicant "
                               "JSON: validate, render PDF/DOCX/PNG. Errors are "
-                              "`{ok: false, problems: [{path, code, message}]}`.")
+                              "`{ok: false, problems: [{path, code, message}]}`. An unknown "
+                              "query option is refused (400).")
+    allowed_query: dict[tuple[str, str], frozenset[str]] = {}
+
+    async def known_query(request: Request) -> None:
+        """400 for a query option the route does not take (a typo would otherwise be ignored
+        silently: ``?formt=png`` answered with a PDF). Async: it runs on the event loop, so
+        the table is filled once, whole, before any request reads it."""
+        route = request.scope.get("route")
+        method = "GET" if request.method == "HEAD" else request.method
+        key = (method, getattr(route, "path", ""))
+        if not allowed_query:
+            for path, methods in app.openapi().get("paths", {}).items():
+                for verb, op in methods.items():
+                    allowed_query[(verb.upper(), path)] = frozenset(
+                        p["name"] for p in op.get("parameters", []) if p.get("in") == "query")
+        unknown = sorted({name for name in request.query_params
+                          if name not in allowed_query.get(key, frozenset())})
+        if unknown:
+            shown = ", ".join(escape_controls(name)[:40] for name in unknown[:10])
+            raise ApiError(400, [Problem(f"query.{escape_controls(name)[:40]}",
+                                         "unknown_parameter",
+                                         f"未知的参数 {shown} / unknown query option(s): "
+                                         f"{shown}") for name in unknown[:10]])
 
     def authorize(request: Request) -> None:
         if config.token is None:
@@ -229,12 +369,19 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                                          "'Authorization: Bearer <token>'")],
                            headers={"www-authenticate": "Bearer"})
 
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)])
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize), Depends(known_query)])
     body_doc: dict[str, Any] = {"requestBody": {"required": True, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/Applicant"}}}}}
-    problems_doc: dict[int | str, dict[str, Any]] = {
-        422: {"description": "invalid data: `{ok: false, problems: [{path, code, message}]}`"},
-        413: {"description": "body over the limit"}, 415: {"description": "not JSON"}}
+
+    def answers(**statuses: str) -> dict[int | str, dict[str, Any]]:
+        """OpenAPI responses in the error shape, ``s400="…"`` for 400."""
+        return {int(key[1:]): {"description": text, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Problems"}}}}
+            for key, text in statuses.items()}
+
+    common = {"s400": "an unknown or invalid query option", "s401": "no or wrong token"}
+    problems_doc = answers(**common, s422="invalid data: every problem with its JSON path",
+                           s413="body over the limit", s415="not JSON")
 
     @api.post("/check", openapi_extra=body_doc, responses=problems_doc,
               summary="Validate one applicant: every problem with its JSON path")
@@ -253,12 +400,19 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
         200: {"content": {engine.MEDIA_TYPES[k]: {} for k in ("pdf", "docx", "png", "zip")},
               "description": "the PDF; one DOCX or PNG, or a ZIP of several; with "
                              "response=json, the files (base64) and the fill report"},
-        **problems_doc}, summary="Render one applicant's cover and check sheets")
+        **problems_doc, **answers(
+            s413=f"body over the limit, or more than {MAX_PAGES} pages (PNG: "
+                 f"{MAX_PNG_PIXELS // _A4_PIXELS} pages) in one request",
+            s503="no render worker free in time (Retry-After)",
+            s504="the render took longer than the timeout")},
+        summary="Render one applicant's cover and check sheets")
     async def sheets(
         request: Request,
-        format: Annotated[Literal["pdf", "docx", "png"], Query(
-            description="pdf; docx (one file per sheet and the cover: a ZIP); png (a page "
-                        "each: a ZIP when several)")] = "pdf",
+        format: Annotated[str, Query(
+            pattern=r"^(pdf|docx|png|pdf,docx|docx,pdf)$",
+            description="pdf; docx (one file per sheet and the cover: a ZIP); pdf,docx (both, "
+                        "a ZIP, as the CLI's --format pdf,docx); png (a page each: a ZIP when "
+                        "several)")] = "pdf",
         cover: Annotated[bool, Query(description="the cover checklist first")] = True,
         qr: Annotated[bool, Query(description="a QR code of the sheet's reference")] = True,
         details: Annotated[bool, Query(
@@ -274,12 +428,17 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
         ] = "file",
     ) -> Response:
         body = await read_json_body(request, config.body_limit)
-        job = engine.SheetRequest(body, format=format, cover=cover, qr=qr, variant=variant,
+        _check_pages(body, format=format, cover=cover, copies=copies)
+        kind: engine.Format = ("pdf,docx" if "," in format
+                               else "docx" if format == "docx"
+                               else "png" if format == "png" else "pdf")
+        job = engine.SheetRequest(body, format=kind, cover=cover, qr=qr, variant=variant,
                                   provider=provider, copies=copies, details=details)
         try:
             result = await request.app.state.pool.render(job)
         except PoolError as err:
-            return problems_response(err.status, list(err.failure.problems))
+            retry = {"retry-after": str(RETRY_AFTER)} if err.status == 503 else None
+            return problems_response(err.status, list(err.failure.problems), retry)
         if isinstance(result, engine.Failure):
             return problems_response(result.status, list(result.problems))
         report = result.report
@@ -297,7 +456,8 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
             headers["x-sheetgen-pages"] = str(report["pages"])
         return Response(single.data, media_type=single.media_type, headers=headers)
 
-    @api.get("/rules/{province}", summary="The rules for a province (sheetgen rules --json)")
+    @api.get("/rules/{province}", summary="The rules for a province (sheetgen rules --json)",
+             responses=answers(**common, s404="no such province"))
     async def province_rules(province: str) -> JSONResponse:
         found = rules.find_province(province)
         if found is None:
@@ -307,17 +467,20 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                                f"unknown province {shown}", path="province")
         return JSONResponse(rules.facts(found))
 
-    @api.get("/schema", summary="The JSON Schema of one applicant (sheetgen schema)")
+    @api.get("/schema", summary="The JSON Schema of one applicant (sheetgen schema)",
+             responses=answers(**common))
     async def schema() -> JSONResponse:
         from sheetgen.model import json_schema
 
         return JSONResponse(json_schema(rules))
 
-    @api.get("/form", summary="The form's fields and choices, generated from the schema")
+    @api.get("/form", summary="The form's fields and choices, generated from the schema",
+             responses=answers(**common))
     async def form() -> JSONResponse:
         return JSONResponse(spec)
 
-    @api.get("/example", summary="A valid, fictitious applicant (sheetgen example)")
+    @api.get("/example", summary="A valid, fictitious applicant (sheetgen example)",
+             responses=answers(**common))
     async def example(province: str = "江西", nature: str = "personal") -> JSONResponse:
         from sheetgen.documents.example import make_example
 
@@ -326,12 +489,19 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
         except UsageError as err:
             raise ApiError.one(400, "usage", err.message) from None
 
-    @api.get("/health", summary="Liveness and the render workers")
+    @api.get("/health", summary="Liveness and the render workers",
+             responses=answers(**common))
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "version": __version__,
                              "workers": request.app.state.pool.stats()})
 
     app.include_router(api)
+
+    @app.get("/api/v1/live", dependencies=[Depends(known_query)],
+             summary="Liveness for load-balancer probes: no token, `{\"ok\": true}`, nothing "
+                     "else", responses=answers(s400="an unknown query option"))
+    async def live() -> JSONResponse:
+        return JSONResponse({"ok": True})
 
     def openapi() -> dict[str, Any]:
         """FastAPI's description, with the applicant schema the JSON bodies follow."""
@@ -342,9 +512,19 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
 
             document = get_openapi(title=app.title, version=app.version,
                                    description=app.description, routes=app.routes)
+            # FastAPI lists a 422 of its own for every route with parameters; a bad parameter
+            # is answered 400 here (bad_query), in the error shape, which the routes list.
+            for methods in document.get("paths", {}).values():
+                for op in methods.values():
+                    answer = op.get("responses", {}).get("422", {})
+                    if "HTTPValidationError" in json.dumps(answer):
+                        del op["responses"]["422"]
+            for name in ("HTTPValidationError", "ValidationError"):
+                document.get("components", {}).get("schemas", {}).pop(name, None)
             applicant = json_schema(rules)
             applicant.pop("$schema", None)
-            definitions = {"Applicant": applicant, **applicant.pop("$defs", {})}
+            definitions = {"Applicant": applicant, **applicant.pop("$defs", {}),
+                           "Problems": PROBLEMS_SCHEMA}
             text = json.dumps(definitions).replace('"#/$defs/', '"#/components/schemas/')
             document.setdefault("components", {}).setdefault("schemas", {}).update(
                 json.loads(text))
@@ -379,6 +559,11 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return problems_response(exc.status, exc.problems, exc.headers)
 
+    @app.exception_handler(ClientGone)
+    async def client_gone(request: Request, exc: ClientGone) -> Response:
+        # Nobody reads this answer; the access line says 499 (no traceback, no 500).
+        return Response(status_code=CLIENT_CLOSED)
+
     @app.exception_handler(RequestValidationError)
     async def bad_query(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
@@ -409,9 +594,7 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                                                                 "this is a bug in sheetgen")])
 
     if config.cors_origins:
-        from fastapi.middleware.cors import CORSMiddleware
-
-        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
+        app.add_middleware(ProblemsCORS, allow_origins=list(config.cors_origins),
                            allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"],
                            expose_headers=["Content-Disposition", "X-Sheetgen-Variant",
@@ -420,9 +603,17 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
     return app
 
 
+#: The loggers of the server; a filter on each escapes control characters in every line.
+LOGGERS = ("sheetgen.serve", "sheetgen.serve.access", "sheetgen.serve.http")
+
+
 def _log_to_stderr() -> None:
     """Access and error lines go to stderr also under a server that configures only its own
     loggers (gunicorn); where logging is set up (the CLI, pytest), records propagate to it."""
+    for name in LOGGERS:
+        named = logging.getLogger(name)
+        if not any(isinstance(f, EscapeControls) for f in named.filters):
+            named.addFilter(EscapeControls())
     logger = logging.getLogger("sheetgen.serve")
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sheetgen.errors import UsageError
 from sheetgen.workers import cpu_count
@@ -24,6 +26,16 @@ DEFAULT_TIMEOUT = 30.0
 #: The environment variable that holds the token when it is not given as ``--token``
 #: (a command-line argument is visible to every user of the machine in ``ps``).
 TOKEN_ENV = "SHEETGEN_SERVE_TOKEN"
+#: Seconds a client may take to send a request's line and headers, then its body (408 after;
+#: :mod:`sheetgen.serve.protocol`). Absolute: a client that trickles bytes does not extend them.
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 30.0
+#: Pages one request may produce (cover and sheets, counted before rendering: websites ×
+#: copies plus the cover); 413 beyond. A busy provider renders 20 websites once, or 5 × 4.
+MAX_PAGES = 40
+#: Pixels of PNG pages one request may produce (413 beyond): at the preview's fixed 110 dpi an
+#: A4 page is 909 × 1286 pixels, so this allows 12 pages.
+MAX_PNG_PIXELS = 14_100_000
 
 
 @dataclass(frozen=True)
@@ -38,34 +50,42 @@ class ServeConfig:
     timeout: float = DEFAULT_TIMEOUT
     cors_origins: tuple[str, ...] = ()
     access_log: bool = True
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_connections: int = 0  # 0: from the open-file limit (sheetgen.serve.protocol)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServeConfig:
         """The configuration of an app started by another server (gunicorn, uvicorn --factory).
 
         ``SHEETGEN_SERVE_TOKEN``, ``SHEETGEN_SERVE_WORKERS``, ``SHEETGEN_SERVE_TIMEOUT``,
-        ``SHEETGEN_SERVE_BODY_LIMIT``, ``SHEETGEN_SERVE_CORS`` (comma-separated origins).
-        The app cannot see where the other server binds, so a token is required unless
-        ``SHEETGEN_SERVE_LOCAL=1`` says that it binds to loopback only.
+        ``SHEETGEN_SERVE_BODY_LIMIT``, ``SHEETGEN_SERVE_CORS`` (comma-separated origins), and
+        the connection limits that :mod:`sheetgen.serve.gunicorn`'s worker applies
+        (:meth:`connection_limits`). The app cannot see where the other server binds, so a
+        token is required unless ``SHEETGEN_SERVE_LOCAL=1`` says that it binds to loopback only.
         """
         env = dict(os.environ if environ is None else environ)
-
-        def number(name: str, kind: type[int] | type[float], default: float) -> float:
-            text = env.get(name, "").strip()
-            if not text:
-                return default
-            try:
-                return kind(text)
-            except ValueError:
-                raise UsageError(f"{name}={text[:20]!r} is not a number") from None
-
+        number = _numbers(env)
         host = "127.0.0.1" if env.get("SHEETGEN_SERVE_LOCAL") == "1" else "0.0.0.0"
         return cls(host=host, token=env.get(TOKEN_ENV) or None,
+                   **cls.connection_limits(env),
                    workers=int(number("SHEETGEN_SERVE_WORKERS", int, 0)),
                    timeout=float(number("SHEETGEN_SERVE_TIMEOUT", float, DEFAULT_TIMEOUT)),
                    body_limit=int(number("SHEETGEN_SERVE_BODY_LIMIT", int, DEFAULT_BODY_LIMIT)),
                    cors_origins=tuple(o.strip() for o in env.get("SHEETGEN_SERVE_CORS", "")
                                       .split(",") if o.strip())).checked()
+
+    @staticmethod
+    def connection_limits(environ: dict[str, str] | None = None) -> dict[str, Any]:
+        """``header_timeout``, ``body_timeout`` and ``max_connections`` from
+        ``SHEETGEN_SERVE_HEADER_TIMEOUT``, ``SHEETGEN_SERVE_BODY_TIMEOUT`` and
+        ``SHEETGEN_SERVE_MAX_CONNECTIONS`` (0 or unset: from the open-file limit)."""
+        number = _numbers(dict(os.environ if environ is None else environ))
+        return {"header_timeout": float(number("SHEETGEN_SERVE_HEADER_TIMEOUT", float,
+                                               DEFAULT_HEADER_TIMEOUT)),
+                "body_timeout": float(number("SHEETGEN_SERVE_BODY_TIMEOUT", float,
+                                             DEFAULT_BODY_TIMEOUT)),
+                "max_connections": int(number("SHEETGEN_SERVE_MAX_CONNECTIONS", int, 0))}
 
     def checked(self) -> ServeConfig:
         """This configuration, or a UsageError naming what is wrong with it."""
@@ -75,8 +95,14 @@ class ServeConfig:
             raise UsageError(f"--workers {self.workers}: must be 0 (one per CPU) or more")
         if self.body_limit < 1024:
             raise UsageError(f"body limit {self.body_limit}: must be at least 1024 bytes")
-        if self.timeout <= 0:
-            raise UsageError(f"--timeout {self.timeout}: must be more than 0 seconds")
+        for name, seconds in (("--timeout", self.timeout),
+                              ("--header-timeout", self.header_timeout),
+                              ("--body-timeout", self.body_timeout)):
+            if not seconds > 0:
+                raise UsageError(f"{name} {seconds}: must be more than 0 seconds")
+        if self.max_connections < 0 or 0 < self.max_connections < 4:
+            raise UsageError(f"--max-connections {self.max_connections}: must be 0 (from the "
+                             "open-file limit) or at least 4")
         token = self.token
         if token is not None and (len(token) < 16 or not token.isprintable() or " " in token):
             raise UsageError("the token must be at least 16 printable characters, no spaces",
@@ -90,6 +116,21 @@ class ServeConfig:
                 hint=f"give --token TOKEN or set {TOKEN_ENV}; every /api/ call must then "
                      "send 'Authorization: Bearer TOKEN'")
         return self
+
+
+def _numbers(env: dict[str, str]) -> Callable[[str, type[int] | type[float], float], float]:
+    """A reader of numeric variables of ``env``: the default when unset, else a UsageError
+    naming the variable when it is not a number."""
+    def number(name: str, kind: type[int] | type[float], default: float) -> float:
+        text = env.get(name, "").strip()
+        if not text:
+            return default
+        try:
+            return kind(text)
+        except ValueError:
+            raise UsageError(f"{name}={text[:20]!r} is not a number") from None
+
+    return number
 
 
 def is_loopback(host: str) -> bool:

@@ -30,7 +30,7 @@ from sheetgen.errors import (
     UsageError,
 )
 
-Format = Literal["pdf", "docx", "png"]
+Format = Literal["pdf", "docx", "png", "pdf,docx"]
 SOURCE = "<request>"
 MEDIA_TYPES: dict[str, str] = {
     "pdf": "application/pdf",
@@ -130,7 +130,8 @@ def _render(request: SheetRequest) -> SheetResult:
     result = render_data(load(request.body, source=SOURCE), cover=request.cover, qr=request.qr,
                          provider=request.provider, variant=request.variant,
                          copies=request.copies, details=request.details,
-                         formats=("docx",) if request.format == "docx" else ("pdf",))
+                         formats=("pdf",) if request.format == "png"
+                         else tuple(sorted(request.format.split(","), reverse=True)))
     report = result.report()
     files = result.files
     if request.format == "png":
