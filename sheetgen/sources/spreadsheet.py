@@ -836,7 +836,9 @@ class RowOrigin:
             return problem
         row_index, column = self._place(problem.path)
         number = self.rows[row_index].number if row_index < len(self.rows) else None
-        return Problem(problem.path, problem.code, problem.message, self.source, number, column)
+        reword = _SHEET_MESSAGES.get(problem.code)
+        message = reword(problem.message) if reword is not None else problem.message
+        return Problem(problem.path, problem.code, message, self.source, number, column)
 
     def _place(self, path: str) -> tuple[int, str | None]:
         parts = [p for p in re.split(r"\.|(?=\[)", path) if p]
@@ -861,6 +863,20 @@ class RowOrigin:
                 if header is not None:
                     return row_index, header
         return row_index, None
+
+
+#: Problems worded for a spreadsheet where the model's words are about JSON: a clerk sees
+#: the column to fill, not ``{"name": …, "registrar": …}``.
+def _registrar_in_sheet(message: str) -> str:
+    zh, _, en = message.partition(" / ")
+    return (f"{zh.rstrip('。')}：请在“域名注册商”列按域名的顺序填写，多个用 ; 分隔"
+            f"（某个域名没有则填 -；只填一个则适用于本行全部域名） / {en.partition(':')[0]}: "
+            "fill the 域名注册商 "
+            "column, one per domain in the same order, separated by ; (- for none; a single "
+            "one applies to all the row's domains)")
+
+
+_SHEET_MESSAGES: dict[str, Callable[[str], str]] = {"registrar_required": _registrar_in_sheet}
 
 
 def _split(text: str) -> list[str]:
