@@ -145,7 +145,7 @@ def to_xlsx(table: Sequence[Sequence[Cell]], widths: Sequence[int]) -> bytes:
              'footer="0.3"/>'
              '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" '
              'fitToHeight="0"/>'
-             '<headerFooter><oddFooter>&amp;P / &amp;N</oddFooter></headerFooter>'
+             '<headerFooter><oddFooter>&amp;C&amp;P / &amp;N</oddFooter></headerFooter>'
              '</worksheet>')
     parts = {
         "[Content_Types].xml": _CONTENT_TYPES,
@@ -207,4 +207,5 @@ _STYLES = (
     'applyAlignment="1"><alignment wrapText="1" vertical="center"/></xf>'
     '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1">'
     '<alignment wrapText="1" vertical="top"/></xf></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     '</styleSheet>')
