@@ -440,3 +440,23 @@ def test_received_xlsx_is_readable_and_printable() -> None:
     ws = workbook.active
     assert ws is not None and [c.value for c in ws[1]] == list(HEADERS)
     assert ws["L2"].value == "=HYPERLINK(1).png" and ws["L2"].data_type == "s"
+
+
+def test_received_rows_judge_each_website_and_the_record() -> None:
+    from sheetgen.receive import PageResult, Receipt
+    from sheetgen.receive.records import RecordResult, WebsiteReceipt
+    from sheetgen.receive.report import HEADERS, rows
+
+    def page(website: int, n: int) -> PageResult:
+        return PageResult(f"s{website}.pdf", n, reference="QY-1", website=website, count=2,
+                          signed=True, seal=True)
+
+    record = RecordResult("QY-1", None, websites=2, received={
+        1: WebsiteReceipt(1, [page(1, 1), page(1, 2)]), 2: WebsiteReceipt(2, [page(2, 3)])},
+        problems=[{"code": "missing_originals", "message": "网站 2：收到 1 份，应为 2 份",
+                   "website": 2}])
+    table = rows(Receipt([], [record]))
+    site = HEADERS.index("本网站齐全 website complete")
+    whole = HEADERS.index("整条记录齐全 record complete")
+    assert [(row[1], row[site], row[whole]) for row in table] == [
+        (1, "是 yes", "否 no"), (2, "否 no", "否 no")]

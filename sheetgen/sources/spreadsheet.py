@@ -29,8 +29,15 @@ Grouping
     leave the applicant's columns blank. A non-blank value that differs from the group's is an
     error (``group_conflict``) naming both rows. In a personal filing blank manager name and
     certificate cells mean the host (contract: the manager is the applicant). Empty rows are
-    skipped. A whole file is read before its first record (grouping needs every row); files
-    are bounded by :data:`MAX_SPREADSHEET_BYTES` and :data:`MAX_ROWS`.
+    skipped. The ``编号`` (``ref``) may differ between a group's rows: a number per row is
+    the row's own, the applicant's is their shared stem (:func:`_group_ref`). A whole file
+    is read before its first record (grouping needs every row); files are bounded by
+    :data:`MAX_SPREADSHEET_BYTES`, :data:`MAX_ROWS` and :data:`MAX_READ_SECONDS`.
+
+The format
+    By the file's first bytes, not its name (:func:`workbook_bytes`): an OLE2 compound file
+    (an old ``.xls``, or an encrypted workbook) or a zip is read as a workbook whatever its
+    name; other bytes as CSV/TSV (a ``.xlsx`` name on them is ``not_xlsx``).
 
 XLSX
     The first visible sheet, or ``--sheet NAME``; hidden sheets are never read by default.
@@ -58,7 +65,15 @@ XLSX reader
     anyway): 14–16× faster. openpyxl's read-only mode also has no merged ranges, which
     calamine gives. openpyxl is used only to *write* (the template, ``--failed``). Formulas
     without a cached value, which calamine reads as empty, are found in the sheet's XML
-    (``<f>`` without ``<v>``), only when it has formulas at all.
+    (``<f>`` without ``<v>``), only when it has formulas at all, by one pass of expat
+    (linear; a document type declaration is refused, never expanded).
+
+Files written (``--failed``, the template, ``receive --report``)
+    Through one set of helpers: :func:`text_cells` (XLSX: every cell a string cell, so text
+    such as ``=HYPERLINK(…)`` is never a formula), :func:`csv_bytes` / :func:`csv_cell` (CSV:
+    OWASP's neutralisation, an apostrophe before a leading ``=``, ``+``, ``-``, ``@``, tab
+    or CR) and :func:`uncsv_cell`, which the CSV reader applies so that a value read back
+    equals the value written (the rule and why it is safe: :func:`csv_cell`).
 """
 
 from __future__ import annotations
