@@ -395,6 +395,7 @@ def test_failed_xlsx_keeps_the_templates_drop_downs(tmp_path: Path) -> None:
         letter = openpyxl.utils.get_column_letter(header.index(name) + 1)
         assert letter in covered, name
     assert workbook["选项"].sheet_state == "hidden"
+    assert ws.page_setup.orientation == "landscape" and ws.print_title_rows == "$1:$1"
     assert next(iter(spreadsheet_records(failed))).rows == (2,)
 
 

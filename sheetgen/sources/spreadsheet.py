@@ -1439,6 +1439,13 @@ def _xlsx_bytes(lines: list[list[str]], *, paths_row: bool, paths: Sequence[str]
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     first = 3 if paths_row else 2
     sheet.freeze_panes = f"A{first}"
+    # Printed: landscape, as wide as the page, the header on every page.
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = f"1:{first - 1}"
     if lists:
         options = workbook.create_sheet("选项")
         add_dropdowns(sheet, list(paths), lists, first_row=first,
