@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import unicodedata
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -122,14 +123,20 @@ def to_xlsx(table: Sequence[Sequence[Cell]], widths: Sequence[int]) -> bytes:
         cells = []
         for c, value in enumerate(row):
             ref = f"{column_letter(c)}{r}"
-            style = ' s="1"' if r == 1 else ' s="2"' if c == len(row) - 1 else ""
+            # The header bold and wrapped; the pages and problems (the last two) wrapped.
+            style = ' s="1"' if r == 1 else ' s="2"' if c >= len(row) - 2 else ""
             if isinstance(value, int) and not isinstance(value, bool):
                 cells.append(f'<c r="{ref}"{style}><v>{value}</v></c>')
             elif value != "":
                 text = escape(sheet_text(value))
                 cells.append(f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">'
                              f"{text}</t></is></c>")
-        height = ' ht="32" customHeight="1"' if r == 1 else ""  # the header: two lines
+        # Heights set, not left to the reader: LibreOffice does not grow a row for wrapped
+        # text on opening, so a long problem would print cut to one line.
+        lines = 3 if r == 1 else max([1] + [
+            _lines(str(value), widths[c]) for c, value in enumerate(row)
+            if c >= len(row) - 2 and c < len(widths) and value != ""])
+        height = f' ht="{15 * lines}" customHeight="1"' if lines > 1 else ""
         sheet_rows.append(f'<row r="{r}"{height}>{"".join(cells)}</row>')
     cols = "".join(f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
                    for i, w in enumerate(widths, start=1))
@@ -162,6 +169,16 @@ def to_xlsx(table: Sequence[Sequence[Cell]], widths: Sequence[int]) -> bytes:
             package.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), text.encode(),
                              compress_type=zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
+
+
+def _lines(text: str, width: int) -> int:
+    """How many lines ``text`` takes wrapped in a column ``width`` characters wide (a Chinese
+    character is two wide); at most 15, a row that tall is read in the cell anyway."""
+    total = 0
+    for part in text.split("\n"):
+        shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in part)
+        total += max(1, -(-shown // max(width - 1, 1)))
+    return min(total, 15)
 
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
