@@ -461,3 +461,29 @@ def test_received_rows_judge_each_website_and_the_record() -> None:
     whole = HEADERS.index("整条记录齐全 record complete")
     assert [(row[1], row[site], row[whole]) for row in table] == [
         (1, "是 yes", "否 no"), (2, "否 no", "否 no")]
+
+
+@pytest.mark.parametrize("shape", ["formula-per-cell", "unclosed-cells", "formulas-outside",
+                                   "many-formulas-one-cell", "long-cell-before-formula"])
+def test_the_formula_scan_is_linear_on_every_shape(shape: str) -> None:
+    """Sheets built so that a search restarting at each formula would scan to the end each
+    time; 200 000 repetitions, each in a fresh process with a generous bound."""
+    n = 200_000
+    parts = {
+        "formula-per-cell": ('<c r="A1"><f>1</f></c >', ""),
+        "unclosed-cells": ('<c r="A1"><f>1</f>', ""),
+        "formulas-outside": ("<f>1</f>", ""),
+        "many-formulas-one-cell": ("<f>1</f>", '<c r="B2">'),
+        "long-cell-before-formula": ('<c r="C3"><x/><x/><x/><f>1</f><v></v></c>', ""),
+    }
+    body, head = parts[shape]
+    code = ("import sys; from sheetgen.sources.spreadsheet import _formula_scan, _Deadline; "
+            f"xml = b'<sheetData>' + {head.encode()!r} + {body.encode()!r} * {n} "
+            "+ b'</sheetData>'; "
+            "print(len(_formula_scan(xml, _Deadline('x'))))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    expected = {"formula-per-cell": "1", "unclosed-cells": "0", "formulas-outside": "0",
+                "many-formulas-one-cell": "0", "long-cell-before-formula": "1"}
+    assert proc.stdout.strip() == expected[shape]

@@ -65,8 +65,10 @@ XLSX reader
     anyway): 14–16× faster. openpyxl's read-only mode also has no merged ranges, which
     calamine gives. openpyxl is used only to *write* (the template, ``--failed``). Formulas
     without a cached value, which calamine reads as empty, are found in the sheet's XML
-    (``<f>`` without ``<v>``), only when it has formulas at all, by one pass of expat
-    (linear; a document type declaration is refused, never expanded).
+    (``<f>`` without ``<v>``), only when it has formulas at all: searches that look at the
+    formulas' cells only, linear in the sheet's size (:func:`_formula_scan`; the XML is
+    never parsed there, so no entity is expanded, and a sheet with a ``<!DOCTYPE`` is not
+    searched). Reading a file is bounded in time (:data:`MAX_READ_SECONDS`).
 
 Files written (``--failed``, the template, ``receive --report``)
     Through one set of helpers: :func:`text_cells` (XLSX: every cell a string cell, so text
@@ -414,9 +416,10 @@ def _formula_cells(data: bytes, position: int, deadline: _Deadline) -> set[tuple
     but no cached value: calamine reads those as empty, which must not pass for blank.
 
     A sheet without any ``<f>`` element (most staff files) costs one substring search; else
-    its XML goes once through expat (:class:`_FormulaScan`), linear in the part's size. The
-    regular expression used before (a cell's content up to ``</c>``) went super-linear on
-    cells closed as ``</c >``, which is well-formed XML: 53 KB held ``check`` for a minute."""
+    :func:`_formula_scan` looks at the formulas' cells only, in time linear in the part's
+    size. The regular expression used before (every cell's content up to ``</c>``) went
+    quadratic on cells closed as ``</c >``, which is well-formed XML: 53 KB held ``check``
+    for a minute."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         part = _sheet_part(archive, position)
         if part is None:
@@ -427,82 +430,68 @@ def _formula_cells(data: bytes, position: int, deadline: _Deadline) -> set[tuple
             return set()
     if not any(tag in xml for tag in (b"<f>", b"<f ", b":f>", b":f ", b"<f/", b":f/")):
         return set()
-    return _FormulaScan(deadline).scan(xml)
+    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:  # never in a sheet; nothing is expanded
+        return set()
+    return _formula_scan(xml, deadline)
 
 
-class _FormulaScan:
-    """One pass of expat over a sheet's XML: the cells with an ``<f>`` but no value.
-
-    Expat reads in time linear in its input; a document type declaration (where entity
-    expansion lives: "billion laughs") is refused before anything is expanded, and a sheet
-    never has one. Elements are matched by local name, so prefixed parts (``x:c``) count too.
-    A part expat cannot parse gives no cells: calamine, which read the sheet already, is the
-    judge of a broken sheet."""
-
-    def __init__(self, deadline: _Deadline) -> None:
-        self.deadline = deadline
-        self.found: set[tuple[int, int]] = set()
-        self.ref: str | None = None      # the cell being read, if any
-        self.formula = False
-        self.value = False
-        self.in_value = False
-        self.count = 0
-
-    def scan(self, xml: bytes) -> set[tuple[int, int]]:
-        from xml.parsers import expat
-
-        parser = expat.ParserCreate()
-        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-        parser.StartDoctypeDeclHandler = self._doctype
-        parser.EntityDeclHandler = self._doctype
-        parser.StartElementHandler = self._start
-        parser.EndElementHandler = self._end
-        parser.CharacterDataHandler = self._text
-        try:
-            for start in range(0, len(xml), 1 << 20):  # in slices: the deadline is checked
-                parser.Parse(xml[start:start + (1 << 20)], False)
-            parser.Parse(b"", True)
-        except (expat.ExpatError, _Doctype):
-            return self.found
-        return self.found
-
-    def _doctype(self, *_: object) -> None:
-        raise _Doctype
-
-    def _start(self, name: str, attrs: dict[str, str]) -> None:
-        local = name.rpartition(":")[2]
-        if local == "c":
-            self.ref, self.formula, self.value = attrs.get("r"), False, False
-            self.count += 1
-            if not self.count % 4096:
-                self.deadline.check()
-        elif self.ref is not None:
-            if local == "f":
-                self.formula = True
-            elif local == "v":
-                self.in_value = True
-            elif local == "is":
-                self.value = True
-
-    def _text(self, text: str) -> None:
-        if self.in_value and text:
-            self.value = True   # openpyxl writes ``<v></v>`` for a formula it did not compute
-
-    def _end(self, name: str) -> None:
-        local = name.rpartition(":")[2]
-        if local == "v":
-            self.in_value = False
-        elif local == "c" and self.ref is not None:
-            if self.formula and not self.value and _CELL_REF.fullmatch(self.ref):
-                self.found.add(_cell_position(self.ref))
-            self.ref = None
+#: A formula element (``<f>``, ``<f t="shared" …/>``, ``<x:f>``).
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s/>]")
+#: The start of a cell element, and its end (also written ``</c >``).
+_CELL_START = re.compile(rb"<(?:\w+:)?c[\s>]")
+_CELL_END = re.compile(rb"</(?:\w+:)?c\s*>")
+_CELL_REF_ATTR = re.compile(rb'\sr\s*=\s*["\']([A-Z]{1,3}[0-9]{1,7})["\']')
+#: A cached value that is not empty (openpyxl writes ``<v></v>`` for a formula it did not
+#: compute), or an inline string.
+_VALUE_TAG = re.compile(rb"<(?:\w+:)?v(?:\s[^<>]*)?>[^<]|<(?:\w+:)?is[\s>]")
 
 
-class _Doctype(Exception):
-    """A document type declaration in a sheet's XML: refused, never expanded."""
+def _last_cell_start(xml: bytes, low: int, high: int) -> int:
+    """Where the last cell element starting in ``xml[low:high]`` starts (-1: none), found
+    backwards from ``high`` one ``<`` at a time: usually the formula's own tag is the cell's
+    first child, so this is one or two steps."""
+    at = high
+    while True:
+        at = xml.rfind(b"<", low, at)
+        if at < 0 or _CELL_START.match(xml, at):
+            return at
 
 
-_CELL_REF = re.compile(r"[A-Z]{1,3}[0-9]{1,7}")
+def _formula_scan(xml: bytes, deadline: _Deadline) -> set[tuple[int, int]]:
+    """The cells of ``xml`` (a sheet part) whose formula has no cached value.
+
+    Linear in ``len(xml)``: each formula tag is found by one left-to-right search; its cell
+    is the last cell start between the end of the previous formula's cell and the formula
+    (so these backward windows never overlap), and ends at the first cell end after it (the
+    forward windows do not overlap either: a formula before the previous cell's end is in
+    that cell and skipped). Each pattern is anchored on a ``<`` and scans at most to the
+    next ``<`` or ``>``, so no position is scanned more than a bounded number of times. The
+    value test reads only the cell itself; the cells are disjoint. A ``<!DOCTYPE`` was refused
+    before (no entity is ever expanded: the XML is only searched, never parsed)."""
+    found: set[tuple[int, int]] = set()
+    done = 0  # where the last formula's cell ended: nothing before it is looked at again
+    for count, formula in enumerate(_FORMULA_TAG.finditer(xml)):
+        if not count % 1024:
+            deadline.check()
+        at = formula.start()
+        if at < done:
+            continue  # a second formula element of a cell already judged
+        start = _last_cell_start(xml, done, at)
+        if start < 0:  # a formula outside any cell (a broken part): passed over
+            done = at + 1
+            continue
+        end = _CELL_END.search(xml, at)
+        if end is None:  # no cell ends after here: none of the later formulas' cells does
+            break
+        done = end.end()
+        tag_end = xml.find(b">", start, at)
+        if tag_end < 0:
+            continue
+        ref = _CELL_REF_ATTR.search(xml, start, tag_end)
+        if ref is not None and not _VALUE_TAG.search(xml, tag_end + 1, end.start()):
+            found.add(_cell_position(ref.group(1).decode()))
+    return found
+
 
 
 class _Deadline:
