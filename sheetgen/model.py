@@ -226,7 +226,9 @@ def _coded(enum: type[Nature] | type[FilingType], code: str, zh: str,
         member = enum.parse(text)
         if member is None:
             shown = printable(text, 20)
-            _fail(code, f"未知的{zh} {shown}", f"unknown {en} {shown}")
+            _fail(code, f"未知的{zh} {shown}；可选：" + "、".join(m.label for m in enum),
+                  f"unknown {en} {shown}; allowed: "
+                  + ", ".join(f"{m.code} ({m.label})" for m in enum))
         return member
     return BeforeValidator(validate)
 
@@ -774,9 +776,19 @@ def check_document(data: bytes, *, source: str, rules: Rules | None = None) -> l
     return [_check(i, record, rules) for i, record in enumerate(value)]
 
 
+def applicant_problems(value: object, rules: Rules | None = None) -> tuple[Problem, ...]:
+    """The problems of an applicant's JSON value (none when it is valid)."""
+    try:
+        parse_applicant(value, rules)
+    except InvalidDataError as err:
+        return tuple(err.problems)
+    return ()
+
+
 def check_records(records: Iterable[Record], rules: Rules | None = None) -> list[CheckResult]:
-    """Validate a stream of records (a spreadsheet's): each problem located by row and column."""
-    from sheetgen.sources.spreadsheet import locate
+    """Validate a stream of records (a spreadsheet's): each problem located by row and column;
+    a group of rows with cell problems gets its value's other problems too (issue 27.9)."""
+    from sheetgen.sources.spreadsheet import locate, merge_problems
 
     rules = rules or load_rules()
     results = []
@@ -785,6 +797,9 @@ def check_records(records: Iterable[Record], rules: Rules | None = None) -> list
         applicant = None
         if record.error is not None:
             problems = tuple(record.error.problems)
+            if record.value is not None and record.rows:
+                problems = merge_problems(problems, locate(
+                    record, applicant_problems(record.value, rules)))
         else:
             try:
                 applicant = parse_applicant(record.value, rules)

@@ -216,3 +216,19 @@ def test_a_pipe_given_by_name_is_still_read(tmp_path: Path) -> None:
     finally:
         os.close(read_end)
     assert [r.error is None for r in records] == [True]
+
+
+def test_a_workbook_is_recognised_by_its_first_bytes_not_its_name(tmp_path: Path) -> None:
+    from sheetgen.sources.json import is_spreadsheet
+
+    old = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600)
+    cases = {"a.xls": old, "a.json": old, "b.jsonl": b"PK\x03\x04" + bytes(40),
+             "c.json": json.dumps(personal()).encode(), "d.txt": b"PK but not a zip"}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    assert {name: is_spreadsheet(str(tmp_path / name)) for name in cases} == {
+        "a.xls": True, "a.json": True, "b.jsonl": True, "c.json": False, "d.txt": False}
+    assert is_spreadsheet("-") is False and is_spreadsheet(str(tmp_path / "none.xls")) is False
+    if hasattr(os, "mkfifo"):  # a FIFO is never opened to look (it would block)
+        os.mkfifo(tmp_path / "pipe.json")
+        assert is_spreadsheet(str(tmp_path / "pipe.json")) is False

@@ -34,6 +34,7 @@ from sheetgen.sources.spreadsheet import (
     decode_text,
     rows_of,
     spreadsheet_records,
+    uncsv_cell,
 )
 from tests.applicants import ID_JX, SECRET, personal, unit
 from tests.conftest import REPO
@@ -400,8 +401,12 @@ def test_failed_rows_come_back_with_an_error_column(tmp_path: Path, suffix: str)
     assert got[0][:-1] == [h for h in lines[0] if h != "备案密码"]
     keep = [i for i, h in enumerate(lines[0]) if h != "备案密码"]
     assert [row[:-1] for row in got[1:]] == [[lines[r][i] for i in keep] for r in (2, 3)]
-    assert got[2][-1].startswith("第 4 行 / row 4: 网站负责人手机: ")
-    assert "mobile_format" in got[1][-1]
+    # Each row its own problems, by its row here and in the file it came from (issue 27.6).
+    assert got[2][-1].startswith(f"本文件第 3 行（原文件 {source} 第 4 行）")
+    assert "\n网站负责人手机: " in got[2][-1] and "mobile_format" in got[2][-1]
+    assert "mobile_format" not in got[1][-1]
+    assert got[1][-1].startswith(f"本文件第 2 行（原文件 {source} 第 3 行）")
+    assert "本行没有错误" in got[1][-1] and "第 3 行（原第 4 行）" in got[1][-1]
     assert SECRET not in failed.read_bytes().decode("utf-8", "replace")
     # Fixed there, the same file runs again.
     fixed = [row[:-1] for row in got]
@@ -412,8 +417,9 @@ def test_failed_rows_come_back_with_an_error_column(tmp_path: Path, suffix: str)
 
 def read_back(path: Path) -> list[list[str]]:
     if path.suffix == ".csv":
-        text = path.read_bytes().decode("utf-8-sig")
-        return list(csv.reader(io.StringIO(text, newline="")))
+        text = path.read_bytes().decode("utf-8-sig")  # as sheetgen reads it: neutralised
+        return [[uncsv_cell(v) for v in row]       # cells ('-…, '=…) taken back
+                for row in csv.reader(io.StringIO(text, newline=""))]
     sheet = openpyxl.load_workbook(path).active
     assert sheet is not None
     return [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]

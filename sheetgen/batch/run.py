@@ -23,6 +23,7 @@ from sheetgen.batch.processes import helpers_stopped
 from sheetgen.batch.results import BatchOptions, BatchResult, RecordResult, _manifest_bytes
 from sheetgen.batch.worker import STATE_DIR, _rules, _Setup
 from sheetgen.documents.jobs import SUBJECT
+from sheetgen.documents.template import dropdown_lists
 from sheetgen.errors import (
     InternalError,
     RulesError,
@@ -30,6 +31,7 @@ from sheetgen.errors import (
     TemplateError,
     UsageError,
 )
+from sheetgen.model import applicant_problems
 from sheetgen.output import AtomicFile, check_formats, check_writable, write_atomic
 from sheetgen.rendering import fonts
 from sheetgen.rendering.pdf.compose import source_date
@@ -166,7 +168,10 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
     _check_templates(templates)
     for role in ("body", "supplement"):  # what the stamps draw with
         fonts.face(role)  # a missing or broken font fails the run here (exit 5)
-    records = iter_records(inputs, stdin=stdin, spreadsheets=spreadsheet_reader(options.sheets),
+    # A row group with cell problems reports its other problems too (one round of fixes).
+    sheets = spreadsheet_reader(options.sheets,
+                                validate=lambda value: applicant_problems(value, rules))
+    records = iter_records(inputs, stdin=stdin, spreadsheets=sheets,
                            exclude=[p for p in (options.report, options.failed) if p is not None])
     first = next(records, None)  # missing inputs are usage errors before anything is written
     _check_destinations(inputs, options)
@@ -184,6 +189,8 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
         setup = _Setup(options, rules_data, _options_digest(options, rules, templates),
                        inherited)
         run = _Run(options, setup, jobs, context, on_record)
+        if run.failed_rows is not None:  # the template's drop-downs in --failed .xlsx
+            run.failed_rows.lists = dropdown_lists(rules)
         interrupted = False
         # A failure that stops the run part-way (too many worker crashes, a full disk for the
         # bundle) is raised only after the report is written: it lists every record read.

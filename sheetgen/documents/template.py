@@ -25,20 +25,24 @@
 
 from __future__ import annotations
 
-import codecs
-import csv
 import io
 from typing import Any
 
 from sheetgen.documents.example import make_example
 from sheetgen.rules import Rules
 from sheetgen.sources.columns import COLUMNS, Column
-from sheetgen.sources.spreadsheet import rows_of
+from sheetgen.sources.spreadsheet import (
+    YES_NO,
+    add_dropdowns,
+    csv_bytes,
+    rows_of,
+    text_cells,
+)
 from sheetgen.vocabulary import FilingType, Nature
 
 #: Data rows formatted and given drop-downs in the template.
 TEMPLATE_ROWS = 500
-YES_NO = ("是", "否")
+__all__ = ["YES_NO", "dropdown_lists", "examples", "template_csv", "template_workbook"]
 
 
 def header(column: Column) -> str:
@@ -48,10 +52,7 @@ def header(column: Column) -> str:
 
 def template_csv(delimiter: str = ",") -> bytes:
     """The CSV (or TSV) header row (UTF-8 with a BOM)."""
-    out = io.StringIO(newline="")
-    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerow(
-        [header(c) for c in COLUMNS])
-    return codecs.BOM_UTF8 + out.getvalue().encode()
+    return csv_bytes([[header(c) for c in COLUMNS]], delimiter=delimiter)
 
 
 def examples(rules: Rules) -> list[dict[str, Any]]:
@@ -77,7 +78,8 @@ def examples(rules: Rules) -> list[dict[str, Any]]:
     return [personal, unit, beijing, access, sole]
 
 
-def _lists(rules: Rules) -> dict[str, list[str]]:
+def dropdown_lists(rules: Rules) -> dict[str, list[str]]:
+    """The drop-down lists of the template (and of ``--failed`` workbooks), by field path."""
     person = [c.name for c in rules.certificates if c.holder == "person"]
     return {
         "province": [p.name for p in rules.provinces],
@@ -114,20 +116,24 @@ _INSTRUCTIONS = (
     "10. 填好后保存为 .xlsx（或 CSV UTF-8），运行：sheetge"
     "n check 文件.xlsx 检查；sheetgen batch 文件.xls"
     "x -o 输出目录/ --bundle 全部.pdf 生成核验单。",
-    "11. 出错的行会按行号和列名列出；加 --failed 失败.xlsx 会把出"
-    "错的行连同错误说明写入新文件，改正后可直接再次运行。",
+    "11. 出错的行会按行号和列名列出，同一行的所有问题一次列出；加 --failed 失败.xlsx 会把"
+    "出错的行连同错误说明写入新文件（说明中注明本文件和原文件中的行号），改正后可直接再次运行。",
+    "12. 编号列选填；同一申请人的多行可填同一编号，也可每行各编一号（如 C-01-1、C-01-2），"
+    "申请人的编号取各行共同的部分（C-01）。",
+    "13. 请保存为 .xlsx；旧版 .xls 工作簿无法读取，请在 Excel 或 WPS 中另存为“Excel 工作簿”。",
     "",
     "各列说明：",
 )
 
 
 def template_workbook(rules: Rules) -> bytes:
-    """The template ``.xlsx`` (see the module docstring)."""
+    """The template ``.xlsx`` (see the module docstring). Every written cell is text
+    (:func:`~sheetgen.sources.spreadsheet.text_cells`): a ``--rules`` file's names reach the
+    选项 and 示例 sheets as shown, never as formulas."""
     from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
 
     workbook = Workbook()
     sheet = workbook.active
@@ -137,8 +143,8 @@ def template_workbook(rules: Rules) -> bytes:
     required_fill = PatternFill("solid", fgColor="FCE4D6")
     optional_fill = PatternFill("solid", fgColor="DDEBF7")
     grey = Font(color="808080", size=8)
-    sheet.append([header(c) for c in COLUMNS])
-    sheet.append([c.path for c in COLUMNS])
+    text_cells(sheet, 1, [header(c) for c in COLUMNS])
+    text_cells(sheet, 2, [c.path for c in COLUMNS])
     for index, column in enumerate(COLUMNS, start=1):
         letter = get_column_letter(index)
         cell = sheet.cell(row=1, column=index)
@@ -152,40 +158,37 @@ def template_workbook(rules: Rules) -> bytes:
         for row in range(3, 3 + TEMPLATE_ROWS):
             sheet.cell(row=row, column=index).number_format = "@"
     sheet.freeze_panes = "A3"
+    lists = dropdown_lists(rules)
     lists_sheet = workbook.create_sheet("选项")
-    for index, (path, values) in enumerate(_lists(rules).items(), start=1):
-        lists_sheet.cell(row=1, column=index, value=path)
-        for row, value in enumerate(values, start=2):
-            lists_sheet.cell(row=row, column=index, value=value)
-        letter = get_column_letter(index)
-        _validate(sheet, path, f"选项!${letter}$2:${letter}${len(values) + 1}", DataValidation)
-    for path in ("host.has_seal", "special_site"):
-        _validate(sheet, path, '"' + ",".join(YES_NO) + '"', DataValidation)
+    add_dropdowns(sheet, [c.path for c in COLUMNS], lists, first_row=3,
+                  last_row=2 + TEMPLATE_ROWS, list_sheet=lists_sheet)
     lists_sheet.sheet_state = "hidden"
 
     guide = workbook.create_sheet("填写说明", 1)
-    for line in _INSTRUCTIONS:
-        guide.append([line])
+    for number, line in enumerate(_INSTRUCTIONS, start=1):
+        text_cells(guide, number, [line])
     guide["A1"].font = Font(bold=True, size=14)
-    guide.append(["列名", "字段路径", "必填", "说明", "也可写作"])
-    for cell in guide[guide.max_row]:
+    number = len(_INSTRUCTIONS) + 1
+    for cell in text_cells(guide, number, ["列名", "字段路径", "必填", "说明", "也可写作"]):
         cell.font = bold
-    for column in COLUMNS:
-        guide.append([column.header, column.path, "是" if column.required else "",
-                      column.note, "、".join(column.aliases)])
+    for row, column in enumerate(COLUMNS, start=number + 1):
+        text_cells(guide, row, [column.header, column.path, "是" if column.required else "",
+                                   column.note, "、".join(column.aliases)])
     for letter, width in zip("ABCDE", (22, 34, 6, 60, 40), strict=True):
         guide.column_dimensions[letter].width = width
 
     sample = workbook.create_sheet("示例", 2)
-    sample.append([header(c) for c in COLUMNS])
-    sample.append([c.path for c in COLUMNS])
+    text_cells(sample, 1, [header(c) for c in COLUMNS])
+    text_cells(sample, 2, [c.path for c in COLUMNS])
     for cell in sample[1]:
         cell.font = bold
     for cell in sample[2]:
         cell.font = grey
+    number = 2
     for applicant in examples(rules):
         for cells in rows_of(applicant):
-            sample.append([cells.get(c.path, "") for c in COLUMNS])
+            number += 1
+            text_cells(sample, number, [_shown(c.path, cells.get(c.path, "")) for c in COLUMNS])
     for row_cells in sample.iter_rows(min_row=3):
         for cell in row_cells:
             cell.number_format = "@"
@@ -199,13 +202,9 @@ def template_workbook(rules: Rules) -> bytes:
     return out.getvalue()
 
 
-def _validate(sheet: Any, path: str, formula: str, validation: Any) -> None:
-    index = next(i for i, c in enumerate(COLUMNS, start=1) if c.path == path)
-    from openpyxl.utils import get_column_letter
-
-    letter = get_column_letter(index)
-    rule = validation(type="list", formula1=formula, allow_blank=True, showErrorMessage=True,
-                      errorStyle="warning", errorTitle="不在列表中",
-                      error="该值不在下拉列表中；如确认无误（如简称、别名）可继续。")
-    rule.add(f"{letter}3:{letter}{2 + TEMPLATE_ROWS}")
-    sheet.add_data_validation(rule)
+def _shown(path: str, text: str) -> str:
+    """An example's value as the drop-down lists show it: the Chinese label of a filing type
+    or nature (``新增备案``, ``企业``), not the JSON code (``new_filing``) staff never type."""
+    member = (FilingType.parse(text) if path == "filing_type" else
+              Nature.parse(text) if path == "host.nature" else None)
+    return member.label if member is not None else text

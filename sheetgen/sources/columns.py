@@ -74,7 +74,8 @@ def _person(prefix: str, who: str, *, required: bool, note: str) -> tuple[Column
 #: Every column, in the template's order.
 COLUMNS: tuple[Column, ...] = (
     Column("ref", "编号", ("参考编号", "申请编号", "流水号", "业务编号"), kind="number",
-           note="选填；字母、数字和 . _ -，作为输出文件名"),
+           note="选填；字母、数字和 . _ -，作为输出文件名；同一申请人的多行可各编一号"
+                "（如 C-01-1、C-01-2），申请人的编号取其共同部分（C-01）"),
     Column("group", "分组", ("分组编号", "申请人编号", "主体编号"),
            note="选填；同一分组的行是同一个申请人（默认按主办者证件号码分组）"),
     Column("province", "省份", ("备案省份", "所在省份", "省", "省份名称"), required=True,

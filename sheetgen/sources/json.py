@@ -234,7 +234,7 @@ def read_file(path: Path, *, limit: int | None = None, what: str = "",
 DOCUMENT_SUFFIXES = frozenset({".json"})
 LINES_SUFFIXES = frozenset({".jsonl"})
 #: The files a folder input is walked for (spreadsheets: sheetgen.sources.spreadsheet).
-RECORD_SUFFIXES = DOCUMENT_SUFFIXES | LINES_SUFFIXES | {".xlsx", ".csv", ".tsv"}
+RECORD_SUFFIXES = DOCUMENT_SUFFIXES | LINES_SUFFIXES | {".xlsx", ".csv", ".tsv", ".xls"}
 STDIN_NAME = "<stdin>"
 _CHUNK = 64 * 1024
 _WHITESPACE = b" \t\r\n"
@@ -329,10 +329,28 @@ SPREADSHEET_FILES = frozenset({".xlsx", ".csv", ".tsv"})
 
 
 def is_spreadsheet(arg: str) -> bool:
-    """Whether an INPUT argument names a spreadsheet (by the ending of its name). Here, not in
-    :mod:`sheetgen.sources.spreadsheet`, so that a command asking it about a JSON file does not
-    import the spreadsheet reader."""
-    return arg != "-" and Path(arg).suffix.lower() in SPREADSHEET_FILES
+    """Whether an INPUT argument names a spreadsheet: by the ending of its name, or by its
+    first bytes (an old ``.xls`` or a renamed workbook gets the spreadsheet reader's clear
+    message, not "not UTF-8"). Here, not in :mod:`sheetgen.sources.spreadsheet`, so that a
+    command asking it about a JSON file does not import the spreadsheet reader."""
+    return arg != "-" and (Path(arg).suffix.lower() in SPREADSHEET_FILES
+                           or _workbook_file(Path(arg)))
+
+
+#: The first bytes of a workbook: an OLE2 compound file (.xls, encrypted .xlsx), a zip (.xlsx).
+_WORKBOOK_MAGICS = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _workbook_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file that begins as a workbook does (never opens a FIFO
+    or a device: reading from one would take bytes a later reader needs)."""
+    try:
+        if not path.is_file():
+            return False
+        with path.open("rb") as file:
+            return file.read(8).startswith(_WORKBOOK_MAGICS)
+    except OSError:
+        return False
 
 
 def iter_records(inputs: Sequence[str], *, exclude: Iterable[Path] = (),
@@ -372,7 +390,7 @@ def iter_records(inputs: Sequence[str], *, exclude: Iterable[Path] = (),
 
 def _any_file_records(path: Path, spreadsheets: SpreadsheetReader | None, *,
                       regular_only: bool = False) -> Iterator[Record]:
-    if path.suffix.lower() not in SPREADSHEET_FILES:
+    if not is_spreadsheet(str(path)):
         yield from _file_records(path, regular_only=regular_only)
     elif regular_only and not path.is_file():  # a FIFO named .xlsx would block the reader
         yield _unreadable(str(path), "不是普通文件", "it is not a regular file")

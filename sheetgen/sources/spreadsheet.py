@@ -29,8 +29,15 @@ Grouping
     leave the applicant's columns blank. A non-blank value that differs from the group's is an
     error (``group_conflict``) naming both rows. In a personal filing blank manager name and
     certificate cells mean the host (contract: the manager is the applicant). Empty rows are
-    skipped. A whole file is read before its first record (grouping needs every row); files
-    are bounded by :data:`MAX_SPREADSHEET_BYTES` and :data:`MAX_ROWS`.
+    skipped. The ``编号`` (``ref``) may differ between a group's rows: a number per row is
+    the row's own, the applicant's is their shared stem (:func:`_group_ref`). A whole file
+    is read before its first record (grouping needs every row); files are bounded by
+    :data:`MAX_SPREADSHEET_BYTES`, :data:`MAX_ROWS` and :data:`MAX_READ_SECONDS`.
+
+The format
+    By the file's first bytes, not its name (:func:`workbook_bytes`): an OLE2 compound file
+    (an old ``.xls``, or an encrypted workbook) or a zip is read as a workbook whatever its
+    name; other bytes as CSV/TSV (a ``.xlsx`` name on them is ``not_xlsx``).
 
 XLSX
     The first visible sheet, or ``--sheet NAME``; hidden sheets are never read by default.
@@ -58,7 +65,17 @@ XLSX reader
     anyway): 14–16× faster. openpyxl's read-only mode also has no merged ranges, which
     calamine gives. openpyxl is used only to *write* (the template, ``--failed``). Formulas
     without a cached value, which calamine reads as empty, are found in the sheet's XML
-    (``<f>`` without ``<v>``), only when it has formulas at all.
+    (``<f>`` without ``<v>``), only when it has formulas at all: searches that look at the
+    formulas' cells only, linear in the sheet's size (:func:`_formula_scan`; the XML is
+    never parsed there, so no entity is expanded, and a sheet with a ``<!DOCTYPE`` is not
+    searched). Reading a file is bounded in time (:data:`MAX_READ_SECONDS`).
+
+Files written (``--failed``, the template, ``receive --report``)
+    Through one set of helpers: :func:`text_cells` (XLSX: every cell a string cell, so text
+    such as ``=HYPERLINK(…)`` is never a formula), :func:`csv_bytes` / :func:`csv_cell` (CSV:
+    OWASP's neutralisation, an apostrophe before a leading ``=``, ``+``, ``-``, ``@``, tab
+    or CR) and :func:`uncsv_cell`, which the CSV reader applies so that a value read back
+    equals the value written (the rule and why it is safe: :func:`csv_cell`).
 """
 
 from __future__ import annotations
@@ -71,7 +88,7 @@ import math
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -99,6 +116,10 @@ MAX_UNPACKED_BYTES = 256 * 1024 * 1024
 MAX_ROWS = 100_000
 #: Largest cell, in characters (the longest field, a homepage, allows 2000).
 MAX_CELL = 4000
+#: Longest one file's reading may take, in seconds. A 10 000-row workbook reads in about
+#: 3 s on a busy machine; a file past this bound is one error for the file (``too_large``),
+#: never a batch stalled in its parent process.
+MAX_READ_SECONDS = 120.0
 
 _SPLIT = re.compile(r"[\n\r;；、,，]+")
 _SCIENTIFIC = re.compile(r"[0-9](?:\.[0-9]+)?[eE]\+?[0-9]+")
@@ -188,6 +209,67 @@ def text_cell(text: str, kind: str) -> Cell:
     return Cell(text)
 
 
+# --- cells written to files (--failed, the template, receive --report) -----------------------
+
+#: The first characters that make a spreadsheet program take a CSV cell as a formula (OWASP,
+#: "CSV Injection": ``=``, ``+``, ``-``, ``@``, tab, carriage return), after any apostrophes.
+_FORMULA_LIKE = re.compile(r"'*[=+\-@\t\r]")
+#: What XML 1.0 (so an XLSX cell) cannot carry: control characters but tab, LF and CR.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def sheet_text(value: object) -> str:
+    """A value as the text of a written cell: ``None`` is empty; characters XML cannot carry
+    (a scan's file name may hold them) are dropped, or openpyxl refuses the whole file."""
+    if value is None:
+        return ""
+    return _NOT_XML.sub("", value if isinstance(value, str) else str(value))
+
+
+def csv_cell(value: object) -> str:
+    """A cell for a CSV/TSV file sheetgen writes, neutralised as OWASP describes: a text that
+    a spreadsheet program would run as a formula gets an apostrophe in front (shown, never
+    run). The written cell is *text* with the apostrophe; :func:`uncsv_cell` undoes it.
+
+    The rule is a bijection, so a value read back by sheetgen equals the value written:
+    every text matching ``'*[=+-@\\t\\r]`` (any number of apostrophes, then a formula mark)
+    gets one more apostrophe; the reader takes one off exactly those texts. ``-2-3`` is
+    written ``'-2-3`` and read ``-2-3``; ``'=x`` (an apostrophe typed on purpose) is written
+    ``''=x`` and read ``'=x``; ``'abc`` is neither and passes untouched both ways."""
+    text = value if isinstance(value, str) else sheet_text(value)
+    return "'" + text if _FORMULA_LIKE.match(text) else text
+
+
+def uncsv_cell(text: str) -> str:
+    """A CSV cell as read: the neutralisation of :func:`csv_cell` undone.
+
+    Recognised as sheetgen's own by its exact shape (an apostrophe, then any apostrophes and
+    a formula mark), in every CSV read, not only in files sheetgen wrote: a ``--failed`` file
+    edited and saved by another program, or rows pasted from it into the staff's own sheet,
+    still read as they were written. No field of a filing legitimately starts with an
+    apostrophe followed by ``=``, ``+``, ``-``, ``@``, tab or CR, and Excel itself treats a
+    leading apostrophe as a text mark, never as part of the value."""
+    if text.startswith("'") and _FORMULA_LIKE.match(text):
+        return text[1:]
+    return text
+
+
+def text_cells(sheet: Any, row: int, values: Sequence[object], *, column: int = 1) -> list[Any]:
+    """Write ``values`` as *text* cells of an openpyxl ``sheet`` from (``row``, ``column``):
+    every non-empty value is a string cell (``data_type = "s"``), so ``=HYPERLINK(…)`` typed
+    by staff, or a rules file's text, is shown and read back as written, never run as a
+    formula (openpyxl takes any string starting with ``=`` as one). The cells, for styling."""
+    cells = []
+    for offset, value in enumerate(values):
+        cell = sheet.cell(row=row, column=column + offset)
+        text = sheet_text(value)
+        if text:
+            cell.value = text
+            cell.data_type = "s"  # after the value: setting it guesses the type again
+        cells.append(cell)
+    return cells
+
+
 # --- CSV and TSV -----------------------------------------------------------------------------
 
 def decode_text(data: bytes, source: str) -> str:
@@ -235,15 +317,16 @@ def _reads_as_gbk(text: str) -> bool:
     return rare <= max(2, common // 20)
 
 
-def _csv_table(data: bytes, source: str, delimiter: str) -> Table:
+def _csv_table(data: bytes, source: str, delimiter: str, deadline: _Deadline) -> Table:
     text = decode_text(data, source)
     first_line = text.split("\n", 1)[0]
     if delimiter == "," and "," not in first_line and "\t" in first_line:
         delimiter = "\t"  # a tab-separated file named .csv (Excel's "Unicode text")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     try:
-        return _table(source, ((number, values)
-                               for number, values in enumerate(reader, start=1)))
+        return _table(source, ((number, [uncsv_cell(v) for v in values])
+                               for number, values in enumerate(reader, start=1)),
+                      deadline=deadline)
     except csv.Error as exc:  # a field over the csv module's limit (128 KiB), and the like
         raise _file_error(source, "not_csv", f"无法按 CSV 读取（第 {reader.line_num} 行：{exc}）",
                           f"cannot be read as CSV (line {reader.line_num}: {exc})") from None
@@ -256,15 +339,19 @@ _ENCRYPTED_MARK = "EncryptionInfo".encode("utf-16-le")
 
 def _check_xlsx(data: bytes, source: str) -> None:
     """Refuse what is not an XLSX workbook before any parser sees it."""
-    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # an OLE compound file
+    if data.startswith(OLE2_MAGIC):  # an OLE compound file
         if _ENCRYPTED_MARK in data[:1024 * 1024]:
             raise _file_error(source, "encrypted", "工作簿设有打开密码（已加密），无法读取；请在 "
                               "Excel 中取消密码（文件→信息→保护工作簿→用密码进行加密，清空）后另存",
                               "the workbook is password-protected (encrypted); remove the "
                               "password in Excel (File → Info → Protect Workbook → Encrypt "
                               "with Password, clear it) and save again")
-        raise _file_error(source, "not_xlsx", "这是旧版 .xls 工作簿，请另存为 .xlsx",
-                          "this is an old .xls workbook; save it as .xlsx (Excel Workbook)")
+        raise _file_error(source, "not_xlsx", "这是旧版 .xls 工作簿（与文件扩展名无关），无法读取；"
+                          "请在 Excel 或 WPS 中打开，文件→另存为→“Excel 工作簿 (*.xlsx)”，"
+                          "再用新文件运行",
+                          "this is an old .xls workbook (whatever its name says); open it in "
+                          "Excel, File → Save As → Excel Workbook (*.xlsx), and run on the new "
+                          "file")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
@@ -284,7 +371,7 @@ def _check_xlsx(data: bytes, source: str) -> None:
                           "files")
 
 
-def _xlsx_table(data: bytes, source: str, sheet: str | None) -> Table:
+def _xlsx_table(data: bytes, source: str, sheet: str | None, deadline: _Deadline) -> Table:
     _check_xlsx(data, source)
     import python_calamine
 
@@ -318,36 +405,117 @@ def _xlsx_table(data: bytes, source: str, sheet: str | None) -> Table:
         raise _file_error(source, "not_xlsx", f"工作表 {name} 已损坏，无法读取"
                           f"（{type(exc).__name__}）", f"sheet {name!r} is damaged and cannot "
                           f"be read ({type(exc).__name__})") from None
-    formulas = _formula_cells(data, names.index(name))
-    return _table(source, _xlsx_rows(values, merged, formulas), merged=merged)
+    deadline.check()
+    formulas = _formula_cells(data, names.index(name), deadline)
+    return _table(source, _xlsx_rows(values, merged, formulas), merged=merged,
+                  deadline=deadline)
 
 
-def _formula_cells(data: bytes, position: int) -> set[tuple[int, int]]:
+def _formula_cells(data: bytes, position: int, deadline: _Deadline) -> set[tuple[int, int]]:
     """The (row, column), 0-based, of the cells of the sheet at ``position`` with a formula
     but no cached value: calamine reads those as empty, which must not pass for blank.
 
     A sheet without any ``<f>`` element (most staff files) costs one substring search; else
-    one regular-expression pass over its cells (C speed, not a Python loop per cell)."""
+    :func:`_formula_scan` looks at the formulas' cells only, in time linear in the part's
+    size. The regular expression used before (every cell's content up to ``</c>``) went
+    quadratic on cells closed as ``</c >``, which is well-formed XML: 53 KB held ``check``
+    for a minute."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         part = _sheet_part(archive, position)
         if part is None:
             return set()
-        xml = archive.read(part)
-    # Substring searches first (fast); the regular expression only when one matches.
-    if not any(tag in xml for tag in (b"<f>", b"<f ", b":f>", b":f ")) or \
-            not _FORMULA_TAG.search(xml):
+        try:
+            xml = archive.read(part)
+        except (KeyError, zipfile.BadZipFile, ValueError, EOFError, OSError):
+            return set()
+    if not any(tag in xml for tag in (b"<f>", b"<f ", b":f>", b":f ", b"<f/", b":f/")):
         return set()
-    return {_cell_position(match.group(1).decode()) for match in _CELL.finditer(xml)
-            if _FORMULA_TAG.search(match.group(2)) and not _VALUE_TAG.search(match.group(2))}
+    if b"<!DOCTYPE" in xml or b"<!ENTITY" in xml:  # never in a sheet; nothing is expanded
+        return set()
+    return _formula_scan(xml, deadline)
 
 
+#: A formula element (``<f>``, ``<f t="shared" …/>``, ``<x:f>``).
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s/>]")
+#: The start of a cell element, and its end (also written ``</c >``).
+_CELL_START = re.compile(rb"<(?:\w+:)?c[\s>]")
+_CELL_END = re.compile(rb"</(?:\w+:)?c\s*>")
+_CELL_REF_ATTR = re.compile(rb'\sr\s*=\s*["\']([A-Z]{1,3}[0-9]{1,7})["\']')
 #: A cached value that is not empty (openpyxl writes ``<v></v>`` for a formula it did not
-#: compute).
-_VALUE_TAG = re.compile(rb"<(?:\w+:)?v>[^<]|<(?:\w+:)?is>\s*<")
-#: A cell element with content (a self-closing ``<c …/>`` has neither formula nor value).
-_CELL = re.compile(rb'<(?:\w+:)?c\s[^>]*?\br="([A-Z]+[0-9]+)"[^>]*?(?<!/)>(.*?)</(?:\w+:)?c>',
-                   re.DOTALL)
+#: compute), or an inline string.
+_VALUE_TAG = re.compile(rb"<(?:\w+:)?v(?:\s[^<>]*)?>[^<]|<(?:\w+:)?is[\s>]")
+
+
+def _last_cell_start(xml: bytes, low: int, high: int) -> int:
+    """Where the last cell element starting in ``xml[low:high]`` starts (-1: none), found
+    backwards from ``high`` one ``<`` at a time: usually the formula's own tag is the cell's
+    first child, so this is one or two steps."""
+    at = high
+    while True:
+        at = xml.rfind(b"<", low, at)
+        if at < 0 or _CELL_START.match(xml, at):
+            return at
+
+
+def _formula_scan(xml: bytes, deadline: _Deadline) -> set[tuple[int, int]]:
+    """The cells of ``xml`` (a sheet part) whose formula has no cached value.
+
+    Linear in ``len(xml)``: each formula tag is found by one left-to-right search; its cell
+    is the last cell start between the end of the previous formula's cell and the formula
+    (so these backward windows never overlap), and ends at the first cell end after it (the
+    forward windows do not overlap either: a formula before the previous cell's end is in
+    that cell and skipped). Each pattern is anchored on a ``<`` and scans at most to the
+    next ``<`` or ``>``, so no position is scanned more than a bounded number of times. The
+    value test reads only the cell itself; the cells are disjoint. A ``<!DOCTYPE`` was refused
+    before (no entity is ever expanded: the XML is only searched, never parsed)."""
+    found: set[tuple[int, int]] = set()
+    done = 0  # where the last formula's cell ended: nothing before it is looked at again
+    for count, formula in enumerate(_FORMULA_TAG.finditer(xml)):
+        if not count % 1024:
+            deadline.check()
+        at = formula.start()
+        if at < done:
+            continue  # a second formula element of a cell already judged
+        start = _last_cell_start(xml, done, at)
+        if start < 0:  # a formula outside any cell (a broken part): passed over
+            done = at + 1
+            continue
+        end = _CELL_END.search(xml, at)
+        if end is None:  # no cell ends after here: none of the later formulas' cells does
+            break
+        done = end.end()
+        tag_end = xml.find(b">", start, at)
+        if tag_end < 0:
+            continue
+        ref = _CELL_REF_ATTR.search(xml, start, tag_end)
+        if ref is not None and not _VALUE_TAG.search(xml, tag_end + 1, end.start()):
+            found.add(_cell_position(ref.group(1).decode()))
+    return found
+
+
+
+class _Deadline:
+    """A bound on the time one file's reading may take (:data:`MAX_READ_SECONDS`): checked
+    between slices of work, so a file that would take too long is one clear error for the
+    file rather than a batch stalled in its parent (where ``--timeout`` does not reach)."""
+
+    def __init__(self, source: str, seconds: float | None = None) -> None:
+        import time as _time
+
+        self.source = source
+        self.seconds = MAX_READ_SECONDS if seconds is None else seconds
+        self.end = _time.monotonic() + self.seconds
+        self._clock = _time.monotonic
+
+    def check(self) -> None:
+        if self._clock() > self.end:
+            limit = f"{self.seconds:g}"
+            raise _file_error(self.source, "too_large",
+                              f"读取该文件超过 {limit} 秒，已停止；请拆分为多个较小的文件，"
+                              "或在 Excel 中另存为新的 .xlsx 后重试",
+                              f"reading the file took more than {limit} s and was stopped; "
+                              "split it into smaller files, or save it as a new .xlsx in "
+                              "Excel and try again")
 
 
 def _sheet_part(archive: zipfile.ZipFile, position: int) -> str | None:
@@ -355,9 +523,11 @@ def _sheet_part(archive: zipfile.ZipFile, position: int) -> str | None:
     import xml.etree.ElementTree as ET
 
     try:
-        workbook = ET.fromstring(archive.read("xl/workbook.xml"))
-        rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    except (KeyError, ET.ParseError):
+        parts = [archive.read(n) for n in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")]
+        if any(b"<!DOCTYPE" in part for part in parts):  # never expanded (entities)
+            return None
+        workbook, rels = (ET.fromstring(part) for part in parts)
+    except (KeyError, ET.ParseError, zipfile.BadZipFile, ValueError, EOFError, OSError):
         return None
     sheets = [el for el in workbook.iter() if el.tag.rpartition("}")[2] == "sheet"]
     if position >= len(sheets):
@@ -451,7 +621,7 @@ def _blank_row(values: Sequence[Any]) -> bool:
 
 
 def _table(source: str, rows: Iterable[tuple[int, list[Any]]], *,
-           merged: Sequence[Any] = ()) -> Table:
+           merged: Sequence[Any] = (), deadline: _Deadline | None = None) -> Table:
     """The header (the first non-empty row), an optional field-path row, then the data rows."""
     iterator = iter(rows)
     header: list[str] | None = None
@@ -482,6 +652,8 @@ def _table(source: str, rows: Iterable[tuple[int, list[Any]]], *,
             kinds = [_column_kind(p or h) for h, p in
                      zip(header, table.paths_row + [""] * len(header), strict=False)]
             continue
+        if deadline is not None and not number % 1024:
+            deadline.check()
         if len(table.rows) >= MAX_ROWS:
             raise _file_error(source, "too_large", f"超过 {MAX_ROWS} 行，请拆分为多个文件",
                               f"more than {MAX_ROWS} rows; split it into several files")
@@ -520,11 +692,24 @@ def read_table(path: Path, *, source: str | None = None, sheet: str | None = Non
         raise _file_error(name, "too_large", f"文件超过 {limit} 的上限，请拆分为多个文件",
                           f"the file is larger than {limit}; split it into several files")
     suffix = path.suffix.lower()
-    if suffix == ".xlsx":
-        return _xlsx_table(data, name, sheet)
+    deadline = _Deadline(name)
+    # The format by content, not by name: a real .xls saved as "x.csv" (or renamed) is told
+    # to be saved as .xlsx, not that its bytes are not UTF-8; a workbook renamed .csv reads.
+    if workbook_bytes(data) or suffix == ".xlsx":
+        return _xlsx_table(data, name, sheet, deadline)
     if sheet is not None:
         raise UsageError(f"--sheet {sheet!r}: {name} is a {suffix} file, which has no sheets")
-    return _csv_table(data, name, "\t" if suffix == ".tsv" else ",")
+    return _csv_table(data, name, "\t" if suffix == ".tsv" else ",", deadline)
+
+
+#: The first bytes of an OLE2 compound file (old .xls, encrypted .xlsx) and of a zip (.xlsx).
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def workbook_bytes(data: bytes) -> bool:
+    """Whether ``data`` begins as a workbook does (an OLE2 compound file or a zip)."""
+    return data.startswith(OLE2_MAGIC) or data.startswith(ZIP_MAGICS)
 
 
 # --- columns ---------------------------------------------------------------------------------
@@ -655,7 +840,9 @@ class RowOrigin:
             return problem
         row_index, column = self._place(problem.path)
         number = self.rows[row_index].number if row_index < len(self.rows) else None
-        return Problem(problem.path, problem.code, problem.message, self.source, number, column)
+        reword = _SHEET_MESSAGES.get(problem.code)
+        message = reword(problem.message) if reword is not None else problem.message
+        return Problem(problem.path, problem.code, message, self.source, number, column)
 
     def _place(self, path: str) -> tuple[int, str | None]:
         parts = [p for p in re.split(r"\.|(?=\[)", path) if p]
@@ -680,6 +867,20 @@ class RowOrigin:
                 if header is not None:
                     return row_index, header
         return row_index, None
+
+
+#: Problems worded for a spreadsheet where the model's words are about JSON: a clerk sees
+#: the column to fill, not ``{"name": …, "registrar": …}``.
+def _registrar_in_sheet(message: str) -> str:
+    zh, _, en = message.partition(" / ")
+    return (f"{zh.rstrip('。')}：请在“域名注册商”列按域名的顺序填写，多个用 ; 分隔"
+            f"（某个域名没有则填 -；只填一个则适用于本行全部域名） / {en.partition(':')[0]}: "
+            "fill the 域名注册商 "
+            "column, one per domain in the same order, separated by ; (- for none; a single "
+            "one applies to all the row's domains)")
+
+
+_SHEET_MESSAGES: dict[str, Callable[[str], str]] = {"registrar_required": _registrar_in_sheet}
 
 
 def _split(text: str) -> list[str]:
@@ -723,6 +924,7 @@ def _applicant(layout_: Layout, rows: Sequence[Row]) -> tuple[dict[str, Any], Ro
     problems: list[Problem] = []
     sources: dict[str, int] = {}
     websites: list[dict[str, Any]] = []
+    refs: list[tuple[int, str]] = []
     for row_index, row in enumerate(rows):
         website: dict[str, Any] = {}
         cells = row.cells
@@ -742,6 +944,9 @@ def _applicant(layout_: Layout, rows: Sequence[Row]) -> tuple[dict[str, Any], Ro
                 continue
             if column.website:
                 _put(website, keys, _value(column, text))
+                continue
+            if path == "ref":  # a number per row is the rows' own (see _group_ref)
+                refs.append((row_index, text))
                 continue
             first = sources.get(path)
             if first is None:
@@ -764,12 +969,39 @@ def _applicant(layout_: Layout, rows: Sequence[Row]) -> tuple[dict[str, Any], Ro
                     f"{shown_a} and row {row.number}{shown_b} of the same applicant",
                     layout_.source, row.number, header))
         websites.append(website)
+    if refs:
+        sources["ref"] = refs[0][0]
+        value["ref"] = _group_ref([text for _, text in refs])
     _registrars(websites)
     _personal_manager(value, websites)
     if websites:
         value["websites"] = websites
     origin = RowOrigin(layout_, tuple(rows), tuple(sources.items()))
     return value, origin, problems
+
+
+_REF_SEPARATORS = "-_."
+
+
+def _group_ref(refs: Sequence[str]) -> str:
+    """The reference (``编号``) of an applicant whose rows carry several (issue 27.10).
+
+    Staff number each row (``C-01-1``, ``C-01-2`` for one company's two websites); the rows
+    are one applicant already (by certificate number or ``分组``), so the numbers are the
+    rows' own and not a conflict. The applicant's reference is then the part all of them
+    share up to a separator (``-``, ``_``, ``.``): ``C-01``; when they share none
+    (``A7``, ``B9``), the first row's. Equal numbers on every row are that number."""
+    first = refs[0]
+    if all(ref == first for ref in refs):
+        return first
+    stem = min(refs, key=len)
+    while stem:
+        if all(ref.startswith(stem) and (ref == stem or ref[len(stem)] in _REF_SEPARATORS)
+               for ref in refs):
+            break
+        stem = stem[:-1]
+    stem = stem.rstrip(_REF_SEPARATORS)
+    return stem or first
 
 
 def _registrars(websites: list[dict[str, Any]]) -> None:
@@ -807,24 +1039,36 @@ def _personal_manager(value: dict[str, Any], websites: list[dict[str, Any]]) -> 
                     cert[key] = certificate[key]
 
 
+#: Checks an applicant's JSON value: its problems, none when valid (the model's; this stage
+#: may not import the model, so the callers that can pass it).
+Validate = Callable[[object], Sequence[Problem]]
+
+
 def spreadsheet_records(path: Path, options: SheetOptions | None = None, *,
                         source: str | None = None,
-                        mapping: dict[str, str] | None = None) -> Iterator[Record]:
+                        mapping: dict[str, str] | None = None,
+                        validate: Validate | None = None) -> Iterator[Record]:
     """The records of a spreadsheet file: one applicant per group of rows (module docstring).
 
     A file that cannot be read, or whose header cannot be used, is one failed record with
-    the file's name; a group with cell problems or conflicts is one failed record with them.
+    the file's name; a group with cell problems or conflicts is one failed record with them
+    and, when ``validate`` is given, with every other problem of its value too
+    (:func:`merge_problems`): staff fix a record in one round, not one problem per run.
     A missing file or ``--sheet`` is a UsageError.
     """
     options = options or SheetOptions()
     name = source or str(path)
     try:
         table = read_table(path, source=name, sheet=options.sheet)
-        columns = layout(table, mapping if mapping is not None else
-                         cols.load_map(options.column_map),
-                         ignore_columns=options.ignore_columns)
     except InvalidDataError as err:
         yield Record(name, error=err)
+        return
+    mapping = mapping if mapping is not None else cols.load_map(options.column_map)
+    try:
+        columns = layout(table, mapping, ignore_columns=options.ignore_columns)
+    except InvalidDataError as err:
+        # The rows were read: they go with the error, so --failed copies them (issue 27.7).
+        yield Record(name, error=err, origin=TableOrigin(table, _guess_paths(table, mapping)))
         return
     group_column = columns.column("group")
     cert_column = columns.column("host.certificate.number")
@@ -851,6 +1095,8 @@ def spreadsheet_records(path: Path, options: SheetOptions | None = None, *,
         value, origin, problems = _applicant(columns, rows)
         numbers = origin.numbers
         if problems:
+            if validate is not None:
+                problems = list(merge_problems(problems, origin.locate(validate(value))))
             where = f"{name} row{'s' if len(numbers) > 1 else ''} " + ", ".join(map(str, numbers))
             yield Record(name, value=value, rows=numbers, origin=origin,
                          error=InvalidDataError(f"{where}: invalid applicant data",
@@ -859,14 +1105,42 @@ def spreadsheet_records(path: Path, options: SheetOptions | None = None, *,
             yield Record(name, value=value, rows=numbers, origin=origin)
 
 
-def reader(options: SheetOptions | None = None) -> SpreadsheetReader:
+def _guess_paths(table: Table, mapping: dict[str, str]) -> tuple[str | None, ...]:
+    """The field path of each column whose header names one, for a header that could not be
+    used as a whole (to copy its rows into ``--failed`` under the right columns)."""
+    width = max([len(table.header)] + [len(row.cells) for row in table.rows])
+    given = (table.paths_row or []) + [""] * width
+    header = table.header + [""] * width
+    return tuple((cols.resolve_path(given[i]) if given[i] else None)
+                 or (cols.resolve(header[i], mapping) if header[i] else None)
+                 for i in range(width))
+
+
+def merge_problems(cells: Sequence[Problem], more: Iterable[Problem]) -> tuple[Problem, ...]:
+    """A record's cell and grouping problems, then the problems of its value (both located)
+    that are not at a cell already reported: a cell with a problem (an ID stored as a number)
+    was left out of the value, so the value's "missing" for it says nothing new."""
+    covered = {(p.row, p.column) for p in cells}
+    seen = set(cells)
+    extra = []
+    for problem in more:
+        if (problem.row, problem.column) in covered or problem in seen:
+            continue
+        seen.add(problem)
+        extra.append(problem)
+    return (*cells, *extra)
+
+
+def reader(options: SheetOptions | None = None, *,
+           validate: Validate | None = None) -> SpreadsheetReader:
     """What :func:`~sheetgen.sources.json.iter_records` reads spreadsheets with, as ``options``
-    say; the ``--map`` file is read now, so a bad one fails before any record."""
+    say; the ``--map`` file is read now, so a bad one fails before any record. ``validate``:
+    see :func:`spreadsheet_records`."""
     options = options or SheetOptions()
     mapping = cols.load_map(options.column_map)
 
     def read(path: Path) -> Iterator[Record]:
-        return spreadsheet_records(path, options, mapping=mapping)
+        return spreadsheet_records(path, options, mapping=mapping, validate=validate)
 
     return read
 
@@ -907,59 +1181,158 @@ def single_record(path: Path, options: SheetOptions | None = None) -> Record:
 SECRET_COLUMN = "access.filing_password"
 
 
+@dataclass(frozen=True)
+class TableOrigin:
+    """Where a record that is a whole file came from when its rows could be read but its
+    header not used (a missing or unknown column): its rows go to ``--failed`` as they came,
+    so a re-run on the fixed file loses none of its applicants (issue 27, item 7)."""
+
+    table: Table
+    paths: tuple[str | None, ...]   # the field path of each column, where its header names one
+
+    @property
+    def source(self) -> str:
+        return self.table.source
+
+
+@dataclass(frozen=True)
+class _FailedRow:
+    cells: dict[str, str]              # column key → text
+    source: str
+    number: int | None                 # its row in the file it came from (None: not a row)
+    problems: tuple[Problem, ...]      # its own, or the record's when it is not a row
+    fellows: tuple[int, ...] = ()      # the record's rows that have problems, if not this one
+    where: str = ""                    # a record that is not a spreadsheet row: where it is
+
+
 @dataclass
 class FailedRows:
     """The failed rows of a run, to write as a spreadsheet staff fix and run again (without
-    the filing password column)."""
+    the filing password column).
 
+    Every failed row is copied as it came in, the error column naming *its own* problems and
+    its row both in the file it came from and in this one (rows of this file differ: other
+    rows are left out). A row of a failed applicant that has no problem of its own says so
+    and names the rows that do (an applicant's rows are fixed and re-run together). A file
+    whose header could not be used has all its rows copied, each with the file's problems,
+    and the missing required columns added (empty) for staff to fill.
+
+    ``lists`` (field path → values; the template's drop-down lists) gives the ``.xlsx`` the
+    template's drop-downs; set by the caller, which knows the rules."""
+
+    keys: list[str] = field(default_factory=list)     # column keys: field paths, or "?header"
     header: list[str] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)  # the field path of each header column
     with_paths_row: bool = False
-    rows: list[tuple[dict[str, str], str]] = field(default_factory=list)  # path → text, errors
+    rows: list[_FailedRow] = field(default_factory=list)
+    lists: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def paths(self) -> list[str]:
+        """The field path of each column ('' where the header names none)."""
+        return [key if not key.startswith("?") else "" for key in self.keys]
+
+    def _column(self, key: str, header: str) -> None:
+        if key not in self.keys:
+            self.keys.append(key)
+            self.header.append(header)
 
     def add(self, record: Record, problems: Sequence[Problem]) -> None:
         """Add a failed record: its rows as they came in (spreadsheets), or one line saying
-        where it is (other inputs), with every problem in the error column."""
+        where it is (other inputs), with its problems in the error column."""
         origin = record.origin
+        if isinstance(origin, TableOrigin):
+            self._add_table(origin, problems)
+            return
         if not isinstance(origin, RowOrigin):
             where = record.source + "".join(f" {k} {v}" for k, v in
                                             (record.locator or {}).items())
-            self.rows.append(({}, f"{where}: " + _errors_text(problems)))
+            self.rows.append(_FailedRow({}, record.source, None, tuple(problems), where=where))
             return
         columns = origin.layout
         self.with_paths_row = self.with_paths_row or columns.paths_row is not None
         for index, path in enumerate(columns.paths):
             # The filing password is never written anywhere: staff type it again if needed.
-            if path is not None and path not in self.paths and path != SECRET_COLUMN:
-                self.paths.append(path)
-                self.header.append(columns.header[index] or cols.BY_PATH[path].header)
-        file_problems = [p for p in problems if p.row is None]
+            if path is not None and path != SECRET_COLUMN:
+                self._column(path, columns.header[index] or cols.BY_PATH[path].header)
+        numbers = set(origin.numbers)
+        whole = [p for p in problems if p.row is None or p.row not in numbers]
+        troubled = tuple(sorted({p.row for p in problems if p.row in numbers}))
         for row in origin.rows:
             cells = {path: row.cells[i].text for i, path in enumerate(columns.paths)
                      if path is not None and path != SECRET_COLUMN and i < len(row.cells)}
-            own = [p for p in problems if p.row == row.number] + file_problems
-            self.rows.append((cells, f"第 {row.number} 行 / row {row.number}: "
-                              + _errors_text(own or problems)))
+            own = tuple(p for p in problems if p.row == row.number) + tuple(whole)
+            fellows = () if own else tuple(n for n in troubled if n != row.number)
+            self.rows.append(_FailedRow(cells, origin.source, row.number, own, fellows))
+
+    def _add_table(self, origin: TableOrigin, problems: Sequence[Problem]) -> None:
+        table = origin.table
+        self.with_paths_row = self.with_paths_row or table.paths_row is not None
+        keys: list[str | None] = []
+        seen: set[str] = set()
+        for index, path in enumerate(origin.paths):
+            text = table.header[index] if index < len(table.header) else ""
+            if path == SECRET_COLUMN or text == cols.ERROR_HEADER:
+                keys.append(None)
+                continue
+            key = path if path is not None and path not in seen else (
+                f"?{text}" if text else None)
+            if key is not None:
+                seen.add(key)
+                self._column(key, text or cols.BY_PATH[key].header)
+            keys.append(key)
+        for column in cols.missing_required(p for p in origin.paths if p is not None):
+            self._column(column.path, column.header)  # empty: for staff to fill
+        if not table.rows:
+            self.rows.append(_FailedRow({}, origin.source, None, tuple(problems),
+                                        where=origin.source))
+        for row in table.rows:
+            cells = {key: row.cells[i].text for i, key in enumerate(keys)
+                     if key is not None and i < len(row.cells)}
+            if not any(text.strip() for text in cells.values()):
+                continue
+            self.rows.append(_FailedRow(cells, origin.source, row.number, tuple(problems)))
+
+    def lines(self) -> list[list[str]]:
+        """The rows of the file: the header, the field paths (if any input had them), the
+        failed rows with their error column."""
+        lines: list[list[str]] = [[*self.header, cols.ERROR_HEADER]]
+        if self.with_paths_row:
+            lines.append([*self.paths, ""])
+        first = len(lines) + 1
+        here = {(row.source, row.number): first + i for i, row in enumerate(self.rows)
+                if row.number is not None}
+        for i, row in enumerate(self.rows):
+            lines.append([row.cells.get(key, "") for key in self.keys]
+                         + [_row_errors(row, first + i, here)])
+        return lines
 
     def write(self, path: Path) -> None:
         """Write ``path`` (``.xlsx``, ``.csv`` or ``.tsv``) atomically."""
         from sheetgen.output import write_atomic
 
-        header = [*self.header, cols.ERROR_HEADER]
-        lines: list[list[str]] = [header]
-        if self.with_paths_row:
-            lines.append([*self.paths, ""])
-        lines += [[cells.get(p, "") for p in self.paths] + [errors]
-                  for cells, errors in self.rows]
+        lines = self.lines()
         suffix = path.suffix.lower()
         if suffix == ".xlsx":
-            data = _xlsx_bytes(lines, paths_row=self.with_paths_row)
+            data = _xlsx_bytes(lines, paths_row=self.with_paths_row, paths=self.paths,
+                               lists=self.lists)
         else:
-            out = io.StringIO(newline="")
-            csv.writer(out, delimiter="\t" if suffix == ".tsv" else ",",
-                       lineterminator="\r\n").writerows(lines)
-            data = codecs.BOM_UTF8 + out.getvalue().encode()  # the BOM: Excel reads it as UTF-8
+            data = csv_bytes(lines, delimiter="\t" if suffix == ".tsv" else ",")
         write_atomic(path, data)
+
+
+def _row_errors(row: _FailedRow, line: int, here: dict[tuple[str, int], int]) -> str:
+    """The error column of one failed row (see :class:`FailedRows`)."""
+    if row.number is None:
+        return f"{row.where}: " + _errors_text(row.problems)
+    head = (f"本文件第 {line} 行（原文件 {row.source} 第 {row.number} 行）/ row {line} here "
+            f"(row {row.number} of {row.source})")
+    if row.problems:
+        return f"{head}:\n" + _errors_text(row.problems)
+    others = "、".join(f"第 {here.get((row.source, n), '?')} 行（原第 {n} 行）"
+                      for n in row.fellows)
+    return (f"{head}: 本行没有错误；同一申请人的{others or '其他行'}有错误，"
+            "改正后整组一起重新运行 / this row has no problem of its own; the same "
+            "applicant's other rows do: fix them and run the group again")
 
 
 def _errors_text(problems: Sequence[Problem]) -> str:
@@ -982,8 +1355,51 @@ def check_failed_path(path: Path | None) -> None:
     check_writable(path)
 
 
-def _xlsx_bytes(lines: list[list[str]], *, paths_row: bool) -> bytes:
-    """A workbook of text cells (the failed rows): bold header, grey field paths, text format."""
+def csv_bytes(lines: Iterable[Sequence[object]], *, delimiter: str = ",") -> bytes:
+    """CSV (or TSV) of text cells, each neutralised (:func:`csv_cell`), with a UTF-8 BOM so
+    that Excel reads it as UTF-8: every CSV sheetgen writes goes through here."""
+    out = io.StringIO(newline="")
+    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(
+        [csv_cell(value) for value in line] for line in lines)
+    return codecs.BOM_UTF8 + out.getvalue().encode()
+
+
+def add_dropdowns(sheet: Any, paths: Sequence[str], lists: dict[str, list[str]], *,
+                  first_row: int, last_row: int, list_sheet: Any) -> None:
+    """The template's drop-down lists on the columns of ``paths`` (field path per column,
+    '' for none), rows ``first_row``..``last_row``: each list written as text into a column
+    of ``list_sheet`` (a list longer than 255 characters must live in cells), yes/no inline.
+    The drop-downs warn but accept other values (aliases such as 赣 or 身份证 are valid)."""
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    def rule(formula: str, letter: str) -> None:
+        validation = DataValidation(type="list", formula1=formula, allow_blank=True,
+                                    showErrorMessage=True, errorStyle="warning",
+                                    errorTitle="不在列表中",
+                                    error="该值不在下拉列表中；如确认无误（如简称、别名）可继续。")
+        validation.add(f"{letter}{first_row}:{letter}{last_row}")
+        sheet.add_data_validation(validation)
+
+    for index, (path, values) in enumerate(lists.items()):
+        list_letter = column_letter(index)
+        for row, value in enumerate([path, *values], start=1):  # a list runs down a column
+            text_cells(list_sheet, row, [value], column=index + 1)
+        if path in paths:
+            rule(f"'{list_sheet.title}'!${list_letter}$2:${list_letter}${len(values) + 1}",
+                 column_letter(paths.index(path)))
+    for index, path in enumerate(paths):
+        if path and cols.BY_PATH[path].kind == "bool":
+            rule('"' + ",".join(YES_NO) + '"', column_letter(index))
+
+
+#: The values of a yes/no column's drop-down.
+YES_NO = ("是", "否")
+
+
+def _xlsx_bytes(lines: list[list[str]], *, paths_row: bool, paths: Sequence[str] = (),
+                lists: dict[str, list[str]] | None = None) -> bytes:
+    """A workbook of text cells (the failed rows): bold header, grey field paths, text
+    format, the template's drop-downs when ``lists`` are given."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
 
@@ -991,22 +1407,39 @@ def _xlsx_bytes(lines: list[list[str]], *, paths_row: bool) -> bytes:
     sheet = workbook.active
     assert sheet is not None
     sheet.title = "失败的行"
-    for line in lines:
-        sheet.append(line)
+    for number, line in enumerate(lines, start=1):
+        text_cells(sheet, number, line)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDEBF7")
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
     if paths_row:
         for cell in sheet[2]:
             cell.font = Font(color="808080", size=8)
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
             cell.number_format = "@"
+    for index, text in enumerate(lines[0][:-1]):
+        sheet.column_dimensions[column_letter(index)].width = max(
+            12, min(30, 2.2 * len(text) + 2))
     error_letter = column_letter(len(lines[0]) - 1)
     sheet.column_dimensions[error_letter].width = 80
     for cell in sheet[error_letter]:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-    sheet.freeze_panes = "A3" if paths_row else "A2"
+    first = 3 if paths_row else 2
+    sheet.freeze_panes = f"A{first}"
+    # Printed: landscape, as wide as the page, the header on every page.
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = f"1:{first - 1}"
+    if lists:
+        options = workbook.create_sheet("选项")
+        add_dropdowns(sheet, list(paths), lists, first_row=first,
+                      last_row=max(len(lines), first) + 200, list_sheet=options)
+        options.sheet_state = "hidden"
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
