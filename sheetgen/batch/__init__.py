@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from datetime import date
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ from sheetgen.errors import (
     UsageError,
     WorkersCrashedError,
 )
-from sheetgen.model import parse_applicant
+from sheetgen.model import accept, parse_applicant
 from sheetgen.output import AtomicFile, check_formats, check_writable, write_atomic
 from sheetgen.pipeline import Produced, output_stem, produce
 from sheetgen.rendering import fonts
@@ -55,6 +56,7 @@ from sheetgen.rendering.pdf.layout import CompiledLayout
 from sheetgen.rendering.pdf.stamp import PagePlan
 from sheetgen.rendering.templating import TemplateSet, bundled
 from sheetgen.rules import Rules, choose, load_rules, parse_rules
+from sheetgen.rules.acceptance import SharedContacts
 from sheetgen.sources.json import Record, iter_records, read_file
 from sheetgen.sources.spreadsheet import FailedRows, SheetOptions, check_failed_path, locate
 from sheetgen.sources.spreadsheet import reader as spreadsheet_reader
@@ -101,6 +103,7 @@ class BatchOptions:
     sheets: SheetOptions = field(default_factory=SheetOptions)  # spreadsheet inputs
     failed: Path | None = None               # --failed: the failed rows, back as a spreadsheet
     timeout: float = DEFAULT_TIMEOUT         # per record, seconds (see DEFAULT_TIMEOUT)
+    filing_date: date | None = None          # --date: "today" of the acceptance rules
 
     def render_options(self, templates: TemplateSet | None) -> RenderOptions:
         return dataclasses.replace(self.render, templates=templates)
@@ -136,6 +139,7 @@ class RecordResult:
     errors: tuple[Problem, ...] = ()
     ref: str | None = None          # the record's ``ref`` as given, also when it failed
     rows: tuple[int, ...] = ()      # a spreadsheet record's rows (one per website)
+    warnings: tuple[Problem, ...] = ()  # acceptance rules' warnings: the record goes on
 
     def as_dict(self) -> dict[str, Any]:
         entry = {"index": self.index, "source": self.source, "locator": self.locator,
@@ -143,7 +147,8 @@ class RecordResult:
                  "ref": self.ref, "reference": self.reference,
                  "outputs": [o.as_dict() for o in self.outputs],
                  "pages": self.pages, "variant": self.variant, "fit": self.fit,
-                 "errors": [p.as_dict() for p in self.errors]}
+                 "errors": [p.as_dict() for p in self.errors],
+                 "warnings": [p.as_dict() for p in self.warnings]}
         if self.rows:
             entry["rows"] = list(self.rows)
         return entry
@@ -229,6 +234,7 @@ class _Outcome:
     variant: str | None = None
     fit: dict[str, Any] | None = None
     errors: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
     outline: str | None = None                      # the bundle's bookmark for the record
     bundle: tuple[_WireJob, ...] = ()
     layouts: dict[str, CompiledLayout] = field(default_factory=dict)  # new to the parent
@@ -266,11 +272,13 @@ class _Worker:
         if done is not None and options.bundle is None:
             return done
         applicant = parse_applicant(task.value, self.rules)
+        warnings = accept(applicant, self.rules, options.filing_date)  # errors fail it
         plan = make_plan(applicant, self.rules, variant=options.variant)
         # An up-to-date record is only fitted again, for the bundle: nothing is rewritten.
         produced = produce(plan, self.render, formats=() if done else options.formats,
                            stem=task.stem, keep_pages=options.bundle is not None)
         outcome = done or self._write(task, produced, state_path)
+        outcome.warnings = tuple(warnings)
         if options.bundle is not None:
             outcome.outline = f"{applicant.host.name}（{reference(applicant)}）"
             outcome.bundle = tuple(_WireJob(j.title, j.template, j.copies, j.layout.key, j.pages)
@@ -464,6 +472,10 @@ class _Run:
         reserved = [path.name for path in (options.bundle, options.report, options.failed)
                     if path is not None and path.resolve().parent == outdir]
         self.names = _Names(reserved)
+        # contact_shared across the run (rules/acceptance.py): set by run_batch. A spreadsheet
+        # record's origin is kept to place a finding that arrives after it was reported.
+        self.shared: SharedContacts | None = None
+        self.origins: dict[int, Record] = {}
 
     # pool
 
@@ -512,6 +524,10 @@ class _Run:
             pending.outcome = _failure(record.error)
             return
         pending.digest = content_digest(record.value)
+        if self.shared is not None:
+            self.shared.add(self.read, record.value)
+            if record.origin is not None:
+                self.origins[self.read] = Record(record.source, origin=record.origin)
         stem = self.names.claim(output_stem(record.value, self.read), self.options.formats)
         for fmt in self.options.formats:
             _check_name(self.options.outdir, f"{stem}.{fmt}")
@@ -632,12 +648,26 @@ class _Run:
             input_sha256=pending.digest, ok=outcome.ok, skipped=outcome.skipped,
             reference=outcome.reference, outputs=outcome.outputs, pages=outcome.pages,
             variant=outcome.variant, fit=outcome.fit, errors=errors,
-            ref=given_ref(record.value), rows=record.rows)
+            ref=given_ref(record.value), rows=record.rows,
+            warnings=locate(record, outcome.warnings))
         if self.failed_rows is not None and not outcome.ok and not _interrupted(result):
             self.failed_rows.add(record, errors)
         self.results[pending.position] = result  # by position: reporting twice is harmless
         if self.on_record is not None:
             self.on_record(result)
+
+    def with_shared(self, result: RecordResult) -> RecordResult:
+        """``result`` with the run's ``contact_shared`` findings of its record (known only
+        once the whole run is read): warnings added, errors fail it."""
+        found = self.shared.problems(result.index) if self.shared is not None else []
+        if not found:
+            return result
+        origin = self.origins.get(result.index)
+        placed = locate(origin, found) if origin is not None else tuple(found)
+        errors = tuple(p for p in placed if p.severity == "error")
+        return dataclasses.replace(
+            result, ok=result.ok and not errors, errors=(*result.errors, *errors),
+            warnings=(*result.warnings, *(p for p in placed if p.severity != "error")))
 
     def interrupt(self) -> None:
         """Stop: cancel what is queued, let running records finish, report what is read.
@@ -884,6 +914,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
         setup = _Setup(options, rules_data, _options_digest(options, rules, templates),
                        inherited)
         run = _Run(options, setup, jobs, context, on_record)
+        run.shared = SharedContacts(rules)
         interrupted = False
         # A failure that stops the run part-way (too many worker crashes, a full disk for the
         # bundle) is raised only after the report is written: it lists every record read.
@@ -904,7 +935,8 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
             if sorted(run.results) != list(range(1, run.read + 1)):
                 raise InternalError(f"internal error: {run.read} records read, "
                                     f"{len(run.results)} reported")
-            result = BatchResult(outdir, [run.results[n] for n in sorted(run.results)],
+            result = BatchResult(outdir, [run.with_shared(run.results[n])
+                                          for n in sorted(run.results)],
                                  interrupted=interrupted or run.stop.requested)
             if run.bundle is not None and options.bundle is not None and not result.interrupted:
                 try:

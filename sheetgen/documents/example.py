@@ -152,7 +152,7 @@ def example_warnings(data: object, rules: Rules, province: str, nature: str) -> 
     return [Problem(path, "example_data",
                     "仍是 sheetgen example 生成的虚构示例值，请换成申请人的真实信息 / still the "
                     "fictitious sample value of `sheetgen example`; replace it with the "
-                    "applicant's real data")
+                    "applicant's real data", severity="warning")
             for path, value in _leaves(data).items() if sample.get(path) == value]
 
 

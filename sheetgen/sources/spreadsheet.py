@@ -655,7 +655,8 @@ class RowOrigin:
             return problem
         row_index, column = self._place(problem.path)
         number = self.rows[row_index].number if row_index < len(self.rows) else None
-        return Problem(problem.path, problem.code, problem.message, self.source, number, column)
+        return Problem(problem.path, problem.code, problem.message, self.source, number, column,
+                       problem.severity)
 
     def _place(self, path: str) -> tuple[int, str | None]:
         parts = [p for p in re.split(r"\.|(?=\[)", path) if p]
