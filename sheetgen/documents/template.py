@@ -86,6 +86,8 @@ def _lists(rules: Rules) -> dict[str, list[str]]:
         "host.certificate.type": [c.name for c in rules.certificates],
         "host.principal.certificate.type": person,
         "website.manager.certificate.type": person,
+        "host.residence_permit": [p.name for p in rules.provinces],
+        "host.legal_representative.certificate.type": person,
     }
 
 
