@@ -20,9 +20,9 @@ from stdnum.cn import ric
 import sheetgen
 from sheetgen.errors import InvalidDataError, Problem, RulesError
 from sheetgen.model import check_document, parse_applicant, preflight
+from sheetgen.resources import rules_file
 from sheetgen.rules import load_rules, parse_rules
 from sheetgen.rules.acceptance import add_months, birthday, filing_date
-from sheetgen.resources import rules_file
 from tests.applicants import ID_BJ, ID_JX, edit, personal, problems, unit
 from tests.conftest import EXAMPLES, run_cli
 
