@@ -424,3 +424,25 @@ def test_a_batch_of_two_applicants_sharing_a_mobile_flags_both(tmp_path: Path) -
     manifest = result.manifest()["records"]
     assert manifest[0]["warnings"][0]["severity"] == "warning"
     assert manifest[2]["errors"][0]["severity"] == "error"
+
+
+def test_serve_check_returns_warnings_with_the_errors_in_one_shape() -> None:
+    from fastapi.testclient import TestClient
+
+    from sheetgen.serve.app import create_app
+    from sheetgen.serve.config import ServeConfig
+
+    def post(data: dict[str, Any]) -> Any:
+        return client.post("/api/v1/check", content=json.dumps(data, ensure_ascii=False),
+                           headers={"content-type": "application/json"})
+
+    with TestClient(create_app(ServeConfig(workers=1)), raise_server_exceptions=False) as client:
+        warned = post(edit(personal(), "websites[0].name", "张三的教育笔记"))
+        assert warned.status_code == 200, warned.text
+        [warning] = warned.json()["problems"]
+        assert warned.json()["ok"] is True
+        assert warning["severity"] == "warning" and warning["path"] == "websites[0].name"
+        refused = post(edit(edit(personal(), "websites[0].name", "中国教育笔记"), "ref", "X"))
+        assert refused.status_code == 422
+        assert {(p["code"], p["severity"]) for p in refused.json()["problems"]} == {
+            ("website_name_reserved", "error"), ("preapproval_keyword", "warning")}
