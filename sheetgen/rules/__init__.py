@@ -510,6 +510,16 @@ class Rules(_Data):
         """The acceptance rules that apply in the province with canonical ``key``."""
         return self._acceptance.get(key, ())
 
+    def with_acceptance(self, rules: Iterable[AcceptanceRule]) -> Rules:
+        """These rules with other acceptance rules (the benchmark turns every rule on
+        everywhere, or all off); the version changes with them."""
+        changed = self.model_copy(update={"acceptance": tuple(rules)})
+        changed._acceptance = {}
+        changed.model_post_init(None)
+        listed = "".join(r.model_dump_json() for r in changed.acceptance)
+        changed._version = hashlib.sha256(f"{self._version}:{listed}".encode()).hexdigest()[:16]
+        return changed
+
     # --- cover lines ------------------------------------------------------------------------
 
     @staticmethod
