@@ -454,10 +454,10 @@ def test_a_spreadsheet_of_two_applicants_sharing_a_mobile_flags_both_rows(
     path = tmp_path / "s.csv"
     header = ("编号,省份,备案类型,主办单位性质,网站主办者名称,主办者证件类型,证件号码,通信地址,"
               "网站名称,网站域名,网站负责人手机,网站负责人邮箱")
-    rows = [f"A-1,江西,新增备案,个人,张三,居民身份证,{ID_JX},江西省南昌市某某路 1 号,张三的技术笔记,"
-            "example.cn,13800000000,zs@example.cn",
-            f"B-2,江西,新增备案,个人,李四,居民身份证,{other},江西省南昌市某某路 2 号,李四的技术笔记,"
-            "example2.cn,13800000000,ls@example.cn"]
+    rows = [f"A-1,江西,新增备案,个人,张三,居民身份证,{ID_JX},江西省南昌市某某路 1 号,"
+            "张三的技术笔记,example.cn,13800000000,zs@example.cn",
+            f"B-2,江西,新增备案,个人,李四,居民身份证,{other},江西省南昌市某某路 2 号,"
+            "李四的技术笔记,example2.cn,13800000000,ls@example.cn"]
     path.write_text("\n".join([header, *rows]) + "\n", "utf-8")
     result = run_cli(*["check", "--json", str(path)])
     assert result.code == 0, result.text
