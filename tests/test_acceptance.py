@@ -466,3 +466,14 @@ def test_a_spreadsheet_of_two_applicants_sharing_a_mobile_flags_both_rows(
     assert (a["code"], a["row"], a["column"]) == ("contact_shared", 2, "网站负责人手机")
     assert (b["code"], b["row"]) == ("contact_shared", 3)
     assert "B-2" in a["message"] and "A-1" in b["message"]
+
+
+def test_every_sample_of_sheetgen_example_passes_the_acceptance_rules() -> None:
+    from sheetgen.documents.example import make_example
+    from sheetgen.vocabulary import Nature
+
+    for province in RULES.provinces:
+        for nature in Nature:
+            applicant = parse_applicant(make_example(RULES, province.key, nature.code), RULES)
+            errors = [p for p in preflight(applicant, RULES, TODAY) if p.severity == "error"]
+            assert not errors, (province.key, nature.code, errors)

@@ -86,7 +86,8 @@ def make_example(rules: Rules, province: str = "江西", nature: str = "personal
                          hint="use one of: " + ", ".join(Nature.accepted()))
     manager = _person(where, 0)
     registrar = rules.registrar_required(where)
-    domain = f"example-{where.key}.cn"
+    # A government body's domain is under .gov.cn (the acceptance rule domain_suffix_for_nature).
+    domain = f"example-{where.key}.{'gov.cn' if kind is Nature.GOVERNMENT else 'cn'}"
     domains: list[Any] = [{"name": domain, "registrar": "北京新网数码信息技术有限公司"}
                           if registrar else domain]
     if kind.unit:
