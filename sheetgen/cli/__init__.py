@@ -506,6 +506,7 @@ def preview(
     sheet: SheetOption = None,
     column_map: MapOption = None,
     ignore_columns: IgnoreColumnsOption = False,
+    filing_date: DateOption = None,
 ) -> None:
     """Render one applicant's pages to PNG images, to look at before printing."""
     from sheetgen.pipeline import plan_input
@@ -513,6 +514,7 @@ def preview(
     from sheetgen.rendering.pdf.preview import write_previews
     from sheetgen.sources.json import is_spreadsheet, open_input
 
+    today = filing_date_option(filing_date)
     options, rules, variant = render_setup(
         provider=provider, no_qr=no_qr, no_cover=no_cover, copies=1, templates=templates,
         rules_file=rules_file, variant=variant, details=details, rules_edition=rules_edition,
@@ -524,7 +526,8 @@ def preview(
     else:
         data = open_input(input_path)
     with located(record):
-        plan = plan_input(data, source=input_name(input_path), rules=rules, variant=variant)
+        plan = plan_input(data, source=input_name(input_path), rules=rules, variant=variant,
+                          today=today)
         rendered = render_pdf(plan, options)
     for path in write_previews(rendered.pdf, output):
         print(path)
