@@ -31,6 +31,16 @@ validators that read what they need from a validation context filled before the 
 validated. So a rule is checked even when an unrelated field of the same record is wrong, and
 one run reports all problems.
 
+Acceptance rules
+    What the administration would reject although the data is well-formed (a website name
+    starting with 中国, a certificate expiring within 3 months …) is not a validation error of
+    this model: :func:`preflight` runs the rules data's ``[[acceptance]]`` entries
+    (:mod:`sheetgen.rules.acceptance`) on a valid applicant and a filing date; :func:`accept`
+    raises their errors; :func:`check_document` and :func:`check_records` run them on every
+    valid record, ``contact_shared`` across the run too. The optional fields they read
+    (``valid_until``, ``residence_permit``, ``legal_representative``, a domain's ``holder``)
+    are left out of dumps when not given, so the content hash of older records is unchanged.
+
 Problem codes are stable (scripts depend on them); each is listed with its meaning in
 :data:`sheetgen.errors.PROBLEM_CODES`.
 """
@@ -77,8 +87,9 @@ from sheetgen.sources.json import (
 from sheetgen.vocabulary import FilingType, Nature, Preapproval
 
 __all__ = ["Access", "Applicant", "Certificate", "CheckResult", "Domain", "FilingType", "Host",
-           "HostCertificate", "Nature", "Person", "PersonCertificate", "Website",
-           "check_document", "check_records", "json_schema", "parse_applicant"]
+           "HostCertificate", "LegalRepresentative", "Nature", "Person", "PersonCertificate",
+           "Website", "accept", "check_document", "check_records", "json_schema",
+           "parse_applicant", "preflight"]
 
 #: At most this many problems are listed per record; a last ``too_many_errors`` says how many
 #: more there were. A hostile record cannot make a report of millions of lines.

@@ -300,11 +300,15 @@ def test_a_bad_acceptance_rule_names_file_line_and_key(tmp_path: Path, entry: st
     assert result.code == 2 and key in result.stderr and "line " in result.stderr
 
 
-def test_a_rule_with_a_placeholder_its_kind_does_not_fill(tmp_path: Path) -> None:
+@pytest.mark.parametrize("template", ["{nonsense}", "{domain:999999999}", "{domain!r}",
+                                      "{domain.__class__}", "{domain", "{}"])
+def test_a_rule_with_a_placeholder_its_kind_does_not_fill(tmp_path: Path,
+                                                          template: str) -> None:
     entry = ('\n[[acceptance]]\nkind = "domain_holder_mismatch"\nseverity = "error"\n'
-             'zh = "{nonsense}"\nen = "x"\nsource = "doc: x"\nas_of = 2026-01-01\n')
-    with pytest.raises(RulesError, match="inconsistent"):
+             f'zh = "{template}"\nen = "x"\nsource = "doc: x"\nas_of = 2026-01-01\n')
+    with pytest.raises(RulesError, match="inconsistent") as caught:
         parse_rules(_broken_rules(tmp_path, entry).read_bytes(), origin="x")
+    assert caught.value.problems[0].path == "acceptance[18].zh"
 
 
 # --- where the rules run ----------------------------------------------------------------------

@@ -164,10 +164,17 @@ def consistency(rules: Sequence[AcceptanceRule], provinces: set[str]) -> list[Pr
             if text is None:
                 continue
             try:
-                names = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+                parts = list(string.Formatter().parse(text))
             except ValueError as exc:
                 bad(f"{where}.{key}", f"malformed message template: {exc}")
                 continue
+            # A rules file is untrusted: a format spec ({count:999999999}) or a conversion
+            # could make a message of gigabytes; placeholders are plain names.
+            if any(spec or conversion for _, name, spec, conversion in parts if name is not None):
+                bad(f"{where}.{key}", "placeholders take no format spec or conversion "
+                                      "(write {name}, not {name:…} or {name!r})")
+                continue
+            names = {name for _, name, _, _ in parts if name is not None}
             unknown = sorted(names - KIND_FIELDS[rule.kind])
             if unknown:
                 bad(f"{where}.{key}", f"unknown placeholder {{{unknown[0]}}}; the "
