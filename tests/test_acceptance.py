@@ -481,3 +481,25 @@ def test_every_sample_of_sheetgen_example_passes_the_acceptance_rules() -> None:
             applicant = parse_applicant(make_example(RULES, province.key, nature.code), RULES)
             errors = [p for p in preflight(applicant, RULES, TODAY) if p.severity == "error"]
             assert not errors, (province.key, nature.code, errors)
+
+
+def test_a_spreadsheet_gives_each_domains_holder(tmp_path: Path) -> None:
+    from sheetgen.sources.spreadsheet import rows_of
+
+    path = tmp_path / "s.csv"
+    header = ("省份,备案类型,主办单位性质,网站主办者名称,主办者证件类型,证件号码,通信地址,"
+              "网站名称,网站域名,网站负责人手机,网站负责人邮箱,域名实名持有人")
+    row = (f"江西,新增备案,个人,张三,居民身份证,{ID_JX},江西省南昌市某某路 1 号,张三的技术笔记,"
+           '"example.cn; example2.cn",13800000000,zs@example.cn,"-; 李四"')
+    path.write_text(header + "\n" + row + "\n", "utf-8")
+    result = run_cli(*["check", "--json", str(path)])
+    assert result.code == 3, result.text
+    [record] = json.loads(result.text)["records"]
+    [error] = record["errors"]
+    assert (error["code"], error["path"]) == ("domain_holder_mismatch",
+                                              "websites[0].domains[1].holder")
+    assert (error["row"], error["column"]) == (2, "域名实名持有人")
+    data = edit(personal(), "websites[0].domains", ["example.cn", {"name": "example2.cn",
+                                                                   "holder": "李四"}])
+    [flat] = rows_of(data)
+    assert flat["website.domain_holders"] == "-; 李四"

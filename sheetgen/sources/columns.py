@@ -12,9 +12,11 @@ the field path itself (``host.name``, ``website.manager.mobile``; ``websites.`` 
 (full-width letters, ``（）``), without spaces, case, and a trailing required mark (``*``,
 ``（必填）``), so ``网站域名*`` and ``网站域名（必填）`` both name ``website.domains``.
 
-Two columns are not applicant keys: ``group`` (分组: rows with the same value are one applicant,
-instead of rows with the same host certificate number) and ``website.registrars`` (域名注册商:
-the registrar of each domain of the row, in the same order; one registrar applies to all). The
+Three columns are not applicant keys: ``group`` (分组: rows with the same value are one
+applicant, instead of rows with the same host certificate number), ``website.registrars``
+(域名注册商: the registrar of each domain of the row, in the same order; one registrar applies
+to all) and ``website.domain_holders`` (域名实名持有人: each domain's real-name holder, the same
+way). The
 error column that ``--failed`` adds (:data:`ERROR_HEADER`) is passed over when read back.
 """
 
@@ -130,6 +132,8 @@ COLUMNS: tuple[Column, ...] = (
            ("主体负责人证件有效期",), note="选填；YYYY-MM-DD 或“长期”"),
     Column("website.manager.certificate.valid_until", "网站负责人证件有效期至",
            ("网站负责人证件有效期",), note="选填；YYYY-MM-DD 或“长期”"),
+    Column("website.domain_holders", "域名实名持有人", ("域名持有人", "域名所有者"), kind="list",
+           note="选填；与域名一一对应（没有则填 -），只填一个则适用于全部域名；须与主办者名称一致"),
 )
 
 BY_PATH: dict[str, Column] = {column.path: column for column in COLUMNS}
