@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from sheetgen.documents.jobs import RenderOptions
 from sheetgen.documents.plan import make_plan
 from sheetgen.errors import InvalidDataError, Problem, UsageError
-from sheetgen.model import Applicant, clean_provider, parse_applicant
+from sheetgen.model import Applicant, accept, clean_provider, parse_applicant, preflight
 from sheetgen.output import check_formats
 from sheetgen.pipeline import Produced, output_stem, produce
 from sheetgen.rules import Rules, load_rules
@@ -34,13 +35,22 @@ def _rules(rules: Rules | str | Path | None) -> Rules:
 
 
 def load(data: bytes | str | Mapping[str, Any], *, rules: Rules | str | Path | None = None,
-         source: str = SOURCE) -> Applicant:
+         source: str = SOURCE, filing_date: date | None = None) -> Applicant:
     """One validated applicant from JSON text (bytes or str) or an already parsed mapping.
 
     Raises :class:`~sheetgen.errors.InvalidDataError`, whose ``problems`` lists every problem
     at once as :class:`~sheetgen.errors.Problem` (``path``, ``code``, ``message``). ``rules``:
     a :class:`~sheetgen.rules.Rules` or the path of a rules file (default: the built-in rules).
+    A well-formed applicant that the acceptance rules reject on ``filing_date`` (default:
+    ``SOURCE_DATE_EPOCH``, else today) raises too, with those errors (``severity``).
     """
+    applicant = _parse(data, rules=rules, source=source)
+    accept(applicant, _rules(rules), filing_date)
+    return applicant
+
+
+def _parse(data: bytes | str | Mapping[str, Any], *, rules: Rules | str | Path | None,
+           source: str) -> Applicant:
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     if isinstance(data, bytes | bytearray):
@@ -60,13 +70,16 @@ def load(data: bytes | str | Mapping[str, Any], *, rules: Rules | str | Path | N
 
 
 def check(data: bytes | str | Mapping[str, Any], *, rules: Rules | str | Path | None = None,
-          source: str = SOURCE) -> list[Problem]:
-    """Every problem of ``data`` (see :func:`load`); an empty list when it is valid."""
+          source: str = SOURCE, filing_date: date | None = None) -> list[Problem]:
+    """Every problem of ``data`` (see :func:`load`), errors and warnings alike, each with its
+    ``severity``: the data is valid when none is an ``error`` (an empty list: nothing to say).
+    Warnings come from the acceptance rules the sources are not firm on."""
+    loaded_rules = _rules(rules)
     try:
-        load(data, rules=rules, source=source)
+        applicant = _parse(data, rules=loaded_rules, source=source)
     except InvalidDataError as err:
         return list(err.problems)
-    return []
+    return preflight(applicant, loaded_rules, filing_date)
 
 
 class Result:
@@ -117,7 +130,7 @@ def render(applicant: Applicant | bytes | str | Mapping[str, Any], *, cover: boo
            qr: bool = True, provider: str | None = None, variant: str = "auto",
            copies: int = 1, pdfa: bool = False, formats: Collection[str] = ("pdf",),
            rules: Rules | str | Path | None = None, templates: str | Path | None = None,
-           details: bool = False) -> Result:
+           details: bool = False, filing_date: date | None = None) -> Result:
     """Render one applicant: the same bytes as ``sheetgen fill`` with the same options.
 
     ``details``: the detailed applicant block on each sheet (``--details``). A rules edition
@@ -134,7 +147,8 @@ def render(applicant: Applicant | bytes | str | Mapping[str, Any], *, cover: boo
 
     loaded_rules = _rules(rules)
     if not isinstance(applicant, Applicant):
-        applicant = load(applicant, rules=loaded_rules)
+        applicant = _parse(applicant, rules=loaded_rules, source=SOURCE)
+    warnings = accept(applicant, loaded_rules, filing_date)  # its errors: InvalidDataError
     formats = tuple(dict.fromkeys(formats))
     check_formats(formats)
     if copies < 1:
@@ -145,5 +159,7 @@ def render(applicant: Applicant | bytes | str | Mapping[str, Any], *, cover: boo
                             templates=TemplateSet(Path(templates)) if templates else None,
                             details=details)
     plan = make_plan(applicant, loaded_rules, variant=loaded_rules.check_variant(variant))
-    return Result(produce(plan, options, formats=formats, stem=output_stem(applicant),
-                          warn_rules=loaded_rules))
+    produced = produce(plan, options, formats=formats, stem=output_stem(applicant),
+                       warn_rules=loaded_rules)
+    produced.warnings[:0] = warnings
+    return Result(produced)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, Literal
 
 
 class ExitCode(IntEnum):
@@ -34,6 +34,9 @@ class Problem:
     values in it are masked by whoever builds it. A problem of a spreadsheet also names the
     file (``source``), the row as the spreadsheet numbers it and the column's header; they
     are in ``as_dict`` only when set, so problems of JSON inputs read as before.
+    ``severity``: an ``error`` fails the record; a ``warning`` (an acceptance rule the
+    sources are not firm on, values still ``sheetgen example``'s) is reported and the record
+    goes on. Errors and warnings have the same shape everywhere (``--json``, the API).
     """
 
     path: str
@@ -42,11 +45,13 @@ class Problem:
     source: str | None = None
     row: int | None = None
     column: str | None = None
+    severity: Literal["error", "warning"] = "error"
 
     def as_dict(self) -> dict[str, Any]:
         place = {key: value for key, value in (("source", self.source), ("row", self.row),
                                                ("column", self.column)) if value is not None}
-        return {"path": self.path, "code": self.code, "message": self.message, **place}
+        return {"path": self.path, "code": self.code, "message": self.message, **place,
+                "severity": self.severity}
 
     @property
     def where(self) -> str:
@@ -199,6 +204,28 @@ PROBLEM_CODES: dict[str, str] = {
     "request_timeout": "a request's headers or body not sent within the server's time (HTTP 408)",
     "cors_refused": "a cross-origin preflight from an origin, method or header not allowed "
                     "(HTTP 400)",
+    # certificates' dates (sheetgen.model)
+    "date_format": "a date that is not a real date (YYYY-MM-DD, or 长期 for no end)",
+    "valid_until_before_birth": "a certificate valid until a date before its holder's birth",
+    # acceptance rules (sheetgen.rules.acceptance; severity per rule in the rules file)
+    "website_name_reserved": "website name starting with 中国, 中华, 中央, 国家, 人民 or 人大 "
+                             "for a filer that is not a national body",
+    "website_name_form": "website name only of digits or Latin letters, or with symbols",
+    "certificate_expiring": "a certificate valid for less than the months the rules ask for",
+    "applicant_under_18": "a personal filer under the province's minimum age on the filing date",
+    "certificate_not_local": "a personal filer with another province's resident ID and no "
+                             "residence permit (居住证) of the filing province",
+    "too_many_domains": "more domains per website or per filing than the province allows",
+    "domain_suffix_for_nature": "a 事业单位 domain not on .cn/.公益, a government body's not on "
+                                ".gov.cn/.政务",
+    "contact_shared": "one mobile or e-mail for two different people (in one applicant, or "
+                      "across a run: both records flagged, each naming the other)",
+    "preapproval_keyword": "a unit or website name with a pre-approval keyword while the "
+                           "website declares no preapproval",
+    "domain_holder_mismatch": "a domain's real-name holder differs from the host's name",
+    "legal_representative_letter": "a unit principal or website manager who is not the legal "
+                                   "representative where the province asks for a letter (or "
+                                   "no host.legal_representative to tell)",
     # warnings (the record is valid)
     "example_data": "a value still the fictitious sample of `sheetgen example`",
     # the error classes below, when an error has no problems of its own

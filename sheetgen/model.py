@@ -31,6 +31,16 @@ validators that read what they need from a validation context filled before the 
 validated. So a rule is checked even when an unrelated field of the same record is wrong, and
 one run reports all problems.
 
+Acceptance rules
+    What the administration would reject although the data is well-formed (a website name
+    starting with 中国, a certificate expiring within 3 months …) is not a validation error of
+    this model: :func:`preflight` runs the rules data's ``[[acceptance]]`` entries
+    (:mod:`sheetgen.rules.acceptance`) on a valid applicant and a filing date; :func:`accept`
+    raises their errors; :func:`check_document` and :func:`check_records` run them on every
+    valid record, ``contact_shared`` across the run too. The optional fields they read
+    (``valid_until``, ``residence_permit``, ``legal_representative``, a domain's ``holder``)
+    are left out of dumps when not given, so the content hash of older records is unchanged.
+
 Problem codes are stable (scripts depend on them); each is listed with its meaning in
 :data:`sheetgen.errors.PROBLEM_CODES`.
 """
@@ -40,8 +50,9 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import Annotated, Any, ClassVar, Literal, NoReturn, get_args, get_origin
 
 from pydantic import (
@@ -50,17 +61,19 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from sheetgen import identifiers as ids
 from sheetgen.errors import InvalidDataError, Problem, UsageError, problem_fields
-from sheetgen.rules import Province, Rules, load_rules
+from sheetgen.rules import Province, Rules, acceptance, load_rules
 from sheetgen.sources.json import (
     Record,
     json_path,
@@ -74,8 +87,9 @@ from sheetgen.sources.json import (
 from sheetgen.vocabulary import FilingType, Nature, Preapproval
 
 __all__ = ["Access", "Applicant", "Certificate", "CheckResult", "Domain", "FilingType", "Host",
-           "HostCertificate", "Nature", "Person", "PersonCertificate", "Website",
-           "check_document", "check_records", "json_schema", "parse_applicant"]
+           "HostCertificate", "LegalRepresentative", "Nature", "Person", "PersonCertificate",
+           "Website", "accept", "check_document", "check_records", "json_schema",
+           "parse_applicant", "preflight"]
 
 #: At most this many problems are listed per record; a last ``too_many_errors`` says how many
 #: more there were. A hostile record cannot make a report of millions of lines.
@@ -187,6 +201,29 @@ def _ref(text: str) -> str:
         raise ids.IdentifierError("ref_format", "ref 只能由 1–64 个字母、数字和 . _ - 组成",
                                   "ref must be 1–64 characters of A-Z a-z 0-9 . _ -")
     return text
+
+
+LONG_TERM = date(9999, 12, 31)
+
+
+def _valid_until(value: object) -> date:
+    """A certificate's end of validity: ``2030-01-31`` (also ``2030/01/31``, ``2030.01.31``,
+    ``20300131``), or 长期 (``long_term``: no end, as on resident IDs issued after 46)."""
+    if isinstance(value, date):
+        return value
+    text = _clean(value, fold=True)
+    if text in ("长期", "long_term", "永久"):
+        return LONG_TERM
+    day = acceptance.parse_date(text)
+    if day is None:
+        _fail("date_format", f"{printable(text, 20)} 不是有效日期（应为 YYYY-MM-DD，或“长期”）",
+              f"{printable(text, 20)} is not a date (write YYYY-MM-DD, or 长期 for no end)")
+    return day
+
+
+ValidUntil = Annotated[date, BeforeValidator(_valid_until),
+                       WithJsonSchema({"type": "string", "description":
+                                       "YYYY-MM-DD, or 长期 (no end)"})]
 
 
 def _website_name(value: object) -> str:
@@ -309,6 +346,10 @@ def _domain_item(value: object) -> object:
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
+    #: Optional keys added after records were first printed: left out of dumps when not
+    #: given, so the content hash (the sheet's reference) of existing records stays the same.
+    _omit_none: ClassVar[tuple[str, ...]] = ()
+
     @model_validator(mode="before")
     @classmethod
     def _missing(cls, data: Any) -> Any:
@@ -326,6 +367,29 @@ class Certificate(_Model):
 
     type: Str = Field(max_length=40, description="certificate type: name, code or alias")
     number: Identifier = Field(max_length=40)
+    valid_until: ValidUntil | None = Field(
+        None, description="有效期至 (optional): checked against the filing date")
+
+    _omit_none: ClassVar[tuple[str, ...]] = ("valid_until",)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return _omitted(self, handler(self))
+
+    @field_validator("valid_until")
+    @classmethod
+    def _after_birth(cls, value: date | None, info: ValidationInfo) -> date | None:
+        number = info.data.get("number")
+        cert = _state(info).rules.certificate(info.data["type"]) if "type" in info.data else None
+        born = (acceptance.birth_date(number) if value is not None and isinstance(number, str)
+                and cert is not None and cert.number in ("ric", "ric_hk_mo", "ric_tw")
+                else None)
+        if born is not None and value is not None and value < born:
+            _fail("valid_until_before_birth",
+                  "证件有效期早于证件上的出生日期，请核对有效期",
+                  "the certificate's valid_until is before the birth date in its number; "
+                  "check the date")
+        return value
 
     @field_validator("type")
     @classmethod
@@ -366,6 +430,15 @@ class Certificate(_Model):
             _fail_identifier(err)
 
 
+def _omitted(model: _Model, data: Any) -> Any:
+    """A dump without the model's ``_omit_none`` keys that are None."""
+    if isinstance(data, dict):
+        for key in model._omit_none:
+            if data.get(key, 0) is None:
+                del data[key]
+    return data
+
+
 class PersonCertificate(Certificate):
     """A person's certificate (居民身份证, 护照 …)."""
 
@@ -395,6 +468,13 @@ class Person(_Model):
         return value
 
 
+class LegalRepresentative(_Model):
+    """A unit's legal representative (法定代表人): who signs its authorisation letters."""
+
+    name: Str = Field(max_length=50)
+    certificate: PersonCertificate
+
+
 class Host(_Model):
     """网站主办者: the unit or person the filing is for."""
 
@@ -405,6 +485,17 @@ class Host(_Model):
     has_seal: bool = Field(True, strict=True,
                            description="units only; false prints 个体工商户无公章")
     principal: Person | None = Field(None, validate_default=True)
+    legal_representative: LegalRepresentative | None = Field(
+        None, description="units: 法定代表人 (name and certificate), for the letters a province "
+                          "asks for when the principal or manager is someone else")
+    residence_permit: ProvinceKey | None = Field(
+        None, description="personal filers: the province of their residence permit (居住证)")
+
+    _omit_none: ClassVar[tuple[str, ...]] = ("legal_representative", "residence_permit")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return _omitted(self, handler(self))
 
     @field_validator("has_seal")
     @classmethod
@@ -443,6 +534,14 @@ class Domain(_Model):
 
     name: DomainName
     registrar: Str | None = Field(None, max_length=100, validate_default=True)
+    holder: Str | None = Field(None, max_length=100,
+                               description="the domain's real-name holder (实名持有人)")
+
+    _omit_none: ClassVar[tuple[str, ...]] = ("holder",)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return _omitted(self, handler(self))
 
     @field_validator("registrar")
     @classmethod
@@ -734,21 +833,79 @@ class CheckResult:
                 "websites": len(applicant.websites) if applicant else 0,
                 "variant": rules.province(applicant.province).variant if applicant else None}
 
-    def located(self) -> tuple[Problem, ...]:
-        """The problems with paths prefixed by the record's index in an array (``[2].host``)
-        or its line in JSON Lines (``line 3: host``); a spreadsheet record's problems name
-        their row instead."""
+    def located(self, problems: Sequence[Problem] | None = None) -> tuple[Problem, ...]:
+        """The problems (or ``problems``, e.g. the warnings) with paths prefixed by the
+        record's index in an array (``[2].host``) or its line in JSON Lines (``line 3:
+        host``); a spreadsheet record's problems name their row instead."""
+        chosen = tuple(self.problems if problems is None else problems)
         if self.line is not None and self.index is None:
-            return tuple(Problem(f"line {self.line}" + (f": {p.path}" if p.path else ""),
-                                 p.code, p.message) for p in self.problems)
+            return tuple(replace(p, path=f"line {self.line}" + (f": {p.path}" if p.path else ""))
+                         for p in chosen)
         if self.index is None or self.rows:
-            return self.problems
+            return chosen
         prefix = f"[{self.index}]"
-        return tuple(Problem(prefix + ("" if not p.path or p.path.startswith("[") else ".")
-                             + p.path, p.code, p.message) for p in self.problems)
+        return tuple(replace(p, path=prefix + ("" if not p.path or p.path.startswith("[")
+                                                else ".") + p.path) for p in chosen)
 
 
-def check_document(data: bytes, *, source: str, rules: Rules | None = None) -> list[CheckResult]:
+def preflight(applicant: Applicant, rules: Rules, today: date | None = None) -> list[Problem]:
+    """The acceptance rules' problems of a valid applicant (:mod:`sheetgen.rules.acceptance`):
+    errors and warnings, each with its ``severity``; ``today`` is the filing date (default:
+    ``SOURCE_DATE_EPOCH``, else today)."""
+    return acceptance.evaluate(applicant, rules, today)
+
+
+def accept(applicant: Applicant, rules: Rules, today: date | None = None) -> list[Problem]:
+    """The acceptance warnings of ``applicant``; raises InvalidDataError with its acceptance
+    errors (and the warnings after them) when there are any: the record fails."""
+    problems = preflight(applicant, rules, today)
+    errors, warnings = acceptance.split(problems)
+    if errors:
+        raise InvalidDataError(
+            f"the filing would be rejected: {len(errors)} problem"
+            f"{'s' if len(errors) != 1 else ''}", problems=[*errors, *warnings])
+    return warnings
+
+
+def _preflight_run(results: list[CheckResult], values: Sequence[object], rules: Rules,
+                   today: date | None,
+                   locate: Callable[[int, Iterable[Problem]], tuple[Problem, ...]] | None = None
+                   ) -> list[CheckResult]:
+    """The acceptance rules over a run's valid records (``values``: each result's raw JSON),
+    ``contact_shared`` across them too: errors fail a record, warnings are added to it."""
+    shared = acceptance.SharedContacts(rules)
+    names = [_run_name(result, value) for result, value in zip(results, values, strict=True)]
+    for i, (result, value) in enumerate(zip(results, values, strict=True)):
+        if result.applicant is not None:
+            shared.add(i, value, names[i])
+    out = []
+    for i, result in enumerate(results):
+        if result.applicant is None:
+            out.append(result)
+            continue
+        problems = preflight(result.applicant, rules, today) + shared.problems(i)
+        if locate is not None:
+            problems = list(locate(i, problems))
+        errors, warnings = acceptance.split(problems)
+        out.append(replace(result, applicant=None if errors else result.applicant,
+                           problems=tuple(errors), warnings=(*result.warnings, *warnings)))
+    return out
+
+
+def _run_name(result: CheckResult, value: object) -> str:
+    """How another record of the run names this one: its ``ref``, else its place."""
+    ref = value.get("ref") if isinstance(value, dict) else None
+    if isinstance(ref, str) and ref.strip():
+        return ref.strip()
+    if result.rows:
+        return f"row {result.rows[0]}"
+    if result.line is not None and result.index is None:
+        return f"line {result.line}"
+    return f"[{result.index}]" if result.index is not None else "record"
+
+
+def check_document(data: bytes, *, source: str, rules: Rules | None = None,
+                   today: date | None = None) -> list[CheckResult]:
     """Validate a document of one applicant (an object) or many (an array, or JSON Lines:
     one applicant per line), record by record.
 
@@ -756,7 +913,8 @@ def check_document(data: bytes, *, source: str, rules: Rules | None = None) -> l
     (``<stdin>``) JSON Lines when it is not one JSON value and :func:`sniff_lines` says so.
     A document that cannot be read (not JSON, too large …) is one failed result, and so is
     each broken line of JSON Lines; an empty array is one failed result (``no_records``).
-    Never raises InvalidDataError.
+    Never raises InvalidDataError. Valid records then go through the acceptance rules
+    (:func:`preflight`, filing date ``today``), ``contact_shared`` across the document too.
     """
     rules = rules or load_rules()
     suffix = source.lower().rpartition(".")[2] if "." in source else ""
@@ -764,16 +922,17 @@ def check_document(data: bytes, *, source: str, rules: Rules | None = None) -> l
         value = parse_json(data, source=source)
     except InvalidDataError as err:
         if suffix == "jsonl" or (suffix != "json" and sniff_lines(data[:MAX_SNIFF])):
-            return _check_lines(data, source, rules)
+            return _check_lines(data, source, rules, today)
         return [CheckResult(None, None, tuple(err.problems))]
     if suffix == "jsonl":
-        return _check_lines(data, source, rules)
+        return _check_lines(data, source, rules, today)
     if not isinstance(value, list):
-        return [_check(None, value, rules)]
+        return _preflight_run([_check(None, value, rules)], [value], rules, today)
     if not value:
         return [CheckResult(None, None, (Problem("", "no_records", "空数组，没有申请人 / "
                                                              "empty array: no applicants"),))]
-    return [_check(i, record, rules) for i, record in enumerate(value)]
+    return _preflight_run([_check(i, record, rules) for i, record in enumerate(value)], value,
+                          rules, today)
 
 
 def applicant_problems(value: object, rules: Rules | None = None) -> tuple[Problem, ...]:
@@ -785,14 +944,18 @@ def applicant_problems(value: object, rules: Rules | None = None) -> tuple[Probl
     return ()
 
 
-def check_records(records: Iterable[Record], rules: Rules | None = None) -> list[CheckResult]:
+def check_records(records: Iterable[Record], rules: Rules | None = None,
+                  today: date | None = None) -> list[CheckResult]:
     """Validate a stream of records (a spreadsheet's): each problem located by row and column;
-    a group of rows with cell problems gets its value's other problems too (issue 27.9)."""
+    a group of rows with cell problems gets its value's other problems too (issue 27.9); then
+    the acceptance rules, as :func:`check_document`."""
     from sheetgen.sources.spreadsheet import locate, merge_problems
 
     rules = rules or load_rules()
     results = []
+    kept: list[Record] = []
     for index, record in enumerate(records):
+        kept.append(record)
         problems: tuple[Problem, ...] = ()
         applicant = None
         if record.error is not None:
@@ -808,16 +971,20 @@ def check_records(records: Iterable[Record], rules: Rules | None = None) -> list
         # A file that gave no rows (unreadable, a bad header) is not a record of its own.
         results.append(CheckResult(index if record.rows else None, applicant, problems,
                                    rows=record.rows))
-    return results
+    return _preflight_run(results, [r.value for r in kept], rules, today,
+                          lambda i, problems: locate(kept[i], problems))
 
 
 #: Bytes of a document looked at to tell JSON Lines (its first two lines; see sniff_lines).
 MAX_SNIFF = 2 * (5 * 1024 * 1024 + 1)
 
 
-def _check_lines(data: bytes, source: str, rules: Rules) -> list[CheckResult]:
+def _check_lines(data: bytes, source: str, rules: Rules,
+                 today: date | None = None) -> list[CheckResult]:
     results = []
+    values: list[object] = []
     for record in read_lines(data, source=source):
+        values.append(record.value)
         if record.error is not None:
             results.append(CheckResult(None, None, tuple(record.error.problems), record.line))
         else:
@@ -826,7 +993,7 @@ def _check_lines(data: bytes, source: str, rules: Rules) -> list[CheckResult]:
                                        result.warnings))
     if not results:
         return [CheckResult(None, None, (Problem("", "no_records", "没有申请人 / no applicants"),))]
-    return results
+    return _preflight_run(results, values, rules, today)
 
 
 def _check(index: int | None, record: object, rules: Rules) -> CheckResult:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ from sheetgen.documents.example import applicant_warnings
 from sheetgen.documents.jobs import RenderOptions, applicant_jobs
 from sheetgen.documents.plan import FilingPlan, make_plan
 from sheetgen.errors import Problem, problem_fields
-from sheetgen.model import Applicant, parse_applicant
+from sheetgen.model import Applicant, accept, parse_applicant
 from sheetgen.output import check_formats, output_file, safe_stem, write_atomic, write_stdout
 from sheetgen.rendering.fields import FieldFit
 from sheetgen.rules import Rules, load_rules
@@ -186,10 +187,12 @@ def produce(plan: FilingPlan, options: RenderOptions, *, formats: Collection[str
 # --- one applicant from input bytes (fill) -------------------------------------------------
 
 def plan_input(data: bytes, *, source: str, rules: Rules | None = None,
-               variant: str = "auto") -> FilingPlan:
-    """Validate input bytes as one applicant and plan it (InvalidDataError lists all problems)."""
+               variant: str = "auto", today: date | None = None) -> FilingPlan:
+    """Validate input bytes as one applicant and plan it (InvalidDataError lists all problems,
+    also the acceptance rules' errors on the filing date ``today``)."""
     rules = rules or load_rules()
     applicant = parse_applicant(read_document(data, source=source), rules)
+    accept(applicant, rules, today)
     return make_plan(applicant, rules, variant=variant)
 
 
@@ -207,20 +210,23 @@ class FillResult:
 
 def fill(data: bytes, *, source: str, output: str | None = None, rules: Rules | None = None,
          variant: str = "auto", options: RenderOptions | None = None,
-         formats: Collection[str] = ("pdf",)) -> FillResult:
+         formats: Collection[str] = ("pdf",), today: date | None = None) -> FillResult:
     """Render one applicant to ``output`` (a path, ``-`` for stdout, None for the default name).
 
     ``formats``: ``pdf`` writes the PDF at ``output``; ``docx`` writes one Word file per
     website sheet and one for the cover beside it (``out-sheet1.docx``, ``out-cover.docx``).
     The files are written only once every format has rendered, so a failure writes nothing.
+    ``today``: the filing date of the acceptance rules (their errors fail it; their warnings
+    are in the report).
     """
     check_formats(formats, output)
     given = output_file(output) if output not in (None, "-") else None  # before any work
     rules = rules or load_rules()
-    plan = plan_input(data, source=source, rules=rules, variant=variant)
+    plan = plan_input(data, source=source, rules=rules, variant=variant, today=today)
     path = given or Path(f"{output_stem(plan.applicant)}.pdf")
     produced = produce(plan, options or RenderOptions(), formats=formats,
                        stem=path.stem, warn_rules=rules)
+    produced.warnings[:0] = accept(plan.applicant, rules, today)
     if output == "-":
         assert produced.pdf is not None  # check_formats: stdout takes the PDF only
         write_stdout(produced.pdf)

@@ -77,7 +77,7 @@ def test_check_json_reports_all_five() -> None:
     assert report["ok"] is False and report["websites"] == 0 and report["variant"] is None
     assert sorted((e["path"], e["code"]) for e in report["errors"]) == sorted(
         (path, code) for path, _, code in FIVE_MISTAKES)
-    assert all(set(e) == {"path", "code", "message"} for e in report["errors"])
+    assert all(set(e) == {"path", "code", "message", "severity"} for e in report["errors"])
 
 
 def test_check_array_reports_per_record(tmp_path: Path) -> None:

@@ -597,6 +597,7 @@ def test_a_lone_surrogate_key_alone_is_the_only_problem() -> None:
     ("websites[0].provider", "access"),
     ("access.province", "(top level)"),
     ("websites[0].manager.number", "host.certificate or host.principal.certificate or "
+                                   "host.legal_representative.certificate or "
                                    "websites[].manager.certificate"),
 ])
 def test_a_key_at_the_wrong_level_says_where_it_belongs(path: str, places: str) -> None:

@@ -424,3 +424,34 @@ def test_a_variant_of_a_rules_file_can_be_chosen(tmp_path: Path) -> None:
         assert result.code == 0, result.stderr
         report = json.loads(result.text)
         assert (report.get("records") or [report])[0]["variant"] == "island"
+
+
+# --- acceptance rules (sheetgen/rules/acceptance.py) ------------------------------------------
+
+def test_every_acceptance_kind_has_a_dated_sourced_rule_in_todays_edition() -> None:
+    from sheetgen.errors import PROBLEM_CODES
+    from sheetgen.rules.acceptance import KINDS
+
+    kinds = {rule.kind for rule in RULES.acceptance}
+    assert kinds == set(KINDS)
+    assert kinds <= set(PROBLEM_CODES)
+    for rule in RULES.acceptance:
+        assert rule.source and rule.as_of <= date(2026, 12, 31), rule
+        assert rule.zh.strip() and rule.en.strip()
+    # Hunan's own (domain.md §8): one domain per filing, 18 years, the manager's letter.
+    hunan = {rule.kind: rule for rule in RULES.acceptance_for("hunan")}
+    assert hunan["too_many_domains"].per_filing == 1
+    assert hunan["applicant_under_18"].min_age == 18
+    assert hunan["legal_representative_letter"].letter == "网站负责人授权书"
+    assert "certificate_not_local" not in hunan
+
+
+def test_a_province_joins_an_acceptance_rule_by_data_alone(tmp_path: Path) -> None:
+    text = rules_file("rules.toml").read_text("utf-8")
+    old = 'provinces = ["hebei", "neimenggu", "hunan"]'
+    assert text.count(old) == 1
+    path = tmp_path / "rules.toml"
+    path.write_text(text.replace(old, 'provinces = ["hebei", "neimenggu", "hunan", "guangdong"]'),
+                    "utf-8")
+    assert "applicant_under_18" in {r.kind for r in load_rules(path).acceptance_for("guangdong")}
+    assert "applicant_under_18" not in {r.kind for r in RULES.acceptance_for("guangdong")}

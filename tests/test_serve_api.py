@@ -78,7 +78,7 @@ def assert_problems(response: Any, status: int) -> list[dict[str, str]]:
     assert set(payload) == {"ok", "problems"}
     assert payload["problems"], payload
     for problem in payload["problems"]:
-        assert set(problem) == {"path", "code", "message"}
+        assert set(problem) == {"path", "code", "message", "severity"}
         assert all(isinstance(v, str) for v in problem.values())
     assert_no_secret(response)
     return list(payload["problems"])

@@ -121,6 +121,8 @@ def test_a_layout_holds_no_record_data_and_is_shared_by_records_of_one_structure
                        "诸葛孔明"), "access.filing_password", "Other-Secret-42")
     second = edit(edit(second, "host.certificate.number", ID_TJ),
                   "websites[0].manager.certificate.number", ID_TJ)
+    # A Tianjin ID filing in Jiangxi needs a Jiangxi residence permit (certificate_not_local).
+    second = edit(second, "host.residence_permit", "江西")
     templates = TemplateSet(root)
     options = RenderOptions(templates=templates, cover=False)
     one = render_pdf(plan(first), options)

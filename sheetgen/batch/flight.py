@@ -10,6 +10,7 @@ a clean stop at safe points.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import signal
 import threading
@@ -40,6 +41,7 @@ from sheetgen.output import AtomicFile
 from sheetgen.pipeline import output_stem
 from sheetgen.rendering.pdf.document import PdfBuilder, PlannedJob
 from sheetgen.rendering.pdf.layout import CompiledLayout
+from sheetgen.rules.acceptance import SharedContacts
 from sheetgen.sources.json import Record
 from sheetgen.sources.spreadsheet import FailedRows, locate
 from sheetgen.workers import Pool, WorkerCrashed, WorkerTimeout
@@ -123,6 +125,10 @@ class _Run:
         reserved = [path.name for path in (options.bundle, options.report, options.failed)
                     if path is not None and path.resolve().parent == outdir]
         self.names = _Names(reserved)
+        # contact_shared across the run (rules/acceptance.py): set by run_batch. A spreadsheet
+        # record's origin is kept to place a finding that arrives after it was reported.
+        self.shared: SharedContacts | None = None
+        self.origins: dict[int, Record] = {}
 
     # pool
 
@@ -169,6 +175,10 @@ class _Run:
             pending.outcome = _failure(record.error)
             return
         pending.digest = content_digest(record.value)
+        if self.shared is not None:
+            self.shared.add(self.read, record.value)
+            if record.origin is not None:
+                self.origins[self.read] = Record(record.source, origin=record.origin)
         stem = self.names.claim(output_stem(record.value, self.read), self.options.formats)
         for fmt in self.options.formats:
             _check_name(self.options.outdir, f"{stem}.{fmt}")
@@ -226,12 +236,25 @@ class _Run:
             variant=outcome.variant, fit=outcome.fit, errors=errors,
             ref=given_ref(record.value), rows=record.rows,
             websites=_websites(record.value) if outcome.ok else None,
-            documents=outcome.documents)
+            documents=outcome.documents, warnings=locate(record, outcome.warnings))
         if self.failed_rows is not None and not outcome.ok and not _interrupted(result):
             self.failed_rows.add(record, errors)
         self.results[pending.position] = result  # by position: reporting twice is harmless
         if self.on_record is not None:
             self.on_record(result)
+
+    def with_shared(self, result: RecordResult) -> RecordResult:
+        """``result`` with the run's ``contact_shared`` findings of its record (known only
+        once the whole run is read): warnings added, errors fail it."""
+        found = self.shared.problems(result.index) if self.shared is not None else []
+        if not found:
+            return result
+        origin = self.origins.get(result.index)
+        placed = locate(origin, found) if origin is not None else tuple(found)
+        errors = tuple(p for p in placed if p.severity == "error")
+        return dataclasses.replace(
+            result, ok=result.ok and not errors, errors=(*result.errors, *errors),
+            warnings=(*result.warnings, *(p for p in placed if p.severity != "error")))
 
     def interrupt(self) -> None:
         """Stop: cancel what is queued, let running records finish, report what is read.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ class BatchOptions:
     sheets: SheetOptions = field(default_factory=SheetOptions)  # spreadsheet inputs
     failed: Path | None = None               # --failed: the failed rows, back as a spreadsheet
     timeout: float = DEFAULT_TIMEOUT         # per record, seconds (see DEFAULT_TIMEOUT)
+    filing_date: date | None = None          # --date: "today" of the acceptance rules
 
     def render_options(self, templates: TemplateSet | None) -> RenderOptions:
         return dataclasses.replace(self.render, templates=templates)
@@ -79,6 +81,7 @@ class RecordResult:
     rows: tuple[int, ...] = ()      # a spreadsheet record's rows (one per website)
     websites: int | None = None     # of a record printed: what receive expects back
     documents: tuple[dict[str, Any], ...] = ()  # what was printed, by document kind
+    warnings: tuple[Problem, ...] = ()  # acceptance rules' warnings: the record goes on
 
     def as_dict(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -87,7 +90,8 @@ class RecordResult:
             "ref": self.ref, "reference": self.reference,
             "outputs": [o.as_dict() for o in self.outputs],
             "pages": self.pages, "variant": self.variant, "fit": self.fit,
-            **problem_fields(self.errors)}
+            **problem_fields(self.errors),
+            "warnings": [p.as_dict() for p in self.warnings]}
         if self.rows:
             entry["rows"] = list(self.rows)
         if self.websites is not None:

@@ -38,6 +38,7 @@ from sheetgen.rendering.pdf.compose import source_date
 from sheetgen.rendering.pdf.document import PdfBuilder
 from sheetgen.rendering.templating import TemplateSet, bundled
 from sheetgen.rules import Rules
+from sheetgen.rules.acceptance import SharedContacts
 from sheetgen.sources.json import Record, iter_records, read_file
 from sheetgen.sources.spreadsheet import check_failed_path
 from sheetgen.sources.spreadsheet import reader as spreadsheet_reader
@@ -189,6 +190,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
         setup = _Setup(options, rules_data, _options_digest(options, rules, templates),
                        inherited)
         run = _Run(options, setup, jobs, context, on_record)
+        run.shared = SharedContacts(rules)
         if run.failed_rows is not None:  # the template's drop-downs in --failed .xlsx
             run.failed_rows.lists = dropdown_lists(rules)
         interrupted = False
@@ -211,7 +213,8 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
             if sorted(run.results) != list(range(1, run.read + 1)):
                 raise InternalError(f"internal error: {run.read} records read, "
                                     f"{len(run.results)} reported")
-            result = BatchResult(outdir, [run.results[n] for n in sorted(run.results)],
+            result = BatchResult(outdir, [run.with_shared(run.results[n])
+                                          for n in sorted(run.results)],
                                  interrupted=interrupted or run.stop.requested)
             if run.bundle is not None and options.bundle is not None and not result.interrupted:
                 try:

@@ -26,7 +26,7 @@ from sheetgen.errors import (
     Problem,
     SheetgenError,
 )
-from sheetgen.model import parse_applicant
+from sheetgen.model import accept, parse_applicant
 from sheetgen.output import write_atomic
 from sheetgen.pipeline import Produced, produce
 from sheetgen.rendering.fields import FieldFit
@@ -81,6 +81,7 @@ class _Outcome:
     variant: str | None = None
     fit: dict[str, Any] | None = None
     errors: tuple[Problem, ...] = ()
+    warnings: tuple[Problem, ...] = ()
     outline: str | None = None                      # the bundle's bookmark for the record
     bundle: tuple[_WireJob, ...] = ()
     layouts: dict[str, CompiledLayout] = field(default_factory=dict)  # new to the parent
@@ -130,11 +131,13 @@ class _Worker:
         if done is not None and options.bundle is None:
             return done
         applicant = parse_applicant(task.value, self.rules)
+        warnings = accept(applicant, self.rules, options.filing_date)  # errors fail it
         plan = make_plan(applicant, self.rules, variant=options.variant)
         # An up-to-date record is only fitted again, for the bundle: nothing is rewritten.
         produced = produce(plan, self.render, formats=() if done else options.formats,
                            stem=task.stem, keep_pages=options.bundle is not None)
         outcome = done or self._write(task, produced, state_path)
+        outcome.warnings = tuple(warnings)
         if options.bundle is not None:
             outcome.outline = f"{applicant.host.name}（{reference(applicant)}）"
             outcome.bundle = tuple(_WireJob(j.title, j.template, j.copies, j.layout.key, j.pages)

@@ -13,6 +13,7 @@ import io
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import IO, Annotated, Any, BinaryIO, NoReturn
 
@@ -96,6 +97,23 @@ EditionOption = Annotated[str | None, typer.Option(
          "paper flow). With --rules FILE: the edition that file must be.")]
 
 
+def filing_date_option(value: str | None) -> date | None:
+    """``--date``: the filing date, YYYY-MM-DD (a usage error otherwise)."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(f"--date {value[:20]!r} is not a date",
+                         hint="write the filing date as YYYY-MM-DD") from None
+
+
+DateOption = Annotated[str | None, typer.Option(
+    "--date", metavar="YYYY-MM-DD",
+    help="The filing date the acceptance rules count from (certificate validity, age). "
+         "Default: SOURCE_DATE_EPOCH's date, else today.")]
+
+
 @app.command()
 def check(
     input_path: Annotated[str, typer.Argument(
@@ -108,8 +126,13 @@ def check(
     sheet: SheetOption = None,
     column_map: MapOption = None,
     ignore_columns: IgnoreColumnsOption = False,
+    filing_date: DateOption = None,
 ) -> None:
-    """Validate applicant data; list every problem with its JSON path (exit 3 if invalid)."""
+    """Validate applicant data; list every problem with its JSON path (exit 3 if invalid).
+
+    Also runs the acceptance rules of the province (`sheetgen rules PROVINCE` lists them):
+    their errors make the data invalid, their warnings are printed and the data stays valid.
+    """
     from dataclasses import replace
 
     from sheetgen.documents.example import applicant_warnings
@@ -120,20 +143,23 @@ def check(
 
     source = input_name(input_path)
     with json_errors(as_json, source=source):
+        today = filing_date_option(filing_date)
         rules = load_rules(rules_file, edition=rules_edition)
         if is_spreadsheet(input_path):
             from sheetgen.sources.spreadsheet import spreadsheet_records
 
             checked = check_records(spreadsheet_records(
-                Path(input_path), sheet_options(sheet, column_map, ignore_columns)), rules)
+                Path(input_path), sheet_options(sheet, column_map, ignore_columns)), rules,
+                today)
         else:
-            checked = check_document(open_input(input_path), source=source, rules=rules)
-        results = [replace(r, warnings=tuple(applicant_warnings(r.applicant, rules)))
+            checked = check_document(open_input(input_path), source=source, rules=rules,
+                                     today=today)
+        results = [replace(r, warnings=(*r.warnings, *applicant_warnings(r.applicant, rules)))
                    if r.applicant is not None else r for r in checked]
     failed = [r for r in results if not r.ok]
     _warn_examples((f"{source} [{r.index}]" if r.index is not None else
-                    f"{source} line {r.line}" if r.line is not None else source, r.warnings)
-                   for r in results)
+                    f"{source} line {r.line}" if r.line is not None else source,
+                    r.warnings) for r in results)
     if as_json:
         if len(results) == 1 and results[0].index is None and results[0].line is None:
             record = results[0].as_dict(rules)
@@ -158,13 +184,18 @@ def check(
 
 
 def _warn_examples(records: Iterable[tuple[str, Sequence[Problem]]]) -> None:
-    """``sheetgen: warning: …`` on stderr for each record (where, warnings) still holding
-    values of the fictitious sample of ``sheetgen example``."""
+    """``sheetgen: warning: …`` on stderr for each record (where, warnings): one line per
+    acceptance rule's warning, one line for the values still those of the fictitious sample
+    of ``sheetgen example``."""
     from sheetgen.documents.example import warning_line
 
     for where, warnings in records:
-        if warnings:
-            say(f"warning: {warning_line(where, list(warnings))}")
+        examples = [w for w in warnings if w.code == "example_data"]
+        for warning in warnings:
+            if warning.code != "example_data":
+                say(f"warning: {where}: {warning.where}: {warning.code}: {warning.message}")
+        if examples:
+            say(f"warning: {warning_line(where, examples)}")
 
 
 @app.command()
@@ -297,9 +328,31 @@ def _describe(f: dict[str, Any]) -> list[tuple[str, str]]:
     if f["commitment"]:
         lines.append(("commitment", "Guangdong personal sheets: the applicant handwrites the "
                                     "commitment (text on the cover)"))
+    for i, rule in enumerate(f["acceptance"]):
+        lines.append(("acceptance" if i == 0 else "", _acceptance_line(rule)))
+    if not f["acceptance"]:
+        lines.append(("acceptance", "no acceptance rules in this edition"))
     lines.append(("source", f"{f['source']} (as of {f['as_of']})"))
     lines.append(("rules", f"{f['origin']} {f['rules_version']}"))
     return lines
+
+
+def _acceptance_line(rule: dict[str, Any]) -> str:
+    """One acceptance rule of ``sheetgen rules PROVINCE``: code, severity, what it checks
+    (its parameters), its source."""
+    skip = {"kind", "severity", "zh", "en", "zh_missing", "en_missing", "source", "as_of",
+            "provinces"}
+    params = "; ".join(f"{k} {_param(v)}" for k, v in rule.items() if k not in skip)
+    return (f"{rule['kind']} [{rule['severity']}]" + (f" {params}" if params else "")
+            + f" — {rule['source']} (as of {rule['as_of']})")
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, list):
+        return "/".join(map(str, value))
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_param(v)}" for k, v in value.items())
+    return str(value)
 
 
 # --- rendering commands ---------------------------------------------------------------------
@@ -394,6 +447,7 @@ def fill(
     sheet: SheetOption = None,
     column_map: MapOption = None,
     ignore_columns: IgnoreColumnsOption = False,
+    filing_date: DateOption = None,
 ) -> None:
     """Fill the check sheets of one applicant into one print-ready PDF (or Word files)."""
     from sheetgen.output import check_formats, output_file, parse_formats
@@ -412,6 +466,7 @@ def fill(
                              hint="give another output name")
         formats = parse_formats(output_format)
         check_formats(formats, output)
+        today = filing_date_option(filing_date)
         options, rules, variant = render_setup(
             provider=provider, no_qr=no_qr, no_cover=no_cover, copies=copies,
             templates=templates, pdfa=pdfa, rules_file=rules_file, variant=variant,
@@ -424,7 +479,8 @@ def fill(
             data = open_input(input_path)
         with located(record):
             result = run_fill(data, source=source, output=output, rules=rules,
-                              variant=variant, options=options, formats=formats)
+                              variant=variant, options=options, formats=formats,
+                              today=today)
     _warn_examples([(source, result.produced.warnings)])
     if as_json:
         emit_json(result.as_dict())
@@ -450,6 +506,7 @@ def preview(
     sheet: SheetOption = None,
     column_map: MapOption = None,
     ignore_columns: IgnoreColumnsOption = False,
+    filing_date: DateOption = None,
 ) -> None:
     """Render one applicant's pages to PNG images, to look at before printing."""
     from sheetgen.pipeline import plan_input
@@ -457,6 +514,7 @@ def preview(
     from sheetgen.rendering.pdf.preview import write_previews
     from sheetgen.sources.json import is_spreadsheet, open_input
 
+    today = filing_date_option(filing_date)
     options, rules, variant = render_setup(
         provider=provider, no_qr=no_qr, no_cover=no_cover, copies=1, templates=templates,
         rules_file=rules_file, variant=variant, details=details, rules_edition=rules_edition,
@@ -468,7 +526,8 @@ def preview(
     else:
         data = open_input(input_path)
     with located(record):
-        plan = plan_input(data, source=input_name(input_path), rules=rules, variant=variant)
+        plan = plan_input(data, source=input_name(input_path), rules=rules, variant=variant,
+                          today=today)
         rendered = render_pdf(plan, options)
     for path in write_previews(rendered.pdf, output):
         print(path)
@@ -562,6 +621,7 @@ def batch(
         help="Write the failed records' rows as they came in, with an error column, to "
              "FILE.xlsx or FILE.csv: fix them there and run the batch on FILE again.")
     ] = None,
+    filing_date: DateOption = None,
 ) -> int:
     """Fill the check sheets of many applicants: one PDF per record, in parallel.
 
@@ -581,7 +641,7 @@ def batch(
                                   copies=copies, templates=None, pdfa=pdfa,
                                   details=details),
             sheets=sheet_options(sheet, column_map, ignore_columns), failed=failed_rows,
-            timeout=timeout)
+            timeout=timeout, filing_date=filing_date_option(filing_date))
         if sys.stderr.isatty():
             with BatchProgress() as progress:
                 result = run_batch(inputs, options, on_record=progress.update)

@@ -86,7 +86,8 @@ def make_example(rules: Rules, province: str = "江西", nature: str = "personal
                          hint="use one of: " + ", ".join(Nature.accepted()))
     manager = _person(where, 0)
     registrar = rules.registrar_required(where)
-    domain = f"example-{where.key}.cn"
+    # A government body's domain is under .gov.cn (the acceptance rule domain_suffix_for_nature).
+    domain = f"example-{where.key}.{'gov.cn' if kind is Nature.GOVERNMENT else 'cn'}"
     domains: list[Any] = [{"name": domain, "registrar": "北京新网数码信息技术有限公司"}
                           if registrar else domain]
     if kind.unit:
@@ -152,7 +153,7 @@ def example_warnings(data: object, rules: Rules, province: str, nature: str) -> 
     return [Problem(path, "example_data",
                     "仍是 sheetgen example 生成的虚构示例值，请换成申请人的真实信息 / still the "
                     "fictitious sample value of `sheetgen example`; replace it with the "
-                    "applicant's real data")
+                    "applicant's real data", severity="warning")
             for path, value in _leaves(data).items() if sample.get(path) == value]
 
 

@@ -88,6 +88,8 @@ def dropdown_lists(rules: Rules) -> dict[str, list[str]]:
         "host.certificate.type": [c.name for c in rules.certificates],
         "host.principal.certificate.type": person,
         "website.manager.certificate.type": person,
+        "host.residence_permit": [p.name for p in rules.provinces],
+        "host.legal_representative.certificate.type": person,
     }
 
 

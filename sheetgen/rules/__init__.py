@@ -57,6 +57,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 from sheetgen.errors import Problem, RulesError, UsageError
 from sheetgen.resources import rules_file
+from sheetgen.rules import acceptance as _acceptance
+from sheetgen.rules.acceptance import AcceptanceRule
 from sheetgen.sources.json import json_path, printable, read_file
 from sheetgen.vocabulary import Nature
 
@@ -356,6 +358,9 @@ class Rules(_Data):
     commitment: Commitment
     certificates: tuple[CertificateType, ...] = Field(min_length=1)
     documents: dict[Key, Document] = {}  # when each document kind prints (documents.kinds)
+    # What the administration rejects although the data is well-formed (acceptance.py);
+    # the 2018 edition has none.
+    acceptance: tuple[AcceptanceRule, ...] = ()
 
     _origin: str = PrivateAttr(default="")
     _version: str = PrivateAttr(default="")
@@ -363,8 +368,13 @@ class Rules(_Data):
     _by_key: dict[str, Province] = PrivateAttr(default_factory=dict)
     _by_abbreviation: dict[str, Province] = PrivateAttr(default_factory=dict)
     _certificates: dict[str, CertificateType] = PrivateAttr(default_factory=dict)
+    _acceptance: dict[str, tuple[AcceptanceRule, ...]] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
+        # The acceptance rules of each province, once: check runs them on every record.
+        for province in self.provinces:
+            self._acceptance[province.key] = tuple(
+                rule for rule in self.acceptance if rule.applies(province.key))
         for province in self.provinces:
             self._by_key[province.key] = province
             for name in province.names:
@@ -522,6 +532,7 @@ class Rules(_Data):
                                    for kind, r in sms.recipients.items()},
                     "carriers": [c.model_dump() for c in sms.carriers],
                     "source": sms.source, "as_of": sms.as_of.isoformat()},
+            "acceptance": [rule.facts() for rule in self.acceptance_for(province.key)],
             "source": province.source, "as_of": province.as_of.isoformat(),
             "origin": self.origin, "rules_version": self.version,
         }
@@ -534,6 +545,22 @@ class Rules(_Data):
 
     def certificates_for(self, nature: Nature) -> tuple[CertificateType, ...]:
         return tuple(c for c in self.certificates if c.fits(nature))
+
+    # --- acceptance rules (acceptance.py) ---------------------------------------------------
+
+    def acceptance_for(self, key: str) -> tuple[AcceptanceRule, ...]:
+        """The acceptance rules that apply in the province with canonical ``key``."""
+        return self._acceptance.get(key, ())
+
+    def with_acceptance(self, rules: Iterable[AcceptanceRule]) -> Rules:
+        """These rules with other acceptance rules (the benchmark turns every rule on
+        everywhere, or all off); the version changes with them."""
+        changed = self.model_copy(update={"acceptance": tuple(rules)})
+        changed._acceptance = {}
+        changed.model_post_init(None)
+        listed = "".join(r.model_dump_json() for r in changed.acceptance)
+        changed._version = hashlib.sha256(f"{self._version}:{listed}".encode()).hexdigest()[:16]
+        return changed
 
     # --- cover lines ------------------------------------------------------------------------
 
@@ -622,6 +649,7 @@ def _consistency(rules: Rules) -> list[Problem]:
     for nature in Nature:
         if not rules.certificates_for(nature):
             bad("certificates", f"no certificate type fits the nature {nature.code}")
+    problems += _acceptance.consistency(rules.acceptance, {p.key for p in rules.provinces})
     return problems
 
 
@@ -656,15 +684,70 @@ def parse_rules(data: bytes, *, origin: str) -> Rules:
     except PydanticValidationError as exc:
         problems = [Problem(json_path(err["loc"]), "rules_invalid", err["msg"])
                     for err in exc.errors(include_url=False, include_input=False)]
-        raise RulesError(f"rules file {origin} is invalid ({len(problems)} problems)",
-                         problems=problems, hint=_RULES_HINT) from None
+        raise _located(origin, text, "invalid", problems) from None
     problems = _consistency(rules)
     if problems:
-        raise RulesError(f"rules file {origin} is inconsistent ({len(problems)} problems)",
-                         problems=problems, hint=_RULES_HINT)
+        raise _located(origin, text, "inconsistent", problems)
     rules._origin = origin
     rules._version = hashlib.sha256(data).hexdigest()[:16]
     return rules
+
+
+def _located(origin: str, text: str, what: str, problems: list[Problem]) -> RulesError:
+    """The RulesError of ``problems``, each naming the line of its key in the file where it
+    can be found (``line 412: …``); the message names the first one's line and key."""
+    lines = [_line_of(text, p.path) for p in problems]
+    problems = [Problem(p.path, p.code, f"line {line}: {p.message}" if line else p.message)
+                for p, line in zip(problems, lines, strict=True)]
+    first = next(((line, p.path) for line, p in zip(lines, problems, strict=True) if line),
+                 None)
+    where = f"; first at line {first[0]}, key {first[1]}" if first else ""
+    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    return RulesError(f"rules file {origin} is {what} ({count}{where})", problems=problems,
+                      hint=_RULES_HINT)
+
+
+def _line_of(text: str, path: str) -> int | None:
+    """The line of ``path`` (``acceptance[3].kind``, ``sms.valid_hours``) in the TOML
+    ``text``: the key's own line, else its table's header; None when not found (a key
+    written as an inline table or a dotted key is not looked for)."""
+    parts = re.findall(r"([A-Za-z0-9_-]+)(?:\[(\d+)\])?", path)
+    if not parts:
+        return None
+    lines = text.splitlines()
+    table, index = parts[0]
+    header = None
+    start = 0
+    if index:
+        pattern = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
+        seen = -1
+        for number, line in enumerate(lines):
+            if pattern.match(line):
+                seen += 1
+                if seen == int(index):
+                    header, start = number + 1, number + 1
+                    break
+        if header is None:
+            return None
+        keys = parts[1:]
+    else:
+        pattern = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]")
+        found = next((n for n, line in enumerate(lines) if pattern.match(line)), None)
+        if found is None:  # a top-level key
+            keys, start = list(parts), 0
+        else:
+            header, start, keys = found + 1, found + 1, parts[1:]
+    if not keys:
+        return header
+    key = keys[0][0]
+    key_pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    for number in range(start, len(lines)):
+        if number > start and lines[number].lstrip().startswith("[") and \
+                not key_pattern.match(lines[number]):
+            break
+        if key_pattern.match(lines[number]):
+            return number + 1
+    return header
 
 
 def _bounds_error(origin: str, line: int, key: str, code: str, what: str) -> RulesError:
@@ -776,6 +859,7 @@ def precompiled_name(edition: str, data: bytes) -> str:
 
     sha = hashlib.sha256(data)
     sha.update(Path(__file__).read_bytes())
+    sha.update(Path(_acceptance.__file__).read_bytes())  # its models are pickled too
     sha.update(f"\0{pydantic.VERSION}\0{sys.version_info[:2]}".encode())
     return f"{edition}-{sha.hexdigest()[:24]}.pickle"
 

@@ -388,13 +388,15 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
     async def check(request: Request) -> JSONResponse:
         body = await read_json_body(request, config.body_limit)
         problems = await asyncio.to_thread(engine.check, body)
-        if problems:
+        # Warnings (acceptance rules the sources are not firm on) come in the same list, with
+        # ``severity``; only errors make the data invalid.
+        if any(p.severity == "error" for p in problems):
             return problems_response(422, problems)
-        # A valid record still holding `sheetgen example`'s values: the CLI's warnings, as
+        # A valid record still holding `sheetgen example`'s values: the CLI's warnings too, as
         # problems of severity "warning" (ok stays true), as response=json reports them.
         warnings = await asyncio.to_thread(_example_warnings, body)
-        return JSONResponse({"ok": True, "problems": [{**w.as_dict(), "severity": "warning"}
-                                                      for w in warnings]})
+        return JSONResponse({"ok": True, "problems": [p.as_dict()
+                                                      for p in (*problems, *warnings)]})
 
     @api.post("/sheets", openapi_extra=body_doc, responses={
         200: {"content": {engine.MEDIA_TYPES[k]: {} for k in ("pdf", "docx", "png", "zip")},

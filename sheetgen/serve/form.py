@@ -62,6 +62,16 @@ LABELS: dict[tuple[str, str], tuple[str, str]] = {
     ("Access", "provider"): ("接入服务单位（选填）", "某某云计算有限公司"),
     ("Access", "username"): ("接入商备案系统用户名", ""),
     ("Access", "filing_password"): ("备案密码（选填；不会打印、保存或回显）", ""),
+    # The acceptance rules' optional fields (sheetgen/rules/acceptance.py).
+    ("Host", "legal_representative"): ("法定代表人（选填；负责人不是法定代表人时部分省份需授权书）",
+                                       ""),
+    ("Host", "residence_permit"): ("居住证签发省份（选填；个人备案且身份证不是备案省份时）", ""),
+    ("HostCertificate", "valid_until"): ("证件有效期至（选填，YYYY-MM-DD 或 长期）", "2030-01-01"),
+    ("PersonCertificate", "valid_until"): ("证件有效期至（选填，YYYY-MM-DD 或 长期）",
+                                           "2030-01-01"),
+    ("LegalRepresentative", "name"): ("姓名", ""),
+    ("LegalRepresentative", "certificate"): ("证件", ""),
+    ("Domain", "holder"): ("域名实名持有人（选填，须与主办者名称一致）", ""),
 }
 
 #: When a part of the form shows: ``unit`` (a unit filing), ``registrar`` (the province asks
@@ -69,6 +79,7 @@ LABELS: dict[tuple[str, str], tuple[str, str]] = {
 SHOW_WHEN: dict[tuple[str, str], str] = {
     ("Host", "principal"): "unit",
     ("Host", "has_seal"): "unit",
+    ("Host", "legal_representative"): "unit",
     ("Domain", "registrar"): "registrar",
 }
 #: The filing types a field shows for (the others neither need nor print it): the filing

@@ -12,9 +12,11 @@ the field path itself (``host.name``, ``website.manager.mobile``; ``websites.`` 
 (full-width letters, ``（）``), without spaces, case, and a trailing required mark (``*``,
 ``（必填）``), so ``网站域名*`` and ``网站域名（必填）`` both name ``website.domains``.
 
-Two columns are not applicant keys: ``group`` (分组: rows with the same value are one applicant,
-instead of rows with the same host certificate number) and ``website.registrars`` (域名注册商:
-the registrar of each domain of the row, in the same order; one registrar applies to all). The
+Three columns are not applicant keys: ``group`` (分组: rows with the same value are one
+applicant, instead of rows with the same host certificate number), ``website.registrars``
+(域名注册商: the registrar of each domain of the row, in the same order; one registrar applies
+to all) and ``website.domain_holders`` (域名实名持有人: each domain's real-name holder, the same
+way). The
 error column that ``--failed`` adds (:data:`ERROR_HEADER`) is passed over when read back.
 """
 
@@ -116,6 +118,23 @@ COLUMNS: tuple[Column, ...] = (
            note="新增接入必填"),
     Column("access.filing_password", "备案密码", (), note="选填；不会打印或输出"),
     Column("special_site", "特殊网站", ("是否特殊网站",), kind="bool", note="选填，默认“否”"),
+    # Appended for the acceptance rules (rules/acceptance.py): older sheets keep their order.
+    Column("host.certificate.valid_until", "主办者证件有效期至", ("主办者证件有效期",),
+           note="选填；YYYY-MM-DD 或“长期”；不足 3 个月的证件会被驳回"),
+    Column("host.residence_permit", "居住证省份", ("居住证", "居住证签发省份"),
+           note="个人选填：身份证不是备案省份的，填本人居住证的签发省份"),
+    Column("host.legal_representative.name", "法定代表人姓名", ("法定代表人", "法人代表"),
+           note="单位选填：主体负责人或网站负责人不是法定代表人时，部分省份要求授权书"),
+    Column("host.legal_representative.certificate.type", "法定代表人证件类型",
+           note="下拉选择；填了法定代表人姓名时必填"),
+    Column("host.legal_representative.certificate.number", "法定代表人证件号码",
+           ("法定代表人证件号",), kind="number", note="文本格式，勿用科学计数法"),
+    Column("host.principal.certificate.valid_until", "主体负责人证件有效期至",
+           ("主体负责人证件有效期",), note="选填；YYYY-MM-DD 或“长期”"),
+    Column("website.manager.certificate.valid_until", "网站负责人证件有效期至",
+           ("网站负责人证件有效期",), note="选填；YYYY-MM-DD 或“长期”"),
+    Column("website.domain_holders", "域名实名持有人", ("域名持有人", "域名所有者"), kind="list",
+           note="选填；与域名一一对应（没有则填 -），只填一个则适用于全部域名；须与主办者名称一致"),
 )
 
 BY_PATH: dict[str, Column] = {column.path: column for column in COLUMNS}

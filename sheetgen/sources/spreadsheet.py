@@ -842,7 +842,8 @@ class RowOrigin:
         number = self.rows[row_index].number if row_index < len(self.rows) else None
         reword = _SHEET_MESSAGES.get(problem.code)
         message = reword(problem.message) if reword is not None else problem.message
-        return Problem(problem.path, problem.code, message, self.source, number, column)
+        return Problem(problem.path, problem.code, message, self.source, number, column,
+                       problem.severity)
 
     def _place(self, path: str) -> tuple[int, str | None]:
         parts = [p for p in re.split(r"\.|(?=\[)", path) if p]
@@ -855,6 +856,8 @@ class RowOrigin:
             names = [p for p in parts if not _INDEX.fullmatch(p)]
         if names[-2:] == ["domains", "registrar"]:
             names = [*names[:-2], "registrars"]
+        if names[-2:] == ["domains", "holder"]:
+            names = [*names[:-2], "domain_holders"]
         for end in range(len(names), 0, -1):
             candidate = ".".join(names[:end])
             header = self.layout.header_of(candidate)
@@ -1005,19 +1008,26 @@ def _group_ref(refs: Sequence[str]) -> str:
 
 
 def _registrars(websites: list[dict[str, Any]]) -> None:
-    """``website.registrars``: paired with the domains in order (``-``: none for that one); a
-    single one applies to all."""
+    """``website.registrars`` and ``website.domain_holders``: paired with the domains in order
+    (``-``: none for that one); a single one applies to all."""
     for website in websites:
-        registrars = website.pop("registrars", None)
+        paired = {key: website.pop(column, None) for key, column in
+                  (("registrar", "registrars"), ("holder", "domain_holders"))}
         domains = website.get("domains")
-        if not registrars or not isinstance(domains, list):
+        if not any(paired.values()) or not isinstance(domains, list):
             continue
-        if len(registrars) == 1:
-            registrars = registrars * len(domains)
-        website["domains"] = [
-            {"name": name, "registrar": registrars[i]}
-            if i < len(registrars) and registrars[i] not in _NO_REGISTRAR else name
-            for i, name in enumerate(domains)]
+        for key, values in paired.items():
+            if values and len(values) == 1:
+                paired[key] = values * len(domains)
+
+        website["domains"] = [_paired(name, i, paired) for i, name in enumerate(domains)]
+
+
+def _paired(name: Any, i: int, paired: dict[str, Any]) -> Any:
+    """Domain ``i`` of a row: its name, or ``{name, registrar, holder}`` where they are given."""
+    extra = {key: values[i] for key, values in paired.items()
+             if values and i < len(values) and values[i] not in _NO_REGISTRAR}
+    return {"name": name, **extra} if extra else name
 
 
 def _personal_manager(value: dict[str, Any], websites: list[dict[str, Any]]) -> None:
@@ -1458,11 +1468,12 @@ def rows_of(applicant: dict[str, Any]) -> list[dict[str, str]]:
         site = dict(website)
         domains = site.pop("domains", [])
         names = [d["name"] if isinstance(d, dict) else str(d) for d in domains]
-        registrars = [(d.get("registrar") if isinstance(d, dict) else None) or "-"
-                      for d in domains]
         row["website.domains"] = "; ".join(names)
-        if any(r != "-" for r in registrars):
-            row["website.registrars"] = "; ".join(registrars)
+        for key, column in (("registrar", "website.registrars"),
+                            ("holder", "website.domain_holders")):
+            values = [(d.get(key) if isinstance(d, dict) else None) or "-" for d in domains]
+            if any(v != "-" for v in values):
+                row[column] = "; ".join(values)
         _flatten(site, "website.", row)
         rows.append(row)
     return rows
