@@ -173,6 +173,8 @@ PROBLEM_CODES: dict[str, str] = {
     "font": "a font problem (exit 5)",
     "rules": "an unreadable or inconsistent rules file (exit 2)",
     "batch_partial": "a batch finished with failed records (exit 6)",
+    "register": "the desk's register (its database) is unavailable, busy or of a newer "
+                "schema (exit 2; HTTP 503)",
 }
 
 
@@ -240,6 +242,13 @@ class RulesError(SheetgenError):
 
     exit_code = ExitCode.USAGE
     code = "rules"
+
+
+class RegisterError(SheetgenError):
+    """The desk's register cannot be opened or reached (gone, busy, newer schema)."""
+
+    exit_code = ExitCode.USAGE
+    code = "register"
 
 
 class BatchPartialError(SheetgenError):

@@ -436,12 +436,14 @@ class _Run:
     """One batch run in the parent: the pool, the in-flight window, results in order."""
 
     def __init__(self, options: BatchOptions, setup: _Setup, jobs: int, context: BaseContext,
-                 on_record: Callable[[RecordResult], None] | None) -> None:
+                 on_record: Callable[[RecordResult], None] | None,
+                 on_value: Callable[[RecordResult, object], None] | None = None) -> None:
         self.options = options
         self.setup = setup
         self.jobs = jobs
         self.context = context
         self.on_record = on_record
+        self.on_value = on_value
         self.results: dict[int, RecordResult] = {}  # by position
         self.stop = _Stop()
         self.read = 0
@@ -638,6 +640,8 @@ class _Run:
         self.results[pending.position] = result  # by position: reporting twice is harmless
         if self.on_record is not None:
             self.on_record(result)
+        if self.on_value is not None:
+            self.on_value(result, record.value)
 
     def interrupt(self) -> None:
         """Stop: cancel what is queued, let running records finish, report what is read.
@@ -846,12 +850,14 @@ def _check_options(options: BatchOptions, rules: Rules) -> int:
 
 def run_batch(inputs: Sequence[str], options: BatchOptions, *,
               on_record: Callable[[RecordResult], None] | None = None,
+              on_value: Callable[[RecordResult, object], None] | None = None,
               stdin: Any = None, mp_context: BaseContext | None = None) -> BatchResult:
     """Generate the sheets of every record of ``inputs`` into ``options.outdir``.
 
     ``inputs`` are paths of JSON/JSON Lines files or folders, ``-`` for ``stdin`` (a binary
     stream; default ``sys.stdin.buffer``). ``on_record`` is called with each record's result
-    in input order, as it is known (for progress). Returns every record's result; raises
+    in input order, as it is known (for progress); ``on_value`` with it and the record's JSON
+    value as read (the desk's register keeps it). Returns every record's result; raises
     :class:`SheetgenError` only for failures of the run itself (see the module docstring),
     after writing the report when the run had started. On Ctrl-C or SIGTERM it returns with
     ``interrupted`` set, having written the report.
@@ -883,7 +889,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
         inherited = lock_fd if context.get_start_method() == "fork" else None
         setup = _Setup(options, rules_data, _options_digest(options, rules, templates),
                        inherited)
-        run = _Run(options, setup, jobs, context, on_record)
+        run = _Run(options, setup, jobs, context, on_record, on_value)
         interrupted = False
         # A failure that stops the run part-way (too many worker crashes, a full disk for the
         # bundle) is raised only after the report is written: it lists every record read.

@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sheetgen.cli.desk import RegisterOption
+
 if TYPE_CHECKING:
-    from sheetgen.receive import PageResult
+    from sheetgen.desk.register import Brought
+    from sheetgen.receive import PageResult, Receipt
 
 SHOWN_RECORDS = 50
 
@@ -47,6 +50,7 @@ def receive(
     ] = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the receipt (pages and records) as JSON on stdout.")] = False,
+    register_at: RegisterOption = None,
 ) -> int:
     """Check scans of the returned, signed sheets: match each page to its record by its QR
     code, and check the signature, seal, fingerprint and the blank date.
@@ -69,6 +73,7 @@ def receive(
                       rules=load_rules(rules_file), originals=originals)
         if report is not None:
             write_report(receipt, report, originals=originals)
+        moved = _to_register(register_at, receipt, originals) if register_at else None
     if as_json:
         emit_json(receipt.as_dict())
     for page in receipt.pages:
@@ -84,11 +89,24 @@ def receive(
             f"{s['complete']} complete, {s['incomplete']} incomplete")
     if report is not None:
         done += f"; report {report}"
+    if moved is not None:
+        for ref, brought in moved.items():
+            print(f"  register: {ref} {brought.status}", file=sys.stderr)
+        done += f"; register {register_at}: {len(moved)} records updated"
     if not receipt.ok:
         raise BatchPartialError(done, hint="the report (--report FILE or --json) lists every "
                                            "page and record with its problems")
     say(f"ok: {done}")
     return 0
+
+
+def _to_register(where: str, receipt: Receipt, originals: int) -> dict[str, Brought]:
+    """The matched pages into the register; each record they name moved forward."""
+    from sheetgen.desk import open_register
+    from sheetgen.desk.runs import record_receipt
+
+    with open_register(where) as desk:
+        return record_receipt(desk, receipt, originals=originals)
 
 
 def page_line(page: PageResult) -> str:
