@@ -41,16 +41,26 @@ def serve(
         help="Allow browser calls from this origin (repeatable). Default: CORS off.")] = None,
     no_access_log: Annotated[bool, typer.Option(
         "--no-access-log", help="No access log lines on stderr.")] = False,
+    data: Annotated[str | None, typer.Option(
+        "--data", metavar="DIR",
+        help="Keep the desk's register in DIR (an SQLite file): the /api/v1/records, "
+             "/receipts and /register routes. Needs --token.")] = None,
+    database: Annotated[str | None, typer.Option(
+        "--database", metavar="URL",
+        help="Keep the desk's register in this database (postgresql+psycopg://…), shared by "
+             "several instances. Needs --token.")] = None,
 ) -> None:
     """Serve the web form (Chinese) at / and the HTTP API at /api/v1 (docs at /docs)."""
     import logging
 
     from sheetgen.serve.config import ServeConfig, default_workers
 
+    if data and database:
+        raise UsageError("give --data DIR or --database URL, not both")
     config = ServeConfig(host=host, port=port, workers=workers or default_workers(),
                          token=token, timeout=timeout, body_limit=body_limit,
                          cors_origins=tuple(cors_origin or ()),
-                         access_log=not no_access_log).checked()
+                         access_log=not no_access_log, register=data or database).checked()
     sock = _bind(config.host, config.port)
     bound = sock.getsockname()[1]
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,

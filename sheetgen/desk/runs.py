@@ -67,16 +67,20 @@ class BatchRecorder:
         return self.register.mark_printed(self.ok)
 
 
-def record_receipt(register: Register, receipt: Receipt, *,
-                   originals: int) -> dict[str, Brought]:
-    """Store a receipt's matched pages and move their records forward."""
+def record_receipt(register: Register, receipt: Receipt, *, originals: int,
+                   content: bytes | None = None) -> dict[str, Brought]:
+    """Store a receipt's matched pages and move their records forward. A page is told from
+    another by its scan file's SHA-256 (of ``content`` when the one scan is given as bytes)
+    and its page number, so the same scan uploaded twice counts once."""
     digests: dict[str, str] = {}
 
     def digest(name: str) -> str:
+        if content is not None:
+            return hashlib.sha256(content).hexdigest()
         if name not in digests:
             path = Path(name)
-            content = path.read_bytes() if path.is_file() else name.encode()
-            digests[name] = hashlib.sha256(content).hexdigest()
+            data = path.read_bytes() if path.is_file() else name.encode()
+            digests[name] = hashlib.sha256(data).hexdigest()
         return digests[name]
 
     pages = [ReceivedPage(

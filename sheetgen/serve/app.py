@@ -195,6 +195,11 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                                      timeout=config.timeout)
         workers.start()
         app.state.pool = workers
+        app.state.register = None
+        if config.register is not None:  # opened (and migrated) before the first request
+            from sheetgen.desk import open_register
+
+            app.state.register = await asyncio.to_thread(open_register, config.register)
         # The validator's first call imports and builds the model and the identifier checks
         # (about a second): pay it before the first request.
         await asyncio.to_thread(engine.check, engine.example_body())
@@ -202,6 +207,8 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
             yield
         finally:
             workers.close()
+            if app.state.register is not None:
+                app.state.register.close()
 
     app = FastAPI(title="sheetgen", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None,
@@ -318,6 +325,10 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
         return JSONResponse({"ok": True, "version": __version__,
                              "workers": request.app.state.pool.stats()})
 
+    if config.register is not None:
+        from sheetgen.serve.desk import desk_router
+
+        api.include_router(desk_router(ApiError.one, _content_disposition))
     app.include_router(api)
 
     def openapi() -> dict[str, Any]:
@@ -365,6 +376,14 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return problems_response(exc.status, exc.problems, exc.headers)
+
+    if config.register is not None:
+        from sheetgen.serve.desk import RegisterUnavailable
+
+        @app.exception_handler(RegisterUnavailable)
+        async def register_unavailable(request: Request, exc: RegisterUnavailable
+                                       ) -> JSONResponse:
+            return problems_response(503, exc.problems(), {"retry-after": "5"})
 
     @app.exception_handler(RequestValidationError)
     async def bad_query(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -37,6 +37,7 @@ class ServeConfig:
     timeout: float = DEFAULT_TIMEOUT
     cors_origins: tuple[str, ...] = ()
     access_log: bool = True
+    register: str | None = None  # the desk's register: a folder (SQLite) or a database URL
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServeConfig:
@@ -64,7 +65,9 @@ class ServeConfig:
                    timeout=float(number("SHEETGEN_SERVE_TIMEOUT", float, DEFAULT_TIMEOUT)),
                    body_limit=int(number("SHEETGEN_SERVE_BODY_LIMIT", int, DEFAULT_BODY_LIMIT)),
                    cors_origins=tuple(o.strip() for o in env.get("SHEETGEN_SERVE_CORS", "")
-                                      .split(",") if o.strip())).checked()
+                                      .split(",") if o.strip()),
+                   register=env.get("SHEETGEN_SERVE_DATABASE")
+                   or env.get("SHEETGEN_SERVE_DATA") or None).checked()
 
     def checked(self) -> ServeConfig:
         """This configuration, or a UsageError naming what is wrong with it."""
@@ -81,6 +84,11 @@ class ServeConfig:
             raise UsageError("the token must be at least 16 printable characters, no spaces",
                              hint="make one with: python3 -c 'import secrets; "
                                   "print(secrets.token_urlsafe(24))'")
+        if token is None and self.register is not None:
+            raise UsageError(
+                "the desk's register (--data, --database) holds ID numbers and phones: it "
+                "needs a token, also on loopback",
+                hint=f"give --token TOKEN or set {TOKEN_ENV}")
         if token is None and not is_loopback(self.host):
             raise UsageError(
                 f"--host {self.host} lets other machines reach the API: it needs a token "
