@@ -163,6 +163,7 @@ PROBLEM_CODES: dict[str, str] = {
     "busy": "every render worker stayed busy for the whole timeout (HTTP 503)",
     "timeout": "a render took longer than the server's timeout and was stopped (HTTP 504)",
     "unavailable": "the server is shutting down (HTTP 503)",
+    "not_ready": "a batch job that is not done yet: its results come later (HTTP 409)",
     # warnings (the record is valid)
     "example_data": "a value still the fictitious sample of `sheetgen example`",
     # the error classes below, when an error has no problems of its own

@@ -146,3 +146,122 @@ def test_openapi_describes_the_desk_routes(desk: TestClient) -> None:
         assert path in document["paths"], path
         for operation in document["paths"][path].values():
             assert "503" in operation["responses"], (path, operation["responses"])
+
+
+# --- batches: jobs the instances run --------------------------------------------------------
+
+def _wait_done(client: TestClient, url: str, timeout: float = 300.0) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.get(url, headers=AUTH).json()
+        if status["status"] in ("done", "failed"):
+            return dict(status)
+        time.sleep(0.2)
+    raise AssertionError(f"the batch did not finish: {status}")
+
+
+def test_a_batch_job_from_json_lines_to_register_bundle_and_failed_rows(desk: TestClient
+                                                                        ) -> None:
+    good = [example("jiangxi-personal"), example("guangdong-personal")]
+    bad = example("zhejiang-personal")
+    bad["websites"][0]["domains"][0] = "https://bad/help"
+    lines = "\n".join(json.dumps(r, ensure_ascii=False) for r in (*good, bad)) + "\n"
+    _problems(desk.post("/api/v1/batches", content=b"x", headers={
+        **AUTH, "content-type": "text/plain"}), 415)
+    _problems(desk.post("/api/v1/batches?copies=0", content=lines.encode(), headers={
+        **AUTH, "content-type": "application/x-ndjson"}), 400)
+    answer = desk.post("/api/v1/batches?cover=false", content=lines.encode(),
+                       headers={**AUTH, "content-type": "application/x-ndjson"})
+    assert answer.status_code == 202, answer.text
+    job = answer.json()
+    assert job["status"] == "queued" and answer.headers["location"] == job["url"]
+    status = _wait_done(desk, job["url"])
+    assert status == {"id": job["id"], "status": "done", "total": 3, "done": 3, "failed": 1}
+    manifest = desk.get(job["url"] + "/manifest", headers=AUTH).json()
+    assert manifest["summary"]["ok"] == 2 and manifest["outdir"] is None
+    bundle = desk.get(job["url"] + "/bundle", headers=AUTH)
+    assert bundle.status_code == 200 and bundle.content.startswith(b"%PDF")
+    assert len(pdfium.PdfDocument(bundle.content)) == 2  # no cover: one sheet each
+    failed = desk.get(job["url"] + "/failed?format=csv", headers=AUTH)
+    assert failed.status_code == 200 and "domain_invalid" in failed.content.decode("utf-8-sig")
+    assert desk.get(job["url"] + "/failed", headers=AUTH).content.startswith(b"PK")
+    records = desk.get("/api/v1/records", headers=AUTH).json()
+    assert {r["ref"]: r["status"] for r in records["records"]} == {
+        good[0]["ref"]: "ready", good[1]["ref"]: "ready", bad["ref"]: "invalid"}
+    _problems(desk.get("/api/v1/batches/nope", headers=AUTH), 404)
+
+
+def test_results_of_a_running_batch_are_409(desk: TestClient) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from sheetgen.desk.schema import JobRow
+
+    register = desk.app.state.register  # type: ignore[attr-defined]
+    now = datetime.now(UTC)
+    with register.transaction() as db:  # held by another instance, its lease still running
+        db.execute(insert(JobRow).values(
+            id="busy", status="running", kind="json", options={}, input=b"[]", done=0,
+            failed=0, attempts=1, claimed_by="other", lease_until=now + timedelta(hours=1),
+            created=now, updated=now))
+    assert desk.get("/api/v1/batches/busy", headers=AUTH).json()["status"] == "running"
+    problems = _problems(desk.get("/api/v1/batches/busy/manifest", headers=AUTH), 409)
+    assert problems[0]["code"] == "not_ready"
+
+
+def test_claims_skip_locked_jobs_and_take_over_a_dead_instance(register_target: str,
+                                                               tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from sheetgen.desk.jobs import Jobs
+    from sheetgen.desk.schema import JobRow
+
+    with open_register(register_target) as register:
+        one = Jobs(register, workdir=tmp_path / "one", instance="one")
+        two = Jobs(register, workdir=tmp_path / "two", instance="two")
+        first = one.submit(b"[]", "json", {})
+        second = one.submit(b"[]", "json", {})
+        claimed = [one.claim(), two.claim()]
+        assert {c.id for c in claimed if c is not None} == {first, second}
+        assert one.claim() is None and two.claim() is None  # both held under a lease
+        # Instance "one" dies: its lease runs out, and "two" takes the job over.
+        job = claimed[0]
+        assert job is not None
+        with register.transaction() as db:
+            db.execute(update(JobRow).where(JobRow.id == job.id).values(
+                lease_until=JobRow.created))
+        taken = two.claim()
+        assert taken is not None and taken.id == job.id
+        assert not one._update(job.id, done=1)  # the dead instance cannot write any more
+        two.run(taken, workers=1)
+        assert two.status(job.id) == {"id": job.id, "status": "done", "total": 0, "done": 0,
+                                      "failed": 0}
+
+
+def test_two_instances_on_postgresql_share_a_queue(postgres: Any, tmp_path: Path) -> None:
+    """Several instances claim concurrently: every job exactly once (SKIP LOCKED)."""
+    import threading
+
+    from sheetgen.desk.jobs import Jobs
+
+    url = postgres.new_database()
+    with open_register(url) as register:
+        queue = [Jobs(register, workdir=tmp_path, instance=f"i{n}") for n in range(4)]
+        submitted = {queue[0].submit(b"[]", "json", {}) for _ in range(20)}
+        claimed: list[str] = []
+        lock = threading.Lock()
+
+        def claim_all(jobs: Jobs) -> None:
+            while (job := jobs.claim()) is not None:
+                with lock:
+                    claimed.append(job.id)
+
+        threads = [threading.Thread(target=claim_all, args=(jobs,)) for jobs in queue]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(claimed) == sorted(submitted)

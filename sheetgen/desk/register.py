@@ -188,7 +188,7 @@ class Register:
         config = Config()
         config.set_main_option("script_location",
                                str(Path(__file__).resolve().parent / "migrations"))
-        with self._begin() as connection:
+        with self.transaction() as connection:
             config.attributes["connection"] = connection
             try:
                 command.upgrade(config, "head")
@@ -206,7 +206,7 @@ class Register:
         self.close()
 
     @contextmanager
-    def _begin(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """One transaction; a database that is gone or busy becomes a RegisterError."""
         from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -242,7 +242,7 @@ class Register:
         why = "" if ok else (_summary(problems) or "数据无效 / invalid data")
         province, name, websites = _facts(data)
         now = _now()
-        with self._begin() as db:
+        with self.transaction() as db:
             self._ensure_record(db, ref, now)
             row = db.execute(select(RecordRow.version, RecordRow.status)
                              .where(RecordRow.ref == ref).with_for_update()).one()
@@ -305,7 +305,7 @@ class Register:
 
         refs = list(dict.fromkeys(refs))
         moved = 0
-        with self._begin() as db:
+        with self.transaction() as db:
             for start in range(0, len(refs), 500):
                 moved += db.execute(
                     update(RecordRow)
@@ -328,7 +328,7 @@ class Register:
             by_ref.setdefault(page.reference, []).append(page)
         touched: dict[str, Brought] = {}
         for ref, received in by_ref.items():
-            with self._begin() as db:
+            with self.transaction() as db:
                 row = db.execute(select(RecordRow.version, RecordRow.status,
                                         RecordRow.websites)
                                  .where(RecordRow.ref == ref).with_for_update()).one_or_none()
@@ -420,7 +420,7 @@ class Register:
             pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             where.append(or_(RecordRow.ref.like(pattern, escape="\\"),
                              RecordRow.name.like(pattern, escape="\\")))
-        with self._begin() as db:
+        with self.transaction() as db:
             total = db.execute(select(func.count()).select_from(RecordRow).where(*where)
                                ).scalar_one()
             rows = db.execute(select(RecordRow).where(*where)
@@ -436,7 +436,7 @@ class Register:
 
         from sheetgen.desk.schema import OutputRow, ReceiptRow, RecordRow, VersionRow
 
-        with self._begin() as db:
+        with self.transaction() as db:
             row = db.execute(select(RecordRow).where(RecordRow.ref == ref)).one_or_none()
             if row is None:
                 return None
@@ -470,7 +470,7 @@ class Register:
 
         from sheetgen.desk.schema import OutputRow, RecordRow
 
-        with self._begin() as db:
+        with self.transaction() as db:
             found = db.execute(
                 select(OutputRow.name, OutputRow.content)
                 .join(RecordRow, (RecordRow.ref == OutputRow.ref)
@@ -485,7 +485,7 @@ class Register:
 
         from sheetgen.desk.schema import RecordRow, VersionRow
 
-        with self._begin() as db:
+        with self.transaction() as db:
             rows = db.execute(
                 select(RecordRow, VersionRow.data)
                 .join(VersionRow, (VersionRow.ref == RecordRow.ref)
@@ -522,7 +522,7 @@ class Register:
 
         from sheetgen.desk.schema import OutputRow, ReceiptRow, RecordRow, VersionRow
 
-        with self._begin() as db:
+        with self.transaction() as db:
             query = select(RecordRow.ref)
             if ref is not None:
                 query = query.where(RecordRow.ref == ref)

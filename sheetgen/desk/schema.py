@@ -8,6 +8,8 @@
   every instance reads them whatever machine made them.
 - ``receipts``: each scanned page matched to a record: which document and website, the boxes
   found, the problems; originals accumulate across uploads (one row per scan file and page).
+- ``jobs``: batches sent over HTTP: the input as sent, the options, progress, and what the run
+  made (manifest, bundle, failed rows); claimed by one instance at a time under a lease.
 
 Times are UTC. JSON columns hold what the rest of sheetgen already speaks (problem dicts,
 applicant data), so the register adds no second vocabulary.
@@ -104,3 +106,26 @@ class ReceiptRow(Base):
     flags: Mapped[Any] = mapped_column(JSON, nullable=False, default=dict)
     problems: Mapped[Any] = mapped_column(JSON, nullable=False, default=list)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_created", "status", "created"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(8))
+    options: Mapped[Any] = mapped_column(JSON, nullable=False)
+    input: Mapped[bytes] = mapped_column(LargeBinary)
+    total: Mapped[int | None] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer)
+    failed: Mapped[int] = mapped_column(Integer)
+    manifest: Mapped[Any] = mapped_column(JSON, nullable=True)
+    bundle: Mapped[bytes | None] = mapped_column(LargeBinary)
+    failed_rows: Mapped[bytes | None] = mapped_column(LargeBinary)
+    error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))

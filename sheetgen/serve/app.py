@@ -198,17 +198,22 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
         app.state.register = None
         if config.register is not None:  # opened (and migrated) before the first request
             from sheetgen.desk import open_register
+            from sheetgen.desk.jobs import JobRunner, Jobs
 
             app.state.register = await asyncio.to_thread(open_register, config.register)
+            app.state.jobs = Jobs(app.state.register, workdir=config.jobs_folder())
+            runner = JobRunner(app.state.jobs, workers=config.workers or default_workers())
+            runner.start()
         # The validator's first call imports and builds the model and the identifier checks
         # (about a second): pay it before the first request.
         await asyncio.to_thread(engine.check, engine.example_body())
         try:
             yield
         finally:
-            workers.close()
             if app.state.register is not None:
+                await asyncio.to_thread(runner.close)
                 app.state.register.close()
+            workers.close()
 
     app = FastAPI(title="sheetgen", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None,

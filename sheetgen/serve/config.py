@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from sheetgen.errors import UsageError
 
@@ -68,6 +70,14 @@ class ServeConfig:
                                       .split(",") if o.strip()),
                    register=env.get("SHEETGEN_SERVE_DATABASE")
                    or env.get("SHEETGEN_SERVE_DATA") or None).checked()
+
+    def jobs_folder(self) -> Path:
+        """Where this instance's batch jobs work: beside an SQLite register (``--data
+        DIR``), so that a restart resumes them from their files; in the temporary folder
+        for a database URL."""
+        if self.register is None or "://" in self.register:
+            return Path(tempfile.gettempdir()) / "sheetgen-jobs"
+        return Path(self.register) / "jobs"
 
     def checked(self) -> ServeConfig:
         """This configuration, or a UsageError naming what is wrong with it."""

@@ -12,7 +12,11 @@ problem, and nothing half-written stays (each call is one transaction).
   ``DELETE /records/{ref}`` — the record and everything held of it;
 - ``POST /receipts`` — one scan (PDF, PNG, JPEG or TIFF, by ``Content-Type``) → what
   ``sheetgen receive`` reports, each matched record moved forward (originals accumulate);
-- ``GET /register?format=csv|xlsx`` — one row per record and website: status and why.
+- ``GET /register?format=csv|xlsx`` — one row per record and website: status and why;
+- ``POST /batches`` — many applicants (a JSON array, JSON Lines, XLSX or CSV, by
+  ``Content-Type``) → 202 ``{id, status, url}``; a job the instances' runners claim
+  (:mod:`sheetgen.desk.jobs`); ``GET /batches/{id}`` its progress, ``…/manifest``,
+  ``…/bundle`` and ``…/failed?format=xlsx|csv`` its results.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from sheetgen.desk.jobs import MEDIA_KINDS
 from sheetgen.errors import Problem, RegisterError
 
 if TYPE_CHECKING:
@@ -35,6 +40,9 @@ SCAN_TYPES = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jp
               "image/tiff": ".tif"}
 #: The largest scan one request may send (a feeder's PDF of a few dozen pages at 200 dpi).
 SCAN_LIMIT = 64 * 1024 * 1024
+#: The largest batch one request may send (the spreadsheet reader's own limit).
+BATCH_LIMIT = 32 * 1024 * 1024
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: The export's columns: (key of :meth:`Register.export_rows`, header).
 EXPORT_COLUMNS = (("ref", "编号 ref"), ("name", "主办者名称"), ("province", "省份"),
                   ("status", "状态 status"), ("why", "原因 why"), ("version", "版本"),
@@ -161,7 +169,120 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
                         headers={"content-disposition": content_disposition(
                             f"register.{format}")})
 
+    @router.post("/batches", status_code=202,
+                 summary="Many applicants at once: a job, run in the background",
+                 openapi_extra={"requestBody": {"required": True, "content": {
+                     media: {"schema": {"type": "string", "format": "binary"}}
+                     for media in MEDIA_KINDS}}},
+                 responses={**common, 202: {"description": "queued: `{id, status, url}`"},
+                            413: {"description": "body over the limit"},
+                            415: {"description": "not JSON, JSON Lines, XLSX or CSV"}})
+    async def batches(
+        request: Request,
+        cover: Annotated[bool, Query(description="the cover checklist first")] = True,
+        qr: Annotated[bool, Query(description="a QR code on each sheet")] = True,
+        details: Annotated[bool, Query(description="the detailed applicant block")] = False,
+        variant: Annotated[Literal["auto", "public", "guangdong"], Query()] = "auto",
+        provider: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+        copies: Annotated[int, Query(ge=1, le=10)] = 1,
+    ) -> JSONResponse:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media not in MEDIA_KINDS:
+            raise api_error(415, "unsupported_media_type",
+                            "批量数据须为 JSON 数组、JSON Lines、XLSX 或 CSV / the body must be a "
+                            f"JSON array, JSON Lines, XLSX or CSV ({', '.join(MEDIA_KINDS)})", "")
+        data = await _read_limited(request, BATCH_LIMIT, api_error)
+        options = {"cover": cover, "qr": qr, "details": details, "variant": variant,
+                   "provider": provider, "copies": copies}
+        job = await _jobs(request, "submit", data, MEDIA_KINDS[media], options)
+        url = f"/api/v1/batches/{job}"
+        return JSONResponse({"id": job, "status": "queued", "url": url}, status_code=202,
+                            headers={"location": url})
+
+    @router.get("/batches/{job}", summary="A batch's progress",
+                responses={**common, 404: {"description": "no such batch"}})
+    async def batch_status(request: Request, job: str) -> JSONResponse:
+        found = await _jobs(request, "status", job)
+        if found is None:
+            raise api_error(404, "not_found", "没有这个批次 / no such batch", "id")
+        return JSONResponse(found)
+
+    async def finished(request: Request, job: str, what: str) -> Any:
+        found = await _jobs(request, "result", job, what)
+        if found is None:
+            raise api_error(404, "not_found", "没有这个批次 / no such batch", "id")
+        status, value = found
+        if status != "done":
+            raise api_error(409, "not_ready", f"批次尚未完成（{status}）/ the batch is not done "
+                                              f"yet ({status}): poll GET /api/v1/batches/{job}",
+                            "id")
+        return value
+
+    not_ready: dict[int | str, dict[str, Any]] = {
+        404: {"description": "no such batch, or nothing of that kind"},
+                 409: {"description": "the batch is not done yet"}}
+
+    @router.get("/batches/{job}/manifest", summary="A done batch's manifest (batch --report)",
+                responses={**common, **not_ready})
+    async def batch_manifest(request: Request, job: str) -> JSONResponse:
+        return JSONResponse(await finished(request, job, "manifest"))
+
+    @router.get("/batches/{job}/bundle", summary="One PDF of the batch's successful records",
+                responses={**common, **not_ready, 200: {"content": {"application/pdf": {}},
+                                                        "description": "the bundle"}})
+    async def batch_bundle(request: Request, job: str) -> Response:
+        data = await finished(request, job, "bundle")
+        if data is None:
+            raise api_error(404, "not_found", "此批次没有成功的记录 / no record of this batch "
+                                              "succeeded: there is no bundle", "id")
+        return Response(bytes(data), media_type="application/pdf",
+                        headers={"content-disposition": content_disposition(
+                            f"batch-{job[:8]}.pdf")})
+
+    @router.get("/batches/{job}/failed", summary="The batch's failed rows (batch --failed)",
+                responses={**common, **not_ready, 200: {"content": {
+                    "text/csv": {}, XLSX: {}}, "description": "the failed rows"}})
+    async def batch_failed(
+        request: Request, job: str,
+        format: Annotated[Literal["csv", "xlsx"], Query(description="csv or xlsx")] = "xlsx",
+    ) -> Response:
+        data = await finished(request, job, "failed_rows")
+        if data is None:
+            raise api_error(404, "not_found", "此批次没有失败的记录 / no record of this batch "
+                                              "failed", "id")
+        body, media = (bytes(data), XLSX) if format == "xlsx" else (
+            await asyncio.to_thread(_xlsx_to_csv, bytes(data)), "text/csv; charset=utf-8")
+        return Response(body, media_type=media, headers={
+            "content-disposition": content_disposition(f"failed-{job[:8]}.{format}")})
+
     return router
+
+
+async def _jobs(request: Request, method: str, *args: Any) -> Any:
+    """A job-queue method, in a thread; a RegisterError becomes a 503."""
+    try:
+        return await asyncio.to_thread(getattr(request.app.state.jobs, method), *args)
+    except RegisterError as err:
+        raise RegisterUnavailable(err) from None
+
+
+def _xlsx_to_csv(data: bytes) -> bytes:
+    """The failed rows' workbook as CSV (UTF-8 with BOM), cell for cell, text never run."""
+    import csv
+    import io
+
+    from sheetgen.sources.spreadsheet import read_table
+
+    with tempfile.TemporaryDirectory(prefix="sheetgen-failed-") as folder:
+        path = Path(folder) / "failed.xlsx"
+        path.write_bytes(data)
+        table = read_table(path)
+    lines = [table.header, *([table.paths_row] if table.paths_row else []),
+             *[[cell.text for cell in row.cells] for row in table.rows]]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(
+        [[_csv_cell(text) for text in line] for line in lines])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
 async def _read_limited(request: Request, limit: int, api_error: Any) -> bytes:
