@@ -265,3 +265,34 @@ def test_two_instances_on_postgresql_share_a_queue(postgres: Any, tmp_path: Path
         for thread in threads:
             thread.join()
     assert sorted(claimed) == sorted(submitted)
+
+
+def _blank_pdf(pages: int) -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(595, 842)
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+def test_print_the_records_ready_then_marked_printed(desk: TestClient) -> None:
+    register = desk.app.state.register  # type: ignore[attr-defined]
+    for ref, pages in (("P-1", 2), ("P-2", 1)):
+        register.bring(ref, data={"ref": ref}, ok=True, input_sha256=ref.ljust(64, "0"),
+                       outputs=[OutputFile(f"{ref}.pdf", "pdf", _blank_pdf(pages))])
+    register.bring("P-BAD", data={"ref": "P-BAD"}, ok=False, input_sha256="9" * 64)
+    printed = desk.post("/api/v1/print", headers=AUTH)
+    assert printed.status_code == 200, printed.text
+    assert len(pdfium.PdfDocument(printed.content)) == 3
+    assert printed.headers["x-sheetgen-records"] == "2"
+    statuses = {r["ref"]: r["status"] for r in
+                desk.get("/api/v1/records", headers=AUTH).json()["records"]}
+    assert statuses == {"P-1": "printed", "P-2": "printed", "P-BAD": "invalid"}
+    _problems(desk.post("/api/v1/print", headers=AUTH), 404)  # nothing left to print
+    again = desk.post("/api/v1/print", json={"refs": ["P-2", "P-BAD"]}, headers=AUTH)
+    assert again.status_code == 200 and len(pdfium.PdfDocument(again.content)) == 1
+    for wrong in (b"[1]", b'{"refs": "P-1"}', b'{"refs": [], "x": 1}', b"{"):
+        _problems(desk.post("/api/v1/print", content=wrong, headers=AUTH), 422)

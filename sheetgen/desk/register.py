@@ -314,6 +314,30 @@ class Register:
                     .values(status="printed", why="", updated=_now())).rowcount
         return moved
 
+    def printable(self, refs: Sequence[str] | None = None, *, limit: int = 1000
+                  ) -> list[tuple[str, bytes]]:
+        """The current PDFs to print, in ref order: of ``refs`` (any that has one), or of
+        every record ``ready`` and not printed yet; (ref, PDF) each."""
+        from sqlalchemy import select
+
+        from sheetgen.desk.schema import OutputRow, RecordRow
+
+        query = (select(OutputRow.ref, OutputRow.content)
+                 .join(RecordRow, (RecordRow.ref == OutputRow.ref)
+                       & (RecordRow.version == OutputRow.version))
+                 .where(OutputRow.format == "pdf"))
+        if refs is None:
+            query = query.where(RecordRow.status == "ready")
+        else:
+            query = query.where(RecordRow.ref.in_(list(refs)[:limit]),
+                                RecordRow.status != "invalid")
+        with self.transaction() as db:
+            rows = db.execute(query.order_by(OutputRow.ref, OutputRow.id).limit(limit)).all()
+        printable: dict[str, bytes] = {}
+        for row in rows:  # the first PDF of each record
+            printable.setdefault(row.ref, bytes(row.content))
+        return list(printable.items())
+
     def receive(self, pages: Iterable[ReceivedPage], *,
                 originals: int = DEFAULT_ORIGINALS) -> dict[str, Brought]:
         """Store the matched pages (originals accumulate across uploads; the same page of the

@@ -169,6 +169,31 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
                         headers={"content-disposition": content_disposition(
                             f"register.{format}")})
 
+    @router.post("/print", summary="One PDF of the records to print, which become printed",
+                 openapi_extra={"requestBody": {"required": False, "content": {
+                     "application/json": {"schema": {
+                         "type": "object", "additionalProperties": False,
+                         "properties": {"refs": {"type": "array", "maxItems": 1000,
+                                                 "items": {"type": "string", "minLength": 1,
+                                                           "maxLength": 100}}}}}}}},
+                 responses={**common, 200: {"content": {"application/pdf": {}},
+                                            "description": "the bundle"},
+                            404: {"description": "nothing to print"},
+                            422: {"description": "a body that is not {refs: [...]}"}})
+    async def print_bundle(request: Request) -> Response:
+        body = await _read_limited(request, 1024 * 1024, api_error)
+        refs = _refs(body, api_error)
+        printable = await _call(request, "printable", refs)
+        if not printable:
+            raise api_error(404, "not_found", "没有可打印的记录（没有待打印的，或所选记录数据无效）"
+                                              " / nothing to print: no record is ready, or "
+                                              "those chosen have no valid PDF", "refs")
+        data = await asyncio.to_thread(_concatenate, [pdf for _, pdf in printable])
+        await _call(request, "mark_printed", [ref for ref, _ in printable])
+        return Response(data, media_type="application/pdf", headers={
+            "content-disposition": content_disposition("print.pdf"),
+            "x-sheetgen-records": str(len(printable))})
+
     @router.post("/batches", status_code=202,
                  summary="Many applicants at once: a job, run in the background",
                  openapi_extra={"requestBody": {"required": True, "content": {
@@ -256,6 +281,43 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
             "content-disposition": content_disposition(f"failed-{job[:8]}.{format}")})
 
     return router
+
+
+def _refs(body: bytes, api_error: Any) -> list[str] | None:
+    """``{"refs": [...]}`` (None: no body, or no refs: everything ready)."""
+    import json
+
+    if not body.strip():
+        return None
+    wrong = api_error(422, "invalid", "请求体须为 {\"refs\": [编号, …]} / the body must be "
+                                      "{\"refs\": [ref, …]} (at most 1000)", "refs")
+    try:
+        value = json.loads(body)
+    except ValueError:
+        raise wrong from None
+    if not isinstance(value, dict) or set(value) - {"refs"}:
+        raise wrong
+    refs = value.get("refs")
+    if refs is None:
+        return None
+    if not (isinstance(refs, list) and len(refs) <= 1000 and all(
+            isinstance(r, str) and 0 < len(r) <= 100 for r in refs)):
+        raise wrong
+    return list(refs)
+
+
+def _concatenate(pdfs: list[bytes]) -> bytes:
+    """The records' PDFs, one after the other, as one PDF to print."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for data in pdfs:
+        writer.append(PdfReader(io.BytesIO(data)))
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
 
 
 async def _jobs(request: Request, method: str, *args: Any) -> Any:
