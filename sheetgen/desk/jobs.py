@@ -54,7 +54,8 @@ LEASE = 60.0
 MAX_ATTEMPTS = 3
 #: The render options a job takes (the query parameters of ``/sheets`` that apply).
 OPTION_DEFAULTS: dict[str, Any] = {"cover": True, "qr": True, "details": False,
-                                   "variant": "auto", "provider": None, "copies": 1}
+                                   "variant": "auto", "provider": None, "copies": 1,
+                                   "name": None}
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,8 @@ class Jobs:
                                             spreadsheets=reader(SheetOptions())))
         self._update(job.id, total=total, done=0, failed=0)
         counts = {"done": 0, "failed": 0}
-        recorder = BatchRecorder(self.register, outdir)
+        name = str(job.options.get("name") or source.name)
+        recorder = BatchRecorder(self.register, outdir, source_names={str(source): name})
 
         def progress(result: RecordResult) -> None:
             counts["done"] += 1
@@ -215,12 +217,23 @@ class Jobs:
             return
         if result.interrupted:
             return  # stopped with the instance: claimed again later, resumed from OUTDIR
-        manifest = result.manifest()
+        manifest = _renamed(result.manifest(), str(source), name)
         manifest["outdir"] = None  # this instance's folder means nothing to a client
         self._update(job.id, status="done", manifest=manifest, **counts,
                      bundle=bundle.read_bytes() if bundle.is_file() else None,
                      failed_rows=failed.read_bytes() if failed.is_file() else None)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _renamed(manifest: dict[str, Any], path: str, name: str) -> dict[str, Any]:
+    """The manifest with the job's input file called by the name it was sent as."""
+    for record in manifest["records"]:
+        if record.get("source") == path:
+            record["source"] = name
+        for problem in [*record.get("errors", ()), *record.get("problems", ())]:
+            if problem.get("source") == path:
+                problem["source"] = name
+    return manifest
 
 
 class JobRunner:

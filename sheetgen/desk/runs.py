@@ -35,9 +35,11 @@ def record_key(result: RecordResult) -> str:
 class BatchRecorder:
     """The ``on_value`` of a batch run: each record's result and value into the register."""
 
-    def __init__(self, register: Register, outdir: Path) -> None:
+    def __init__(self, register: Register, outdir: Path, *,
+                 source_names: dict[str, str] | None = None) -> None:
         self.register = register
         self.outdir = outdir
+        self.source_names = source_names or {}  # a job's input file → the name it was sent as
         self.ok: list[str] = []
         self.brought: list[Brought] = []
 
@@ -46,8 +48,8 @@ class BatchRecorder:
             return  # not done: the next run does it
         outputs = [OutputFile(Path(o.path).name, o.format, (self.outdir / o.path).read_bytes())
                    for o in result.outputs if (self.outdir / o.path).is_file()]
-        source = result.source + (f" rows {', '.join(map(str, result.rows))}"
-                                  if result.rows else "")
+        source = self.source_names.get(result.source, result.source) + (
+            f" rows {', '.join(map(str, result.rows))}" if result.rows else "")
         brought = self.register.bring(
             record_key(result), data=value, ok=result.ok,
             problems=[p.as_dict() for p in result.errors], source=source,

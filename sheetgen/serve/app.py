@@ -76,7 +76,8 @@ SECURITY_HEADERS = {
 }
 STATIC = files("sheetgen.serve") / "static"
 #: The files the page loads; fonts are the bundled ones (no CJK font needed on the client).
-STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8",
+                "desk.js": "text/javascript; charset=utf-8", "desk.css": "text/css; charset=utf-8"}
 FONTS = {"serif.ttf": "body", "serif-supplement.ttf": "supplement"}
 
 
@@ -126,7 +127,7 @@ class Guard:
                 headers = [(k, v) for k, v in message.get("headers", [])
                            if k.decode("latin-1").lower() not in SECURITY_HEADERS]
                 headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-                if path.startswith("/api/") or path == "/":
+                if path.startswith("/api/") or path in ("/", "/desk"):
                     headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
@@ -361,6 +362,11 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
     @app.get("/", include_in_schema=False)
     async def index() -> HTMLResponse:
         return HTMLResponse((STATIC / "index.html").read_text("utf-8"))
+
+    if config.register is not None:
+        @app.get("/desk", include_in_schema=False)
+        async def desk_page() -> HTMLResponse:
+            return HTMLResponse((STATIC / "desk.html").read_text("utf-8"))
 
     @app.get("/static/{name}", include_in_schema=False)
     async def static(name: str) -> Response:

@@ -210,6 +210,9 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
         variant: Annotated[Literal["auto", "public", "guangdong"], Query()] = "auto",
         provider: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
         copies: Annotated[int, Query(ge=1, le=10)] = 1,
+        name: Annotated[str | None, Query(min_length=1, max_length=100,
+                                          description="the file's name, for the manifest")
+                        ] = None,
     ) -> JSONResponse:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media not in MEDIA_KINDS:
@@ -218,7 +221,7 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
                             f"JSON array, JSON Lines, XLSX or CSV ({', '.join(MEDIA_KINDS)})", "")
         data = await _read_limited(request, BATCH_LIMIT, api_error)
         options = {"cover": cover, "qr": qr, "details": details, "variant": variant,
-                   "provider": provider, "copies": copies}
+                   "provider": provider, "copies": copies, "name": name}
         job = await _jobs(request, "submit", data, MEDIA_KINDS[media], options)
         url = f"/api/v1/batches/{job}"
         return JSONResponse({"id": job, "status": "queued", "url": url}, status_code=202,
