@@ -15,10 +15,10 @@ OUT ?= out
 # DOCX prints as one A4 page, Calc to write spreadsheets as staff do; qpdf to check PDF structure;
 # chromium and its driver for the real-browser test of the `sheetgen serve` form; fontconfig's
 # tools and the DejaVu fonts, the one family LibreOffice gets in the test of Word files on a
-# machine without CJK fonts).
+# machine without CJK fonts; PostgreSQL, which the desk's register tests start themselves).
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
 	libreoffice-writer-nogui libreoffice-calc-nogui qpdf chromium chromium-driver \
-	fontconfig fonts-dejavu-core
+	fontconfig fonts-dejavu-core postgresql
 
 .PHONY: setup system layouts demo test lint typecheck pytest bench wheel fonts docx-templates clean
 

@@ -226,6 +226,7 @@ PROBLEM_CODES: dict[str, str] = {
     "legal_representative_letter": "a unit principal or website manager who is not the legal "
                                    "representative where the province asks for a letter (or "
                                    "no host.legal_representative to tell)",
+    "not_ready": "a batch job that is not done yet: its results come later (HTTP 409)",
     # warnings (the record is valid)
     "example_data": "a value still the fictitious sample of `sheetgen example`",
     # the error classes below, when an error has no problems of its own
@@ -236,6 +237,8 @@ PROBLEM_CODES: dict[str, str] = {
     "font": "a font problem (exit 5)",
     "rules": "an unreadable or inconsistent rules file (exit 2)",
     "batch_partial": "a batch finished with failed records (exit 6)",
+    "register": "the desk's register (its database) is unavailable, busy or of a newer "
+                "schema (exit 2; HTTP 503)",
 }
 
 
@@ -303,6 +306,13 @@ class RulesError(SheetgenError):
 
     exit_code = ExitCode.USAGE
     code = "rules"
+
+
+class RegisterError(SheetgenError):
+    """The desk's register cannot be opened or reached (gone, busy, newer schema)."""
+
+    exit_code = ExitCode.USAGE
+    code = "register"
 
 
 class BatchPartialError(SheetgenError):

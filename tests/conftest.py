@@ -10,6 +10,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+# The register's databases (a real PostgreSQL the tests start), fixtures for every test module.
+from tests.databases import postgres, register_target  # noqa: F401
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 

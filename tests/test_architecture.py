@@ -11,7 +11,7 @@ PACKAGE = REPO / "sheetgen"
 
 #: Each stage may import only the stages below it in this order (and the base modules).
 ORDER = ["base", "sources", "rules", "model", "documents", "rendering", "pipeline", "api",
-         "receive", "batch", "serve", "cli"]
+         "receive", "batch", "desk", "serve", "cli"]
 BASE = {"errors", "resources", "vocabulary", "output", "scratch", "workers"}
 
 

@@ -17,6 +17,8 @@ _REPORTERS = {"Problem": 1, "_coded": 1, "_fail": None, "IdentifierError": None,
               # sheetgen.serve: ApiError.one(status, code, …), PoolError(status, code, …),
               # Failure(code, …)
               "one": 1, "PoolError": 1, "Failure": 0,
+              # sheetgen.serve.desk: api_error(status, code, …) (the app's ApiError.one)
+              "api_error": 1,
               # sheetgen.sources.spreadsheet: a file's problem, a cell's problem
               "_file_error": 1, "Cell": 1,
               # sheetgen.receive: a page's or a file's problem, a page's or a record's problem

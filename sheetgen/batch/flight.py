@@ -102,12 +102,14 @@ class _Run:
     """One batch run in the parent: the pool, the in-flight window, results in order."""
 
     def __init__(self, options: BatchOptions, setup: _Setup, jobs: int, context: BaseContext,
-                 on_record: Callable[[RecordResult], None] | None) -> None:
+                 on_record: Callable[[RecordResult], None] | None,
+                 on_value: Callable[[RecordResult, object], None] | None = None) -> None:
         self.options = options
         self.setup = setup
         self.jobs = jobs
         self.context = context
         self.on_record = on_record
+        self.on_value = on_value
         self.results: dict[int, RecordResult] = {}  # by position
         self.stop = _Stop()
         self.read = 0
@@ -242,6 +244,8 @@ class _Run:
         self.results[pending.position] = result  # by position: reporting twice is harmless
         if self.on_record is not None:
             self.on_record(result)
+        if self.on_value is not None:
+            self.on_value(result, record.value)
 
     def with_shared(self, result: RecordResult) -> RecordResult:
         """``result`` with the run's ``contact_shared`` findings of its record (known only

@@ -149,12 +149,14 @@ def _check_options(options: BatchOptions, rules: Rules) -> int:
 
 def run_batch(inputs: Sequence[str], options: BatchOptions, *,
               on_record: Callable[[RecordResult], None] | None = None,
+              on_value: Callable[[RecordResult, object], None] | None = None,
               stdin: Any = None, mp_context: BaseContext | None = None) -> BatchResult:
     """Generate the sheets of every record of ``inputs`` into ``options.outdir``.
 
     ``inputs`` are paths of JSON/JSON Lines files or folders, ``-`` for ``stdin`` (a binary
     stream; default ``sys.stdin.buffer``). ``on_record`` is called with each record's result
-    in input order, as it is known (for progress). Returns every record's result; raises
+    in input order, as it is known (for progress); ``on_value`` with it and the record's JSON
+    value as read (the desk's register keeps it). Returns every record's result; raises
     :class:`SheetgenError` only for failures of the run itself (see the module docstring),
     after writing the report when the run had started. On Ctrl-C or SIGTERM it returns with
     ``interrupted`` set, having written the report.
@@ -189,7 +191,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
         inherited = lock_fd if context.get_start_method() == "fork" else None
         setup = _Setup(options, rules_data, _options_digest(options, rules, templates),
                        inherited)
-        run = _Run(options, setup, jobs, context, on_record)
+        run = _Run(options, setup, jobs, context, on_record, on_value)
         run.shared = SharedContacts(rules)
         if run.failed_rows is not None:  # the template's drop-downs in --failed .xlsx
             run.failed_rows.lists = dropdown_lists(rules)

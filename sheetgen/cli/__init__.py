@@ -20,6 +20,7 @@ from typing import IO, Annotated, Any, BinaryIO, NoReturn
 import typer
 
 from sheetgen import __version__
+from sheetgen.cli.desk import RegisterOption
 from sheetgen.cli.fonts import fonts_app
 from sheetgen.cli.output import emit_json, json_errors, say
 from sheetgen.cli.serve import serve as serve_command
@@ -622,6 +623,7 @@ def batch(
              "FILE.xlsx or FILE.csv: fix them there and run the batch on FILE again.")
     ] = None,
     filing_date: DateOption = None,
+    register: RegisterOption = None,
 ) -> int:
     """Fill the check sheets of many applicants: one PDF per record, in parallel.
 
@@ -632,7 +634,9 @@ def batch(
     from sheetgen.errors import BatchPartialError
     from sheetgen.output import parse_formats
 
-    with json_errors(as_json):  # a run that cannot start still answers --json
+    # A run that cannot start still answers --json; the register (--register) is closed after.
+    with json_errors(as_json), contextlib.ExitStack() as stack:
+        recorder = stack.enter_context(_batch_recorder(register, outdir)) if register else None
         options = BatchOptions(
             outdir=outdir, jobs=jobs, bundle=bundle, formats=parse_formats(formats),
             variant=variant, templates=templates, rules=rules_file, report=report, force=force,
@@ -644,9 +648,12 @@ def batch(
             timeout=timeout, filing_date=filing_date_option(filing_date))
         if sys.stderr.isatty():
             with BatchProgress() as progress:
-                result = run_batch(inputs, options, on_record=progress.update)
+                result = run_batch(inputs, options, on_record=progress.update,
+                                   on_value=recorder)
         else:
-            result = run_batch(inputs, options)
+            result = run_batch(inputs, options, on_value=recorder)
+        if recorder is not None and result.bundle and result.bundle.get("written"):
+            recorder.printed()
     if as_json:
         sys.stdout.write(manifest_json(result))
         sys.stdout.flush()
@@ -664,6 +671,10 @@ def batch(
             f"{summary['failed']} failed")
     if result.bundle and result.bundle.get("written"):
         done += f"; bundle {result.bundle['path']} ({result.bundle['pages']} pages)"
+    if recorder is not None:
+        changed = sum(1 for b in recorder.brought if b.changed)
+        done += (f"; register {register}: {len(recorder.brought)} records "
+                 f"({changed} new or changed)")
     if result.interrupted:
         # main() adds "sheetgen: interrupted" for the exit code.
         say(f"stopped: {done}, {summary['interrupted']} not done; run the same command again "
@@ -683,13 +694,25 @@ def batch(
     return 0
 
 
+def _batch_recorder(where: str, outdir: Path) -> Any:
+    """``batch --register``: what records the run's records in the register, a context
+    manager that closes it (imported only then: a batch without it loads no database
+    library)."""
+    from sheetgen.desk import open_register
+    from sheetgen.desk.runs import BatchRecorder
+
+    return BatchRecorder(open_register(where), outdir)
+
+
 # --- commands in modules of their own (each imports what it needs only when it runs) ----------
 
 app.command("serve")(serve_command)
 
+from sheetgen.cli.desk import register as _register_desk  # noqa: E402
 from sheetgen.cli.receive import register as _register_receive  # noqa: E402
 
 _register_receive(app)
+_register_desk(app)
 
 
 # --- the one error handler ------------------------------------------------------------------

@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sheetgen.cli.desk import RegisterOption
+
 if TYPE_CHECKING:
-    from sheetgen.receive import PageResult
+    from sheetgen.desk.register import Brought
+    from sheetgen.receive import PageResult, Receipt
 
 SHOWN_RECORDS = 50
 #: sheetgen.receive.MAX_PAGES (not imported here: a fill imports no receive code).
@@ -52,6 +55,7 @@ def receive(
     max_pages: Annotated[int, typer.Option(
         "--max-pages", metavar="N", min=1,
         help="Pages read at most in one run (the rest is reported, not read).")] = MAX_PAGES,
+    register_at: RegisterOption = None,
 ) -> int:
     """Check scans of the returned, signed sheets: match each page to its record by its QR
     code, and check the signature, seal, fingerprint and the blank date.
@@ -77,6 +81,7 @@ def receive(
                                                  flush=True))
         if report is not None:
             write_report(receipt, report, originals=originals)
+        moved = _to_register(register_at, receipt, originals) if register_at else None
     if as_json:
         emit_json(receipt.as_dict())
     shown = [r for r in receipt.records if not r.complete][:SHOWN_RECORDS]
@@ -93,11 +98,24 @@ def receive(
     if receipt.interrupted:
         say(f"interrupted after {done}")
         return int(ExitCode.INTERRUPTED)
+    if moved is not None:
+        for ref, brought in moved.items():
+            print(f"  register: {ref} {brought.status}", file=sys.stderr)
+        done += f"; register {register_at}: {len(moved)} records updated"
     if not receipt.ok:
         raise BatchPartialError(done, hint="the report (--report FILE or --json) lists every "
                                            "page and record with its problems")
     say(f"ok: {done}")
     return 0
+
+
+def _to_register(where: str, receipt: Receipt, originals: int) -> dict[str, Brought]:
+    """The matched pages into the register; each record they name moved forward."""
+    from sheetgen.desk import open_register
+    from sheetgen.desk.runs import record_receipt
+
+    with open_register(where) as desk:
+        return record_receipt(desk, receipt, originals=originals)
 
 
 def page_line(page: PageResult) -> str:

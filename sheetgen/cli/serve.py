@@ -59,17 +59,28 @@ def serve(
         "--max-connections", metavar="N",
         help="Open connections at most; beyond, the oldest still sending its headers is "
              "closed. Default (0): 1000, or fewer under a low open-file limit.")] = 0,
+    data: Annotated[str | None, typer.Option(
+        "--data", metavar="DIR",
+        help="Keep the desk's register in DIR (an SQLite file): the /api/v1/records, "
+             "/receipts and /register routes. Needs --token.")] = None,
+    database: Annotated[str | None, typer.Option(
+        "--database", metavar="URL",
+        help="Keep the desk's register in this database (postgresql+psycopg://…), shared by "
+             "several instances. Needs --token.")] = None,
 ) -> None:
     """Serve the web form (Chinese) at / and the HTTP API at /api/v1 (docs at /docs)."""
     import logging
 
     from sheetgen.serve.config import ServeConfig, default_workers
 
+    if data and database:
+        raise UsageError("give --data DIR or --database URL, not both")
     config = ServeConfig(host=host, port=port, workers=workers or default_workers(),
                          token=token, timeout=timeout, body_limit=body_limit,
                          cors_origins=tuple(cors_origin or ()),
                          access_log=not no_access_log, header_timeout=header_timeout,
-                         body_timeout=body_timeout, max_connections=max_connections).checked()
+                         body_timeout=body_timeout, max_connections=max_connections,
+                         register=data or database).checked()
     from sheetgen.serve.protocol import (
         Limits,
         default_max_connections,

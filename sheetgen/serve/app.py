@@ -89,7 +89,8 @@ SECURITY_HEADERS = {
 }
 STATIC = files("sheetgen.serve") / "static"
 #: The files the page loads; fonts are the bundled ones (no CJK font needed on the client).
-STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8",
+                "desk.js": "text/javascript; charset=utf-8", "desk.css": "text/css; charset=utf-8"}
 FONTS = {"serif.ttf": "body", "serif-supplement.ttf": "supplement"}
 
 
@@ -182,7 +183,7 @@ class Guard:
                 headers = [(k, v) for k, v in message.get("headers", [])
                            if k.decode("latin-1").lower() not in SECURITY_HEADERS]
                 headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-                if path.startswith("/api/") or path == "/":
+                if path.startswith("/api/") or path in ("/", "/desk"):
                     headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
@@ -321,12 +322,24 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                                      timeout=config.timeout)
         workers.start()
         app.state.pool = workers
+        app.state.register = None
+        if config.register is not None:  # opened (and migrated) before the first request
+            from sheetgen.desk import open_register
+            from sheetgen.desk.jobs import JobRunner, Jobs
+
+            app.state.register = await asyncio.to_thread(open_register, config.register)
+            app.state.jobs = Jobs(app.state.register, workdir=config.jobs_folder())
+            runner = JobRunner(app.state.jobs, workers=config.workers or default_workers())
+            runner.start()
         # The validator's first call imports and builds the model and the identifier checks
         # (about a second): pay it before the first request.
         await asyncio.to_thread(engine.check, engine.example_body())
         try:
             yield
         finally:
+            if app.state.register is not None:
+                await asyncio.to_thread(runner.close)
+                app.state.register.close()
             workers.close()
 
     app = FastAPI(title="sheetgen", version=__version__, lifespan=lifespan,
@@ -497,6 +510,10 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
         return JSONResponse({"ok": True, "version": __version__,
                              "workers": request.app.state.pool.stats()})
 
+    if config.register is not None:
+        from sheetgen.serve.desk import desk_router
+
+        api.include_router(desk_router(ApiError.one, _content_disposition))
     app.include_router(api)
 
     @app.get("/api/v1/live", dependencies=[Depends(known_query)],
@@ -541,6 +558,11 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
     async def index() -> HTMLResponse:
         return HTMLResponse((STATIC / "index.html").read_text("utf-8"))
 
+    if config.register is not None:
+        @app.get("/desk", include_in_schema=False)
+        async def desk_page() -> HTMLResponse:
+            return HTMLResponse((STATIC / "desk.html").read_text("utf-8"))
+
     @app.get("/static/{name}", include_in_schema=False)
     async def static(name: str) -> Response:
         if name in STATIC_FILES:
@@ -565,6 +587,13 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
     async def client_gone(request: Request, exc: ClientGone) -> Response:
         # Nobody reads this answer; the access line says 499 (no traceback, no 500).
         return Response(status_code=CLIENT_CLOSED)
+    if config.register is not None:
+        from sheetgen.serve.desk import RegisterUnavailable
+
+        @app.exception_handler(RegisterUnavailable)
+        async def register_unavailable(request: Request, exc: RegisterUnavailable
+                                       ) -> JSONResponse:
+            return problems_response(503, exc.problems(), {"retry-after": "5"})
 
     @app.exception_handler(RequestValidationError)
     async def bad_query(request: Request, exc: RequestValidationError) -> JSONResponse:

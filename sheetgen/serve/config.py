@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sheetgen.errors import UsageError
@@ -53,6 +55,7 @@ class ServeConfig:
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     max_connections: int = 0  # 0: from the open-file limit (sheetgen.serve.protocol)
+    register: str | None = None  # the desk's register: a folder (SQLite) or a database URL
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServeConfig:
@@ -73,7 +76,17 @@ class ServeConfig:
                    timeout=float(number("SHEETGEN_SERVE_TIMEOUT", float, DEFAULT_TIMEOUT)),
                    body_limit=int(number("SHEETGEN_SERVE_BODY_LIMIT", int, DEFAULT_BODY_LIMIT)),
                    cors_origins=tuple(o.strip() for o in env.get("SHEETGEN_SERVE_CORS", "")
-                                      .split(",") if o.strip())).checked()
+                                      .split(",") if o.strip()),
+                   register=env.get("SHEETGEN_SERVE_DATABASE")
+                   or env.get("SHEETGEN_SERVE_DATA") or None).checked()
+
+    def jobs_folder(self) -> Path:
+        """Where this instance's batch jobs work: beside an SQLite register (``--data
+        DIR``), so that a restart resumes them from their files; in the temporary folder
+        for a database URL."""
+        if self.register is None or "://" in self.register:
+            return Path(tempfile.gettempdir()) / "sheetgen-jobs"
+        return Path(self.register) / "jobs"
 
     @staticmethod
     def connection_limits(environ: dict[str, str] | None = None) -> dict[str, Any]:
@@ -108,6 +121,11 @@ class ServeConfig:
             raise UsageError("the token must be at least 16 printable characters, no spaces",
                              hint="make one with: python3 -c 'import secrets; "
                                   "print(secrets.token_urlsafe(24))'")
+        if token is None and self.register is not None:
+            raise UsageError(
+                "the desk's register (--data, --database) holds ID numbers and phones: it "
+                "needs a token, also on loopback",
+                hint=f"give --token TOKEN or set {TOKEN_ENV}")
         if token is None and not is_loopback(self.host):
             raise UsageError(
                 f"--host {self.host} lets other machines reach the API: it needs a token "

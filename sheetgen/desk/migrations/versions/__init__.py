@@ -1,0 +1,1 @@
+"""The register's schema versions, oldest first (Alembic revisions)."""
