@@ -174,15 +174,15 @@ def group(pages: list[PageResult], expected: list[Expected] | None, *, originals
             record.unplaced.append(page)
             continue
         kind = page.kind or LEGACY_KIND
-        count = printed.get((page.reference, kind))
-        if count is None:
+        as_printed = printed.get((page.reference, kind))
+        if as_printed is None:
             record.counts[kind] = max(record.counts.get(kind, 0), page.count or 0)
-        elif page.count != count or page.website > count:
+        elif page.count != as_printed or page.website > as_printed:
             page.problems.append(ScanProblem(
                 "website_count_mismatch",
-                f"二维码写明第 {page.website}/{page.count} 份，而清单中该记录印了 {count} 份"
+                f"二维码写明第 {page.website}/{page.count} 份，而清单中该记录印了 {as_printed} 份"
                 f"：请人工核对此页 / the code says {page.website} of {page.count}, the "
-                f"manifest printed {count}: check this page by hand (a sheet of another "
+                f"manifest printed {as_printed}: check this page by hand (a sheet of another "
                 "printing, or a forged code)"))
         if kind == LEGACY_KIND:
             record.websites = record.counts.get(kind) or None
