@@ -537,7 +537,7 @@ def test_json_schema() -> None:
     assert (props["websites"]["minItems"], props["websites"]["maxItems"]) == (1, 10)
     assert props["ref"]["anyOf"][0]["pattern"] == "^[A-Za-z0-9._-]{1,64}$"
     domains = schema["$defs"]["Website"]["properties"]["domains"]
-    assert domains["items"]["anyOf"][0] == {"type": "string"}
+    assert domains["items"]["anyOf"][0] == {"type": "string", "minLength": 1}
     assert "居民身份证" in schema["$defs"]["PersonCertificate"]["properties"]["type"]["enum"]
     assert "营业执照" not in schema["$defs"]["PersonCertificate"]["properties"]["type"]["enum"]
     assert "营业执照" in schema["$defs"]["HostCertificate"]["properties"]["type"]["enum"]

@@ -347,6 +347,8 @@ def test_batch_print_sign_scan_receive(tmp_path: Path) -> None:
     with zipfile.ZipFile(received) as package:
         sheet_xml = package.read("xl/worksheets/sheet1.xml").decode()
     assert sheets[0].reference in sheet_xml and sheets[2].reference in sheet_xml
+    # With the manifest, each row names its applicant (the 主办者), as staff know them.
+    assert example("jiangxi-personal")["host"]["name"] in sheet_xml
 
     # The Guangdong unit's second original comes back without its seal.
     signed[3] = scan(ink(sheets[3], seal=False, seed=40), angle=3, seed=40)
@@ -373,8 +375,8 @@ def test_report_formats(tmp_path: Path, jiangxi: list[Sheet]) -> None:
     data: dict[str, Any] = json.loads((tmp_path / "r.json").read_text("utf-8"))
     assert data["summary"]["pages"] == 2 and data["pages"][0]["signed"] is False
     csv_rows = (tmp_path / "r.csv").read_text("utf-8-sig").splitlines()
-    assert csv_rows[0].startswith("编号 reference,网站 website,收到 received")
-    assert csv_rows[1].startswith(f"{jiangxi[0].reference},1,2,2,0,,2,2,")
+    assert csv_rows[0].startswith("编号 reference,主办者 applicant,网站 website,收到 received")
+    assert csv_rows[1].startswith(f"{jiangxi[0].reference},,1,2,2,0,,2,2,")  # no manifest
     with zipfile.ZipFile(tmp_path / "r.xlsx") as package:
         assert {"xl/workbook.xml", "xl/worksheets/sheet1.xml"} <= set(package.namelist())
         assert "未签字" in package.read("xl/worksheets/sheet1.xml").decode()

@@ -374,10 +374,16 @@ def test_the_example_sheet_uses_the_drop_down_values(tmp_path: Path) -> None:
     sample = cells_of(path, "示例")
     header = [c.value for c in sample[1]]  # the field paths row
     lists = dropdown_lists(rules)
+    filled = set()
     for field_path, allowed in lists.items():
         index = header.index(field_path)
         values = {row[index].value for row in sample[2:] if row[index].value}
-        assert values and values <= set(allowed), (field_path, values)
+        assert values <= set(allowed), (field_path, values)
+        if values:
+            filled.add(field_path)
+    # The examples fill the drop-downs every filing has (optional ones, such as a residence
+    # permit, may stay empty).
+    assert {"filing_type", "host.nature"} <= filled, filled
 
 
 def test_failed_xlsx_keeps_the_templates_drop_downs(tmp_path: Path) -> None:
@@ -427,7 +433,7 @@ def test_an_unknown_filing_type_lists_the_allowed_values() -> None:
 def test_received_xlsx_is_readable_and_printable() -> None:
     from sheetgen.receive.report import HEADERS, WIDTHS, to_xlsx
 
-    data = to_xlsx([list(HEADERS), ["QY-1", 1, 2, 2, 2, 2, "", 0, "是 yes", "否 no",
+    data = to_xlsx([list(HEADERS), ["QY-1", "张三", 1, 2, 2, 2, 2, "", 0, "是 yes", "否 no",
                                     "a.pdf p1", "=HYPERLINK(1).png"]], WIDTHS)
     with zipfile.ZipFile(io.BytesIO(data)) as package:
         sheet_xml = package.read("xl/worksheets/sheet1.xml").decode()
@@ -440,10 +446,11 @@ def test_received_xlsx_is_readable_and_printable() -> None:
     workbook = openpyxl.load_workbook(io.BytesIO(data))
     ws = workbook.active
     assert ws is not None and [c.value for c in ws[1]] == list(HEADERS)
-    assert ws["L2"].value == "=HYPERLINK(1).png" and ws["L2"].data_type == "s"
+    assert ws["M2"].value == "=HYPERLINK(1).png" and ws["M2"].data_type == "s"
 
 
 def test_received_rows_judge_each_website_and_the_record() -> None:
+    from sheetgen.documents.sheetcode import LEGACY_KIND
     from sheetgen.receive import PageResult, Receipt
     from sheetgen.receive.records import RecordResult, WebsiteReceipt
     from sheetgen.receive.report import HEADERS, rows
@@ -452,14 +459,16 @@ def test_received_rows_judge_each_website_and_the_record() -> None:
         return PageResult(f"s{website}.pdf", n, reference="QY-1", website=website, count=2,
                           signed=True, seal=True)
 
-    record = RecordResult("QY-1", None, websites=2, received={
-        1: WebsiteReceipt(1, [page(1, 1), page(1, 2)]), 2: WebsiteReceipt(2, [page(2, 3)])},
+    record = RecordResult("QY-1", None, websites=2, documents={
+        (LEGACY_KIND, 1): WebsiteReceipt(1, LEGACY_KIND, [page(1, 1), page(1, 2)]),
+        (LEGACY_KIND, 2): WebsiteReceipt(2, LEGACY_KIND, [page(2, 3)])},
         problems=[{"code": "missing_originals", "message": "网站 2：收到 1 份，应为 2 份",
                    "website": 2}])
     table = rows(Receipt([], [record]))
     site = HEADERS.index("本网站齐全 website complete")
     whole = HEADERS.index("整条记录齐全 record complete")
-    assert [(row[1], row[site], row[whole]) for row in table] == [
+    number = HEADERS.index("网站 website")
+    assert [(row[number], row[site], row[whole]) for row in table] == [
         (1, "是 yes", "否 no"), (2, "否 no", "否 no")]
 
 

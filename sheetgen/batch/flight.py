@@ -65,6 +65,13 @@ def given_ref(value: object) -> str | None:
     return ref.strip()[:100] or None if isinstance(ref, str) else None
 
 
+def _applicant(value: object) -> str | None:
+    """A valid record's 主办者 name: the staff's received.xlsx names who each row is."""
+    host = value.get("host") if isinstance(value, dict) else None
+    name = host.get("name") if isinstance(host, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def _websites(value: object) -> int | None:
     """How many websites (one sheet each) a valid record has: receive's count to expect."""
     websites = value.get("websites") if isinstance(value, dict) else None
@@ -238,6 +245,7 @@ class _Run:
             variant=outcome.variant, fit=outcome.fit, errors=errors,
             ref=given_ref(record.value), rows=record.rows,
             websites=_websites(record.value) if outcome.ok else None,
+            applicant=_applicant(record.value) if outcome.ok else None,
             documents=outcome.documents, warnings=locate(record, outcome.warnings))
         if self.failed_rows is not None and not outcome.ok and not _interrupted(result):
             self.failed_rows.add(record, errors)

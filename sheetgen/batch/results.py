@@ -80,6 +80,7 @@ class RecordResult:
     ref: str | None = None          # the record's ``ref`` as given, also when it failed
     rows: tuple[int, ...] = ()      # a spreadsheet record's rows (one per website)
     websites: int | None = None     # of a record printed: what receive expects back
+    applicant: str | None = None    # of a record printed: its 主办者, for receive's report
     documents: tuple[dict[str, Any], ...] = ()  # what was printed, by document kind
     warnings: tuple[Problem, ...] = ()  # acceptance rules' warnings: the record goes on
 
@@ -96,6 +97,8 @@ class RecordResult:
             entry["rows"] = list(self.rows)
         if self.websites is not None:
             entry["websites"] = self.websites
+        if self.applicant is not None:
+            entry["applicant"] = self.applicant
         if self.documents:
             entry["documents"] = list(self.documents)
         return entry

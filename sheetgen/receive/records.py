@@ -50,6 +50,7 @@ class Expected:
     # How many documents of each kind that carries a code it printed (the manifest's
     # ``documents``; empty for a manifest written before document kinds).
     documents: dict[str, int] = field(default_factory=dict)
+    applicant: str | None = None  # the 主办者's name, as the manifest gives it
 
 
 @dataclass
@@ -82,6 +83,7 @@ class RecordResult:
     manifest_index: int | None = None
     source: str | None = None
     websites: int | None = None       # how many websites (sheets) it has
+    applicant: str | None = None      # the 主办者's name (from the manifest)
     # Every document received, by (kind, number); and how many of each kind it has.
     documents: dict[tuple[str, int], WebsiteReceipt] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
@@ -101,6 +103,7 @@ class RecordResult:
     def as_dict(self) -> dict[str, Any]:
         return {"reference": self.reference, "in_manifest": self.in_manifest,
                 "manifest_index": self.manifest_index, "source": self.source,
+                "applicant": self.applicant,
                 "websites": self.websites, "complete": self.complete,
                 "received": [{"kind": w.kind, "website": w.website, "originals": w.received,
                               "signed": w.count("signed"), "sealed": w.count("seal"),
@@ -142,7 +145,9 @@ def load_manifest(path: Path) -> list[Expected]:
                                  index if isinstance(index, int) else None,
                                  str(record["source"]) if record.get("source") else None,
                                  websites if type(websites) is int and websites > 0 else None,
-                                 documents))
+                                 documents,
+                                 str(record["applicant"])[:200]
+                                 if isinstance(record.get("applicant"), str) else None))
     return expected
 
 
@@ -154,7 +159,7 @@ def group(pages: list[PageResult], expected: list[Expected] | None, *, originals
     printed: dict[tuple[str, str], int] = {}
     for item in expected or ():
         entry = records.setdefault(item.reference, RecordResult(
-            item.reference, True, item.index, item.source))
+            item.reference, True, item.index, item.source, applicant=item.applicant))
         counts = dict(item.documents)
         if item.websites is not None:
             counts.setdefault(LEGACY_KIND, item.websites)

@@ -33,13 +33,13 @@ from sheetgen.sources.spreadsheet import column_letter, csv_bytes, sheet_text
 if TYPE_CHECKING:
     from sheetgen.receive import Receipt
 
-HEADERS = ("编号 reference", "网站 website", "收到 received", "应收 expected",
+HEADERS = ("编号 reference", "主办者 applicant", "网站 website", "收到 received", "应收 expected",
            "已签字 signed", "已盖章 sealed", "已按手印 fingerprint", "日期留空 date blank",
            "本网站齐全 website complete", "整条记录齐全 record complete", "页 pages",
            "问题 problems")
 #: Column widths in characters: wide enough for the header's longer half once wrapped, the
 #: references and the page lists; problems wrap in the widest.
-WIDTHS = (22, 9, 10, 10, 9, 9, 13, 12, 13, 13, 28, 70)
+WIDTHS = (22, 24, 9, 10, 10, 9, 9, 13, 12, 13, 13, 28, 70)
 FORMATS = (".json", ".csv", ".xlsx")
 
 Cell = str | int
@@ -52,8 +52,8 @@ def rows(receipt: Receipt, *, originals: int = 2) -> list[list[Cell]]:
         numbers = set(record.received) | set(range(1, (record.websites or 0) + 1))
         general = [p["message"] for p in record.problems if p.get("website") is None]
         if not numbers:
-            out.append([record.reference, "", 0, originals, "", "", "", "", "",
-                        _yes(record.complete), "", "; ".join(general)])
+            out.append([record.reference, record.applicant or "", "", 0, originals,
+                        "", "", "", "", "", _yes(record.complete), "", "; ".join(general)])
             continue
         for number in sorted(numbers):
             website = record.received.get(number)
@@ -66,12 +66,12 @@ def rows(receipt: Receipt, *, originals: int = 2) -> list[list[Cell]]:
             # A website is complete when all its originals came back and none has a problem
             # of its own (the record may still lack another website's).
             whole = website is not None and len(pages) >= originals and not mine
-            out.append([record.reference, number, len(pages), originals, *counts,
-                        _yes(whole), _yes(record.complete), ", ".join(p.where for p in pages),
-                        "; ".join(general + mine)])
+            out.append([record.reference, record.applicant or "", number, len(pages),
+                        originals, *counts, _yes(whole), _yes(record.complete),
+                        ", ".join(p.where for p in pages), "; ".join(general + mine)])
     for page in receipt.pages:
         if not page.matched:
-            out.append(["", "", "", "", "", "", "", "", "", "", page.where,
+            out.append(["", "", "", "", "", "", "", "", "", "", "", page.where,
                         "; ".join(p.message for p in page.problems)])
     return out
 

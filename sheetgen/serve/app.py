@@ -42,6 +42,7 @@ import hmac
 import html
 import json
 import logging
+import re
 import time
 import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -348,22 +349,25 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                               "JSON: validate, render PDF/DOCX/PNG. Errors are "
                               "`{ok: false, problems: [{path, code, message}]}`. An unknown "
                               "query option is refused (400).")
-    allowed_query: dict[tuple[str, str], frozenset[str]] = {}
+    # Each route's query options by method, as (path pattern, names), from the OpenAPI
+    # description. By the path: the scope's route of a router included in another names its
+    # path without the outer prefix.
+    allowed_query: dict[str, list[tuple[re.Pattern[str], frozenset[str]]]] = {}
 
     async def known_query(request: Request) -> None:
         """400 for a query option the route does not take (a typo would otherwise be ignored
         silently: ``?formt=png`` answered with a PDF). Async: it runs on the event loop, so
         the table is filled once, whole, before any request reads it."""
-        route = request.scope.get("route")
         method = "GET" if request.method == "HEAD" else request.method
-        key = (method, getattr(route, "path", ""))
         if not allowed_query:
             for path, methods in app.openapi().get("paths", {}).items():
+                pattern = re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))
                 for verb, op in methods.items():
-                    allowed_query[(verb.upper(), path)] = frozenset(
-                        p["name"] for p in op.get("parameters", []) if p.get("in") == "query")
-        unknown = sorted({name for name in request.query_params
-                          if name not in allowed_query.get(key, frozenset())})
+                    allowed_query.setdefault(verb.upper(), []).append((pattern, frozenset(
+                        p["name"] for p in op.get("parameters", []) if p.get("in") == "query")))
+        allowed = next((names for pattern, names in allowed_query.get(method, ())
+                        if pattern.fullmatch(request.url.path)), frozenset())
+        unknown = sorted({name for name in request.query_params if name not in allowed})
         if unknown:
             shown = ", ".join(escape_controls(name)[:40] for name in unknown[:10])
             raise ApiError(400, [Problem(f"query.{escape_controls(name)[:40]}",
