@@ -64,6 +64,7 @@ bench: setup
 	$(PY) bench/spreadsheet.py
 	$(PY) bench/docx_fonts.py
 	$(PY) bench/receive.py
+	$(PY) bench/desk.py
 	$(PY) bench/preflight.py
 
 # A release wheel, with the precompiled layouts (built in this environment, see hatch_build.py).
