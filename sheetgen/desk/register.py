@@ -176,7 +176,11 @@ class Register:
                                 hint="pip install 'sheetgen[postgresql]' (psycopg 3)") from None
         register = cls(engine, where=where)
         if migrate:
-            register.migrate()
+            try:
+                register.migrate()
+            except BaseException:
+                register.close()  # the pool's connections, not left for the collector
+                raise
         return register
 
     def migrate(self) -> None:
@@ -448,7 +452,7 @@ class Register:
             total = db.execute(select(func.count()).select_from(RecordRow).where(*where)
                                ).scalar_one()
             rows = db.execute(select(RecordRow).where(*where)
-                              .order_by(RecordRow.updated.desc(), RecordRow.ref)
+                              .order_by(RecordRow.updated.desc(), RecordRow.ref.desc())
                               .limit(per_page).offset((page - 1) * per_page)).all()
             listed = [_record_summary(r) for r in rows]
         return {"total": total, "page": page, "per_page": per_page, "records": listed}

@@ -45,6 +45,8 @@ class Base(DeclarativeBase):
 
 class RecordRow(Base):
     __tablename__ = "records"
+    # The listing's order (newest first, then by ref) read from the index, not sorted.
+    __table_args__ = (Index("ix_records_updated_ref", "updated", "ref"),)
 
     ref: Mapped[str] = mapped_column(String(REF_LENGTH), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
@@ -54,7 +56,7 @@ class RecordRow(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     websites: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class VersionRow(Base):
