@@ -55,3 +55,29 @@ def embedded_font_names(pdf: bytes) -> set[str]:
                 if "/Resources" in xobject:
                     stack.append(xobject["/Resources"])
     return names
+
+
+def checked_widths(font: Any, number: int) -> int:
+    """Every width of CID font ``font`` (object ``number``) is its glyph's advance in the
+    embedded program (PDF/A-2 6.2.11.5), through its /CIDToGIDMap; how many were checked."""
+    import uharfbuzz as hb
+
+    program = font["/FontDescriptor"]["/FontFile2"].get_object().get_data()
+    advances = hb.Font(hb.Face(hb.Blob(program)))
+    cid_map = font.get("/CIDToGIDMap")
+    table = cid_map.get_object().get_data() if cid_map != "/Identity" else None
+    widths, at, checked = font.get("/W", []), 0, 0
+    while at < len(widths):
+        first = int(widths[at])
+        if isinstance(widths[at + 1], list):
+            pairs = [(first + i, w) for i, w in enumerate(widths[at + 1])]
+            at += 2
+        else:
+            pairs = [(cid, widths[at + 2]) for cid in range(first, int(widths[at + 1]) + 1)]
+            at += 3
+        for cid, width in pairs:
+            glyph = cid if table is None else int.from_bytes(table[2 * cid:2 * cid + 2], "big")
+            assert glyph, (number, cid)  # the glyph is in the program
+            assert advances.get_glyph_h_advance(glyph) == round(float(width)), (number, cid)
+            checked += 1
+    return checked

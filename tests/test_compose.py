@@ -18,7 +18,7 @@ from sheetgen.rendering.pdf.document import PdfBuilder, render_pdf
 from sheetgen.rendering.pdf.stamp import QR_MASK, encode_qr
 from tests import pdfcheck
 from tests.applicants import personal, unit
-from tests.pdfs import outline_titles, page_texts, reader
+from tests.pdfs import checked_widths, outline_titles, page_texts, reader
 
 
 def plans() -> list[FilingPlan]:
@@ -340,8 +340,6 @@ def page_sizes_of(box: bytes) -> tuple[float, float]:
 def test_every_width_is_the_shared_programs_advance_of_its_glyph() -> None:
     # PDF/A-2 (6.2.11.5): a font's widths agree with its program. With one program per face
     # behind a /CIDToGIDMap, check every CID font: backgrounds' and stamp's, cover and sheet.
-    import uharfbuzz as hb
-
     pdf = render_pdf(plans()[1], RenderOptions(pdfa=True)).pdf
     document = reader(pdf)
     checked = 0
@@ -349,24 +347,7 @@ def test_every_width_is_the_shared_programs_advance_of_its_glyph() -> None:
         font = document.get_object(number)
         if not (isinstance(font, dict) and font.get("/Subtype") == "/CIDFontType2"):
             continue
-        program = font["/FontDescriptor"]["/FontFile2"].get_object().get_data()
-        advances = hb.Font(hb.Face(hb.Blob(program)))
-        cid_map = font.get("/CIDToGIDMap")
-        table = cid_map.get_object().get_data() if cid_map != "/Identity" else None
-        widths, at = font.get("/W", []), 0
-        while at < len(widths):
-            first = int(widths[at])
-            if isinstance(widths[at + 1], list):
-                pairs = [(first + i, w) for i, w in enumerate(widths[at + 1])]
-                at += 2
-            else:
-                pairs = [(cid, widths[at + 2]) for cid in range(first, int(widths[at + 1]) + 1)]
-                at += 3
-            for cid, width in pairs:
-                glyph = cid if table is None else int.from_bytes(table[2 * cid:2 * cid + 2], "big")
-                assert glyph, (number, cid)  # the glyph is in the program
-                assert advances.get_glyph_h_advance(glyph) == round(float(width)), (number, cid)
-                checked += 1
+        checked += checked_widths(font, number)
     assert checked > 100
 
 

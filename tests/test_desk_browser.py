@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +23,8 @@ from sheetgen.documents.example import make_example
 from sheetgen.receive.codes import find_codes
 from sheetgen.rendering.pdf.layout import cached_layout
 from sheetgen.rules import load_rules
-from tests.conftest import REPO
 from tests.scans import RENDER_DPI, Sheet, ink, jpeg, scan, scanner_pdf
-from tests.test_serve_browser import HAVE_BROWSER, browser  # noqa: F401 (the browser fixture)
+from tests.test_serve_browser import HAVE_BROWSER, browser, served  # noqa: F401 (fixture)
 from tests.test_spreadsheet import table, write_xlsx
 
 if not HAVE_BROWSER:
@@ -45,29 +41,9 @@ WAIT = 120
 @pytest.fixture(scope="module")
 def desk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("desk")
-    log = folder / "stderr.log"
-    with log.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sheetgen", "serve", "--port", "0", "--workers", "1",
-             "--data", str(folder / "register"), "--token", TOKEN],
-            stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL, cwd=REPO)
-    try:
-        url = None
-        for _ in range(WAIT * 10):
-            found = re.search(r"the form is at (http://127\.0\.0\.1:\d+/)", log.read_text())
-            if found:
-                url = found.group(1)
-                break
-            assert proc.poll() is None, log.read_text()
-            time.sleep(0.1)
-        assert url, log.read_text()
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(30)
-    output = log.read_text()
-    assert "Traceback" not in output, output
-    assert "13800" not in output and "filing_password" not in output  # no data in the log
+    yield from served(folder, "--data", str(folder / "register"), "--token", TOKEN)
+    output = (folder / "stderr.log").read_text()
+    assert "13912345678" not in output and "filing_password" not in output  # no data logged
 
 
 def _applicants() -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from sheetgen.rendering.pdf.document import render_pdf
 from tests import pdfcheck
 from tests.applicants import example
 from tests.conftest import EXAMPLES
-from tests.pdfs import embedded_font_names, reader
+from tests.pdfs import checked_widths, embedded_font_names, reader
 
 NS = {"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
       "pdfaid": "http://www.aiim.org/pdfa/ns/id/", "dc": "http://purl.org/dc/elements/1.1/",
@@ -81,8 +81,6 @@ def test_srgb_output_intent(archival: bytes) -> None:
 
 
 def test_every_font_embedded_with_to_unicode_and_its_programs_widths(archival: bytes) -> None:
-    import uharfbuzz as hb
-
     document = reader(archival)
     checked = 0
     for number in range(1, int(document.trailer["/Size"])):
@@ -93,24 +91,7 @@ def test_every_font_embedded_with_to_unicode_and_its_programs_widths(archival: b
             assert "/ToUnicode" in font, number
             continue
         assert font.get("/Subtype") == "/CIDFontType2", number  # all TrueType, as CID fonts
-        program = font["/FontDescriptor"]["/FontFile2"].get_object().get_data()
-        advances = hb.Font(hb.Face(hb.Blob(program)))
-        cid_map = font.get("/CIDToGIDMap")
-        table = cid_map.get_object().get_data() if cid_map != "/Identity" else None
-        widths, at = font.get("/W", []), 0
-        while at < len(widths):
-            first = int(widths[at])
-            if isinstance(widths[at + 1], list):
-                pairs = [(first + i, w) for i, w in enumerate(widths[at + 1])]
-                at += 2
-            else:
-                pairs = [(cid, widths[at + 2]) for cid in range(first, int(widths[at + 1]) + 1)]
-                at += 3
-            for cid, width in pairs:
-                glyph = cid if table is None else int.from_bytes(table[2 * cid:2 * cid + 2], "big")
-                assert glyph, (number, cid)  # the glyph is in the program
-                assert advances.get_glyph_h_advance(glyph) == round(float(width)), (number, cid)
-                checked += 1
+        checked += checked_widths(font, number)
     assert checked > 50
 
 

@@ -50,14 +50,15 @@ from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 WAIT = 60  # seconds; a busy 2-core machine compiling its first layouts is slow
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``sheetgen serve --port 0`` as a subprocess; yields its base URL."""
-    log = tmp_path_factory.mktemp("serve") / "stderr.log"
+def served(folder: Path, *options: str) -> Iterator[str]:
+    """``sheetgen serve --port 0 --workers 1 OPTIONS`` as a subprocess, as a user starts it;
+    yields its base URL, and checks on the way out that its log has no traceback (the log
+    itself is ``folder/stderr.log``)."""
+    log = folder / "stderr.log"
     with log.open("wb") as stderr:
         proc = subprocess.Popen([sys.executable, "-m", "sheetgen", "serve", "--port", "0",
-                                 "--workers", "1"], stdout=subprocess.DEVNULL, stderr=stderr,
-                                stdin=subprocess.DEVNULL, cwd=REPO)
+                                 "--workers", "1", *options], stdout=subprocess.DEVNULL,
+                                stderr=stderr, stdin=subprocess.DEVNULL, cwd=REPO)
     try:
         url = None
         for _ in range(WAIT * 10):
@@ -74,6 +75,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(30)
     output = log.read_text()
     assert "Traceback" not in output, output
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The form's server; yields its base URL."""
+    yield from served(tmp_path_factory.mktemp("serve"))
 
 
 @pytest.fixture(scope="module")

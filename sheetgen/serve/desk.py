@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -144,11 +145,8 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
                                    description="the scan's file name, for the report")
                         ] = "scan",
     ) -> JSONResponse:
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media not in SCAN_TYPES:
-            raise api_error(415, "unsupported_media_type",
-                            "扫描件须为 PDF、PNG、JPEG 或 TIFF / the scan must be a PDF, PNG, "
-                            f"JPEG or TIFF (Content-Type: {', '.join(SCAN_TYPES)})", "")
+        media = _media(request, SCAN_TYPES, api_error, "扫描件须为 PDF、PNG、JPEG 或 TIFF / the "
+                                                     "scan must be a PDF, PNG, JPEG or TIFF")
         data = await _read_limited(request, SCAN_LIMIT, api_error)
         result = await asyncio.to_thread(_receive, request.app.state.register, data,
                                          SCAN_TYPES[media], name, originals)
@@ -214,11 +212,9 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
                                           description="the file's name, for the manifest")
                         ] = None,
     ) -> JSONResponse:
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media not in MEDIA_KINDS:
-            raise api_error(415, "unsupported_media_type",
-                            "批量数据须为 JSON 数组、JSON Lines、XLSX 或 CSV / the body must be a "
-                            f"JSON array, JSON Lines, XLSX or CSV ({', '.join(MEDIA_KINDS)})", "")
+        media = _media(request, MEDIA_KINDS, api_error, "批量数据须为 JSON 数组、JSON Lines、XLSX "
+                                                      "或 CSV / the body must be a JSON array, "
+                                                      "JSON Lines, XLSX or CSV")
         data = await _read_limited(request, BATCH_LIMIT, api_error)
         options = {"cover": cover, "qr": qr, "details": details, "variant": variant,
                    "provider": provider, "copies": copies, "name": name}
@@ -348,6 +344,15 @@ def _xlsx_to_csv(data: bytes) -> bytes:
     csv.writer(buffer, lineterminator="\r\n").writerows(
         [[_csv_cell(text) for text in line] for line in lines])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _media(request: Request, allowed: Mapping[str, str], api_error: Any, what: str) -> str:
+    """The body's media type, one of ``allowed`` (415 naming them otherwise)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in allowed:
+        raise api_error(415, "unsupported_media_type",
+                        f"{what} (Content-Type: {', '.join(allowed)})", "")
+    return media
 
 
 async def _read_limited(request: Request, limit: int, api_error: Any) -> bytes:
