@@ -34,7 +34,7 @@ def _env(tmp: Path) -> dict[str, str]:
             "SHEETGEN_PRECOMPILED": "off"}
 
 
-def _children() -> set[int]:
+def children() -> set[int]:
     """The pids of this process's living children (zombies excepted)."""
     found = set()
     for entry in Path("/proc").iterdir():
@@ -197,7 +197,7 @@ def test_a_hung_worker_times_out_and_the_batch_goes_on(tmp_path: Path,
     source = tmp_path / "in.jsonl"
     source.write_text(jsonl(records), encoding="utf-8")
     _hang_on("T-002", monkeypatch)
-    before = _children()
+    before = children()
     # Generous: the other records must finish well within it on a loaded machine (only the
     # time a record runs in its worker counts, not the pool's start).
     result = run_batch([str(source)], BatchOptions(outdir=tmp_path / "out", jobs=2, timeout=45),
@@ -207,7 +207,7 @@ def test_a_hung_worker_times_out_and_the_batch_goes_on(tmp_path: Path,
     assert problem.code == "worker_timeout" and "--timeout" in problem.message
     assert sorted(p.name for p in (tmp_path / "out").glob("*.pdf")) == [
         f"T-00{n}.pdf" for n in (0, 1, 3, 4, 5)]
-    assert _children() <= before  # the hung worker was killed, not left behind
+    assert children() <= before  # the hung worker was killed, not left behind
 
 
 def test_batch_timeout_is_a_cli_option(tmp_path: Path) -> None:

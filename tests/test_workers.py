@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from sheetgen.workers import Pool, PoolClosed, WorkerCrashed, WorkerTimeout, cpu_count
+from tests.test_leaks import children
 
 FORK = multiprocessing.get_context("fork")
 
@@ -38,19 +39,6 @@ def _task(spec: tuple[str, Any, str]) -> tuple[int, Any]:
     return os.getpid(), value
 
 
-def _children() -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == os.getpid() and fields[0] != "Z":
-                found.add(int(entry.name))
-    return found
-
-
 def _until(predicate: Any, deadline: float = 60) -> None:
     end = time.monotonic() + deadline
     while not predicate():
@@ -59,7 +47,7 @@ def _until(predicate: Any, deadline: float = 60) -> None:
 
 
 def test_a_hung_task_and_a_killed_worker_fail_alone(tmp_path: Path) -> None:
-    before = _children()
+    before = children()
     pool = Pool(2, _task, context=FORK)
     specs = [("hang" if n == 3 else "die" if n == 6 else "ok", n, str(tmp_path / f"{n}.log"))
              for n in range(12)]
@@ -79,7 +67,7 @@ def test_a_hung_task_and_a_killed_worker_fail_alone(tmp_path: Path) -> None:
     # Only the two workers were replaced: no pool-wide restart.
     assert stats["replaced"] == 2 and stats["timed_out"] == 1 and stats["crashed"] == 1
     assert stats["served"] == 10
-    assert _children() <= before
+    assert children() <= before
 
 
 def test_workers_killed_while_idle_are_replaced_before_a_task_is_handed_over(
