@@ -126,6 +126,9 @@ def test_listing_filters_pages_and_export(register_target: str) -> None:
         assert desk.records(page=3, per_page=5)["records"][-1]["ref"] == "L-00"
         assert [r["ref"] for r in desk.records(status="invalid")["records"]] == ["L-05"]
         assert desk.records(province="上海市")["total"] == 4
+        # Provinces are shown and filtered by their short name, whatever form was given.
+        assert desk.records(province="沪")["total"] == 4
+        assert {r["province"] for r in desk.records(per_page=20)["records"]} == {"北京", "上海"}
         assert desk.records(q="L-1")["total"] == 2
         assert desk.records(q="示例数据")["total"] == 12  # the 主办者's name
         assert desk.records(q="%")["total"] == 0  # a LIKE wildcard is a character

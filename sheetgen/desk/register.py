@@ -109,6 +109,15 @@ def _summary(problems: Sequence[Mapping[str, Any]]) -> str:
     return f"{len(errors)} 个错误 / errors: {shown}{more}"
 
 
+def province_name(text: str) -> str:
+    """A province as the desk shows and filters it: its short name (广东) whatever form the
+    data used (粤, 广东省, guangdong); text that names no province as it is."""
+    from sheetgen.rules import load_rules
+
+    found = load_rules().find_province(text)
+    return found.name if found is not None else text.strip()[:16]
+
+
 def _facts(data: Any) -> tuple[str | None, str | None, int]:
     """The columns the desk filters on: province, the 主办者's name, websites."""
     if not isinstance(data, Mapping):
@@ -117,7 +126,7 @@ def _facts(data: Any) -> tuple[str | None, str | None, int]:
     name = host.get("name") if isinstance(host, Mapping) else None
     websites = data.get("websites")
     province = data.get("province")
-    return (str(province)[:16] if isinstance(province, str) else None,
+    return (province_name(province) if isinstance(province, str) else None,
             str(name)[:200] if isinstance(name, str) else None,
             len(websites) if isinstance(websites, list) else 0)
 
@@ -443,7 +452,7 @@ class Register:
         if status:
             where.append(RecordRow.status == status)
         if province:
-            where.append(RecordRow.province == province)
+            where.append(RecordRow.province == province_name(province))
         if q:
             pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             where.append(or_(RecordRow.ref.like(pattern, escape="\\"),
