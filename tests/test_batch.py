@@ -632,7 +632,7 @@ def test_docx_and_pdf_outputs_are_listed_hashed_and_kept_up_to_date(tmp_path: Pa
 
 def test_interrupted_records_do_not_hide_failures_on_stderr(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from sheetgen.cli import SHOWN_FAILURES
+    from sheetgen.cli.batch import SHOWN_FAILURES
     from sheetgen.errors import Problem
 
     def record(index: int, code: str) -> batch.RecordResult:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sheetgen.errors import Problem, SheetgenError, problem_fields
@@ -44,3 +44,18 @@ def json_errors(enabled: bool, **fields: Any) -> Iterator[None]:
                        **problem_fields([Problem("", "internal",
                                                  f"internal error ({type(exc).__name__})")])})
         raise
+
+
+def report_error(err: SheetgenError) -> None:
+    """``sheetgen: error: …`` on stderr, every problem on its own line, then the next step."""
+    say(f"error: {err.message}")
+    show_problems(err.problems)
+    if err.hint:
+        print(f"  hint: {err.hint}", file=sys.stderr)
+
+
+def show_problems(problems: Iterable[Problem]) -> None:
+    """Each problem on its own indented line of stderr: ``  path: message [code]``."""
+    for problem in problems:
+        where = f"{problem.where}: " if problem.where else ""
+        print(f"  {where}{problem.message} [{problem.code}]", file=sys.stderr)
