@@ -1,4 +1,5 @@
 """``sheetgen batch``: many applicants, in parallel, with a progress display and a manifest."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """``sheetgen check``, ``schema``, ``example`` and ``rules``: the data and what the rules say."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence

@@ -1,4 +1,5 @@
 """``sheetgen fill`` and ``preview``: one applicant's documents, as files or as page images."""
+
 from __future__ import annotations
 
 from pathlib import Path
