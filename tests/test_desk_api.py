@@ -267,6 +267,24 @@ def test_two_instances_on_postgresql_share_a_queue(postgres: Any, tmp_path: Path
     assert sorted(claimed) == sorted(submitted)
 
 
+def test_purge_deletes_finished_jobs_with_their_inputs(register_target: str,
+                                                      tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sheetgen.desk.jobs import Jobs
+
+    with open_register(register_target) as register:
+        jobs = Jobs(register, workdir=tmp_path)
+        done = jobs.submit(b'[{"ref": "PURGE-ME"}]', "json", {})
+        waiting = jobs.submit(b"[]", "json", {})
+        claimed = jobs.claim()
+        assert claimed is not None and claimed.id == done
+        jobs.run(claimed, workers=1)
+        assert register.purge(datetime.now(UTC) + timedelta(seconds=1)) == 1  # PURGE-ME
+        assert jobs.status(done) is None  # its input went with it
+        assert jobs.status(waiting) is not None  # not run yet: kept
+
+
 def _blank_pdf(pages: int) -> bytes:
     from pypdf import PdfWriter
 

@@ -129,7 +129,8 @@ def purge(
     before: Annotated[str, typer.Option(
         "--before", metavar="DATE",
         help="Delete every record last changed before this date (YYYY-MM-DD, UTC), with its "
-             "data, outputs and receipts.")],
+             "data, outputs and receipts, and the batch jobs finished before it (their "
+             "inputs).")],
     as_json: JsonOption = False,
 ) -> int:
     """Delete the records last changed before DATE, with everything the register holds of

@@ -551,7 +551,16 @@ class Register:
         return self._delete_where(ref=ref) > 0
 
     def purge(self, before: datetime) -> int:
-        """Delete every record last changed before ``before``; returns how many."""
+        """Delete every record last changed before ``before``, and every batch job that
+        ended (or was last touched) before it: a job holds its input as sent, personal data
+        too. Returns how many records."""
+        from sqlalchemy import delete
+
+        from sheetgen.desk.schema import JobRow
+
+        with self.transaction() as db:
+            db.execute(delete(JobRow).where(JobRow.updated < before,
+                                            JobRow.status.in_(("done", "failed"))))
         return self._delete_where(before=before)
 
     def _delete_where(self, *, ref: str | None = None, before: datetime | None = None) -> int:
