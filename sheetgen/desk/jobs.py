@@ -23,7 +23,9 @@ machine renders its unfinished records again; the register still holds each once
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import socket
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
@@ -48,7 +50,7 @@ MEDIA_KINDS = {
 }
 SUFFIXES = {"json": ".json", "jsonl": ".jsonl", "xlsx": ".xlsx", "csv": ".csv"}
 #: How long a claim lasts without renewal (seconds): an instance that died is taken over
-#: after this.
+#: after this. ``SHEETGEN_DESK_LEASE`` sets another (a shorter one for tests).
 LEASE = 60.0
 #: Claims of one job, at most: a job that kills its instance every time is failed.
 MAX_ATTEMPTS = 3
@@ -75,11 +77,14 @@ def _now() -> datetime:
 class Jobs:
     """The job queue of one register, as one instance sees it."""
 
-    def __init__(self, register: Register, *, workdir: Path, instance: str | None = None
-                 ) -> None:
+    def __init__(self, register: Register, *, workdir: Path, instance: str | None = None,
+                 lease: float | None = None) -> None:
         self.register = register
         self.workdir = workdir
-        self.instance = instance or uuid.uuid4().hex[:16]
+        # Who holds a job: the host and process, then a random part (pids repeat).
+        self.instance = instance or (
+            f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        self.lease = timedelta(seconds=lease if lease is not None else _lease())
 
     # --- what the API asks ----------------------------------------------------------------
 
@@ -158,7 +163,7 @@ class Jobs:
                 return None
             db.execute(update(JobRow).where(JobRow.id == row.id).values(
                 status="running", claimed_by=self.instance, attempts=row.attempts + 1,
-                lease_until=now + timedelta(seconds=LEASE), updated=now))
+                lease_until=now + self.lease, updated=now))
         return Claimed(row.id, row.kind, dict(row.options), bytes(row.input))
 
     def _update(self, job: str, **values: Any) -> bool:
@@ -172,7 +177,7 @@ class Jobs:
             return bool(db.execute(
                 update(JobRow).where(JobRow.id == job, JobRow.claimed_by == self.instance,
                                      JobRow.status == "running")
-                .values(updated=now, lease_until=now + timedelta(seconds=LEASE), **values)
+                .values(updated=now, lease_until=now + self.lease, **values)
             ).rowcount)
 
     def run(self, job: Claimed, *, workers: int, stop: threading.Event | None = None) -> None:
@@ -223,6 +228,14 @@ class Jobs:
                      bundle=bundle.read_bytes() if bundle.is_file() else None,
                      failed_rows=failed.read_bytes() if failed.is_file() else None)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _lease() -> float:
+    """The lease: ``SHEETGEN_DESK_LEASE`` seconds (2 at least), else :data:`LEASE`."""
+    try:
+        return max(2.0, float(os.environ.get("SHEETGEN_DESK_LEASE", LEASE)))
+    except ValueError:
+        return LEASE
 
 
 def _renamed(manifest: dict[str, Any], path: str, name: str) -> dict[str, Any]:
