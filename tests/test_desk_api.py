@@ -146,6 +146,22 @@ def test_openapi_describes_the_desk_routes(desk: TestClient) -> None:
         assert path in document["paths"], path
         for operation in document["paths"][path].values():
             assert "503" in operation["responses"], (path, operation["responses"])
+    # The token is a security scheme; every route but /live needs it and says 401 with the
+    # error shape; a file's bytes are a binary string, never an empty schema.
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path, methods in document["paths"].items():
+        for operation in methods.values():
+            if path.startswith("/api/v1/") and path != "/api/v1/live":
+                assert operation["security"] == [{"bearer": []}], path
+                problems = operation["responses"]["401"]["content"]["application/json"]
+                assert problems["schema"] == {"$ref": "#/components/schemas/Problems"}, path
+            for code, answer in operation["responses"].items():
+                for media, spec in answer.get("content", {}).items():
+                    if not media.endswith("json"):
+                        assert spec["schema"] == {"type": "string", "format": "binary"}, (
+                            path, code, media)
+                    if code.startswith(("4", "5")):
+                        assert spec["schema"] == {"$ref": "#/components/schemas/Problems"}
 
 
 # --- batches: jobs the instances run --------------------------------------------------------

@@ -153,6 +153,37 @@ def _example_warnings(body: bytes) -> list[Problem]:
     return applicant_warnings(load(body, source=engine.SOURCE), load_rules())
 
 
+#: What an error answer holds, as an OpenAPI content map (the schema is added to components).
+PROBLEMS_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Problems"}}}
+#: The answers every ``/api/v1`` route may give besides its own (the token, a query option).
+COMMON_ANSWERS = {"400": "an unknown or invalid query option", "401": "no or wrong token"}
+
+
+def _complete(document: dict[str, Any], *, token: bool) -> None:
+    """Make the description say what every route answers: the token as a security scheme
+    (every ``/api/v1`` route but ``/live``), each error status with the Problems schema, and
+    a file's bytes as a binary string rather than an empty schema."""
+    if token:
+        document.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "Authorization: Bearer <the server's token>"}}
+    for path, methods in document.get("paths", {}).items():
+        for op in methods.values():
+            answers = op.setdefault("responses", {})
+            if path.startswith("/api/v1/") and path != "/api/v1/live":
+                if token:
+                    op["security"] = [{"bearer": []}]
+                for code, text in COMMON_ANSWERS.items():
+                    answers.setdefault(code, {"description": text})
+            for code, answer in answers.items():
+                if code[:1] in ("4", "5") and not answer.get("content"):
+                    answer["content"] = PROBLEMS_CONTENT
+                for media, spec in (answer.get("content") or {}).items():
+                    if not media.endswith("json") and not (spec or {}).get("schema"):
+                        answer["content"][media] = {
+                            "schema": {"type": "string", "format": "binary"}}
+
+
 def problems_response(status: int, problems: list[Problem],
                       headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"ok": False, "problems": [p.as_dict() for p in problems]},
@@ -544,6 +575,7 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                         del op["responses"]["422"]
             for name in ("HTTPValidationError", "ValidationError"):
                 document.get("components", {}).get("schemas", {}).pop(name, None)
+            _complete(document, token=config.token is not None)
             applicant = json_schema(rules)
             applicant.pop("$schema", None)
             definitions = {"Applicant": applicant, **applicant.pop("$defs", {}),

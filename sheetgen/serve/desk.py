@@ -110,7 +110,7 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
             raise api_error(404, "not_found", "登记库中没有此编号 / no such record", "ref")
         return JSONResponse({"ok": True, "record": found})
 
-    @router.get("/records/{ref}/pdf", summary="The record's current PDF",
+    @router.get("/records/{ref}/pdf", response_class=Response, summary="The record's current PDF",
                 responses={**common, 404: _NOT_FOUND,
                            200: {"content": {"application/pdf": {}},
                                  "description": "the PDF"}})
@@ -152,7 +152,8 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
                                          SCAN_TYPES[media], name, originals)
         return JSONResponse({"ok": True, **result})
 
-    @router.get("/register", summary="The register: one row per record and website",
+    @router.get("/register", response_class=Response,
+                summary="The register: one row per record and website",
                 responses={**common, 200: {"content": {
                     "text/csv": {}, "application/vnd.openxmlformats-officedocument."
                                     "spreadsheetml.sheet": {}},
@@ -167,7 +168,8 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
                         headers={"content-disposition": content_disposition(
                             f"register.{format}")})
 
-    @router.post("/print", summary="One PDF of the records to print, which become printed",
+    @router.post("/print", response_class=Response,
+                 summary="One PDF of the records to print, which become printed",
                  openapi_extra={"requestBody": {"required": False, "content": {
                      "application/json": {"schema": {
                          "type": "object", "additionalProperties": False,
@@ -251,7 +253,8 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
     async def batch_manifest(request: Request, job: str) -> JSONResponse:
         return JSONResponse(await finished(request, job, "manifest"))
 
-    @router.get("/batches/{job}/bundle", summary="One PDF of the batch's successful records",
+    @router.get("/batches/{job}/bundle", response_class=Response,
+                summary="One PDF of the batch's successful records",
                 responses={**common, **not_ready, 200: {"content": {"application/pdf": {}},
                                                         "description": "the bundle"}})
     async def batch_bundle(request: Request, job: str) -> Response:
@@ -263,7 +266,8 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
                         headers={"content-disposition": content_disposition(
                             f"batch-{job[:8]}.pdf")})
 
-    @router.get("/batches/{job}/failed", summary="The batch's failed rows (batch --failed)",
+    @router.get("/batches/{job}/failed", response_class=Response,
+                summary="The batch's failed rows (batch --failed)",
                 responses={**common, **not_ready, 200: {"content": {
                     "text/csv": {}, XLSX: {}}, "description": "the failed rows"}})
     async def batch_failed(
