@@ -179,9 +179,12 @@ def _complete(document: dict[str, Any], *, token: bool) -> None:
                 if code[:1] in ("4", "5") and not answer.get("content"):
                     answer["content"] = PROBLEMS_CONTENT
                 for media, spec in (answer.get("content") or {}).items():
-                    if not media.endswith("json") and not (spec or {}).get("schema"):
-                        answer["content"][media] = {
-                            "schema": {"type": "string", "format": "binary"}}
+                    if (spec or {}).get("schema"):
+                        continue
+                    # A file: its bytes. A JSON answer whose route declares no model of its
+                    # own (rules, schema, form, example, health, a manifest): an object.
+                    answer["content"][media] = {"schema": {"type": "object"}} if media.endswith(
+                        "json") else {"schema": {"type": "string", "format": "binary"}}
 
 
 def problems_response(status: int, problems: list[Problem],
@@ -305,7 +308,10 @@ PROBLEMS_SCHEMA: dict[str, Any] = {
             "type": "object", "required": ["path", "code", "message"],
             "additionalProperties": False,
             "properties": {"path": {"type": "string"}, "code": {"type": "string"},
-                           "message": {"type": "string"}}}}}}
+                           "message": {"type": "string"},
+                           "severity": {"enum": ["error", "warning"]},
+                           "source": {"type": "string"}, "row": {"type": "integer"},
+                           "column": {"type": "string"}}}}}}
 
 
 class ProblemsCORS(CORSMiddleware):

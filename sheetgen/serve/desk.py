@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from sheetgen.desk.jobs import MEDIA_KINDS
 from sheetgen.errors import Problem, RegisterError
@@ -54,6 +55,95 @@ _RECORD = {"description": "a record"}
 _NOT_FOUND = {"description": "no such record: `{ok: false, problems}`"}
 _UNAVAILABLE = {"description": "the register is unavailable or busy: `{ok: false, problems}`, "
                                "with Retry-After"}
+
+
+# --- what the JSON answers hold: the OpenAPI description (and a generated client's types) ------
+
+Status = Literal["invalid", "ready", "printed", "received", "complete"]
+
+
+class RecordSummary(BaseModel):
+    """A record as a listing shows it."""
+
+    ref: str
+    status: Status
+    why: str
+    province: str | None
+    name: str | None
+    websites: int
+    version: int
+    created: str
+    updated: str
+
+
+class RecordsPage(BaseModel):
+    """``GET /records``: a page of records, newest first."""
+
+    ok: bool
+    total: int
+    page: int
+    per_page: int
+    records: list[RecordSummary]
+
+
+class RecordDetail(RecordSummary):
+    """A record with its current data (never the filing password) and its history."""
+
+    data: dict[str, Any] | None
+    problems: list[dict[str, Any]]
+    versions: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    receipts: list[dict[str, Any]]
+
+
+class RecordAnswer(BaseModel):
+    """``GET /records/{ref}``."""
+
+    ok: bool
+    record: RecordDetail
+
+
+class Deleted(BaseModel):
+    """``DELETE /records/{ref}``."""
+
+    ok: bool
+    deleted: str
+
+
+class Moved(BaseModel):
+    """A record a receipt moved: its status and version now."""
+
+    status: Status
+    version: int
+    changed: bool
+
+
+class ReceiptAnswer(BaseModel):
+    """``POST /receipts``: what ``sheetgen receive`` reports of the scan, and the records."""
+
+    ok: bool
+    summary: dict[str, int]
+    pages: list[dict[str, Any]]
+    records: dict[str, Moved]
+
+
+class BatchAccepted(BaseModel):
+    """``POST /batches`` (202)."""
+
+    id: str
+    status: Literal["queued"]
+    url: str
+
+
+class BatchStatus(BaseModel):
+    """``GET /batches/{id}``."""
+
+    id: str
+    status: Literal["queued", "running", "done", "failed"]
+    total: int | None
+    done: int
+    failed: int
+    error: str | None = None
 
 
 class RegisterUnavailable(Exception):
@@ -85,7 +175,8 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
     router = APIRouter()
     common: dict[int | str, dict[str, Any]] = {503: _UNAVAILABLE}
 
-    @router.get("/records", summary="A page of the register's records, newest first",
+    @router.get("/records", response_model=RecordsPage,
+                summary="A page of the register's records, newest first",
                 responses={**common, 400: {"description": "an unknown status"}})
     async def records(
         request: Request,
@@ -101,7 +192,8 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
                               page=page, per_page=per_page)
         return JSONResponse({"ok": True, **listing})
 
-    @router.get("/records/{ref}", summary="One record: data, status and why, versions, "
+    @router.get("/records/{ref}", response_model=RecordAnswer,
+                summary="One record: data, status and why, versions, "
                                           "outputs, receipts",
                 responses={**common, 200: _RECORD, 404: _NOT_FOUND})
     async def record(request: Request, ref: str) -> JSONResponse:
@@ -123,14 +215,16 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
         return Response(data, media_type="application/pdf",
                         headers={"content-disposition": content_disposition(name)})
 
-    @router.delete("/records/{ref}", summary="Delete a record and everything held of it",
+    @router.delete("/records/{ref}", response_model=Deleted,
+                   summary="Delete a record and everything held of it",
                    responses={**common, 404: _NOT_FOUND})
     async def delete_record(request: Request, ref: str) -> JSONResponse:
         if not await _call(request, "delete", ref):
             raise api_error(404, "not_found", "登记库中没有此编号 / no such record", "ref")
         return JSONResponse({"ok": True, "deleted": ref})
 
-    @router.post("/receipts", summary="One scan of signed originals: matched, checked, and "
+    @router.post("/receipts", response_model=ReceiptAnswer,
+                 summary="One scan of signed originals: matched, checked, and "
                                       "each record moved forward",
                  openapi_extra={"requestBody": {"required": True, "content": {
                      media: {"schema": {"type": "string", "format": "binary"}}
@@ -194,7 +288,7 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
             "content-disposition": content_disposition("print.pdf"),
             "x-sheetgen-records": str(len(printable))})
 
-    @router.post("/batches", status_code=202,
+    @router.post("/batches", status_code=202, response_model=BatchAccepted,
                  summary="Many applicants at once: a job, run in the background",
                  openapi_extra={"requestBody": {"required": True, "content": {
                      media: {"schema": {"type": "string", "format": "binary"}}
@@ -225,7 +319,7 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
         return JSONResponse({"id": job, "status": "queued", "url": url}, status_code=202,
                             headers={"location": url})
 
-    @router.get("/batches/{job}", summary="A batch's progress",
+    @router.get("/batches/{job}", response_model=BatchStatus, summary="A batch's progress",
                 responses={**common, 404: {"description": "no such batch"}})
     async def batch_status(request: Request, job: str) -> JSONResponse:
         found = await _jobs(request, "status", job)
