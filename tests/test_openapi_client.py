@@ -74,25 +74,43 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 CLIENT_SCRIPT = """
-import json, sys
+import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from sheetgen_client import AuthenticatedClient, Client
 from sheetgen_client.api.default import (
-    live_api_v1_live_get as live, record_api_v1_records_ref_get as record,
-    records_api_v1_records_get as records)
-from sheetgen_client.models import Problems, RecordAnswer, RecordsPage
+    batch_manifest_api_v1_batches_job_manifest_get as manifest,
+    batch_status_api_v1_batches_job_get as batch_status, batches_api_v1_batches_post as batches,
+    live_api_v1_live_get as live, print_bundle_api_v1_print_post as print_bundle,
+    record_api_v1_records_ref_get as record, records_api_v1_records_get as records)
+from sheetgen_client.models import (
+    Applicant, BatchAccepted, BatchStatus, Problems, RecordAnswer, RecordsPage)
 
 client = AuthenticatedClient(base_url=sys.argv[2], token=sys.argv[3])
+people = [Applicant.from_dict(p) for p in json.loads(sys.argv[4])]
+accepted = batches.sync(client=client, body=people, cover=False)
+assert isinstance(accepted, BatchAccepted), accepted
+while True:
+    status = batch_status.sync(accepted.id, client=client)
+    assert isinstance(status, BatchStatus), status
+    if status.status.value in ("done", "failed"):
+        break
+    time.sleep(0.2)
+report = manifest.sync_detailed(accepted.id, client=client)
+errors = [e["code"] for r in json.loads(report.content)["records"] for e in r["errors"]]
 page = records.sync(client=client)
-found = record.sync(ref=page.records[0].ref, client=client)
+found = record.sync(ref="GC-1", client=client)
 missing = record.sync(ref="NOPE", client=client)
 refused = records.sync(client=AuthenticatedClient(base_url=sys.argv[2], token="wrong" * 4))
+printed = print_bundle.sync_detailed(client=client)
+after = records.sync(client=client, status="printed")
 print(json.dumps({
+    "job": [status.status.value, status.total, status.done, status.failed], "errors": errors,
     "page": isinstance(page, RecordsPage), "total": page.total,
-    "status": page.records[0].status.value,
+    "statuses": sorted(r.status.value for r in page.records),
     "record": isinstance(found, RecordAnswer), "name": found.record.name,
     "missing": isinstance(missing, Problems), "code": missing.problems[0].code,
     "refused": isinstance(refused, Problems), "refused_code": refused.problems[0].code,
+    "printed": [printed.status_code, printed.content[:5].decode()], "now_printed": after.total,
     "live": live.sync_detailed(client=Client(base_url=sys.argv[2])).status_code,
 }))
 """
@@ -111,11 +129,20 @@ def test_a_generated_client_gets_typed_results_and_typed_errors(
     assert generated.returncode == 0, generated.stdout + generated.stderr
     script = tmp_path / "use_client.py"
     script.write_text(CLIENT_SCRIPT, "utf-8")
-    used = subprocess.run([str(tools), str(script), str(out.parent), server, TOKEN],
-                          capture_output=True, text=True, timeout=120, check=False)
+    # The whole flow, as an integrator's program: a batch in (one applicant with a mistake),
+    # its progress and manifest, the register, a typed error, printing.
+    good = example("jiangxi-personal") | {"ref": "GC-1"}
+    bad = example("zhejiang-personal") | {"ref": "GC-2"}
+    bad["websites"][0]["manager"]["mobile"] = "1234"
+    used = subprocess.run([str(tools), str(script), str(out.parent), server, TOKEN,
+                           json.dumps([good, bad], ensure_ascii=False)],
+                          capture_output=True, text=True, timeout=300, check=False)
     assert used.returncode == 0, used.stderr
     result = json.loads(used.stdout)
-    assert result == {"page": True, "total": 1, "status": "ready", "record": True,
-                      "name": example("jiangxi-personal")["host"]["name"],
+    assert result == {"job": ["done", 2, 2, 1], "errors": ["mobile_format"],
+                      "page": True, "total": 3, "statuses": ["invalid", "ready", "ready"],
+                      "record": True, "name": good["host"]["name"],
                       "missing": True, "code": "not_found",
-                      "refused": True, "refused_code": "unauthorized", "live": 200}
+                      "refused": True, "refused_code": "unauthorized",
+                      # the record brought without files has no PDF to print
+                      "printed": [200, "%PDF-"], "now_printed": 1, "live": 200}

@@ -291,7 +291,11 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
     @router.post("/batches", status_code=202, response_model=BatchAccepted,
                  summary="Many applicants at once: a job, run in the background",
                  openapi_extra={"requestBody": {"required": True, "content": {
-                     media: {"schema": {"type": "string", "format": "binary"}}
+                     # A JSON body is an array of applicants; the others are files.
+                     media: {"schema": {"type": "array", "minItems": 1, "items": {
+                         "$ref": "#/components/schemas/Applicant"}}}
+                     if media == "application/json"
+                     else {"schema": {"type": "string", "format": "binary"}}
                      for media in MEDIA_KINDS}}},
                  responses={**common, 202: {"description": "queued: `{id, status, url}`"},
                             413: {"description": "body over the limit"},
