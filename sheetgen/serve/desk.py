@@ -159,13 +159,13 @@ class RegisterUnavailable(Exception):
 
 
 async def _call(request: Request, method: str, *args: Any, **kwargs: Any) -> Any:
-    """A register method, in a thread; its RegisterError becomes a 503."""
-    register: Register = request.app.state.register
+    """A method of the register (``records``) or of its job queue (``jobs.submit``), in a
+    thread; a RegisterError (the database gone, busy) becomes a 503."""
+    owner, _, name = method.rpartition(".")
+    target = request.app.state.jobs if owner == "jobs" else request.app.state.register
     try:
-        return await asyncio.to_thread(getattr(register, method), *args, **kwargs)
+        return await asyncio.to_thread(getattr(target, name), *args, **kwargs)
     except RegisterError as err:
-        if err.message.startswith("unknown status"):
-            raise
         raise RegisterUnavailable(err) from None
 
 
@@ -318,7 +318,7 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
         data = await _read_limited(request, BATCH_LIMIT, api_error)
         options = {"cover": cover, "qr": qr, "details": details, "variant": variant,
                    "provider": provider, "copies": copies, "name": name}
-        job = await _jobs(request, "submit", data, MEDIA_KINDS[media], options)
+        job = await _call(request, "jobs.submit", data, MEDIA_KINDS[media], options)
         url = f"/api/v1/batches/{job}"
         return JSONResponse({"id": job, "status": "queued", "url": url}, status_code=202,
                             headers={"location": url})
@@ -326,13 +326,13 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
     @router.get("/batches/{job}", response_model=BatchStatus, summary="A batch's progress",
                 responses={**common, 404: {"description": "no such batch"}})
     async def batch_status(request: Request, job: str) -> JSONResponse:
-        found = await _jobs(request, "status", job)
+        found = await _call(request, "jobs.status", job)
         if found is None:
             raise api_error(404, "not_found", "没有这个批次 / no such batch", "id")
         return JSONResponse(found)
 
     async def finished(request: Request, job: str, what: str) -> Any:
-        found = await _jobs(request, "result", job, what)
+        found = await _call(request, "jobs.result", job, what)
         if found is None:
             raise api_error(404, "not_found", "没有这个批次 / no such batch", "id")
         status, value = found
@@ -419,14 +419,6 @@ def _concatenate(pdfs: list[bytes]) -> bytes:
     output = io.BytesIO()
     writer.write(output)
     return output.getvalue()
-
-
-async def _jobs(request: Request, method: str, *args: Any) -> Any:
-    """A job-queue method, in a thread; a RegisterError becomes a 503."""
-    try:
-        return await asyncio.to_thread(getattr(request.app.state.jobs, method), *args)
-    except RegisterError as err:
-        raise RegisterUnavailable(err) from None
 
 
 def _xlsx_to_csv(data: bytes) -> bytes:
