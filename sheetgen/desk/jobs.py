@@ -22,13 +22,12 @@ machine renders its unfinished records again; the register still holds each once
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import socket
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -283,14 +282,3 @@ class JobRunner:
             except Exception as err:
                 log.error("jobs: internal error (%s)", type(err).__name__)
                 self.stop.wait(self.idle)
-
-
-@contextlib.contextmanager
-def running(jobs: Jobs, *, workers: int) -> Iterator[JobRunner]:
-    """A job runner for the time of the block."""
-    runner = JobRunner(jobs, workers=workers)
-    runner.start()
-    try:
-        yield runner
-    finally:
-        runner.close()
