@@ -19,6 +19,7 @@ from sheetgen.rendering.pdf.document import Rendered, render_pdf
 from sheetgen.rendering.pdf.layout import compile_layout, get_layout, layout_key
 from sheetgen.rendering.templating import bundled
 from sheetgen.rules import Rules, load_rules
+from sheetgen.vocabulary import Nature
 from tests.applicants import SECRET, edit, example, personal, unit
 from tests.conftest import REPO
 from tests.pdfs import is_a4, page_sizes, page_texts
@@ -57,7 +58,24 @@ def test_personal_and_unit_materials() -> None:
     assert "单位资质证件" not in mine and "单位资质证件" in theirs
     assert "加盖单位公章" in theirs and "加盖单位公章" not in mine
     for text in (mine, theirs):
-        assert "域名证书" in text and "800×600" in text
+        # The domain certificate only where a province asks; elsewhere the real-name record.
+        # 800×600 is one provider's photo rule (群英), printed as that provider's example.
+        assert "域名证书" not in text and "域名实名信息截图" in text
+        assert "群英（2018年的示例）" in text and "800×600" in text
+
+
+def test_the_domain_certificate_where_a_province_asks_for_it(tmp_path: Any) -> None:
+    from sheetgen.resources import rules_file
+    text = rules_file("rules.toml").read_text("utf-8").replace(
+        "[domain_certificate]\n# Provinces", "[domain_certificate]\nprovinces = [\"jiangxi\"]\n#"
+    ).replace("provinces = []\nnote = \"多数", "note = \"多数")
+    path = tmp_path / "rules.toml"
+    path.write_text(text, "utf-8")
+    asking = load_rules(path)
+    jiangxi, _ = cover(personal(), rules=asking)
+    assert "域名证书" in jiangxi and "域名实名信息截图" not in jiangxi
+    beijing, _ = cover(unit(), rules=asking)
+    assert "域名证书" not in beijing and "域名实名信息截图" in beijing
 
 
 def test_signing_instructions_follow_the_boxes() -> None:
@@ -121,8 +139,14 @@ def test_sms_facts_of_today(province: str) -> None:
     data = edit(data, "websites[0].filing_number", None)
     data = edit(data, "websites[0].domains", [{"name": "example.cn", "registrar": "某某注册商"}])
     text, _ = cover(data)
-    assert "本清单所列规定截至2026-11-29（现行规定（2025版））" in text
+    assert "本清单所列规定截至2026-12-07（现行规定（2025版））" in text
     assert "自2020-08-17起全国各省备案均须短信核验" in text and "试点" not in text
+    # The basis UCloud gives, not the seed's 485号; more than 5 wrong entries (Huawei: the
+    # 6th); MIIT's resend after about 12 h; the filings that send no code.
+    assert "工信管函〔2017〕2322号、工信管函〔2018〕1590号" in text and "485" not in text
+    assert "超过5次" in text and "第6次" in text and "约12小时" in text
+    assert "反复手动重发可能导致备案被退回" in text
+    assert "变更接入、注销网站和取消接入不发送验证码" in text
     assert "24小时内有效" in text and "beian.miit.gov.cn" in text and "后6位" in text
     assert "12381" in text and "重新获取验证码" in text
     for stale in ("48小时", "12:00", "106598051001", "10655113", "outPortal", "省通信管理局网站"):
@@ -164,14 +188,35 @@ def test_new_access_with_another_principal_expects_one_code() -> None:
     plan = plan_input(json.dumps(data, ensure_ascii=False).encode(), source="test")
     assert cover_context(plan).values()["sms.codes"] == "1"
     text, _ = cover(data)
-    assert "预计收到" in text and "新增接入：只有网站负责人会收到验证码" in text
+    assert "预计收到" in text and "新增接入：验证码发到原接入商处登记的网站负责人手机号码" in text
     assert "13511112222" not in text
 
 
-def test_backdrop_rules() -> None:
+def test_backdrop_rules_are_the_providers_own() -> None:
     text, _ = cover(personal())
-    for needle in ("幕布", "红色或蓝色上衣", "2个工作日", "核验方式：纸质核验单"):
-        assert needle in text
+    assert text.startswith("网站备案材料清单核验方式：纸质核验（幕布拍照）。")
+    assert "幕布拍照要求（以接入商的规定为准）" in text and "以您的接入商为准" in text
+    # One provider's rules, each said to be that provider's: not stated as universal.
+    assert "腾讯云（示例）：拍胸部以上" in text
+    assert "群英（2018年的示例）：站在幕布中间，不穿红色或蓝色上衣" in text
+    assert "约2个工作日审核" in text and text.count("2个工作日") == 1
+    assert "共同营造健康诚信网络环境" not in text
+
+
+def test_gansu_backdrop_shows_the_slogan() -> None:
+    data = edit(edit(personal(), "province", "甘肃"), "websites[0].filing_number", None)
+    text, rendered = cover(data)
+    assert "甘肃：照片中须显示标语“共同营造健康诚信网络环境”，不要露出幕布的边缘" in text
+    assert rendered.jobs[0].pages == 1
+
+
+def test_the_cover_names_the_provider_when_one_is_given() -> None:
+    text, _ = cover(personal())
+    assert "接入商" in text and "某某云计算有限公司" in text
+    data = edit(personal(), "access.provider", None)
+    assert "接入商" not in cover(data)[0].split("网站及域名")[0]
+    given, _ = cover(data, provider="另一家云")
+    assert "另一家云" in given
 
 
 @pytest.mark.parametrize("name", ["beijing-unit-two-websites", "guangdong-personal",
@@ -181,8 +226,15 @@ def test_electronic_flow_explains_the_app_and_drops_paper_only_parts(name: str) 
     paper, paper_rendered = cover(example(name))
     assert 1 <= rendered.jobs[0].pages <= 2 and 1 <= paper_rendered.jobs[0].pages <= 2
     assert all(job.pages == 1 for job in rendered.jobs[1:])  # the sheets are still printed
-    assert "核验方式：电子化核验" in text and "人脸识别" in text and "无需拍摄幕布照片" in text
-    for paper_only in ("幕布拍照要求", "核验单签署要求", "手写签名", COMMITMENT, "按手印处"):
+    assert "核验方式：电子化核验（手机App）" in text and "人脸识别" in text
+    assert "不拍幕布照片" in text and "4–6秒" in text and "白色或浅色背景" in text
+    assert "不戴帽子、耳机和口罩" in text
+    # The province's letters are still signed (and sealed by units) in this flow.
+    assert "随附文件仍须打印、手写签名" in text
+    nature = Nature.parse(example(name)["host"]["nature"])
+    assert nature is not None and ("加盖单位公章" in text) == nature.unit
+    for paper_only in ("幕布拍照要求", "核验单签署要求", COMMITMENT, "按手印处", "87号",
+                       "2019-04-01"):
         assert paper_only not in text, paper_only
     assert "幕布拍照要求" in paper and "核验单签署要求" in paper
 

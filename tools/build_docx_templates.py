@@ -666,7 +666,13 @@ def cover_body() -> list[etree._Element]:
         Row(h, [Cell(a, b, [label("核验单版本")]),
                 Cell(b, c, [value("cover.variant", 9.5)]),
                 Cell(c, d, [label("备案类型")]), Cell(d, e, [value("cover.filing_type", 9.5)])]),
+        # The provider's name, when one is given, beside the reference.
+        tag_row("{%tr if flags.provider %}", width),
+        Row(h, [Cell(a, b, [label("编号")]), Cell(b, c, [value("cover.ref", 9.5)]),
+                Cell(c, d, [label("接入商")]), Cell(d, e, [value("cover.provider", 9.5)])]),
+        tag_row("{%tr else %}", width),
         Row(h, [Cell(a, b, [label("编号")]), Cell(b, e, [value("cover.ref", 9.5)])]),
+        tag_row("{%tr endif %}", width),
         Row(16, [Cell(a, b, [label("网站及域名")]),
                  Cell(b, e, [value("cover.websites", 9.5,
                                    fallback="cover.websites_short")])]),
@@ -681,7 +687,8 @@ def cover_body() -> list[etree._Element]:
             "{{ rules.sms.code_digits }} 位数字验证码，{{ rules.sms.valid_hours }} 小时内有效，"
             "发送至：{{ sms.mobiles }}")])]),
         Row(None, [Cell(a, b, [label("谁会收到")]), Cell(b, e, [item(
-            "{{ rules.sms.recipients }}{{ rules.sms.same_person }}{{ rules.sms.recipient }}",
+            "{{ rules.sms.recipients }}{{ rules.sms.same_person }}{{ rules.sms.recipient }}"
+            "{{ rules.sms.no_code }}",
             8.5)])]),
         Row(None, [Cell(a, b, [label("核验网址")]), Cell(b, e, [
             item("{{ sms.portal }}"),
@@ -706,11 +713,11 @@ def cover_body() -> list[etree._Element]:
     return [
         paragraph(run("网站备案材料清单", 19, heading=True, spacing=0.5), size=19,
                   align="center", line=26),
-        text("{% if flags.paper %}请按本清单准备材料、签署核验单{% else %}请按本清单准备材料、"
-             "完成电子化核验{% endif %}；本清单无需提交。", 9, "center", before=1),
-        text("本清单所列规定截至 {{ rules.as_of }}（{{ rules.edition_title }}）；核验方式："
-             "{% if flags.paper %}纸质核验单（当面核验）{% else %}电子化核验（App 人脸识别）"
-             "{% endif %}。", 8, "center"),
+        paragraph(run("核验方式：", 9), run("{{ rules.flow }}", 9, heading=True),
+                  run("。{% if flags.paper %}请按本清单准备材料、签署核验单{% else %}请按本清单"
+                      "准备材料、完成电子化核验{% endif %}；本清单无需提交。", 9),
+                  size=9, align="center", before=1),
+        text("本清单所列规定截至 {{ rules.as_of }}（{{ rules.edition_title }}）。", 8, "center"),
         tiny(),
         table(facts, width=width),
         heading("{{ rules.headings.materials }}"),

@@ -1,8 +1,9 @@
 """The cover checklist (备案材料清单): its template context, made for one applicant.
 
-The cover tells the applicant and the counter staff what this filing needs: the materials for
-this case, how to sign these sheets, the Guangdong commitment to copy by hand, the backdrop
-photo rules (paper flow) or the app verification (electronic flow), the SMS verification facts
+The cover tells the applicant and the counter staff what this filing needs: which verification
+flow applies (and the provider's name, when one is given), the materials for this case, how
+to sign these sheets, the Guangdong commitment to copy by hand, the backdrop photo rules as
+the provider's own (paper flow) or the app verification (electronic flow), the SMS facts
 of the province and who gets a code, and the date the rules it prints hold as of. Every text
 comes from the plan (that is, from the rules data); the lists are static per layout
 (``rules.*``, part of the layout key), the applicant's own facts are values stamped into boxes
@@ -21,6 +22,8 @@ TEMPLATE = "common/cover.html"
 #: A cover may take this many pages (the sheets stay one page each).
 MAX_PAGES = 2
 _NUMERALS = "一二三四五六七八九十"
+#: The cover's line saying which flow applies (``rules.flow``).
+FLOW_LABELS = {"paper": "纸质核验（幕布拍照）", "electronic": "电子化核验（手机 App）"}
 
 
 def _headings(plan: FilingPlan) -> dict[str, str]:
@@ -30,7 +33,7 @@ def _headings(plan: FilingPlan) -> dict[str, str]:
                 ("signing", "核验单签署要求", bool(plan.signing)),
                 ("commitment", "手写承诺（抄写在核验单虚线下方）",
                  plan.commitment_text is not None),
-                ("backdrop", "幕布拍照要求", bool(plan.backdrop)),
+                ("backdrop", "幕布拍照要求（以接入商的规定为准）", bool(plan.backdrop)),
                 ("electronic", "电子化核验", bool(plan.electronic)),
                 ("sms", "短信核验", True)]
     # Every key is there (a template's variables are checked in every branch); a section the
@@ -41,10 +44,12 @@ def _headings(plan: FilingPlan) -> dict[str, str]:
     return headings
 
 
-def cover_context(plan: FilingPlan) -> SheetContext:
-    """The context of the cover checklist of ``plan``'s applicant."""
+def cover_context(plan: FilingPlan, *, provider: str | None = None) -> SheetContext:
+    """The context of the cover checklist of ``plan``'s applicant; ``provider`` is the
+    provider's name when the data has none (``--provider``, the configuration file)."""
     applicant = plan.applicant
     host = applicant.host
+    access_provider = applicant.access.provider
     sms = plan.sms
     variant = plan.variant_label + (
         ("（单位）" if plan.unit else "（个人）") if plan.variant == "guangdong" else "")
@@ -55,6 +60,7 @@ def cover_context(plan: FilingPlan) -> SheetContext:
             "host_kind": f"单位（{host.nature.label}）" if plan.unit else "个人",
             "province": f"{plan.province.full_name}（{plan.province.abbreviations[0]}）",
             "filing_type": applicant.filing_type.label,
+            "provider": access_provider or provider or "",
             "variant": variant,
             "websites": "\n".join(
                 f"{n}. {site.name}：{'、'.join(d.name for d in site.domains)}"
@@ -76,10 +82,12 @@ def cover_context(plan: FilingPlan) -> SheetContext:
         },
         # Every flag the rules know, true or false, so a template may test any of them.
         "flags": {name: name in plan.flags for name in FLAGS} | {
-            "sms_pilot": sms.pilot, "sms": sms.required, "sms_at_most": sms.codes_at_most},
+            "sms_pilot": sms.pilot, "sms": sms.required, "sms_at_most": sms.codes_at_most,
+            "provider": bool(access_provider or provider)},
         "rules": {
             "edition": plan.edition, "edition_title": plan.edition_title,
             "as_of": plan.rules_as_of, "headings": _headings(plan),
+            "flow": FLOW_LABELS[plan.verification],
             "electronic": list(plan.electronic),
             "materials": [{"text": m.text, "note": m.note or ""} for m in plan.materials],
             "signing": list(plan.signing),
@@ -93,6 +101,7 @@ def cover_context(plan: FilingPlan) -> SheetContext:
                 "valid_hours": sms.valid_hours, "arrival": sms.arrival, "resend": sms.resend,
                 "verify": sms.verify, "expired": sms.expired, "same_person": sms.same_person,
                 "recipient": sms.recipient, "recipients": sms.recipients,
+                "no_code": sms.no_code or "",
                 "carriers": [list(c) for c in sms.carriers],
                 "virtual_operators": sms.virtual_operators or "",
                 "troubleshooting": list(sms.troubleshooting),
@@ -102,6 +111,7 @@ def cover_context(plan: FilingPlan) -> SheetContext:
     paths = {
         "cover.ref": "ref", "cover.host_name": "host.name", "cover.host_kind": "host.nature",
         "cover.province": "province", "cover.filing_type": "filing_type",
+        "cover.provider": "access.provider" if access_provider else "--provider",
         "cover.websites": "websites", "cover.websites_short": "websites",
         "cover.preapproval": "websites",
         "sms.mobiles": "websites",

@@ -164,7 +164,7 @@ def kind(name: str, plan: FilingPlan | None = None) -> DocumentKind | None:
 
 def _cover(plan: FilingPlan, sheet: SheetPlan | None, options: RenderOptions,
            kind: DocumentKind) -> SheetContext:
-    return cover_context(plan)
+    return cover_context(plan, provider=options.provider)
 
 
 def _sheet(plan: FilingPlan, sheet: SheetPlan | None, options: RenderOptions,

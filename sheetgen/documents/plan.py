@@ -8,14 +8,17 @@ many codes to expect. Templates and renderers read the plan; none of them tests 
 name or re-derives a rule.
 
 The cover's lines are selected by flags (``personal``, ``unit``, ``seal``, ``no_seal``,
-``fingerprint``, ``commitment``, ``registrar``, ``special_site``, ``preapproval``, the filing
-type code and the verification flow ``paper`` or ``electronic``), the same vocabulary the
-rules file's ``when`` lists use (:data:`sheetgen.rules.FLAGS`).
+``fingerprint``, ``commitment``, ``registrar``, ``special_site``, ``preapproval``,
+``domain_certificate``, the filing type code and the verification flow ``paper`` or
+``electronic``), the same vocabulary the rules file's ``when`` and ``unless`` lists use
+(:data:`sheetgen.rules.FLAGS`). The backdrop-photo rules are each provider's own: the plan
+keeps those of the applicant's province, each line after whose rule it is.
 
 Who gets an SMS code depends on the filing type (``[sms.recipients]``): a new filing sends
 one to the principal and to each website's manager, a new website or a new access only to
 the managers, a change only to those whose data changed (so the count is an upper bound);
-one mobile gets one code.
+one mobile gets one code. Filings sheetgen does not print (变更接入, 注销网站 …) are the
+rules' ``no_code`` line.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class SmsPlan:
     codes_at_most: bool           # a change: only those whose data changed get one
     mobiles: tuple[str, ...]      # those mobiles (the cover is the applicant's own)
     recipients: str               # who gets a code for this filing type (rules text)
+    no_code: str | None           # the filings that send none (变更接入, 注销网站, 取消接入)
     notice: str
     code_digits: int
     valid_hours: int
@@ -149,6 +153,7 @@ def _sms(applicant: Applicant, province: Province, rules: Rules) -> SmsPlan:
         codes_at_most=sent.changed_only,
         mobiles=mobiles,
         recipients=sent.text,
+        no_code=facts.no_code,
         notice=facts.notice,
         code_digits=facts.code_digits,
         valid_hours=facts.valid_hours,
@@ -200,6 +205,8 @@ def make_plan(applicant: Applicant, rules: Rules, *, variant: str = "auto") -> F
     flags |= {name for name, held in (("seal", seal == "seal"), ("no_seal", seal == "no_seal"),
                                       ("fingerprint", fingerprint), ("commitment", commitment),
                                       ("registrar", registrar), ("preapproval", preapproval),
+                                      ("domain_certificate",
+                                       rules.domain_certificate_required(province)),
                                       ("special_site", applicant.special_site)) if held}
     template = spec.templates.unit if unit else spec.templates.personal
     sheets = tuple(
@@ -226,7 +233,7 @@ def make_plan(applicant: Applicant, rules: Rules, *, variant: str = "auto") -> F
         # the paper flow; the electronic flow has its own lines instead.
         signing=tuple(line.text for line in rules.select(rules.signing, flags)) if paper else (),
         commitment_text=rules.commitment.text if commitment and paper else None,
-        backdrop=tuple(item.text for item in rules.backdrop) if paper else (),
+        backdrop=tuple(item.line for item in rules.backdrop_for(province)) if paper else (),
         sms=_sms(applicant, province, rules),
         notices=(tuple(n.text for n in rules.select(rules.notices, flags))
                  + (_seal_notes(rules, province, seal) if paper else ())),

@@ -80,7 +80,7 @@ Source = Annotated[str, StringConstraints(pattern=r"^(seed|doc|recon): *\S")]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Flag = Literal["personal", "unit", "seal", "no_seal", "fingerprint", "commitment", "registrar",
                "special_site", "new_filing", "new_website", "new_access", "change", "paper",
-               "electronic", "preapproval"]
+               "electronic", "preapproval", "domain_certificate"]
 FilingTypeCode = Literal["new_filing", "new_website", "new_access", "change"]
 Flow = Literal["paper", "electronic"]
 #: The conditions that ``when`` lists may name; :mod:`~.plan` computes them per filing.
@@ -172,6 +172,15 @@ class Registrar(_Entry):
     provinces: tuple[Key, ...]
 
 
+class DomainCertificate(_Entry):
+    """The provinces whose administration asks for the domain certificate (域名证书); elsewhere
+    the materials list a screenshot of the domain's real-name record (the ``domain_certificate``
+    flag, false). ``note`` says what the sources do and do not tell."""
+
+    provinces: tuple[Key, ...]
+    note: Text | None = None
+
+
 class NoSealRule(_Entry):
     """What a province says of a unit without a seal (个体工商户): ``refuse`` it (the data is
     invalid), ``remark`` (another text in the seal box and the filing system's remark), or a
@@ -220,8 +229,17 @@ class Recipients(_Entry):
     text: Text
 
 
+class Alternative(_Entry):
+    """A value another source gives for an SMS fact (``field``) than the one the file uses:
+    kept as data with its source; ``note`` says which one is used and why."""
+
+    field: Literal["notice", "mandatory_since", "attempts", "valid_hours"]
+    value: Text
+    note: Text
+
+
 class Sms(_Entry):
-    """SMS verification facts (工信部信管函[2016]485号)."""
+    """SMS verification facts: the legal basis (``notice``), since when, how to verify."""
 
     notice: Text
     # Either every province since a date (today), or pilot batches (2018); a province in
@@ -241,6 +259,10 @@ class Sms(_Entry):
     same_person: Text
     recipient: Text
     recipients: dict[FilingTypeCode, Recipients]
+    # Filings of a kind sheetgen does not print (变更接入, 注销网站, 取消接入 …) and who gets a
+    # code for them: the cover's line beside the recipients of this filing type.
+    no_code: Text | None = None
+    alternatives: tuple[Alternative, ...] = ()  # what other sources say (kept, not used)
     virtual_operators: Text | None = None
     troubleshooting: tuple[Text, ...] = Field(min_length=1)
     carriers: tuple[Carrier, ...] = Field(min_length=1)
@@ -254,13 +276,16 @@ class Verification(_Entry):
 
 
 class Conditional(_Entry):
-    """A line of the cover that applies when every flag of ``when`` holds (empty: always)."""
+    """A line of the cover that applies when every flag of ``when`` holds (empty: always)
+    and none of ``unless`` does."""
 
     text: Text
     when: tuple[Flag, ...] = ()
+    unless: tuple[Flag, ...] = ()
 
     def applies(self, flags: frozenset[str]) -> bool:
-        return all(flag in flags for flag in self.when)
+        return all(flag in flags for flag in self.when) and \
+            not any(flag in flags for flag in self.unless)
 
 
 class Document(_Data):
@@ -305,7 +330,21 @@ class Material(Conditional):
 
 
 class Backdrop(_Entry):
+    """A backdrop-photo (幕布) rule. The rules are each provider's own: ``provider`` names whose
+    rule a line is (the cover says so; none: what every source says), ``provinces`` limits it
+    to those provinces (empty: every province)."""
+
     text: Text
+    provider: Text | None = None
+    provinces: tuple[Key, ...] = ()
+
+    def applies(self, province: str) -> bool:
+        return not self.provinces or province in self.provinces
+
+    @property
+    def line(self) -> str:
+        """The cover's line: the text, after whose rule it is."""
+        return f"{self.provider}：{self.text}" if self.provider else self.text
 
 
 class Commitment(_Entry):
@@ -348,6 +387,7 @@ class Rules(_Data):
     variants: dict[Key, Variant]
     fingerprint: Fingerprint
     registrar: Registrar
+    domain_certificate: DomainCertificate | None = None  # none: the certificate everywhere
     seal: Seal
     sms: Sms
     materials: tuple[Material, ...] = Field(min_length=1)
@@ -443,6 +483,16 @@ class Rules(_Data):
     def registrar_required(self, province: Province) -> bool:
         return province.key in self.registrar.provinces
 
+    def domain_certificate_required(self, province: Province) -> bool:
+        """Whether ``province`` asks for the domain certificate itself (without a
+        ``[domain_certificate]`` table, as the seed: every province)."""
+        listed = self.domain_certificate
+        return listed is None or province.key in listed.provinces
+
+    def backdrop_for(self, province: Province) -> tuple[Backdrop, ...]:
+        """The backdrop-photo rules that apply in ``province``, in file order."""
+        return tuple(item for item in self.backdrop if item.applies(province.key))
+
     def sms_pilot(self, province: Province) -> PilotBatch | None:
         """The pilot batch ``province`` joined SMS verification in, if any."""
         return next((b for b in self.sms.pilot_batches if province.key in b.provinces), None)
@@ -513,6 +563,9 @@ class Rules(_Data):
                                        "source": no_seal.source,
                                        "as_of": no_seal.as_of.isoformat()})},
             "registrar_required": self.registrar_required(province),
+            "domain_certificate_required": self.domain_certificate_required(province),
+            "backdrop": [item.model_dump(mode="json", exclude_defaults=True)
+                         for item in self.backdrop_for(province)],
             "commitment": variant.personal_commitment,
             "sms": {"required": self.sms_required(province),
                     "pilot": pilot is not None,
@@ -530,6 +583,8 @@ class Rules(_Data):
                     "recipients": {kind: {"roles": list(r.roles),
                                           "changed_only": r.changed_only, "text": r.text}
                                    for kind, r in sms.recipients.items()},
+                    "no_code": sms.no_code,
+                    "alternatives": [a.model_dump(mode="json") for a in sms.alternatives],
                     "carriers": [c.model_dump() for c in sms.carriers],
                     "source": sms.source, "as_of": sms.as_of.isoformat()},
             "acceptance": [rule.facts() for rule in self.acceptance_for(province.key)],
@@ -614,6 +669,9 @@ def _consistency(rules: Rules) -> list[Problem]:
         ("fingerprint.provinces", rules.fingerprint.provinces),
         ("fingerprint.disputed", [d.province for d in rules.fingerprint.disputed]),
         ("registrar.provinces", rules.registrar.provinces)]
+    if rules.domain_certificate is not None:
+        lists.append(("domain_certificate.provinces", rules.domain_certificate.provinces))
+    lists += [(f"backdrop[{i}].provinces", b.provinces) for i, b in enumerate(rules.backdrop)]
     lists += [(f"sms.pilot_batches[{i}].provinces", b.provinces)
               for i, b in enumerate(rules.sms.pilot_batches)]
     lists += [(f"seal.no_seal[{i}].provinces", r.provinces)
