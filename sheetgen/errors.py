@@ -226,6 +226,8 @@ PROBLEM_CODES: dict[str, str] = {
     "legal_representative_letter": "a unit principal or website manager who is not the legal "
                                    "representative where the province asks for a letter (or "
                                    "no host.legal_representative to tell)",
+    "sole_trader_name": "a 个体工商户 without a trade name whose 主办单位名称 is not written as "
+                        "the province asks (安徽: the operator's name; 浙江: 张三（个体工商户）)",
     "not_ready": "a batch job that is not done yet: its results come later (HTTP 409)",
     # warnings (the record is valid)
     "example_data": "a value still the fictitious sample of `sheetgen example`",

@@ -23,7 +23,7 @@ from sheetgen.model import check_document, parse_applicant, preflight
 from sheetgen.resources import rules_file
 from sheetgen.rules import load_rules, parse_rules
 from sheetgen.rules.acceptance import add_months, birthday, filing_date
-from tests.applicants import ID_BJ, ID_JX, edit, personal, problems, unit
+from tests.applicants import ID_BJ, ID_JX, USCC_BJ, edit, personal, problems, unit
 from tests.conftest import EXAMPLES, run_cli
 
 TODAY = date(2026, 12, 7)
@@ -249,6 +249,57 @@ def test_legal_representative_letter() -> None:
     assert codes(unit()) == set()
 
 
+def sole_trader(province: str, name: str, *, seal: bool = True,
+                number: str = "92500105MAC817EJ5D") -> dict[str, Any]:
+    """A 个体工商户 (credit code 92…) in ``province`` named ``name``, run by 李四 (its
+    principal)."""
+    data = unit()
+    data["province"] = province
+    data["websites"][0]["domains"] = ["example.com.cn"]
+    data["host"].update(name=name, has_seal=seal,
+                        certificate={"type": "营业执照", "number": number})
+    return data
+
+
+def named(data: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The sole_trader_name findings of ``data`` (Anhui also asks for letters)."""
+    return [f for f in found(data) if f[1] == "sole_trader_name"]
+
+
+def named_codes(data: dict[str, Any]) -> set[str]:
+    return {code for _, code, _ in named(data)}
+
+
+def test_sole_trader_name_anhui_the_operators_name() -> None:
+    # Without a seal in Anhui: 无字号无公章个体工商户, filed under the operator's name.
+    broken = sole_trader("安徽", "合肥某某小吃店", seal=False)
+    assert named(broken) == [("host.name", "sole_trader_name", "warning")]
+    [problem] = [p for p in preflight(parse_applicant(broken, RULES), RULES, TODAY)
+                 if p.code == "sole_trader_name"]
+    assert "“李四”" in problem.message and "host.name" in problem.message
+    assert named(sole_trader("安徽", "***")) == [("host.name", "sole_trader_name", "warning")]
+    # Nearly: the operator's own name (spacing aside), or a trade name with a seal.
+    assert named_codes(sole_trader("安徽", " 李四 ", seal=False)) == set()
+    assert named_codes(sole_trader("安徽", "合肥某某小吃店")) == set()
+    # Not a sole trader: an enterprise's credit code (91…) with a seal.
+    assert named_codes(sole_trader("安徽", "***", number=USCC_BJ)) == set()
+
+
+def test_sole_trader_name_zhejiang_marked() -> None:
+    for name in ("李四", "李四个体工商户", "无字号"):
+        assert named(sole_trader("浙江", name)) == [("host.name", "sole_trader_name",
+                                                    "warning")], name
+    [problem] = [p for p in preflight(parse_applicant(sole_trader("浙江", "李四"), RULES), RULES,
+                                      TODAY) if p.code == "sole_trader_name"]
+    assert "李四（个体工商户）" in problem.message
+    # Nearly: the marked name (full- or half-width brackets), or a trade name.
+    assert named_codes(sole_trader("浙江", "李四（个体工商户）")) == set()
+    assert named_codes(sole_trader("浙江", "李四(个体工商户)")) == set()
+    assert named_codes(sole_trader("浙江", "杭州某某小吃店")) == set()
+    # Other provinces ask nothing of the name.
+    assert named_codes(sole_trader("上海", "李四")) == set()
+
+
 # --- bad input --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", ["2030-02-30", "明年", "2030-1"])
@@ -279,13 +330,13 @@ def _broken_rules(tmp_path: Path, entry: str) -> Path:
 
 @pytest.mark.parametrize(("entry", "key", "text", "below"), [
     ('\n[[acceptance]]\nkind = "moon_phase"\nseverity = "error"\nzh = "x"\nen = "x"\n'
-     'source = "doc: x"\nas_of = 2026-01-01\n', "acceptance[18].kind", "moon_phase", 1),
+     'source = "doc: x"\nas_of = 2026-01-01\n', "acceptance[20].kind", "moon_phase", 1),
     ('\n[[acceptance]]\nkind = "domain_holder_mismatch"\nprovinces = ["atlantis"]\n'
      'severity = "error"\nzh = "x"\nen = "x"\nsource = "doc: x"\nas_of = 2026-01-01\n',
-     "acceptance[18].provinces", "atlantis", 2),
+     "acceptance[20].provinces", "atlantis", 2),
     # No source at all: the entry's header line.
     ('\n[[acceptance]]\nkind = "domain_holder_mismatch"\nseverity = "error"\nzh = "x"\n'
-     'en = "x"\nas_of = 2026-01-01\n', "acceptance[18].source", "required", 0),
+     'en = "x"\nas_of = 2026-01-01\n', "acceptance[20].source", "required", 0),
 ])
 def test_a_bad_acceptance_rule_names_file_line_and_key(tmp_path: Path, entry: str, key: str,
                                                         text: str, below: int) -> None:
@@ -308,7 +359,7 @@ def test_a_rule_with_a_placeholder_its_kind_does_not_fill(tmp_path: Path,
              f'zh = "{template}"\nen = "x"\nsource = "doc: x"\nas_of = 2026-01-01\n')
     with pytest.raises(RulesError, match="inconsistent") as caught:
         parse_rules(_broken_rules(tmp_path, entry).read_bytes(), origin="x")
-    assert caught.value.problems[0].path == "acceptance[18].zh"
+    assert caught.value.problems[0].path == "acceptance[20].zh"
 
 
 # --- where the rules run ----------------------------------------------------------------------

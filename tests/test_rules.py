@@ -455,3 +455,42 @@ def test_a_province_joins_an_acceptance_rule_by_data_alone(tmp_path: Path) -> No
                     "utf-8")
     assert "applicant_under_18" in {r.kind for r in load_rules(path).acceptance_for("guangdong")}
     assert "applicant_under_18" not in {r.kind for r in RULES.acceptance_for("guangdong")}
+
+
+def test_certificate_types_of_today() -> None:
+    """公证机构执业证 (not 执业证书, still read as an alias so existing data validates), 部队代号
+    for 国防机构, 外国在华文化中心登记证 and the unit types the filing system lists."""
+    rules = load_rules()
+    notary = rules.certificate("公证机构执业证")
+    assert notary is not None and notary.name == "公证机构执业证"
+    assert rules.certificate("公证机构执业证书") is notary
+    assert rules.certificate("部队代号") in rules.certificates_for(Nature.DEFENSE)
+    assert rules.certificate("外国在华文化中心登记证") in \
+        rules.certificates_for(Nature.FOREIGN_CULTURAL_CENTER)
+    for name in ("社会服务机构登记证书", "民办学校办学许可证", "农村集体经济组织登记证",
+                 "仲裁委员会登记证", "境外非政府组织代表机构登记证书", "外国驻华新闻机构证",
+                 "北京市外国驻华使馆人员子女学校办学许可证", "外国政府旅游部门常驻代表机构批准登记证",
+                 "港澳台地区旅游部门常驻代表机构批准登记证", "其他境外机构登记证"):
+        found = rules.certificate(name)
+        assert found is not None and found.holder == "unit" and found.natures, name
+    # The 2018 edition keeps its own list as it was.
+    assert load_rules(edition="2018").certificate("部队代号") is None
+
+
+def test_sms_facts_keep_what_other_sources_say() -> None:
+    rules = load_rules()
+    sms = rules.sms
+    assert sms.mandatory_since is not None and sms.mandatory_since.isoformat() == "2020-08-17"
+    assert {a.field: a.value for a in sms.alternatives}["mandatory_since"] == "2020-08-16"
+    assert "2322号" in sms.notice and "1590号" in sms.notice
+    assert sms.no_code is not None and "变更接入" in sms.no_code
+    assert "87号" not in rules.verification.source
+    assert "87号" not in "".join(line.source + line.text for line in rules.electronic)
+    facts = rules.facts(rules.resolve_province("甘肃"))
+    assert facts["sms"]["alternatives"] and facts["domain_certificate_required"] is False
+    assert any(b.get("provinces") == ["gansu"] for b in facts["backdrop"])
+    assert not any(b.get("provinces") for b in rules.facts(
+        rules.resolve_province("江西"))["backdrop"])
+    # Jiangxi's fingerprint is kept, the sources' silence noted.
+    assert rules.fingerprint.provinces == ("jiangxi",)
+    assert rules.fingerprint.note is not None and "未再提及" in rules.fingerprint.note

@@ -81,6 +81,8 @@ class AcceptanceRule(BaseModel):
     letter: _Text | None = None             # legal_representative_letter
     zh_missing: _Text | None = None         # legal_representative_letter: no representative
     en_missing: _Text | None = None
+    name_form: Literal["operator", "operator_marked"] | None = None  # sole_trader_name
+    marker: _Text | None = None             # sole_trader_name, operator_marked: （个体工商户）
 
     def applies(self, province: str) -> bool:
         return not self.provinces or province in self.provinces
@@ -109,6 +111,7 @@ KIND_PARAMETERS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "domain_holder_mismatch": (frozenset(), frozenset()),
     "legal_representative_letter": (frozenset({"roles", "letter", "zh_missing", "en_missing"}),
                                     frozenset()),
+    "sole_trader_name": (frozenset({"name_form"}), frozenset({"marker"})),
 }
 _PARAMETERS = frozenset(p for required, optional in KIND_PARAMETERS.values()
                         for p in required | optional)
@@ -126,6 +129,7 @@ KIND_FIELDS: dict[str, frozenset[str]] = {
     "preapproval_keyword": frozenset({"keyword", "category", "category_code"}),
     "domain_holder_mismatch": frozenset({"domain"}),
     "legal_representative_letter": frozenset({"letter", "role_zh", "role_en", "province"}),
+    "sole_trader_name": frozenset({"operator", "expected", "province"}),
 }
 KINDS_ORDER = tuple(KIND_PARAMETERS)
 
@@ -153,6 +157,10 @@ def consistency(rules: Sequence[AcceptanceRule], provinces: set[str]) -> list[Pr
             bad(f"{where}.{name}", f"the {rule.kind} kind needs {name}")
         for name in sorted(given - required - optional):
             bad(f"{where}.{name}", f"the {rule.kind} kind takes no {name}")
+        if rule.kind == "sole_trader_name" and (rule.name_form == "operator_marked") != \
+                (rule.marker is not None):
+            bad(f"{where}.marker", "sole_trader_name takes a marker with name_form "
+                                   "operator_marked, and only then")
         if rule.kind == "too_many_domains" and rule.per_website is None \
                 and rule.per_filing is None:
             bad(f"{where}.per_filing", "too_many_domains needs per_website or per_filing")
@@ -458,6 +466,47 @@ def _legal_representative_letter(f: Filing, rule: AcceptanceRule) -> Iterator[Fi
                     yield f"websites[{i}].manager", {**fields, "role_zh": zh, "role_en": en}
 
 
+#: What a sole trader without a trade name writes in its licence's name field instead of one.
+_NO_TRADE_NAME = frozenset({"*", "**", "***", "无", "无字号", "个体工商户", "个体户"})
+
+
+def _sole_trader(host: Any) -> bool:
+    """A 个体工商户: a unit without a seal (sheetgen's 个体工商户无公章), or one whose unified
+    social credit code says so (GB 32100: registration authority 9, category 2: ``92…``)."""
+    if not host.nature.unit:
+        return False
+    number = unicodedata.normalize("NFKC", host.certificate.number).strip().upper()
+    return not host.has_seal or number.startswith("92")
+
+
+def _sole_trader_name(f: Filing, rule: AcceptanceRule) -> Iterator[Finding]:
+    """The name of a 个体工商户 without a trade name: the operator's name (安徽), or the
+    operator's name with a marker, 张三（个体工商户） (浙江). The operator is the legal
+    representative when given, else the principal. Without a trade name means: the name is
+    a placeholder (***, 无字号 …), the operator's bare name, or, for ``operator``, a unit
+    without a seal (安徽's 无字号无公章个体工商户)."""
+    host = f.applicant.host
+    if not _sole_trader(host):
+        return
+    person = getattr(host, "legal_representative", None) or host.principal
+    if person is None:
+        return
+    operator = person.name.strip()
+    name = _name_key(host.name)
+    placeholder = name in {_name_key(p) for p in _NO_TRADE_NAME}
+    bare = name == _name_key(operator)
+    if rule.name_form == "operator":
+        expected = operator
+        untraded = placeholder or bare or not host.has_seal
+    else:
+        assert rule.marker is not None
+        expected = operator + rule.marker
+        untraded = placeholder or bare or "个体工商户" in name
+    if untraded and name != _name_key(expected):
+        yield "host.name", {"operator": operator, "expected": expected,
+                            "province": f.province.name}
+
+
 KINDS: dict[str, Callable[[Filing, AcceptanceRule], Iterator[Finding]]] = {
     "website_name_reserved": _website_name_reserved,
     "website_name_form": _website_name_form,
@@ -470,6 +519,7 @@ KINDS: dict[str, Callable[[Filing, AcceptanceRule], Iterator[Finding]]] = {
     "preapproval_keyword": _preapproval_keyword,
     "domain_holder_mismatch": _domain_holder_mismatch,
     "legal_representative_letter": _legal_representative_letter,
+    "sole_trader_name": _sole_trader_name,
 }
 assert set(KINDS) == set(KIND_PARAMETERS)
 
