@@ -469,7 +469,8 @@ def test_certificate_types_of_today() -> None:
         rules.certificates_for(Nature.FOREIGN_CULTURAL_CENTER)
     for name in ("社会服务机构登记证书", "民办学校办学许可证", "农村集体经济组织登记证",
                  "仲裁委员会登记证", "境外非政府组织代表机构登记证书", "外国驻华新闻机构证",
-                 "北京市外国驻华使馆人员子女学校办学许可证", "外国政府旅游部门常驻代表机构批准登记证",
+                 "北京市外国驻华使馆人员子女学校办学许可证",
+                 "外国政府旅游部门常驻代表机构批准登记证",
                  "港澳台地区旅游部门常驻代表机构批准登记证", "其他境外机构登记证"):
         found = rules.certificate(name)
         assert found is not None and found.holder == "unit" and found.natures, name
