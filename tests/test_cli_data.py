@@ -198,7 +198,7 @@ def test_rules_province_any_form(name: str) -> None:
     assert result.code == 0
     assert "江西" in result.text and "按手印处" in result.text
     assert "portal:       beian.miit.gov.cn" in result.text and "valid 24 h" in result.text
-    assert "12381" in result.text and "as of 2026-11-29" in result.text
+    assert "12381" in result.text and "as of 2026-12-07" in result.text
     old = run_cli("rules", name, "--edition", "2018")
     assert old.code == 0 and "jx.beian.miit.gov.cn" in old.text and "valid 48 h" in old.text
 
@@ -207,7 +207,7 @@ def test_rules_province_any_form(name: str) -> None:
     ("粤", "2025", {"key": "guangdong", "variant.name": "guangdong", "commitment": True,
                    "fingerprint.personal": False}),
     ("赣", "2025", {"sms.portal": "beian.miit.gov.cn", "sms.valid_hours": 24,
-                   "sms.mandatory_since": "2020-08-17", "rules_as_of": "2026-11-29"}),
+                   "sms.mandatory_since": "2020-08-17", "rules_as_of": "2026-12-07"}),
     ("蜀", "2018", {"key": "sichuan", "sms.pilot": True, "sms.pilot_since": "2018-09-10"}),
     ("津", "2018", {"sms.pilot": True, "sms.pilot_since": "2017-12-18 09:00"}),
     ("北京市", "2025", {"key": "beijing", "registrar_required": True, "sms.pilot": False,
@@ -234,7 +234,7 @@ def test_rules_lists_every_province() -> None:
     result = run_cli("rules")
     header, *lines = result.text.splitlines()
     assert result.code == 0 and len(lines) == 31
-    assert header.startswith("rules edition 2025 ") and "as of 2026-11-29" in header
+    assert header.startswith("rules edition 2025 ") and "as of 2026-12-07" in header
     listing = json.loads(run_cli("rules", "--json").text)
     assert len(listing["provinces"]) == 31 and listing["origin"] == "built-in"
 

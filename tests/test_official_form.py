@@ -145,7 +145,7 @@ def test_rules_json_shows_todays_sms_facts_and_the_as_of_date() -> None:
     assert (sms["valid_hours"], sms["portal"], sms["mandatory_since"]) == (
         24, "beian.miit.gov.cn", "2020-08-17")
     assert [c["number"] for c in sms["carriers"]] == ["12381"]
-    assert (facts["edition"], facts["rules_as_of"]) == ("2025", "2026-11-29")
+    assert (facts["edition"], facts["rules_as_of"]) == ("2025", "2026-12-07")
     assert sms["recipients"]["new_access"]["roles"] == ["manager"]
 
 

@@ -65,7 +65,7 @@ def test_examples(name: str, variant: str, template: str, fingerprint: bool, sea
     assert plan.sms.mandatory_since == "2020-08-17"
     assert plan.sms.portal_url == "beian.miit.gov.cn"
     assert plan.rules_version == RULES.version
-    assert (plan.edition, plan.rules_as_of, plan.verification) == ("2025", "2026-11-29", "paper")
+    assert (plan.edition, plan.rules_as_of, plan.verification) == ("2025", "2026-12-07", "paper")
     old = plan_of(example(name), rules=R2018)
     assert old.sms.pilot is old.sms.required is pilot
     assert old.sms.portal_url == old.province.portal and old.sms.mandatory_since is None
@@ -104,10 +104,11 @@ def _keys(plan: FilingPlan) -> list[str]:
 
 
 @pytest.mark.parametrize(("data", "present", "absent"), [
-    (personal(), {"photo", "id_card", "domain_certificate", "check_sheet"},
-     {"unit_licence", "filing_password", "special_contact", "website_details", "commitment"}),
-    (unit(), {"photo", "unit_licence", "id_card", "domain_certificate", "check_sheet"},
-     {"filing_password"}),
+    (personal(), {"photo", "id_card", "domain_real_name", "check_sheet"},
+     {"unit_licence", "filing_password", "special_contact", "website_details", "commitment",
+      "domain_certificate"}),
+    (unit(), {"photo", "unit_licence", "id_card", "domain_real_name", "check_sheet"},
+     {"filing_password", "domain_certificate"}),
     (edit(personal(), "filing_type", "new_access"),
      {"filing_password", "filing_number", "resolved_ip", "provider_username"}, set()),
     (edit(personal(), "filing_type", "new_website"), {"website_details"}, {"filing_password"}),
@@ -173,12 +174,16 @@ def test_sms_facts_for_the_cover() -> None:
     sms = plan_of(personal()).sms
     assert sms.carriers == (("工业和信息化部备案系统", "12381"),)
     assert (sms.code_digits, sms.valid_hours, sms.attempts) == (6, 24, 5)
-    assert "485号" in sms.notice and sms.troubleshooting and "12:00" not in sms.resend
+    # The basis UCloud gives today (the seed's 485号 stays in the 2018 edition).
+    assert "2322号" in sms.notice and "1590号" in sms.notice and "485号" not in sms.notice
+    assert sms.troubleshooting and "12:00" not in sms.resend and "12 小时" in sms.resend
+    assert sms.no_code is not None and "注销网站" in sms.no_code
     assert "后 6 位" in sms.verify and sms.recipients.startswith("新增备案")
     old = plan_of(personal(), rules=R2018).sms
     assert old.carriers == (("中国电信", "106598051001"), ("中国联通", "10655113"),
                             ("中国移动", "106575000130"))
     assert (old.code_digits, old.valid_hours) == (6, 48) and "12:00" in old.resend
+    assert "485号" in old.notice and old.no_code is None
 
 
 @pytest.mark.parametrize(("filing_type", "codes", "at_most"), [
