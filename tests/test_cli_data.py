@@ -257,3 +257,13 @@ def test_bad_input_in_a_real_process(data: bytes) -> None:
     result = run_cli("check", "-", stdin=data)
     assert result.code == 3 and result.stderr.startswith("sheetgen: error: <stdin>: ")
     assert "Traceback" not in result.stderr
+
+
+def test_rules_of_gansu_show_its_backdrop_rule_and_the_domain_screenshot() -> None:
+    result = run_cli("rules", "甘肃")
+    assert result.code == 0
+    assert "共同营造 健康诚信 网络环境" in result.text
+    assert "real-name record" in result.text and "more than 5 wrong entries" in result.text
+    assert "变更接入、注销网站和取消接入不发送验证码" in result.text
+    assert "also mandatory_since 2020-08-16" in result.text
+    assert "共同营造" not in run_cli("rules", "江西").text

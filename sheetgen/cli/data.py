@@ -217,8 +217,10 @@ def _describe(f: dict[str, Any]) -> list[tuple[str, str]]:
     lines += [
         ("registrar", "write each domain's registrar after it" if f["registrar_required"]
          else "not required"),
+        ("domain", "the domain certificate (域名证书)" if f["domain_certificate_required"]
+         else "a screenshot of the domain's real-name record (域名实名信息截图)"),
         ("sms", f"{when}; {sms['code_digits']}-digit code, valid {sms['valid_hours']} h"
-                + (f", {sms['attempts']} wrong entries return the filing"
+                + (f", more than {sms['attempts']} wrong entries return the filing"
                    if sms["attempts"] else "") + f" ({sms['notice']})"),
         ("portal", sms["portal"] or "-"),
     ]
@@ -229,9 +231,15 @@ def _describe(f: dict[str, Any]) -> list[tuple[str, str]]:
         lines += [(kind if i == 0 else "", text) for i, (kind, text) in enumerate(
             ("codes", r["text"]) for r in sms["recipients"].values())]
         lines.append(("", sms["same_person"] + sms["recipient"]))
+        if sms["no_code"]:
+            lines.append(("", sms["no_code"]))
+        lines += [("", f"also {a['field']} {a['value']}: {a['note']} ({a['source']})")
+                  for a in sms["alternatives"]]
         lines.append(("senders", ", ".join(f"{c['name']} {c['number']}"
                                            for c in sms["carriers"])))
     lines.append(("sms source", f"{sms['source']} (as of {sms['as_of']})"))
+    lines += [("backdrop", f"{b.get('provider', '')}：{b['text']} ({b['source']})")
+              for b in f["backdrop"] if b.get("provinces")]
     if f["commitment"]:
         lines.append(("commitment", "Guangdong personal sheets: the applicant handwrites the "
                                     "commitment (text on the cover)"))
