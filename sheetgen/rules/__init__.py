@@ -527,8 +527,9 @@ class Rules(_Data):
             raise UsageError(
                 f"the {self.edition} rules edition has no electronic verification "
                 f"/ {self.edition} 版规则没有电子化核验",
-                hint="electronic verification started with MIIT's 2019 pilot; use the default "
-                     f"edition ({DEFAULT_EDITION}) or --verification paper")
+                hint="providers moved to electronic verification from 2019 on (Aliyun "
+                     f"2019-07-29); use the default edition ({DEFAULT_EDITION}) or "
+                     "--verification paper")
         changed = self.model_copy(update={
             "verification": self.verification.model_copy(update={"flow": flow})})
         changed._version = hashlib.sha256(f"{self._version}:{flow}".encode()).hexdigest()[:16]
