@@ -324,3 +324,31 @@ def test_the_config_check_uses_the_rules_documents_table(tmp_path: Path) -> None
     rules_path = _write(tmp_path / "rules.toml", rules_file().read_text("utf-8")
                         + ("" if "guangdong_commitment" in rules.documents else COMMITMENT))
     assert config.check_kinds(load_rules(rules_path)) is config
+
+
+def test_a_provider_template_replaces_the_projects_wording_of_a_registered_kind(
+        tmp_path: Path) -> None:
+    from sheetgen.documents.kinds import DocumentKind, letter_context, register, unregister
+
+    folder = _provider(tmp_path)
+    html = (FIXTURE / "documents" / "guangdong_commitment.html").read_text("utf-8")
+    (folder / "templates" / "letters").mkdir()
+    _write(folder / "templates" / "letters" / "own_letter.html",
+           html.replace("互联网信息服务备案承诺书", "项目自己的措辞"))
+    _write(folder / "rules.toml", (folder / "rules.toml").read_text("utf-8")
+           + "\n[documents.own_letter]\nwhen = []\n")
+    register(DocumentKind(name="own_letter", title="授权书", context=letter_context,
+                          template="letters/own_letter", order=10))
+    try:
+        args = ("fill", GUANGDONG_UNIT, "-o", "x.pdf", "--rules", "rules.toml", "--templates",
+                "templates")
+        assert run_cli(*args, cwd=folder).code == 0
+        assert any("项目自己的措辞" in t for t in page_texts((folder / "x.pdf").read_bytes()))
+        _write(folder / "templates" / "documents" / "own_letter.html",
+               html.replace("互联网信息服务备案承诺书", "接入商的措辞"))
+        assert run_cli(*args, cwd=folder).code == 0
+        texts = page_texts((folder / "x.pdf").read_bytes())
+        assert any("接入商的措辞" in t for t in texts)
+        assert not any("项目自己的措辞" in t for t in texts)
+    finally:
+        unregister("own_letter")
