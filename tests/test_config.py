@@ -30,6 +30,8 @@ title = "互联网信息服务备案承诺书"
 when = ["unit"]
 order = 10
 originals = true
+code = true
+boxes = ["signature", "seal", "date"]
 '''
 
 
@@ -114,7 +116,7 @@ def test_a_syntax_error_a_missing_file_and_a_bad_file_in_the_working_directory(
 
 
 def test_every_command_that_prints_or_lists_documents_takes_config() -> None:
-    for command in ("fill", "preview", "batch", "serve", "rules"):
+    for command in ("fill", "preview", "batch", "serve", "rules", "receive"):
         result = run_cli(command, "--help")
         assert "--config" in result.text, command
 
@@ -352,3 +354,25 @@ def test_a_provider_template_replaces_the_projects_wording_of_a_registered_kind(
         assert not any("项目自己的措辞" in t for t in texts)
     finally:
         unregister("own_letter")
+
+
+def test_receive_finds_a_provider_documents_layout_it_never_cached(tmp_path: Path) -> None:
+    """A scan of the provider's commitment, read where no layout is cached: receive
+    enumerates the provider's documents/ kinds with the others (--config names them)."""
+    import os
+
+    folder = _provider(tmp_path)
+    _write(folder / "sheetgen.toml", '[provider]\ntemplates = "templates"\n')
+    assert run_cli("fill", GUANGDONG_UNIT, "-o", "u.pdf", "--rules", "rules.toml",
+                   cwd=folder).code == 0
+    pdf = (folder / "u.pdf").read_bytes()
+    page = _titles(pdf).index("互联网信息服务备案承诺书")
+    pdfium.PdfDocument(pdf)[page].render(scale=200 / 72).to_pil().convert("RGB").save(
+        folder / "scan.png")
+    env = {**os.environ, "SHEETGEN_CACHE_DIR": "off"}
+    result = run_cli("receive", "scan.png", "--rules", "rules.toml", "--json", cwd=folder,
+                     env=env)
+    assert result.code == 6, result.stderr  # unsigned: read, matched, and found incomplete
+    [found] = json.loads(result.text)["pages"]
+    assert found["kind"] == "guangdong_commitment" and found["reference"]
+    assert found["signed"] is False

@@ -199,9 +199,11 @@ def provider_documents(provided: Mapping[str, Sequence[str]],
     return frozenset(provided)
 
 
-def kind(name: str, plan: FilingPlan | None = None) -> DocumentKind | None:
-    """The kind called ``name`` (registered, or defined by ``plan``'s rules), or None."""
-    return next((k for k in kinds(plan) if k.name == name), None)
+def kind(name: str, plan: FilingPlan | None = None,
+         provided: Iterable[str] = ()) -> DocumentKind | None:
+    """The kind called ``name`` (registered, or defined by ``plan``'s rules, with a
+    provider's ``provided`` templates: :func:`kinds`), or None."""
+    return next((k for k in kinds(plan, provided) if k.name == name), None)
 
 
 # --- the built-in kinds -------------------------------------------------------------------------
