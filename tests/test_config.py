@@ -376,3 +376,39 @@ def test_receive_finds_a_provider_documents_layout_it_never_cached(tmp_path: Pat
     [found] = json.loads(result.text)["pages"]
     assert found["kind"] == "guangdong_commitment" and found["reference"]
     assert found["signed"] is False
+
+
+def test_the_desks_batches_use_the_servers_provider_configuration(tmp_path: Path) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from sheetgen.serve.app import create_app
+    from sheetgen.serve.config import ServeConfig
+
+    token = "t0ken-for-the-config-tests-0123"
+    auth = {"authorization": f"Bearer {token}"}
+    config = load_config(_write(tmp_path / "d.toml", '[provider]\nflow = "electronic"\n'
+                                '[originals]\nsheet = 2\n'))
+    serve = ServeConfig(workers=1, token=token, register=str(tmp_path / "desk"),
+                        provider=config)
+    with TestClient(create_app(serve), raise_server_exceptions=False) as desk:
+        job = desk.post("/api/v1/batches", content=Path(UNIT).read_bytes(),
+                        headers={**auth, "content-type": "application/json"}).json()
+        deadline = time.monotonic() + 300
+        while desk.get(job["url"], headers=auth).json()["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, "the batch did not finish"
+            time.sleep(0.2)
+        manifest = desk.get(job["url"] + "/manifest", headers=auth).json()
+        [record] = manifest["records"]
+        assert [d["kind"] for d in record["documents"]] == ["cover"]  # electronic: no sheet
+        # sheet = true in the server's configuration: the sheets, two originals each.
+        desk.app.state.provider = ProviderConfig(flow="electronic", sheet=True,  # type: ignore[attr-defined]
+                                                 originals=(("sheet", 2),))
+        job = desk.post("/api/v1/batches", content=Path(UNIT).read_bytes(),
+                        headers={**auth, "content-type": "application/json"}).json()
+        while desk.get(job["url"], headers=auth).json()["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, "the batch did not finish"
+            time.sleep(0.2)
+        [record] = desk.get(job["url"] + "/manifest", headers=auth).json()["records"]
+        assert {d["kind"]: d["copies"] for d in record["documents"]} == {"cover": 1, "sheet": 2}
