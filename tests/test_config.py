@@ -412,3 +412,18 @@ def test_the_desks_batches_use_the_servers_provider_configuration(tmp_path: Path
             time.sleep(0.2)
         [record] = desk.get(job["url"] + "/manifest", headers=auth).json()["records"]
         assert {d["kind"]: d["copies"] for d in record["documents"]} == {"cover": 1, "sheet": 2}
+
+
+def test_sheetgen_config_names_the_file_and_rules_shows_its_flow(tmp_path: Path) -> None:
+    import os
+
+    path = _write(tmp_path / "e.toml", '[provider]\nflow = "electronic"\n')
+    result = run_cli("rules", "粤", "--json", env={**os.environ, CONFIG_ENV: str(path)})
+    assert result.code == 0, result.stderr
+    assert json.loads(result.text)["verification"]["flow"] == "electronic"
+    result = run_cli("rules", "粤", "--config", str(path))
+    assert "verification: electronic" in result.text
+    assert json.loads(run_cli("rules", "粤", "--json").text)["verification"]["flow"] == "paper"
+    # The 2018 edition knows no electronic flow: rules lists it as it is.
+    result = run_cli("rules", "赣", "--edition", "2018", "--config", str(path))
+    assert result.code == 0 and "verification: paper" in result.text
