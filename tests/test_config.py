@@ -427,3 +427,31 @@ def test_sheetgen_config_names_the_file_and_rules_shows_its_flow(tmp_path: Path)
     # The 2018 edition knows no electronic flow: rules lists it as it is.
     result = run_cli("rules", "赣", "--edition", "2018", "--config", str(path))
     assert result.code == 0 and "verification: paper" in result.text
+
+
+def test_serve_prints_from_the_configured_templates(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from sheetgen.errors import TemplateError
+    from sheetgen.serve.app import create_app
+    from sheetgen.serve.config import ServeConfig
+
+    folder = _provider(tmp_path)
+    config = load_config(_write(folder / "s.toml", '[provider]\ntemplates = "templates"\n'))
+    serve = ServeConfig(workers=1, provider=config)
+    if "guangdong_commitment" not in load_rules().documents:
+        # The built-in rules do not name it: the server refuses to start, naming the file.
+        with pytest.raises(TemplateError, match="documents/guangdong_commitment"):
+            create_app(serve)
+        (folder / "templates" / "documents" / "guangdong_commitment.html").unlink()
+        (folder / "templates" / "documents" / "guangdong_commitment.docx").unlink()
+        config = load_config(folder / "s.toml")
+        serve = ServeConfig(workers=1, provider=config)
+    marked = (folder / "templates" / "common" / "cover.html")
+    marked.write_text(marked.read_text("utf-8").replace("网站备案材料清单", "接入商的材料清单"),
+                      "utf-8")
+    with TestClient(create_app(serve), raise_server_exceptions=False) as client:
+        answer = client.post("/api/v1/sheets", content=Path(GUANGDONG_UNIT).read_bytes(),
+                             headers={"content-type": "application/json"})
+        assert answer.status_code == 200, answer.text
+        assert "接入商的材料清单" in page_texts(answer.content)[0]
