@@ -159,15 +159,16 @@ def kinds(plan: FilingPlan | None = None, provided: Iterable[str] = ()) -> list[
     found = dict(_REGISTRY)
     provided = frozenset(provided)
     for name, rule in (plan.documents.items() if plan is not None else ()):
-        template = rule.template or (f"{PROVIDED}/{name}" if name in provided else None)
-        if template is not None and rule.title is not None:
+        own = f"{PROVIDED}/{name}" if name in provided else None  # the provider's wins
+        if rule.template is None and name in found:  # a registered kind: its own look
+            if own is not None:
+                found[name] = dataclasses.replace(found[name], template=own)
+        elif rule.title is not None and (own or rule.template) is not None:
             found[name] = DocumentKind(
-                name=name, title=rule.title, context=letter_context, template=template,
-                default=True, max_pages=rule.max_pages, suffix=rule.suffix or "",
-                order=rule.order, originals=rule.originals, code=rule.code,
-                boxes=frozenset(rule.boxes))
-        elif name in provided and name in found:
-            found[name] = dataclasses.replace(found[name], template=f"{PROVIDED}/{name}")
+                name=name, title=rule.title, context=letter_context,
+                template=own or rule.template, default=True, max_pages=rule.max_pages,
+                suffix=rule.suffix or "", order=rule.order, originals=rule.originals,
+                code=rule.code, boxes=frozenset(rule.boxes))
     return sorted(found.values(), key=lambda kind: kind.order)
 
 
