@@ -48,7 +48,7 @@ ProviderOption = Annotated[str | None, typer.Option(
     "--provider", help="接入服务单位: the provider's name, when the data has none. Default: "
                        "the config's [provider] name.")]
 CopiesOption = Annotated[int | None, typer.Option(
-    "--copies", min=1, max=10,
+    "--copies", metavar="N", min=1, max=10,
     help="Print each sheet N times (and each other original not in the config's "
          "[originals]). Default: the config's [originals] sheet, else 1.")]
 NoQrOption = Annotated[bool, typer.Option("--no-qr", help="No QR code of the reference.")]
