@@ -13,7 +13,7 @@ import json
 from collections.abc import Collection, Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sheetgen.documents.jobs import RenderOptions
 from sheetgen.documents.plan import make_plan
@@ -23,6 +23,9 @@ from sheetgen.output import check_formats
 from sheetgen.pipeline import Produced, output_stem, produce
 from sheetgen.rules import Rules, load_rules
 from sheetgen.sources.json import read_document
+
+if TYPE_CHECKING:
+    from sheetgen.rendering.templating import TemplateSet
 
 #: What :func:`load` names its input in problems when the caller gives no name.
 SOURCE = "<data>"
@@ -129,13 +132,18 @@ class Result:
 def render(applicant: Applicant | bytes | str | Mapping[str, Any], *, cover: bool = True,
            qr: bool = True, provider: str | None = None, variant: str = "auto",
            copies: int = 1, pdfa: bool = False, formats: Collection[str] = ("pdf",),
-           rules: Rules | str | Path | None = None, templates: str | Path | None = None,
-           details: bool = False, filing_date: date | None = None) -> Result:
+           rules: Rules | str | Path | None = None,
+           templates: str | Path | TemplateSet | None = None,
+           details: bool = False, filing_date: date | None = None,
+           sheet: bool | None = None, originals: Mapping[str, int] | None = None) -> Result:
     """Render one applicant: the same bytes as ``sheetgen fill`` with the same options.
 
     ``details``: the detailed applicant block on each sheet (``--details``). A rules edition
     or verification flow: ``rules=sheetgen.rules.load_rules(edition="2018",
-    verification="electronic")``.
+    verification="electronic")``. ``sheet``: print the check sheet (True), leave it out
+    (False), or as the flow says (None: the paper flow prints it); ``originals``: originals
+    per document kind (the provider configuration's ``[originals]``; ``copies`` for the
+    others).
 
     ``applicant`` is a validated :class:`~sheetgen.model.Applicant` (from :func:`load`) or
     anything :func:`load` takes. ``formats``: ``("pdf",)``, ``("docx",)`` or both. Raises a
@@ -155,9 +163,13 @@ def render(applicant: Applicant | bytes | str | Mapping[str, Any], *, cover: boo
         raise UsageError("copies must be at least 1")
     if provider is not None:  # printed on every sheet: held to the rules of access.provider
         provider = clean_provider(provider) or None
+    if any(not 1 <= n <= 10 for n in (originals or {}).values()):
+        raise UsageError("originals must be 1 to 10 per document")
     options = RenderOptions(provider=provider, qr=qr, cover=cover, copies=copies, pdfa=pdfa,
-                            templates=TemplateSet(Path(templates)) if templates else None,
-                            details=details)
+                            templates=templates if isinstance(templates, TemplateSet)
+                            else TemplateSet(Path(templates)) if templates else None,
+                            details=details, sheet=sheet,
+                            originals=tuple(sorted((originals or {}).items())))
     plan = make_plan(applicant, loaded_rules, variant=loaded_rules.check_variant(variant))
     produced = produce(plan, options, formats=formats, stem=output_stem(applicant),
                        warn_rules=loaded_rules)

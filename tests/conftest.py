@@ -19,6 +19,8 @@ EXAMPLES = REPO / "examples"
 # Compiled layouts are cached on disk; the tests (and the CLI subprocesses they start, which
 # inherit the environment) use a cache of their own, never the user's.
 os.environ["SHEETGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="sheetgen-test-cache-")
+# A provider configuration of the user's (SHEETGEN_CONFIG) would change what every test prints.
+os.environ.pop("SHEETGEN_CONFIG", None)
 
 
 @dataclass

@@ -23,6 +23,7 @@ from sheetgen.batch.processes import helpers_stopped
 from sheetgen.batch.results import BatchOptions, BatchResult, RecordResult, _manifest_bytes
 from sheetgen.batch.worker import STATE_DIR, _rules, _Setup
 from sheetgen.documents.jobs import SUBJECT
+from sheetgen.documents.kinds import provider_documents
 from sheetgen.documents.template import dropdown_lists
 from sheetgen.errors import (
     InternalError,
@@ -169,6 +170,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
     jobs = _check_options(options, rules)
     templates = TemplateSet(options.templates) if options.templates else bundled()
     _check_templates(templates)
+    provider_documents(templates.provided, rules.documents)  # documents/<kind>: known kinds
     for role in ("body", "supplement"):  # what the stamps draw with
         fonts.face(role)  # a missing or broken font fails the run here (exit 5)
     # A row group with cell problems reports its other problems too (one round of fixes).

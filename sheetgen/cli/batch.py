@@ -11,6 +11,7 @@ import typer
 
 from sheetgen.cli.desk import RegisterOption
 from sheetgen.cli.options import (
+    ConfigOption,
     CopiesOption,
     DateOption,
     DetailsOption,
@@ -18,11 +19,13 @@ from sheetgen.cli.options import (
     NoCoverOption,
     NoQrOption,
     PdfaOption,
+    PrintSheetOption,
     ProviderOption,
     RulesOption,
     TemplatesOption,
     VariantOption,
     VerificationOption,
+    choose_options,
     filing_date_option,
     render_options,
 )
@@ -84,7 +87,7 @@ def batch(
         "--bundle", metavar="FILE",
         help="Also put every successful record's pages into this one print-ready PDF.")
     ] = None,
-    copies: CopiesOption = 1,
+    copies: CopiesOption = None,
     formats: Annotated[str, typer.Option(
         "--format", metavar="pdf,docx", help="Output formats, comma-separated.")] = "pdf",
     pdfa: PdfaOption = False,
@@ -95,6 +98,8 @@ def batch(
     rules_file: RulesOption = None,
     rules_edition: EditionOption = None,
     verification: VerificationOption = None,
+    print_sheet: PrintSheetOption = None,
+    config_file: ConfigOption = None,
     details: DetailsOption = False,
     templates: TemplatesOption = None,
     force: Annotated[bool, typer.Option(
@@ -126,17 +131,22 @@ def batch(
     from sheetgen.batch import BatchOptions, manifest_json, run_batch
     from sheetgen.errors import BatchPartialError
     from sheetgen.output import parse_formats
+    from sheetgen.rules import load_rules
 
     # A run that cannot start still answers --json; the register (--register) is closed after.
     with json_errors(as_json), contextlib.ExitStack() as stack:
+        chosen = choose_options(config_file, provider=provider, verification=verification,
+                                templates=templates, sheet=print_sheet, copies=copies)
+        chosen.config.check_kinds(load_rules(rules_file, edition=rules_edition))
         recorder = stack.enter_context(_batch_recorder(register, outdir)) if register else None
         options = BatchOptions(
             outdir=outdir, jobs=jobs, bundle=bundle, formats=parse_formats(formats),
-            variant=variant, templates=templates, rules=rules_file, report=report, force=force,
-            rules_edition=rules_edition, verification=verification,
-            render=render_options(provider=provider, no_qr=no_qr, no_cover=no_cover,
-                                  copies=copies, templates=None, pdfa=pdfa,
-                                  details=details),
+            variant=variant, templates=chosen.templates, rules=rules_file, report=report,
+            force=force, rules_edition=rules_edition, verification=chosen.verification,
+            render=render_options(provider=chosen.provider, no_qr=no_qr, no_cover=no_cover,
+                                  copies=chosen.copies, templates=None, pdfa=pdfa,
+                                  details=details, sheet=chosen.sheet,
+                                  originals=chosen.originals),
             sheets=sheet_options(sheet, column_map, ignore_columns), failed=failed_rows,
             timeout=timeout, filing_date=filing_date_option(filing_date))
         if sys.stderr.isatty():

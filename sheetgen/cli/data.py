@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from sheetgen.cli.options import (
+    ConfigOption,
     DateOption,
     EditionOption,
     RulesOption,
@@ -140,12 +141,22 @@ def rules_command(
     edition: Annotated[str | None, typer.Option(
         "--edition", "--rules-edition", metavar="EDITION",
         help="Which built-in rules edition to show: 2025 (default) or 2018.")] = None,
+    config_file: ConfigOption = None,
 ) -> None:
-    """Show the rules for a province: variant, fingerprint, seal, SMS verification, portal."""
+    """Show the rules for a province: variant, fingerprint, seal, SMS verification, portal.
+
+    The verification flow shown is the provider configuration's (--config, ./sheetgen.toml)
+    when it has one and the edition knows that flow.
+    """
+    from sheetgen.documents.provider import load_config
     from sheetgen.rules import load_rules
 
     with json_errors(as_json):
+        config = load_config(config_file)
         rules = load_rules(rules_file, edition=edition)
+        if config.flow is not None and (rules.electronic or config.flow == "paper"):
+            rules = rules.with_verification(config.flow)
+        config.check_kinds(rules)
     if province is None:
         summary = [rules.facts(p) for p in rules.provinces]
         if as_json:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sheetgen.cli.desk import RegisterOption
+from sheetgen.cli.options import ConfigOption
 
 if TYPE_CHECKING:
     from sheetgen.desk.register import Brought
@@ -48,8 +49,10 @@ def receive(
         "--rules", metavar="FILE", help="The rules data (TOML) the sheets were printed with.")
     ] = None,
     templates: Annotated[Path | None, typer.Option(
-        "--templates", metavar="DIR", help="The templates the sheets were printed with.")
+        "--templates", metavar="DIR", help="The templates the sheets were printed with. "
+                                           "Default: the config's [provider] templates.")
     ] = None,
+    config_file: ConfigOption = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the receipt (pages and records) as JSON on stdout.")] = False,
     max_pages: Annotated[int, typer.Option(
@@ -72,6 +75,10 @@ def receive(
     from sheetgen.rules import load_rules
 
     with json_errors(as_json):
+        if templates is None:  # the provider configuration's, as fill printed with
+            from sheetgen.documents.provider import load_config
+
+            templates = load_config(config_file).templates
         if report is not None:
             check_target(report, scans)
         receipt = run(scans, manifest=manifest,

@@ -9,6 +9,7 @@ import typer
 
 from sheetgen.cli.data import warn_examples
 from sheetgen.cli.options import (
+    ConfigOption,
     CopiesOption,
     DateOption,
     DetailsOption,
@@ -18,6 +19,7 @@ from sheetgen.cli.options import (
     NoCoverOption,
     NoQrOption,
     PdfaOption,
+    PrintSheetOption,
     ProviderOption,
     RulesOption,
     TemplatesOption,
@@ -50,11 +52,13 @@ def fill(
     variant: VariantOption = "auto",
     no_cover: NoCoverOption = False,
     provider: ProviderOption = None,
-    copies: CopiesOption = 1,
+    copies: CopiesOption = None,
     no_qr: NoQrOption = False,
     rules_file: RulesOption = None,
     rules_edition: EditionOption = None,
     verification: VerificationOption = None,
+    print_sheet: PrintSheetOption = None,
+    config_file: ConfigOption = None,
     details: DetailsOption = False,
     templates: TemplatesOption = None,
     pdfa: PdfaOption = False,
@@ -85,7 +89,8 @@ def fill(
         options, rules, variant = render_setup(
             provider=provider, no_qr=no_qr, no_cover=no_cover, copies=copies,
             templates=templates, pdfa=pdfa, rules_file=rules_file, variant=variant,
-            details=details, rules_edition=rules_edition, verification=verification)
+            details=details, rules_edition=rules_edition, verification=verification,
+            config_file=config_file, sheet=print_sheet)
         record = None
         if is_spreadsheet(input_path):  # one applicant: its rows, as JSON
             data, record = spreadsheet_input(
@@ -115,6 +120,8 @@ def preview(
     rules_file: RulesOption = None,
     rules_edition: EditionOption = None,
     verification: VerificationOption = None,
+    print_sheet: PrintSheetOption = None,
+    config_file: ConfigOption = None,
     details: DetailsOption = False,
     templates: TemplatesOption = None,
     sheet: SheetOption = None,
@@ -132,7 +139,7 @@ def preview(
     options, rules, variant = render_setup(
         provider=provider, no_qr=no_qr, no_cover=no_cover, copies=1, templates=templates,
         rules_file=rules_file, variant=variant, details=details, rules_edition=rules_edition,
-        verification=verification)
+        verification=verification, config_file=config_file, sheet=print_sheet, originals=False)
     record = None
     if is_spreadsheet(input_path):
         data, record = spreadsheet_input(input_path,

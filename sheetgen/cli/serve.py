@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sheetgen.cli.options import ConfigOption
 from sheetgen.errors import UsageError
 from sheetgen.serve.config import (
     DEFAULT_BODY_LIMIT,
@@ -25,6 +26,8 @@ from sheetgen.serve.config import (
 
 if TYPE_CHECKING:
     import socket
+
+    from sheetgen.documents.provider import ProviderConfig
 
 
 def serve(
@@ -67,20 +70,24 @@ def serve(
         "--database", metavar="URL",
         help="Keep the desk's register in this database (postgresql+psycopg://…), shared by "
              "several instances. Needs --token.")] = None,
+    config_file: ConfigOption = None,
 ) -> None:
     """Serve the web form (Chinese) at / and the HTTP API at /api/v1 (docs at /docs)."""
     import logging
 
+    from sheetgen.documents.provider import load_config
     from sheetgen.serve.config import ServeConfig, default_workers
 
     if data and database:
         raise UsageError("give --data DIR or --database URL, not both")
+    provider = load_config(config_file)
+    check_provider(provider)
     config = ServeConfig(host=host, port=port, workers=workers or default_workers(),
                          token=token, timeout=timeout, body_limit=body_limit,
                          cors_origins=tuple(cors_origin or ()),
                          access_log=not no_access_log, header_timeout=header_timeout,
                          body_timeout=body_timeout, max_connections=max_connections,
-                         register=data or database).checked()
+                         register=data or database, provider=provider).checked()
     from sheetgen.serve.protocol import (
         Limits,
         default_max_connections,
@@ -120,6 +127,20 @@ def serve(
         timeout_graceful_shutdown=10, http=protocol_class(limits),
         backlog=max(16, min(2048, limits.max_connections))))
     server.run(sockets=[sock])
+
+
+def check_provider(provider: ProviderConfig) -> None:
+    """The provider configuration checked before the port is bound: its flow against the
+    rules, its ``[originals]`` kinds, its templates' ``documents/`` (the server would
+    otherwise start and fail every request)."""
+    from sheetgen.documents.kinds import provider_documents
+    from sheetgen.rendering.templating import TemplateSet
+    from sheetgen.rules import load_rules
+
+    rules = load_rules(verification=provider.flow)
+    provider.check_kinds(rules)
+    if provider.templates is not None:
+        provider_documents(TemplateSet(provider.templates).provided, rules.documents)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -56,7 +56,8 @@ MAX_ATTEMPTS = 3
 #: The render options a job takes (the query parameters of ``/sheets`` that apply).
 OPTION_DEFAULTS: dict[str, Any] = {"cover": True, "qr": True, "details": False,
                                    "variant": "auto", "provider": None, "copies": 1,
-                                   "name": None}
+                                   "name": None, "verification": None, "templates": None,
+                                   "sheet": None, "originals": []}
 
 
 @dataclass(frozen=True)
@@ -211,11 +212,17 @@ class Jobs:
         render = RenderOptions(provider=options.get("provider"), qr=bool(options.get("qr")),
                                cover=bool(options.get("cover")),
                                copies=int(options.get("copies") or 1),
-                               details=bool(options.get("details")))
+                               details=bool(options.get("details")),
+                               sheet=options.get("sheet"),
+                               originals=tuple((str(k), int(n))
+                                               for k, n in options.get("originals") or ()))
+        templates = options.get("templates")
         try:
             result = run_batch([str(source)], BatchOptions(
                 outdir=outdir, jobs=workers, bundle=bundle, variant=str(options["variant"]),
-                render=render, failed=failed), on_record=progress, on_value=recorder)
+                render=render, failed=failed, verification=options.get("verification"),
+                templates=Path(templates) if templates else None),
+                on_record=progress, on_value=recorder)
         except SheetgenError as err:
             self._update(job.id, status="failed", error=err.message, **counts)
             return

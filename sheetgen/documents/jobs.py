@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sheetgen.documents.context import SheetContext, reference
-from sheetgen.documents.kinds import SHEET, kinds
+from sheetgen.documents.kinds import SHEET, kinds, provider_documents
 from sheetgen.documents.options import RenderOptions
 from sheetgen.documents.plan import FilingPlan
+from sheetgen.errors import UsageError
 
 __all__ = ["SUBJECT", "PageJob", "RenderOptions", "applicant_jobs", "document_title",
            "sheet_jobs"]
@@ -44,18 +45,26 @@ class PageJob:
 def applicant_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
     """Every page job of one applicant, in print order: each registered kind that applies
     (the cover, then the sheets, with the bundled kinds), one per website for a per-website
-    kind; kinds printed as originals ``options.copies`` times."""
+    kind; kinds printed as originals as many times as ``options`` says for them
+    (:meth:`RenderOptions.originals_of`)."""
+    provided = (provider_documents(options.templates.provided, plan.documents)
+                if options.templates is not None else frozenset())
     jobs = []
-    for kind in kinds(plan):
+    for kind in kinds(plan, provided):
         if not kind.applies(plan, options):
             continue
         for number, sheet in (enumerate(plan.sheets, start=1) if kind.per_website
                               else [(None, None)]):
             context = kind.context(plan, sheet, options, kind)
             jobs.append(PageJob(kind.job_title(plan, sheet), context, max_pages=kind.max_pages,
-                                copies=options.copies if kind.originals else 1,
+                                copies=options.originals_of(kind.name) if kind.originals else 1,
                                 kind=kind.name, name=kind.file_name(number),
                                 code=kind.code and options.qr))
+    if not jobs:
+        raise UsageError(
+            "nothing to print: the cover is left out (--no-cover) and the check sheet too "
+            "(the electronic flow, or --no-check-sheet) / 没有要打印的材料",
+            hint="leave out --no-cover, or give --check-sheet to print the check sheet")
     return jobs
 
 

@@ -13,8 +13,10 @@ cover and the check sheet:
   decide, from the rules data only (no province name in code);
 - ``max_pages``, ``suffix`` (the Word file's name: ``<stem>-<suffix>[N].docx``), ``order``
   (print order; ties keep registry order), ``switch`` (the :class:`~.jobs.RenderOptions`
-  field that turns it off, ``cover`` for ``--no-cover``), ``originals`` (printed
-  ``--copies`` times and counted by ``receive``);
+  field that turns it off, ``cover`` for ``--no-cover``), ``choice`` (a RenderOptions field
+  that, when not None, decides over the rules: ``sheet`` for ``--check-sheet/--no-check-sheet``),
+  ``originals`` (printed ``--copies`` times, or as the provider configuration's
+  ``[originals]`` says, and counted by ``receive``);
 - ``code``: it carries a sheet code (QR, :mod:`~sheetgen.documents.sheetcode`) naming the kind;
   ``boxes``: the boxes ``receive`` checks on a scan of it (signature, seal, fingerprint, date).
 
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,6 +41,7 @@ from sheetgen.documents.cover import TEMPLATE as COVER_TEMPLATE
 from sheetgen.documents.cover import cover_context
 from sheetgen.documents.options import RenderOptions
 from sheetgen.documents.plan import FilingPlan, Seal, SheetPlan
+from sheetgen.errors import TemplateError
 
 if TYPE_CHECKING:
     from sheetgen.rules import Rules
@@ -88,6 +91,7 @@ class DocumentKind:
     suffix: str = ""             # the Word file's name after the stem (default: the name)
     order: int = 50
     switch: str | None = None    # a RenderOptions boolean that turns it off
+    choice: str | None = None    # a RenderOptions bool | None that, when set, decides
     originals: bool = False      # printed ``copies`` times; receive counts the originals
     code: bool = False           # carries a sheet code (QR)
     boxes: frozenset[str] = frozenset()  # what receive checks on a scan (of BOXES)
@@ -105,6 +109,9 @@ class DocumentKind:
         """Whether ``plan``'s applicant gets this document (the rules, then the options)."""
         if self.switch is not None and not getattr(options, self.switch):
             return False
+        chosen = None if self.choice is None else getattr(options, self.choice)
+        if chosen is not None:
+            return bool(chosen)
         rule = plan.documents.get(self.name)
         return self.default if rule is None else rule.applies(plan.flags)
 
@@ -140,24 +147,64 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def kinds(plan: FilingPlan | None = None) -> list[DocumentKind]:
+def kinds(plan: FilingPlan | None = None, provided: Iterable[str] = ()) -> list[DocumentKind]:
     """Every registered kind, with those ``plan``'s rules define (``[documents.<kind>]`` with
     a ``title`` and ``template``, replacing a registered one of the same name), in print
-    order (ties: registry order)."""
+    order (ties: registry order).
+
+    ``provided``: the kinds a provider's template set holds as ``documents/<kind>.html`` /
+    ``.docx`` (:func:`provider_documents`): each of them that the rules' documents table names
+    prints from that template; an entry with a ``title`` and no ``template`` (a province's
+    prescribed text, which sheetgen does not hold) becomes a kind only so."""
     found = dict(_REGISTRY)
+    provided = frozenset(provided)
     for name, rule in (plan.documents.items() if plan is not None else ()):
-        if rule.template is not None and rule.title is not None:
+        own = f"{PROVIDED}/{name}" if name in provided else None  # the provider's wins
+        if rule.template is None and name in found:  # a registered kind: its own look
+            if own is not None:
+                found[name] = dataclasses.replace(found[name], template=own)
+        elif rule.title is not None and (own or rule.template) is not None:
             found[name] = DocumentKind(
-                name=name, title=rule.title, context=letter_context, template=rule.template,
-                default=True, max_pages=rule.max_pages, suffix=rule.suffix or "",
-                order=rule.order, originals=rule.originals, code=rule.code,
-                boxes=frozenset(rule.boxes))
+                name=name, title=rule.title, context=letter_context,
+                template=own or rule.template, default=True, max_pages=rule.max_pages,
+                suffix=rule.suffix or "", order=rule.order, originals=rule.originals,
+                code=rule.code, boxes=frozenset(rule.boxes))
     return sorted(found.values(), key=lambda kind: kind.order)
 
 
-def kind(name: str, plan: FilingPlan | None = None) -> DocumentKind | None:
-    """The kind called ``name`` (registered, or defined by ``plan``'s rules), or None."""
-    return next((k for k in kinds(plan) if k.name == name), None)
+#: The folder of a template set whose ``<kind>.html`` / ``.docx`` print a document kind
+#: (as :data:`sheetgen.rendering.templating.PROVIDED`, which this stage cannot import).
+PROVIDED = "documents"
+#: Kinds with templates of their own elsewhere in a set: not replaced from ``documents/``.
+_NOT_PROVIDED = {"cover": "common/cover.html", "sheet": "public/sheet.html (and the "
+                                                        "other variants' sheet templates)"}
+
+
+def provider_documents(provided: Mapping[str, Sequence[str]],
+                       documents: Mapping[str, object]) -> frozenset[str]:
+    """The kinds of a provider's ``documents/`` templates (kind → its files), each checked to
+    be a one-per-applicant document the rules' documents table (``documents``) names: a
+    TemplateError (exit 5) names a file that is not."""
+    for name, files in provided.items():
+        if name in _NOT_PROVIDED:
+            raise TemplateError(
+                f"template {files[0]}: the {name} is not printed from {PROVIDED}/",
+                hint=f"put your own {name} at {_NOT_PROVIDED[name]} in your template set")
+        if name not in documents:
+            known = sorted(set(documents) - set(_NOT_PROVIDED))
+            raise TemplateError(
+                f"template {files[0]}: the rules know no document kind {name!r}",
+                hint=f"name the file after a document of the rules' documents table ("
+                     f"{', '.join(known) or 'none in these rules'}), or add "
+                     f"[documents.{name}] with a title to a --rules file")
+    return frozenset(provided)
+
+
+def kind(name: str, plan: FilingPlan | None = None,
+         provided: Iterable[str] = ()) -> DocumentKind | None:
+    """The kind called ``name`` (registered, or defined by ``plan``'s rules, with a
+    provider's ``provided`` templates: :func:`kinds`), or None."""
+    return next((k for k in kinds(plan, provided) if k.name == name), None)
 
 
 # --- the built-in kinds -------------------------------------------------------------------------
@@ -209,4 +256,5 @@ COVER = register(DocumentKind(
     order=0, switch="cover"))
 SHEET = register(DocumentKind(
     name="sheet", title="网站 {n}：{website}", context=_sheet, per_website=True, default=True,
-    order=20, originals=True, code=True, boxes=frozenset(BOXES), layouts=_sheet_layouts))
+    order=20, choice="sheet", originals=True, code=True, boxes=frozenset(BOXES),
+    layouts=_sheet_layouts))

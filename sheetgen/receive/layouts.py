@@ -53,7 +53,8 @@ class Layouts:
         from sheetgen.documents.kinds import BOXES
         from sheetgen.documents.kinds import kind as registered
 
-        found = registered(kind, self.plan) if kind is not None else None
+        found = registered(kind, self.plan, self.templates.provided) if kind is not None \
+            else None
         return found.boxes if found is not None else frozenset(BOXES)
 
     @property
@@ -91,7 +92,8 @@ class Layouts:
         from sheetgen.documents.kinds import kinds
 
         plan = self.plan
-        for kind in kinds(plan):  # every kind that carries a code, each of its layouts
+        # Every kind that carries a code (a provider's documents/<kind> too), each layout.
+        for kind in kinds(plan, self.templates.provided):
             if kind.code:
                 for context in kind.layouts(plan, self.rules, kind):
                     yield context.template, context.context

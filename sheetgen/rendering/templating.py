@@ -1,7 +1,8 @@
 """Jinja2 environments for the sheet and cover templates, and the blank values used to compile them.
 
 Templates live in a *template set*: the bundled ``templates/`` directory, or a provider's own
-directory given with ``--templates DIR`` (same layout: ``common/``, ``public/``, ``guangdong/``).
+directory given with ``--templates DIR`` (same layout: ``common/``, ``public/``, ``guangdong/``;
+a provider's set may add ``documents/<kind>.html`` and ``.docx``, :attr:`TemplateSet.provided`).
 Every environment is strict: an unknown variable is an error naming it (``StrictUndefined``),
 and HTML output is autoescaped, so data can never inject markup.
 
@@ -112,6 +113,9 @@ def blank_paths(context: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
             yield f"{prefix}{key}"
 
 
+#: The folder of a template set whose ``<kind>.html`` / ``.docx`` print a document kind of the
+#: rules' documents table (a provider's own letters).
+PROVIDED = "documents"
 #: Largest template file read (HTML, CSS or DOCX); the bundled ones are under 100 KB.
 MAX_TEMPLATE_BYTES = 16 * 1024 * 1024
 
@@ -239,6 +243,20 @@ class TemplateSet:
             autoescape=jinja2.select_autoescape(["html", "htm", "xml"], default=True),
             keep_trailing_newline=True,
         )
+
+    @functools.cached_property
+    def provided(self) -> dict[str, tuple[str, ...]]:
+        """The documents of a provider's set: ``documents/<kind>.html`` and ``.docx`` files,
+        kind → their file names (templates/README.md, "Provider templates for a kind"). The
+        bundled set has none; :func:`sheetgen.documents.kinds.provider_documents` checks that
+        the rules know each kind."""
+        found: dict[str, list[str]] = {}
+        for name, _ in _set_files(self.root):
+            folder, _, file = name.partition("/")
+            stem, dot, suffix = file.rpartition(".")
+            if folder == PROVIDED and "/" not in file and dot and suffix in ("html", "docx"):
+                found.setdefault(stem, []).append(name)
+        return {kind: tuple(names) for kind, names in sorted(found.items())}
 
     @property
     def digest(self) -> str:

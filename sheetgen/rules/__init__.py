@@ -297,8 +297,9 @@ class Document(_Data):
     one-per-applicant form (a provider's letter) printed from ``<template>.html`` (and
     ``.docx``) of the template set, with the context of
     :func:`~sheetgen.documents.context.document_context`; it replaces a registered kind of
-    the same name. A separate table, so a provider's rules file without it still prints what
-    it always did.
+    the same name. With a ``title`` alone the kind prints only from a provider's template,
+    ``documents/<kind>.html`` (and ``.docx``) of its template set. A separate table, so a
+    provider's rules file without it still prints what it always did.
     """
 
     when: tuple[Flag, ...] = ()
@@ -314,7 +315,9 @@ class Document(_Data):
 
     @model_validator(mode="after")
     def _defined_whole(self) -> Document:
-        if (self.title is None) != (self.template is None):
+        # A title alone names a document sheetgen prints only from a provider's
+        # ``documents/<kind>`` template (a province's prescribed text); a template needs one.
+        if self.template is not None and self.title is None:
             raise ValueError("a document kind the rules define needs both title and template")
         return self
 

@@ -348,7 +348,15 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
     ``gunicorn -k sheetgen.serve.gunicorn.Worker 'sheetgen.serve:create_app()'``)."""
     config = (config or ServeConfig.from_env()).checked()
     _log_to_stderr()
-    rules = load_rules()
+    # The provider configuration (sheetgen.toml): every render's defaults, checked once.
+    rules = load_rules(verification=config.provider.flow)
+    config.provider.check_kinds(rules)
+    if config.provider.templates is not None:
+        from sheetgen.documents.kinds import provider_documents
+        from sheetgen.rendering.templating import TemplateSet
+
+        provider_documents(TemplateSet(config.provider.templates).provided, rules.documents)
+    sheet_originals = dict(config.provider.originals).get("sheet", 1)
     spec = form_spec(rules)
 
     @contextlib.asynccontextmanager
@@ -360,6 +368,7 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                                      timeout=config.timeout)
         workers.start()
         app.state.pool = workers
+        app.state.provider = config.provider  # the desk's batches take it too
         app.state.register = None
         if config.register is not None:  # opened (and migrated) before the first request
             from sheetgen.desk import open_register
@@ -461,7 +470,15 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                  f"{MAX_PNG_PIXELS // _A4_PIXELS} pages) in one request",
             s503="no render worker free in time (Retry-After)",
             s504="the render took longer than the timeout")},
-        summary="Render one applicant's cover and check sheets")
+        summary="Render one applicant's documents: the cover, the companion documents and "
+                "the check sheets",
+        description="What is printed follows the server's provider configuration "
+                    "(`sheetgen serve --config FILE`, `SHEETGEN_CONFIG` or ./sheetgen.toml): "
+                    "its verification flow (the paper flow prints the check sheets; the "
+                    "electronic flow prints the cover and the companion documents, and the "
+                    "check sheets only when the configuration says `sheet = true`), its "
+                    "templates and its originals per document; `provider` and `copies` given "
+                    "here win over it.")
     async def sheets(
         request: Request,
         format: Annotated[str, Query(
@@ -476,20 +493,32 @@ def create_app(config: ServeConfig | None = None, *, pool: RenderPool | None = N
                         "address) on each sheet, as --details")] = False,
         variant: Annotated[str, Query(description="auto, public or guangdong")] = "auto",
         provider: Annotated[str | None, Query(
-            description="接入服务单位, when the data has none", max_length=100)] = None,
-        copies: Annotated[int, Query(ge=1, le=10, description="each sheet N times")] = 1,
+            description="接入服务单位, when the data has none (default: the server's provider "
+                        "configuration's name)", max_length=100)] = None,
+        copies: Annotated[int | None, Query(
+            ge=1, le=10, description="each sheet N times (default: the server's provider "
+                                     "configuration's [originals] sheet, else 1)")] = None,
         response: Annotated[Literal["file", "json"], Query(
             description="file: the file itself, report in X-Sheetgen-* headers; json: "
                         "{ok, variant, pages, report, files: [{name, media_type, data}]}")
         ] = "file",
     ) -> Response:
         body = await read_json_body(request, config.body_limit)
-        _check_pages(body, format=format, cover=cover, copies=copies)
+        _check_pages(body, format=format, cover=cover,
+                     copies=copies if copies is not None else sheet_originals)
         kind: engine.Format = ("pdf,docx" if "," in format
                                else "docx" if format == "docx"
                                else "png" if format == "png" else "pdf")
-        job = engine.SheetRequest(body, format=kind, cover=cover, qr=qr, variant=variant,
-                                  provider=provider, copies=copies, details=details)
+        # The server's provider configuration, under this request's own options.
+        job = engine.SheetRequest(
+            body, format=kind, cover=cover, qr=qr, variant=variant,
+            provider=provider if provider is not None else config.provider.name,
+            copies=copies if copies is not None else 1, details=details,
+            verification=config.provider.flow,
+            templates=str(config.provider.templates) if config.provider.templates else None,
+            sheet=True if config.provider.sheet else None,
+            originals=tuple(sorted((k, n) for k, n in config.provider.originals
+                                   if not (copies is not None and k == "sheet"))))
         try:
             result = await request.app.state.pool.render(job)
         except PoolError as err:

@@ -1,7 +1,10 @@
 """How a ``sheetgen serve`` instance is set up: bind address, token, workers, limits.
 
 One frozen :class:`ServeConfig` is built by the CLI (``sheetgen serve`` options) or, under
-gunicorn, from ``SHEETGEN_SERVE_*`` environment variables (:meth:`ServeConfig.from_env`), and
+gunicorn, from ``SHEETGEN_SERVE_*`` environment variables (:meth:`ServeConfig.from_env`), with
+the provider configuration (``--config FILE``, ``SHEETGEN_CONFIG`` or ``./sheetgen.toml``:
+the flow, name, templates and originals every render of the form, the API and the desk
+uses unless a request's own option says otherwise), and
 checked once by :meth:`ServeConfig.checked`: a bind address other than loopback without a
 token is refused, because the API would then render anyone's data for anyone who can reach
 the port.
@@ -13,10 +16,11 @@ import ipaddress
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sheetgen.documents.provider import ProviderConfig, load_config
 from sheetgen.errors import UsageError
 from sheetgen.workers import cpu_count
 
@@ -56,13 +60,16 @@ class ServeConfig:
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     max_connections: int = 0  # 0: from the open-file limit (sheetgen.serve.protocol)
     register: str | None = None  # the desk's register: a folder (SQLite) or a database URL
+    # sheetgen.toml: flow, name, templates, originals
+    provider: ProviderConfig = field(default_factory=ProviderConfig)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServeConfig:
         """The configuration of an app started by another server (gunicorn, uvicorn --factory).
 
         ``SHEETGEN_SERVE_TOKEN``, ``SHEETGEN_SERVE_WORKERS``, ``SHEETGEN_SERVE_TIMEOUT``,
-        ``SHEETGEN_SERVE_BODY_LIMIT``, ``SHEETGEN_SERVE_CORS`` (comma-separated origins), and
+        ``SHEETGEN_SERVE_BODY_LIMIT``, ``SHEETGEN_SERVE_CORS`` (comma-separated origins), the
+        provider configuration (``SHEETGEN_CONFIG``, else ``./sheetgen.toml``), and
         the connection limits that :mod:`sheetgen.serve.gunicorn`'s worker applies
         (:meth:`connection_limits`). The app cannot see where the other server binds, so a
         token is required unless ``SHEETGEN_SERVE_LOCAL=1`` says that it binds to loopback only.
@@ -78,7 +85,8 @@ class ServeConfig:
                    cors_origins=tuple(o.strip() for o in env.get("SHEETGEN_SERVE_CORS", "")
                                       .split(",") if o.strip()),
                    register=env.get("SHEETGEN_SERVE_DATABASE")
-                   or env.get("SHEETGEN_SERVE_DATA") or None).checked()
+                   or env.get("SHEETGEN_SERVE_DATA") or None,
+                   provider=load_config(environ=env)).checked()
 
     def jobs_folder(self) -> Path:
         """Where this instance's batch jobs work: beside an SQLite register (``--data

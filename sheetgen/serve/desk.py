@@ -307,7 +307,9 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
         details: Annotated[bool, Query(description="the detailed applicant block")] = False,
         variant: Annotated[Literal["auto", "public", "guangdong"], Query()] = "auto",
         provider: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-        copies: Annotated[int, Query(ge=1, le=10)] = 1,
+        copies: Annotated[int | None, Query(
+            ge=1, le=10, description="each sheet N times (default: the server's provider "
+                                     "configuration's [originals] sheet, else 1)")] = None,
         name: Annotated[str | None, Query(min_length=1, max_length=100,
                                           description="the file's name, for the manifest")
                         ] = None,
@@ -316,8 +318,17 @@ def desk_router(api_error: Any, content_disposition: Any) -> APIRouter:
                                                       "或 CSV / the body must be a JSON array, "
                                                       "JSON Lines, XLSX or CSV")
         data = await _read_limited(request, BATCH_LIMIT, api_error)
+        # The server's provider configuration travels with the job: another instance of a
+        # shared register may run it.
+        config = request.app.state.provider
         options = {"cover": cover, "qr": qr, "details": details, "variant": variant,
-                   "provider": provider, "copies": copies, "name": name}
+                   "provider": provider if provider is not None else config.name,
+                   "copies": copies if copies is not None else 1, "name": name,
+                   "verification": config.flow,
+                   "templates": str(config.templates) if config.templates else None,
+                   "sheet": True if config.sheet else None,
+                   "originals": [[k, n] for k, n in sorted(config.originals)
+                                 if not (copies is not None and k == "sheet")]}
         job = await _call(request, "jobs.submit", data, MEDIA_KINDS[media], options)
         url = f"/api/v1/batches/{job}"
         return JSONResponse({"id": job, "status": "queued", "url": url}, status_code=202,

@@ -14,12 +14,13 @@ time of the request.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sheetgen.errors import (
     DoesNotFitError,
@@ -29,6 +30,10 @@ from sheetgen.errors import (
     SheetgenError,
     UsageError,
 )
+
+if TYPE_CHECKING:
+    from sheetgen.rendering.templating import TemplateSet
+    from sheetgen.rules import Rules
 
 Format = Literal["pdf", "docx", "png", "pdf,docx"]
 SOURCE = "<request>"
@@ -54,6 +59,12 @@ class SheetRequest:
     provider: str | None = None
     copies: int = 1
     details: bool = False
+    # The provider configuration of the server (sheetgen serve --config): plain data, it
+    # travels to the render workers.
+    verification: str | None = None       # paper | electronic; None: the rules'
+    templates: str | None = None          # the provider's template folder
+    sheet: bool | None = None             # the check sheet: None as the flow says
+    originals: tuple[tuple[str, int], ...] = ()  # originals per document kind
 
 
 @dataclass(frozen=True)
@@ -127,9 +138,12 @@ def _render(request: SheetRequest) -> SheetResult:
     from sheetgen.api import render as render_data
     from sheetgen.rendering.pdf.preview import page_images, preview_paths
 
-    result = render_data(load(request.body, source=SOURCE), cover=request.cover, qr=request.qr,
-                         provider=request.provider, variant=request.variant,
-                         copies=request.copies, details=request.details,
+    rules = _rules(request.verification)
+    result = render_data(load(request.body, source=SOURCE, rules=rules), cover=request.cover,
+                         qr=request.qr, provider=request.provider, variant=request.variant,
+                         copies=request.copies, details=request.details, rules=rules,
+                         templates=_templates(request.templates) if request.templates else None,
+                         sheet=request.sheet, originals=dict(request.originals),
                          formats=("pdf",) if request.format == "png"
                          else tuple(sorted(request.format.split(","), reverse=True)))
     report = result.report()
@@ -143,6 +157,22 @@ def _render(request: SheetRequest) -> SheetResult:
                                  for n, data in zip(names, images, strict=True)), report)
     return SheetResult(tuple(OutputFile(name, MEDIA_TYPES[Path(name).suffix[1:]], data)
                              for name, data in files.items()), report)
+
+
+@functools.cache
+def _rules(flow: str | None) -> Rules:
+    """The built-in rules under the server's flow, once per worker."""
+    from sheetgen.rules import load_rules
+
+    return load_rules(verification=flow)
+
+
+@functools.cache
+def _templates(folder: str) -> TemplateSet:
+    """The provider's template set, once per worker (its compiled templates are kept)."""
+    from sheetgen.rendering.templating import TemplateSet
+
+    return TemplateSet(Path(folder))
 
 
 def fit_summary(report: dict[str, Any]) -> str:
