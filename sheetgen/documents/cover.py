@@ -4,9 +4,11 @@ The cover tells the applicant and the counter staff what this filing needs: the 
 this case, how to sign these sheets, the Guangdong commitment to copy by hand, the backdrop
 photo rules (paper flow) or the app verification (electronic flow), the SMS verification facts
 of the province and who gets a code, and the date the rules it prints hold as of. Every text
-comes from the plan (that is, from the rules data); the lists are static per layout
-(``rules.*``, part of the layout key), the applicant's own facts are values stamped into boxes
-(``cover.*``, ``sms.*``).
+comes from the plan (that is, from the rules data); the documents section lists this
+applicant's documents in print order (each printed one with who signs, seals or fingerprints
+and how many, each province-prescribed one with where its template comes from); the lists
+are static per layout (``rules.*``, part of the layout key), the applicant's own facts are
+values stamped into boxes (``cover.*``, ``sms.*``).
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ MAX_PAGES = 2
 _NUMERALS = "一二三四五六七八九十"
 
 
-def _headings(plan: FilingPlan) -> dict[str, str]:
+def _headings(plan: FilingPlan, packet: list[dict[str, str]]) -> dict[str, str]:
     """The cover's numbered section headings: only the sections this plan prints, numbered in
     order (the HTML and the DOCX template print the same numbers)."""
     sections = [("materials", "需要准备的材料", True),
+                ("packet", "备案文件（按打印顺序）", bool(packet)),
                 ("signing", "核验单签署要求", bool(plan.signing)),
                 ("commitment", "手写承诺（抄写在核验单虚线下方）",
                  plan.commitment_text is not None),
@@ -41,8 +44,11 @@ def _headings(plan: FilingPlan) -> dict[str, str]:
     return headings
 
 
-def cover_context(plan: FilingPlan) -> SheetContext:
-    """The context of the cover checklist of ``plan``'s applicant."""
+def cover_context(plan: FilingPlan, packet: list[dict[str, str]] | None = None) -> SheetContext:
+    """The context of the cover checklist of ``plan``'s applicant; ``packet`` lists its
+    documents in print order (:func:`sheetgen.documents.kinds.packet`: title, count, who signs,
+    where it comes from), printed as the cover's documents section (``rules.packet``)."""
+    packet = packet or []
     applicant = plan.applicant
     host = applicant.host
     sms = plan.sms
@@ -79,7 +85,8 @@ def cover_context(plan: FilingPlan) -> SheetContext:
             "sms_pilot": sms.pilot, "sms": sms.required, "sms_at_most": sms.codes_at_most},
         "rules": {
             "edition": plan.edition, "edition_title": plan.edition_title,
-            "as_of": plan.rules_as_of, "headings": _headings(plan),
+            "as_of": plan.rules_as_of, "headings": _headings(plan, packet),
+            "packet": packet,
             "electronic": list(plan.electronic),
             "materials": [{"text": m.text, "note": m.note or ""} for m in plan.materials],
             "signing": list(plan.signing),

@@ -49,8 +49,8 @@ def applicant_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
     for kind in kinds(plan):
         if not kind.applies(plan, options):
             continue
-        for number, sheet in (enumerate(plan.sheets, start=1) if kind.per_website
-                              else [(None, None)]):
+        for number, sheet in ([(s.index + 1, s) for s in kind.sheets(plan)]
+                              if kind.per_website else [(None, None)]):
             context = kind.context(plan, sheet, options, kind)
             jobs.append(PageJob(kind.job_title(plan, sheet), context, max_pages=kind.max_pages,
                                 copies=options.copies if kind.originals else 1,

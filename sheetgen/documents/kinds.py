@@ -29,11 +29,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sheetgen.documents.context import SheetContext, document_context, sheet_context
+from sheetgen.documents.context import (
+    LETTER_FLAGS,
+    SheetContext,
+    document_context,
+    sheet_context,
+)
 from sheetgen.documents.cover import MAX_PAGES as COVER_PAGES
 from sheetgen.documents.cover import TEMPLATE as COVER_TEMPLATE
 from sheetgen.documents.cover import cover_context
@@ -92,6 +97,8 @@ class DocumentKind:
     code: bool = False           # carries a sheet code (QR)
     boxes: frozenset[str] = frozenset()  # what receive checks on a scan (of BOXES)
     layouts: LayoutEnumerator = flag_layouts  # every layout it can print (receive)
+    # Per website: the websites it prints for (None: every one).
+    sites: Callable[[FilingPlan], Sequence[SheetPlan]] | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isascii() or not self.name.replace("_", "a").isalnum() \
@@ -106,7 +113,13 @@ class DocumentKind:
         if self.switch is not None and not getattr(options, self.switch):
             return False
         rule = plan.documents.get(self.name)
-        return self.default if rule is None else rule.applies(plan.flags)
+        if rule is None:
+            return self.default
+        return self.name in plan.required and (not self.per_website or bool(self.sheets(plan)))
+
+    def sheets(self, plan: FilingPlan) -> Sequence[SheetPlan]:
+        """The websites a per-website kind prints for."""
+        return plan.sheets if self.sites is None else self.sites(plan)
 
     def file_name(self, number: int | None) -> str:
         """The Word file's name part: ``cover``, ``sheet2``."""
@@ -164,7 +177,55 @@ def kind(name: str, plan: FilingPlan | None = None) -> DocumentKind | None:
 
 def _cover(plan: FilingPlan, sheet: SheetPlan | None, options: RenderOptions,
            kind: DocumentKind) -> SheetContext:
-    return cover_context(plan)
+    return cover_context(plan, packet(plan, options))
+
+
+def packet(plan: FilingPlan, options: RenderOptions) -> list[dict[str, str]]:
+    """The cover's list of this applicant's documents in print order (``rules.packet``):
+    each printed one (how many, who signs, seals, fingerprints), then each the table names
+    for it that sheetgen does not print (the province's wording: where its template comes
+    from). Static per layout: every text comes from the rules and the plan."""
+    items: list[tuple[int, dict[str, str]]] = []
+    printed = set()
+    for found in kinds(plan):
+        if found.name == COVER.name or not found.applies(plan, options):
+            continue
+        printed.add(found.name)
+        rule = plan.documents.get(found.name)
+        sites = found.sheets(plan) if found.per_website else ()
+        copies = rule.copies if rule is not None and rule.label else (
+            options.copies if found.originals else 1)
+        count = (f"每个网站原件 {copies} 份（" + "、".join(f"网站 {s.index + 1}" for s in sites)
+                 + "）" if found.per_website and len(plan.sheets) > 1 else f"原件 {copies} 份")
+        title = rule.label if rule and rule.label else (
+            "网站备案信息真实性核验单" if found.name == SHEET.name else found.title)
+        items.append((found.order, {"title": title, "count": count,
+                                    "signs": _signs(plan, found.name), "source": "本工具打印"}))
+    for name, rule in plan.documents.items():
+        if name in printed or name not in plan.required or rule.wording != "province" \
+                or rule.label is None:
+            continue
+        items.append((rule.order, {"title": rule.label, "count": f"原件 {rule.copies} 份",
+                                   "signs": _signs(plan, name),
+                                   "source": f"本工具不代印，模板：{rule.template_from}"}))
+    return [item for _, item in sorted(items, key=lambda pair: pair[0])]  # stable
+
+
+def _signs(plan: FilingPlan, name: str) -> str:
+    """Who signs document ``name`` for this applicant, with the seal and fingerprint."""
+    rule = plan.documents.get(name)
+    if name == SHEET.name:
+        return "按“核验单签署要求”签字" + ("并加盖单位公章" if plan.needs_seal else "") \
+            + ("、按手印" if plan.needs_fingerprint else "")
+    if rule is None:
+        return ""
+    text = (rule.signs_personal if not plan.unit and rule.signs_personal else rule.signs) or ""
+    marks = []
+    if rule.seal and plan.needs_seal and "公章" not in text:
+        marks.append("加盖单位公章")
+    if rule.fingerprint and plan.needs_fingerprint and "手印" not in text:
+        marks.append("按手印")
+    return "，".join([text, *marks]) if text else "，".join(marks)
 
 
 def _sheet(plan: FilingPlan, sheet: SheetPlan | None, options: RenderOptions,
@@ -210,3 +271,53 @@ COVER = register(DocumentKind(
 SHEET = register(DocumentKind(
     name="sheet", title="网站 {n}：{website}", context=_sheet, per_website=True, default=True,
     order=20, originals=True, code=True, boxes=frozenset(BOXES), layouts=_sheet_layouts))
+
+
+# --- the companion documents (issue 23): sheetgen's own wording -----------------------------
+# Each a one-page Form (sheetgen.documents.forms, templates/letters/<kind>.html and .docx), a
+# kind here, and a [documents.<kind>] entry in the rules saying which applicant gets it.
+
+def _letter(plan: FilingPlan, sheet: SheetPlan | None, options: RenderOptions,
+            kind: DocumentKind) -> SheetContext:
+    """A companion letter's context: the document context, with the website for a
+    per-website letter, and only the flags its boxes depend on (:data:`LETTER_FLAGS`)."""
+    return document_context(plan, kind.name, kind.template_name(sheet),
+                            provider=options.provider, qr=options.qr and kind.code,
+                            sheet=sheet if kind.per_website else None, flags=LETTER_FLAGS)
+
+
+def _letter_layouts(plan: FilingPlan, rules: Rules, kind: DocumentKind
+                    ) -> Iterator[SheetContext]:
+    """Every layout of a companion letter: unit with or without a seal, or a person, each
+    with or without the fingerprint box (six)."""
+    base = kind.context(plan, plan.sheets[0] if kind.per_website else None,
+                        RenderOptions(qr=True), kind)
+    holders = (("personal",), ("unit", "seal"), ("unit", "no_seal"))
+    for holder, fingerprint in itertools.product(holders, (False, True)):
+        held = {*holder, *(("fingerprint",) if fingerprint else ())}
+        flags = {name: name in held for name in LETTER_FLAGS} | {"qr": True}
+        yield SheetContext(base.template, {**base.context, "flags": flags}, base.paths)
+
+
+def _manager_sites(plan: FilingPlan) -> Sequence[SheetPlan]:
+    return [sheet for sheet in plan.sheets if sheet.index in plan.manager_sites]
+
+
+def _companion(name: str, title: str, order: int, boxes: set[str], *,
+               per_website: bool = False,
+               sites: Callable[[FilingPlan], Sequence[SheetPlan]] | None = None
+               ) -> DocumentKind:
+    return register(DocumentKind(
+        name=name, title=title, context=_letter, template=f"letters/{name}",
+        per_website=per_website, order=order, code=True,
+        boxes=frozenset({"signature", "date", *boxes}), layouts=_letter_layouts, sites=sites))
+
+
+LEGAL_AUTHORISATION = _companion("legal_authorisation", "法人授权书", 30, set())
+PRINCIPAL_AUTHORISATION = _companion("principal_authorisation", "主体负责人授权书", 31, {"seal"})
+MANAGER_AUTHORISATION = _companion("manager_authorisation",
+                                   "网站负责人授权书（网站 {n}：{website}）", 32, {"seal"},
+                                   per_website=True, sites=_manager_sites)
+NO_PREAPPROVAL = _companion("no_preapproval", "不涉及前置审批承诺书", 34, {"seal", "fingerprint"})
+WEBSITE_PLAN = _companion("website_plan", "网站建设方案书（网站 {n}：{website}）", 36,
+                          {"seal", "fingerprint"}, per_website=True)
