@@ -472,10 +472,11 @@ class Rules(_Data):
             or rule.letter or rule.document or ""
 
     def documents_for(self, province: Province) -> list[tuple[str, Document]]:
-        """The documents table's entries that name ``province`` (with a label), in print
-        order (``order``, then file order)."""
+        """The documents table's entries that name ``province`` (with a label), or that a
+        disputing source names for it, in print order (``order``, then file order)."""
         found = [(name, d) for name, d in self.documents.items()
-                 if d.label is not None and d.in_province(province.key)]
+                 if d.label is not None and (d.in_province(province.key) or any(
+                     province.key in disputed.provinces for disputed in d.disputed))]
         return sorted(found, key=lambda item: item[1].order)
 
     # --- identity ---------------------------------------------------------------------------
@@ -628,7 +629,8 @@ class Rules(_Data):
             "acceptance": [rule.facts() | ({"letter": self.letter(rule)} if rule.document
                                            else {})
                            for rule in self.acceptance_for(province.key)],
-            "documents": [d.facts(name) for name, d in self.documents_for(province)],
+            "documents": [d.facts(name) | {"applies": d.in_province(province.key)}
+                          for name, d in self.documents_for(province)],
             "source": province.source, "as_of": province.as_of.isoformat(),
             "origin": self.origin, "rules_version": self.version,
         }
