@@ -215,6 +215,8 @@ def _signs(plan: FilingPlan, name: str) -> str:
     """Who signs document ``name`` for this applicant, with the seal and fingerprint."""
     rule = plan.documents.get(name)
     if name == SHEET.name:
+        if "paper" not in plan.flags:
+            return "按接入服务商的电子化核验流程在 App 中确认"
         return "按“核验单签署要求”签字" + ("并加盖单位公章" if plan.needs_seal else "") \
             + ("、按手印" if plan.needs_fingerprint else "")
     if rule is None:
