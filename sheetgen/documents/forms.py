@@ -221,7 +221,7 @@ MANAGER_AUTHORISATION = Form(
      Field("网站负责人证件号码", "manager.certificate_number"),
      Field("网站负责人手机号码", "manager.mobile"),
      Field("网站名称", "website.name", 10.0),
-     Field("网站域名", "website.domains", 24.0),
+     Field("网站域名", "website.domains", 40.0),  # ten long domains (MAX_DOMAINS)
      Field("备案省份", "document.province")),
     text=("本单位法定代表人授权上述网站负责人负责上述网站，代表本单位办理该网站的互联网信息服务备案"
           "（ICP备案）及真实性核验等相关事宜。", _TRUE),
@@ -273,10 +273,10 @@ WEBSITE_PLAN = Form(
     "网站建设方案书",
     (Field("网站主办者", "host.name", 10.0),
      Field("网站名称", "website.name"),
-     Field("网站域名", "website.domains", 20.0),
+     Field("网站域名", "website.domains", 40.0),  # ten long domains (MAX_DOMAINS)
      Field("网站首页网址", "website.homepage"),
      Field("网站用途", "website.purpose", 16.0),
-     Field("主要内容及栏目", "website.content", 30.0),
+     Field("主要内容及栏目", "website.content", 24.0),
      Field("前置审批内容", "website.preapproval"),
      Field("接入服务商", "provider.name"),
      Field("服务器 IP 地址", "website.ips"),
