@@ -349,3 +349,24 @@ def test_the_registry_holds_the_letters_in_print_order_after_the_sheet() -> None
     names = [k.name for k in kinds()]
     assert names.index("sheet") < names.index("legal_authorisation") < names.index(
         "manager_authorisation") < names.index("no_preapproval") < names.index("website_plan")
+
+
+def test_a_providers_letter_printed_under_the_new_flags_is_among_the_layouts_receive_lists(
+        ) -> None:
+    """A kind of the generic letter context receives every rules flag; receive enumerates its
+    layouts under each combination, the companion documents' flags included."""
+    from sheetgen.documents.kinds import DocumentKind, flag_layouts, letter_context
+    from sheetgen.rendering.pdf.layout import layout_key
+    from sheetgen.rendering.templating import TemplateSet
+    from sheetgen.resources import templates_dir
+
+    letter = DocumentKind(name="provider_letter", title="授权书", context=letter_context,
+                          template="letters/principal_authorisation", code=True)
+    plan = plan_input(json.dumps(hunan_second_website(), ensure_ascii=False).encode(),
+                      source="t.json", rules=RULES)
+    assert "manager_not_representative" in plan.flags
+    templates = TemplateSet(templates_dir())
+    printed = letter.context(plan, None, RenderOptions(qr=True), letter)
+    listed = {layout_key(templates, c.template, c.context)
+              for c in flag_layouts(plan, RULES, letter)}
+    assert layout_key(templates, printed.template, printed.context) in listed

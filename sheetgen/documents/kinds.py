@@ -68,7 +68,8 @@ def flag_layouts(plan: FilingPlan, rules: Rules, kind: DocumentKind) -> Iterator
     if not set(FLAGS) <= set(base.context.get("flags", {})):
         yield base  # a context of its own flags: the example's layout only
         return
-    free = ("fingerprint", "commitment", "registrar", "special_site", "preapproval")
+    free = ("fingerprint", "commitment", "registrar", "special_site", "preapproval",
+            "manager_not_representative", "principal_not_representative", "approval_keyword")
     filing_types = ("new_filing", "new_website", "new_access", "change")
     holders = (("personal",), ("unit", "seal"), ("unit", "no_seal"), ("unit",))
     for holder, filing_type, flow, chosen in itertools.product(
@@ -200,14 +201,14 @@ def packet(plan: FilingPlan, options: RenderOptions) -> list[dict[str, str]]:
         title = rule.label if rule and rule.label else (
             "网站备案信息真实性核验单" if found.name == SHEET.name else found.title)
         items.append((found.order, {"title": title, "count": count,
-                                    "signs": _signs(plan, found.name), "source": "本工具打印"}))
+                                    "signs": _signs(plan, found.name), "source": "随本清单打印"}))
     for name, rule in plan.documents.items():
         if name in printed or name not in plan.required or rule.wording != "province" \
                 or rule.label is None:
             continue
         items.append((rule.order, {"title": rule.label, "count": f"原件 {rule.copies} 份",
                                    "signs": _signs(plan, name),
-                                   "source": f"本工具不代印，模板：{rule.template_from}"}))
+                                   "source": f"不随本清单打印，模板：{rule.template_from}"}))
     return [item for _, item in sorted(items, key=lambda pair: pair[0])]  # stable
 
 
