@@ -59,8 +59,10 @@ LayoutEnumerator = Callable[["FilingPlan", "Rules", "DocumentKind"], Iterator[Sh
 def flag_layouts(plan: FilingPlan, rules: Rules, kind: DocumentKind) -> Iterator[SheetContext]:
     """The layouts of a one-per-applicant form that receives every rules flag (a letter,
     :func:`letter_context`): its example context under each combination of flags a plan can
-    hold (unit or personal, seal or not, the filing type, the flow, the free flags): a
-    thousand or so keys, hashing only, so a scan of a letter printed elsewhere is found."""
+    hold (unit or personal, seal or not, the filing type, the flow, the free flags, the
+    companion documents' flags among them): some eight thousand keys, hashing only (about
+    0.6 s, once per receive that meets an unknown layout), so a scan of a letter printed
+    elsewhere is found."""
     from sheetgen.rules import FLAGS
 
     base = kind.context(plan, plan.sheets[0] if kind.per_website else None,
