@@ -241,10 +241,11 @@ def test_electronic_flow_explains_the_app_and_drops_paper_only_parts(name: str) 
 
 def test_sections_are_numbered_in_order() -> None:
     text, _ = cover(example("guangdong-personal"))
-    assert text.index("一、需要准备的材料") < text.index("二、核验单签署要求") \
-        < text.index("三、手写承诺") < text.index("四、幕布拍照要求") < text.index("五、短信核验")
+    assert text.index("一、需要准备的材料") < text.index("二、备案文件（按打印顺序）") \
+        < text.index("三、核验单签署要求") < text.index("四、手写承诺") \
+        < text.index("五、幕布拍照要求") < text.index("六、短信核验")
     electronic, _ = cover(example("guangdong-personal"), rules=ELECTRONIC)
-    assert "二、电子化核验" in electronic and "三、短信核验" in electronic
+    assert "三、电子化核验" in electronic and "四、短信核验" in electronic
 
 
 def test_preapproval_content_is_on_the_cover() -> None:

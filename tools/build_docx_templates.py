@@ -724,6 +724,12 @@ def cover_body() -> list[etree._Element]:
         item("{%p for m in rules.materials %}"),
         item("□ {{ m.text }}{% if m.note %}（{{ m.note }}）{% endif %}"),
         item("{%p endfor %}"),
+        *when("rules.packet",  # the applicant's documents in print order (issue 23)
+              heading("{{ rules.headings.packet }}"),
+              item("{%p for d in rules.packet %}"),
+              item("{{ loop.index }}. 《{{ d.title }}》{{ d.count }}：{{ d.signs }}；"
+                   "{{ d.source }}。", 9),
+              item("{%p endfor %}")),
         *when("rules.signing",
               heading("{{ rules.headings.signing }}"),
               item("{%p for line in rules.signing %}"),

@@ -254,6 +254,8 @@ def _describe(f: dict[str, Any]) -> list[tuple[str, str]]:
     if f["commitment"]:
         lines.append(("commitment", "Guangdong personal sheets: the applicant handwrites the "
                                     "commitment (text on the cover)"))
+    for i, document in enumerate(f["documents"]):
+        lines.append(("documents" if i == 0 else "", _document_line(document, f["key"])))
     for i, rule in enumerate(f["acceptance"]):
         lines.append(("acceptance" if i == 0 else "", _acceptance_line(rule)))
     if not f["acceptance"]:
@@ -261,6 +263,35 @@ def _describe(f: dict[str, Any]) -> list[tuple[str, str]]:
     lines.append(("source", f"{f['source']} (as of {f['as_of']})"))
     lines.append(("rules", f"{f['origin']} {f['rules_version']}"))
     return lines
+
+
+def _document_line(document: dict[str, Any], province: str) -> str:
+    """One document of ``sheetgen rules PROVINCE``: its name, when this province asks it, who
+    signs, whose wording, its source."""
+    cases = [c for c in document.get("cases", [])
+             if not c.get("provinces") or province in c["provinces"]]
+    alternatives = [" and ".join([*c.get("when", []), *(
+        [f"at least {c['min_domains']} domains"] if c.get("min_domains") else [])])
+        + (f" ({c['note']})" if c.get("note") else "") for c in cases]
+    base = " and ".join(document.get("when", []))
+    either = "; or ".join(a for a in alternatives if a)
+    condition = (f"{base} and ({either})" if base and either and len(alternatives) > 1
+                 else " and ".join(c for c in (base, either) if c)) or "always"
+    if not document.get("applies", True):
+        condition = "not asked here by the source used"
+    signs = document.get("signs", "")
+    if document.get("signs_personal"):
+        signs = f"unit: {signs}; personal: {document['signs_personal']}"
+    wording = {"project": "sheetgen's wording, printed",
+               "province": f"the province's wording, not printed: {document.get('template_from')}"
+               }.get(document.get("wording", ""), "")
+    parts = [f"{document['label']} ({document['kind']})", f"when {condition}"]
+    parts += [f"signs {signs}"] if signs else []
+    parts += [f"{document.get('copies', 1)} original(s)"]
+    parts += [wording] if wording else []
+    disputed = [d for d in document.get("disputed", []) if province in d["provinces"]]
+    parts += [f"disputed: {d['note']} ({d['source']})" for d in disputed]
+    return " — ".join(parts) + f" — {document.get('source', '')} (as of {document.get('as_of')})"
 
 
 def _acceptance_line(rule: dict[str, Any]) -> str:

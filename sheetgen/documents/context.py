@@ -176,13 +176,25 @@ def _person(person: Person) -> dict[str, str]:
     }
 
 
-def document_context(plan: FilingPlan, kind: str, template: str, *, provider: str | None = None,
-                     qr: bool = True) -> SheetContext:
-    """The context of a one-per-applicant document of ``kind`` (a letter, a commitment).
+#: The flags a companion letter's structure depends on (its seal and fingerprint boxes): its
+#: context carries these only, so the few layouts a letter has can be listed for ``receive``.
+LETTER_FLAGS = ("unit", "personal", "seal", "no_seal", "fingerprint")
 
-    ``document`` (reference, code, filing type, province, date slot), ``host``, ``principal``
-    (the unit's principal, or a person's first website manager), ``provider``, ``flags`` (every
-    rules flag of the plan, and ``qr``) and ``rules`` (none yet); a form prints what it needs.
+
+def document_context(plan: FilingPlan, kind: str, template: str, *, provider: str | None = None,
+                     qr: bool = True, sheet: SheetPlan | None = None,
+                     flags: tuple[str, ...] | None = None) -> SheetContext:
+    """The context of a document of ``kind`` (a letter, a commitment): one per applicant, or
+    one per website with ``sheet``.
+
+    ``document`` (reference, code, filing type, province, and for the letters the list of
+    websites without declared prior approval, ``websites``, and of websites with their
+    managers, ``managers``), ``host``, ``principal`` (the unit's principal, or a person's first
+    website manager), ``legal`` (the unit's legal representative, empty without one),
+    ``provider``, with ``sheet`` also ``website`` and ``manager``, ``flags`` (every rules flag
+    of the plan, or only ``flags``, and ``qr``) and ``rules`` (none yet); a form prints what it
+    needs. The website's values the data does not hold (``website.purpose``, ``content``,
+    ``location``, ``maintenance``) are empty: lines to write on.
     """
     from sheetgen.rules import FLAGS
 
@@ -190,12 +202,20 @@ def document_context(plan: FilingPlan, kind: str, template: str, *, provider: st
     host = applicant.host
     principal = host.principal or applicant.websites[0].manager
     access_provider = applicant.access.provider
+    representative = host.legal_representative
+    index, count = (sheet.index, len(plan.sheets)) if sheet is not None else (0, 1)
     context: dict[str, Any] = {
         "document": {
             "ref": reference(applicant),
-            "code": sheet_code(reference(applicant), 0, 1, kind),
+            "code": sheet_code(reference(applicant), index, count, kind),
             "filing_type": applicant.filing_type.label,
             "province": plan.province.name,
+            "websites": "\n".join(
+                f"{n}. {site.name}：{'、'.join(d.name for d in site.domains)}"
+                for n, site in enumerate(applicant.websites, start=1) if not site.preapproval),
+            "managers": "\n".join(
+                f"{n}. {site.name}：{site.manager.name}（{site.manager.certificate.number}）"
+                for n, site in enumerate(applicant.websites, start=1)),
         },
         "host": {
             "name": host.name,
@@ -205,19 +225,50 @@ def document_context(plan: FilingPlan, kind: str, template: str, *, provider: st
             "address": host.address,
         },
         "principal": _person(principal),
+        "legal": {
+            "name": representative.name if representative else "",
+            "certificate_type": representative.certificate.type if representative else "",
+            "certificate_number": representative.certificate.number if representative else "",
+        },
         "provider": {"name": access_provider or provider or ""},
-        "flags": {name: name in plan.flags for name in FLAGS} | {"qr": qr},
+        "flags": {name: name in plan.flags for name in (flags or FLAGS)} | {"qr": qr},
         "rules": {},
     }
     principal_path = "host.principal" if host.principal else "websites[0].manager"
     paths = {
         "document.ref": "ref", "document.code": "ref", "document.filing_type": "filing_type",
-        "document.province": "province", "host.name": "host.name", "host.type": "host.nature",
+        "document.province": "province", "document.websites": "websites",
+        "document.managers": "websites",
+        "host.name": "host.name", "host.type": "host.nature",
         "host.certificate_type": "host.certificate.type",
         "host.certificate_number": "host.certificate.number", "host.address": "host.address",
+        "legal.name": "host.legal_representative.name",
+        "legal.certificate_type": "host.legal_representative.certificate.type",
+        "legal.certificate_number": "host.legal_representative.certificate.number",
         "provider.name": "access.provider" if access_provider else "--provider",
     }
     for key in PERSON_KEYS:
         json_key = key.replace("certificate_", "certificate.")
         paths[f"principal.{key}"] = f"{principal_path}.{json_key}"
+    if sheet is not None:
+        website = sheet.website
+        site = f"websites[{sheet.index}]"
+        context["website"] = {
+            "name": website.name,
+            "domains": domain_lines(website),
+            "homepage": website.homepage or "",
+            "ips": "，".join(website.ips or ()),
+            "preapproval": "、".join(item.label for item in website.preapproval),
+            "maintainer": f"{website.manager.name}（{website.manager.mobile}）",
+            "purpose": "", "content": "", "location": "", "maintenance": "",
+        }
+        context["manager"] = _person(website.manager)
+        paths |= {f"website.{key}": f"{site}.{key}"
+                  for key in ("name", "domains", "homepage", "ips", "preapproval")}
+        paths |= {f"website.{key}": site
+                  for key in ("purpose", "content", "location", "maintenance")}
+        paths["website.maintainer"] = f"{site}.manager"
+        for key in PERSON_KEYS:
+            json_key = key.replace("certificate_", "certificate.")
+            paths[f"manager.{key}"] = f"{site}.manager.{json_key}"
     return SheetContext(template, context, paths)

@@ -5,9 +5,11 @@ flow applies (and the provider's name, when one is given), the materials for thi
 to sign these sheets, the Guangdong commitment to copy by hand, the backdrop photo rules as
 the provider's own (paper flow) or the app verification (electronic flow), the SMS facts
 of the province and who gets a code, and the date the rules it prints hold as of. Every text
-comes from the plan (that is, from the rules data); the lists are static per layout
-(``rules.*``, part of the layout key), the applicant's own facts are values stamped into boxes
-(``cover.*``, ``sms.*``).
+comes from the plan (that is, from the rules data); the documents section lists this
+applicant's documents in print order (each printed one with who signs, seals or fingerprints
+and how many, each province-prescribed one with where its template comes from); the lists
+are static per layout (``rules.*``, part of the layout key), the applicant's own facts are
+values stamped into boxes (``cover.*``, ``sms.*``).
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ _NUMERALS = "一二三四五六七八九十"
 FLOW_LABELS = {"paper": "纸质核验（幕布拍照）", "electronic": "电子化核验（手机 App）"}
 
 
-def _headings(plan: FilingPlan) -> dict[str, str]:
+def _headings(plan: FilingPlan, packet: list[dict[str, str]]) -> dict[str, str]:
     """The cover's numbered section headings: only the sections this plan prints, numbered in
     order (the HTML and the DOCX template print the same numbers)."""
     sections = [("materials", "需要准备的材料", True),
+                ("packet", "备案文件（按打印顺序）", bool(packet)),
                 ("signing", "核验单签署要求", bool(plan.signing)),
                 ("commitment", "手写承诺（抄写在核验单虚线下方）",
                  plan.commitment_text is not None),
@@ -44,9 +47,14 @@ def _headings(plan: FilingPlan) -> dict[str, str]:
     return headings
 
 
-def cover_context(plan: FilingPlan, *, provider: str | None = None) -> SheetContext:
-    """The context of the cover checklist of ``plan``'s applicant; ``provider`` is the
-    provider's name when the data has none (``--provider``, the configuration file)."""
+def cover_context(plan: FilingPlan, packet: list[dict[str, str]] | None = None, *,
+                  provider: str | None = None) -> SheetContext:
+    """The context of the cover checklist of ``plan``'s applicant; ``packet`` lists its
+    documents in print order (:func:`sheetgen.documents.kinds.packet`: title, count, who signs,
+    where it comes from), printed as the cover's documents section (``rules.packet``);
+    ``provider`` is the provider's name when the data has none (``--provider``, the
+    configuration file)."""
+    packet = packet or []
     applicant = plan.applicant
     host = applicant.host
     access_provider = applicant.access.provider
@@ -86,8 +94,8 @@ def cover_context(plan: FilingPlan, *, provider: str | None = None) -> SheetCont
             "provider": bool(access_provider or provider)},
         "rules": {
             "edition": plan.edition, "edition_title": plan.edition_title,
-            "as_of": plan.rules_as_of, "headings": _headings(plan),
-            "flow": FLOW_LABELS[plan.verification],
+            "as_of": plan.rules_as_of, "headings": _headings(plan, packet),
+            "flow": FLOW_LABELS[plan.verification], "packet": packet,
             "electronic": list(plan.electronic),
             "materials": [{"text": m.text, "note": m.note or ""} for m in plan.materials],
             "signing": list(plan.signing),

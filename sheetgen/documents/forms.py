@@ -199,3 +199,99 @@ p.text {{ margin: 0; padding-top: 2mm; text-indent: 2em; overflow: hidden;
 #: The bundled forms by template stem (``templates/<stem>.html`` and ``.docx``), which
 #: ``tools/build_docx_templates.py`` writes; a kind names its stem as its ``template``.
 FORMS: dict[str, Form] = {}
+
+
+# --- the companion documents (issue 23): sheetgen's own plain wording -------------------------
+# No authority prescribes the wording of these letters (domain.md §8); the rules' documents
+# table marks them ``wording = "project"``. What the data does not hold is an empty ruled row,
+# a line to write on. The province-prescribed documents (广东/江苏/上海) are not here: sheetgen
+# never invents their text (a provider's template prints them).
+
+_TRUE = ("被授权人所提交的备案信息真实、准确、完整，本单位对其真实性承担责任。"
+         "本授权自签署之日起至本次备案办结之日止有效。")
+
+MANAGER_AUTHORISATION = Form(
+    "网站负责人授权书",
+    (Field("授权单位", "host.name", 10.0),
+     Field("统一社会信用代码", "host.certificate_number"),
+     Field("法定代表人", "legal.name"),
+     Field("法定代表人证件号码", "legal.certificate_number"),
+     Field("网站负责人姓名", "manager.name"),
+     Field("网站负责人证件类型", "manager.certificate_type"),
+     Field("网站负责人证件号码", "manager.certificate_number"),
+     Field("网站负责人手机号码", "manager.mobile"),
+     Field("网站名称", "website.name", 10.0),
+     Field("网站域名", "website.domains", 40.0),  # ten long domains (MAX_DOMAINS)
+     Field("备案省份", "document.province")),
+    text=("本单位法定代表人授权上述网站负责人负责上述网站，代表本单位办理该网站的互联网信息服务备案"
+          "（ICP备案）及真实性核验等相关事宜。", _TRUE),
+    signature="法定代表人签字：", seal="单位公章", seal_when="seal")
+
+PRINCIPAL_AUTHORISATION = Form(
+    "主体负责人授权书",
+    (Field("授权单位", "host.name", 10.0),
+     Field("统一社会信用代码", "host.certificate_number"),
+     Field("法定代表人", "legal.name"),
+     Field("法定代表人证件号码", "legal.certificate_number"),
+     Field("主体负责人姓名", "principal.name"),
+     Field("主体负责人证件类型", "principal.certificate_type"),
+     Field("主体负责人证件号码", "principal.certificate_number"),
+     Field("主体负责人手机号码", "principal.mobile"),
+     Field("备案省份", "document.province")),
+    text=("本单位法定代表人授权上述人员担任本单位的主体负责人，代表本单位办理本单位网站的互联网信息"
+          "服务备案（ICP备案）及真实性核验等相关事宜。", _TRUE),
+    signature="法定代表人签字：", seal="单位公章", seal_when="seal")
+
+LEGAL_AUTHORISATION = Form(
+    "法人授权书",
+    (Field("授权单位", "host.name", 10.0),
+     Field("统一社会信用代码", "host.certificate_number"),
+     Field("法定代表人", "legal.name"),
+     Field("法定代表人证件号码", "legal.certificate_number"),
+     Field("主体负责人姓名", "principal.name"),
+     Field("主体负责人证件号码", "principal.certificate_number"),
+     Field("网站及网站负责人", "document.managers", 40.0),
+     Field("备案省份", "document.province")),
+    text=("本人为上述单位的法定代表人，授权上述主体负责人和网站负责人代表本单位办理网站的互联网信息"
+          "服务备案（ICP备案）及真实性核验等相关事宜。", _TRUE),
+    signature="法定代表人签字：")
+
+NO_PREAPPROVAL = Form(
+    "不涉及前置审批承诺书",
+    (Field("网站主办者", "host.name", 10.0),
+     Field("主办者证件号码", "host.certificate_number"),
+     Field("网站名称及域名", "document.websites", 48.0),
+     Field("备案省份", "document.province")),
+    text=("网站主办者承诺：上述网站不提供新闻、出版、教育、医疗保健、药品和医疗器械、文化、广播电影"
+          "电视节目等依法须经有关主管部门审核同意的互联网信息服务，不涉及前置审批或专项审批内容。",
+          "如今后提供上述服务，将先取得有关主管部门的审批文件，并及时办理备案变更。"
+          "如有违反，网站主办者愿承担相应责任。"),
+    signature="网站主办者签字：", seal="单位公章", seal_when="seal", fingerprint=True,
+    fingerprint_when="fingerprint")
+
+WEBSITE_PLAN = Form(
+    "网站建设方案书",
+    (Field("网站主办者", "host.name", 10.0),
+     Field("网站名称", "website.name"),
+     Field("网站域名", "website.domains", 40.0),  # ten long domains (MAX_DOMAINS)
+     Field("网站首页网址", "website.homepage"),
+     Field("网站用途", "website.purpose", 16.0),
+     Field("主要内容及栏目", "website.content", 24.0),
+     Field("前置审批内容", "website.preapproval"),
+     Field("接入服务商", "provider.name"),
+     Field("服务器 IP 地址", "website.ips"),
+     Field("服务器所在地", "website.location"),
+     Field("网站负责人", "website.maintainer"),
+     Field("建设与维护安排", "website.maintenance", 16.0)),
+    text=("网站主办者保证以上内容真实、准确；网站上线后按本方案所列用途和内容运营，内容或接入信息"
+          "变化时及时办理备案变更。",),
+    signature="网站主办者签字：", seal="单位公章", seal_when="seal", fingerprint=True,
+    fingerprint_when="fingerprint")
+
+FORMS.update({
+    "letters/manager_authorisation": MANAGER_AUTHORISATION,
+    "letters/principal_authorisation": PRINCIPAL_AUTHORISATION,
+    "letters/legal_authorisation": LEGAL_AUTHORISATION,
+    "letters/no_preapproval": NO_PREAPPROVAL,
+    "letters/website_plan": WEBSITE_PLAN,
+})

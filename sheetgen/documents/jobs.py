@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sheetgen.documents.context import SheetContext, reference
-from sheetgen.documents.kinds import SHEET, kinds, provider_documents
+from sheetgen.documents.kinds import SHEET, printed_kinds
 from sheetgen.documents.options import RenderOptions
 from sheetgen.documents.plan import FilingPlan
 from sheetgen.errors import UsageError
@@ -47,14 +47,10 @@ def applicant_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
     (the cover, then the sheets, with the bundled kinds), one per website for a per-website
     kind; kinds printed as originals as many times as ``options`` says for them
     (:meth:`RenderOptions.originals_of`)."""
-    provided = (provider_documents(options.templates.provided, plan.documents)
-                if options.templates is not None else frozenset())
     jobs = []
-    for kind in kinds(plan, provided):
-        if not kind.applies(plan, options):
-            continue
-        for number, sheet in (enumerate(plan.sheets, start=1) if kind.per_website
-                              else [(None, None)]):
+    for kind in printed_kinds(plan, options):
+        for number, sheet in ([(s.index + 1, s) for s in kind.sheets(plan)]
+                              if kind.per_website else [(None, None)]):
             context = kind.context(plan, sheet, options, kind)
             jobs.append(PageJob(kind.job_title(plan, sheet), context, max_pages=kind.max_pages,
                                 copies=options.originals_of(kind.name) if kind.originals else 1,

@@ -35,7 +35,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sheetgen.documents.context import SheetContext, document_context, sheet_context
+from sheetgen.documents.context import (
+    LETTER_FLAGS,
+    SheetContext,
+    document_context,
+    sheet_context,
+)
 from sheetgen.documents.cover import MAX_PAGES as COVER_PAGES
 from sheetgen.documents.cover import TEMPLATE as COVER_TEMPLATE
 from sheetgen.documents.cover import cover_context
@@ -57,8 +62,10 @@ LayoutEnumerator = Callable[["FilingPlan", "Rules", "DocumentKind"], Iterator[Sh
 def flag_layouts(plan: FilingPlan, rules: Rules, kind: DocumentKind) -> Iterator[SheetContext]:
     """The layouts of a one-per-applicant form that receives every rules flag (a letter,
     :func:`letter_context`): its example context under each combination of flags a plan can
-    hold (unit or personal, seal or not, the filing type, the flow, the free flags): a
-    thousand or so keys, hashing only, so a scan of a letter printed elsewhere is found."""
+    hold (unit or personal, seal or not, the filing type, the flow, the free flags, the
+    companion documents' flags among them): some eight thousand keys, hashing only (about
+    0.6 s, once per receive that meets an unknown layout), so a scan of a letter printed
+    elsewhere is found."""
     from sheetgen.rules import FLAGS
 
     base = kind.context(plan, plan.sheets[0] if kind.per_website else None,
@@ -66,7 +73,8 @@ def flag_layouts(plan: FilingPlan, rules: Rules, kind: DocumentKind) -> Iterator
     if not set(FLAGS) <= set(base.context.get("flags", {})):
         yield base  # a context of its own flags: the example's layout only
         return
-    free = ("fingerprint", "commitment", "registrar", "special_site", "preapproval")
+    free = ("fingerprint", "commitment", "registrar", "special_site", "preapproval",
+            "manager_not_representative", "principal_not_representative", "approval_keyword")
     filing_types = ("new_filing", "new_website", "new_access", "change")
     holders = (("personal",), ("unit", "seal"), ("unit", "no_seal"), ("unit",))
     for holder, filing_type, flow, chosen in itertools.product(
@@ -96,6 +104,8 @@ class DocumentKind:
     code: bool = False           # carries a sheet code (QR)
     boxes: frozenset[str] = frozenset()  # what receive checks on a scan (of BOXES)
     layouts: LayoutEnumerator = flag_layouts  # every layout it can print (receive)
+    # Per website: the websites it prints for (None: every one).
+    sites: Callable[[FilingPlan], Sequence[SheetPlan]] | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isascii() or not self.name.replace("_", "a").isalnum() \
@@ -113,7 +123,13 @@ class DocumentKind:
         if chosen is not None:
             return bool(chosen)
         rule = plan.documents.get(self.name)
-        return self.default if rule is None else rule.applies(plan.flags)
+        if rule is None:
+            return self.default
+        return self.name in plan.required and (not self.per_website or bool(self.sheets(plan)))
+
+    def sheets(self, plan: FilingPlan) -> Sequence[SheetPlan]:
+        """The websites a per-website kind prints for."""
+        return plan.sheets if self.sites is None else self.sites(plan)
 
     def file_name(self, number: int | None) -> str:
         """The Word file's name part: ``cover``, ``sheet2``."""
@@ -163,9 +179,9 @@ def kinds(plan: FilingPlan | None = None, provided: Iterable[str] = ()) -> list[
         if rule.template is None and name in found:  # a registered kind: its own look
             if own is not None:
                 found[name] = dataclasses.replace(found[name], template=own)
-        elif rule.title is not None and (own or rule.template) is not None:
+        elif (rule.title or rule.label) is not None and (own or rule.template) is not None:
             found[name] = DocumentKind(
-                name=name, title=rule.title, context=letter_context,
+                name=name, title=rule.title or rule.label or name, context=letter_context,
                 template=own or rule.template, default=True, max_pages=rule.max_pages,
                 suffix=rule.suffix or "", order=rule.order, originals=rule.originals,
                 code=rule.code, boxes=frozenset(rule.boxes))
@@ -200,6 +216,15 @@ def provider_documents(provided: Mapping[str, Sequence[str]],
     return frozenset(provided)
 
 
+def printed_kinds(plan: FilingPlan, options: RenderOptions) -> list[DocumentKind]:
+    """The kinds ``plan``'s applicant gets under ``options``, in print order, a provider's
+    ``documents/`` templates (``options.templates``) included: what the jobs print and the
+    cover lists."""
+    provided = (provider_documents(options.templates.provided, plan.documents)
+                if options.templates is not None else frozenset())
+    return [found for found in kinds(plan, provided) if found.applies(plan, options)]
+
+
 def kind(name: str, plan: FilingPlan | None = None,
          provided: Iterable[str] = ()) -> DocumentKind | None:
     """The kind called ``name`` (registered, or defined by ``plan``'s rules, with a
@@ -211,7 +236,59 @@ def kind(name: str, plan: FilingPlan | None = None,
 
 def _cover(plan: FilingPlan, sheet: SheetPlan | None, options: RenderOptions,
            kind: DocumentKind) -> SheetContext:
-    return cover_context(plan, provider=options.provider)
+    return cover_context(plan, packet(plan, options), provider=options.provider)
+
+
+def packet(plan: FilingPlan, options: RenderOptions) -> list[dict[str, str]]:
+    """The cover's list of this applicant's documents in print order (``rules.packet``):
+    each printed one (how many, who signs, seals, fingerprints), then each the table names
+    for it that sheetgen does not print (the province's wording: where its template comes
+    from). Static per layout: every text comes from the rules and the plan."""
+    items: list[tuple[int, dict[str, str]]] = []
+    printed = set()
+    for found in printed_kinds(plan, options):
+        if found.name == COVER.name:
+            continue
+        printed.add(found.name)
+        rule = plan.documents.get(found.name)
+        sites = found.sheets(plan) if found.per_website else ()
+        # The provider's [originals] count when it names the kind, else what the table asks.
+        copies = dict(options.originals).get(found.name) or (
+            rule.copies if rule is not None and rule.label else
+            options.copies if found.originals else 1)
+        count = (f"每个网站原件 {copies} 份（" + "、".join(f"网站 {s.index + 1}" for s in sites)
+                 + "）" if found.per_website and len(plan.sheets) > 1 else f"原件 {copies} 份")
+        title = rule.label if rule and rule.label else (
+            "网站备案信息真实性核验单" if found.name == SHEET.name else found.title)
+        items.append((found.order, {"title": title, "count": count,
+                                    "signs": _signs(plan, found.name), "source": "随本清单打印"}))
+    for name, rule in plan.documents.items():
+        if name in printed or name not in plan.required or rule.wording != "province" \
+                or rule.label is None:
+            continue
+        items.append((rule.order, {"title": rule.label, "count": f"原件 {rule.copies} 份",
+                                   "signs": _signs(plan, name),
+                                   "source": f"不随本清单打印，模板：{rule.template_from}"}))
+    return [item for _, item in sorted(items, key=lambda pair: pair[0])]  # stable
+
+
+def _signs(plan: FilingPlan, name: str) -> str:
+    """Who signs document ``name`` for this applicant, with the seal and fingerprint."""
+    rule = plan.documents.get(name)
+    if name == SHEET.name:
+        if "paper" not in plan.flags:
+            return "按接入服务商的电子化核验流程在 App 中确认"
+        return "按“核验单签署要求”签字" + ("并加盖单位公章" if plan.needs_seal else "") \
+            + ("、按手印" if plan.needs_fingerprint else "")
+    if rule is None:
+        return ""
+    text = (rule.signs_personal if not plan.unit and rule.signs_personal else rule.signs) or ""
+    marks = []
+    if rule.seal and plan.needs_seal and "公章" not in text:
+        marks.append("加盖单位公章")
+    if rule.fingerprint and plan.needs_fingerprint and "手印" not in text:
+        marks.append("按手印")
+    return "，".join([text, *marks]) if text else "，".join(marks)
 
 
 def _sheet(plan: FilingPlan, sheet: SheetPlan | None, options: RenderOptions,
@@ -258,3 +335,53 @@ SHEET = register(DocumentKind(
     name="sheet", title="网站 {n}：{website}", context=_sheet, per_website=True, default=True,
     order=20, choice="sheet", originals=True, code=True, boxes=frozenset(BOXES),
     layouts=_sheet_layouts))
+
+
+# --- the companion documents (issue 23): sheetgen's own wording -----------------------------
+# Each a one-page Form (sheetgen.documents.forms, templates/letters/<kind>.html and .docx), a
+# kind here, and a [documents.<kind>] entry in the rules saying which applicant gets it.
+
+def _letter(plan: FilingPlan, sheet: SheetPlan | None, options: RenderOptions,
+            kind: DocumentKind) -> SheetContext:
+    """A companion letter's context: the document context, with the website for a
+    per-website letter, and only the flags its boxes depend on (:data:`LETTER_FLAGS`)."""
+    return document_context(plan, kind.name, kind.template_name(sheet),
+                            provider=options.provider, qr=options.qr and kind.code,
+                            sheet=sheet if kind.per_website else None, flags=LETTER_FLAGS)
+
+
+def _letter_layouts(plan: FilingPlan, rules: Rules, kind: DocumentKind
+                    ) -> Iterator[SheetContext]:
+    """Every layout of a companion letter: unit with or without a seal, or a person, each
+    with or without the fingerprint box (six)."""
+    base = kind.context(plan, plan.sheets[0] if kind.per_website else None,
+                        RenderOptions(qr=True), kind)
+    holders = (("personal",), ("unit", "seal"), ("unit", "no_seal"))
+    for holder, fingerprint in itertools.product(holders, (False, True)):
+        held = {*holder, *(("fingerprint",) if fingerprint else ())}
+        flags = {name: name in held for name in LETTER_FLAGS} | {"qr": True}
+        yield SheetContext(base.template, {**base.context, "flags": flags}, base.paths)
+
+
+def _manager_sites(plan: FilingPlan) -> Sequence[SheetPlan]:
+    return [sheet for sheet in plan.sheets if sheet.index in plan.manager_sites]
+
+
+def _companion(name: str, title: str, order: int, boxes: set[str], *,
+               per_website: bool = False,
+               sites: Callable[[FilingPlan], Sequence[SheetPlan]] | None = None
+               ) -> DocumentKind:
+    return register(DocumentKind(
+        name=name, title=title, context=_letter, template=f"letters/{name}",
+        per_website=per_website, order=order, code=True,
+        boxes=frozenset({"signature", "date", *boxes}), layouts=_letter_layouts, sites=sites))
+
+
+LEGAL_AUTHORISATION = _companion("legal_authorisation", "法人授权书", 30, set())
+PRINCIPAL_AUTHORISATION = _companion("principal_authorisation", "主体负责人授权书", 31, {"seal"})
+MANAGER_AUTHORISATION = _companion("manager_authorisation",
+                                   "网站负责人授权书（网站 {n}：{website}）", 32, {"seal"},
+                                   per_website=True, sites=_manager_sites)
+NO_PREAPPROVAL = _companion("no_preapproval", "不涉及前置审批承诺书", 34, {"seal", "fingerprint"})
+WEBSITE_PLAN = _companion("website_plan", "网站建设方案书（网站 {n}：{website}）", 36,
+                          {"seal", "fingerprint"}, per_website=True)

@@ -12,7 +12,11 @@ The cover's lines are selected by flags (``personal``, ``unit``, ``seal``, ``no_
 ``domain_certificate``, the filing type code and the verification flow ``paper`` or
 ``electronic``), the same vocabulary the rules file's ``when`` and ``unless`` lists use
 (:data:`sheetgen.rules.FLAGS`). The backdrop-photo rules are each provider's own: the plan
-keeps those of the applicant's province, each line after whose rule it is.
+keeps those of the applicant's province, each line after whose rule it is. The companion
+documents add ``manager_not_representative`` and ``principal_not_representative`` (a unit
+whose website manager or principal is not ``host.legal_representative``; neither holds
+without one, and ``check`` warns) and ``approval_keyword``; :attr:`FilingPlan.required` is the
+documents table's kinds that hold for this applicant (its province, flags and domain count).
 
 Who gets an SMS code depends on the filing type (``[sms.recipients]``): a new filing sends
 one to the principal and to each website's manager, a new website or a new access only to
@@ -28,6 +32,7 @@ from typing import Literal
 
 from sheetgen.model import Applicant, Website
 from sheetgen.rules import Document, Material, Province, Rules
+from sheetgen.rules.acceptance import approval_keyword, is_representative
 from sheetgen.vocabulary import Preapproval
 
 __all__ = ["FilingPlan", "Material", "SheetPlan", "SmsPlan", "make_plan"]
@@ -126,6 +131,10 @@ class FilingPlan:
     # The rules' entry of each document kind they name ([documents.<kind>]): when it prints
     # (against ``flags``), and the definition of a kind the rules define (documents.kinds).
     documents: dict[str, Document] = field(default_factory=dict)
+    # The documents table's kinds this applicant gets (province, flags, domain counts).
+    required: frozenset[str] = frozenset()
+    # The websites (0-based) whose manager is not the unit's legal representative.
+    manager_sites: tuple[int, ...] = ()
 
 
 def _sms(applicant: Applicant, province: Province, rules: Rules) -> SmsPlan:
@@ -201,13 +210,27 @@ def make_plan(applicant: Applicant, rules: Rules, *, variant: str = "auto") -> F
     preapproval = any(w.preapproval for w in applicant.websites)
     no_seal_text = rules.no_seal_text(province)
 
+    representative = applicant.host.legal_representative if unit else None
+    manager_sites = () if representative is None else tuple(
+        i for i, w in enumerate(applicant.websites)
+        if not is_representative(representative, w.manager))
+    principal_other = (representative is not None and applicant.host.principal is not None
+                       and not is_representative(representative, applicant.host.principal))
+
     flags = {"unit" if unit else "personal", applicant.filing_type.code, flow}
     flags |= {name for name, held in (("seal", seal == "seal"), ("no_seal", seal == "no_seal"),
                                       ("fingerprint", fingerprint), ("commitment", commitment),
                                       ("registrar", registrar), ("preapproval", preapproval),
                                       ("domain_certificate",
                                        rules.domain_certificate_required(province)),
-                                      ("special_site", applicant.special_site)) if held}
+                                      ("special_site", applicant.special_site),
+                                      ("manager_not_representative", bool(manager_sites)),
+                                      ("principal_not_representative", principal_other),
+                                      ("approval_keyword",
+                                       approval_keyword(applicant, rules, province)))
+              if held}
+    domains = sum(len(w.domains) for w in applicant.websites)
+    held_flags = frozenset(flags)
     template = spec.templates.unit if unit else spec.templates.personal
     sheets = tuple(
         SheetPlan(index=i, website=website, variant=chosen, template=template, unit=unit,
@@ -246,4 +269,7 @@ def make_plan(applicant: Applicant, rules: Rules, *, variant: str = "auto") -> F
         electronic=(tuple(line.text for line in rules.select(rules.electronic, flags))
                     if not paper else ()),
         documents=dict(rules.documents),
+        required=frozenset(name for name, document in rules.documents.items()
+                           if document.applies(held_flags, province.key, domains)),
+        manager_sites=manager_sites,
     )

@@ -80,7 +80,8 @@ Source = Annotated[str, StringConstraints(pattern=r"^(seed|doc|recon): *\S")]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Flag = Literal["personal", "unit", "seal", "no_seal", "fingerprint", "commitment", "registrar",
                "special_site", "new_filing", "new_website", "new_access", "change", "paper",
-               "electronic", "preapproval", "domain_certificate"]
+               "electronic", "preapproval", "domain_certificate", "manager_not_representative",
+               "principal_not_representative", "approval_keyword"]
 FilingTypeCode = Literal["new_filing", "new_website", "new_access", "change"]
 Flow = Literal["paper", "electronic"]
 #: The conditions that ``when`` lists may name; :mod:`~.plan` computes them per filing.
@@ -288,14 +289,48 @@ class Conditional(_Entry):
             not any(flag in flags for flag in self.unless)
 
 
+class DocumentCase(_Entry):
+    """One case of a document's condition: in ``provinces`` (empty: every one the document
+    applies in), when every flag of ``when`` holds and, with ``min_domains``, when the filing
+    lists at least that many domains (the website plan's thresholds, per host kind)."""
+
+    provinces: tuple[Key, ...] = ()
+    when: tuple[Flag, ...] = ()
+    min_domains: int | None = Field(None, ge=1)
+    note: Text | None = None
+
+    def applies(self, flags: frozenset[str], province: str, domains: int) -> bool:
+        return ((not self.provinces or province in self.provinces)
+                and all(flag in flags for flag in self.when)
+                and (self.min_domains is None or domains >= self.min_domains))
+
+
+class DocumentDispute(_Entry):
+    """What another source says and the table does not use (``used = false``), kept as data:
+    JD Cloud lists 江苏 for the 网站负责人授权书, 江苏's own notice asks the 法人授权书."""
+
+    provinces: tuple[Key, ...] = Field(min_length=1)
+    note: Text
+    used: bool = False
+
+
 class Document(_Data):
     """A document kind in the rules: ``[documents.<kind>]`` (:mod:`sheetgen.documents.kinds`).
 
-    ``when``: the kind prints for an applicant when every flag holds (empty: always); a kind
-    the table does not name prints by its registry entry's default (the cover and the sheet
-    do). With ``title`` and ``template`` the entry also *defines* a kind, no code needed: a
-    one-per-applicant form (a provider's letter) printed from ``<template>.html`` (and
-    ``.docx``) of the template set, with the context of
+    The documents table: which applicant gets the document (``provinces``, empty: every one;
+    ``when``: flags that must all hold; ``cases``: when given, at least one must hold too),
+    who signs it (``signs``, ``signs_personal`` for a personal filer), the unit's ``seal``,
+    a ``fingerprint`` box (where the province asks personal fingerprints), how many
+    ``copies`` (originals), and whose wording it is: ``project`` (sheetgen's own text, printed
+    by a registered kind) or ``province`` (the province prescribes it; sheetgen never invents
+    the text: the cover names it and ``template_from`` says where its template comes from).
+    ``label`` is its Chinese name on the cover and in ``sheetgen rules``; ``disputed`` keeps
+    what other sources say. Every entry of the built-in table has ``source`` and ``as_of``.
+
+    A kind the table does not name prints by its registry entry's default (the cover and the
+    sheet do). With ``title`` and ``template`` the entry also *defines* a kind, no code
+    needed: a one-per-applicant form (a provider's letter) printed from ``<template>.html``
+    (and ``.docx``) of the template set, with the context of
     :func:`~sheetgen.documents.context.document_context`; it replaces a registered kind of
     the same name. With a ``title`` alone the kind prints only from a provider's template,
     ``documents/<kind>.html`` (and ``.docx``) of its template set. A separate table, so a
@@ -303,6 +338,20 @@ class Document(_Data):
     """
 
     when: tuple[Flag, ...] = ()
+    provinces: tuple[Key, ...] = ()
+    cases: tuple[DocumentCase, ...] = ()
+    label: Text | None = None          # its Chinese name (cover, sheetgen rules)
+    signs: Text | None = None          # who signs it (a unit's, or everyone's)
+    signs_personal: Text | None = None  # who signs it for a personal filer, when different
+    seal: bool = False                 # the unit's seal
+    fingerprint: bool = False          # a fingerprint box where flags.fingerprint holds
+    copies: int = Field(default=1, ge=1, le=10)  # originals asked for
+    wording: Literal["project", "province"] | None = None
+    template_from: Text | None = None  # province wording: where its template comes from
+    note: Text | None = None
+    disputed: tuple[DocumentDispute, ...] = ()
+    source: Source | None = None
+    as_of: date | None = None
     title: Text | None = None          # the bookmark and the Word file's title
     template: Annotated[str, StringConstraints(
         pattern=r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$", max_length=100)] | None = None
@@ -319,10 +368,32 @@ class Document(_Data):
         # ``documents/<kind>`` template (a province's prescribed text); a template needs one.
         if self.template is not None and self.title is None:
             raise ValueError("a document kind the rules define needs both title and template")
+        if (self.wording == "province") != (self.template_from is not None):
+            raise ValueError("a document of the province's wording says where its template "
+                             "comes from (template_from), and only such a document does")
         return self
 
-    def applies(self, flags: frozenset[str]) -> bool:
-        return all(flag in flags for flag in self.when)
+    def applies(self, flags: frozenset[str], province: str = "", domains: int = 0) -> bool:
+        """Whether an applicant in ``province`` with ``flags`` and ``domains`` domains gets
+        it (``province`` empty: the provinces are not asked)."""
+        return ((not province or not self.provinces or province in self.provinces)
+                and all(flag in flags for flag in self.when)
+                and (not self.cases or any(c.applies(flags, province, domains)
+                                           for c in self.cases)))
+
+    def in_province(self, province: str) -> bool:
+        """Whether the table names ``province`` for it (at all, in some case)."""
+        if self.provinces and province not in self.provinces:
+            return False
+        return not self.cases or any(not c.provinces or province in c.provinces
+                                     for c in self.cases)
+
+    def facts(self, name: str) -> dict[str, Any]:
+        """The entry as JSON (``sheetgen rules PROVINCE --json``)."""
+        return {"kind": name, **self.model_dump(
+            mode="json", exclude_defaults=True,
+            exclude={"title", "template", "order", "suffix", "max_pages", "code", "originals",
+                     "boxes"})}
 
 
 class Material(Conditional):
@@ -417,7 +488,7 @@ class Rules(_Data):
         # The acceptance rules of each province, once: check runs them on every record.
         for province in self.provinces:
             self._acceptance[province.key] = tuple(
-                rule for rule in self.acceptance if rule.applies(province.key))
+                rule for rule in self.acceptance if self._rule_applies(rule, province.key))
         for province in self.provinces:
             self._by_key[province.key] = province
             for name in province.names:
@@ -427,6 +498,29 @@ class Rules(_Data):
         for cert in self.certificates:
             for name in (cert.name, cert.code, *cert.aliases):
                 self._certificates.setdefault(_name_key(name), cert)
+
+    def _rule_applies(self, rule: AcceptanceRule, key: str) -> bool:
+        """Whether an acceptance rule applies in ``key``: a rule about a document
+        (``document``, legal_representative_letter) where the documents table names the
+        province, others by their own ``provinces``."""
+        if rule.document is not None:
+            document = self.documents.get(rule.document)
+            return document is not None and document.in_province(key)
+        return rule.applies(key)
+
+    def letter(self, rule: AcceptanceRule) -> str:
+        """The name of the document an acceptance rule is about (its ``document``'s label)."""
+        document = self.documents.get(rule.document or "")
+        return (document.label if document is not None and document.label else None) \
+            or rule.letter or rule.document or ""
+
+    def documents_for(self, province: Province) -> list[tuple[str, Document]]:
+        """The documents table's entries that name ``province`` (with a label), or that a
+        disputing source names for it, in print order (``order``, then file order)."""
+        found = [(name, d) for name, d in self.documents.items()
+                 if d.label is not None and (d.in_province(province.key) or any(
+                     province.key in disputed.provinces for disputed in d.disputed))]
+        return sorted(found, key=lambda item: item[1].order)
 
     # --- identity ---------------------------------------------------------------------------
 
@@ -591,7 +685,11 @@ class Rules(_Data):
                     "alternatives": [a.model_dump(mode="json") for a in sms.alternatives],
                     "carriers": [c.model_dump() for c in sms.carriers],
                     "source": sms.source, "as_of": sms.as_of.isoformat()},
-            "acceptance": [rule.facts() for rule in self.acceptance_for(province.key)],
+            "acceptance": [rule.facts() | ({"letter": self.letter(rule)} if rule.document
+                                           else {})
+                           for rule in self.acceptance_for(province.key)],
+            "documents": [d.facts(name) | {"applies": d.in_province(province.key)}
+                          for name, d in self.documents_for(province)],
             "source": province.source, "as_of": province.as_of.isoformat(),
             "origin": self.origin, "rules_version": self.version,
         }
@@ -712,6 +810,22 @@ def _consistency(rules: Rules) -> list[Problem]:
         if not rules.certificates_for(nature):
             bad("certificates", f"no certificate type fits the nature {nature.code}")
     problems += _acceptance.consistency(rules.acceptance, {p.key for p in rules.provinces})
+    known = {p.key for p in rules.provinces}
+    for name, document in rules.documents.items():
+        named: list[tuple[str, tuple[str, ...]]] = [("provinces", document.provinces)]
+        named += [(f"cases[{i}].provinces", c.provinces) for i, c in enumerate(document.cases)]
+        named += [(f"disputed[{i}].provinces", d.provinces)
+                  for i, d in enumerate(document.disputed)]
+        for part, province_keys in named:
+            for province_key in province_keys:
+                if province_key not in known:
+                    bad(f"documents.{name}.{part}", f"unknown province key {province_key!r}")
+    for i, accepted in enumerate(rules.acceptance):
+        if accepted.document is not None and (
+                accepted.document not in rules.documents
+                or rules.documents[accepted.document].label is None):
+            bad(f"acceptance[{i}].document", f"{accepted.document!r} is no entry of the "
+                                             "documents table with a label")
     return problems
 
 

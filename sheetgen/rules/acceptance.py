@@ -78,7 +78,9 @@ class AcceptanceRule(BaseModel):
     across_records: Severity | None = None  # contact_shared: between records of one run
     keywords: dict[_Key, tuple[_Text, ...]] = {}  # preapproval_keyword: category → keywords
     roles: tuple[Literal["principal", "manager"], ...] = ()  # legal_representative_letter
-    letter: _Text | None = None             # legal_representative_letter
+    letter: _Text | None = None             # legal_representative_letter (else the document's)
+    document: _Key | None = None            # legal_representative_letter: the documents
+                                            # table's entry (its provinces and label)
     zh_missing: _Text | None = None         # legal_representative_letter: no representative
     en_missing: _Text | None = None
     name_form: Literal["operator", "operator_marked"] | None = None  # sole_trader_name
@@ -109,8 +111,8 @@ KIND_PARAMETERS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "contact_shared": (frozenset(), frozenset({"across_records"})),
     "preapproval_keyword": (frozenset({"keywords"}), frozenset()),
     "domain_holder_mismatch": (frozenset(), frozenset()),
-    "legal_representative_letter": (frozenset({"roles", "letter", "zh_missing", "en_missing"}),
-                                    frozenset()),
+    "legal_representative_letter": (frozenset({"roles", "zh_missing", "en_missing"}),
+                                    frozenset({"letter", "document"})),
     "sole_trader_name": (frozenset({"name_form"}), frozenset({"marker"})),
 }
 _PARAMETERS = frozenset(p for required, optional in KIND_PARAMETERS.values()
@@ -443,7 +445,7 @@ def _legal_representative_letter(f: Filing, rule: AcceptanceRule) -> Iterator[Fi
     if not host.nature.unit:
         return
     representative = getattr(host, "legal_representative", None)
-    fields: dict[str, object] = {"letter": rule.letter, "province": f.province.name}
+    fields: dict[str, object] = {"letter": f.rules.letter(rule), "province": f.province.name}
     if representative is None:
         roles = [_ROLES[r] for r in rule.roles]
         yield "host.legal_representative", {
@@ -505,6 +507,22 @@ def _sole_trader_name(f: Filing, rule: AcceptanceRule) -> Iterator[Finding]:
     if untraded and name != _name_key(expected):
         yield "host.name", {"operator": operator, "expected": expected,
                             "province": f.province.name}
+
+
+def is_representative(representative: Any, person: Person) -> bool:
+    """Whether ``person`` is the unit's legal representative (same name and certificate
+    number, as the acceptance rule compares them)."""
+    return ((_name_key(representative.name), _person_key(representative.certificate.number))
+            == (_name_key(person.name), _person_key(person.certificate.number)))
+
+
+def approval_keyword(applicant: Applicant, rules: Rules, province: Province) -> bool:
+    """Whether a website without declared prior approval (or the unit) has a name holding a
+    keyword of the province's ``preapproval_keyword`` rule: the 不涉及前置审批承诺书's case."""
+    filing = Filing(applicant, province, rules, date(2000, 1, 1))  # the rule reads no date
+    return any(next(_preapproval_keyword(filing, rule), None) is not None
+               for rule in rules.acceptance_for(province.key)
+               if rule.kind == "preapproval_keyword")
 
 
 KINDS: dict[str, Callable[[Filing, AcceptanceRule], Iterator[Finding]]] = {
