@@ -658,15 +658,32 @@ JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.S)
 #: Where a statement was in the source: a private-use marker in the HTML text.
 MARKER = re.compile("\ue000(\\d+)\ue001")
 #: The statements a converted template may use (docxtpl evaluates them, from the DOCX).
-STATEMENTS = frozenset({"if", "elif", "else", "endif", "for", "endfor"})
-INLINE = frozenset({"span", "a", "b", "i", "em", "strong", "br", "small", "sub", "sup"})
+STATEMENTS = frozenset({"if", "elif", "else", "endif", "for", "endfor", "set"})
+INLINE = frozenset({"span", "a", "b", "i", "em", "strong", "br", "small", "sub", "sup", "u",
+                    "s", "code", "abbr", "time", "mark", "q", "cite", "label"})
 BLOCK = frozenset({"html", "body", "div", "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol",
-                   "li", "table"})
+                   "li", "table", "section", "article", "header", "footer", "aside", "main",
+                   "nav", "blockquote", "figure"})
 VOID = frozenset({"meta", "col", "br", "img", "link", "hr", "input"})
 #: Properties children inherit (custom properties, ``--name``, too).
 INHERITED = frozenset({"font-size", "line-height", "font-family", "text-align",
                        "letter-spacing", "color", "text-indent", "white-space",
                        "list-style-type"})
+#: The CSS properties the converter reads; a template using any other fails the build.
+#: (``IGNORED``: print hints Word has no equal for, or that only matter to WeasyPrint's layout
+#: of boxes sheetgen fits itself: a two-column list prints in one column in Word.)
+PROPERTIES = frozenset({
+    "font-size", "line-height", "font-family", "font-weight", "text-align", "letter-spacing",
+    "color", "text-indent", "display", "width", "height", "vertical-align", "content",
+    "list-style-type", "position",
+    *(f"{box}-{side}" for box in ("margin", "padding")
+      for side in ("top", "right", "bottom", "left")),
+    *(f"border-{side}-{what}" for side in ("top", "right", "bottom", "left")
+      for what in ("width", "style", "color"))})
+IGNORED = frozenset({"white-space", "overflow", "box-sizing", "border-collapse",
+                     "table-layout", "columns", "column-gap", "break-inside", "break-after",
+                     "break-before", "page-break-inside", "page-break-after",
+                     "page-break-before"})
 #: The templates' font families → the fonts the DOCX names (fonts/*.ttf family names).
 FAMILIES = {"Sheetgen Serif": BODY_FONT, "Sheetgen Sans": HEADING_FONT}
 
@@ -817,7 +834,16 @@ def declarations(content: Any) -> list[tuple[str, str]]:
             raise Unsupported(f"CSS: {tinycss2.serialize([item])!r}")
         name = item.name if item.name.startswith("--") else item.lower_name
         text = tinycss2.serialize(item.value).strip()
-        found += [(name, text)] if name.startswith("--") else expand(name, text)
+        if name.startswith("--"):
+            found.append((name, text))
+            continue
+        for longhand, value in expand(name, text):
+            if longhand not in PROPERTIES | IGNORED:
+                raise Unsupported(f"CSS: the property {name}")
+            if longhand == "position" and value not in ("static", "relative"):
+                raise Unsupported(f"CSS: position: {value} (the converter lays out the "
+                                  "normal flow only)")
+            found.append((longhand, value))
     return found
 
 
@@ -941,6 +967,7 @@ class Look:
     heading: bool
     spacing: float  # pt: letter spacing
     color: str
+    bold: bool = False
 
 
 def look(style: Style) -> Look:
@@ -954,11 +981,15 @@ def look(style: Style) -> Look:
     if len(color) == 3:
         color = "".join(c * 2 for c in color)
     spacing = style.get("letter-spacing", "0")
+    weight = style.get("font-weight", "normal")
+    if weight not in ("normal", "bold", "400", "700"):
+        raise Unsupported(f"font-weight {weight}")
     return Look(size, round(line, 2),
                 {"left": "left", "center": "center", "right": "right", "justify": "both"}[
                     style.get("text-align", "left")],
                 FAMILIES[family] == HEADING_FONT,
-                pt(spacing, size) if spacing != "normal" else 0.0, color.upper())
+                pt(spacing, size) if spacing != "normal" else 0.0, color.upper(),
+                weight in ("bold", "700"))
 
 
 def length(style: Style, name: str, size: float = 12.0, whole: float = 0.0) -> float:
@@ -1194,8 +1225,13 @@ class Converter:
         if not content:
             return []
         made = run(content, shown.size, heading=shown.heading, spacing=shown.spacing or None)
-        if shown.color != "000000":
-            made[0].append(w("color", val=shown.color))
+        if shown.color != "000000":  # in the schema's order: before spacing and size
+            properties = made[0]
+            later = [child for child in properties if child.tag in (W + "spacing", W + "sz")]
+            properties.insert(properties.index(later[0]), w("color", val=shown.color))
+        if shown.bold and not shown.heading:  # the heading face is bold already
+            made[0].insert(0, w("bCs"))
+            made[0].insert(0, w("b"))
         return [made]
 
     def paragraph(self, element: etree._Element, runs: list[etree._Element], *,
@@ -1227,13 +1263,35 @@ class Converter:
     # Tables.
 
     def table(self, element: etree._Element, width: float) -> list[etree._Element]:
-        """A table: the colgroup's widths, rows (statements between rows become docxtpl row
-        tags), col- and rowspans; a row holding a value's box gets an exact height (the
+        """A table: the colgroup's widths (equal columns without one), rows (statements
+        between rows become docxtpl row tags; ``{% if %}`` between cells makes a row per
+        branch), col- and rowspans; a row holding a value's box gets an exact height (the
         box's, with the cell's padding), so sheetgen can fit the value; other rows grow."""
-        columns = element.find("colgroup")
-        if columns is None:
-            raise self.fail(element, "a table without a <colgroup>")
-        widths = [length(self.styles[col], "width", whole=width) or None for col in columns]
+        trs: list[etree._Element] = []
+        between: list[str | None] = [element.text]  # the text before each row, and after
+        columns: etree._Element | None = None
+        for child in element:
+            if child.tag == "colgroup":
+                columns = child
+                between[-1] = (between[-1] or "") + (child.tail or "")
+            elif child.tag in ("thead", "tbody", "tfoot"):
+                between[-1] = (between[-1] or "") + (child.text or "")
+                for tr in child:
+                    trs.append(tr)
+                    between.append(tr.tail)
+                between[-1] = (between[-1] or "") + (child.tail or "")
+            else:
+                trs.append(child)
+                between.append(child.tail)
+        for tr in trs:
+            if tr.tag != "tr":
+                raise self.fail(tr, "a table's child other than <colgroup>, <tbody> and <tr>")
+        if columns is not None:
+            widths = [length(self.styles[col], "width", whole=width) or None for col in columns]
+        else:
+            count = max((sum(int(td.get("colspan", "1")) for td in tr) for tr in trs),
+                        default=1)
+            widths = [None] * count
         free = width - sum(x for x in widths if x)
         auto = sum(1 for x in widths if not x)
         edges = [0.0]
@@ -1241,7 +1299,10 @@ class Converter:
             edges.append(edges[-1] + (x or free / auto))
         rows: list[Row] = []
         spans: dict[int, tuple[int, int]] = {}  # column → (rows left, last column)
-        first_cell: etree._Element | None = None
+        cells = [td for tr in trs for td in tr]
+        if not cells:
+            raise self.fail(element, "a table without cells")
+        first = cells[0]
 
         def tags(text: str | None) -> None:
             if text and MARKER.sub("", text).strip():
@@ -1249,78 +1310,146 @@ class Converter:
             rows.extend(tag_row(self.statement(i, "tr"), width)
                         for i in MARKER.findall(text or ""))
 
-        tags(element.text)
-        trs = [child for child in element if child.tag != "colgroup"]
-        tags(columns.tail)
-        for tr in trs:
-            if tr.tag != "tr":
-                raise self.fail(tr, "a table's child other than <colgroup> and <tr>")
-            if MARKER.search(tr.text or "") or any(MARKER.search(td.tail or "") for td in tr):
-                raise self.fail(tr, "a statement between cells")
-            cells: list[Cell] = []
-            heights: list[float] = []
-            fixed = False
-            column = 0
-            for td in tr:
-                while column in spans:
-                    left, end = spans[column]
-                    cells.append(Cell(edges[column], edges[end], [tiny()], merge="continue",
-                                      ruled=self.ruled(first_cell)))
-                    if left > 1:
-                        spans[column] = (left - 1, end)
-                    else:
-                        del spans[column]
-                    column = end
-                first_cell = first_cell if first_cell is not None else td
-                span = int(td.get("colspan", "1"))
-                end = column + span
-                if end >= len(edges):
-                    raise self.fail(td, "more cells than the colgroup has columns")
-                style = self.styles[td]
-                size = look(style).size
-                pad = length(style, "padding-left", size)
-                content = self.blocks(td, edges[end] - edges[column] - 2 * pad)
-                boxes = [child for child in td if child.get("data-field") or
-                         child.get("data-region")]
-                vertical = (length(style, "padding-top", size)
-                            + length(style, "padding-bottom", size))
-                if len(td) == 1 and boxes and not MARKER.sub("", td.text or "").strip() \
-                        and not (boxes[0].tail or "").strip():
-                    fixed = True
-                    heights.append(length(self.styles[boxes[0]], "height") + vertical)
-                else:
-                    heights.append(self.text_height(td, edges[end] - edges[column] - 2 * pad)
-                                   + vertical)
-                rowspan = int(td.get("rowspan", "1"))
-                merge = None
-                if rowspan > 1:
-                    spans[column] = (rowspan - 1, end)
-                    merge = "restart"
-                cells.append(Cell(edges[column], edges[end], content, merge=merge,
-                                  valign={"middle": "center", "top": "top",
-                                          "bottom": "bottom"}[
-                                      style.get("vertical-align", "middle")],
-                                  ruled=self.ruled(td)))
-                column = end
-            while column in spans:  # rowspans continuing at the row's end
-                left, end = spans.pop(column)
-                cells.append(Cell(edges[column], edges[end], [tiny()], merge="continue",
-                                  ruled=self.ruled(first_cell)))
-                if left > 1:
-                    spans[column] = (left - 1, end)
-                column = end
-            rule = border(self.styles[first_cell], "top") if first_cell is not None else None
-            height = max(heights) + (rule[1] * 25.4 / 72 if rule else 0.0) if fixed else None
-            rows.append(Row(round(height, 2) if height else None, cells))
-            tags(tr.tail)
-        if first_cell is None:
-            raise self.fail(element, "a table without cells")
-        style = self.styles[first_cell]
+        for tr, text in zip(trs, between, strict=False):
+            tags(text)
+            branches = self.branches(tr)
+            if len(branches) == 1:
+                rows.append(self.row(branches[0][1], edges, spans, first))
+                continue
+            if spans or any(td.get("rowspan", "1") != "1" for td in tr):
+                raise self.fail(tr, "a rowspan beside {% if %} between cells")
+            for condition, tds in branches:
+                rows += [tag_row(f"{{%tr if {condition} %}}", width),
+                         self.row(tds, edges, spans, first), tag_row("{%tr endif %}", width)]
+        tags(between[-1])
+        style = self.styles[first]
         rule = border(style, "top")
         made = table(rows, width=width, margin=length(style, "padding-left",
                                                       look(style).size),
                      rule_size=round(rule[1] * 8) if rule else RULE)
         return [made]
+
+    def branches(self, tr: etree._Element) -> list[tuple[str, list[etree._Element]]]:
+        """The row's cells for each branch of the ``{% if %}`` statements between them, with
+        the condition of the branch (``"True"`` for a row without statements)."""
+        tokens: list[str | etree._Element] = []
+
+        def statements(text: str | None) -> None:
+            if text and MARKER.sub("", text).strip():
+                raise self.fail(tr, "text between cells")
+            tokens.extend(self.source.statements[int(i)] for i in MARKER.findall(text or ""))
+
+        statements(tr.text)
+        for td in tr:
+            if td.tag not in ("td", "th"):
+                raise self.fail(td, "a row's child other than <td> and <th>")
+            tokens.append(td)
+            statements(td.tail)
+        position = 0
+
+        def parse(until: tuple[str, ...]) -> list[Any]:
+            nonlocal position
+            items: list[Any] = []
+            while position < len(tokens):
+                token = tokens[position]
+                if not isinstance(token, str):
+                    items.append(token)
+                    position += 1
+                    continue
+                keyword = token.split()[0]
+                if keyword in until:
+                    return items
+                if keyword != "if":
+                    raise self.fail(tr, f"{{% {keyword} %}} between cells (only if/elif/else)")
+                chain: list[tuple[str | None, list[Any]]] = []
+                condition: str | None = token[3:]
+                while True:
+                    position += 1
+                    chain.append((condition, parse(("elif", "else", "endif"))))
+                    if position >= len(tokens):
+                        raise self.fail(tr, "{% if %} without {% endif %} in the row")
+                    ending = str(tokens[position])
+                    if ending.startswith("endif"):
+                        position += 1
+                        break
+                    condition = ending[5:] if ending.startswith("elif") else None
+                if chain[-1][0] is not None:
+                    chain.append((None, []))
+                items.append(chain)
+            return items
+
+        def paths(items: list[Any]) -> list[tuple[list[str], list[etree._Element]]]:
+            found: list[tuple[list[str], list[etree._Element]]] = [([], [])]
+            for item in items:
+                if not isinstance(item, list):
+                    found = [(terms, [*tds, item]) for terms, tds in found]
+                    continue
+                grown = []
+                earlier: list[str] = []
+                for condition, branch in item:
+                    terms = [f"not ({c})" for c in earlier] + (
+                        [f"({condition})"] if condition is not None else [])
+                    if condition is not None:
+                        earlier.append(condition)
+                    grown += [(a + terms + b, tds + more) for a, tds in found
+                              for b, more in paths(branch)]
+                found = grown
+            return found
+
+        tree = parse(())
+        return [(" and ".join(terms) or "True", tds) for terms, tds in paths(tree)]
+
+    def row(self, tds: list[etree._Element], edges: list[float],
+            spans: dict[int, tuple[int, int]], first: etree._Element) -> Row:
+        """One table row of cells ``tds`` (``spans``: the rowspans it continues)."""
+        cells: list[Cell] = []
+        heights: list[float] = []
+        fixed = False
+        column = 0
+
+        def continued() -> None:
+            nonlocal column
+            while column in spans:
+                left, end = spans.pop(column)
+                cells.append(Cell(edges[column], edges[end], [tiny()], merge="continue",
+                                  ruled=self.ruled(first)))
+                if left > 1:
+                    spans[column] = (left - 1, end)
+                column = end
+
+        for td in tds:
+            continued()
+            end = column + int(td.get("colspan", "1"))
+            if end >= len(edges):
+                raise self.fail(td, "more cells than the table has columns")
+            style = self.styles[td]
+            size = look(style).size
+            pad = length(style, "padding-left", size)
+            inner = edges[end] - edges[column] - 2 * pad
+            content = self.blocks(td, inner)
+            boxes = [child for child in td if child.get("data-field") or
+                     child.get("data-region")]
+            vertical = (length(style, "padding-top", size)
+                        + length(style, "padding-bottom", size))
+            if len(td) == 1 and boxes and not MARKER.sub("", td.text or "").strip() \
+                    and not (boxes[0].tail or "").strip():
+                fixed = True
+                heights.append(length(self.styles[boxes[0]], "height") + vertical)
+            else:
+                heights.append(self.text_height(td, inner) + vertical)
+            rowspan = int(td.get("rowspan", "1"))
+            if rowspan > 1:
+                spans[column] = (rowspan - 1, end)
+            cells.append(Cell(edges[column], edges[end], content,
+                              merge="restart" if rowspan > 1 else None,
+                              valign={"middle": "center", "top": "top", "bottom": "bottom"}[
+                                  style.get("vertical-align", "middle")],
+                              ruled=self.ruled(td)))
+            column = end
+        continued()
+        rule = border(self.styles[first], "top")
+        height = max(heights) + (rule[1] * 25.4 / 72 if rule else 0.0) if fixed else None
+        return Row(round(height, 2) if height else None, cells)
 
     def ruled(self, cell: etree._Element | None) -> Sides:
         if cell is None:
