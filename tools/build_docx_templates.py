@@ -42,8 +42,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import cssselect2
-import tinycss2
+import cssselect2  # type: ignore[import-untyped]
+import tinycss2  # type: ignore[import-untyped]
 from lxml import etree
 
 REPO = Path(__file__).resolve().parent.parent
@@ -1699,7 +1699,7 @@ def core_part(title: str) -> bytes:
 
 def package(body: list[etree._Element], title: str, page: Page) -> bytes:
     parts = {
-        "[Content_Types].xml": content_types(page.footer),
+        "[Content_Types].xml": content_types(bool(page.footer)),
         "_rels/.rels": relationships(("rId1", f"{OFFICE}/officeDocument", "word/document.xml"),
                                      ("rId2", CORE_RELATIONSHIP, "docProps/core.xml")),
         "docProps/core.xml": core_part(title),
