@@ -5,14 +5,20 @@
     python tools/build_docx_templates.py --check    # rebuild in a temporary directory and
                                                     # compare with the committed files
 
-The committed ``.docx`` files are generated, never edited by hand: change this file, run it,
-commit both (a test runs ``--check``). A one-page form of :mod:`sheetgen.documents.forms`
-(``FORMS``: a letter, a commitment) is described once, declaratively, there; this tool writes
-its HTML template and its DOCX template from that one definition (:func:`form_templates`), so
-nothing of a form is described here. They mirror the HTML templates block for block
-(``templates/common/sheet.html``, ``cover.html``): the same sections, labels, □ boxes, seal,
-no-seal and fingerprint boxes, the Guangdong commitment area, empty verifier boxes and dates,
-and the same page margins, so a Word user gets the same form as the PDF.
+The committed ``.docx`` files are generated, never edited by hand (a test runs ``--check``).
+Each comes from the one definition of its page:
+
+- the cover: its HTML template and CSS (``templates/common/cover.html``), *converted*
+  (:func:`convert`, the section "the converter"): a layout change is an edit of the HTML/CSS
+  only, and a construct outside the converter's subset stops the build by name;
+- a one-page form of :mod:`sheetgen.documents.forms` (``FORMS``: a letter, a commitment):
+  described once, declaratively, there; this tool writes its HTML template and its DOCX
+  template from it (:func:`form_templates`);
+- the check sheets: still described here (``SHEETS``, :func:`sheet_body`), block for block as
+  ``templates/common/sheet.html`` (the same sections, labels, □ boxes, seal, no-seal and
+  fingerprint boxes, the Guangdong commitment area, the page margins); the LibreOffice tests
+  compare the two formats. (Their absolutely placed boxes, macros and flag-dependent CSS
+  variables are outside the converter's subset so far.)
 
 The WordprocessingML is written directly (lxml) rather than through python-docx's default
 document: that template brings 800 KB of styles, a theme, a thumbnail and custom XML that a
