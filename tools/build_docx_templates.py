@@ -1248,7 +1248,12 @@ class Converter:
         shown = look(style)
         _trim(runs)
         first = length(style, "text-indent", shown.size)
-        rule = border(style, "bottom")
+        # A cell's or a bordered box's rules and margins are the table's, not the paragraph's.
+        framed = element.tag in ("td", "th") or all(border(style, side) for side in SIDES)
+        rule = None if framed else border(style, "bottom")
+        before, after = ((0.0, 0.0) if framed else
+                         (length(style, "margin-top", shown.size),
+                          length(style, "margin-bottom", shown.size)))
         keep = style.get("break-after") == "avoid" or style.get("page-break-after") == "avoid"
         return w("p",
                  w("pPr",
@@ -1256,8 +1261,7 @@ class Converter:
                    w("pBdr", w("bottom", val=rule[0], sz=round(rule[1] * 8),
                                space=round(length(style, "padding-bottom") * 72 / 25.4),
                                color=rule[2])) if rule else None,
-                   w("spacing", before=twips(length(style, "margin-top", shown.size)),
-                     after=twips(length(style, "margin-bottom", shown.size)),
+                   w("spacing", before=twips(before), after=twips(after),
                      line=round(shown.line * 20), lineRule="exact"),
                    w("ind", left=twips(left), hanging=twips(hanging)) if hanging or left else
                    (w("ind", firstLine=twips(first)) if first > 0 else None),
