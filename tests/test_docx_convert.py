@@ -130,6 +130,9 @@ def test_a_css_change_reaches_the_docx(tmp_path: Path) -> None:
      "position: absolute"),
     ("css", "body { margin: 0; }", "body { margin: 0; float: left; }", "the property float"),
     ("css", "body { margin: 0; }", "body { margin: 0; } h1::after { content: 'x'; }", "::after"),
+    ("css", ".intro {", ".intro { display: flex; ", "display: flex"),
+    ("css", ".intro {", ".intro { height: 9mm; ", "a width or height on a block"),
+    ("css", ".intro {", ".intro { text-decoration: underline; ", "text-decoration"),
 ])
 def test_outside_the_subset_fails_by_name(tmp_path: Path, where: str, old: str, new: str,
                                           message: str) -> None:

@@ -990,9 +990,11 @@ def look(style: Style) -> Look:
     weight = style.get("font-weight", "normal")
     if weight not in ("normal", "bold", "400", "700"):
         raise Unsupported(f"font-weight {weight}")
-    return Look(size, round(line, 2),
-                {"left": "left", "center": "center", "right": "right", "justify": "both"}[
-                    style.get("text-align", "left")],
+    align = {"left": "left", "start": "left", "center": "center", "right": "right",
+             "end": "right", "justify": "both"}.get(style.get("text-align", "left"))
+    if align is None:
+        raise Unsupported(f"text-align: {style['text-align']}")
+    return Look(size, round(line, 2), align,
                 FAMILIES[family] == HEADING_FONT,
                 pt(spacing, size) if spacing != "normal" else 0.0, color.upper(),
                 weight in ("bold", "700"))
@@ -1041,8 +1043,8 @@ class Converter:
 
     def display(self, element: etree._Element) -> str:
         shown = self.styles[element].get("display")
-        if shown == "none":
-            raise self.fail(element, "display: none")
+        if shown not in (None, "block", "inline", "inline-block", "list-item"):
+            raise self.fail(element, f"display: {shown}")
         if shown in ("inline", "inline-block"):
             return "inline"
         if element.tag in INLINE:
@@ -1128,6 +1130,8 @@ class Converter:
         if rules[0] or rules[1] or rules[3] or (rules[2] and len(element) and any(
                 self.display(child) == "block" for child in element)):
             raise self.fail(element, "a border on some sides")
+        if length(style, "height", size) or length(style, "width", size, width):
+            raise self.fail(element, "a width or height on a block other than a value's box")
         return self.blocks(element, width)
 
     def field(self, element: etree._Element) -> etree._Element:
@@ -1450,10 +1454,12 @@ class Converter:
             rowspan = int(td.get("rowspan", "1"))
             if rowspan > 1:
                 spans[column] = (rowspan - 1, end)
+            valign = {"middle": "center", "top": "top", "bottom": "bottom"}.get(
+                style.get("vertical-align", "middle"))
+            if valign is None:
+                raise self.fail(td, f"vertical-align: {style['vertical-align']}")
             cells.append(Cell(edges[column], edges[end], content,
-                              merge="restart" if rowspan > 1 else None,
-                              valign={"middle": "center", "top": "top", "bottom": "bottom"}[
-                                  style.get("vertical-align", "middle")],
+                              merge="restart" if rowspan > 1 else None, valign=valign,
                               ruled=self.ruled(td)))
             column = end
         continued()
