@@ -1280,7 +1280,8 @@ class Converter:
         """A table: the colgroup's widths (equal columns without one), rows (statements
         between rows become docxtpl row tags; ``{% if %}`` between cells makes a row per
         branch), col- and rowspans; a row holding a value's box gets an exact height (the
-        box's, with the cell's padding), so sheetgen can fit the value; other rows grow."""
+        box's, with the cell's padding), so sheetgen can fit the value; other rows grow, and
+        so does a row whose other cells print data of unknown length (``{{ rules.flow }}``)."""
         trs: list[etree._Element] = []
         between: list[str | None] = [element.text]  # the text before each row, and after
         columns: etree._Element | None = None
@@ -1418,7 +1419,7 @@ class Converter:
         """One table row of cells ``tds`` (``spans``: the rowspans it continues)."""
         cells: list[Cell] = []
         heights: list[float] = []
-        fixed = False
+        fixed = growing = False
         column = 0
 
         def continued() -> None:
@@ -1451,6 +1452,9 @@ class Converter:
                 heights.append(length(self.styles[boxes[0]], "height") + vertical)
             else:
                 heights.append(self.text_height(td, inner) + vertical)
+                # Text of data ({{ rules.flow }}) has no known length: its row must grow as
+                # the HTML's does, so the row's values print as running text, unfitted.
+                growing = growing or "{{" in "".join(td.itertext())
             rowspan = int(td.get("rowspan", "1"))
             if rowspan > 1:
                 spans[column] = (rowspan - 1, end)
@@ -1464,7 +1468,8 @@ class Converter:
             column = end
         continued()
         rule = border(self.styles[first], "top")
-        height = max(heights) + (rule[1] * 25.4 / 72 if rule else 0.0) if fixed else None
+        height = (max(heights) + (rule[1] * 25.4 / 72 if rule else 0.0)
+                  if fixed and not growing else None)
         return Row(round(height, 2) if height else None, cells)
 
     def ruled(self, cell: etree._Element | None) -> Sides:
