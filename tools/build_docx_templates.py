@@ -681,15 +681,14 @@ INHERITED = frozenset({"font-size", "line-height", "font-family", "text-align",
 PROPERTIES = frozenset({
     "font-size", "line-height", "font-family", "font-weight", "text-align", "letter-spacing",
     "color", "text-indent", "display", "width", "height", "vertical-align", "content",
-    "list-style-type", "position",
+    "list-style-type", "position", "break-after", "page-break-after",
     *(f"{box}-{side}" for box in ("margin", "padding")
       for side in ("top", "right", "bottom", "left")),
     *(f"border-{side}-{what}" for side in ("top", "right", "bottom", "left")
       for what in ("width", "style", "color"))})
 IGNORED = frozenset({"white-space", "overflow", "box-sizing", "border-collapse",
-                     "table-layout", "columns", "column-gap", "break-inside", "break-after",
-                     "break-before", "page-break-inside", "page-break-after",
-                     "page-break-before"})
+                     "table-layout", "columns", "column-gap", "break-inside",
+                     "break-before", "page-break-inside", "page-break-before"})
 #: The templates' font families → the fonts the DOCX names (fonts/*.ttf family names).
 FAMILIES = {"Sheetgen Serif": BODY_FONT, "Sheetgen Sans": HEADING_FONT}
 
