@@ -5,14 +5,20 @@
     python tools/build_docx_templates.py --check    # rebuild in a temporary directory and
                                                     # compare with the committed files
 
-The committed ``.docx`` files are generated, never edited by hand: change this file, run it,
-commit both (a test runs ``--check``). A one-page form of :mod:`sheetgen.documents.forms`
-(``FORMS``: a letter, a commitment) is described once, declaratively, there; this tool writes
-its HTML template and its DOCX template from that one definition (:func:`form_templates`), so
-nothing of a form is described here. They mirror the HTML templates block for block
-(``templates/common/sheet.html``, ``cover.html``): the same sections, labels, □ boxes, seal,
-no-seal and fingerprint boxes, the Guangdong commitment area, empty verifier boxes and dates,
-and the same page margins, so a Word user gets the same form as the PDF.
+The committed ``.docx`` files are generated, never edited by hand (a test runs ``--check``).
+Each comes from the one definition of its page:
+
+- the cover: its HTML template and CSS (``templates/common/cover.html``), *converted*
+  (:func:`convert`, the section "the converter"): a layout change is an edit of the HTML/CSS
+  only, and a construct outside the converter's subset stops the build by name;
+- a one-page form of :mod:`sheetgen.documents.forms` (``FORMS``: a letter, a commitment):
+  described once, declaratively, there; this tool writes its HTML template and its DOCX
+  template from it (:func:`form_templates`);
+- the check sheets: still described here (``SHEETS``, :func:`sheet_body`), block for block as
+  ``templates/common/sheet.html`` (the same sections, labels, □ boxes, seal, no-seal and
+  fingerprint boxes, the Guangdong commitment area, the page margins); the LibreOffice tests
+  compare the two formats. (Their absolutely placed boxes, macros and flag-dependent CSS
+  variables are outside the converter's subset so far.)
 
 The WordprocessingML is written directly (lxml) rather than through python-docx's default
 document: that template brings 800 KB of styles, a theme, a thumbnail and custom XML that a
@@ -38,9 +44,12 @@ import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import cssselect2  # type: ignore[import-untyped]
+import tinycss2  # type: ignore[import-untyped]
 from lxml import etree
 
 REPO = Path(__file__).resolve().parent.parent
@@ -235,7 +244,8 @@ def borders(tag: str, sides: Iterable[str], rule: str, size: int = RULE,
 
 
 def table(rows: Sequence[Row], *, width: float = CONTENT_W, ruled: bool = True,
-          align: str = "left", margin: float = CELL_MARGIN) -> etree._Element:
+          align: str = "left", margin: float = CELL_MARGIN,
+          rule_size: int = RULE) -> etree._Element:
     """A fixed-layout table; its grid is every cell boundary of every row."""
     edges = sorted({round(x, 3) for row in rows for cell in row.cells
                     for x in (cell.start, cell.end)} | {0.0, round(width, 3)})
@@ -267,7 +277,7 @@ def table(rows: Sequence[Row], *, width: float = CONTENT_W, ruled: bool = True,
             cell_borders = w("tcBorders")
             for side in ("top", "left", "bottom", "right"):
                 if side in ruled_sides:
-                    cell_borders.append(w(side, val=cell.rule, sz=RULE, space=0,
+                    cell_borders.append(w(side, val=cell.rule, sz=rule_size, space=0,
                                           color="000000"))
                 elif side in open_sides:
                     cell_borders.append(w(side, val="nil"))
@@ -640,125 +650,863 @@ def sheet_body(layout: SheetLayout, known: dict[str, bool] | None = None
 CASES = [{"flags.details": d, "flags.preapproval": p} for d in (True, False) for p in (True, False)]
 
 
-# --- the cover checklist ---------------------------------------------------------------------
+# --- the converter: an HTML template and its CSS → WordprocessingML ---------------------------
+#
+# The bundled templates' HTML is the one definition of a flowing page (the cover): this
+# converter reads the Jinja source, its CSS (the cascade of tinycss2 + cssselect2, WeasyPrint's
+# own parsers) and writes the same blocks as WordprocessingML with docxtpl tags. It supports
+# the subset of HTML, CSS and Jinja the templates use and refuses anything else by name, so a
+# template change outside the subset fails the build instead of being dropped from the DOCX.
 
-def cover_body() -> list[etree._Element]:
-    """The cover (templates/common/cover.html): facts, materials, signing, commitment,
-    backdrop photo and SMS verification. It flows over one or two pages; its values in the
-    facts table are fitted like the sheets'."""
-    width = COVER_PAGE.width
-    a, b, c, d, e = 0, 24, width - 74, width - 50, width
-    h = 7.0
+#: A Jinja statement and comment in the source.
+JINJA_STATEMENT = re.compile(r"\{%-?\s*(.*?)\s*-?%\}", re.S)
+JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.S)
+#: Where a statement was in the source: a private-use marker in the HTML text.
+MARKER = re.compile("\ue000(\\d+)\ue001")
+#: The statements a converted template may use (docxtpl evaluates them, from the DOCX).
+STATEMENTS = frozenset({"if", "elif", "else", "endif", "for", "endfor", "set"})
+INLINE = frozenset({"span", "a", "b", "i", "em", "strong", "br", "small", "sub", "sup", "u",
+                    "s", "code", "abbr", "time", "mark", "q", "cite", "label"})
+BLOCK = frozenset({"html", "body", "div", "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol",
+                   "li", "table", "section", "article", "header", "footer", "aside", "main",
+                   "nav", "blockquote", "figure"})
+VOID = frozenset({"meta", "col", "br", "img", "link", "hr", "input"})
+#: Properties children inherit (custom properties, ``--name``, too).
+INHERITED = frozenset({"font-size", "line-height", "font-family", "text-align",
+                       "letter-spacing", "color", "text-indent", "white-space",
+                       "list-style-type"})
+#: The CSS properties the converter reads; a template using any other fails the build.
+#: (``IGNORED``: print hints Word has no equal for, or that only matter to WeasyPrint's layout
+#: of boxes sheetgen fits itself: a two-column list prints in one column in Word.)
+PROPERTIES = frozenset({
+    "font-size", "line-height", "font-family", "font-weight", "text-align", "letter-spacing",
+    "color", "text-indent", "display", "width", "height", "vertical-align", "content",
+    "list-style-type", "position", "break-after", "page-break-after",
+    *(f"{box}-{side}" for box in ("margin", "padding")
+      for side in ("top", "right", "bottom", "left")),
+    *(f"border-{side}-{what}" for side in ("top", "right", "bottom", "left")
+      for what in ("width", "style", "color"))})
+IGNORED = frozenset({"white-space", "overflow", "box-sizing", "border-collapse",
+                     "table-layout", "columns", "column-gap", "break-inside",
+                     "break-before", "page-break-inside", "page-break-before"})
+#: The templates' font families → the fonts the DOCX names (fonts/*.ttf family names).
+FAMILIES = {"Sheetgen Serif": BODY_FONT, "Sheetgen Sans": HEADING_FONT}
 
-    def heading(content: str) -> etree._Element:
-        return paragraph(run(content, 11, heading=True), size=11, before=3,
-                         bottom_rule="single")
 
-    def item(content: str, size: float = 9.5) -> etree._Element:
-        return text(content, size, line=size * 1.45)
+class Unsupported(Exception):
+    """The template uses HTML, CSS or Jinja outside what the converter supports."""
 
-    facts = [
-        Row(10, [Cell(a, b, [label("网站主办者")]),
-                 Cell(b, e, [value("cover.host_name", 9.5)])]),
-        Row(h, [Cell(a, b, [label("主办者性质")]),
-                Cell(b, c, [value("cover.host_kind", 9.5)]),
-                Cell(c, d, [label("备案省份")]), Cell(d, e, [value("cover.province", 9.5)])]),
-        Row(h, [Cell(a, b, [label("核验单版本")]),
-                Cell(b, c, [value("cover.variant", 9.5)]),
-                Cell(c, d, [label("备案类型")]), Cell(d, e, [value("cover.filing_type", 9.5)])]),
-        # The provider's name, when one is given, beside the reference.
-        tag_row("{%tr if flags.provider %}", width),
-        Row(h, [Cell(a, b, [label("编号")]), Cell(b, c, [value("cover.ref", 9.5)]),
-                Cell(c, d, [label("接入商")]), Cell(d, e, [value("cover.provider", 9.5)])]),
-        tag_row("{%tr else %}", width),
-        Row(h, [Cell(a, b, [label("编号")]), Cell(b, e, [value("cover.ref", 9.5)])]),
-        tag_row("{%tr endif %}", width),
-        Row(16, [Cell(a, b, [label("网站及域名")]),
-                 Cell(b, e, [value("cover.websites", 9.5,
-                                   fallback="cover.websites_short")])]),
-        tag_row("{%tr if flags.preapproval %}", width),
-        Row(10, [Cell(a, b, [label("前置审批内容")]),
-                 Cell(b, e, [value("cover.preapproval", 9.5)])]),
-        tag_row("{%tr endif %}", width),
-    ]
-    sms = [
-        Row(None, [Cell(a, b, [label("本次验证码")]), Cell(b, e, [item(
-            "预计收到{% if flags.sms_at_most %}最多{% endif %} {{ sms.codes }} 条 "
-            "{{ rules.sms.code_digits }} 位数字验证码，{{ rules.sms.valid_hours }} 小时内有效，"
-            "发送至：{{ sms.mobiles }}")])]),
-        Row(None, [Cell(a, b, [label("谁会收到")]), Cell(b, e, [item(
-            "{{ rules.sms.recipients }}{{ rules.sms.same_person }}{{ rules.sms.recipient }}"
-            "{{ rules.sms.no_code }}",
-            8.5)])]),
-        Row(None, [Cell(a, b, [label("核验网址")]), Cell(b, e, [
-            item("{{ sms.portal }}"),
-            *when("sms.portal_note", item("{{ sms.portal_note }}", 8.5))])]),
-        Row(None, [Cell(a, b, [label("如何核验")]), Cell(b, e, [item(
-            "{{ rules.sms.arrival }}{{ rules.sms.verify }}{{ rules.sms.expired }}", 8.5)])]),
-        Row(None, [Cell(a, b, [label("重发")]), Cell(b, e, [item("{{ rules.sms.resend }}",
-                                                              8.5)])]),
-        Row(None, [Cell(a, b, [label("发送号码")]), Cell(b, e, [item(
-            "{% for name, number in rules.sms.carriers %}{{ name }} {{ number }}"
-            "{% if not loop.last %}；{% endif %}{% endfor %}。{{ rules.sms.virtual_operators }}",
-            8.5)])]),
-        Row(None, [Cell(a, b, [label("收不到时")]), Cell(b, e, [
-            item("{%p for line in rules.sms.troubleshooting %}", 8.5),
-            item("· {{ line }}", 8.5), item("{%p endfor %}", 8.5)])]),
-    ]
-    commitment = table([Row(None, [Cell(0, width, [
-        text("{{ rules.commitment }}", 10.5, line=10.5 * 1.8, indent=2)])])], width=width,
-        margin=3)
-    # Sections as the HTML cover: present when the plan has lines for them, numbered by the
-    # plan (rules.headings), so both formats print the same numbers.
-    return [
-        paragraph(run("网站备案材料清单", 19, heading=True, spacing=0.5), size=19,
-                  align="center", line=26),
-        paragraph(run("核验方式：", 9), run("{{ rules.flow }}", 9, heading=True),
-                  run("。{% if flags.paper %}请按本清单准备材料、签署核验单{% else %}请按本清单"
-                      "准备材料、完成电子化核验{% endif %}；本清单无需提交。", 9),
-                  size=9, align="center", before=1),
-        text("本清单所列规定截至 {{ rules.as_of }}（{{ rules.edition_title }}）。", 8, "center"),
-        tiny(),
-        table(facts, width=width),
-        heading("{{ rules.headings.materials }}"),
-        item("{%p for m in rules.materials %}"),
-        item("□ {{ m.text }}{% if m.note %}（{{ m.note }}）{% endif %}"),
-        item("{%p endfor %}"),
-        *when("rules.packet",  # the applicant's documents in print order (issue 23)
-              heading("{{ rules.headings.packet }}"),
-              item("{%p for d in rules.packet %}"),
-              item("{{ loop.index }}. 《{{ d.title }}》{{ d.count }}：{{ d.signs }}；"
-                   "{{ d.source }}。", 9),
-              item("{%p endfor %}")),
-        *when("rules.signing",
-              heading("{{ rules.headings.signing }}"),
-              item("{%p for line in rules.signing %}"),
-              item("{{ loop.index }}. {{ line }}", 9),
-              item("{%p endfor %}")),
-        item("{%p for line in rules.notices %}"),
-        item("□ {{ line }}"),
-        item("{%p endfor %}"),
-        *when("rules.commitment", heading("{{ rules.headings.commitment }}"), commitment),
-        *when("rules.backdrop",
-              heading("{{ rules.headings.backdrop }}"),
-              item("{%p for line in rules.backdrop %}"),
-              item("{{ loop.index }}. {{ line }}", 9),
-              item("{%p endfor %}")),
-        *when("rules.electronic",
-              heading("{{ rules.headings.electronic }}"),
-              item("{%p for line in rules.electronic %}"),
-              item("{{ loop.index }}. {{ line }}", 9),
-              item("{%p endfor %}")),
-        heading("{{ rules.headings.sms }}"),
-        *when("flags.sms",
-              item("{% if rules.sms.mandatory_since %}自 {{ rules.sms.mandatory_since }} 起全国"
-                   "各省备案均须短信核验（{{ rules.sms.notice }}）。{% else %}本省自 "
-                   "{{ rules.sms.pilot_since }} 起为备案短信核验试点省份"
-                   "（{{ rules.sms.notice }}）。{% endif %}", 9),
-              table(sms, width=width)),
-        *when("not flags.sms", item("{{ rules.sms.not_required }}", 9)),
-        tiny(),
-    ]
+
+class _Tree(HTMLParser):
+    """The HTML as an lxml tree, without an HTML5 parser's repairs (text between table rows,
+    where the markers of ``{% if %}`` sit, stays where it is)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root: etree._Element | None = None
+        self.open: list[etree._Element] = []
+        self.last: etree._Element | None = None  # the element whose tail text continues
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element = (etree.SubElement(self.open[-1], tag) if self.open else etree.Element(tag))
+        for name, value in attrs:
+            element.set(name, value or "")
+        if self.root is None:
+            self.root = element
+        self.last = None
+        if tag in VOID:
+            self.last = element
+        else:
+            self.open.append(element)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return
+        while self.open:
+            element = self.open.pop()
+            if element.tag == tag:
+                self.last = element
+                return
+        raise Unsupported(f"</{tag}> closes no element")
+
+    def handle_data(self, data: str) -> None:
+        if self.last is not None:
+            self.last.tail = (self.last.tail or "") + data
+        elif self.open:
+            self.open[-1].text = (self.open[-1].text or "") + data
+
+
+@dataclass
+class Source:
+    """A template read for conversion: its HTML tree, statements and CSS."""
+
+    name: str
+    root: etree._Element
+    statements: list[str]
+    css: str
+
+
+def read_template(name: str, root: Path = TEMPLATES) -> Source:
+    """The template ``name`` with its ``{% include %}``d CSS; each Jinja statement replaced by a
+    marker (its index in ``statements``), comments dropped, ``{{ }}`` expressions kept."""
+    source = JINJA_COMMENT.sub("", (root / name).read_text(encoding="utf-8"))
+    css: list[str] = []
+
+    def style(found: re.Match[str]) -> str:
+        def include(statement: re.Match[str]) -> str:
+            words = statement.group(1).split()
+            if len(words) != 2 or words[0] != "include":
+                raise Unsupported(f"{name}: {statement.group(0)!r} in <style> (only "
+                                  "{% include \"file.css\" %})")
+            return (root / words[1].strip("\"'")).read_text(encoding="utf-8")
+        css.append(JINJA_STATEMENT.sub(include, found.group(1)))
+        return "<style></style>"
+
+    source = re.sub(r"<style>(.*?)</style>", style, source, flags=re.S)
+    statements: list[str] = []
+
+    def mark(found: re.Match[str]) -> str:
+        statement = " ".join(found.group(1).split())
+        keyword = statement.split()[0] if statement else ""
+        if keyword not in STATEMENTS:
+            line = source.count("\n", 0, found.start()) + 1
+            raise Unsupported(f"{name} line {line}: {{% {keyword} %}} (the converter takes "
+                              f"{', '.join(sorted(STATEMENTS))})")
+        statements.append(statement)
+        return f"\ue000{len(statements) - 1}\ue001"
+
+    source = JINJA_STATEMENT.sub(mark, source)
+    tree = _Tree()
+    tree.feed(re.sub(r"<!DOCTYPE[^>]*>", "", source, flags=re.I))
+    tree.close()
+    if tree.root is None:
+        raise Unsupported(f"{name}: no HTML")
+    for element in tree.root.iter():
+        for attribute, text in element.attrib.items():
+            if "{{" in text or "\ue000" in text:
+                raise Unsupported(f"{name}: Jinja in the attribute {attribute}= of <{element.tag}>")
+    return Source(name, tree.root, statements, "\n".join(css))
+
+
+# --- CSS: the cascade ---
+
+Style = dict[str, str]
+
+
+def _sides(value: str) -> list[str]:
+    parts = value.split()
+    if not 1 <= len(parts) <= 4:
+        raise Unsupported(f"{value!r}: one to four values")
+    top, right, bottom, left = (parts * 4)[:4] if len(parts) == 1 else \
+        (parts[0], parts[1], parts[0], parts[1]) if len(parts) == 2 else \
+        (parts[0], parts[1], parts[2], parts[1]) if len(parts) == 3 else parts
+    return [top, right, bottom, left]
+
+
+SIDES = ("top", "right", "bottom", "left")
+
+
+def expand(name: str, value: str) -> list[tuple[str, str]]:
+    """A declaration as longhand properties (margin, padding, border …)."""
+    if name in ("margin", "padding"):
+        return [(f"{name}-{side}", part) for side, part in zip(SIDES, _sides(value),
+                                                                strict=True)]
+    if name == "border" or (name.startswith("border-") and name[7:] in SIDES):
+        sides = SIDES if name == "border" else (name[7:],)
+        width, style, color = "medium", "none", "#000"
+        for part in value.split():
+            if re.fullmatch(r"[\d.]+(pt|mm|px)?", part):
+                width = part
+            elif part in ("none", "solid", "dashed", "dotted", "double"):
+                style = part
+            else:
+                color = part
+        return [(f"border-{side}-{what}", text) for side in sides
+                for what, text in (("width", width), ("style", style), ("color", color))]
+    if name == "border-style":
+        return [(f"border-{side}-style", part) for side, part in zip(SIDES, _sides(value),
+                                                                      strict=True)]
+    if name == "list-style":
+        return [("list-style-type", value.split()[0])]
+    return [(name, value)]
+
+
+def declarations(content: Any) -> list[tuple[str, str]]:
+    found = []
+    for item in tinycss2.parse_declaration_list(content, skip_comments=True,
+                                                skip_whitespace=True):
+        if item.type != "declaration":
+            raise Unsupported(f"CSS: {tinycss2.serialize([item])!r}")
+        name = item.name if item.name.startswith("--") else item.lower_name
+        text = tinycss2.serialize(item.value).strip()
+        if name.startswith("--"):
+            found.append((name, text))
+            continue
+        for longhand, value in expand(name, text):
+            if longhand not in PROPERTIES | IGNORED:
+                raise Unsupported(f"CSS: the property {name}")
+            if longhand == "position" and value not in ("static", "relative"):
+                raise Unsupported(f"CSS: position: {value} (the converter lays out the "
+                                  "normal flow only)")
+            found.append((longhand, value))
+    return found
+
+
+@dataclass
+class PageRule:
+    margins: tuple[float, float, float, float]  # mm: top, right, bottom, left
+    footer: list[str | None] = field(default_factory=list)  # text, None: page, "": pages
+    footer_size: float = 8.0
+
+
+class Styles:
+    """Computed styles of a template's elements: its stylesheet's cascade, inline styles,
+    inheritance and ``var()``; the ``::before`` content of list items."""
+
+    def __init__(self, css: str, root: etree._Element) -> None:
+        matcher = cssselect2.Matcher()
+        self.page = PageRule((0.0, 0.0, 0.0, 0.0))
+        for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
+            if rule.type == "at-rule" and rule.lower_at_keyword == "page":
+                self.page = page_rule(rule)
+            elif rule.type == "qualified-rule":
+                for selector in cssselect2.compile_selector_list(rule.prelude):
+                    matcher.add_selector(selector, declarations(rule.content))
+            else:
+                raise Unsupported(f"CSS: {tinycss2.serialize([rule])[:60]!r}")
+        self.computed: dict[etree._Element, Style] = {}
+        self.before: dict[etree._Element, Style] = {}
+        for wrapper in cssselect2.ElementWrapper.from_html_root(root).iter_subtree():
+            element = wrapper.etree_element
+            parent = element.getparent()
+            inherited = {name: value for name, value in
+                         (self.computed[parent] if parent is not None else {
+                             "font-size": "12pt", "line-height": "1.2"}).items()
+                         if name in INHERITED or name.startswith("--")}
+            own: list[tuple[str, str]] = []
+            before: list[tuple[str, str]] = []
+            for _, _, pseudo, payload in matcher.match(wrapper):
+                if pseudo is None:
+                    own += payload
+                elif pseudo == "before":
+                    before += payload
+                else:
+                    raise Unsupported(f"CSS: ::{pseudo}")
+            if element.get("style"):
+                own += declarations(element.get("style"))
+            self.computed[element] = self.cascade(inherited, own)
+            if before:
+                self.before[element] = self.cascade(self.computed[element], before)
+
+    @staticmethod
+    def cascade(inherited: Style, own: list[tuple[str, str]]) -> Style:
+        style = dict(inherited)
+        parent_size = pt(inherited.get("font-size", "12pt"), 12.0)
+        for name, value in own:  # custom properties first: var() may use one set here
+            if name.startswith("--"):
+                style[name] = value
+        for name, value in own:
+            if name.startswith("--"):
+                continue
+            value = re.sub(r"var\((--[\w-]+)\)", lambda m: style[m.group(1)], value)
+            if name == "font-size":
+                value = f"{pt(value, parent_size)}pt"
+            style[name] = value
+        return style
+
+    def __getitem__(self, element: etree._Element) -> Style:
+        return self.computed[element]
+
+
+def page_rule(rule: Any) -> PageRule:
+    page = PageRule((0.0, 0.0, 0.0, 0.0))
+    for item in tinycss2.parse_blocks_contents(rule.content, skip_comments=True,
+                                               skip_whitespace=True):
+        if item.type == "declaration" and item.lower_name == "margin":
+            top, right, bottom, left = (mm(part, 0) for part in
+                                        _sides(tinycss2.serialize(item.value).strip()))
+            page.margins = (top, right, bottom, left)
+        elif item.type == "declaration" and item.lower_name == "size":
+            if tinycss2.serialize(item.value).strip() != "A4":
+                raise Unsupported("@page: only A4")
+        elif item.type == "at-rule" and item.lower_at_keyword == "bottom-center":
+            for name, value in declarations(item.content):
+                if name == "content":
+                    for token in tinycss2.parse_component_value_list(value):
+                        if token.type == "string":
+                            page.footer.append(token.value)
+                        elif token.type == "function" and token.lower_name == "counter":
+                            counter = tinycss2.serialize(token.arguments).strip()
+                            page.footer.append(None if counter == "page" else "")
+                elif name == "font-size":
+                    page.footer_size = pt(value, 12)
+        else:
+            raise Unsupported(f"@page: {tinycss2.serialize([item])[:60]!r}")
+    return page
+
+
+def mm(value: str, font_size: float, whole: float = 0.0) -> float:
+    """A CSS length in mm (``em`` of ``font_size`` pt, ``%`` of ``whole`` mm)."""
+    found = re.fullmatch(r"(-?[\d.]+)(mm|pt|px|em|%)?", value.strip())
+    if not found:
+        raise Unsupported(f"CSS length {value!r}")
+    number, unit = float(found.group(1)), found.group(2)
+    if unit is None and number != 0:
+        raise Unsupported(f"CSS length {value!r} without a unit")
+    return {"mm": number, "pt": number * 25.4 / 72, "px": number * 25.4 / 96,
+            "em": number * font_size * 25.4 / 72, "%": number * whole / 100,
+            None: 0.0}[unit]
+
+
+def pt(value: str, font_size: float) -> float:
+    return round(mm(value, font_size) * 72 / 25.4, 3)
+
+
+@dataclass
+class Look:
+    """What WordprocessingML needs of an element's computed style."""
+
+    size: float  # pt
+    line: float  # pt: the exact line height
+    align: str
+    heading: bool
+    spacing: float  # pt: letter spacing
+    color: str
+    bold: bool = False
+
+
+def look(style: Style) -> Look:
+    size = pt(style.get("font-size", "12pt"), 12)
+    height = style.get("line-height", "1.2")
+    line = size * float(height) if re.fullmatch(r"[\d.]+", height) else pt(height, size)
+    family = style.get("font-family", '"Sheetgen Serif"').split(",")[0].strip().strip("\"'")
+    if family not in FAMILIES:
+        raise Unsupported(f"font-family {family!r} (the DOCX knows {', '.join(FAMILIES)})")
+    color = style.get("color", "#000").lstrip("#")
+    if len(color) == 3:
+        color = "".join(c * 2 for c in color)
+    spacing = style.get("letter-spacing", "0")
+    weight = style.get("font-weight", "normal")
+    if weight not in ("normal", "bold", "400", "700"):
+        raise Unsupported(f"font-weight {weight}")
+    align = {"left": "left", "start": "left", "center": "center", "right": "right",
+             "end": "right", "justify": "both"}.get(style.get("text-align", "left"))
+    if align is None:
+        raise Unsupported(f"text-align: {style['text-align']}")
+    return Look(size, round(line, 2), align,
+                FAMILIES[family] == HEADING_FONT,
+                pt(spacing, size) if spacing != "normal" else 0.0, color.upper(),
+                weight in ("bold", "700"))
+
+
+def length(style: Style, name: str, size: float = 12.0, whole: float = 0.0) -> float:
+    value = style.get(name, "0")
+    return 0.0 if value in ("auto", "none", "normal") else mm(value, size, whole)
+
+
+def border(style: Style, side: str) -> tuple[str, float, str] | None:
+    """A side's rule: its WordprocessingML style, width (pt) and colour; None: no rule."""
+    kind = style.get(f"border-{side}-style", "none")
+    if kind == "none":
+        return None
+    if kind not in ("solid", "dashed", "dotted", "double"):
+        raise Unsupported(f"border-style {kind}")
+    color = style.get(f"border-{side}-color", "#000").lstrip("#")
+    color = "".join(c * 2 for c in color) if len(color) == 3 else color
+    return ({"solid": "single"}.get(kind, kind), pt(style.get(f"border-{side}-width", "1pt"), 12),
+            color.upper())
+
+
+# --- conversion ---
+
+@dataclass
+class Converted:
+    """A template converted: its body, title and page."""
+
+    body: list[etree._Element]
+    title: str
+    page: Page
+
+
+class Converter:
+    """One template's conversion (see the section's comment)."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.styles = Styles(source.css, source.root)
+
+    def fail(self, element: etree._Element, what: str) -> Unsupported:
+        where = f"<{element.tag} class=\"{element.get('class', '')}\">"
+        return Unsupported(f"{self.source.name}: {where}: {what} is outside what "
+                           "tools/build_docx_templates.py converts")
+
+    def display(self, element: etree._Element) -> str:
+        shown = self.styles[element].get("display")
+        if shown not in (None, "block", "inline", "inline-block", "list-item"):
+            raise self.fail(element, f"display: {shown}")
+        if shown in ("inline", "inline-block"):
+            return "inline"
+        if element.tag in INLINE:
+            return "inline"
+        if element.tag in BLOCK or shown == "block":
+            return "block"
+        raise self.fail(element, "this element")
+
+    def statement(self, index: str, level: str) -> str:
+        """A statement as docxtpl writes it at ``level`` (``p``, ``tr`` or inline ``""``)."""
+        return f"{{%{level} {self.source.statements[int(index)]} %}}"
+
+    def convert(self) -> Converted:
+        root = self.source.root
+        body = root.find("body")
+        title = root.find("head/title")
+        if body is None or title is None:
+            raise Unsupported(f"{self.source.name}: no <body> or <title>")
+        top, right, bottom, left = self.styles.page.margins
+        page = Page(top, right, bottom, left, footer=tuple(self.styles.page.footer),
+                    footer_size=self.styles.page.footer_size)
+        content = self.blocks(body, page.width)
+        if not content or content[-1].tag != W + "p":
+            content.append(tiny())
+        return Converted(content, (title.text or "").strip(), page)
+
+    # Blocks: a container's children as paragraphs and tables.
+
+    def blocks(self, container: etree._Element, width: float) -> list[etree._Element]:
+        """The content of ``container``: its inline content as paragraphs, its blocks
+        converted; a statement alone between blocks becomes a docxtpl paragraph tag."""
+        if all(self.display(child) == "inline" for child in container):
+            return [self.paragraph(container, self.inline(container))]
+        out: list[etree._Element] = []
+        pending: list[tuple[etree._Element, str | None]] = []  # inline content in a run
+
+        def flush() -> None:
+            if any(text is None or text.strip() for _, text in pending):
+                out.append(self.paragraph(container, self.inline_items(pending)))
+            pending.clear()
+
+        def loose(text: str | None) -> None:
+            if not text:
+                return
+            if not pending and not MARKER.sub("", text).strip():
+                out.extend(text_tag(self.statement(i, "p"))
+                           for i in MARKER.findall(text))
+            else:
+                pending.append((container, text))
+
+        loose(container.text)
+        for child in container:
+            if self.display(child) == "inline":
+                pending.append((child, None))
+                if child.tail:
+                    pending.append((container, child.tail))
+                continue
+            else:
+                flush()
+                out += self.block(child, width)
+            loose(child.tail)
+        flush()
+        return out
+
+    def block(self, element: etree._Element, width: float) -> list[etree._Element]:
+        style = self.styles[element]
+        size = look(style).size
+        if element.tag == "table":
+            return self.table(element, width)
+        if element.tag in ("ul", "ol"):
+            return self.items(element, width)
+        if element.get("data-field") or element.get("data-region"):
+            return [self.field(element)]
+        rules = [border(style, side) for side in SIDES]
+        if all(rules):
+            # A bordered block: a one-cell table with the block's padding as cell margins.
+            pad = length(style, "padding-left", size)
+            inner = self.blocks(element, width - 2 * pad)
+            boxed = table([Row(None, [Cell(0, width, inner)])], width=width, margin=pad,
+                          rule_size=round(rules[0][1] * 8))  # type: ignore[index]
+            before = length(style, "margin-top", size)
+            return ([paragraph(size=1, line=before * 72 / 25.4)] if before > 0 else []) + [boxed]
+        if rules[0] or rules[1] or rules[3] or (rules[2] and len(element) and any(
+                self.display(child) == "block" for child in element)):
+            raise self.fail(element, "a border on some sides")
+        if length(style, "height", size) or length(style, "width", size, width):
+            raise self.fail(element, "a width or height on a block other than a value's box")
+        return self.blocks(element, width)
+
+    def field(self, element: etree._Element) -> etree._Element:
+        """A value's box: ``{{ path }}`` alone in its paragraph, with its options; a region:
+        ``{# region=name #}``."""
+        shown = look(self.styles[element])
+        if element.get("data-region"):
+            return text_tag(f"{{# region={element.get('data-region')} #}}", shown.size)
+        path = element.get("data-field", "")
+        if element.get("data-kind") == "qr":
+            if len(element) or (element.text or "").strip():
+                raise self.fail(element, "content in a QR code's box")
+        elif (element.text or "").strip() != f"{{{{ {path} }}}}" or len(element):
+            raise self.fail(element, f"a data-field box holding more than {{{{ {path} }}}}")
+        options = {"overflow": element.get("data-overflow"),
+                   "overflow-caption": element.get("data-overflow-caption"),
+                   "fallback": element.get("data-fallback"),
+                   "kind": element.get("data-kind")}
+        comment = " ".join(f"{key}={option}" for key, option in options.items() if option)
+        return self.paragraph(element, [run(f"{{{{ {path} }}}}"
+                                            + (f"{{# {comment} #}}" if comment else ""),
+                                            shown.size)])
+
+    def items(self, element: etree._Element, width: float) -> list[etree._Element]:
+        """A list: each item a paragraph with its marker (``::before`` content, the number,
+        ``{{ loop.index }}`` in a loop, a bullet) hanging in the list's indent."""
+        out: list[etree._Element] = []
+        kind = self.styles[element].get("list-style-type",
+                                        "decimal" if element.tag == "ol" else "disc")
+        depth = 0
+        padding = length(self.styles[element], "padding-left")
+
+        def tags(text: str | None) -> None:
+            nonlocal depth
+            if text and MARKER.sub("", text).strip():
+                raise self.fail(element, "text between list items")
+            for index in MARKER.findall(text or ""):
+                keyword = self.source.statements[int(index)].split()[0]
+                depth += {"for": 1, "endfor": -1}.get(keyword, 0)
+                out.append(text_tag(self.statement(index, "p")))
+
+        tags(element.text)
+        for number, item in enumerate(element, 1):
+            if item.tag != "li":
+                raise self.fail(item, "a list's child other than <li>")
+            style = self.styles[item]
+            before = self.styles.before.get(item)
+            marker: list[etree._Element] = []
+            if before is not None:
+                content = before.get("content", "").strip("\"'")
+                marker = [run(content, look(before).size)]
+            elif kind == "decimal":
+                marker = [run("{{ loop.index }}." if depth else f"{number}.",
+                              look(style).size)]
+            elif kind in ("disc", "circle", "square"):
+                marker = [run("•", look(style).size)]
+            elif kind != "none":
+                raise self.fail(element, f"list-style-type {kind}")
+            indent = padding + length(style, "padding-left")
+            if marker:
+                marker.append(w("r", w("tab")))
+            out.append(self.paragraph(item, marker + self.inline(item),
+                                      hanging=indent if marker else 0.0, left=indent))
+            tags(item.tail)
+        return out
+
+    # Inline content: runs.
+
+    def inline(self, element: etree._Element) -> list[etree._Element]:
+        items: list[tuple[etree._Element, str | None]] = [(element, element.text)]
+        for child in element:
+            items += [(child, None), (element, child.tail)]
+        return self.inline_items(items)
+
+    def inline_items(self, items: list[tuple[etree._Element, str | None]]
+                     ) -> list[etree._Element]:
+        """Runs of text (``(parent, text)``) and inline elements (``(element, None)``; their
+        tails are items of their own)."""
+        runs: list[etree._Element] = []
+        for element, text in items:
+            if text is not None:
+                runs += self.runs(element, text)
+                continue
+            if self.display(element) != "inline":
+                raise self.fail(element, "a block inside inline content")
+            if element.tag == "br":
+                runs.append(w("r", w("br")))
+            elif element.get("data-field"):
+                path = element.get("data-field")
+                if (element.text or "").strip() != f"{{{{ {path} }}}}" or len(element):
+                    raise self.fail(element, "a data-field box holding more than its value")
+                runs += self.runs(element, f" {{{{ {path} }}}} ")
+            else:
+                runs += self.inline(element)
+        return runs
+
+    def runs(self, element: etree._Element, content: str) -> list[etree._Element]:
+        shown = look(self.styles[element])
+        content = MARKER.sub(lambda found: self.statement(found.group(1), ""), content)
+        content = re.sub(r"\s+", " ", content)
+        if not content:
+            return []
+        made = run(content, shown.size, heading=shown.heading, spacing=shown.spacing or None)
+        if shown.color != "000000":  # in the schema's order: before spacing and size
+            properties = made[0]
+            later = [child for child in properties if child.tag in (W + "spacing", W + "sz")]
+            properties.insert(properties.index(later[0]), w("color", val=shown.color))
+        if shown.bold and not shown.heading:  # the heading face is bold already
+            made[0].insert(0, w("bCs"))
+            made[0].insert(0, w("b"))
+        return [made]
+
+    def paragraph(self, element: etree._Element, runs: list[etree._Element], *,
+                  hanging: float = 0.0, left: float = 0.0) -> etree._Element:
+        """A paragraph of ``runs`` in ``element``'s style: exact line height, alignment,
+        margins as spacing, first-line or hanging indent, a bottom rule, keep-with-next."""
+        style = self.styles[element]
+        shown = look(style)
+        _trim(runs)
+        first = length(style, "text-indent", shown.size)
+        # A cell's or a bordered box's rules and margins are the table's, not the paragraph's.
+        framed = element.tag in ("td", "th") or all(border(style, side) for side in SIDES)
+        rule = None if framed else border(style, "bottom")
+        before, after = ((0.0, 0.0) if framed else
+                         (length(style, "margin-top", shown.size),
+                          length(style, "margin-bottom", shown.size)))
+        keep = style.get("break-after") == "avoid" or style.get("page-break-after") == "avoid"
+        return w("p",
+                 w("pPr",
+                   w("keepNext") if keep else None,
+                   w("pBdr", w("bottom", val=rule[0], sz=round(rule[1] * 8),
+                               space=round(length(style, "padding-bottom") * 72 / 25.4),
+                               color=rule[2])) if rule else None,
+                   w("spacing", before=twips(before), after=twips(after),
+                     line=round(shown.line * 20), lineRule="exact"),
+                   w("ind", left=twips(left), hanging=twips(hanging)) if hanging or left else
+                   (w("ind", firstLine=twips(first)) if first > 0 else None),
+                   w("jc", val=shown.align),
+                   w("rPr", w("sz", val=round(shown.size * 2)),
+                     w("szCs", val=round(shown.size * 2)))),
+                 *runs)
+
+    # Tables.
+
+    def table(self, element: etree._Element, width: float) -> list[etree._Element]:
+        """A table: the colgroup's widths (equal columns without one), rows (statements
+        between rows become docxtpl row tags; ``{% if %}`` between cells makes a row per
+        branch), col- and rowspans; a row holding a value's box gets an exact height (the
+        box's, with the cell's padding), so sheetgen can fit the value; other rows grow, and
+        so does a row whose other cells print data of unknown length (``{{ rules.flow }}``)."""
+        trs: list[etree._Element] = []
+        between: list[str | None] = [element.text]  # the text before each row, and after
+        columns: etree._Element | None = None
+        for child in element:
+            if child.tag == "colgroup":
+                columns = child
+                between[-1] = (between[-1] or "") + (child.tail or "")
+            elif child.tag in ("thead", "tbody", "tfoot"):
+                between[-1] = (between[-1] or "") + (child.text or "")
+                for tr in child:
+                    trs.append(tr)
+                    between.append(tr.tail)
+                between[-1] = (between[-1] or "") + (child.tail or "")
+            else:
+                trs.append(child)
+                between.append(child.tail)
+        for tr in trs:
+            if tr.tag != "tr":
+                raise self.fail(tr, "a table's child other than <colgroup>, <tbody> and <tr>")
+        if columns is not None:
+            widths = [length(self.styles[col], "width", whole=width) or None for col in columns]
+        else:
+            count = max((sum(int(td.get("colspan", "1")) for td in tr) for tr in trs),
+                        default=1)
+            widths = [None] * count
+        free = width - sum(x for x in widths if x)
+        auto = sum(1 for x in widths if not x)
+        edges = [0.0]
+        for x in widths:
+            edges.append(edges[-1] + (x or free / auto))
+        rows: list[Row] = []
+        spans: dict[int, tuple[int, int]] = {}  # column → (rows left, last column)
+        cells = [td for tr in trs for td in tr]
+        if not cells:
+            raise self.fail(element, "a table without cells")
+        first = cells[0]
+
+        def tags(text: str | None) -> None:
+            if text and MARKER.sub("", text).strip():
+                raise self.fail(element, "text between table rows")
+            rows.extend(tag_row(self.statement(i, "tr"), width)
+                        for i in MARKER.findall(text or ""))
+
+        for tr, text in zip(trs, between, strict=False):
+            tags(text)
+            branches = self.branches(tr)
+            if len(branches) == 1:
+                rows.append(self.row(branches[0][1], edges, spans, first))
+                continue
+            if spans or any(td.get("rowspan", "1") != "1" for td in tr):
+                raise self.fail(tr, "a rowspan beside {% if %} between cells")
+            for condition, tds in branches:
+                rows += [tag_row(f"{{%tr if {condition} %}}", width),
+                         self.row(tds, edges, spans, first), tag_row("{%tr endif %}", width)]
+        tags(between[-1])
+        style = self.styles[first]
+        rule = border(style, "top")
+        made = table(rows, width=width, margin=length(style, "padding-left",
+                                                      look(style).size),
+                     rule_size=round(rule[1] * 8) if rule else RULE)
+        return [made]
+
+    def branches(self, tr: etree._Element) -> list[tuple[str, list[etree._Element]]]:
+        """The row's cells for each branch of the ``{% if %}`` statements between them, with
+        the condition of the branch (``"True"`` for a row without statements)."""
+        tokens: list[str | etree._Element] = []
+
+        def statements(text: str | None) -> None:
+            if text and MARKER.sub("", text).strip():
+                raise self.fail(tr, "text between cells")
+            tokens.extend(self.source.statements[int(i)] for i in MARKER.findall(text or ""))
+
+        statements(tr.text)
+        for td in tr:
+            if td.tag not in ("td", "th"):
+                raise self.fail(td, "a row's child other than <td> and <th>")
+            tokens.append(td)
+            statements(td.tail)
+        position = 0
+
+        def parse(until: tuple[str, ...]) -> list[Any]:
+            nonlocal position
+            items: list[Any] = []
+            while position < len(tokens):
+                token = tokens[position]
+                if not isinstance(token, str):
+                    items.append(token)
+                    position += 1
+                    continue
+                keyword = token.split()[0]
+                if keyword in until:
+                    return items
+                if keyword != "if":
+                    raise self.fail(tr, f"{{% {keyword} %}} between cells (only if/elif/else)")
+                chain: list[tuple[str | None, list[Any]]] = []
+                condition: str | None = token[3:]
+                while True:
+                    position += 1
+                    chain.append((condition, parse(("elif", "else", "endif"))))
+                    if position >= len(tokens):
+                        raise self.fail(tr, "{% if %} without {% endif %} in the row")
+                    ending = str(tokens[position])
+                    if ending.startswith("endif"):
+                        position += 1
+                        break
+                    condition = ending[5:] if ending.startswith("elif") else None
+                if chain[-1][0] is not None:
+                    chain.append((None, []))
+                items.append(chain)
+            return items
+
+        def paths(items: list[Any]) -> list[tuple[list[str], list[etree._Element]]]:
+            found: list[tuple[list[str], list[etree._Element]]] = [([], [])]
+            for item in items:
+                if not isinstance(item, list):
+                    found = [(terms, [*tds, item]) for terms, tds in found]
+                    continue
+                grown = []
+                earlier: list[str] = []
+                for condition, branch in item:
+                    terms = [f"not ({c})" for c in earlier] + (
+                        [f"({condition})"] if condition is not None else [])
+                    if condition is not None:
+                        earlier.append(condition)
+                    grown += [(a + terms + b, tds + more) for a, tds in found
+                              for b, more in paths(branch)]
+                found = grown
+            return found
+
+        tree = parse(())
+        return [(" and ".join(terms) or "True", tds) for terms, tds in paths(tree)]
+
+    def row(self, tds: list[etree._Element], edges: list[float],
+            spans: dict[int, tuple[int, int]], first: etree._Element) -> Row:
+        """One table row of cells ``tds`` (``spans``: the rowspans it continues)."""
+        cells: list[Cell] = []
+        heights: list[float] = []
+        fixed = growing = False
+        column = 0
+
+        def continued() -> None:
+            nonlocal column
+            while column in spans:
+                left, end = spans.pop(column)
+                cells.append(Cell(edges[column], edges[end], [tiny()], merge="continue",
+                                  ruled=self.ruled(first)))
+                if left > 1:
+                    spans[column] = (left - 1, end)
+                column = end
+
+        for td in tds:
+            continued()
+            end = column + int(td.get("colspan", "1"))
+            if end >= len(edges):
+                raise self.fail(td, "more cells than the table has columns")
+            style = self.styles[td]
+            size = look(style).size
+            pad = length(style, "padding-left", size)
+            inner = edges[end] - edges[column] - 2 * pad
+            content = self.blocks(td, inner)
+            boxes = [child for child in td if child.get("data-field") or
+                     child.get("data-region")]
+            vertical = (length(style, "padding-top", size)
+                        + length(style, "padding-bottom", size))
+            if len(td) == 1 and boxes and not MARKER.sub("", td.text or "").strip() \
+                    and not (boxes[0].tail or "").strip():
+                fixed = True
+                heights.append(length(self.styles[boxes[0]], "height") + vertical)
+            else:
+                heights.append(self.text_height(td, inner) + vertical)
+                # Text of data ({{ rules.flow }}) has no known length: its row must grow as
+                # the HTML's does, so the row's values print as running text, unfitted.
+                growing = growing or "{{" in "".join(td.itertext())
+            rowspan = int(td.get("rowspan", "1"))
+            if rowspan > 1:
+                spans[column] = (rowspan - 1, end)
+            valign = {"middle": "center", "top": "top", "bottom": "bottom"}.get(
+                style.get("vertical-align", "middle"))
+            if valign is None:
+                raise self.fail(td, f"vertical-align: {style['vertical-align']}")
+            cells.append(Cell(edges[column], edges[end], content,
+                              merge="restart" if rowspan > 1 else None, valign=valign,
+                              ruled=self.ruled(td)))
+            column = end
+        continued()
+        rule = border(self.styles[first], "top")
+        height = (max(heights) + (rule[1] * 25.4 / 72 if rule else 0.0)
+                  if fixed and not growing else None)
+        return Row(round(height, 2) if height else None, cells)
+
+    def ruled(self, cell: etree._Element | None) -> Sides:
+        if cell is None:
+            return ALL
+        return frozenset(side for side in SIDES if border(self.styles[cell], side))
+
+    def text_height(self, element: etree._Element, width: float) -> float:
+        """The height (mm) of an element's static text: its lines at its line height, lines
+        counted with full-width CJK and half-width Latin characters."""
+        shown = look(self.styles[element])
+        content = MARKER.sub("", "".join(element.itertext()))
+        content = re.sub(r"\{\{.*?\}\}", "", " ".join(content.split()))
+        em = sum(1.0 if ord(c) > 0x2E80 else 0.55 for c in content)
+        per_line = max(1.0, width / (shown.size * 25.4 / 72))
+        lines = max(1, -(-round(em * 100) // round(per_line * 100)))
+        return lines * shown.line * 25.4 / 72
+
+
+def _trim(runs: list[etree._Element]) -> None:
+    """Whitespace at the start and end of a paragraph is not printed (as in HTML)."""
+    texts = [t for r in runs for t in r.iter(W + "t")]
+    if texts:
+        texts[0].text = (texts[0].text or "").lstrip()
+        texts[-1].text = (texts[-1].text or "").rstrip()
+
+
+def text_tag(content: str, size: float = 7) -> etree._Element:
+    """A paragraph holding only a docxtpl tag (or a region), which rendering removes."""
+    return text(content, size)
+
+
+def convert(name: str, root: Path = TEMPLATES) -> Converted:
+    """The DOCX body, title and page of the HTML template ``name`` (see the section's comment)."""
+    try:
+        return Converter(read_template(name, root)).convert()
+    except Unsupported as exc:
+        raise SystemExit(f"build_docx_templates: {exc}") from None
 
 
 # --- the package -----------------------------------------------------------------------------
@@ -829,13 +1577,15 @@ def xml(element: etree._Element) -> bytes:
 
 @dataclass(frozen=True)
 class Page:
-    """A4 with the margins (mm) of the PDF's @page rule; ``footer``: a page-number footer."""
+    """A4 with the margins (mm) of the PDF's @page rule; ``footer``: the text of its
+    ``@bottom-center`` (strings; None: the page number; "": the number of pages)."""
 
     top: float
     right: float
     bottom: float
     left: float
-    footer: bool = False
+    footer: tuple[str | None, ...] = ()
+    footer_size: float = 8.0
 
     @property
     def width(self) -> float:
@@ -843,7 +1593,6 @@ class Page:
 
 
 SHEET_PAGE = Page(MARGIN_TOP, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_LEFT)
-COVER_PAGE = Page(13, 15, 12, 15, footer=True)  # templates/common/cover.css
 
 
 def document_part(body: list[etree._Element], page: Page) -> bytes:
@@ -863,14 +1612,14 @@ def document_part(body: list[etree._Element], page: Page) -> bytes:
     return xml(root)
 
 
-def footer_part() -> bytes:
-    """第 N 页，共 M 页, as the PDF cover's @bottom-center."""
+def footer_part(page: Page) -> bytes:
+    """The page's footer, as the PDF's @bottom-center (第 N 页，共 M 页)."""
     root = etree.Element(W + "ftr", nsmap={"w": W_NS})
-    runs: list[etree._Element] = [run("第 ", 8)]
-    for instruction, after in ((" PAGE ", " 页，共 "), (" NUMPAGES ", " 页")):
-        runs.append(w("fldSimple", run("1", 8), instr=instruction))
-        runs.append(run(after, 8))
-    root.append(paragraph(*runs, size=8, align="center"))
+    size = page.footer_size
+    runs = [run(piece, size) if piece else
+            w("fldSimple", run("1", size), instr=" PAGE " if piece is None else " NUMPAGES ")
+            for piece in page.footer]
+    root.append(paragraph(*runs, size=size, align="center"))
     return xml(root)
 
 
@@ -970,7 +1719,7 @@ def core_part(title: str) -> bytes:
 
 def package(body: list[etree._Element], title: str, page: Page) -> bytes:
     parts = {
-        "[Content_Types].xml": content_types(page.footer),
+        "[Content_Types].xml": content_types(bool(page.footer)),
         "_rels/.rels": relationships(("rId1", f"{OFFICE}/officeDocument", "word/document.xml"),
                                      ("rId2", CORE_RELATIONSHIP, "docProps/core.xml")),
         "docProps/core.xml": core_part(title),
@@ -985,8 +1734,12 @@ def package(body: list[etree._Element], title: str, page: Page) -> bytes:
         "word/fontTable.xml": font_table_part(),
     }
     if page.footer:
-        parts["word/footer1.xml"] = footer_part()
+        parts["word/footer1.xml"] = footer_part(page)
     return write_package(parts)
+
+
+#: The templates whose DOCX is converted from their HTML (the one definition of the page).
+CONVERTED = ("common/cover.html",)
 
 
 def build() -> dict[str, bytes]:
@@ -1000,7 +1753,10 @@ def build() -> dict[str, bytes]:
                                  f"one A4 page holds {CONTENT_H - SLACK:.1f} mm with the "
                                  "safety margin")
         built[layout.path] = package(sheet_body(layout)[0], layout.heading, SHEET_PAGE)
-    built["common/cover.docx"] = package(cover_body(), "网站备案材料清单", COVER_PAGE)
+    for name in CONVERTED:
+        converted = convert(name)
+        built[name.removesuffix(".html") + ".docx"] = package(converted.body, converted.title,
+                                                              converted.page)
     for stem, form in forms.FORMS.items():
         built |= form_templates(stem, form)
     return built

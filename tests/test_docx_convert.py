@@ -1,0 +1,158 @@
+"""The DOCX templates converted from the HTML ones (tools/build_docx_templates.py, issue 22):
+a change to a converted template's HTML or CSS reaches its DOCX with no code change, and
+anything outside the converter's subset fails the build by name instead of being dropped."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from sheetgen.rendering.docx.document import W_NS, read_package
+from sheetgen.resources import templates_dir
+from tests.conftest import REPO
+
+W = f"{{{W_NS}}}"
+
+
+def tool() -> ModuleType:
+    if "build_docx_templates" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "build_docx_templates", REPO / "tools" / "build_docx_templates.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["build_docx_templates"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["build_docx_templates"]
+
+
+def cover_copy(tmp_path: Path, html: tuple[str, str] | None = None,
+               css: tuple[str, str] | None = None) -> Path:
+    """A template set with the bundled cover, ``html``/``css``: (old, new) replaced once."""
+    (tmp_path / "common").mkdir()
+    for name, edit in (("cover.html", html), ("cover.css", css)):
+        text = (templates_dir() / "common" / name).read_text(encoding="utf-8")
+        if edit is not None:
+            assert edit[0] in text, edit[0]
+            text = text.replace(edit[0], edit[1], 1)
+        (tmp_path / "common" / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def converted(root: Path) -> tuple[list[str], list[float | None]]:
+    """The texts of the converted cover's paragraphs and the exact heights (mm) of its rows."""
+    from lxml import etree
+
+    build = tool()
+    result = build.convert("common/cover.html", root)
+    body = build.w("body", *result.body)
+    texts = ["".join(t.text or "" for t in p.iter(W + "t")) for p in body.iter(W + "p")]
+    heights = []
+    for row in body.iter(W + "tr"):
+        height = row.find(f"{W}trPr/{W}trHeight")
+        heights.append(None if height is None else int(height.get(W + "val")) * 25.4 / 1440)
+    assert etree.tostring(body)  # a well-formed tree
+    return texts, heights
+
+
+def test_the_bundled_cover_is_converted_from_its_html() -> None:
+    """The committed cover.docx is the conversion of cover.html (the --check test compares the
+    bytes; this says what it holds): the CSS's page, its blocks and the docxtpl tags."""
+    texts, _ = converted(templates_dir())
+    assert texts[0] == "网站备案材料清单"
+    assert "{%p for item in rules.materials %}" in texts
+    assert "{%tr if flags.preapproval %}" in texts
+    assert "{{ loop.index }}.{{ line }}" in texts  # an <ol> in a loop numbers by the loop
+    parts = read_package((templates_dir() / "common" / "cover.docx").read_bytes())
+    document = parts["word/document.xml"].decode()
+    css = (templates_dir() / "common" / "cover.css").read_text(encoding="utf-8")
+    top, right, bottom, left = (float(x) for x in re.search(
+        r"@page \{[^}]*margin: ([\d.]+)mm ([\d.]+)mm ([\d.]+)mm ([\d.]+)mm", css).groups())
+    margins = re.search(r'<w:pgMar w:top="(\d+)" w:right="(\d+)" w:bottom="(\d+)" '
+                        r'w:left="(\d+)"', document).groups()
+    assert [int(x) for x in margins] == [round(v * 1440 / 25.4)
+                                         for v in (top, right, bottom, left)]
+    footer = parts["word/footer1.xml"].decode()
+    assert "第 " in footer and " PAGE " in footer and " NUMPAGES " in footer
+
+
+def test_a_new_section_in_the_html_reaches_the_docx(tmp_path: Path) -> None:
+    """A list of documents and a flow line added to cover.html, and a row whose cells depend
+    on a flag: converted with no change to the build tool."""
+    section = ("<h2>{{ rules.headings.packet }}</h2>\n<ol class=\"packet\">\n"
+               "  {%- for d in rules.packet %}\n  <li>《{{ d.title }}》{{ d.count }}</li>\n"
+               "  {%- endfor %}\n</ol>\n<p class=\"flow\">提交 → 核验 → 审核</p>\n\n"
+               "<h2>{{ rules.headings.materials }}</h2>")
+    row = ("<tr>\n    <td class=\"label\">核验方式</td>\n    {%- if flags.provider %}\n"
+           "    <td>{{ rules.flow }}</td>\n    <td class=\"label\">接入商</td>\n"
+           "    <td><div class=\"f\" data-field=\"cover.provider\">{{ cover.provider }}</div></td>"
+           "\n    {%- else %}\n    <td colspan=\"3\">{{ rules.flow }}</td>\n    {%- endif %}\n"
+           "  </tr>\n  <tr>\n    <td class=\"label\">主办者性质</td>")
+    root = cover_copy(tmp_path, ("<h2>{{ rules.headings.materials }}</h2>", section))
+    html = (root / "common" / "cover.html").read_text(encoding="utf-8")
+    (root / "common" / "cover.html").write_text(
+        html.replace("<tr>\n    <td class=\"label\">主办者性质</td>", row, 1), encoding="utf-8")
+    texts, _ = converted(root)
+    start = texts.index("{{ rules.headings.packet }}")
+    assert texts[start:start + 5] == [
+        "{{ rules.headings.packet }}", "{%p for d in rules.packet %}",
+        "{{ loop.index }}.《{{ d.title }}》{{ d.count }}", "{%p endfor %}", "提交 → 核验 → 审核"]
+    start = texts.index("{%tr if (flags.provider) %}")
+    assert texts[start:start + 10] == [
+        "{%tr if (flags.provider) %}", "核验方式", "{{ rules.flow }}", "接入商",
+        "{{ cover.provider }}", "{%tr endif %}", "{%tr if not (flags.provider) %}", "核验方式",
+        "{{ rules.flow }}", "{%tr endif %}"]
+    # The rows print data of unknown length beside the value: they grow, as the HTML's do.
+    _, heights = converted(root)
+    _, bundled = converted(templates_dir())
+    assert heights.count(None) == bundled.count(None) + 6  # two rows, four tag rows
+
+
+def test_a_css_change_reaches_the_docx(tmp_path: Path) -> None:
+    """The height of a value's box sets its row's exact height (its padding and rule added)."""
+    _, before = converted(templates_dir())
+    _, after = converted(cover_copy(tmp_path, css=(".f.sites { height: 12mm; }",
+                                                   ".f.sites { height: 20mm; }")))
+    changed = [(a, b) for a, b in zip(before, after, strict=True) if a != b]
+    assert len(changed) == 1 and changed[0][1] - changed[0][0] == pytest.approx(8, abs=0.05)
+
+
+@pytest.mark.parametrize(("where", "old", "new", "message"), [
+    ("html", "<h1>网站备案材料清单</h1>", "{% macro x() %}{% endmacro %}<h1>x</h1>", "{% macro %}"),
+    ("html", "<h1>网站备案材料清单</h1>", "<h1 class=\"{{ rules.as_of }}\">x</h1>",
+     "Jinja in the attribute class"),
+    ("html", "<h1>网站备案材料清单</h1>", "<h1>x</h1><canvas></canvas>", "<canvas"),
+    ("html", "<tr>\n    <td class=\"label\">编号</td>",
+     "<tr>{% for x in rules.materials %}<td>x</td>{% endfor %}</tr><tr><td>编号</td>",
+     "{% for %} between cells"),
+    ("css", "body { margin: 0; }", "body { margin: 0; } h1 { position: absolute; }",
+     "position: absolute"),
+    ("css", "body { margin: 0; }", "body { margin: 0; float: left; }", "the property float"),
+    ("css", "body { margin: 0; }", "body { margin: 0; } h1::after { content: 'x'; }", "::after"),
+    ("css", ".intro {", ".intro { display: flex; ", "display: flex"),
+    ("css", ".intro {", ".intro { height: 9mm; ", "a width or height on a block"),
+    ("css", ".intro {", ".intro { text-decoration: underline; ", "text-decoration"),
+])
+def test_outside_the_subset_fails_by_name(tmp_path: Path, where: str, old: str, new: str,
+                                          message: str) -> None:
+    root = cover_copy(tmp_path, (old, new) if where == "html" else None,
+                      (old, new) if where == "css" else None)
+    with pytest.raises(SystemExit) as failed:
+        tool().convert("common/cover.html", root)
+    assert message in str(failed.value), str(failed.value)
+
+
+def test_the_check_names_a_template_that_is_not_the_build(tmp_path: Path) -> None:
+    shutil.copytree(templates_dir(), tmp_path / "templates")
+    build = tool()
+    built = build.build()
+    assert build.differences(built, tmp_path / "templates") == []
+    cover = tmp_path / "templates" / "common" / "cover.docx"
+    cover.write_bytes(build.package([build.tiny()], "x", build.Page(10, 10, 10, 10)))
+    found = build.differences(built, tmp_path / "templates")
+    assert found and all(line.startswith("common/cover.docx: ") for line in found)
