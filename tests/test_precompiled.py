@@ -290,6 +290,28 @@ def test_a_parsed_copy_of_other_rules_or_code_is_never_read(tmp_path: Path,
     assert rules.precompiled_dir() is None
 
 
+def test_the_name_changes_with_every_module_whose_classes_the_copy_holds(tmp_path: Path) -> None:
+    """A parsed copy names its classes by module path: every sheetgen module it names is one
+    the copy's name is a hash of, so moving or editing a model renames the copy (a stale one,
+    whose classes live elsewhere now, is never read)."""
+    import pickletools
+
+    from sheetgen import rules
+
+    _build_tool().build_rules(tmp_path)
+    hashed = {path.resolve() for path in rules.precompiled_sources()}
+    named: set[str] = set()
+    for copy in tmp_path.iterdir():
+        strings = [arg for _, arg, _ in pickletools.genops(copy.read_bytes())
+                   if isinstance(arg, str)]
+        named.update(s for s in strings if s.startswith("sheetgen."))
+    assert "sheetgen.vocabulary" in named and any(m.startswith("sheetgen.rules") for m in named)
+    for module in named:
+        spec = importlib.util.find_spec(module)
+        assert spec is not None and spec.origin is not None, module
+        assert Path(spec.origin).resolve() in hashed, module
+
+
 # --- what a cold fill imports -----------------------------------------------------------------
 
 NOT_FOR_A_JSON_FILL = ("weasyprint", "jinja2", "sheetgen.sources.spreadsheet", "python_calamine",

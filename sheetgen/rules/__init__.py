@@ -25,9 +25,10 @@ must start fast. For the same reason the models' validators are built on first u
 (``defer_build``), and a built-in edition is read, when it can be, from the copy of it already
 parsed and validated that the package ships (``sheetgen/_precompiled/rules/``, written by
 ``tools/precompile.py`` like the precompiled layouts): a pickle named by a hash of the TOML
-file, of this module and of pydantic's version, so a copy made from another file or by other
-code is never read. It is part of the installed package, as trusted as its code; the user's
-cache is never used for it. Without it, the file is parsed and validated as above.
+file, of every module of this package and of pydantic's version, so a copy made from another
+file or by other code (a model edited, or moved to another module) is never read. It is part
+of the installed package, as trusted as its code; the user's cache is never used for it.
+Without it, the file is parsed and validated as above.
 """
 
 from __future__ import annotations
@@ -854,14 +855,24 @@ def _builtin(edition: str) -> Rules:
 
 def precompiled_name(edition: str, data: bytes) -> str:
     """The file name of the parsed copy of edition ``edition`` whose TOML is ``data``: it
-    changes with the file, with this module (the models) and with pydantic."""
+    changes with the file, with the code of the classes it holds (:func:`precompiled_sources`)
+    and with pydantic."""
     import pydantic
 
     sha = hashlib.sha256(data)
-    sha.update(Path(__file__).read_bytes())
-    sha.update(Path(_acceptance.__file__).read_bytes())  # its models are pickled too
+    for path in precompiled_sources():
+        sha.update(f"\0{path.name}\0".encode())
+        sha.update(path.read_bytes())
     sha.update(f"\0{pydantic.VERSION}\0{sys.version_info[:2]}".encode())
     return f"{edition}-{sha.hexdigest()[:24]}.pickle"
+
+
+def precompiled_sources() -> list[Path]:
+    """The modules whose classes a parsed copy pickles (by module path and name): every module
+    of this package, so a model moved from one to another, or edited, renames the copy and a
+    stale one is never read, and :mod:`sheetgen.vocabulary` (the natures)."""
+    package = Path(__file__).resolve().parent
+    return [*sorted(package.glob("*.py")), package.parent / "vocabulary.py"]
 
 
 def precompiled_dir() -> Path | None:
