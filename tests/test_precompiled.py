@@ -257,12 +257,13 @@ def test_the_checkouts_shipped_folder_is_current() -> None:
 def test_the_parsed_rules_are_those_of_the_file(edition: str, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from sheetgen import rules
+    from sheetgen.rules import editions, precompiled
 
     _build_tool().build_rules(tmp_path)
-    monkeypatch.setattr(rules, "precompiled_dir", lambda: tmp_path)
+    monkeypatch.setattr(precompiled, "precompiled_dir", lambda: tmp_path)
     data = rules.rules_file(rules.EDITIONS[edition]).read_bytes()
-    shipped = rules._precompiled(edition, data)
-    fresh = rules.parse_rules(data, origin=rules._builtin_origin(edition))
+    shipped = precompiled._precompiled(edition, data)
+    fresh = rules.parse_rules(data, origin=editions._builtin_origin(edition))
     assert shipped is not None and shipped == fresh
     assert (shipped.origin, shipped.version, shipped.edition) == (
         fresh.origin, fresh.version, fresh.edition)
@@ -274,17 +275,18 @@ def test_a_parsed_copy_of_other_rules_or_code_is_never_read(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
     from sheetgen import rules
+    from sheetgen.rules import precompiled
 
     _build_tool().build_rules(tmp_path)
-    monkeypatch.setattr(rules, "precompiled_dir", lambda: tmp_path)
+    monkeypatch.setattr(precompiled, "precompiled_dir", lambda: tmp_path)
     data = rules.rules_file("rules.toml").read_bytes()
-    assert rules._precompiled("2025", data) is not None
-    # Another file (or another version of this module or of pydantic) has another name.
+    assert precompiled._precompiled("2025", data) is not None
+    # Another file (or another version of this package or of pydantic) has another name.
     assert rules.precompiled_name("2025", data + b"\n") != rules.precompiled_name("2025", data)
-    assert rules._precompiled("2025", data + b"\n") is None
+    assert precompiled._precompiled("2025", data + b"\n") is None
     # A damaged copy is not trusted.
     (tmp_path / rules.precompiled_name("2025", data)).write_bytes(b"not a pickle")
-    assert rules._precompiled("2025", data) is None
+    assert precompiled._precompiled("2025", data) is None
     monkeypatch.undo()
     monkeypatch.setenv("SHEETGEN_PRECOMPILED", "off")
     assert rules.precompiled_dir() is None
