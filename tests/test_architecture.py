@@ -13,6 +13,12 @@ PACKAGE = REPO / "sheetgen"
 ORDER = ["base", "sources", "rules", "model", "documents", "rendering", "pipeline", "api",
          "receive", "batch", "desk", "serve", "cli"]
 BASE = {"errors", "resources", "vocabulary", "output", "scratch", "workers"}
+#: Inside a package split into modules, each may import only those before it (its
+#: ``__init__`` re-exports them all): the rules stage, from its vocabulary to its loader.
+INSIDE = {
+    "sheetgen.rules": ["flags", "editions", "acceptance", "data", "ruleset", "consistency",
+                       "parsing", "precompiled", "loader"],
+}
 
 
 def _module_name(path: Path) -> str:
@@ -76,6 +82,19 @@ def test_stages_depend_only_on_the_stages_below() -> None:
                 continue
             if ORDER.index(other) > ORDER.index(stage):
                 wrong.append(f"{module} ({stage}) imports {target} ({other})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_modules_inside_a_package_import_only_those_before_them() -> None:
+    wrong = []
+    for package, order in INSIDE.items():
+        modules = {_module_name(p) for p in (PACKAGE / package.split(".", 1)[1]).glob("*.py")}
+        assert modules == {package, *(f"{package}.{m}" for m in order)}, "update INSIDE"
+        for position, name in enumerate(order):
+            module = f"{package}.{name}"
+            allowed = {f"{package}.{m}" for m in order[:position]}  # never the package
+            wrong += [f"{module} imports {target}" for target in GRAPH[module]
+                      if target.startswith(package) and target not in allowed | {module}]
     assert not wrong, "\n".join(wrong)
 
 

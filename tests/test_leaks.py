@@ -266,3 +266,50 @@ if __name__ == "__main__":
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout.decode().strip() == "0"
     assert sorted((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_long_lived_caller_keeps_no_helper_process_of_a_pool_or_a_batch(tmp_path: Path) -> None:
+    """A server (or the desk, or a test session) runs pools and batches one after another:
+    once each has ended, no process of its own is left, not even the fork server and the
+    resource tracker multiprocessing would keep for the interpreter's life. Counted over the
+    caller's whole session (its workers are not its children: the fork server's)."""
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(applicants(2)), encoding="utf-8")
+    code = f"""
+import os
+from pathlib import Path
+from sheetgen.batch import BatchOptions, run_batch
+from sheetgen.workers import Pool
+
+def others():
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                if os.getsid(int(entry)) == os.getsid(0):
+                    found.append(entry)
+            except OSError:
+                continue
+    return found
+
+if __name__ == "__main__":
+    counts = []
+    for n in range(2):
+        pool = Pool(2, abs)
+        assert [pool.submit(-i, timeout=60).result() for i in range(4)] == [0, 1, 2, 3]
+        assert others()  # the pool's fork server and workers run meanwhile
+        pool.close()
+        counts.append(len(others()))
+        result = run_batch([{str(source)!r}],
+                           BatchOptions(outdir=Path({str(tmp_path)!r}) / f"out{{n}}", jobs=2))
+        assert result.ok
+        counts.append(len(others()))
+    print(counts)
+"""
+    script = tmp_path / "run.py"
+    script.write_text(code, encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], env=_env(tmp_path / "tmp"),
+                          capture_output=True, check=False, timeout=600, start_new_session=True)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().strip() == "[0, 0, 0, 0]"
+    assert sorted((tmp_path / "tmp").iterdir()) == []

@@ -257,12 +257,13 @@ def test_the_checkouts_shipped_folder_is_current() -> None:
 def test_the_parsed_rules_are_those_of_the_file(edition: str, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from sheetgen import rules
+    from sheetgen.rules import editions, precompiled
 
     _build_tool().build_rules(tmp_path)
-    monkeypatch.setattr(rules, "precompiled_dir", lambda: tmp_path)
+    monkeypatch.setattr(precompiled, "precompiled_dir", lambda: tmp_path)
     data = rules.rules_file(rules.EDITIONS[edition]).read_bytes()
-    shipped = rules._precompiled(edition, data)
-    fresh = rules.parse_rules(data, origin=rules._builtin_origin(edition))
+    shipped = precompiled._precompiled(edition, data)
+    fresh = rules.parse_rules(data, origin=editions._builtin_origin(edition))
     assert shipped is not None and shipped == fresh
     assert (shipped.origin, shipped.version, shipped.edition) == (
         fresh.origin, fresh.version, fresh.edition)
@@ -274,20 +275,43 @@ def test_a_parsed_copy_of_other_rules_or_code_is_never_read(tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch
                                                            ) -> None:
     from sheetgen import rules
+    from sheetgen.rules import precompiled
 
     _build_tool().build_rules(tmp_path)
-    monkeypatch.setattr(rules, "precompiled_dir", lambda: tmp_path)
+    monkeypatch.setattr(precompiled, "precompiled_dir", lambda: tmp_path)
     data = rules.rules_file("rules.toml").read_bytes()
-    assert rules._precompiled("2025", data) is not None
-    # Another file (or another version of this module or of pydantic) has another name.
+    assert precompiled._precompiled("2025", data) is not None
+    # Another file (or another version of this package or of pydantic) has another name.
     assert rules.precompiled_name("2025", data + b"\n") != rules.precompiled_name("2025", data)
-    assert rules._precompiled("2025", data + b"\n") is None
+    assert precompiled._precompiled("2025", data + b"\n") is None
     # A damaged copy is not trusted.
     (tmp_path / rules.precompiled_name("2025", data)).write_bytes(b"not a pickle")
-    assert rules._precompiled("2025", data) is None
+    assert precompiled._precompiled("2025", data) is None
     monkeypatch.undo()
     monkeypatch.setenv("SHEETGEN_PRECOMPILED", "off")
     assert rules.precompiled_dir() is None
+
+
+def test_the_name_changes_with_every_module_whose_classes_the_copy_holds(tmp_path: Path) -> None:
+    """A parsed copy names its classes by module path: every sheetgen module it names is one
+    the copy's name is a hash of, so moving or editing a model renames the copy (a stale one,
+    whose classes live elsewhere now, is never read)."""
+    import pickletools
+
+    from sheetgen import rules
+
+    _build_tool().build_rules(tmp_path)
+    hashed = {path.resolve() for path in rules.precompiled_sources()}
+    named: set[str] = set()
+    for copy in tmp_path.iterdir():
+        strings = [arg for _, arg, _ in pickletools.genops(copy.read_bytes())
+                   if isinstance(arg, str)]
+        named.update(s for s in strings if s.startswith("sheetgen."))
+    assert "sheetgen.vocabulary" in named and any(m.startswith("sheetgen.rules") for m in named)
+    for module in named:
+        spec = importlib.util.find_spec(module)
+        assert spec is not None and spec.origin is not None, module
+        assert Path(spec.origin).resolve() in hashed, module
 
 
 # --- what a cold fill imports -----------------------------------------------------------------

@@ -2,8 +2,8 @@
 crashed worker is replaced and its task reported (never run again), a worker found dead before
 a task is handed over is replaced first, and the pool's counts say only what is alive.
 
-Toy tasks, ``fork`` workers (fast; the batch and serve tests use the real handlers and the
-forkserver).
+Toy tasks, on ``fork`` workers and on the pool's own fork server (its default); the batch and
+serve tests use the real handlers.
 """
 
 from __future__ import annotations
@@ -17,10 +17,19 @@ from typing import Any
 
 import pytest
 
-from sheetgen.workers import Pool, PoolClosed, WorkerCrashed, WorkerTimeout, cpu_count
+from sheetgen.workers import (
+    ForkServer,
+    Pool,
+    PoolClosed,
+    StartMethod,
+    WorkerCrashed,
+    WorkerTimeout,
+    cpu_count,
+)
 from tests.test_leaks import children
 
 FORK = multiprocessing.get_context("fork")
+STARTS = [pytest.param(FORK, id="fork"), pytest.param(ForkServer(), id="forkserver")]
 
 
 def _task(spec: tuple[str, Any, str]) -> tuple[int, Any]:
@@ -46,9 +55,10 @@ def _until(predicate: Any, deadline: float = 60) -> None:
         time.sleep(0.02)
 
 
-def test_a_hung_task_and_a_killed_worker_fail_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", STARTS)
+def test_a_hung_task_and_a_killed_worker_fail_alone(tmp_path: Path, start: StartMethod) -> None:
     before = children()
-    pool = Pool(2, _task, context=FORK)
+    pool = Pool(2, _task, context=start)
     specs = [("hang" if n == 3 else "die" if n == 6 else "ok", n, str(tmp_path / f"{n}.log"))
              for n in range(12)]
     futures = [pool.submit(spec, timeout=3) for spec in specs]
@@ -70,9 +80,22 @@ def test_a_hung_task_and_a_killed_worker_fail_alone(tmp_path: Path) -> None:
     assert children() <= before
 
 
+def test_a_fork_server_worker_killed_on_a_task_reports_its_signal(tmp_path: Path) -> None:
+    pool = Pool(1, _task, context=ForkServer())
+    try:
+        with pytest.raises(WorkerCrashed) as caught:
+            pool.submit(("die", 1, str(tmp_path / "log")), timeout=30).result(timeout=60)
+        assert caught.value.exitcode == -signal.SIGKILL and caught.value.started
+        pid, _ = pool.submit(("ok", 2, str(tmp_path / "log")), timeout=30).result(timeout=60)
+        assert pool.pids() == [pid]
+    finally:
+        pool.close()
+
+
+@pytest.mark.parametrize("start", STARTS)
 def test_workers_killed_while_idle_are_replaced_before_a_task_is_handed_over(
-        tmp_path: Path) -> None:
-    pool = Pool(2, _task, context=FORK)
+        tmp_path: Path, start: StartMethod) -> None:
+    pool = Pool(2, _task, context=start)
     try:
         pool.start()
         _until(lambda: pool.stats()["idle"] == 2)
@@ -92,8 +115,10 @@ def test_workers_killed_while_idle_are_replaced_before_a_task_is_handed_over(
         pool.close()
 
 
-def test_a_task_that_raises_fails_and_its_worker_goes_on(tmp_path: Path) -> None:
-    pool = Pool(1, _task, context=FORK)
+@pytest.mark.parametrize("start", STARTS)
+def test_a_task_that_raises_fails_and_its_worker_goes_on(tmp_path: Path,
+                                                         start: StartMethod) -> None:
+    pool = Pool(1, _task, context=start)
     try:
         log = str(tmp_path / "log")
         with pytest.raises(ValueError, match="bad"):
@@ -118,8 +143,10 @@ def test_close_with_cancel_lets_the_running_task_finish_and_cancels_the_queued(
         pool.submit(("ok", 1, str(tmp_path / "late")), timeout=30).result()
 
 
-def test_an_initializer_that_fails_fails_the_task_not_the_caller(tmp_path: Path) -> None:
-    pool = Pool(1, _task, initializer=os._exit, initargs=(3,), context=FORK)
+@pytest.mark.parametrize("start", STARTS)
+def test_an_initializer_that_fails_fails_the_task_not_the_caller(tmp_path: Path,
+                                                                start: StartMethod) -> None:
+    pool = Pool(1, _task, initializer=os._exit, initargs=(3,), context=start)
     try:
         with pytest.raises(WorkerCrashed) as caught:
             pool.submit(("ok", 1, str(tmp_path / "log")), timeout=30).result(timeout=60)

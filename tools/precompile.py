@@ -28,7 +28,8 @@ with the same inputs, it checks the files and stops (``make setup`` runs it ever
 other inputs it enumerates again, compiles only what is missing or stale, removes the files of
 layouts no longer in the set, and writes the index last. And ``rules/``: each built-in edition
 validated and pickled, named by :func:`sheetgen.rules.precompiled_name` (read by
-:func:`sheetgen.rules.load_rules` instead of parsing the TOML file again).
+:func:`sheetgen.rules.load_rules`, :mod:`sheetgen.rules.precompiled`, instead of parsing the
+TOML file again).
 """
 
 from __future__ import annotations
@@ -153,8 +154,9 @@ def build_rules(out: Path) -> list[str]:
     :func:`sheetgen.rules.precompiled_name`); other files of the folder are removed."""
     import pickle
 
-    from sheetgen.rules import EDITIONS, _builtin_origin, parse_rules, precompiled_name
+    from sheetgen.rules import EDITIONS, parse_rules, precompiled_name
     from sheetgen.rules import rules_file as rules_path
+    from sheetgen.rules.editions import _builtin_origin
 
     out.mkdir(parents=True, exist_ok=True)
     written = []

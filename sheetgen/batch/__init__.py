@@ -11,8 +11,8 @@ back with an error column.
 
 The modules: :mod:`~.results` (options, results, the manifest), :mod:`~.run` (``run_batch``:
 checks, lock, bundle, report), :mod:`~.flight` (the parent: records in flight, in input order,
-signals), :mod:`~.worker` (one record in a worker process), :mod:`~.processes` (the helper
-processes multiprocessing starts). The workers run on :mod:`sheetgen.workers`.
+signals), :mod:`~.worker` (one record in a worker process). The workers run on
+:mod:`sheetgen.workers` (whose fork server ends with the run: nothing is left behind).
 """
 
 from sheetgen.batch.flight import BUNDLE_CHUNK, given_ref

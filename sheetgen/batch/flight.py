@@ -18,7 +18,6 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from multiprocessing.context import BaseContext
 
 from sheetgen.batch.results import BatchOptions, RecordResult, _interrupted
 from sheetgen.batch.worker import (
@@ -44,7 +43,7 @@ from sheetgen.rendering.pdf.layout import CompiledLayout
 from sheetgen.rules.acceptance import SharedContacts
 from sheetgen.sources.json import Record
 from sheetgen.sources.spreadsheet import FailedRows, locate
-from sheetgen.workers import Pool, WorkerCrashed, WorkerTimeout
+from sheetgen.workers import Pool, StartMethod, WorkerCrashed, WorkerTimeout
 
 #: parent waits for the oldest record, small enough that memory does not grow with the input.
 IN_FLIGHT_PER_JOB = 4
@@ -108,7 +107,7 @@ class _Names:
 class _Run:
     """One batch run in the parent: the pool, the in-flight window, results in order."""
 
-    def __init__(self, options: BatchOptions, setup: _Setup, jobs: int, context: BaseContext,
+    def __init__(self, options: BatchOptions, setup: _Setup, jobs: int, context: StartMethod,
                  on_record: Callable[[RecordResult], None] | None,
                  on_value: Callable[[RecordResult, object], None] | None = None) -> None:
         self.options = options

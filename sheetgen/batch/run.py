@@ -19,7 +19,6 @@ from typing import Any
 
 from sheetgen import __version__, scratch
 from sheetgen.batch.flight import _Run
-from sheetgen.batch.processes import helpers_stopped
 from sheetgen.batch.results import BatchOptions, BatchResult, RecordResult, _manifest_bytes
 from sheetgen.batch.worker import STATE_DIR, _rules, _Setup
 from sheetgen.documents.jobs import SUBJECT
@@ -43,7 +42,7 @@ from sheetgen.rules.acceptance import SharedContacts
 from sheetgen.sources.json import Record, iter_records, read_file
 from sheetgen.sources.spreadsheet import check_failed_path
 from sheetgen.sources.spreadsheet import reader as spreadsheet_reader
-from sheetgen.workers import cpu_count, start_context
+from sheetgen.workers import StartMethod, cpu_count, start_context
 
 
 @contextlib.contextmanager
@@ -124,8 +123,8 @@ def _check_destinations(inputs: Sequence[str], options: BatchOptions) -> None:
                          hint="give them different file names")
 
 
-def _default_context() -> BaseContext:
-    # Imported once in the forkserver, so each worker starts with them loaded (the render
+def _default_context() -> StartMethod:
+    # Imported once in the pool's fork server, so each worker starts with them loaded (the render
     # path imports HarfBuzz and segno when it first draws).
     return start_context(["sheetgen.batch", "uharfbuzz", "segno"])
 
@@ -186,7 +185,7 @@ def run_batch(inputs: Sequence[str], options: BatchOptions, *,
     except OSError as exc:
         raise UsageError(f"cannot create {outdir}: {exc.strerror or exc}") from None
     scratch.sweep()  # what killed runs (and their workers) left in the temp folder
-    with helpers_stopped(), _locked(outdir) as lock_fd:
+    with _locked(outdir) as lock_fd:
         _remove_partial_files(outdir)
         context = mp_context or _default_context()
         # Only a forked worker has the parent's file descriptors (under the same numbers).

@@ -84,7 +84,8 @@ class ProviderConfig:
 
     def line(self, key: str) -> str:
         """``line N: `` of the dotted ``key`` in the file, or ``""``."""
-        from sheetgen.rules import _line_of  # the rules loader's way of finding a key's line
+        # The rules loader's way of finding a key's line.
+        from sheetgen.rules.parsing import _line_of
 
         found = _line_of(self.text, key) if self.text else None
         return f"line {found}: " if found else ""

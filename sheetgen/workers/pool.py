@@ -26,10 +26,12 @@ pool, and which worker holds which task is not known. Why not loky: its timeout 
 workers, not tasks, and a crash breaks its executor the same way. pebble's ``ProcessPool``
 does stop one task's worker; docs/batch.md ("Workers") says why this module is used instead.
 
-Workers start with ``forkserver`` (``spawn`` where there is none, or any context given):
-forked from a clean server process that imported the ``preload`` modules once, never from the
-caller with its threads. A worker exits by itself when the caller goes away (its pipe reaches
-end of file; while it works, a thread watches the parent's sentinel).
+Workers are forked from a fork server of the pool's own (:mod:`~.forkserver`: a clean process
+that imported the ``preload`` modules once, never the caller with its threads), started with
+the pool's first worker and stopped when it closes, so a pool leaves no process behind and uses
+none of CPython's private attributes; ``spawn`` where there is no ``fork``, or any
+:mod:`multiprocessing` context given. A worker exits by itself when the caller goes away (its
+pipe reaches end of file; while it works, a thread watches a pipe the caller holds open).
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ from multiprocessing.context import BaseContext
 from typing import Any
 
 from sheetgen import scratch
+from sheetgen.workers.forkserver import ForkedProcess, ForkServer, Server
+
+#: How a pool starts its workers: its own fork server, or a :mod:`multiprocessing` context.
+StartMethod = ForkServer | BaseContext
 
 #: Seconds a new worker may take to run its initializer before it is given up on (a cold
 #: layout cache on a busy machine: imports and two WeasyPrint compiles, a few seconds).
@@ -97,29 +103,30 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def start_context(preload: Sequence[str] = ()) -> BaseContext:
-    """``forkserver`` with ``preload`` imported once in the server, else ``spawn``.
-
-    There is one forkserver per interpreter: the preload of the first pool that starts it wins.
-    """
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(list(preload))
-        return context
+def start_context(preload: Sequence[str] = ()) -> StartMethod:
+    """The pool's own fork server with ``preload`` imported once in it (:mod:`~.forkserver`),
+    else (no ``fork`` on this system) ``spawn``."""
+    if "fork" in multiprocessing.get_all_start_methods():
+        return ForkServer(tuple(preload))
     return multiprocessing.get_context("spawn")
 
 
 # --- the worker process -------------------------------------------------------------------
 
 def _worker_main(conn: Connection, initializer: Callable[..., object] | None,
-                 initargs: tuple[Any, ...], handler: Callable[[Any], Any]) -> None:
-    """A worker: initialise, then answer tasks from the pipe until it closes."""
+                 initargs: tuple[Any, ...], handler: Callable[[Any], Any], *,
+                 parent_alive: int | None = None) -> None:
+    """A worker: initialise, then answer tasks from the pipe until it closes. ``parent_alive``
+    reaches end of file when the caller is gone (a fork server's worker; else the
+    :mod:`multiprocessing` parent's sentinel says it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the process group: the
     # caller decides. SIGTERM stops a worker; a forked one would otherwise keep the caller's.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    parent = multiprocessing.parent_process()
-    if parent is not None and parent.sentinel is not None:
-        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True).start()
+    if parent_alive is None:
+        parent = multiprocessing.parent_process()
+        parent_alive = None if parent is None else parent.sentinel
+    if parent_alive is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent_alive,), daemon=True).start()
     if initializer is not None:
         initializer(*initargs)
     conn.send(_READY)
@@ -149,7 +156,7 @@ def _worker_main(conn: Connection, initializer: Callable[..., object] | None,
 def _exit_with_parent(sentinel: int) -> None:
     """Exit as soon as the caller is gone (``kill -9``), also while a task runs: an orphaned
     worker would hold the caller's stdout and stderr open. The sentinel is a pipe the caller
-    holds open (not ``os.getppid()``: a forkserver worker's parent is the server)."""
+    holds open (not ``os.getppid()``: a fork server's worker's parent is the server)."""
     wait([sentinel])
     scratch.cleanup()  # os._exit skips every exit handler
     os._exit(1)
@@ -160,14 +167,18 @@ def _exit_with_parent(sentinel: int) -> None:
 class _Worker:
     """One worker process and the caller's end of its pipe."""
 
-    def __init__(self, context: BaseContext, name: str, args: tuple[Any, ...]) -> None:
+    def __init__(self, starter: Server | BaseContext, name: str, args: tuple[Any, ...]) -> None:
+        self.process: ForkedProcess | Any  # or a multiprocessing Process
         with _STARTING:
-            parent, child = context.Pipe()
-            self.process = context.Process(  # type: ignore[attr-defined]
+            if isinstance(starter, Server):
+                self.conn, self.process = starter.fork()
+                return
+            parent, child = starter.Pipe()
+            self.process = starter.Process(  # type: ignore[attr-defined]
                 target=_worker_main, args=(child, *args), daemon=True, name=name)
             self.process.start()
             child.close()
-        self.conn: Connection = parent
+        self.conn = parent
 
     def dead(self) -> bool:
         """The process has ended. Looks at its sentinel only (it stays readable once the
@@ -211,6 +222,8 @@ class _Worker:
                 self.process.kill()
             self.process.join()
         code: int | None = self.process.exitcode
+        if isinstance(self.process, ForkedProcess):
+            self.process.close()
         return code
 
 
@@ -226,13 +239,15 @@ class Pool:
 
     def __init__(self, size: int, handler: Callable[[Any], Any], *,
                  initializer: Callable[..., object] | None = None,
-                 initargs: tuple[Any, ...] = (), context: BaseContext | None = None,
+                 initargs: tuple[Any, ...] = (), context: StartMethod | None = None,
                  name: str = "sheetgen-worker", start_timeout: float = START_TIMEOUT) -> None:
         if size < 1:
             raise ValueError(f"a pool needs at least one worker, not {size}")
         self.size = size
         self._args = (initializer, initargs, handler)
         self._context = context or start_context()
+        self._server: Server | None = None  # with a ForkServer context: started on first use
+        self._server_lock = threading.Lock()
         self._name = name
         self._start_timeout = start_timeout
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
@@ -297,6 +312,10 @@ class Pool:
         for thread in slots:
             thread.join()
         self._cancel_queued()  # submitted while it closed
+        with self._server_lock:  # every worker has stopped: the fork server goes too
+            if self._server is not None:
+                self._server.close()
+                self._server = None
 
     def _cancel_queued(self) -> None:
         """Take every task still queued out of the queue and cancel it."""
@@ -344,14 +363,31 @@ class Pool:
         if self._closing:
             return None
         try:
-            worker = _Worker(self._context, self._name, self._args)
+            worker = _Worker(self._starter(), self._name, self._args)
         except Exception:  # no process (out of memory, too many files, a broken main
-            return None    # module): this start failed; the task, if any, says so
+            return None    # module, no fork server): this start failed; the task, if any, says so
         self._set(n, "starting", worker)
         if worker.wait_ready(self._start_timeout):
             return worker
         worker.stop(kill=True)
         return None
+
+    def _starter(self) -> Server | BaseContext:
+        """What starts a worker: the context given, or the pool's fork server (started, or
+        started again if it died, here: it takes the time of an interpreter's start and the
+        preload imports, in the slot that first needs it)."""
+        if not isinstance(self._context, ForkServer):
+            return self._context
+        with self._server_lock:
+            if self._closing:
+                raise RuntimeError("the pool is closed")
+            if self._server is not None and self._server.dead():
+                self._server.close()
+                self._server = None
+            if self._server is None:
+                self._server = Server(self._context, _worker_main, self._args,
+                                      timeout=self._start_timeout)
+            return self._server
 
     def _replace(self, worker: _Worker, *, kill: bool) -> int | None:
         self._count("replaced")
