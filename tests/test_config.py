@@ -247,9 +247,8 @@ def test_a_provider_template_for_a_known_kind_prints_in_the_pdf_and_the_docx(
     assert (folder / "u-guangdong_commitment.docx").is_file()
     image = pdfium.PdfDocument(pdf)[page].render(scale=1).to_pil().convert("L")
     assert image.getextrema()[0] < 64  # ink on the page, not a blank one
-    # The rules' when: a personal filing does not get this unit-only entry.
-    assert run_cli("fill", GUANGDONG_PERSONAL, "-o", "p.pdf", "--rules", "rules.toml",
-                   cwd=folder).code == 0
+    # The rules decide who gets it: a filing in another province does not.
+    assert run_cli("fill", UNIT, "-o", "p.pdf", "--rules", "rules.toml", cwd=folder).code == 0
     assert "互联网信息服务备案承诺书" not in _titles((folder / "p.pdf").read_bytes())
     # Without the provider's template the entry prints nothing (sheetgen holds no text).
     assert run_cli("fill", GUANGDONG_UNIT, "-o", "b.pdf", "--rules", "rules.toml",
@@ -334,7 +333,7 @@ def test_a_provider_template_replaces_the_projects_wording_of_a_registered_kind(
 
     folder = _provider(tmp_path)
     html = (FIXTURE / "documents" / "guangdong_commitment.html").read_text("utf-8")
-    (folder / "templates" / "letters").mkdir()
+    (folder / "templates" / "letters").mkdir(exist_ok=True)
     _write(folder / "templates" / "letters" / "own_letter.html",
            html.replace("互联网信息服务备案承诺书", "项目自己的措辞"))
     _write(folder / "rules.toml", (folder / "rules.toml").read_text("utf-8")

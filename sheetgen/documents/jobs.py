@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sheetgen.documents.context import SheetContext, reference
-from sheetgen.documents.kinds import SHEET, printed_kinds
+from sheetgen.documents.kinds import SHEET, DocumentKind, printed_kinds
 from sheetgen.documents.options import RenderOptions
 from sheetgen.documents.plan import FilingPlan
 from sheetgen.errors import UsageError
@@ -53,7 +53,7 @@ def applicant_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
                               if kind.per_website else [(None, None)]):
             context = kind.context(plan, sheet, options, kind)
             jobs.append(PageJob(kind.job_title(plan, sheet), context, max_pages=kind.max_pages,
-                                copies=options.originals_of(kind.name) if kind.originals else 1,
+                                copies=_copies(kind, options),
                                 kind=kind.name, name=kind.file_name(number),
                                 code=kind.code and options.qr))
     if not jobs:
@@ -62,6 +62,15 @@ def applicant_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:
             "(the electronic flow, or --no-check-sheet) / 没有要打印的材料",
             hint="leave out --no-cover, or give --check-sheet to print the check sheet")
     return jobs
+
+
+def _copies(kind: DocumentKind, options: RenderOptions) -> int:
+    """How many of ``kind`` to print: a kind printed as originals (the sheet) ``--copies`` or
+    the provider's ``[originals]`` count; another (a letter) once, unless ``[originals]``
+    names it."""
+    if kind.originals:
+        return options.originals_of(kind.name)
+    return dict(options.originals).get(kind.name, 1)
 
 
 def sheet_jobs(plan: FilingPlan, options: RenderOptions) -> list[PageJob]:

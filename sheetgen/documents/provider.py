@@ -103,9 +103,9 @@ class ProviderConfig:
         from sheetgen.documents.kinds import kinds
 
         registered = {kind.name: kind for kind in kinds()}
-        # A kind the rules define (or re-define) may be an original; a registered one that
-        # is not (the cover) may not.
-        known = {name for name, kind in registered.items() if kind.originals} | {
+        # A document signed and handed in (the sheet, a letter: it carries a code) or one the
+        # rules define (or re-define) may be an original; the cover may not.
+        known = {name for name, kind in registered.items() if kind.originals or kind.code} | {
             name for name in rules.documents if name not in registered}
         printed = set(registered)
         for name, _ in self.originals:
