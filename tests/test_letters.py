@@ -332,7 +332,7 @@ def test_rules_lists_the_provinces_documents_with_their_sources() -> None:
     assert result.code == 0
     text = result.text
     assert "互联网信息服务备案承诺书 (guangdong_commitment)" in text
-    assert "the province's wording, not printed" in text
+    assert "the province's wording, printed only from your templates'" in text
     assert "网站建设方案书 (website_plan) — when unit and at least 31 domains; or personal " \
            "and at least 5 domains" in text.replace("\n", " ")
     assert "Huawei Cloud KB 2025-12-31" in text

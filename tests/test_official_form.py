@@ -192,8 +192,10 @@ def test_bad_preapproval_and_app_number_through_the_cli(tmp_path: Path) -> None:
 
 def test_verification_and_details_options_through_the_cli(tmp_path: Path) -> None:
     example_file = str(EXAMPLES / "guangdong-unit.json")
+    # The electronic flow prints no sheet unless asked: --check-sheet asks.
     result = run_cli("fill", example_file, "-o", str(tmp_path / "e.pdf"), "--verification",
-                     "electronic", "--details", "--format", "pdf,docx", "--json")
+                     "electronic", "--check-sheet", "--details", "--format", "pdf,docx",
+                     "--json")
     assert result.code == 0, result.stderr
     texts = page_texts((tmp_path / "e.pdf").read_bytes())
     assert "电子化核验" in texts[0] and "幕布拍照要求" not in "".join(texts)

@@ -29,8 +29,9 @@ def render(data: dict[str, Any], **options: Any) -> tuple[Any, Rendered]:
 
 
 def sheet_pages(rendered: Rendered) -> list[int]:
-    """0-based page numbers of the check sheets (not the cover)."""
-    return [job.first_page for job in rendered.jobs if job.template != "common/cover.html"]
+    """0-based page numbers of the check sheets (not the cover, not a companion letter)."""
+    return [job.first_page for job in rendered.jobs
+            if job.template != "common/cover.html" and not job.template.startswith("letters/")]
 
 
 @pytest.fixture(scope="module", params=EXAMPLE_NAMES)
@@ -180,7 +181,8 @@ def test_domains_continue_in_the_remarks_when_the_box_is_full() -> None:
     data = edit(data, "websites[0].domains",
                 [{"name": d, "registrar": "某某注册商有限公司"} for d in LONG_DOMAINS])
     _plan, rendered = render(data, details=True)
-    fits = {f.field: f for job in rendered.jobs for f in job.fits}
+    fits = {f.field: f for job in rendered.jobs for f in job.fits
+            if job.first_page in sheet_pages(rendered)}  # the website plan lists them too
     assert fits["website.domains"].status == "continued"
     text = page_texts(rendered.pdf)[sheet_pages(rendered)[0]]
     assert "网站域名（续）" in text

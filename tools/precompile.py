@@ -85,6 +85,15 @@ def shipped(plan: Any) -> bool:
             and "special_site" not in plan.flags)
 
 
+def _with_and_without_provider(found: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Each variant as it is (with a provider's name) and without one: the cover prints its
+    接入商 row only when a name is known (``flags.provider``)."""
+    for data in found:
+        yield data
+        if data.get("access", {}).get("provider"):
+            yield {**data, "access": {k: v for k, v in data["access"].items() if k != "provider"}}
+
+
 def layouts(*, everything: bool) -> dict[str, tuple[str, dict[str, Any], int]]:
     """key → (template, context, max pages) of every layout to ship."""
     from sheetgen.documents.cover import TEMPLATE as COVER
@@ -100,7 +109,7 @@ def layouts(*, everything: bool) -> dict[str, tuple[str, dict[str, Any], int]]:
     templates = bundled()
     options = RenderOptions()  # the defaults of sheetgen fill
     found: dict[str, tuple[str, dict[str, Any], int]] = {}
-    for data in variants(rules, everything=everything):
+    for data in _with_and_without_provider(variants(rules, everything=everything)):
         try:
             plan = make_plan(parse_applicant(data, rules), rules)
         except InvalidDataError:
@@ -123,6 +132,7 @@ def inputs_digest(*, everything: bool) -> str:
     from sheetgen.rendering.templating import bundled
 
     sha = hashlib.sha256(f"{engine_stamp()}\0{bundled().digest}\0{everything}".encode())
+    sha.update(Path(__file__).read_bytes())  # which variants it enumerates
     package = REPO / "sheetgen"
     for path in sorted([*package.rglob("*.py"), *(package / "rules").glob("*.toml")]):
         if "_precompiled" not in path.parts:

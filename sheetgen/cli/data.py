@@ -283,7 +283,8 @@ def _document_line(document: dict[str, Any], province: str) -> str:
     if document.get("signs_personal"):
         signs = f"unit: {signs}; personal: {document['signs_personal']}"
     wording = {"project": "sheetgen's wording, printed",
-               "province": f"the province's wording, not printed: {document.get('template_from')}"
+               "province": "the province's wording, printed only from your templates' "
+                           f"documents/{document['kind']}.html: {document.get('template_from')}"
                }.get(document.get("wording", ""), "")
     parts = [f"{document['label']} ({document['kind']})", f"when {condition}"]
     parts += [f"signs {signs}"] if signs else []

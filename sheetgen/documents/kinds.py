@@ -251,13 +251,14 @@ def packet(plan: FilingPlan, options: RenderOptions) -> list[dict[str, str]]:
             continue
         printed.add(found.name)
         rule = plan.documents.get(found.name)
-        sites = found.sheets(plan) if found.per_website else ()
         # The provider's [originals] count when it names the kind, else what the table asks.
         copies = dict(options.originals).get(found.name) or (
             rule.copies if rule is not None and rule.label else
             options.copies if found.originals else 1)
-        count = (f"每个网站原件 {copies} 份（" + "、".join(f"网站 {s.index + 1}" for s in sites)
-                 + "）" if found.per_website and len(plan.sheets) > 1 else f"原件 {copies} 份")
+        # Which websites is the documents' own business (each names its website), so the
+        # cover's layout does not depend on how many websites the applicant files.
+        count = (f"所涉网站各原件 {copies} 份" if found.per_website and found.sites is not None
+                 else f"每个网站原件 {copies} 份" if found.per_website else f"原件 {copies} 份")
         title = rule.label if rule and rule.label else (
             "网站备案信息真实性核验单" if found.name == SHEET.name else found.title)
         items.append((found.order, {"title": title, "count": count,

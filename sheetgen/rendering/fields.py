@@ -37,7 +37,7 @@ DEFAULT_MIN_SIZE = 7.0
 MIN_SIZES: dict[str, float] = {
     "website.name": 6.0, "website.domains": 6.0, "manager.name": 6.0, "manager.email": 6.0,
     "principal.name": 6.0, "provider.name": 5.5, "sheet.ref": 5.0,
-    "cover.ref": 6.0, "cover.websites": 6.0,
+    "cover.ref": 6.0, "cover.websites": 6.0, "cover.provider": 5.0,
     "sms.mobiles": 6.0, "sms.portal": 6.0, "sms.portal_note": 6.0,
     "website.preapproval": 6.0, "cover.preapproval": 6.0,
 }
