@@ -28,10 +28,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from pydantic import ValidationError as PydanticValidationError
+from typing import TYPE_CHECKING
 
 from sheetgen.errors import Problem, UsageError
 
@@ -44,30 +41,9 @@ CONFIG_NAME = "sheetgen.toml"
 CONFIG_ENV = "SHEETGEN_CONFIG"
 #: Largest configuration file read; a real one is a few hundred bytes.
 MAX_CONFIG_BYTES = 64 * 1024
-#: Originals of one document, at most (as ``--copies``).
-MAX_ORIGINALS = 10
 
 _HINT = ("the keys are [provider] name, flow (paper|electronic), templates, sheet (true|false) "
          "and [originals] <document kind> = N; see README.md, Provider configuration")
-
-
-class _Table(BaseModel):
-    # Strict: ``sheet = "yes"`` or ``sheet = 2`` is a mistake to name, not a value to guess.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class _Provider(_Table):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                           max_length=100)] | None = None
-    flow: Literal["paper", "electronic"] | None = None
-    templates: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
-    sheet: bool = False
-
-
-class _File(_Table):
-    provider: _Provider = _Provider()
-    originals: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")],
-                    Annotated[int, Field(ge=1, le=MAX_ORIGINALS)]] = {}
 
 
 @dataclass(frozen=True)
@@ -165,6 +141,9 @@ def parse_config(data: bytes, path: Path) -> ProviderConfig:
     """The configuration of the bytes of the file ``path``."""
     import tomllib
 
+    from pydantic import ValidationError as PydanticValidationError
+
+    from sheetgen.documents.config_file import ConfigFile
     from sheetgen.sources.json import json_path
 
     try:
@@ -179,7 +158,7 @@ def parse_config(data: bytes, path: Path) -> ProviderConfig:
         raise UsageError(f"config file {path}: cannot be read as TOML", hint=_HINT) from None
     empty = ProviderConfig(path=path, text=text)
     try:
-        model = _File.model_validate(raw)
+        model = ConfigFile.model_validate(raw)
     except PydanticValidationError as exc:
         err = exc.errors(include_url=False, include_input=False)[0]
         loc = err["loc"]
