@@ -874,6 +874,7 @@ class _Fitter:
     def _qr(self, value: str, box: FieldBox) -> Slot:
         """A QR code of ``value`` filling the square the cell allows, as an inline picture
         whose image part is added to the package after rendering (:func:`add_pictures`)."""
+        value = _word_code(value)
         ident = f"rIdSheetgenQr{len(self.pictures) + 1}"
         side = min(box.box.width, box.box.height)
         self.pictures[ident] = qr_png(value, side)
@@ -895,6 +896,19 @@ class _Fitter:
         """Raise DoesNotFitError listing every value that did not fit."""
         if self.problems:
             raise refuse(self.problems)
+
+
+def _word_code(value: str) -> str:
+    """A QR code's value as a Word file prints it. A sheet code (``sheet.code``, the PDF's)
+    names the compiled layout of the PDF page, which its stamp fills in
+    (:data:`~sheetgen.documents.sheetcode.LAYOUT_SLOT`); a Word file has no such layout, so
+    it carries the reference alone (a version 0 code, which ``receive`` reads)."""
+    from sheetgen.documents.sheetcode import LAYOUT_DIGITS, LAYOUT_SLOT, parse
+
+    if LAYOUT_SLOT not in value:
+        return value
+    code = parse(value.replace(LAYOUT_SLOT, "0" * LAYOUT_DIGITS))
+    return code.reference if code is not None else value
 
 
 class _Slots:
