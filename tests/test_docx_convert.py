@@ -252,3 +252,17 @@ def test_a_condition_names_the_fewest_flags() -> None:
     assert build.flag_condition(members, combinations, ["a", "b", "c"]) == \
         "not (flags.b and flags.c)"
     assert build.flag_condition(set(range(8)), combinations, ["a", "b", "c"]) is None
+
+
+def test_a_rendering_taller_than_its_page_fails_naming_its_flags(tmp_path: Path) -> None:
+    """Every combination of flags is laid out: the official form's remarks grown by 60 mm
+    overflow the page of the official (not --details) renderings only."""
+    root = sheet_copy(tmp_path, ("body.official { --domains: 42mm; --promise: 54mm; "
+                                 "--remarks: 64mm; }",
+                                 "body.official { --domains: 42mm; --promise: 54mm; "
+                                 "--remarks: 124mm; }"))
+    with pytest.raises(SystemExit) as failed:
+        tool().convert_sheet("public/sheet.html", root, {(True, False)})
+    message = str(failed.value)
+    assert "public/sheet.html (" in message and "mm tall; one A4 page holds" in message
+    assert "details" not in message.split("(")[1].split(")")[0]

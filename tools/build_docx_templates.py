@@ -6,19 +6,19 @@
                                                     # compare with the committed files
 
 The committed ``.docx`` files are generated, never edited by hand (a test runs ``--check``).
-Each comes from the one definition of its page:
+Each comes from the one definition of its page; no form is described here:
 
 - the cover: its HTML template and CSS (``templates/common/cover.html``), *converted*
   (:func:`convert`, the section "the converter"): a layout change is an edit of the HTML/CSS
   only, and a construct outside the converter's subset stops the build by name;
+- the check sheets (each sheet template the rules name): their HTML and CSS too, rendered by
+  Jinja for every combination of the flags they read, each rendering converted and all of
+  them merged under conditions on the flags (:func:`convert_sheet`, the section "the check
+  sheets"); their positioned boxes become grids of merged cells, their dashed boxes the seal
+  and fingerprint marks;
 - a one-page form of :mod:`sheetgen.documents.forms` (``FORMS``: a letter, a commitment):
   described once, declaratively, there; this tool writes its HTML template and its DOCX
-  template from it (:func:`form_templates`);
-- the check sheets: still described here (``SHEETS``, :func:`sheet_body`), block for block as
-  ``templates/common/sheet.html`` (the same sections, labels, □ boxes, seal, no-seal and
-  fingerprint boxes, the Guangdong commitment area, the page margins); the LibreOffice tests
-  compare the two formats. (Their absolutely placed boxes, macros and flag-dependent CSS
-  variables are outside the converter's subset so far.)
+  template from it (:func:`form_templates`).
 
 The WordprocessingML is written directly (lxml) rather than through python-docx's default
 document: that template brings 800 KB of styles, a theme, a thumbnail and custom XML that a
@@ -29,9 +29,10 @@ no dates in the core properties).
 
 How sheetgen reads these files (templates/README.md, "DOCX templates"): a value is printed
 alone in a table cell whose row has an exact height; sheetgen fits it to that cell with the
-PDF's fitting code. Every row of a sheet has an exact height, so the page cannot grow; this
-tool adds up the heights of each sheet (with the tallest alternative of each flag) and refuses
-a layout that would not leave a safety margin on one A4 page.
+PDF's fitting code. A row of a sheet holding a value has an exact height, the others their
+static text's height as a minimum; this tool adds up the rows of every rendering of a sheet
+(every combination of its flags) and refuses one that would not leave a safety margin on one
+A4 page.
 """
 
 from __future__ import annotations
@@ -63,12 +64,11 @@ from sheetgen.rendering.docx.document import W_NS, XML_SPACE, W, read_package, w
 
 TEMPLATES = REPO / "templates"
 
-# --- page geometry: the PDF's (templates/common/sheet.css) -----------------------------------
+# --- page geometry of the forms: the sheet's (templates/common/sheet.css) ------------------
 
 PAGE_W, PAGE_H = 210.0, 297.0  # A4, mm
 MARGIN_TOP, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_LEFT = 11.0, 14.0, 8.0, 14.0
 CONTENT_W = PAGE_W - MARGIN_LEFT - MARGIN_RIGHT  # 182 mm
-CONTENT_H = PAGE_H - MARGIN_TOP - MARGIN_BOTTOM
 #: Room a sheet leaves unused at the bottom of its page, for renderers' rounding.
 SLACK = 8.0
 
@@ -78,7 +78,6 @@ LINE = 1.25  # line height of static text, as the CSS's line-height
 RULE = 6  # border width in eighths of a point: 0.75 pt, as the CSS
 CELL_MARGIN = 1.6  # mm, left and right, as the CSS's td padding
 
-SECTION = 11.0  # pt: section headings
 LABEL = 9.5
 VALUE = 10.5
 
@@ -1795,7 +1794,8 @@ def convert_sheet(name: str, root: Path = TEMPLATES,
         for index, flags in enumerate(combinations):
             pieces, converted = sheet_pieces(name, render_sheet(name, flags, set(), root), root)
             tall = sum(p.height for p in pieces)
-            room = CONTENT_H - SLACK
+            page = converted.page  # its CSS's @page
+            room = PAGE_H - page.top - page.bottom - SLACK
             if tall > room:
                 which = ", ".join(k for k in sorted(read) if flags[k]) or "no flags"
                 raise SystemExit(
