@@ -182,6 +182,10 @@ class Cell:
     margin: float | None = None  # mm, left and right, when not the table's
     rule_size: int | None = None  # eighths of a point, when not the table's
     color: str | None = None  # the rules' colour, when not black
+    #: A cell of a positioned box's grid: no rules written when it has none (the table has
+    #: none), no vertical alignment when at the top (Word's default): a sheet's grids have
+    #: many such cells, and every element costs docxtpl time at each rendering.
+    bare: bool = False
 
 
 @dataclass
@@ -249,7 +253,9 @@ def table(rows: Sequence[Row], *, width: float = CONTENT_W, ruled: bool = True,
             content = [copy.deepcopy(e) if e.getparent() is not None else e
                        for e in cell.content]
             if not content or content[-1].tag != W + "p":
-                content.append(tiny())  # a cell must end with a paragraph
+                # A cell must end with a paragraph; in a grid's row of exact height an empty
+                # one needs no size.
+                content.append(w("p") if cell.bare else tiny())
             cells.append(w("tc",
                            w("tcPr",
                              w("tcW", w=positions[first + span] - positions[first],
@@ -257,10 +263,11 @@ def table(rows: Sequence[Row], *, width: float = CONTENT_W, ruled: bool = True,
                              w("gridSpan", val=span) if span > 1 else None,
                              w("vMerge", val=cell.merge) if cell.merge == "restart" else
                              (w("vMerge") if cell.merge else None),
-                             cell_borders,
+                             None if cell.bare and not ruled_sides else cell_borders,
                              w("tcMar", w("left", w=twips(cell.margin), type="dxa"),
                                w("right", w=twips(cell.margin), type="dxa"))
                              if cell.margin is not None and cell.margin != margin else None,
+                             None if cell.bare and cell.valign == "top" else
                              w("vAlign", val=cell.valign)),
                            *content))
         element.append(w("tr", properties, *cells))
@@ -1298,20 +1305,22 @@ class Converter:
                         following = [round(p.x0, 2) for p in parts if round(p.x0, 2) > x
                                      and round(p.y0, 2) <= top < round(p.y1, 2)]
                         x1 = min(following, default=xs[-1])
-                        cells.append(Cell(x, x1, [], ruled=sides(x, x1), margin=0.0))
+                        cells.append(Cell(x, x1, [], valign="top", ruled=sides(x, x1),
+                                          margin=0.0, bare=True))
                         x = x1
                         continue
                     x0, x1 = round(here.x0, 2), round(here.x1, 2)
                     first, last = top == round(here.y0, 2), bottom == round(here.y1, 2)
                     own = frozenset(s for s in here.ruled if (s != "top" or first)
                                     and (s != "bottom" or last))
-                    cells.append(Cell(x0, x1, here.content if first else [tiny()],
+                    cells.append(Cell(x0, x1, here.content if first else [],
                                       merge=None if first and last else
                                       ("restart" if first else "continue"),
                                       valign=here.valign, ruled=sides(x0, x1) | own,
                                       rule=here.rule if own else "single",
                                       margin=here.margin, rule_size=here.rule_size if own
-                                      else rule, color=here.color if own else None))
+                                      else rule, color=here.color if own else None,
+                                      bare=True))
                     x = x1
             rows.append(Row(round(bottom - top, 2), cells))
         return rows
@@ -1822,7 +1831,14 @@ def convert_sheet(name: str, root: Path = TEMPLATES,
 
     def flush() -> None:
         if rows:
-            body.append(table(rows, width=width, margin=CELL_MARGIN))
+            # The table's cell margin: its cells' most common one (the others say theirs).
+            margins = [c.margin for r in rows for c in r.cells if c.margin is not None]
+            common = max(sorted(set(margins)), key=margins.count, default=CELL_MARGIN)
+            for row in rows:
+                for cell in row.cells:
+                    if cell.margin is None:  # a tag row's
+                        cell.margin = CELL_MARGIN
+            body.append(table(rows, width=width, margin=common))
             rows.clear()
 
     held: str | None = None
