@@ -266,3 +266,56 @@ def test_a_rendering_taller_than_its_page_fails_naming_its_flags(tmp_path: Path)
     message = str(failed.value)
     assert "public/sheet.html (" in message and "mm tall; one A4 page holds" in message
     assert "details" not in message.split("(")[1].split(")")[0]
+
+
+def test_each_combination_of_flags_prints_its_own_rendering() -> None:
+    """The merge: evaluating the merged template's conditions for a combination of flags
+    keeps exactly the rows and paragraphs of that combination's own conversion."""
+    import jinja2
+    from lxml import etree
+
+    build = tool()
+    name, uses = "guangdong/personal.html", {(False, True)}
+    merged = build.convert_sheet(name, templates_dir(), uses)
+    env = jinja2.Environment()
+
+    def shown(row_or_p: etree._Element) -> tuple[str, str | None]:
+        height = row_or_p.find(f"{W}trPr/{W}trHeight")
+        texts = "|".join("".join(t.text or "" for t in c.iter(W + "t"))
+                         for c in (row_or_p.iterfind(W + "tc") if row_or_p.tag == W + "tr"
+                                   else [row_or_p]))
+        return texts, None if height is None else height.get(W + "val")
+
+    def selected(body: list[etree._Element], flags: dict[str, bool]) -> list[tuple[str, ...]]:
+        out: list[tuple[str, ...]] = []
+        held: list[bool] = []
+        items = [r for e in body for r in (e.iterfind(W + "tr") if e.tag == W + "tbl"
+                                           else [e])]
+        for item in items:
+            text, height = shown(item)
+            tag = re.fullmatch(r"\{%(?:tr|p) (if (.*)|endif) %\}", text.split("|")[0])
+            if tag and tag.group(2) is not None:
+                held.append(bool(env.compile_expression(tag.group(2))(flags=flags)))
+            elif tag:
+                held.pop()
+            elif all(held) and text.strip("|"):
+                out.append((text, height or ""))
+        return out
+
+    read: set[str] = set()
+    build.render_sheet(name, build.flag_combinations(set(), uses)[0], read)
+    combinations = build.flag_combinations(
+        {"details", "fingerprint", "landline", "landline_check", "preapproval", "qr",
+         "unit", "seal", "no_seal", "commitment"}, uses)
+    assert len(combinations) == 32
+    for flags in combinations:
+        pieces, _ = build.sheet_pieces(name, build.render_sheet(name, flags, set()),
+                                       templates_dir())
+        own: list[etree._Element] = []
+        for piece in pieces:
+            if piece.rows is None:
+                own.append(piece.element)
+            else:
+                own += list(build.table(piece.rows).iterfind(W + "tr"))
+        expected = [(t, h or "") for t, h in map(shown, own) if t.strip("|")]
+        assert selected(merged.body, flags) == expected, flags

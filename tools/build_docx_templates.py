@@ -1634,6 +1634,11 @@ class _Flags(dict[str, bool]):
         self.read = read
 
     def __getitem__(self, key: str) -> bool:
+        if key not in self:
+            # (flags.variant, a name: the rules' variant picks the template, not its rows)
+            raise SystemExit(f"build_docx_templates: flags.{key}: a sheet's structure may "
+                             "depend on the flags of sheetgen.rules.FLAGS, details and qr "
+                             "only (converted per combination of them)")
         self.read.add(key)
         return super().__getitem__(key)
 
@@ -1667,8 +1672,8 @@ def flag_combinations(read: set[str], uses: set[tuple[bool, bool]]) -> list[dict
         for seal, values in itertools.product(("seal", "no_seal") if unit else ("none",),
                                               itertools.product((False, True),
                                                                 repeat=len(free))):
-            flags = dict.fromkeys((*FLAGS, "details", "qr", "landline", "landline_check",
-                                   "variant"), False)
+            flags = dict.fromkeys((*FLAGS, "details", "qr", "landline", "landline_check"),
+                                  False)
             flags |= dict(zip(free, values, strict=True))
             flags |= {"unit": unit, "personal": not unit, "seal": seal == "seal",
                       "no_seal": seal == "no_seal", "commitment": commitment}
