@@ -319,3 +319,14 @@ def test_each_combination_of_flags_prints_its_own_rendering() -> None:
                 own += list(build.table(piece.rows).iterfind(W + "tr"))
         expected = [(t, h or "") for t, h in map(shown, own) if t.strip("|")]
         assert selected(merged.body, flags) == expected, flags
+
+
+def test_a_sheet_structure_on_a_flag_that_is_not_boolean_fails_by_name(tmp_path: Path) -> None:
+    root = sheet_copy(tmp_path)
+    html = root / "common" / "sheet.html"
+    text = html.read_text(encoding="utf-8")
+    html.write_text(text.replace('<div class="sheet-head">',
+                                 '{% if flags.variant == "public" %}{% endif %}'
+                                 '<div class="sheet-head">', 1), encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"flags\.variant"):
+        tool().convert_sheet("public/sheet.html", root, {(True, False)})
