@@ -330,3 +330,23 @@ def test_a_sheet_structure_on_a_flag_that_is_not_boolean_fails_by_name(tmp_path:
                                  '<div class="sheet-head">', 1), encoding="utf-8")
     with pytest.raises(SystemExit, match=r"flags\.variant"):
         tool().convert_sheet("public/sheet.html", root, {(True, False)})
+
+
+def test_a_forms_docx_is_converted_from_its_html() -> None:
+    """A Form's DOCX is its generated HTML converted as a sheet's: its conditional seal and
+    fingerprint boxes as marks under the flags they need, its values in fitted cells."""
+    from sheetgen.documents.forms import Field, Form
+
+    form = Form("承诺书", (Field("承诺人", "host.name"),
+                          Field("证件号码", "host.certificate_number")),
+                text=("本人承诺所填报的信息真实有效。",), signature="承诺人签字：",
+                seal="单位公章", seal_when="unit", fingerprint=True,
+                fingerprint_when="commitment")
+    built = tool().form_templates("letters/pledge", form)
+    assert set(built) == {"letters/pledge.html", "letters/pledge.docx"}
+    xml = read_package(built["letters/pledge.docx"])["word/document.xml"].decode()
+    texts = texts_of(xml)
+    assert "{{ host.name }}" in texts and "{{ document.code }}{# kind=qr #}" in texts
+    assert "{%tr if flags.unit %}" in texts and "{%tr if flags.commitment %}" in texts
+    assert sorted(re.findall(r'prst="(\w+)"', xml)) == ["ellipse", "rect"]
+    assert "本人承诺所填报的信息真实有效。" in texts

@@ -17,8 +17,9 @@ Each comes from the one definition of its page; no form is described here:
   sheets"); their positioned boxes become grids of merged cells, their dashed boxes the seal
   and fingerprint marks;
 - a one-page form of :mod:`sheetgen.documents.forms` (``FORMS``: a letter, a commitment):
-  described once, declaratively, there; this tool writes its HTML template and its DOCX
-  template from it (:func:`form_templates`).
+  described once, declaratively, there; this tool writes its HTML template from it
+  (:func:`~sheetgen.documents.forms.form_html`) and converts that HTML as a sheet's
+  (:func:`form_templates`).
 
 The WordprocessingML is written directly (lxml) rather than through python-docx's default
 document: that template brings 800 KB of styles, a theme, a thumbnail and custom XML that a
@@ -64,11 +65,10 @@ from sheetgen.rendering.docx.document import W_NS, XML_SPACE, W, read_package, w
 
 TEMPLATES = REPO / "templates"
 
-# --- page geometry of the forms: the sheet's (templates/common/sheet.css) ------------------
+# --- page geometry: A4 (each template's margins are its CSS's @page) -------------------------
 
 PAGE_W, PAGE_H = 210.0, 297.0  # A4, mm
-MARGIN_TOP, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_LEFT = 11.0, 14.0, 8.0, 14.0
-CONTENT_W = PAGE_W - MARGIN_LEFT - MARGIN_RIGHT  # 182 mm
+CONTENT_W = PAGE_W - 2 * 14.0  # a table's default width (mm): A4 within 14 mm margins
 #: Room a sheet leaves unused at the bottom of its page, for renderers' rounding.
 SLACK = 8.0
 
@@ -77,9 +77,6 @@ HEADING_FONT = "Noto Sans SC"  # … and fonts/NotoSansSC-Bold.ttf (a bold face)
 LINE = 1.25  # line height of static text, as the CSS's line-height
 RULE = 6  # border width in eighths of a point: 0.75 pt, as the CSS
 CELL_MARGIN = 1.6  # mm, left and right, as the CSS's td padding
-
-LABEL = 9.5
-VALUE = 10.5
 
 
 def twips(mm: float) -> int:
@@ -142,24 +139,6 @@ def text(content: str, size: float, align: str = "left", **options: Any) -> etre
 def tiny() -> etree._Element:
     """An empty paragraph of 1 pt: Word ends every cell and separates tables with one."""
     return paragraph(size=1, line=1)
-
-
-def value(path: str, size: float = VALUE, align: str = "left", *,
-          overflow: str | None = None, overflow_caption: str | None = None,
-          fallback: str | None = None, kind: str | None = None) -> etree._Element:
-    """A value's paragraph: ``{{ path }}`` and its options (templates/README.md). Minimum
-    sizes are not declared: sheetgen takes them from ``sheetgen.rendering.fields.MIN_SIZES``,
-    as for the HTML templates, so both formats shrink a value equally far."""
-    options = {"overflow": overflow, "overflow-caption": overflow_caption, "fallback": fallback,
-               "kind": kind}
-    comment = " ".join(f"{key}={option}" for key, option in options.items()
-                       if option is not None)
-    return paragraph(run(f"{{{{ {path} }}}}" + (f"{{# {comment} #}}" if comment else ""),
-                         size), size=size, align=align)
-
-
-def label(content: str) -> etree._Element:
-    return text(content, LABEL, "center")
 
 
 # --- tables ----------------------------------------------------------------------------------
@@ -342,13 +321,6 @@ def mark(label: list[etree._Element], width: float, height: float, *,
 def when(condition: str, *content: etree._Element) -> list[etree._Element]:
     """Content printed only when ``condition`` holds (docxtpl paragraph tags)."""
     return [text(f"{{%p if {condition} %}}", 7), *content, text("{%p endif %}", 7)]
-
-
-# --- forms' page head ---------------------------------------------------------------------
-
-#: Where the QR code of the reference goes (mm across the header), as the PDF's .sheet-head .qr:
-#: the top-right corner, beside the title and the reference line.
-QR = (165.0, CONTENT_W)
 
 
 # --- the converter: an HTML template and its CSS → WordprocessingML ---------------------------
@@ -868,7 +840,22 @@ class Converter:
         if rules[0] or rules[1] or rules[3] or (rules[2] and len(element) and any(
                 self.display(child) == "block" for child in element)):
             raise self.fail(element, "a border on some sides")
-        if length(style, "height", size) or length(style, "width", size, width):
+        height = length(style, "height", size)
+        if self.sheet and height and not length(style, "width", size, width) and not any(
+                self.display(child) == "block" for child in element):
+            # A block of text of a fixed height (a form's paragraph): its paragraph, spaced
+            # to take that height (the padding above it; the rest below).
+            pads = [length(style, f"padding-{side}", size) for side in SIDES]
+            room = height - pads[0] - pads[2] if style.get("box-sizing") == "border-box" \
+                else height
+            made = self.paragraph(element, self.inline(element))
+            spacing = made.find(f"{W}pPr/{W}spacing")
+            rest = max(0.0, room - self.text_height(element, width - pads[1] - pads[3]))
+            spacing.set(W + "before", str(twips(length(style, "margin-top", size) + pads[0])))
+            spacing.set(W + "after", str(twips(length(style, "margin-bottom", size)
+                                               + pads[2] + rest)))
+            return [made]
+        if height or length(style, "width", size, width):
             raise self.fail(element, "a width or height on a block other than a value's box")
         return self.blocks(element, width)
 
@@ -1057,6 +1044,16 @@ class Converter:
             count = max((sum(int(td.get("colspan", "1")) for td in tr) for tr in trs),
                         default=1)
             widths = [None] * count
+            whole = next((tr for tr in trs if len(tr) == count), None)
+            if self.sheet and whole is not None:
+                # Without a colgroup: the widths of a row's cells (with their padding).
+                def cell_width(td: etree._Element) -> float | None:
+                    style = self.styles[td]
+                    size = look(style).size
+                    given = length(style, "width", size, width)
+                    return (given + length(style, "padding-left", size)
+                            + length(style, "padding-right", size)) if given else None
+                widths = [cell_width(td) for td in whole]
         free = width - sum(x for x in widths if x)
         auto = sum(1 for x in widths if not x)
         edges = [0.0]
@@ -1082,7 +1079,12 @@ class Converter:
                 continue
             branches = self.branches(tr)
             if len(branches) == 1:
-                rows.append(self.row(branches[0][1], edges, spans, first))
+                made_row = self.row(branches[0][1], edges, spans, first)
+                # A row's own height, when the HTML sets one, is its least.
+                least = length(self.styles[tr], "height")
+                if self.sheet and made_row.height is not None and least > made_row.height:
+                    made_row.height = round(least, 2)
+                rows.append(made_row)
                 continue
             if spans or any(td.get("rowspan", "1") != "1" for td in tr):
                 raise self.fail(tr, "a rowspan beside {% if %} between cells")
@@ -1090,6 +1092,10 @@ class Converter:
                 rows += [tag_row(f"{{%tr if {condition} %}}", width),
                          self.row(tds, edges, spans, first), tag_row("{%tr endif %}", width)]
         tags(between[-1])
+        above = length(self.styles[element], "margin-top")
+        if self.sheet and above > 0:  # (a sheet's tables are merged into one grid)
+            rows.insert(0, Row(round(above, 2), [Cell(0, width, [], ruled=frozenset(),
+                                                      margin=0.0, bare=True)]))
         style = self.styles[first]
         rule = border(style, "top")
         made = table(rows, width=width, margin=length(style, "padding-left",
@@ -1683,7 +1689,7 @@ def flag_combinations(read: set[str], uses: set[tuple[bool, bool]]) -> list[dict
     return list(found.values())
 
 
-@functools.cache
+@functools.lru_cache(maxsize=8)
 def _jinja(root: Path) -> Any:
     """One environment per template directory: it compiles each template once."""
     import jinja2
@@ -1874,63 +1880,25 @@ def convert_sheet(name: str, root: Path = TEMPLATES,
 
 # --- the package -----------------------------------------------------------------------------
 
-# --- forms (sheetgen.documents.forms): both templates of a form from its one definition -------
+# --- forms (sheetgen.documents.forms): its HTML from its one definition, its DOCX converted ---
 
-def form_body(form: forms.Form) -> list[etree._Element]:
-    """The DOCX body of ``form``: the rows of its HTML (:func:`~forms.form_html`), each of the
-    same fixed height, the seal and fingerprint drawn as the sheet's marks."""
-    title = paragraph(run(form.title, 19, heading=True, spacing=0.5), size=19, align="center",
-                      line=23)
-    side = CONTENT_W - QR[0]
-
-    def head(qr: bool) -> list[Row]:
-        code = [value("document.ref", 1, "right", kind="qr")] if qr and form.code else []
-        return [Row(10.5, [Cell(0, side, []), Cell(side, QR[0], [title]),
-                           Cell(*QR, code, merge="restart", valign="bottom")]),
-                Row(5, [Cell(0, 10, [text("编号：", 8)]), Cell(10, 60, [value("document.ref", 8)]),
-                        Cell(60, QR[0], []), Cell(*QR, [tiny()], merge="continue")])]
-
-    header = table([tag_row("{%tr if flags.qr %}"), *head(True), tag_row("{%tr else %}"),
-                    *head(False), tag_row("{%tr endif %}")], ruled=False, margin=0.5)
-    fields = table([Row(f.height, [Cell(0, forms.LABEL_WIDTH, [label(f.label)]),
-                                   Cell(forms.LABEL_WIDTH, CONTENT_W, [value(f.path)])])
-                    for f in form.fields])
-    body: list[etree._Element] = [header, paragraph(size=1, line=4), fields]
-    if form.text:
-        body.append(table([Row(form.text_height(p), [Cell(0, CONTENT_W, [
-            text(p, VALUE, indent=2, before=2)], valign="top")]) for p in form.text],
-            ruled=False, margin=0))
-    left = [paragraph(size=VALUE, line=12 / 25.4 * 72)]  # the signature line sits 12 mm down
-    if form.signature is not None:
-        left.append(paragraph(run(form.signature, VALUE), run("\u00a0" * 26, VALUE,
-                                                              underline=True), size=VALUE))
-    if form.date:
-        left += [paragraph(size=VALUE, line=16 / 25.4 * 72),
-                 text("日期：　　　　年　　月　　日", VALUE)]
-    fingerprint: list[etree._Element] = []
-    if form.fingerprint:
-        fingerprint = mark([text("按手印处", 8, "center")], *forms.FINGERPRINT, geometry="rect")
-        if form.fingerprint_when:
-            fingerprint = when(forms.condition(form.fingerprint_when), *fingerprint)
-    seal: list[etree._Element] = []
-    if form.seal is not None:
-        seal = mark([text(form.seal, 8, "center")], forms.SEAL, forms.SEAL, geometry="ellipse")
-        if form.seal_when:
-            seal = when(forms.condition(form.seal_when), *seal)
-    a, b, c, d = forms.SIGNING_COLUMNS
-    body.append(table([Row(forms.SIGNING, [
-        Cell(a, b, left, valign="top"),
-        Cell(b, c, [paragraph(size=1, line=4 / 25.4 * 72), *fingerprint, tiny()], valign="top"),
-        Cell(c, d, [paragraph(size=1, line=2 / 25.4 * 72), *seal, tiny()], valign="top")])],
-        ruled=False, margin=0))
-    return body
+#: Whom a form prints for: units, persons with the handwritten commitment or without (the
+#: rules' ``when`` picks the applicants), as (unit, commitment).
+FORM_USES = frozenset({(False, False), (False, True), (True, False)})
 
 
 def form_templates(stem: str, form: forms.Form) -> dict[str, bytes]:
     """Both templates of ``form`` by their paths under a template set: ``<stem>.html`` for the
-    PDF and ``<stem>.docx`` for Word."""
-    return {f"{stem}.html": forms.form_html(form).encode(),
-            f"{stem}.docx": package(form_body(form), form.title, SHEET_PAGE)}
+    PDF (:func:`~sheetgen.documents.forms.form_html`) and ``<stem>.docx`` for Word, converted
+    from that HTML as a sheet's (:func:`convert_sheet`)."""
+    html = forms.form_html(form)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / f"{stem}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+        converted = convert_sheet(f"{stem}.html", Path(scratch), set(FORM_USES))
+    return {f"{stem}.html": html.encode(),
+            f"{stem}.docx": package(converted.body, converted.title, converted.page)}
 
 
 def xml(element: etree._Element) -> bytes:
@@ -1955,7 +1923,6 @@ class Page:
         return PAGE_W - self.left - self.right
 
 
-SHEET_PAGE = Page(MARGIN_TOP, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_LEFT)
 
 
 def document_part(body: list[etree._Element], page: Page) -> bytes:
