@@ -249,7 +249,8 @@ def copy_templates(tmp_path: Path, name: str, old: str, new: str) -> TemplateSet
 @pytest.mark.parametrize(("old", "new", "name"), [
     ("{{ host.name }}", "{{ host.nme }}", "host.nme"),  # a field
     ("{%tr if flags.landline_check %}", "{%tr if flags.landlne %}", "flags.landlne"),  # a flag
-    ("{% if flags.unit %}本单位", "{% if flags.unit %}{{ hostx }}本单位", "hostx"),
+    # in the foot a unit's sheet prints (under {%p if flags.unit %}, converted per flags)
+    ("单位须加盖公章", "单位须加盖公章{{ hostx }}", "hostx"),
 ])
 def test_an_unknown_variable_is_an_error_naming_it(tmp_path: Path, old: str, new: str,
                                                    name: str) -> None:
@@ -316,9 +317,10 @@ def long_registrars(registrar: str) -> dict[str, Any]:
 
 def test_domains_continue_in_the_remarks(tmp_path: Path) -> None:
     # The bundled domain cell holds ten long domains; a template with a smaller one makes
-    # them continue in the 备注 cell (the detailed block's domain row: 30 mm).
+    # them continue in the 备注 cell (the detailed block's domain row: sheet.css's 28 mm box,
+    # its padding and rule).
     templates = copy_templates(tmp_path, "public/sheet.docx",
-                               '<w:trHeight w:val="1701" w:hRule="exact"/>',
+                               '<w:trHeight w:val="1659" w:hRule="exact"/>',
                                '<w:trHeight w:val="900" w:hRule="exact"/>')
     files = render_docx(plan_of(STRESS["personal-zhejiang"]()),
                         RenderOptions(cover=False, templates=templates, details=True))

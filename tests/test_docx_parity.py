@@ -58,15 +58,21 @@ def png_modules(png: bytes) -> list[list[bool]]:
 def test_each_sheet_carries_the_qr_code_of_its_reference() -> None:
     import segno
 
+    from sheetgen.documents.context import sheet_context
+
     plan = plan_of(example("beijing-unit-two-websites"))
     files = render_docx(plan)
     cover, *sheets = files
     assert "sheetgen-qr" not in " ".join(read_package(cover.data))  # as the PDF's cover
-    for sheet in sheets:
+    for sheet, planned in zip(sheets, plan.sheets, strict=True):
         parts = read_package(sheet.data)
         (png,) = [data for name, data in parts.items() if name.startswith("word/media/")]
         ref = plan.applicant.ref
         assert ref
+        # The sheet's HTML prints sheet.code, whose layout part names the PDF's compiled page;
+        # a Word file has none: it carries the reference alone (a version 0 code).
+        code = sheet_context(plan, planned, qr=True).context["sheet"]["code"]
+        assert code.startswith(f"SG1:{ref}:")
         expected = [[bool(v) for v in row] for row in segno.make_qr(ref, error="m").matrix]
         assert png_modules(png) == expected
         rels = parts["word/_rels/document.xml.rels"].decode()
@@ -78,7 +84,7 @@ def test_each_sheet_carries_the_qr_code_of_its_reference() -> None:
         # About 15 mm square, as the PDF's (.sheet-head .qr).
         side = int(re.search(r'<wp:extent cx="(\d+)" cy="\1"/>', xml).group(1))
         assert 14.5 < side / 36000 < 15.5
-        qr = next(f for f in sheet.fits if f.field == "sheet.ref" and f.lines == 1
+        qr = next(f for f in sheet.fits if f.field == "sheet.code" and f.lines == 1
                   and f.status == "fitted" and f.size == 1)
         assert qr.path == "ref"
 
@@ -129,11 +135,12 @@ def shapes(data: bytes) -> list[tuple[str, str]]:
 def test_seals_are_circles_and_the_fingerprint_box_a_rectangle(
         name: str, expected: list[tuple[str, str]]) -> None:
     sheet = render_docx(plan_of(example(name)), RenderOptions(cover=False))[0]
-    assert shapes(sheet.data) == expected
+    # (In the order of their rows: the fingerprint box starts higher than the seal beside it.)
+    assert sorted(shapes(sheet.data)) == sorted(expected)
     # Word processors without DrawingML shapes print the label instead.
     fallbacks = re.findall(r"<mc:Fallback><w:t[^>]*>([^<]*)</w:t></mc:Fallback>",
                            document_xml(sheet.data))
-    assert fallbacks == [label for _, label in expected]
+    assert sorted(fallbacks) == sorted(label for _, label in expected)
     xml = document_xml(sheet.data)
     if name.startswith("chongqing"):  # no seal: the statement in a solid box, as the PDF
         assert "个体工商户无公章" in xml

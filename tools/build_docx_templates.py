@@ -6,19 +6,20 @@
                                                     # compare with the committed files
 
 The committed ``.docx`` files are generated, never edited by hand (a test runs ``--check``).
-Each comes from the one definition of its page:
+Each comes from the one definition of its page; no form is described here:
 
 - the cover: its HTML template and CSS (``templates/common/cover.html``), *converted*
   (:func:`convert`, the section "the converter"): a layout change is an edit of the HTML/CSS
   only, and a construct outside the converter's subset stops the build by name;
+- the check sheets (each sheet template the rules name): their HTML and CSS too, rendered by
+  Jinja for every combination of the flags they read, each rendering converted and all of
+  them merged under conditions on the flags (:func:`convert_sheet`, the section "the check
+  sheets"); their positioned boxes become grids of merged cells, their dashed boxes the seal
+  and fingerprint marks;
 - a one-page form of :mod:`sheetgen.documents.forms` (``FORMS``: a letter, a commitment):
-  described once, declaratively, there; this tool writes its HTML template and its DOCX
-  template from it (:func:`form_templates`);
-- the check sheets: still described here (``SHEETS``, :func:`sheet_body`), block for block as
-  ``templates/common/sheet.html`` (the same sections, labels, □ boxes, seal, no-seal and
-  fingerprint boxes, the Guangdong commitment area, the page margins); the LibreOffice tests
-  compare the two formats. (Their absolutely placed boxes, macros and flag-dependent CSS
-  variables are outside the converter's subset so far.)
+  described once, declaratively, there; this tool writes its HTML template from it
+  (:func:`~sheetgen.documents.forms.form_html`) and converts that HTML as a sheet's
+  (:func:`form_templates`).
 
 The WordprocessingML is written directly (lxml) rather than through python-docx's default
 document: that template brings 800 KB of styles, a theme, a thumbnail and custom XML that a
@@ -29,15 +30,19 @@ no dates in the core properties).
 
 How sheetgen reads these files (templates/README.md, "DOCX templates"): a value is printed
 alone in a table cell whose row has an exact height; sheetgen fits it to that cell with the
-PDF's fitting code. Every row of a sheet has an exact height, so the page cannot grow; this
-tool adds up the heights of each sheet (with the tallest alternative of each flag) and refuses
-a layout that would not leave a safety margin on one A4 page.
+PDF's fitting code. A row of a sheet holding a value has an exact height, the others their
+static text's height as a minimum; this tool adds up the rows of every rendering of a sheet
+(every combination of its flags) and refuses one that would not leave a safety margin on one
+A4 page.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
+import difflib
+import functools
 import itertools
 import re
 import sys
@@ -60,12 +65,10 @@ from sheetgen.rendering.docx.document import W_NS, XML_SPACE, W, read_package, w
 
 TEMPLATES = REPO / "templates"
 
-# --- page geometry: the PDF's (templates/common/sheet.css) -----------------------------------
+# --- page geometry: A4 (each template's margins are its CSS's @page) -------------------------
 
 PAGE_W, PAGE_H = 210.0, 297.0  # A4, mm
-MARGIN_TOP, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_LEFT = 11.0, 14.0, 8.0, 14.0
-CONTENT_W = PAGE_W - MARGIN_LEFT - MARGIN_RIGHT  # 182 mm
-CONTENT_H = PAGE_H - MARGIN_TOP - MARGIN_BOTTOM
+CONTENT_W = PAGE_W - 2 * 14.0  # a table's default width (mm): A4 within 14 mm margins
 #: Room a sheet leaves unused at the bottom of its page, for renderers' rounding.
 SLACK = 8.0
 
@@ -74,10 +77,6 @@ HEADING_FONT = "Noto Sans SC"  # … and fonts/NotoSansSC-Bold.ttf (a bold face)
 LINE = 1.25  # line height of static text, as the CSS's line-height
 RULE = 6  # border width in eighths of a point: 0.75 pt, as the CSS
 CELL_MARGIN = 1.6  # mm, left and right, as the CSS's td padding
-
-SECTION = 11.0  # pt: section headings
-LABEL = 9.5
-VALUE = 10.5
 
 
 def twips(mm: float) -> int:
@@ -142,28 +141,6 @@ def tiny() -> etree._Element:
     return paragraph(size=1, line=1)
 
 
-def value(path: str, size: float = VALUE, align: str = "left", *,
-          overflow: str | None = None, overflow_caption: str | None = None,
-          fallback: str | None = None, kind: str | None = None) -> etree._Element:
-    """A value's paragraph: ``{{ path }}`` and its options (templates/README.md). Minimum
-    sizes are not declared: sheetgen takes them from ``sheetgen.rendering.fields.MIN_SIZES``,
-    as for the HTML templates, so both formats shrink a value equally far."""
-    options = {"overflow": overflow, "overflow-caption": overflow_caption, "fallback": fallback,
-               "kind": kind}
-    comment = " ".join(f"{key}={option}" for key, option in options.items()
-                       if option is not None)
-    return paragraph(run(f"{{{{ {path} }}}}" + (f"{{# {comment} #}}" if comment else ""),
-                         size), size=size, align=align)
-
-
-def section(title: str) -> etree._Element:
-    return paragraph(run(title, SECTION, heading=True, spacing=2), size=SECTION, align="center")
-
-
-def label(content: str) -> etree._Element:
-    return text(content, LABEL, "center")
-
-
 # --- tables ----------------------------------------------------------------------------------
 
 Sides = frozenset[str]
@@ -181,57 +158,25 @@ class Cell:
     valign: str = "center"
     ruled: Sides = ALL  # sides with a rule; the others are left open
     rule: str = "single"
+    margin: float | None = None  # mm, left and right, when not the table's
+    rule_size: int | None = None  # eighths of a point, when not the table's
+    color: str | None = None  # the rules' colour, when not black
+    #: A cell of a positioned box's grid: no rules written when it has none (the table has
+    #: none), no vertical alignment when at the top (Word's default): a sheet's grids have
+    #: many such cells, and every element costs docxtpl time at each rendering.
+    bare: bool = False
 
 
 @dataclass
 class Row:
     height: float | None  # mm, exact; None for docxtpl's tag rows, which rendering removes
     cells: list[Cell]
+    at_least: bool = False  # the height is a minimum: the row grows with its static text
 
 
 def tag_row(tag: str, width: float = CONTENT_W) -> Row:
     """A row holding only a docxtpl row tag (``{%tr if flags.unit %}``)."""
     return Row(None, [Cell(0, width, [text(tag, 7)])])
-
-
-@dataclass
-class Rows:
-    """Rows of a table, and the height they take at most whichever flags are set."""
-
-    rows: list[Row] = field(default_factory=list)
-    height: float = 0.0
-    known: dict[str, bool] = field(default_factory=dict)  # flags fixed for this template
-
-    def add(self, *rows: Row) -> None:
-        for row in rows:
-            self.rows.append(row)
-            self.height += row.height or 0.0
-
-    def add_if(self, condition: str, *rows: Row, otherwise: Sequence[Row] = ()) -> None:
-        """Rows printed only when ``condition`` holds (else the ``otherwise`` rows)."""
-        self.rows.append(tag_row(f"{{%tr if {condition} %}}"))
-        self.rows.extend(rows)
-        if otherwise:
-            self.rows.append(tag_row("{%tr else %}"))
-            self.rows.extend(otherwise)
-        self.rows.append(tag_row("{%tr endif %}"))
-        heights = (sum(r.height or 0.0 for r in rows), sum(r.height or 0.0 for r in otherwise))
-        held = self.holds(condition)
-        self.height += max(heights) if held is None else heights[0 if held else 1]
-
-    def holds(self, condition: str) -> bool | None:
-        """Whether ``condition`` (``flags.a and not flags.b``) holds for the known flags;
-        None when it depends on a flag that is not known (then the taller branch counts)."""
-        result: bool | None = True
-        for term in condition.split(" and "):
-            negated = term.startswith("not ")
-            name = term.removeprefix("not ")
-            if name not in self.known:
-                result = None
-                continue
-            if self.known[name] == negated:
-                return False
-        return result
 
 
 def borders(tag: str, sides: Iterable[str], rule: str, size: int = RULE,
@@ -266,7 +211,8 @@ def table(rows: Sequence[Row], *, width: float = CONTENT_W, ruled: bool = True,
                 grid)
     for row in rows:
         properties = w("trPr", w("cantSplit"),
-                       w("trHeight", val=twips(row.height), hRule="exact")
+                       w("trHeight", val=twips(row.height),
+                         hRule="atLeast" if row.at_least else "exact")
                        if row.height is not None else None)
         cells = []
         for cell in row.cells:
@@ -277,8 +223,8 @@ def table(rows: Sequence[Row], *, width: float = CONTENT_W, ruled: bool = True,
             cell_borders = w("tcBorders")
             for side in ("top", "left", "bottom", "right"):
                 if side in ruled_sides:
-                    cell_borders.append(w(side, val=cell.rule, sz=rule_size, space=0,
-                                          color="000000"))
+                    cell_borders.append(w(side, val=cell.rule, sz=cell.rule_size or rule_size,
+                                          space=0, color=cell.color or "000000"))
                 elif side in open_sides:
                     cell_borders.append(w(side, val="nil"))
             # An lxml element has one parent: content shared between cells (a merged cell's
@@ -286,7 +232,9 @@ def table(rows: Sequence[Row], *, width: float = CONTENT_W, ruled: bool = True,
             content = [copy.deepcopy(e) if e.getparent() is not None else e
                        for e in cell.content]
             if not content or content[-1].tag != W + "p":
-                content.append(tiny())  # a cell must end with a paragraph
+                # A cell must end with a paragraph; in a grid's row of exact height an empty
+                # one needs no size.
+                content.append(w("p") if cell.bare else tiny())
             cells.append(w("tc",
                            w("tcPr",
                              w("tcW", w=positions[first + span] - positions[first],
@@ -294,25 +242,15 @@ def table(rows: Sequence[Row], *, width: float = CONTENT_W, ruled: bool = True,
                              w("gridSpan", val=span) if span > 1 else None,
                              w("vMerge", val=cell.merge) if cell.merge == "restart" else
                              (w("vMerge") if cell.merge else None),
-                             cell_borders,
+                             None if cell.bare and not ruled_sides else cell_borders,
+                             w("tcMar", w("left", w=twips(cell.margin), type="dxa"),
+                               w("right", w=twips(cell.margin), type="dxa"))
+                             if cell.margin is not None and cell.margin != margin else None,
+                             None if cell.bare and cell.valign == "top" else
                              w("vAlign", val=cell.valign)),
                            *content))
         element.append(w("tr", properties, *cells))
     return element
-
-
-def box(content: etree._Element | list[etree._Element], width: float, height: float, *,
-        rule: str = "dashed", color: str = "444444") -> list[etree._Element]:
-    """A box drawn as a one-cell table (the seal, no-seal and fingerprint boxes)."""
-    paragraphs = content if isinstance(content, list) else [content]
-    nested = table([Row(height, [Cell(0, width, paragraphs, rule=rule)])], width=width,
-                   align="center", margin=0.5)
-    # Boxes are drawn in grey dashes, like the PDF's.
-    for border in nested.iter(W + "top", W + "left", W + "bottom", W + "right"):
-        if border.getparent().tag == W + "tcBorders" and border.get(W + "val") != "nil":
-            border.set(W + "color", color)
-            border.set(W + "sz", "4")
-    return [nested]
 
 
 MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
@@ -385,271 +323,6 @@ def when(condition: str, *content: etree._Element) -> list[etree._Element]:
     return [text(f"{{%p if {condition} %}}", 7), *content, text("{%p endif %}", 7)]
 
 
-# --- the check sheet -------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class SheetLayout:
-    """One sheet template: its title and the heights (mm) that differ between variants,
-    like the CSS variables of templates/common/sheet.css."""
-
-    path: str
-    heading: str
-    domains: float
-    promise_text: float
-    provider: float
-    remarks: float
-    official_domains: float  # the official form (no --details): the room of the detailed rows
-    official_remarks: float
-    commitment: bool = False
-    row: float = 7.2
-    personal: bool = False  # only ever used for personal filings (flags.unit is false)
-
-
-SHEETS = (
-    SheetLayout("public/sheet.docx", "网站备案信息真实性核验单", domains=30, promise_text=15,
-                provider=12, remarks=17, official_domains=46, official_remarks=68),
-    SheetLayout("guangdong/unit.docx", "广东省网站备案信息真实性核验单", domains=30,
-                promise_text=15, provider=12, remarks=17, official_domains=46,
-                official_remarks=68),
-    SheetLayout("guangdong/personal.docx", "广东省网站备案信息真实性核验单", domains=22,
-                promise_text=13, provider=10, remarks=10, official_domains=36,
-                official_remarks=52, commitment=True, row=7.0, personal=True),
-)
-
-# Column boundaries (mm) of each block, as the CSS colgroups.
-INFO = (0, 28, 104, 126, CONTENT_W)
-VERIFY = (0, 20, 79, 101, 160, CONTENT_W)
-HALF = CONTENT_W / 2
-PROMISE = (0, 56, HALF, HALF + 56, CONTENT_W)
-
-CHECK = "□是　□否"
-
-
-def result(content: str = CHECK) -> list[etree._Element]:
-    """A verifier's result: □ boxes at the body size, words at the item size."""
-    runs = [run(part, VALUE if part == "□" else LABEL)
-            for part in re.split("(□)", content) if part]
-    return [paragraph(*runs, size=LABEL)]
-
-
-def info_rows(layout: SheetLayout, rows: Rows) -> None:
-    a, b, c, d, e = INFO
-    h = layout.row
-
-    def pair(left: str, left_path: str, right: str, right_path: str) -> Row:
-        return Row(h, [Cell(a, b, [label(left)]), Cell(b, c, [value(left_path)]),
-                       Cell(c, d, [label(right)]), Cell(d, e, [value(right_path)])])
-
-    def wide(name: str, path: str, height: float = h, **options: Any) -> Row:
-        return Row(height, [Cell(a, b, [label(name)]), Cell(b, e, [value(path, **options)])])
-
-    def domains(height: float) -> Row:
-        return wide("网站域名", "website.domains", height, overflow="remarks",
-                    overflow_caption="网站域名（续）：")
-
-    # The official form prints 网站主办者名称, 网站类型 and 网站域名 only; flags.details
-    # (--details) adds the detailed rows, as templates/common/sheet.html.
-    rows.add(Row(7, [Cell(a, e, [section("网站主办者基本信息")])]),
-             wide("网站主办者名称", "host.name"))
-    rows.add_if("flags.details",
-                pair("网站类型", "host.type", "证件类型", "host.certificate_type"),
-                wide("证件号码", "host.certificate_number"),
-                otherwise=[wide("网站类型", "host.type")])
-    rows.add_if("flags.details and flags.unit",
-                pair("主体负责人", "principal.name", "负责人手机", "principal.mobile"))
-    rows.add_if("flags.details",
-                pair("网站名称", "website.name", "网站备案号", "website.filing_number"),
-                domains(layout.domains),
-                pair("网站负责人", "manager.name", "证件类型", "manager.certificate_type"),
-                wide("证件号码", "manager.certificate_number"),
-                otherwise=[domains(layout.official_domains)])
-    rows.add_if("flags.details and flags.landline",
-                pair("手机号码", "manager.mobile", "座机号码", "manager.office_phone"))
-    rows.add_if("flags.details and not flags.landline", wide("手机号码", "manager.mobile"))
-    rows.add_if("flags.details",
-                wide("电子邮箱", "manager.email"),
-                wide("通信地址", "host.address", 12))
-
-
-def verify_rows(rows: Rows) -> None:
-    g, i1, r1, i2, r2, end = VERIFY
-    h = 6.0
-
-    def group(name: str, merge: str | None = "restart") -> Cell:
-        first, second = name[:4], name[4:]
-        return Cell(g, i1, [text(first, 10, "center"), text(second, 10, "center")]
-                    if merge != "continue" else [tiny()], merge=merge)
-
-    def item(label_text: str) -> etree._Element:
-        # 网站负责人座机号码报备信息是否正确 is two characters longer than the column at 9.5 pt.
-        return text(label_text, LABEL if len(label_text) <= 15 else 8.5)
-
-    def checks(first: str, second: str = "") -> list[Cell]:
-        return [Cell(i1, r1, [item(first)]), Cell(r1, i2, result() if first else []),
-                Cell(i2, r2, [item(second)] if second else []),
-                Cell(r2, end, result() if second else [])]
-
-    continued = group("", "continue")
-    landline = "网站负责人座机号码报备信息是否正确"
-    rows.add(Row(7, [Cell(g, end, [section("网站备案信息核验内容")])]),
-             Row(h, [group("主体信息核验内容"),
-                     Cell(i1, i2, [text("核验网站主办者、网站负责人证件资质", LABEL)]),
-                     Cell(i2, end, result("{% if flags.unit %}□单位证件资质　　{% endif %}"
-                                          "□个人证件资质"))]),
-             Row(h, [continued, *checks("证件号码报备信息是否正确", "证件复印件是否留存")]),
-             Row(h, [continued, *checks("网站负责人照片是否留存")]))
-    # The landline row: always for units, for persons only when one was reported (§7).
-    rows.add_if("flags.landline_check",
-                Row(h, [group("联系方式核验内容"),
-                        *checks("手机号码报备信息是否正确", landline)]),
-                Row(h, [continued,
-                        *checks("电子邮箱报备信息是否正确", "通信地址报备信息是否正确")]),
-                otherwise=[
-                    Row(h, [group("联系方式核验内容"),
-                            *checks("手机号码报备信息是否正确", "电子邮箱报备信息是否正确")]),
-                    Row(h, [continued, *checks("通信地址报备信息是否正确")])])
-    # The pre-approval check (item 七) when the website declares such content.
-    rows.add_if("flags.preapproval",
-                Row(h, [group("网站信息核验内容"),
-                        *checks("网站名称报备信息是否规范", "前置审批/专项审批文件是否齐全")]),
-                Row(7, [continued, Cell(i1, r1, [text("涉及前置审批的内容", LABEL)]),
-                        Cell(r1, end, [value("website.preapproval", LABEL)])]),
-                otherwise=[Row(9, [group("网站信息核验内容", None),
-                                   *checks("网站名称报备信息是否规范")])])
-
-
-def promise_rows(layout: SheetLayout, rows: Rows) -> None:
-    a, b, c, d, e = PROMISE
-    top, inner, bottom = frozenset({"top", "left", "right"}), frozenset({"left", "right"}), \
-        frozenset({"bottom", "left", "right"})
-    signature = "\u00a0" * 26  # underlined no-break spaces: a line to sign on
-
-    def side(start: float, end: float, content: list[etree._Element], ruled: frozenset[str],
-             merge: str | None = None, valign: str = "center") -> Cell:
-        # Each half of the promise is one open area: rules only around the halves.
-        keep = {s for s in ruled if (s != "left" or start in (a, c))
-                and (s != "right" or end in (c, e))}
-        return Cell(start, end, content, merge=merge, valign=valign, ruled=frozenset(keep))
-
-    provider_text = ("本接入服务单位已对网站主办者及网站负责人进行当面核验，核验结果如上，"
-                     "并已留存相关证件复印件及网站负责人照片。")
-    applicant_text = ("{% if flags.unit %}本单位{% else %}本人{% endif %}承诺所填报的网站备案"
-                      "信息真实、准确、有效，已知悉并遵守互联网信息服务管理的有关规定；如有虚假，"
-                      "愿承担由此产生的一切后果。")
-    applicant_boxes = [
-        *when("flags.fingerprint", *mark([text("按手印处", 8, "center")], 20, 23,
-                                         geometry="rect")),
-        *when("flags.seal", *mark([text("{{ rules.seal_label }}", 8, "center")], 23, 23,
-                                  geometry="ellipse")),
-        # Without a seal the box keeps its label, with the statement written in it.
-        *when("flags.no_seal", *box([text("{{ rules.seal_label }}", 8, "center"),
-                                     text("{{ rules.no_seal_text }}", 10, "center")], 33, 16,
-                                    rule="single", color="000000")),
-        tiny()]
-    # Two lines: a circle that fits the row holds 接入服务单位 at most on a line (the PDF's,
-    # 5 mm wider, holds all eight characters).
-    provider_box = [*mark([text("接入服务单位", 7.5, "center"), text("盖章", 7.5, "center")],
-                          23, 23, geometry="ellipse"),
-                    tiny()]
-    rows.add(Row(7, [Cell(a, e, [section("网站备案信息核验承诺")])]),
-             Row(layout.promise_text, [
-                 side(a, c, [text(provider_text, LABEL, indent=2)], top, valign="top"),
-                 side(c, e, [text(applicant_text, LABEL, indent=2)], top, valign="top")]),
-             Row(7, [side(a, b, [paragraph(run("核验人员签字：", 10),
-                                           run(signature, 10, underline=True), size=10)],
-                          inner),
-                     side(b, c, provider_box, inner, merge="restart"),
-                     side(c, d, [paragraph(run("网站负责人签字：", 10),
-                                           run(signature, 10, underline=True), size=10)],
-                          inner),
-                     side(d, e, applicant_boxes, inner, merge="restart")]),
-             Row(6.5, [side(a, b, [text("接入服务单位：", 10)], inner),
-                       side(b, c, [tiny()], inner, merge="continue"),
-                       side(c, d, [], inner), side(d, e, [tiny()], inner, merge="continue")]),
-             Row(layout.provider, [side(a, b, [value("provider.name", 10)],
-                                        inner),
-                                   side(b, c, [tiny()], inner, merge="continue"),
-                                   side(c, d, [], inner),
-                                   side(d, e, [tiny()], inner, merge="continue")]),
-             Row(9, [side(a, c, [text("日期：　　　　年　　月　　日", 10)], bottom),
-                     side(c, e, [text("日期：　　　　年　　月　　日", 10)], bottom)]))
-
-
-def commitment_rows(rows: Rows) -> None:
-    caption = ("网站负责人手写承诺：请将《备案材料清单》所载承诺内容用蓝色或黑色笔完整抄写于"
-               "虚线下方。")
-    rows.add_if("flags.commitment", Row(34, [Cell(0, CONTENT_W, [
-        text(caption, 9, bottom_rule="dashed", before=1.5)], valign="top")]))
-
-
-def remarks_rows(layout: SheetLayout, rows: Rows) -> None:
-    """The 备注 cell, as tall as each case leaves room for: the pre-approval rows (13 mm)
-    come out of it. (Its region is the smallest of the alternatives: fitting counts that.)"""
-    def remarks(height: float) -> Row:
-        return Row(height, [
-            Cell(0, INFO[1], [text("备　　注", LABEL, "center")], valign="top"),
-            Cell(INFO[1], CONTENT_W, [text("{# region=remarks #}", VALUE)], valign="top")])
-
-    for details, height in ((True, layout.remarks), (False, layout.official_remarks)):
-        mode = "flags.details" if details else "not flags.details"
-        rows.add_if(f"{mode} and not flags.preapproval", remarks(height))
-        rows.add_if(f"{mode} and flags.preapproval", remarks(height - 4))
-
-
-#: Where the QR code of the reference goes (mm across the header), as the PDF's .sheet-head .qr:
-#: the top-right corner, beside the title and the reference line.
-QR = (165.0, CONTENT_W)
-
-
-def header(heading: str) -> tuple[etree._Element, float]:
-    """The title and the line under it: filing type, position and reference; the QR code of
-    the reference at the right of both (``flags.qr``), the title centred on the page."""
-    def rows(qr: bool) -> list[Row]:
-        title = paragraph(run(heading, 19, heading=True, spacing=0.5), size=19,
-                          align="center", line=23)
-        code = [value("sheet.ref", 1, "right", kind="qr")] if qr else []
-        cells = [Cell(0, 18, [text("备案类型：", 9)]),
-                 Cell(18, 42, [value("sheet.filing_type", 9)]),
-                 Cell(42, 82, [value("sheet.position", 9)]),
-                 Cell(82, 114, []),
-                 Cell(114, 124, [text("编号：", 8, "right")]),
-                 Cell(124, QR[0], [value("sheet.ref", 8)]),
-                 Cell(*QR, [tiny()], merge="continue")]
-        return [Row(10.5, [Cell(0, CONTENT_W - QR[0], []), Cell(CONTENT_W - QR[0], QR[0],
-                                                                 [title]),
-                           Cell(*QR, code, merge="restart", valign="bottom")]),
-                Row(5, cells)]
-    return table([tag_row("{%tr if flags.qr %}"), *rows(True), tag_row("{%tr else %}"),
-                  *rows(False), tag_row("{%tr endif %}")], ruled=False, margin=0.5), 15.5
-
-
-def sheet_body(layout: SheetLayout, known: dict[str, bool] | None = None
-               ) -> tuple[list[etree._Element], float]:
-    """The sheet's body and its height (mm) when the flags of ``known`` hold (the tallest
-    alternative of every other flag)."""
-    head, height = header(layout.heading)
-    fixed = ({"flags.unit": False, "flags.commitment": True} if layout.personal
-             else {"flags.commitment": False})
-    rows = Rows(known=fixed | (known or {}))
-    info_rows(layout, rows)
-    verify_rows(rows)
-    promise_rows(layout, rows)
-    if layout.commitment:
-        commitment_rows(rows)
-    remarks_rows(layout, rows)
-    foot = text("填表说明：网站负责人在“网站负责人签字”处亲笔签字，日期留空，不得涂改；"
-                "{% if flags.unit %}单位须加盖公章；{% endif %}本核验单须打印在一张 A4 纸上，"
-                "一式两份。", 8, before=1)
-    spacer = paragraph(size=1, line=4)  # 1.4 mm between the header and the form
-    height += rows.height + 4 / 72 * 25.4 + 1 + 8 * LINE / 72 * 25.4
-    return [head, spacer, table(rows.rows), foot], height
-
-
-#: The cases whose heights are checked separately: the detailed block or not, the
-#: pre-approval rows or not (every other flag counts its tallest alternative).
-CASES = [{"flags.details": d, "flags.preapproval": p} for d in (True, False) for p in (True, False)]
-
-
 # --- the converter: an HTML template and its CSS → WordprocessingML ---------------------------
 #
 # The bundled templates' HTML is the one definition of a flowing page (the cover): this
@@ -681,7 +354,8 @@ INHERITED = frozenset({"font-size", "line-height", "font-family", "text-align",
 PROPERTIES = frozenset({
     "font-size", "line-height", "font-family", "font-weight", "text-align", "letter-spacing",
     "color", "text-indent", "display", "width", "height", "vertical-align", "content",
-    "list-style-type", "position", "break-after", "page-break-after",
+    "list-style-type", "position", "break-after", "page-break-after", "left", "right",
+    "top", "bottom", "border-radius",
     *(f"{box}-{side}" for box in ("margin", "padding")
       for side in ("top", "right", "bottom", "left")),
     *(f"border-{side}-{what}" for side in ("top", "right", "bottom", "left")
@@ -746,10 +420,12 @@ class Source:
     css: str
 
 
-def read_template(name: str, root: Path = TEMPLATES) -> Source:
-    """The template ``name`` with its ``{% include %}``d CSS; each Jinja statement replaced by a
-    marker (its index in ``statements``), comments dropped, ``{{ }}`` expressions kept."""
-    source = JINJA_COMMENT.sub("", (root / name).read_text(encoding="utf-8"))
+def read_template(name: str, root: Path = TEMPLATES, text: str | None = None) -> Source:
+    """The template ``name`` (or its ``text``, rendered) with its ``{% include %}``d CSS; each
+    Jinja statement replaced by a marker (its index in ``statements``), comments dropped,
+    ``{{ }}`` expressions kept."""
+    source = JINJA_COMMENT.sub("", text if text is not None
+                               else (root / name).read_text(encoding="utf-8"))
     css: list[str] = []
 
     def style(found: re.Match[str]) -> str:
@@ -845,9 +521,9 @@ def declarations(content: Any) -> list[tuple[str, str]]:
         for longhand, value in expand(name, text):
             if longhand not in PROPERTIES | IGNORED:
                 raise Unsupported(f"CSS: the property {name}")
-            if longhand == "position" and value not in ("static", "relative"):
+            if longhand == "position" and value not in ("static", "relative", "absolute"):
                 raise Unsupported(f"CSS: position: {value} (the converter lays out the "
-                                  "normal flow only)")
+                                  "normal flow and boxes placed in a positioned box)")
             found.append((longhand, value))
     return found
 
@@ -859,21 +535,29 @@ class PageRule:
     footer_size: float = 8.0
 
 
+@functools.lru_cache(maxsize=8)
+def stylesheet(css: str) -> tuple[Any, PageRule]:
+    """A stylesheet's rules, compiled once (a sheet is converted once per combination of its
+    flags, with the same CSS), and its @page rule."""
+    matcher = cssselect2.Matcher()
+    page = PageRule((0.0, 0.0, 0.0, 0.0))
+    for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
+        if rule.type == "at-rule" and rule.lower_at_keyword == "page":
+            page = page_rule(rule)
+        elif rule.type == "qualified-rule":
+            for selector in cssselect2.compile_selector_list(rule.prelude):
+                matcher.add_selector(selector, declarations(rule.content))
+        else:
+            raise Unsupported(f"CSS: {tinycss2.serialize([rule])[:60]!r}")
+    return matcher, page
+
+
 class Styles:
     """Computed styles of a template's elements: its stylesheet's cascade, inline styles,
     inheritance and ``var()``; the ``::before`` content of list items."""
 
     def __init__(self, css: str, root: etree._Element) -> None:
-        matcher = cssselect2.Matcher()
-        self.page = PageRule((0.0, 0.0, 0.0, 0.0))
-        for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
-            if rule.type == "at-rule" and rule.lower_at_keyword == "page":
-                self.page = page_rule(rule)
-            elif rule.type == "qualified-rule":
-                for selector in cssselect2.compile_selector_list(rule.prelude):
-                    matcher.add_selector(selector, declarations(rule.content))
-            else:
-                raise Unsupported(f"CSS: {tinycss2.serialize([rule])[:60]!r}")
+        matcher, self.page = stylesheet(css)
         self.computed: dict[etree._Element, Style] = {}
         self.before: dict[etree._Element, Style] = {}
         for wrapper in cssselect2.ElementWrapper.from_html_root(root).iter_subtree():
@@ -1031,9 +715,14 @@ class Converted:
 class Converter:
     """One template's conversion (see the section's comment)."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, *, sheet: bool = False) -> None:
         self.source = source
         self.styles = Styles(source.css, source.root)
+        # A sheet (a form of one page, converted per combination of flags): every cell keeps
+        # its own padding, and a row without a value's box gets its HTML height as a minimum.
+        self.sheet = sheet
+        #: The rows of each table made, for merging a sheet's tables into one grid.
+        self.made: list[tuple[etree._Element, list[Row]]] = []
 
     def fail(self, element: etree._Element, what: str) -> Unsupported:
         where = f"<{element.tag} class=\"{element.get('class', '')}\">"
@@ -1096,6 +785,9 @@ class Converter:
 
         loose(container.text)
         for child in container:
+            if self.styles[child].get("position") == "absolute":
+                raise self.fail(child, "position: absolute outside a box with position: "
+                                "relative and a height")
             if self.display(child) == "inline":
                 pending.append((child, None))
                 if child.tail:
@@ -1117,7 +809,26 @@ class Converter:
             return self.items(element, width)
         if element.get("data-field") or element.get("data-region"):
             return [self.field(element)]
+        if self.positioned(element):
+            rows = self.grid([(0.0, width, element, None)])
+            made = table(rows, width=width, margin=0.0)
+            self.made.append((made, rows))
+            return [made]
         rules = [border(style, side) for side in SIDES]
+        height = length(style, "height", size)
+        if (rules[0] or rules[2]) and not rules[1] and not rules[3] and height and \
+                not len(element) and not (element.text or "").strip():
+            # An empty block of a given height ruled above or below (a line to write under):
+            # an empty paragraph of that line height with the rule.
+            side = "top" if rules[0] else "bottom"
+            kind, thickness, color = rules[0] or rules[2]  # type: ignore[misc]
+            return [w("p", w("pPr",
+                             w("pBdr", w(side, val=kind, sz=round(thickness * 8), space=0,
+                                         color=color)),
+                             w("spacing", before=twips(length(style, "margin-top", size)),
+                               after=twips(length(style, "margin-bottom", size)),
+                               line=round(height * 72 / 25.4 * 20), lineRule="exact"),
+                             w("rPr", w("sz", val=2), w("szCs", val=2))))]
         if all(rules):
             # A bordered block: a one-cell table with the block's padding as cell margins.
             pad = length(style, "padding-left", size)
@@ -1129,7 +840,22 @@ class Converter:
         if rules[0] or rules[1] or rules[3] or (rules[2] and len(element) and any(
                 self.display(child) == "block" for child in element)):
             raise self.fail(element, "a border on some sides")
-        if length(style, "height", size) or length(style, "width", size, width):
+        height = length(style, "height", size)
+        if self.sheet and height and not length(style, "width", size, width) and not any(
+                self.display(child) == "block" for child in element):
+            # A block of text of a fixed height (a form's paragraph): its paragraph, spaced
+            # to take that height (the padding above it; the rest below).
+            pads = [length(style, f"padding-{side}", size) for side in SIDES]
+            room = height - pads[0] - pads[2] if style.get("box-sizing") == "border-box" \
+                else height
+            made = self.paragraph(element, self.inline(element))
+            spacing = made.find(f"{W}pPr/{W}spacing")
+            rest = max(0.0, room - self.text_height(element, width - pads[1] - pads[3]))
+            spacing.set(W + "before", str(twips(length(style, "margin-top", size) + pads[0])))
+            spacing.set(W + "after", str(twips(length(style, "margin-bottom", size)
+                                               + pads[2] + rest)))
+            return [made]
+        if height or length(style, "width", size, width):
             raise self.fail(element, "a width or height on a block other than a value's box")
         return self.blocks(element, width)
 
@@ -1143,6 +869,8 @@ class Converter:
         if element.get("data-kind") == "qr":
             if len(element) or (element.text or "").strip():
                 raise self.fail(element, "content in a QR code's box")
+            # A picture, no text: a paragraph of 1 pt, so no line of text adds to its height.
+            return paragraph(run(f"{{{{ {path} }}}}{{# kind=qr #}}", 1), size=1, align="right")
         elif (element.text or "").strip() != f"{{{{ {path} }}}}" or len(element):
             raise self.fail(element, f"a data-field box holding more than {{{{ {path} }}}}")
         options = {"overflow": element.get("data-overflow"),
@@ -1200,9 +928,9 @@ class Converter:
     # Inline content: runs.
 
     def inline(self, element: etree._Element) -> list[etree._Element]:
-        items: list[tuple[etree._Element, str | None]] = [(element, element.text)]
+        items: list[tuple[etree._Element, str | None]] = [(element, element.text or "")]
         for child in element:
-            items += [(child, None), (element, child.tail)]
+            items += [(child, None), (element, child.tail or "")]
         return self.inline_items(items)
 
     def inline_items(self, items: list[tuple[etree._Element, str | None]]
@@ -1218,6 +946,16 @@ class Converter:
                 raise self.fail(element, "a block inside inline content")
             if element.tag == "br":
                 runs.append(w("r", w("br")))
+            elif (self.styles[element].get("display") == "inline-block"
+                  and not element.get("data-field") and not len(element)
+                  and not (element.text or "").strip()):
+                # An empty box of a width (a line to sign on): no-break spaces, underlined
+                # when the box is ruled below (a space of the body font is about 0.28 em).
+                style = self.styles[element]
+                size = look(style).size
+                count = round(length(style, "width", size) / (size * 0.1))
+                runs.append(run("\u00a0" * count, size,
+                                underline=border(style, "bottom") is not None))
             elif element.get("data-field"):
                 path = element.get("data-field")
                 if (element.text or "").strip() != f"{{{{ {path} }}}}" or len(element):
@@ -1230,7 +968,7 @@ class Converter:
     def runs(self, element: etree._Element, content: str) -> list[etree._Element]:
         shown = look(self.styles[element])
         content = MARKER.sub(lambda found: self.statement(found.group(1), ""), content)
-        content = re.sub(r"\s+", " ", content)
+        content = re.sub(f"[{HTML_SPACE}]+", " ", content)
         if not content:
             return []
         made = run(content, shown.size, heading=shown.heading, spacing=shown.spacing or None)
@@ -1306,6 +1044,16 @@ class Converter:
             count = max((sum(int(td.get("colspan", "1")) for td in tr) for tr in trs),
                         default=1)
             widths = [None] * count
+            whole = next((tr for tr in trs if len(tr) == count), None)
+            if self.sheet and whole is not None:
+                # Without a colgroup: the widths of a row's cells (with their padding).
+                def cell_width(td: etree._Element) -> float | None:
+                    style = self.styles[td]
+                    size = look(style).size
+                    given = length(style, "width", size, width)
+                    return (given + length(style, "padding-left", size)
+                            + length(style, "padding-right", size)) if given else None
+                widths = [cell_width(td) for td in whole]
         free = width - sum(x for x in widths if x)
         auto = sum(1 for x in widths if not x)
         edges = [0.0]
@@ -1326,9 +1074,17 @@ class Converter:
 
         for tr, text in zip(trs, between, strict=False):
             tags(text)
+            if any(self.positioned(child) for td in tr for child in td):
+                rows += self.grid_row(tr, edges, spans)
+                continue
             branches = self.branches(tr)
             if len(branches) == 1:
-                rows.append(self.row(branches[0][1], edges, spans, first))
+                made_row = self.row(branches[0][1], edges, spans, first)
+                # A row's own height, when the HTML sets one, is its least.
+                least = length(self.styles[tr], "height")
+                if self.sheet and made_row.height is not None and least > made_row.height:
+                    made_row.height = round(least, 2)
+                rows.append(made_row)
                 continue
             if spans or any(td.get("rowspan", "1") != "1" for td in tr):
                 raise self.fail(tr, "a rowspan beside {% if %} between cells")
@@ -1336,11 +1092,16 @@ class Converter:
                 rows += [tag_row(f"{{%tr if {condition} %}}", width),
                          self.row(tds, edges, spans, first), tag_row("{%tr endif %}", width)]
         tags(between[-1])
+        above = length(self.styles[element], "margin-top")
+        if self.sheet and above > 0:  # (a sheet's tables are merged into one grid)
+            rows.insert(0, Row(round(above, 2), [Cell(0, width, [], ruled=frozenset(),
+                                                      margin=0.0, bare=True)]))
         style = self.styles[first]
         rule = border(style, "top")
         made = table(rows, width=width, margin=length(style, "padding-left",
                                                       look(style).size),
                      rule_size=round(rule[1] * 8) if rule else RULE)
+        self.made.append((made, rows))
         return [made]
 
     def branches(self, tr: etree._Element) -> list[tuple[str, list[etree._Element]]]:
@@ -1457,19 +1218,314 @@ class Converter:
             rowspan = int(td.get("rowspan", "1"))
             if rowspan > 1:
                 spans[column] = (rowspan - 1, end)
+                if self.sheet and not boxes:
+                    heights[-1] = 0.0  # its text spreads over the rows it spans
             valign = {"middle": "center", "top": "top", "bottom": "bottom"}.get(
                 style.get("vertical-align", "middle"))
             if valign is None:
                 raise self.fail(td, f"vertical-align: {style['vertical-align']}")
             cells.append(Cell(edges[column], edges[end], content,
                               merge="restart" if rowspan > 1 else None, valign=valign,
-                              ruled=self.ruled(td)))
+                              ruled=self.ruled(td), margin=pad if self.sheet else None))
             column = end
         continued()
         rule = border(self.styles[first], "top")
-        height = (max(heights) + (rule[1] * 25.4 / 72 if rule else 0.0)
-                  if fixed and not growing else None)
-        return Row(round(height, 2) if height else None, cells)
+        thick = rule[1] * 25.4 / 72 if rule else 0.0
+        if fixed and not growing:
+            return Row(round(max(heights) + thick, 2), cells)
+        if self.sheet and heights and not growing:
+            # Static text: its HTML height (with the cell's padding) as the row's minimum.
+            return Row(round(max(heights) + thick, 2), cells, at_least=True)
+        return Row(None, cells)
+
+    # Boxes placed in a positioned box: a grid of merged cells.
+
+    def positioned(self, element: etree._Element) -> bool:
+        """A box with ``position: relative`` and a height whose children may be placed
+        absolutely (the sheet's heading, each half of its promise)."""
+        style = self.styles[element]
+        return (style.get("position") == "relative" and bool(length(style, "height"))
+                and self.display(element) == "block")
+
+    def grid_row(self, tr: etree._Element, edges: list[float],
+                 spans: dict[int, tuple[int, int]]) -> list[Row]:
+        """A table row whose cells each hold one positioned box: the row as the grid of
+        their boxes (:meth:`grid`), the cells' rules around each cell's part."""
+        if spans or any(td.get("rowspan", "1") != "1" for td in tr):
+            raise self.fail(tr, "a rowspan beside a positioned box")
+        regions: list[tuple[float, float, etree._Element, etree._Element | None]] = []
+        column = 0
+        for td in tr:
+            end = column + int(td.get("colspan", "1"))
+            if end >= len(edges):
+                raise self.fail(td, "more cells than the table has columns")
+            boxes = [child for child in td if self.positioned(child)]
+            if len(td) != 1 or len(boxes) != 1 or (td.text or "").strip() or \
+                    (boxes[0].tail or "").strip():
+                raise self.fail(td, "a cell holding more than one positioned box")
+            style = self.styles[td]
+            if any(length(style, f"padding-{side}") for side in SIDES):
+                raise self.fail(td, "padding around a positioned box")
+            regions.append((edges[column], edges[end], boxes[0], td))
+            column = end
+        return self.grid(regions)
+
+    def grid(self, regions: list[tuple[float, float, etree._Element, etree._Element | None]]
+             ) -> list[Row]:
+        """Positioned boxes side by side (``(start, end, box, cell or None)``, mm across the
+        table) as rows of a grid: every edge of every placed part is a column or a row
+        boundary, each part a cell merged across the columns and rows it covers (its value
+        alone in it, with its exact height, as sheetgen fits values), the rest empty cells;
+        the enclosing cells' rules on the grid's outer edges."""
+        placed: list[tuple[float, float, list[Part], Sides, etree._Element | None]] = []
+        height = 0.0
+        for start, end, box, td in regions:
+            parts, tall = self.place(box, end - start)
+            placed.append((start, end, [p.moved(start) for p in parts],
+                           self.ruled(td) if td is not None else frozenset(), td))
+            height = max(height, tall)
+        ys = sorted({0.0, round(height, 2)} | {round(y, 2) for _, _, parts, _, _ in placed
+                                               for p in parts for y in (p.y0, p.y1)})
+        rule = RULE
+        rows: list[Row] = []
+        for top, bottom in itertools.pairwise(ys):
+            cells: list[Cell] = []
+            for start, end, parts, ruled, _ in placed:
+                xs = sorted({round(start, 2), round(end, 2)}
+                            | {round(x, 2) for p in parts for x in (p.x0, p.x1)})
+
+                def sides(x0: float, x1: float, ruled: Sides = ruled, start: float = start,
+                          end: float = end, top: float = top, bottom: float = bottom) -> Sides:
+                    return frozenset(
+                        side for side in ruled
+                        if (side == "top" and top == ys[0])
+                        or (side == "bottom" and bottom == ys[-1])
+                        or (side == "left" and x0 == round(start, 2))
+                        or (side == "right" and x1 == round(end, 2)))
+
+                x = xs[0]
+                while x < xs[-1]:
+                    here = next((p for p in parts if round(p.x0, 2) <= x < round(p.x1, 2)
+                                 and round(p.y0, 2) <= top < round(p.y1, 2)), None)
+                    if here is None:
+                        following = [round(p.x0, 2) for p in parts if round(p.x0, 2) > x
+                                     and round(p.y0, 2) <= top < round(p.y1, 2)]
+                        x1 = min(following, default=xs[-1])
+                        cells.append(Cell(x, x1, [], valign="top", ruled=sides(x, x1),
+                                          margin=0.0, bare=True))
+                        x = x1
+                        continue
+                    x0, x1 = round(here.x0, 2), round(here.x1, 2)
+                    first, last = top == round(here.y0, 2), bottom == round(here.y1, 2)
+                    own = frozenset(s for s in here.ruled if (s != "top" or first)
+                                    and (s != "bottom" or last))
+                    cells.append(Cell(x0, x1, here.content if first else [],
+                                      merge=None if first and last else
+                                      ("restart" if first else "continue"),
+                                      valign=here.valign, ruled=sides(x0, x1) | own,
+                                      rule=here.rule if own else "single",
+                                      margin=here.margin, rule_size=here.rule_size if own
+                                      else rule, color=here.color if own else None,
+                                      bare=True))
+                    x = x1
+            rows.append(Row(round(bottom - top, 2), cells))
+        return rows
+
+    def place(self, box: etree._Element, width: float) -> tuple[list[Part], float]:
+        """The parts of a positioned box ``width`` mm wide, placed (mm from its top left
+        corner), and its height: its children in the normal flow stacked from the top, those
+        with ``position: absolute`` at their offsets; a centred block in the flow narrowed
+        evenly to stay clear of the placed ones; overlapping parts refused."""
+        style = self.styles[box]
+        size = look(style).size
+        pad = [length(style, f"padding-{side}", size) for side in SIDES]
+        height = length(style, "height", size) + pad[0] + pad[2]
+        if (box.text or "").strip():
+            raise self.fail(box, "text directly in a positioned box")
+        flowing: list[Part] = []
+        placed: list[Part] = []
+        y = pad[0]
+        for child in box:
+            if (child.tail or "").strip():
+                raise self.fail(child, "text directly in a positioned box")
+            shown = self.styles[child]
+            child_size = look(shown).size
+            if shown.get("position") == "absolute":
+                w_, h_ = self.extent(child, width)
+                x = (length(shown, "left", child_size) if "left" in shown else
+                     width - length(shown, "right", child_size) - w_)
+                top = (length(shown, "top", child_size) if "top" in shown else
+                       height - length(shown, "bottom", child_size) - h_)
+                placed += self.leaves(child, x, top, w_, h_)
+                continue
+            y += length(shown, "margin-top", child_size) + length(shown, "padding-top",
+                                                                  child_size)
+            inner = width - pad[1] - pad[3]
+            h_ = self.extent(child, inner)[1] - length(shown, "padding-top", child_size)
+            flowing += self.leaves(child, pad[3], y, inner, h_)
+            y += h_ + length(shown, "margin-bottom", child_size)
+        if y > height + 0.01:
+            raise self.fail(box, f"content {y:.1f} mm tall in a box of {height:.1f} mm")
+        for i, part in enumerate(flowing):
+            for other in placed:
+                if not part.overlaps(other):
+                    continue
+                if part.align != "center":
+                    raise self.fail(box, "a box placed over text that is not centred")
+                middle = (part.x0 + part.x1) / 2
+                half = (other.x0 - middle if other.x0 >= middle else middle - other.x1)
+                if half <= 0:
+                    raise self.fail(box, "a box placed over the middle of centred text")
+                part = dataclasses.replace(part, x0=middle - half, x1=middle + half)
+            flowing[i] = part
+        parts = flowing + placed
+        for a, b in itertools.combinations(parts, 2):
+            if a.overlaps(b):
+                raise self.fail(box, "boxes placed over each other")
+        return parts, height
+
+    def natural_width(self, element: etree._Element) -> float:
+        """The width (mm) of an element's content on one line: characters (CJK 1 em, others
+        about 0.55 em) and the widths of its inline boxes."""
+        def em(content: str, shown: Look) -> float:
+            content = re.sub(f"[{HTML_SPACE}]+", " ", content)
+            return sum((1.0 if ord(c) > 0x2E80 else 0.55) * shown.size * 25.4 / 72
+                       + shown.spacing * 25.4 / 72 for c in content)
+        total = em(element.text or "", look(self.styles[element]))
+        for child in element:
+            shown = self.styles[child]
+            if self.display(child) != "inline":
+                raise self.fail(child, "a block in a box placed without a width")
+            width = length(shown, "width", look(shown).size)
+            total += width if width else self.natural_width(child)
+            total += em(child.tail or "", look(self.styles[element]))
+        return total
+
+    def extent(self, element: etree._Element, width: float) -> tuple[float, float]:
+        """The width and height (mm, with the padding) of a box: its CSS width and height,
+        or its content's (one line of text and inline boxes, or its blocks stacked)."""
+        shown = self.styles[element]
+        size = look(shown).size
+        pad = [length(shown, f"padding-{side}", size) for side in SIDES]
+        given = length(shown, "width", size, width)
+        if shown.get("box-sizing") == "border-box":
+            pad = [0.0] * 4
+        # (a box as wide as its text, with a little room: Word wraps text that only just fits)
+        w_ = (given + pad[1] + pad[3] if given else
+              self.natural_width(element) + 1.0 + pad[1] + pad[3]
+              if shown.get("position") == "absolute" else width)
+        h_ = length(shown, "height", size)
+        if not h_:
+            blocks = [child for child in element if self.display(child) == "block"]
+            if blocks:
+                anonymous = look(shown).line * 25.4 / 72 if (element.text or "").strip() else 0
+                h_ = anonymous + sum(self.extent(child, w_ - pad[1] - pad[3])[1]
+                                     + length(self.styles[child], "margin-top", size)
+                                     + length(self.styles[child], "margin-bottom", size)
+                                     for child in blocks)
+            else:
+                h_ = max([self.text_height(element, w_ - pad[1] - pad[3])]
+                         + [length(self.styles[child], "height") for child in element
+                            if self.display(child) == "inline"])
+        return w_, h_ + pad[0] + pad[2]
+
+    def leaves(self, element: etree._Element, x: float, y: float, width: float,
+               height: float) -> list[Part]:
+        """The parts of a placed box: a dashed box as a seal (rounded) or fingerprint mark
+        with its label; a solid box as a ruled cell; a value's box alone; a line of text
+        split at its value boxes; a box of blocks stacked."""
+        shown = self.styles[element]
+        size = look(shown).size
+        rules = [border(shown, side) for side in SIDES]
+        align = look(shown).align
+        if any(rules) and not all(rules):
+            raise self.fail(element, "a border on some sides of a placed box")
+        if rules[0] and rules[0][0] == "dashed":
+            label = [self.label(element)]
+            geometry = "ellipse" if length(shown, "border-radius", size) else "rect"
+            return [Part(x, y, x + width, y + height, mark(label, width, height,
+                                                           geometry=geometry), align)]
+        if rules[0]:
+            # A ruled box: its placed children (a caption) first, then its text.
+            kind, thickness, color = rules[0]
+            content = [self.label(child) for child in element
+                       if self.styles[child].get("position") == "absolute"]
+            kept: list[tuple[etree._Element, str | None]] = [(element, element.text or "")]
+            for child in element:
+                if self.styles[child].get("position") != "absolute":
+                    kept.append((child, None))
+                kept.append((element, child.tail or ""))
+            content.append(self.paragraph(element, self.inline_items(kept)))
+            return [Part(x, y, x + width, y + height, content, align,
+                         ruled=ALL, rule=kind, rule_size=round(thickness * 8), color=color,
+                         margin=length(shown, "padding-left", size))]
+        if element.get("data-field") or element.get("data-region"):
+            return [Part(x, y, x + width, y + height, [self.field(element)], align)]
+        children = list(element)
+        if any(self.display(child) == "block" for child in children):
+            parts: list[Part] = []
+            top = y
+            if (element.text or "").strip():
+                line = look(shown).line * 25.4 / 72
+                parts.append(Part(x, top, x + width, top + line,
+                                  [self.paragraph(element, self.runs(element, element.text
+                                                                     or ""))], align))
+                top += line
+            for child in children:
+                if self.display(child) != "block" or (child.tail or "").strip():
+                    raise self.fail(child, "text beside a block in a placed box")
+                child_height = self.extent(child, width)[1]
+                parts += self.leaves(child, x, top, width, child_height)
+                top += child_height
+            return parts
+        if any(child.get("data-field") for child in children):
+            # A line of text and value boxes: a cell for each piece, side by side.
+            parts = []
+            left = x
+            items: list[tuple[etree._Element, str | None]] = [(element, element.text or "")]
+            for child in children:
+                items += [(child, None), (element, child.tail or "")]
+            pending: list[tuple[etree._Element, str | None]] = []
+
+            def flush(until: float | None = None) -> None:
+                nonlocal left
+                text = "".join(t or "" for _, t in pending)
+                if text.strip():
+                    # with a little room: Word wraps text that only just fits
+                    right = until if until is not None else left + 1.0 + sum(
+                        (1.0 if ord(c) > 0x2E80 else 0.55) * size * 25.4 / 72
+                        for c in re.sub(f"[{HTML_SPACE}]+", " ", text).strip(HTML_SPACE))
+                    parts.append(Part(left, y, right, y + height, [
+                        self.paragraph(element, self.inline_items(pending))], "left",
+                        valign="center"))
+                    left = right
+                elif text and until is None:
+                    left += 0.55 * size * 25.4 / 72
+                pending.clear()
+
+            for child, text in items:
+                if text is None and child.get("data-field"):
+                    flush()
+                    box_width = length(self.styles[child], "width", size)
+                    parts.append(Part(left, y, left + box_width, y + height,
+                                      [self.field(child)], "left", valign="center"))
+                    left += box_width
+                else:
+                    pending.append((child, text))
+            flush()
+            return parts
+        return [Part(x, y, x + width, y + height, [self.paragraph(element,
+                                                                  self.inline(element))],
+                     align)]
+
+    def label(self, element: etree._Element) -> etree._Element:
+        """A placed box's text as a paragraph of single lines (the CSS's line height of a
+        box's height only centres the label, which Word does by the shape's anchor)."""
+        made = self.paragraph(element, self.inline(element))
+        spacing = made.find(f"{W}pPr/{W}spacing")
+        size = look(self.styles[element]).size
+        spacing.set(W + "line", str(round(size * LINE * 20)))
+        return made
 
     def ruled(self, cell: etree._Element | None) -> Sides:
         if cell is None:
@@ -1488,12 +1544,41 @@ class Converter:
         return lines * shown.line * 25.4 / 72
 
 
+@dataclass(frozen=True)
+class Part:
+    """A placed part of a positioned box (mm) and what its cell holds."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    content: list[etree._Element]
+    align: str = "left"
+    valign: str = "top"
+    ruled: Sides = frozenset()
+    rule: str = "single"
+    rule_size: int | None = None
+    color: str | None = None
+    margin: float = 0.0
+
+    def moved(self, dx: float) -> Part:
+        return dataclasses.replace(self, x0=self.x0 + dx, x1=self.x1 + dx)
+
+    def overlaps(self, other: Part) -> bool:
+        return (self.x0 < other.x1 - 0.01 and other.x0 < self.x1 - 0.01
+                and self.y0 < other.y1 - 0.01 and other.y0 < self.y1 - 0.01)
+
+
+HTML_SPACE = " \t\n\r\f"
+
+
 def _trim(runs: list[etree._Element]) -> None:
     """Whitespace at the start and end of a paragraph is not printed (as in HTML)."""
     texts = [t for r in runs for t in r.iter(W + "t")]
     if texts:
-        texts[0].text = (texts[0].text or "").lstrip()
-        texts[-1].text = (texts[-1].text or "").rstrip()
+        # HTML's white space only: a no-break or ideographic space is printed.
+        texts[0].text = (texts[0].text or "").lstrip(HTML_SPACE)
+        texts[-1].text = (texts[-1].text or "").rstrip(HTML_SPACE)
 
 
 def text_tag(content: str, size: float = 7) -> etree._Element:
@@ -1509,65 +1594,311 @@ def convert(name: str, root: Path = TEMPLATES) -> Converted:
         raise SystemExit(f"build_docx_templates: {exc}") from None
 
 
+# --- the check sheets: converted per combination of flags, merged --------------------------
+#
+# A sheet template's structure depends on its flags only (templates/README.md): its HTML is
+# rendered by Jinja itself (extends, blocks, macros, loops, the rowspans it computes) for every
+# combination of the flags it reads, its data left as ``{{ host.name }}`` for docxtpl; each
+# rendering is converted (its CSS as the body's classes select it); the renderings' rows and
+# paragraphs are merged into one sequence, each printed under the condition on the flags
+# (reduced to the fewest flags) that selects exactly the renderings holding it.
+
+
+class _Data:
+    """A value of the context left for docxtpl: prints as ``{{ path }}``."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def __getattr__(self, name: str) -> _Data:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _Data(f"{self._path}.{name}")
+
+    def __str__(self) -> str:
+        return f"{{{{ {self._path} }}}}"
+
+    def __html__(self) -> str:
+        return str(self)
+
+
+class _Context(dict[str, Any]):
+    """Every name is defined: ``flags`` as given, anything else data (:class:`_Data`)."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> _Data:
+        return _Data(key)
+
+
+class _Flags(dict[str, bool]):
+    """The flags of one rendering, recording which the template reads."""
+
+    def __init__(self, values: dict[str, bool], read: set[str]) -> None:
+        super().__init__(values)
+        self.read = read
+
+    def __getitem__(self, key: str) -> bool:
+        if key not in self:
+            # (flags.variant, a name: the rules' variant picks the template, not its rows)
+            raise SystemExit(f"build_docx_templates: flags.{key}: a sheet's structure may "
+                             "depend on the flags of sheetgen.rules.FLAGS, details and qr "
+                             "only (converted per combination of them)")
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def sheet_uses(root: Path = TEMPLATES) -> dict[str, set[tuple[bool, bool]]]:
+    """Each sheet template of the rules (every edition) and the (unit, commitment) it prints
+    for: the rules give a variant a unit and a personal template, and the personal one the
+    handwritten commitment when the variant asks for it."""
+    from sheetgen.rules import EDITIONS, load_rules
+
+    uses: dict[str, set[tuple[bool, bool]]] = {}
+    for edition in EDITIONS:
+        for spec in load_rules(edition=edition).variants.values():
+            uses.setdefault(f"{spec.templates.unit}.html", set()).add((True, False))
+            uses.setdefault(f"{spec.templates.personal}.html", set()).add(
+                (False, spec.personal_commitment))
+    return {name: found for name, found in sorted(uses.items()) if (root / name).is_file()}
+
+
+def flag_combinations(read: set[str], uses: set[tuple[bool, bool]]) -> list[dict[str, bool]]:
+    """The flags a sheet context can hold (sheetgen.documents.context), over the flags a
+    template reads: unit or personal (and the commitment) as the rules use the template, a
+    unit's seal or no-seal box, a person's fingerprint box (sheetgen.rules.needs_fingerprint),
+    the landline check (a unit's, or a reported landline), every other flag free."""
+    from sheetgen.rules import FLAGS
+
+    derived = {"unit", "personal", "seal", "no_seal", "landline_check", "commitment"}
+    free = sorted((read - derived) | ({"landline"} if "landline_check" in read else set()))
+    found: dict[tuple[bool, ...], dict[str, bool]] = {}
+    for unit, commitment in sorted(uses):
+        for seal, values in itertools.product(("seal", "no_seal") if unit else ("none",),
+                                              itertools.product((False, True),
+                                                                repeat=len(free))):
+            flags = dict.fromkeys((*FLAGS, "details", "qr", "landline", "landline_check"),
+                                  False)
+            flags |= dict(zip(free, values, strict=True))
+            flags |= {"unit": unit, "personal": not unit, "seal": seal == "seal",
+                      "no_seal": seal == "no_seal", "commitment": commitment}
+            flags["landline_check"] = unit or flags["landline"]
+            flags["fingerprint"] = flags["fingerprint"] and not unit  # personal filings only
+            found.setdefault(tuple(flags[n] for n in sorted(read)), flags)
+    return list(found.values())
+
+
+@functools.lru_cache(maxsize=8)
+def _jinja(root: Path) -> Any:
+    """One environment per template directory: it compiles each template once."""
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(root), autoescape=True,
+                              undefined=jinja2.StrictUndefined)
+
+
+def render_sheet(name: str, flags: dict[str, bool], read: set[str],
+                 root: Path = TEMPLATES) -> str:
+    """The sheet template ``name`` rendered by Jinja under ``flags``, its data left as
+    ``{{ … }}`` (the flags it reads added to ``read``)."""
+    template = _jinja(root).get_template(name)
+    context = _Context(flags=_Flags(flags, read))
+    return "".join(template.root_render_func(template.new_context(context, shared=True)))
+
+
+@dataclass
+class Piece:
+    """A unit of a converted sheet's body: rows (of one table row, or one positioned box)
+    or a paragraph; ``key`` compares pieces of different renderings."""
+
+    key: bytes
+    rows: list[Row] | None
+    element: etree._Element | None
+    height: float  # mm
+
+
+def row_key(row: Row) -> bytes:
+    return repr((row.height, row.at_least, [
+        (c.start, c.end, c.merge, c.valign, sorted(c.ruled), c.rule, c.margin, c.rule_size,
+         c.color, [etree.tostring(e) for e in c.content]) for c in row.cells])).encode()
+
+
+def paragraph_height(element: etree._Element) -> float:
+    spacing = element.find(f"{W}pPr/{W}spacing")
+    if spacing is None:
+        return 0.0
+    return (int(spacing.get(W + "line", "240")) + int(spacing.get(W + "before", "0"))
+            + int(spacing.get(W + "after", "0"))) / 20 * 25.4 / 72
+
+
+def sheet_pieces(name: str, html: str, root: Path) -> tuple[list[Piece], Converted]:
+    """One rendering of a sheet converted, as pieces: a table's rows one by one (the rows
+    of a positioned box, and a rowspan's, together), its paragraphs."""
+    converter = Converter(read_template(name, root, html), sheet=True)
+    converted = converter.convert()
+    pieces: list[Piece] = []
+    for element in converted.body:
+        rows = next((r for made, r in converter.made if made is element), None)
+        if rows is None:
+            pieces.append(Piece(etree.tostring(element), None, element,
+                                paragraph_height(element)))
+            continue
+        if twips(sum(c.end - c.start for c in rows[0].cells)) != twips(converted.page.width):
+            raise SystemExit(f"build_docx_templates: {name}: a table narrower than the page")
+        group: list[Row] = []
+        for row in rows:
+            if row.height is None:
+                raise SystemExit(f"build_docx_templates: {name}: a row of data of unknown "
+                                 "length; a sheet's values are printed in value boxes")
+            group.append(row)
+            # A rowspan (merged cells) continues: the rows stay together.
+            if any(cell.merge for cell in _next_row(rows, row)):
+                continue
+            pieces.append(Piece(b"".join(row_key(r) for r in group), group, None,
+                                sum(r.height or 0.0 for r in group)))
+            group = []
+    return pieces, converted
+
+
+def _next_row(rows: list[Row], row: Row) -> list[Cell]:
+    index = next(i for i, r in enumerate(rows) if r is row)
+    if index + 1 < len(rows):
+        return [c for c in rows[index + 1].cells if c.merge == "continue"]
+    return []
+
+
+def flag_condition(members: set[int], combinations: list[dict[str, bool]],
+                   names: list[str]) -> str | None:
+    """The condition on the fewest flags that holds exactly for the combinations
+    ``members`` (None: all of them)."""
+    if len(members) == len(combinations):
+        return None
+    for count in range(1, len(names) + 1):
+        for chosen in itertools.combinations(names, count):
+            outcome: dict[tuple[bool, ...], bool] = {}
+            if all(outcome.setdefault(tuple(c[n] for n in chosen), i in members)
+                   == (i in members) for i, c in enumerate(combinations)):
+                held = sorted(k for k, v in outcome.items() if v)
+                other = sorted(k for k, v in outcome.items() if not v)
+                negate = len(other) < len(held)
+
+                def term(values: tuple[bool, ...], chosen: tuple[str, ...] = chosen) -> str:
+                    return " and ".join(f"flags.{n}" if v else f"not flags.{n}"
+                                        for n, v in zip(chosen, values, strict=True))
+                terms = other if negate else held
+                joined = (term(terms[0]) if len(terms) == 1 else
+                          " or ".join(f"({term(t)})" for t in terms))
+                return f"not ({joined})" if negate else joined
+    raise AssertionError("the flags do not tell the renderings apart")
+
+
+def convert_sheet(name: str, root: Path = TEMPLATES,
+                  uses: set[tuple[bool, bool]] | None = None) -> Converted:
+    """The DOCX body of the sheet template ``name``: converted for every combination of the
+    flags it reads, merged (see the section's comment); every rendering must fit its page."""
+    uses = uses if uses is not None else sheet_uses(root).get(name, {(False, False),
+                                                                    (True, False)})
+    read: set[str] = set()
+    combinations: list[dict[str, bool]] = []
+    while True:  # the flags read, until no rendering reads another
+        known = set(read)
+        combinations = flag_combinations(known, uses)
+        for flags in combinations:
+            render_sheet(name, flags, read, root)
+        if read == known:
+            break
+    merged: list[tuple[Piece, set[int]]] = []
+    converted: Converted | None = None
+    try:
+        for index, flags in enumerate(combinations):
+            pieces, converted = sheet_pieces(name, render_sheet(name, flags, set(), root), root)
+            tall = sum(p.height for p in pieces)
+            page = converted.page  # its CSS's @page
+            room = PAGE_H - page.top - page.bottom - SLACK
+            if tall > room:
+                which = ", ".join(k for k in sorted(read) if flags[k]) or "no flags"
+                raise SystemExit(
+                    f"build_docx_templates: {name} ({which}): the sheet is {tall:.1f} mm tall; "
+                    f"one A4 page holds {room:.1f} mm with the safety margin")
+            keys = [p.key for _, p in enumerate(pieces)]
+            matcher = difflib.SequenceMatcher(None, [p.key for p, _ in merged], keys,
+                                              autojunk=False)
+            grown: list[tuple[Piece, set[int]]] = []
+            for op, a0, a1, b0, b1 in matcher.get_opcodes():
+                if op == "equal":
+                    grown += [(merged[i][0], merged[i][1] | {index}) for i in range(a0, a1)]
+                    continue
+                grown += merged[a0:a1]
+                grown += [(pieces[j], {index}) for j in range(b0, b1)]
+            merged = grown
+    except Unsupported as exc:
+        raise SystemExit(f"build_docx_templates: {exc}") from None
+    assert converted is not None
+    names = sorted(read)
+    body: list[etree._Element] = []
+    rows: list[Row] = []
+    width = converted.page.width
+
+    def flush() -> None:
+        if rows:
+            # The table's cell margin: its cells' most common one (the others say theirs).
+            margins = [c.margin for r in rows for c in r.cells if c.margin is not None]
+            common = max(sorted(set(margins)), key=margins.count, default=CELL_MARGIN)
+            for row in rows:
+                for cell in row.cells:
+                    if cell.margin is None:  # a tag row's
+                        cell.margin = CELL_MARGIN
+            body.append(table(rows, width=width, margin=common))
+            rows.clear()
+
+    held: str | None = None
+    for piece, members in merged:
+        condition = flag_condition(members, combinations, names)
+        if piece.rows is not None:
+            if condition != held:
+                if held is not None:
+                    rows.append(tag_row("{%tr endif %}", width))
+                if condition is not None:
+                    rows.append(tag_row(f"{{%tr if {condition} %}}", width))
+                held = condition
+            rows.extend(piece.rows)
+            continue
+        if held is not None:
+            rows.append(tag_row("{%tr endif %}", width))
+        held = None
+        flush()
+        assert piece.element is not None
+        body += when(condition, piece.element) if condition else [piece.element]
+    if held is not None:
+        rows.append(tag_row("{%tr endif %}", width))
+    flush()
+    if not body or body[-1].tag != W + "p":
+        body.append(tiny())
+    return Converted(body, converted.title, converted.page)
+
+
 # --- the package -----------------------------------------------------------------------------
 
-# --- forms (sheetgen.documents.forms): both templates of a form from its one definition -------
+# --- forms (sheetgen.documents.forms): its HTML from its one definition, its DOCX converted ---
 
-def form_body(form: forms.Form) -> list[etree._Element]:
-    """The DOCX body of ``form``: the rows of its HTML (:func:`~forms.form_html`), each of the
-    same fixed height, the seal and fingerprint drawn as the sheet's marks."""
-    title = paragraph(run(form.title, 19, heading=True, spacing=0.5), size=19, align="center",
-                      line=23)
-    side = CONTENT_W - QR[0]
-
-    def head(qr: bool) -> list[Row]:
-        code = [value("document.ref", 1, "right", kind="qr")] if qr and form.code else []
-        return [Row(10.5, [Cell(0, side, []), Cell(side, QR[0], [title]),
-                           Cell(*QR, code, merge="restart", valign="bottom")]),
-                Row(5, [Cell(0, 10, [text("编号：", 8)]), Cell(10, 60, [value("document.ref", 8)]),
-                        Cell(60, QR[0], []), Cell(*QR, [tiny()], merge="continue")])]
-
-    header = table([tag_row("{%tr if flags.qr %}"), *head(True), tag_row("{%tr else %}"),
-                    *head(False), tag_row("{%tr endif %}")], ruled=False, margin=0.5)
-    fields = table([Row(f.height, [Cell(0, forms.LABEL_WIDTH, [label(f.label)]),
-                                   Cell(forms.LABEL_WIDTH, CONTENT_W, [value(f.path)])])
-                    for f in form.fields])
-    body: list[etree._Element] = [header, paragraph(size=1, line=4), fields]
-    if form.text:
-        body.append(table([Row(form.text_height(p), [Cell(0, CONTENT_W, [
-            text(p, VALUE, indent=2, before=2)], valign="top")]) for p in form.text],
-            ruled=False, margin=0))
-    left = [paragraph(size=VALUE, line=12 / 25.4 * 72)]  # the signature line sits 12 mm down
-    if form.signature is not None:
-        left.append(paragraph(run(form.signature, VALUE), run("\u00a0" * 26, VALUE,
-                                                              underline=True), size=VALUE))
-    if form.date:
-        left += [paragraph(size=VALUE, line=16 / 25.4 * 72),
-                 text("日期：　　　　年　　月　　日", VALUE)]
-    fingerprint: list[etree._Element] = []
-    if form.fingerprint:
-        fingerprint = mark([text("按手印处", 8, "center")], *forms.FINGERPRINT, geometry="rect")
-        if form.fingerprint_when:
-            fingerprint = when(forms.condition(form.fingerprint_when), *fingerprint)
-    seal: list[etree._Element] = []
-    if form.seal is not None:
-        seal = mark([text(form.seal, 8, "center")], forms.SEAL, forms.SEAL, geometry="ellipse")
-        if form.seal_when:
-            seal = when(forms.condition(form.seal_when), *seal)
-    a, b, c, d = forms.SIGNING_COLUMNS
-    body.append(table([Row(forms.SIGNING, [
-        Cell(a, b, left, valign="top"),
-        Cell(b, c, [paragraph(size=1, line=4 / 25.4 * 72), *fingerprint, tiny()], valign="top"),
-        Cell(c, d, [paragraph(size=1, line=2 / 25.4 * 72), *seal, tiny()], valign="top")])],
-        ruled=False, margin=0))
-    return body
+#: Whom a form prints for: units, persons with the handwritten commitment or without (the
+#: rules' ``when`` picks the applicants), as (unit, commitment).
+FORM_USES = frozenset({(False, False), (False, True), (True, False)})
 
 
 def form_templates(stem: str, form: forms.Form) -> dict[str, bytes]:
     """Both templates of ``form`` by their paths under a template set: ``<stem>.html`` for the
-    PDF and ``<stem>.docx`` for Word."""
-    return {f"{stem}.html": forms.form_html(form).encode(),
-            f"{stem}.docx": package(form_body(form), form.title, SHEET_PAGE)}
+    PDF (:func:`~sheetgen.documents.forms.form_html`) and ``<stem>.docx`` for Word, converted
+    from that HTML as a sheet's (:func:`convert_sheet`)."""
+    html = forms.form_html(form)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / f"{stem}.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+        converted = convert_sheet(f"{stem}.html", Path(scratch), set(FORM_USES))
+    return {f"{stem}.html": html.encode(),
+            f"{stem}.docx": package(converted.body, converted.title, converted.page)}
 
 
 def xml(element: etree._Element) -> bytes:
@@ -1592,7 +1923,6 @@ class Page:
         return PAGE_W - self.left - self.right
 
 
-SHEET_PAGE = Page(MARGIN_TOP, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_LEFT)
 
 
 def document_part(body: list[etree._Element], page: Page) -> bytes:
@@ -1745,14 +2075,10 @@ CONVERTED = ("common/cover.html",)
 def build() -> dict[str, bytes]:
     """Every template by its path under templates/."""
     built = {}
-    for layout in SHEETS:
-        for case in CASES:
-            height = sheet_body(layout, case)[1]
-            if height > CONTENT_H - SLACK:
-                raise SystemExit(f"{layout.path} ({case}): the sheet is {height:.1f} mm tall; "
-                                 f"one A4 page holds {CONTENT_H - SLACK:.1f} mm with the "
-                                 "safety margin")
-        built[layout.path] = package(sheet_body(layout)[0], layout.heading, SHEET_PAGE)
+    for name, uses in sheet_uses().items():
+        converted = convert_sheet(name, uses=uses)
+        built[name.removesuffix(".html") + ".docx"] = package(converted.body, converted.title,
+                                                              converted.page)
     for name in CONVERTED:
         converted = convert(name)
         built[name.removesuffix(".html") + ".docx"] = package(converted.body, converted.title,

@@ -4,10 +4,9 @@ A :class:`Form` lists what a one-page document prints, top to bottom: its title,
 and QR code, a ruled table of fields (a label and the context path of the value, with the
 height of its cell), paragraphs of static text, and a signing block (a signature line, a
 seal or a fingerprint box, the date left blank for the applicant). :func:`form_html` makes the
-HTML template WeasyPrint compiles (the PDF); ``tools/build_docx_templates.py`` makes the DOCX
-template from the same :class:`Form` (:data:`FORMS`, written beside each other under
-``templates/``), with the same labels, the same row heights and the same boxes, so a layout
-change is one edit here and a rebuild.
+HTML template WeasyPrint compiles (the PDF); ``tools/build_docx_templates.py`` writes it for
+each :class:`Form` of :data:`FORMS` and converts it into the DOCX template beside it (as it
+converts a check sheet's HTML), so a layout change is one edit here and a rebuild.
 
 The boxes ``receive`` checks (:attr:`~sheetgen.documents.kinds.DocumentKind.boxes`) are the
 signing block's ``data-area`` marks; the QR code carries the kind's sheet code. What such a
@@ -37,7 +36,7 @@ SIGNING = 46.0       # mm: the signing block
 SEAL = 38.0          # mm: the seal circle's diameter
 FINGERPRINT = (20.0, 26.0)  # mm: the fingerprint box
 #: The signing block's columns (mm from the left): the signature and date, the fingerprint
-#: box, the seal circle, each box centred in its column (the DOCX has a cell per column).
+#: box, the seal circle, each box centred in its column.
 SIGNING_COLUMNS = (0.0, 91.0, 131.0, CONTENT_WIDTH)
 #: Characters of a static paragraph per line at 10.5 pt over the content width (CJK).
 LINE_CHARS = 48

@@ -874,6 +874,7 @@ class _Fitter:
     def _qr(self, value: str, box: FieldBox) -> Slot:
         """A QR code of ``value`` filling the square the cell allows, as an inline picture
         whose image part is added to the package after rendering (:func:`add_pictures`)."""
+        value = _word_code(value)
         ident = f"rIdSheetgenQr{len(self.pictures) + 1}"
         side = min(box.box.width, box.box.height)
         self.pictures[ident] = qr_png(value, side)
@@ -895,6 +896,19 @@ class _Fitter:
         """Raise DoesNotFitError listing every value that did not fit."""
         if self.problems:
             raise refuse(self.problems)
+
+
+def _word_code(value: str) -> str:
+    """A QR code's value as a Word file prints it. A sheet code (``sheet.code``, the PDF's)
+    names the compiled layout of the PDF page, which its stamp fills in
+    (:data:`~sheetgen.documents.sheetcode.LAYOUT_SLOT`); a Word file has no such layout, so
+    it carries the reference alone (a version 0 code, which ``receive`` reads)."""
+    from sheetgen.documents.sheetcode import LAYOUT_DIGITS, LAYOUT_SLOT, parse
+
+    if LAYOUT_SLOT not in value:
+        return value
+    code = parse(value.replace(LAYOUT_SLOT, "0" * LAYOUT_DIGITS))
+    return code.reference if code is not None else value
 
 
 class _Slots:
@@ -1055,6 +1069,11 @@ def _docxtpl_class() -> Any:
     from docxtpl import DocxTemplate
 
     class CachedDocxTemplate(DocxTemplate):  # type: ignore[misc]
+        body_xml: str | None = None  # the template's body, when loaded without it
+
+        def get_xml(self) -> str:
+            return self.body_xml if self.body_xml is not None else str(super().get_xml())
+
         def patch_xml(self, src_xml: str) -> str:
             patched = _patched.get(src_xml)
             if patched is None:
@@ -1066,6 +1085,46 @@ def _docxtpl_class() -> Any:
             return patched
 
     return CachedDocxTemplate
+
+
+@dataclass(frozen=True)
+class _Unbodied:
+    """A compiled template's package with an empty body, and the body's XML as docxtpl reads
+    it. docxtpl renders the body's XML and then swaps the loaded body for the result; lxml
+    walks every element of the body it takes out, which for a sheet's template (every
+    combination of its flags) cost more than the rest of the rendering. Loaded without its
+    body, the package gives docxtpl nothing to walk."""
+
+    data: bytes
+    body: str
+
+
+_unbodied: dict[int, tuple[CompiledDocx, _Unbodied]] = {}
+
+
+def _without_body(compiled: CompiledDocx) -> _Unbodied:
+    with _cache_lock:
+        found = _unbodied.get(id(compiled))
+    if found is not None and found[0] is compiled:
+        return found[1]
+    from docx import Document
+    from lxml import etree
+
+    body = Document(io.BytesIO(compiled.data))._element.body
+    xml = etree.tostring(body, encoding="unicode", pretty_print=False)  # as docxtpl's get_xml
+    parts = read_package(compiled.data)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    root = etree.fromstring(parts["word/document.xml"], parser)
+    for child in root.iterfind(W + "body"):
+        child.clear()
+    parts["word/document.xml"] = etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                                standalone=True)
+    made = _Unbodied(write_package(parts), xml)
+    with _cache_lock:
+        if len(_unbodied) > 64:  # templates are few; never grow without bound
+            _unbodied.clear()
+        _unbodied[id(compiled)] = (compiled, made)
+    return made
 
 
 class _CachingEnvironment:
@@ -1139,7 +1198,9 @@ def render_document(sheet: SheetContext, templates: TemplateSet | None = None, *
     if FIT_KEY in sheet.context:
         raise TemplateError(f"the context key {FIT_KEY} is reserved for fitted values")
     fitter = _Fitter(compiled, values, sheet.paths, verified=verified)
-    document = _docxtpl_class()(io.BytesIO(compiled.data))
+    unbodied = _without_body(compiled)
+    document = _docxtpl_class()(io.BytesIO(unbodied.data))
+    document.body_xml = unbodied.body
     try:
         document.render({**sheet.context, FIT_KEY: _Slots(fitter)},
                         _CachingEnvironment(templates.env))
