@@ -119,17 +119,9 @@ def load_config(given: Path | None = None, *, cwd: Path | None = None,
 
 
 def _read(path: Path) -> bytes:
-    import stat
-
     from sheetgen.sources.json import read_file
 
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        mode = None  # read_file says why
-    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise UsageError(f"config file {path}: not a regular file")
-    data = read_file(path, limit=MAX_CONFIG_BYTES, what="config file",
+    data = read_file(path, limit=MAX_CONFIG_BYTES, what="config file", regular=True,
                      hint=f"give an existing file, or leave out --config (then ./{CONFIG_NAME} "
                           "is read when there is one)")
     if len(data) > MAX_CONFIG_BYTES:

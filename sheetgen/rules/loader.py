@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import stat
 from functools import cache
 from pathlib import Path
 
@@ -37,15 +36,8 @@ def load_rules(path: Path | None = None, *, edition: str | None = None,
     if path is None:
         rules = _builtin(edition or DEFAULT_EDITION)
     else:
-        try:
-            mode = path.stat().st_mode
-        except OSError:
-            mode = None  # read_file says why
-        if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            # A FIFO would block the read forever, a device never end.
-            raise RulesError(f"rules file {path}: not a regular file")
         rules = parse_rules(read_file(path, limit=MAX_RULES_BYTES, what="rules file",
-                                      error=RulesError), origin=str(path))
+                                      error=RulesError, regular=True), origin=str(path))
     return choose(rules, edition=edition, verification=verification)
 
 

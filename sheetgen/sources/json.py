@@ -193,13 +193,23 @@ def open_input(arg: str, *, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
 
 
 def read_file(path: Path, *, limit: int | None = None, what: str = "",
-              error: type[SheetgenError] = UsageError, hint: str | None = None) -> bytes:
+              error: type[SheetgenError] = UsageError, hint: str | None = None,
+              regular: bool = False) -> bytes:
     """The bytes of the file ``path`` (at most ``limit + 1`` of them when ``limit`` is given).
 
     A missing, unreadable or directory path raises ``error`` (a usage error by default) named
     ``what path`` (e.g. ``rules file x.toml``); ``hint`` is the next step for a missing file.
+    ``regular``: a FIFO or a device is refused too (a FIFO would block the read forever, a
+    device never end), for files that are never streamed (a rules or configuration file).
     """
     name = f"{what} {path}".strip()
+    if regular:
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            mode = None  # opening it says why
+        if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise error(f"{name}: not a regular file")
     try:
         with path.open("rb") as stream:
             return stream.read(-1 if limit is None else limit + 1)
