@@ -179,9 +179,9 @@ def kinds(plan: FilingPlan | None = None, provided: Iterable[str] = ()) -> list[
         if rule.template is None and name in found:  # a registered kind: its own look
             if own is not None:
                 found[name] = dataclasses.replace(found[name], template=own)
-        elif (rule.title or rule.label) is not None and (own or rule.template) is not None:
+        elif rule.display is not None and (own or rule.template) is not None:
             found[name] = DocumentKind(
-                name=name, title=rule.title or rule.label or name, context=letter_context,
+                name=name, title=rule.display, context=letter_context,
                 template=own or rule.template, default=True, max_pages=rule.max_pages,
                 suffix=rule.suffix or "", order=rule.order, originals=rule.originals,
                 code=rule.code, boxes=frozenset(rule.boxes))
@@ -259,15 +259,15 @@ def packet(plan: FilingPlan, options: RenderOptions) -> list[dict[str, str]]:
         # cover's layout does not depend on how many websites the applicant files.
         count = (f"所涉网站各原件 {copies} 份" if found.per_website and found.sites is not None
                  else f"每个网站原件 {copies} 份" if found.per_website else f"原件 {copies} 份")
-        title = rule.label if rule and rule.label else (
+        title = rule.display if rule and rule.display else (
             "网站备案信息真实性核验单" if found.name == SHEET.name else found.title)
         items.append((found.order, {"title": title, "count": count,
                                     "signs": _signs(plan, found.name), "source": "随本清单打印"}))
     for name, rule in plan.documents.items():
         if name in printed or name not in plan.required or rule.wording != "province" \
-                or rule.label is None:
+                or rule.display is None:
             continue
-        items.append((rule.order, {"title": rule.label, "count": f"原件 {rule.copies} 份",
+        items.append((rule.order, {"title": rule.display, "count": f"原件 {rule.copies} 份",
                                    "signs": _signs(plan, name),
                                    "source": f"不随本清单打印，模板：{rule.template_from}"}))
     return [item for _, item in sorted(items, key=lambda pair: pair[0])]  # stable

@@ -331,6 +331,12 @@ class Document(_Data):
         return not self.cases or any(not c.provinces or province in c.provinces
                                      for c in self.cases)
 
+    @property
+    def display(self) -> str | None:
+        """Its Chinese name: the ``label`` of the documents table, else the ``title`` of a
+        kind the rules define (a provider's table may give either)."""
+        return self.label or self.title
+
     def facts(self, name: str) -> dict[str, Any]:
         """The entry as JSON (``sheetgen rules PROVINCE --json``)."""
         return {"kind": name, **self.model_dump(
